@@ -1,0 +1,25 @@
+//! The gRPC surface: the only module that names protobuf types or `tonic::Status`.
+//! Requests are converted to domain values by hand, once, and domain errors are mapped to
+//! gRPC codes in one place.
+
+mod server_info;
+mod trace;
+
+pub use server_info::ServerInfoApi;
+pub use trace::RpcTraceLayer;
+
+/// Generated protobuf and tonic code for `authz.v1`.
+#[allow(
+    clippy::pedantic,
+    clippy::all,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms,
+    missing_docs
+)]
+pub mod pb {
+    tonic::include_proto!("authz.v1");
+
+    /// The encoded descriptor set of `authz.v1`, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("authz_descriptor");
+}

@@ -1,0 +1,88 @@
+//! A tower layer that gives every RPC one span and one log line with its method,
+//! gRPC status code and latency.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use tonic::codegen::http;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+/// Wraps a service in [`RpcTrace`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RpcTraceLayer;
+
+impl<S> Layer<S> for RpcTraceLayer {
+    type Service = RpcTrace<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcTrace { inner }
+    }
+}
+
+/// Successful calls log at DEBUG (a line per Check at INFO would cost more than the check),
+/// refusals caused by the request at INFO, server-side failures at WARN.
+fn log_outcome(code: tonic::Code, latency_us: u64) {
+    use tonic::Code;
+    match code {
+        Code::Ok => tracing::debug!(?code, latency_us, "rpc finished"),
+        Code::Internal | Code::Unknown | Code::Unavailable | Code::DataLoss => {
+            tracing::warn!(?code, latency_us, "rpc failed");
+        }
+        _ => tracing::info!(?code, latency_us, "rpc refused"),
+    }
+}
+
+/// Logs each call when its response headers are ready. A unary error arrives in the
+/// headers (trailers-only response); a success, or a stream, has no status there yet and
+/// is logged as OK, with the latency to the first response bytes.
+#[derive(Debug, Clone)]
+pub struct RpcTrace<S> {
+    inner: S,
+}
+
+impl<S, B, R> Service<http::Request<B>> for RpcTrace<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<R>> + Send,
+    S::Future: Send + 'static,
+    S::Error: std::fmt::Display,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let span = tracing::info_span!("rpc", method = %method);
+        let started = Instant::now();
+        let call = self.inner.call(request);
+        Box::pin(
+            async move {
+                let result = call.await;
+                let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                match &result {
+                    Ok(response) => {
+                        let code = response
+                            .headers()
+                            .get("grpc-status")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<i32>().ok())
+                            .map_or(tonic::Code::Ok, tonic::Code::from);
+                        log_outcome(code, latency_us);
+                    }
+                    Err(err) => tracing::warn!(error = %err, latency_us, "rpc transport error"),
+                }
+                result
+            }
+            .instrument(span),
+        )
+    }
+}

@@ -1,0 +1,190 @@
+//! The `authzd` command line: `serve` runs the server, `config` prints the effective
+//! configuration.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+
+use crate::{
+    client,
+    config::{self, ConfigError, Layers, RawValues, SETTINGS, Settings},
+    server::{self, BoundServer, ServeError},
+    store::StoreError,
+    telemetry,
+};
+
+/// Exit status for a bad command line or configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status when the store cannot be opened (locked, unreadable, corrupt, too new).
+pub const EXIT_STORE: u8 = 3;
+/// Exit status for any other failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// authzd: authorization for multi-tenant `SaaS` administration, over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "authzd", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run the gRPC server.
+    ///
+    /// Settings come from flags, then AUTHZD_* environment variables, then the --config
+    /// file, then defaults. Exit status: 0 after a clean shutdown, 2 for a bad setting,
+    /// 3 when the database cannot be opened (e.g. another process holds it), 1 otherwise.
+    Serve(SettingsArgs),
+    /// Print the effective configuration (as TOML, each value with its source) and exit.
+    Config(SettingsArgs),
+    /// Ask a running server for its health and version (a client call over gRPC).
+    Status {
+        /// The server's gRPC endpoint.
+        #[arg(long, default_value = "http://127.0.0.1:50051", env = "AUTHZD_SERVER")]
+        server: String,
+    },
+}
+
+/// The configuration flags shared by `serve` and `config`, one per setting of
+/// [`config::SETTINGS`], plus `--config`.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsArgs {
+    config: Option<PathBuf>,
+    flags: RawValues,
+}
+
+impl SettingsArgs {
+    /// Reads the file and the environment and merges them with the flags.
+    fn resolve(&self) -> Result<Settings, ConfigError> {
+        let file = match &self.config {
+            Some(path) => Some((path.clone(), config::read_file(path)?)),
+            None => None,
+        };
+        Layers {
+            file,
+            env: config::read_env(std::env::vars())?,
+            flags: self.flags.clone(),
+        }
+        .resolve()
+    }
+}
+
+impl FromArgMatches for SettingsArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = Self::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        if let Some(path) = matches.get_one::<PathBuf>("config") {
+            self.config = Some(path.clone());
+        }
+        for spec in SETTINGS {
+            if let Some(value) = matches.get_one::<String>(spec.key) {
+                self.flags.insert(spec.key, value.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for SettingsArgs {
+    fn augment_args(cmd: Command) -> Command {
+        let cmd = cmd.arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("PATH")
+                .env("AUTHZD_CONFIG")
+                .value_parser(clap::value_parser!(PathBuf))
+                .help("TOML file with settings (keys as in `authzd config`; unknown keys are an error)"),
+        );
+        SETTINGS.iter().fold(cmd, |cmd, spec| {
+            let default = if spec.default.is_empty() {
+                String::new()
+            } else {
+                format!(" [default: {}]", spec.default)
+            };
+            cmd.arg(
+                Arg::new(spec.key)
+                    .long(spec.flag)
+                    .value_name("VALUE")
+                    .help(format!(
+                        "{}{default} [env: {}] [file key: {}]",
+                        spec.help, spec.env, spec.key
+                    )),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Config(args) => match args.resolve() {
+            Ok(settings) => {
+                print!("{}", settings.to_toml());
+                ExitCode::SUCCESS
+            }
+            Err(err) => usage_error(&err),
+        },
+        Commands::Serve(args) => match args.resolve() {
+            Ok(settings) => serve(settings),
+            Err(err) => usage_error(&err),
+        },
+        Commands::Status { server } => client::status(&server),
+    }
+}
+
+fn usage_error(err: &ConfigError) -> ExitCode {
+    eprintln!("authzd: {err}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    telemetry::init(settings.log_format, &settings.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            tracing::error!(%err, "cannot start the async runtime");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = server::shutdown_signal().map_err(|err| {
+            tracing::error!(%err, "cannot install signal handlers");
+        });
+        let Ok(shutdown) = shutdown else {
+            return Err(None);
+        };
+        let bound = BoundServer::bind(settings).await.map_err(Some)?;
+        bound.serve(shutdown).await.map_err(Some)
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(None) => ExitCode::from(EXIT_FAILURE),
+        Err(Some(err)) => {
+            tracing::error!("{err}");
+            eprintln!("authzd: {err}");
+            match err {
+                ServeError::Store(
+                    StoreError::Locked { .. }
+                    | StoreError::Io { .. }
+                    | StoreError::Corrupt { .. }
+                    | StoreError::UnsupportedFormat { .. }
+                    | StoreError::Storage { .. },
+                ) => ExitCode::from(EXIT_STORE),
+                _ => ExitCode::from(EXIT_FAILURE),
+            }
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! Server configuration: defaults, a TOML file, `AUTHZD_*` environment variables and
+//! command-line flags, merged with flags > environment > file > defaults.
+//!
+//! Every setting is described once in [`SETTINGS`]; each source yields raw text per setting,
+//! and one parser per setting turns it into a typed value, so a bad value gets the same
+//! message (naming the setting, where it came from and the rule) whatever its source.
+
+use std::{
+    collections::BTreeMap,
+    fmt::{self, Write as _},
+    net::SocketAddr,
+    path::PathBuf,
+    time::Duration,
+};
+
+/// Prefix of the environment variables that configure the server.
+pub const ENV_PREFIX: &str = "AUTHZD_";
+
+/// `AUTHZD_*` variables that are not settings (the config file's path; the client
+/// subcommands' server address): the settings reader skips them instead of calling them unknown.
+pub const NON_SETTING_ENV: &[&str] = &["AUTHZD_CONFIG", "AUTHZD_SERVER"];
+
+/// One configurable setting.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingSpec {
+    /// Key in the TOML file and in `authzd config` output.
+    pub key: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Command-line flag, without the leading dashes.
+    pub flag: &'static str,
+    /// The default, as text in the syntax the parser accepts.
+    pub default: &'static str,
+    /// What it does and which values it accepts.
+    pub help: &'static str,
+}
+
+/// Every setting the server reads. README.md's configuration table mirrors this list.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        key: "listen",
+        env: "AUTHZD_LISTEN",
+        flag: "listen",
+        default: "127.0.0.1:50051",
+        help: "address to serve gRPC on, IP:PORT (port 0 picks a free port)",
+    },
+    SettingSpec {
+        key: "data_dir",
+        env: "AUTHZD_DATA_DIR",
+        flag: "data-dir",
+        default: "",
+        help: "directory holding the database; created if missing \
+               (default: $XDG_DATA_HOME/authzd, else ~/.local/share/authzd)",
+    },
+    SettingSpec {
+        key: "log_format",
+        env: "AUTHZD_LOG_FORMAT",
+        flag: "log-format",
+        default: "text",
+        help: "log format: `text` (human-readable) or `json` (one object per line)",
+    },
+    SettingSpec {
+        key: "log_level",
+        env: "AUTHZD_LOG_LEVEL",
+        flag: "log-level",
+        default: "info",
+        help: "log filter in tracing's EnvFilter syntax, e.g. `info` or `authzd=debug,info`; \
+               RUST_LOG is read when AUTHZD_LOG_LEVEL is unset",
+    },
+    SettingSpec {
+        key: "shutdown_grace",
+        env: "AUTHZD_SHUTDOWN_GRACE",
+        flag: "shutdown-grace",
+        default: "10s",
+        help: "how long in-flight calls and streams may run after SIGINT/SIGTERM \
+               (e.g. `500ms`, `10s`, `1m`; at most 1h)",
+    },
+    SettingSpec {
+        key: "max_batch_items",
+        env: "AUTHZD_MAX_BATCH_ITEMS",
+        flag: "max-batch-items",
+        default: "1000",
+        help: "largest number of items one BatchCheck may carry (1 to 100000)",
+    },
+];
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The built-in default.
+    Default,
+    /// The TOML file at this path.
+    File(PathBuf),
+    /// This environment variable.
+    Env(String),
+    /// This command-line flag.
+    Flag(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File(path) => write!(f, "config file {}", path.display()),
+            Self::Env(var) => write!(f, "environment variable {var}"),
+            Self::Flag(flag) => write!(f, "flag --{flag}"),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        })
+    }
+}
+
+/// The effective, validated configuration of the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to serve gRPC on.
+    pub listen: SocketAddr,
+    /// Directory holding the database file.
+    pub data_dir: PathBuf,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log filter directive (tracing `EnvFilter` syntax).
+    pub log_level: String,
+    /// Grace period for in-flight calls after a shutdown signal.
+    pub shutdown_grace: Duration,
+    /// Largest number of items in one batch check.
+    pub max_batch_items: usize,
+    /// Where each setting came from, by key.
+    pub sources: BTreeMap<&'static str, Source>,
+}
+
+/// A configuration that cannot be used. The process exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file `{path}`: {source}")]
+    ReadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML.
+    #[error("config file `{path}` is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key or variable that names no setting.
+    #[error("unknown setting `{name}` in {origin}; known settings: {known}")]
+    UnknownKey {
+        /// The unknown key or variable.
+        name: String,
+        /// Where it was found.
+        origin: Source,
+        /// The known names for that source.
+        known: String,
+    },
+    /// A value that breaks its setting's rule.
+    #[error("invalid value `{value}` for setting `{key}` (from {origin}): {rule}")]
+    InvalidValue {
+        /// The setting.
+        key: &'static str,
+        /// The offending text.
+        value: String,
+        /// Where it came from.
+        origin: Source,
+        /// The rule it breaks.
+        rule: String,
+    },
+}
+
+/// Raw text values of settings from one source, by key.
+pub type RawValues = BTreeMap<&'static str, String>;
+
+/// Reads a TOML config file into raw values; unknown keys are an error.
+pub fn read_file(path: &std::path::Path) -> Result<RawValues, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_file(path, &text)
+}
+
+fn parse_file(path: &std::path::Path, text: &str) -> Result<RawValues, ConfigError> {
+    let table: toml::Table = toml::from_str(text).map_err(|err| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message: err.message().to_owned(),
+    })?;
+    let mut raw = RawValues::new();
+    for (name, value) in table {
+        let spec = SETTINGS
+            .iter()
+            .find(|spec| spec.key == name)
+            .ok_or_else(|| ConfigError::UnknownKey {
+                name: name.clone(),
+                origin: Source::File(path.to_path_buf()),
+                known: SETTINGS
+                    .iter()
+                    .map(|s| s.key)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let text = match value {
+            toml::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        raw.insert(spec.key, text);
+    }
+    Ok(raw)
+}
+
+/// Reads the `AUTHZD_*` variables (and `RUST_LOG` for the log level) from `vars`;
+/// an `AUTHZD_` variable that names no setting is an error, so typos do not pass silently.
+pub fn read_env(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<&'static str, (String, String)>, ConfigError> {
+    let mut raw = BTreeMap::new();
+    let mut rust_log = None;
+    for (name, value) in vars {
+        if name == "RUST_LOG" {
+            rust_log = Some(value);
+            continue;
+        }
+        if !name.starts_with(ENV_PREFIX) || NON_SETTING_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let spec = SETTINGS
+            .iter()
+            .find(|spec| spec.env == name)
+            .ok_or_else(|| ConfigError::UnknownKey {
+                name: name.clone(),
+                origin: Source::Env(name.clone()),
+                known: SETTINGS
+                    .iter()
+                    .map(|s| s.env)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        raw.insert(spec.key, (name, value));
+    }
+    if let Some(value) = rust_log {
+        raw.entry("log_level")
+            .or_insert_with(|| ("RUST_LOG".to_owned(), value));
+    }
+    Ok(raw)
+}
+
+/// The sources of one configuration, lowest precedence first after the defaults.
+#[derive(Debug, Default)]
+pub struct Layers {
+    /// The config file and its values, if one was given.
+    pub file: Option<(PathBuf, RawValues)>,
+    /// Environment values: key → (variable, value).
+    pub env: BTreeMap<&'static str, (String, String)>,
+    /// Flag values by key.
+    pub flags: RawValues,
+}
+
+impl Layers {
+    /// Merges the layers (flags > env > file > defaults) and validates every value.
+    pub fn resolve(&self) -> Result<Settings, ConfigError> {
+        let mut chosen: BTreeMap<&'static str, (String, Source)> = BTreeMap::new();
+        for spec in SETTINGS {
+            let value = if let Some(value) = self.flags.get(spec.key) {
+                (value.clone(), Source::Flag(spec.flag.to_owned()))
+            } else if let Some((var, value)) = self.env.get(spec.key) {
+                (value.clone(), Source::Env(var.clone()))
+            } else if let Some(value) = self
+                .file
+                .as_ref()
+                .and_then(|(path, raw)| raw.get(spec.key).map(|v| (path, v)))
+            {
+                (value.1.clone(), Source::File(value.0.clone()))
+            } else {
+                (spec.default.to_owned(), Source::Default)
+            };
+            chosen.insert(spec.key, value);
+        }
+        let take = |key: &'static str| {
+            chosen
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| (String::new(), Source::Default))
+        };
+        let invalid = |key: &'static str, (value, origin): (String, Source), rule: String| {
+            ConfigError::InvalidValue {
+                key,
+                value,
+                origin,
+                rule,
+            }
+        };
+
+        let listen = take("listen");
+        let listen_addr = listen.0.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "listen",
+                listen.clone(),
+                "expected IP:PORT, e.g. 127.0.0.1:50051".into(),
+            )
+        })?;
+
+        let data_dir = take("data_dir");
+        let data_dir_path = if data_dir.1 == Source::Default {
+            default_data_dir()
+        } else if data_dir.0.trim().is_empty() {
+            return Err(invalid("data_dir", data_dir, "must not be empty".into()));
+        } else {
+            PathBuf::from(&data_dir.0)
+        };
+
+        let log_format = take("log_format");
+        let log_format_value = match log_format.0.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => {
+                return Err(invalid(
+                    "log_format",
+                    log_format,
+                    "expected `text` or `json`".into(),
+                ));
+            }
+        };
+
+        let log_level = take("log_level");
+        if let Err(err) = tracing_subscriber::EnvFilter::try_new(&log_level.0) {
+            return Err(invalid(
+                "log_level",
+                log_level,
+                format!("not a valid log filter: {err}"),
+            ));
+        }
+
+        let grace = take("shutdown_grace");
+        let grace_value = parse_duration(&grace.0)
+            .filter(|d| *d <= Duration::from_hours(1))
+            .ok_or_else(|| {
+                invalid(
+                    "shutdown_grace",
+                    grace.clone(),
+                    "expected a duration like `500ms`, `10s` or `1m`, at most 1h".into(),
+                )
+            })?;
+
+        let batch = take("max_batch_items");
+        let batch_value = batch
+            .0
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "max_batch_items",
+                    batch.clone(),
+                    "expected a whole number from 1 to 100000".into(),
+                )
+            })?;
+
+        Ok(Settings {
+            listen: listen_addr,
+            data_dir: data_dir_path,
+            log_format: log_format_value,
+            log_level: log_level.0,
+            shutdown_grace: grace_value,
+            max_batch_items: batch_value,
+            sources: chosen.into_iter().map(|(k, (_, s))| (k, s)).collect(),
+        })
+    }
+}
+
+/// The default data directory: `$XDG_DATA_HOME/authzd`, else `~/.local/share/authzd`,
+/// else `./authzd-data` when neither variable is set.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("authzd");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(home).join(".local/share/authzd");
+    }
+    PathBuf::from("authzd-data")
+}
+
+/// Parses `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let millis = match unit {
+        "ms" => number,
+        "" | "s" => number.checked_mul(1_000)?,
+        "m" => number.checked_mul(60_000)?,
+        "h" => number.checked_mul(3_600_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(millis))
+}
+
+impl Settings {
+    /// Renders the effective configuration as TOML, each value annotated with its source.
+    pub fn to_toml(&self) -> String {
+        let values: [(&str, String); 6] = [
+            ("listen", quote(&self.listen.to_string())),
+            ("data_dir", quote(&self.data_dir.display().to_string())),
+            ("log_format", quote(&self.log_format.to_string())),
+            ("log_level", quote(&self.log_level)),
+            (
+                "shutdown_grace",
+                quote(&format!("{}ms", self.shutdown_grace.as_millis())),
+            ),
+            ("max_batch_items", self.max_batch_items.to_string()),
+        ];
+        let mut out =
+            String::from("# effective authzd configuration; each value's source follows it\n");
+        for (key, value) in values {
+            let source = self
+                .sources
+                .get(key)
+                .map_or_else(|| "default".to_owned(), ToString::to_string);
+            let _ = writeln!(out, "{key} = {value}  # {source}");
+        }
+        out
+    }
+}
+
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests;

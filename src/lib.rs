@@ -1,0 +1,18 @@
+//! authzd: a gRPC authorization service for multi-tenant `SaaS` administration.
+//!
+//! Code map (see ARCHITECTURE.md for the invariants):
+//! - [`cli`], [`config`], [`telemetry`]: the process: command line, settings, logs.
+//! - [`client`]: client subcommands that call a running server.
+//! - [`server`]: binds, serves and drains the gRPC server.
+//! - [`api`]: the gRPC services; the only module that knows tonic and protobuf.
+//! - [`app`]: the application core the services call.
+//! - [`store`]: durable state in redb; the only module that touches redb.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,171 @@
+//! `authzd serve`: opens the store, binds the listener and serves the gRPC API with health,
+//! reflection and per-call tracing until a shutdown signal, then drains within a grace period.
+
+use std::{future::Future, net::SocketAddr, time::SystemTime};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+use crate::{
+    api::{self, pb},
+    app::App,
+    config::Settings,
+    store::StoreError,
+};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The reflection service could not be built from the descriptor sets.
+    #[error("cannot build the reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// The transport failed while serving.
+    #[error("gRPC transport failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// A blocking task panicked or was cancelled.
+    #[error("internal task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// A server whose store is open and whose listener is bound, not yet serving.
+#[derive(Debug)]
+pub struct BoundServer {
+    app: App,
+    listener: TcpListener,
+    settings: Settings,
+    started_at: SystemTime,
+}
+
+impl BoundServer {
+    /// Opens the store (failing fast if another process holds it) and binds the listener.
+    pub async fn bind(settings: Settings) -> Result<Self, ServeError> {
+        let data_dir = settings.data_dir.clone();
+        let app = tokio::task::spawn_blocking(move || App::open(&data_dir)).await??;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        Ok(Self {
+            app,
+            listener,
+            settings,
+            started_at: SystemTime::now(),
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn local_addr(&self) -> Result<SocketAddr, ServeError> {
+        self.listener
+            .local_addr()
+            .map_err(|source| ServeError::Bind {
+                addr: self.settings.listen,
+                source,
+            })
+    }
+
+    /// The application state behind the API.
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight calls finish
+    /// within the configured grace period, and closes the store.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let addr = self.local_addr()?;
+        let (health, health_service) = tonic_health::server::health_reporter();
+        set_status(&health, ServingStatus::NotServing).await;
+
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tonic::transport::Server::builder()
+            .layer(api::RpcTraceLayer)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(pb::server_service_server::ServerServiceServer::new(
+                api::ServerInfoApi::new(self.app.clone(), self.started_at),
+            ))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+                let _ = stopped.await;
+            });
+        tokio::pin!(server);
+
+        tracing::info!(
+            "listening on {addr} (data dir {})",
+            self.settings.data_dir.display()
+        );
+        // The store is open and the listener bound: the service can answer.
+        set_status(&health, ServingStatus::Serving).await;
+
+        tokio::select! {
+            result = &mut server => return result.map_err(ServeError::from),
+            () = shutdown => {}
+        }
+
+        tracing::info!(
+            grace = ?self.settings.shutdown_grace,
+            "shutdown requested; draining in-flight calls"
+        );
+        set_status(&health, ServingStatus::NotServing).await;
+        let _ = stop_accepting.send(());
+        if let Ok(result) = tokio::time::timeout(self.settings.shutdown_grace, &mut server).await {
+            result?;
+        } else {
+            tracing::warn!("grace period elapsed; remaining calls are cut off");
+        }
+        // Returning drops the pinned server future and with it the services' clones of the
+        // app; dropping the last clone closes the database file cleanly.
+        let path = self.app.database_path().to_path_buf();
+        drop(self.app);
+        tracing::info!(database = %path.display(), "store closed; bye");
+        Ok(())
+    }
+}
+
+/// Sets the overall status and that of every authz.v1 service.
+async fn set_status(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for service in SERVICE_NAMES {
+        health.set_service_status(*service, status).await;
+    }
+}
+
+/// The fully-qualified names of the authz.v1 services, as health checks name them.
+const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService"];
+
+/// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the
+/// server starts is not lost) and returns a future that completes on the first of them.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("received SIGINT"),
+            _ = terminate.recv() => tracing::info!("received SIGTERM"),
+        }
+    })
+}

@@ -1,0 +1,10 @@
+//! The durable store: the only code that touches redb.
+//!
+//! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
+//! its format version so a newer or unknown file is refused instead of misread.
+
+mod error;
+mod redb_store;
+
+pub use error::StoreError;
+pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

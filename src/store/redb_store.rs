@@ -1,0 +1,99 @@
+//! The redb-backed store.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::StoreError;
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE_NAME: &str = "authzd.redb";
+
+/// The on-disk format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Store-wide facts: format version, current revision.
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+const META_FORMAT_VERSION: &str = "format_version";
+const META_REVISION: &str = "revision";
+
+/// The embedded redb database.
+#[derive(Debug, Clone)]
+pub struct RedbStore {
+    // Arc: readers (export, serving) and the writer share one open file; redb allows
+    // concurrent read transactions beside the single write transaction.
+    db: Arc<Database>,
+    path: PathBuf,
+}
+
+impl RedbStore {
+    /// Opens (creating if missing) the database in `data_dir`, checking its format version.
+    ///
+    /// This is blocking file I/O: async callers run it under `spawn_blocking`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let db = Database::create(&path).map_err(|err| StoreError::from_redb(path.clone(), err))?;
+        let store = Self {
+            db: Arc::new(db),
+            path,
+        };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn redb_error(&self, err: impl Into<redb::Error>) -> StoreError {
+        StoreError::from_redb(self.path.clone(), err)
+    }
+
+    /// Records the format version in a new file; refuses a file of a newer version.
+    fn check_format(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
+            let found = meta
+                .get(META_FORMAT_VERSION)
+                .map_err(|e| self.redb_error(e))?
+                .map(|v| v.value());
+            match found {
+                None => {
+                    meta.insert(META_FORMAT_VERSION, u64::from(FORMAT_VERSION))
+                        .map_err(|e| self.redb_error(e))?;
+                    meta.insert(META_REVISION, 0)
+                        .map_err(|e| self.redb_error(e))?;
+                }
+                Some(found) if found == u64::from(FORMAT_VERSION) => {}
+                Some(found) => {
+                    return Err(StoreError::UnsupportedFormat {
+                        path: self.path.clone(),
+                        found,
+                        supported: u64::from(FORMAT_VERSION),
+                    });
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.redb_error(e))
+    }
+
+    /// The revision of the newest committed change (0 for a new database).
+    pub fn revision(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
+        let revision = meta
+            .get(META_REVISION)
+            .map_err(|e| self.redb_error(e))?
+            .map_or(0, |v| v.value());
+        Ok(revision)
+    }
+}

@@ -1,0 +1,200 @@
+//! The real `authzd` binary: serve, health, reflection, shutdown, configuration, locking.
+
+use std::time::Duration;
+
+use authzd::api::pb;
+use tokio_stream::StreamExt;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+
+use crate::support::process::{ServerProcess, authzd};
+
+async fn channel(uri: &str) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(uri.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn wait_serving(uri: &str) {
+    let mut health = HealthClient::new(channel(uri).await);
+    for _ in 0..500 {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("health never reported SERVING");
+}
+
+async fn reflected_services(uri: &str) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(uri).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn serve_reports_health_lists_services_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let uri = server.uri();
+    wait_serving(&uri).await;
+
+    let services = reflected_services(&uri).await;
+    for expected in ["authz.v1.ServerService", "grpc.health.v1.Health"] {
+        assert!(
+            services.iter().any(|s| s == expected),
+            "{expected} missing from {services:?}"
+        );
+    }
+
+    let mut info = pb::server_service_client::ServerServiceClient::connect(uri.clone())
+        .await
+        .unwrap();
+    let info = info
+        .get_server_info(pb::GetServerInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(info.store_format_version, authzd::store::FORMAT_VERSION);
+
+    server.signal("TERM");
+    let (status, _) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
+
+    // The database file is intact: redb opens it again, and so does authzd.
+    let path = dir.path().join(authzd::store::DB_FILE_NAME);
+    drop(redb::Database::open(&path).expect("database reopens"));
+    let again = ServerProcess::start(dir.path(), &[]);
+    wait_serving(&again.uri()).await;
+}
+
+#[test]
+fn second_server_on_the_same_data_dir_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = ServerProcess::start(dir.path(), &[]);
+    let output = authzd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "stderr: {stderr}");
+    assert!(
+        stderr.contains("in use by another process"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn bad_config_value_exits_2_naming_the_setting() {
+    let output = authzd()
+        .args(["serve", "--shutdown-grace", "soon"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("setting `shutdown_grace`"),
+        "stderr: {stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authzd.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlisten_port = 5\n").unwrap();
+    let output = authzd()
+        .arg("config")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("unknown setting `listen_port`"),
+        "stderr: {stderr}"
+    );
+
+    let output = authzd()
+        .arg("config")
+        .env("AUTHZD_LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("setting `log_format`") && stderr.contains("AUTHZD_LOG_FORMAT"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn flag_beats_env_beats_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authzd.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:1001\"\nlog_format = \"json\"\nshutdown_grace = \"3s\"\n",
+    )
+    .unwrap();
+    let output = authzd()
+        .args(["config", "--listen", "127.0.0.1:1003", "--config"])
+        .arg(&file)
+        .env("AUTHZD_LISTEN", "127.0.0.1:1002")
+        .env("AUTHZD_LOG_FORMAT", "text")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = |key: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} missing in:\n{stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("listen").contains("\"127.0.0.1:1003\"") && line("listen").contains("flag --listen")
+    );
+    assert!(
+        line("log_format").contains("\"text\"") && line("log_format").contains("AUTHZD_LOG_FORMAT")
+    );
+    assert!(
+        line("shutdown_grace").contains("\"3000ms\"")
+            && line("shutdown_grace").contains("config file")
+    );
+    assert!(line("max_batch_items").contains("# default"));
+}

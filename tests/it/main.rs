@@ -1,0 +1,10 @@
+//! The integration tests: one binary, so the library links once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod bin;
+mod support;
