@@ -1,7 +1,7 @@
 //! `authzd serve`: opens the store, binds the listener and serves the gRPC API with health,
 //! reflection and per-call tracing until a shutdown signal, then drains within a grace period.
 
-use std::{future::Future, net::SocketAddr, time::SystemTime};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::SystemTime};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -9,7 +9,7 @@ use tonic_health::ServingStatus;
 
 use crate::{
     api::{self, pb},
-    app::App,
+    app::{App, Clock, SystemClock},
     config::Settings,
     store::StoreError,
 };
@@ -51,8 +51,16 @@ pub struct BoundServer {
 impl BoundServer {
     /// Opens the store (failing fast if another process holds it) and binds the listener.
     pub async fn bind(settings: Settings) -> Result<Self, ServeError> {
+        Self::bind_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`BoundServer::bind`] with a chosen clock (tests control time with it).
+    pub async fn bind_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServeError> {
         let data_dir = settings.data_dir.clone();
-        let app = tokio::task::spawn_blocking(move || App::open(&data_dir)).await??;
+        let app = tokio::task::spawn_blocking(move || App::open(&data_dir, clock)).await??;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -108,6 +116,9 @@ impl BoundServer {
             .add_service(pb::server_service_server::ServerServiceServer::new(
                 api::ServerInfoApi::new(self.app.clone(), self.started_at),
             ))
+            .add_service(pb::check_service_server::CheckServiceServer::new(
+                api::CheckApi::new(self.app.clone(), self.settings.max_batch_items),
+            ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                 let _ = stopped.await;
             });
@@ -137,9 +148,10 @@ impl BoundServer {
             tracing::warn!("grace period elapsed; remaining calls are cut off");
         }
         // Returning drops the pinned server future and with it the services' clones of the
-        // app; dropping the last clone closes the database file cleanly.
+        // app; closing the last clone stops the writer and closes the database file.
         let path = self.app.database_path().to_path_buf();
-        drop(self.app);
+        drop(server);
+        tokio::task::spawn_blocking(move || self.app.close()).await?;
         tracing::info!(database = %path.display(), "store closed; bye");
         Ok(())
     }
@@ -154,7 +166,7 @@ async fn set_status(health: &tonic_health::server::HealthReporter, status: Servi
 }
 
 /// The fully-qualified names of the authz.v1 services, as health checks name them.
-const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService"];
+const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService", "authz.v1.CheckService"];
 
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the
 /// server starts is not lost) and returns a future that completes on the first of them.

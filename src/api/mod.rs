@@ -2,9 +2,14 @@
 //! Requests are converted to domain values by hand, once, and domain errors are mapped to
 //! gRPC codes in one place.
 
+mod check;
+mod convert;
+mod paging;
 mod server_info;
+mod status;
 mod trace;
 
+pub use check::CheckApi;
 pub use server_info::ServerInfoApi;
 pub use trace::RpcTraceLayer;
 

@@ -29,7 +29,7 @@ impl pb::server_service_server::ServerService for ServerInfoApi {
     ) -> Result<Response<pb::ServerInfo>, Status> {
         Ok(Response::new(pb::ServerInfo {
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            revision: self.app.revision(),
+            revision: self.app.revision().get(),
             started_at: Some(prost_types::Timestamp::from(self.started_at)),
             store_format_version: crate::store::FORMAT_VERSION,
         }))

@@ -3,8 +3,10 @@
 //! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
 //! its format version so a newer or unknown file is refused instead of misread.
 
+mod codec;
 mod error;
 mod redb_store;
 
+pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests.
 
 pub(crate) mod process;
+pub(crate) mod server;

@@ -1,0 +1,372 @@
+//! `authz.v1.CheckService`: checks, batch checks, views and lookups.
+
+use std::{sync::Arc, time::Duration};
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::{self, id, optional_id, permission},
+    paging, pb, status,
+};
+use crate::{
+    app::App,
+    engine::{
+        CheckQuery, GrantNode, ObjectId, Permission, Revision, ServiceId, Snapshot, Subject,
+        TenantId, UserId,
+    },
+};
+
+/// How long a read waits for a minimum revision when the caller set no deadline.
+const DEFAULT_CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
+
+/// Implements `authz.v1.CheckService`.
+#[derive(Debug, Clone)]
+pub struct CheckApi {
+    app: App,
+    max_batch_items: usize,
+}
+
+impl CheckApi {
+    /// Serves decisions from `app`, accepting batches of up to `max_batch_items`.
+    pub fn new(app: App, max_batch_items: usize) -> Self {
+        Self {
+            app,
+            max_batch_items,
+        }
+    }
+
+    /// The snapshot to answer from: the current one, or one at least `min` new.
+    async fn snapshot(
+        &self,
+        min: Revision,
+        deadline: Option<Duration>,
+    ) -> Result<Arc<Snapshot>, Status> {
+        let current = self.app.snapshot();
+        if current.revision() >= min {
+            return Ok(current);
+        }
+        self.app
+            .snapshot_at_least(min, deadline.unwrap_or(DEFAULT_CONSISTENCY_WAIT))
+            .await
+            .map_err(|err| status::revision_not_reached(&err, deadline.is_some()))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::check_service_server::CheckService for CheckApi {
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let query = CheckQuery {
+            tenant: id("tenant", &request.tenant, TenantId::parse)?,
+            service: id("service", &request.service, ServiceId::parse)?,
+            user: id("user", &request.user, UserId::parse)?,
+            permission: permission("permission", &request.permission)?,
+            object: optional_id("object", &request.object, ObjectId::parse)?,
+        };
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let now = self.app.now();
+        let (allowed, explanation) = if request.explain {
+            let explanation = snapshot.explain(&query, now);
+            (
+                explanation.is_allowed(),
+                Some(convert::explanation(&explanation, &request.service)),
+            )
+        } else {
+            (snapshot.check(&query, now), None)
+        };
+        Ok(Response::new(pb::CheckResponse {
+            decision: convert::decision(allowed),
+            revision: snapshot.revision().get(),
+            explanation,
+        }))
+    }
+
+    async fn batch_check(
+        &self,
+        request: Request<pb::BatchCheckRequest>,
+    ) -> Result<Response<pb::BatchCheckResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let service = id("service", &request.service, ServiceId::parse)?;
+        // Each item becomes a query, or the error that item alone gets.
+        let items: Vec<Result<CheckQuery, Status>> = match &request.shape {
+            None => {
+                return Err(status::invalid_field(
+                    "shape",
+                    "set `one_user` or `many_users`",
+                ));
+            }
+            Some(pb::batch_check_request::Shape::OneUser(batch)) => {
+                self.check_batch_size("one_user.items", batch.items.len())?;
+                let user = id("one_user.user", &batch.user, UserId::parse)?;
+                batch
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        Ok(CheckQuery {
+                            tenant: tenant.clone(),
+                            service: service.clone(),
+                            user: user.clone(),
+                            permission: permission(
+                                &format!("one_user.items[{i}].permission"),
+                                &item.permission,
+                            )?,
+                            object: optional_id(
+                                &format!("one_user.items[{i}].object"),
+                                &item.object,
+                                ObjectId::parse,
+                            )?,
+                        })
+                    })
+                    .collect()
+            }
+            Some(pb::batch_check_request::Shape::ManyUsers(batch)) => {
+                self.check_batch_size("many_users.users", batch.users.len())?;
+                let perm = permission("many_users.permission", &batch.permission)?;
+                let object = optional_id("many_users.object", &batch.object, ObjectId::parse)?;
+                batch
+                    .users
+                    .iter()
+                    .enumerate()
+                    .map(|(i, user)| {
+                        Ok(CheckQuery {
+                            tenant: tenant.clone(),
+                            service: service.clone(),
+                            user: id(&format!("many_users.users[{i}]"), user, UserId::parse)?,
+                            permission: perm.clone(),
+                            object: object.clone(),
+                        })
+                    })
+                    .collect()
+            }
+        };
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let now = self.app.now();
+        let results = items
+            .into_iter()
+            .map(|item| {
+                let result = match item {
+                    Err(err) => pb::batch_check_result::Result::Error(pb::ItemError {
+                        code: err.code().into(),
+                        message: err.message().to_owned(),
+                    }),
+                    Ok(query) if request.explain => {
+                        let explanation = snapshot.explain(&query, now);
+                        pb::batch_check_result::Result::Decision(pb::ItemDecision {
+                            decision: convert::decision(explanation.is_allowed()),
+                            explanation: Some(convert::explanation(&explanation, &request.service)),
+                        })
+                    }
+                    Ok(query) => pb::batch_check_result::Result::Decision(pb::ItemDecision {
+                        decision: convert::decision(snapshot.check(&query, now)),
+                        explanation: None,
+                    }),
+                };
+                pb::BatchCheckResult {
+                    result: Some(result),
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::BatchCheckResponse {
+            results,
+            revision: snapshot.revision().get(),
+        }))
+    }
+
+    async fn list_user_permissions(
+        &self,
+        request: Request<pb::ListUserPermissionsRequest>,
+    ) -> Result<Response<pb::ListUserPermissionsResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let user = id("user", &request.user, UserId::parse)?;
+        let service = optional_id("service", &request.service, ServiceId::parse)?;
+        let size = paging::page_size(request.page_size)?;
+        let after = paging::decode_token(&request.page_token)?;
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let entries = snapshot
+            .user_permissions(&tenant, &user, service.as_ref(), self.app.now())
+            .map_err(|err| status::view_error(&err))?;
+        let (page, next_page_token) = paging::page(entries, size, after.as_deref(), |e| {
+            paging::key(&[
+                e.service.as_str(),
+                &node_key(&e.node),
+                e.permission.as_str(),
+            ])
+        });
+        Ok(Response::new(pb::ListUserPermissionsResponse {
+            permissions: page
+                .iter()
+                .map(|e| pb::UserPermission {
+                    service: e.service.to_string(),
+                    permission: e.permission.to_string(),
+                    node: Some(convert::node(&e.node, e.service.as_str())),
+                    sources: e
+                        .sources
+                        .iter()
+                        .map(|s| convert::trace(s, e.service.as_str()))
+                        .collect(),
+                })
+                .collect(),
+            next_page_token,
+            revision: snapshot.revision().get(),
+        }))
+    }
+
+    async fn list_object_access(
+        &self,
+        request: Request<pb::ListObjectAccessRequest>,
+    ) -> Result<Response<pb::ListObjectAccessResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let service = id("service", &request.service, ServiceId::parse)?;
+        let object = id("object", &request.object, ObjectId::parse)?;
+        let size = paging::page_size(request.page_size)?;
+        let after = paging::decode_token(&request.page_token)?;
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let entries = snapshot
+            .object_access(&tenant, &service, &object, self.app.now())
+            .map_err(|err| status::view_error(&err))?;
+        let (page, next_page_token) = paging::page(entries, size, after.as_deref(), |e| {
+            paging::key(&[&subject_key(&e.subject), e.permission.as_str()])
+        });
+        Ok(Response::new(pb::ListObjectAccessResponse {
+            entries: page
+                .iter()
+                .map(|e| pb::ObjectAccess {
+                    subject: Some(convert::subject(&e.subject)),
+                    permission: e.permission.to_string(),
+                    sources: e
+                        .sources
+                        .iter()
+                        .map(|s| convert::trace(s, &request.service))
+                        .collect(),
+                })
+                .collect(),
+            next_page_token,
+            revision: snapshot.revision().get(),
+        }))
+    }
+
+    async fn lookup_objects(
+        &self,
+        request: Request<pb::LookupObjectsRequest>,
+    ) -> Result<Response<pb::LookupObjectsResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let service = id("service", &request.service, ServiceId::parse)?;
+        let user = id("user", &request.user, UserId::parse)?;
+        let perm: Permission = permission("permission", &request.permission)?;
+        let size = paging::page_size(request.page_size)?;
+        let after = paging::decode_token(&request.page_token)?;
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let objects = snapshot
+            .lookup_objects(&tenant, &service, &user, &perm, self.app.now())
+            .map_err(|err| status::view_error(&err))?;
+        let (page, next_page_token) =
+            paging::page(objects, size, after.as_deref(), |o| o.to_string());
+        Ok(Response::new(pb::LookupObjectsResponse {
+            objects: page.iter().map(ToString::to_string).collect(),
+            next_page_token,
+            revision: snapshot.revision().get(),
+        }))
+    }
+
+    async fn lookup_subjects(
+        &self,
+        request: Request<pb::LookupSubjectsRequest>,
+    ) -> Result<Response<pb::LookupSubjectsResponse>, Status> {
+        let deadline = convert::deadline(&request);
+        let request = request.into_inner();
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let service = id("service", &request.service, ServiceId::parse)?;
+        let object = optional_id("object", &request.object, ObjectId::parse)?;
+        let perm = permission("permission", &request.permission)?;
+        let size = paging::page_size(request.page_size)?;
+        let after = paging::decode_token(&request.page_token)?;
+        let snapshot = self
+            .snapshot(
+                convert::min_revision(request.consistency.as_ref()),
+                deadline,
+            )
+            .await?;
+        let users = snapshot
+            .lookup_subjects(&tenant, &service, object.as_ref(), &perm, self.app.now())
+            .map_err(|err| status::view_error(&err))?;
+        let (page, next_page_token) =
+            paging::page(users, size, after.as_deref(), |u| u.to_string());
+        Ok(Response::new(pb::LookupSubjectsResponse {
+            users: page.iter().map(ToString::to_string).collect(),
+            next_page_token,
+            revision: snapshot.revision().get(),
+        }))
+    }
+}
+
+impl CheckApi {
+    fn check_batch_size(&self, field: &str, len: usize) -> Result<(), Status> {
+        if len == 0 {
+            return Err(status::invalid_field(field, "must hold at least one item"));
+        }
+        if len > self.max_batch_items {
+            return Err(status::invalid_field(
+                field,
+                format!(
+                    "holds {len} items; this server accepts at most {} (max_batch_items)",
+                    self.max_batch_items
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Sort key of a node: the service sorts before its objects, objects by id.
+fn node_key(node: &GrantNode) -> String {
+    match node {
+        GrantNode::Service => "0".to_owned(),
+        GrantNode::Object(object) => format!("1{object}"),
+    }
+}
+
+/// Sort key of a subject: users before groups, then by id (the engine's order).
+fn subject_key(subject: &Subject) -> String {
+    match subject {
+        Subject::User(user) => format!("0{user}"),
+        Subject::Group(group) => format!("1{group}"),
+    }
+}

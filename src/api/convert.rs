@@ -1,0 +1,185 @@
+//! Conversions between protobuf messages and engine values, written once.
+
+use std::time::Duration;
+
+use tonic::{Request, Status};
+
+use super::{pb, status::invalid_field};
+use crate::engine::{
+    Denial, GrantNode, GrantSource, GrantTrace, IdError, Permission, Revision, Subject, Timestamp,
+    UserStatus,
+};
+
+/// Parses a required id field.
+pub(crate) fn id<T>(
+    field: &str,
+    text: &str,
+    parse: fn(&str) -> Result<T, IdError>,
+) -> Result<T, Status> {
+    if text.is_empty() {
+        return Err(super::status::required(field));
+    }
+    parse(text).map_err(|err| invalid_field(field, err))
+}
+
+/// Parses an optional id field (empty means none).
+pub(crate) fn optional_id<T>(
+    field: &str,
+    text: &str,
+    parse: fn(&str) -> Result<T, IdError>,
+) -> Result<Option<T>, Status> {
+    if text.is_empty() {
+        Ok(None)
+    } else {
+        id(field, text, parse).map(Some)
+    }
+}
+
+/// Parses a required permission (`feature.operation`, no wildcards).
+pub(crate) fn permission(field: &str, text: &str) -> Result<Permission, Status> {
+    if text.is_empty() {
+        return Err(super::status::required(field));
+    }
+    Permission::parse(text).map_err(|err| invalid_field(field, err))
+}
+
+/// The minimum revision a read asks for.
+pub(crate) fn min_revision(consistency: Option<&pb::Consistency>) -> Revision {
+    Revision::new(consistency.map_or(0, |c| c.min_revision))
+}
+
+/// The deadline the caller set (the `grpc-timeout` header), if any.
+pub(crate) fn deadline<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+pub(crate) fn timestamp(at: Timestamp) -> prost_types::Timestamp {
+    let millis = at.unix_millis();
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: i32::try_from(millis.rem_euclid(1000) * 1_000_000).unwrap_or(0),
+    }
+}
+
+pub(crate) fn node(node: &GrantNode, service: &str) -> pb::NodeRef {
+    match node {
+        GrantNode::Service => pb::NodeRef {
+            kind: pb::NodeKind::Service.into(),
+            id: service.to_owned(),
+        },
+        GrantNode::Object(object) => pb::NodeRef {
+            kind: pb::NodeKind::Object.into(),
+            id: object.to_string(),
+        },
+    }
+}
+
+pub(crate) fn subject(subject: &Subject) -> pb::SubjectRef {
+    match subject {
+        Subject::User(user) => pb::SubjectRef {
+            kind: pb::SubjectKind::User.into(),
+            id: user.to_string(),
+        },
+        Subject::Group(group) => pb::SubjectRef {
+            kind: pb::SubjectKind::Group.into(),
+            id: group.to_string(),
+        },
+    }
+}
+
+pub(crate) fn trace(trace: &GrantTrace, service: &str) -> pb::GrantTrace {
+    let (kind, source_id) = match &trace.source {
+        GrantSource::Role(role) => (pb::SourceKind::Role, (*role).to_owned()),
+        GrantSource::AdministratorsGroup => (
+            pb::SourceKind::AdministratorsGroup,
+            crate::engine::ADMINISTRATORS_GROUP.to_owned(),
+        ),
+        GrantSource::SecurityGroup(group) => (pb::SourceKind::SecurityGroup, group.to_string()),
+        GrantSource::PermissionLevel(level) => (pb::SourceKind::PermissionLevel, level.to_string()),
+        GrantSource::DirectGrant => (
+            pb::SourceKind::DirectGrant,
+            trace
+                .grant
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+    };
+    pb::GrantTrace {
+        grant: trace
+            .grant
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        source: Some(pb::GrantSource {
+            kind: kind.into(),
+            id: source_id,
+        }),
+        node: Some(node(&trace.node, service)),
+        group_chain: trace.group_chain.iter().map(ToString::to_string).collect(),
+        expires_at: trace.expires_at.map(timestamp),
+    }
+}
+
+pub(crate) fn denial(denial: &Denial, service: &str) -> pb::Denial {
+    use pb::DenialReason as R;
+    let reason = match denial {
+        Denial::UnknownTenant => R::UnknownTenant,
+        Denial::UnknownService | Denial::ServiceNotSubscribed => R::UnknownService,
+        Denial::UnknownUser => R::UnknownUser,
+        Denial::UnknownObject => R::UnknownObject,
+        Denial::UserNotActive(_) => R::UserNotActive,
+        Denial::NoServiceAccess => R::NoServiceAccess,
+        Denial::UnknownPermission => R::UnknownPermission,
+        Denial::NoGrant => R::NoGrant,
+        Denial::GrantExpired(_) => R::GrantExpired,
+        Denial::OutsideScope => R::OutsideScope,
+    };
+    pb::Denial {
+        reason: reason.into(),
+        message: denial.to_string(),
+        locked_until: match denial {
+            Denial::UserNotActive(UserStatus::LockedUntil(until)) => Some(timestamp(*until)),
+            _ => None,
+        },
+        expired_grants: match denial {
+            Denial::GrantExpired(grants) => grants.iter().map(|g| trace(g, service)).collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+pub(crate) fn explanation(
+    explanation: &crate::engine::Explanation,
+    service: &str,
+) -> pb::Explanation {
+    match explanation {
+        crate::engine::Explanation::Allowed(grants) => pb::Explanation {
+            grants: grants.iter().map(|g| trace(g, service)).collect(),
+            denial: None,
+        },
+        crate::engine::Explanation::Denied(reason) => pb::Explanation {
+            grants: Vec::new(),
+            denial: Some(denial(reason, service)),
+        },
+    }
+}
+
+pub(crate) fn decision(allowed: bool) -> i32 {
+    if allowed {
+        pb::Decision::Allowed.into()
+    } else {
+        pb::Decision::Denied.into()
+    }
+}

@@ -1,0 +1,176 @@
+//! The application core between the API and the store.
+//!
+//! Readers take the current immutable engine snapshot without locks. Changes go through
+//! one writer thread that validates them against the engine, makes them durable in the
+//! store (many waiting changes in one transaction: group commit) and only then publishes
+//! the next snapshot and answers the callers.
+
+mod clock;
+mod writer;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use writer::{ChangeMeta, WriteError};
+
+use crate::{
+    engine::{Mutation, Revision, Snapshot},
+    store::{RedbStore, StoreError},
+};
+
+/// How many changes may wait for the writer before callers wait for room. Bounds memory
+/// under a burst of writes; one group commit takes at most this many.
+const WRITE_QUEUE: usize = 1024;
+
+/// The running application. Cloning is cheap; every clone shares the same state.
+#[derive(Debug, Clone)]
+pub struct App {
+    // Arc: every gRPC service holds a clone; the state is shared, not copied.
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    // ArcSwap: every check loads the current snapshot lock-free; only the writer stores.
+    current: Arc<ArcSwap<Snapshot>>,
+    // watch: wakes readers waiting for a minimum revision. It carries only the revision;
+    // the snapshot itself is read from `current`.
+    published: watch::Receiver<Revision>,
+    // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
+    writes: mpsc::Sender<writer::WriteRequest>,
+    store: RedbStore,
+    clock: Arc<dyn Clock>,
+    // Mutex: taken once, by `close`, to join the writer thread.
+    writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// A read asked for a revision the server has not reached in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("revision {wanted} not reached within {waited:?}; current revision is {current}")]
+pub struct RevisionNotReached {
+    /// The minimum revision asked for.
+    pub wanted: Revision,
+    /// The newest revision the server has.
+    pub current: Revision,
+    /// How long the read waited.
+    pub waited: Duration,
+}
+
+impl App {
+    /// Opens the store in `data_dir`, loads its state into the engine and starts the
+    /// writer. Blocking: run under `spawn_blocking` from async code.
+    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let store = RedbStore::open(data_dir)?;
+        let snapshot = store.load_snapshot()?;
+        let revision = snapshot.revision();
+        let current = Arc::new(ArcSwap::from_pointee(snapshot));
+        let (published_tx, published) = watch::channel(revision);
+        let (writes, requests) = mpsc::channel(WRITE_QUEUE);
+        let writer_thread = writer::spawn(writer::Writer {
+            store: store.clone(),
+            current: Arc::clone(&current),
+            published: published_tx,
+            requests,
+            clock: Arc::clone(&clock),
+        })
+        .map_err(|source| StoreError::Io {
+            path: store.path().to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                current,
+                published,
+                writes,
+                store,
+                clock,
+                writer_thread: std::sync::Mutex::new(Some(writer_thread)),
+            }),
+        })
+    }
+
+    /// Stops the writer once every queued change is committed and closes the database.
+    /// Blocking. If other clones of the app are still alive, the database closes when the
+    /// last of them is dropped instead.
+    pub fn close(self) {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => {
+                let thread = inner.writer_thread.lock().ok().and_then(|mut t| t.take());
+                // Dropping the sender lets the writer drain its queue and stop.
+                drop(inner.writes);
+                if let Some(thread) = thread
+                    && thread.join().is_err()
+                {
+                    tracing::error!("the writer thread panicked");
+                }
+            }
+            Err(_) => tracing::warn!("store stays open until the last reference is dropped"),
+        }
+    }
+
+    /// The current snapshot: lock-free, never waits for the writer.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.current.load_full()
+    }
+
+    /// A snapshot at least as new as `min`, waiting up to `wait` for the writer to get
+    /// there.
+    pub async fn snapshot_at_least(
+        &self,
+        min: Revision,
+        wait: Duration,
+    ) -> Result<Arc<Snapshot>, RevisionNotReached> {
+        let snapshot = self.snapshot();
+        if snapshot.revision() >= min {
+            return Ok(snapshot);
+        }
+        let mut published = self.inner.published.clone();
+        let reached = tokio::time::timeout(wait, published.wait_for(|rev| *rev >= min)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(self.snapshot()),
+            _ => Err(RevisionNotReached {
+                wanted: min,
+                current: self.revision(),
+                waited: wait,
+            }),
+        }
+    }
+
+    /// The revision of the newest published change.
+    pub fn revision(&self) -> Revision {
+        self.inner.current.load().revision()
+    }
+
+    /// The time now, by the application's clock.
+    pub fn now(&self) -> crate::engine::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Validates `mutation`, makes it durable and publishes it; answers with its revision
+    /// once it is on disk. A refused mutation leaves no trace.
+    pub async fn submit(
+        &self,
+        mutation: Mutation,
+        meta: ChangeMeta,
+    ) -> Result<Revision, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writes
+            .send(writer::WriteRequest {
+                mutation,
+                meta,
+                reply,
+            })
+            .await
+            .map_err(|_| WriteError::WriterStopped)?;
+        answer.await.map_err(|_| WriteError::WriterStopped)?
+    }
+
+    /// The database file.
+    pub fn database_path(&self) -> &Path {
+        self.inner.store.path()
+    }
+}

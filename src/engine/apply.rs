@@ -1,0 +1,350 @@
+//! Applying mutations: validate against the invariants, then change only what the
+//! mutation touches (copy-on-write through the `Arc`s of the model).
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use super::{
+    error::MutationError,
+    ids::{Revision, ServiceId, TenantId, Timestamp},
+    model::{
+        CustomerState, GroupState, ServiceState, Snapshot, TenantService, TenantState, UserState,
+    },
+    mutation::{Mutation, NewUser, Subject, TenantRole, UserKind, UserStatus},
+    permission::{Catalog, Permission},
+};
+
+mod objects;
+pub(crate) mod service;
+mod users;
+
+pub(crate) use service::ADMINISTRATORS_GROUP;
+
+/// Longest display name, description or e-mail, in bytes.
+pub(crate) const MAX_TEXT: usize = 256;
+
+impl Snapshot {
+    /// Validates `mutation` and returns the next snapshot, at `revision`. On error, `self`
+    /// is unchanged (it is never touched: the work happens on a copy-on-write clone).
+    pub fn apply(
+        &self,
+        revision: Revision,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<Snapshot, MutationError> {
+        let mut next = self.clone();
+        next.apply_in_place(mutation, now)?;
+        next.revision = revision;
+        Ok(next)
+    }
+
+    /// Applies `mutation` to this value. On error the value may be partly changed, so
+    /// callers apply to a clone ([`Snapshot::apply`]) or discard it ([`SnapshotBuilder`]).
+    fn apply_in_place(&mut self, mutation: &Mutation, now: Timestamp) -> Result<(), MutationError> {
+        match mutation {
+            Mutation::CreatePartner { partner, name } => {
+                check_text("name", name)?;
+                if self.partners.contains_key(partner) {
+                    return Err(MutationError::exists("partner", partner));
+                }
+                Arc::make_mut(&mut self.partners).insert(partner.clone(), name.clone());
+                Ok(())
+            }
+            Mutation::CreateCustomer {
+                customer,
+                partner,
+                name,
+            } => {
+                check_text("name", name)?;
+                if self.customers.contains_key(customer) {
+                    return Err(MutationError::exists("customer", customer));
+                }
+                if let Some(partner) = partner
+                    && !self.partners.contains_key(partner)
+                {
+                    return Err(MutationError::not_found("partner", partner));
+                }
+                Arc::make_mut(&mut self.customers).insert(
+                    customer.clone(),
+                    CustomerState {
+                        partner: partner.clone(),
+                    },
+                );
+                Ok(())
+            }
+            Mutation::RegisterService {
+                service,
+                definition,
+            } => {
+                if self.services.contains_key(service) {
+                    return Err(MutationError::exists("service", service));
+                }
+                let state = service::validate_definition(definition)?;
+                Arc::make_mut(&mut self.services).insert(service.clone(), Arc::new(state));
+                Ok(())
+            }
+            Mutation::CreateTenant {
+                tenant,
+                name,
+                customer,
+                owner,
+            } => {
+                check_text("name", name)?;
+                if self.tenants.contains_key(tenant) {
+                    return Err(MutationError::exists("tenant", tenant));
+                }
+                if let Some(customer) = customer
+                    && !self.customers.contains_key(customer)
+                {
+                    return Err(MutationError::not_found("customer", customer));
+                }
+                if owner.kind == UserKind::Support {
+                    return Err(MutationError::Invalid {
+                        field: "owner.kind",
+                        rule: "a support account cannot own a tenant".into(),
+                    });
+                }
+                let email = normalized_email(&owner.email)?;
+                check_text("owner.display_name", &owner.display_name)?;
+                let mut state = TenantState {
+                    customer: customer.clone(),
+                    owner: owner.user.clone(),
+                    users: Arc::default(),
+                    emails: Arc::default(),
+                    groups: Arc::default(),
+                    member_of: Arc::default(),
+                    services: std::collections::HashMap::new(),
+                };
+                Arc::make_mut(&mut state.users).insert(
+                    owner.user.clone(),
+                    new_user_state(owner, UserStatus::Active, TenantRole::Owner),
+                );
+                Arc::make_mut(&mut state.emails).insert(email, owner.user.clone());
+                Arc::make_mut(&mut self.tenants).insert(tenant.clone(), Arc::new(state));
+                Ok(())
+            }
+            Mutation::SubscribeService { tenant, service } => {
+                if !self.services.contains_key(service) {
+                    return Err(MutationError::not_found("service", service));
+                }
+                let state = self.tenant_mut(tenant)?;
+                if state.services.contains_key(service) {
+                    return Err(MutationError::exists(
+                        "subscription",
+                        format!("{tenant}/{service}"),
+                    ));
+                }
+                // Application administrators named for this service before it was
+                // subscribed join its Administrators group now.
+                let admins: BTreeSet<Subject> = state
+                    .users
+                    .iter()
+                    .filter(|(_, u)| matches!(&u.role, TenantRole::ApplicationAdministrator(s) if s.contains(service)))
+                    .map(|(id, _)| Subject::User(id.clone()))
+                    .collect();
+                let tenant_service = TenantService {
+                    administrators: Arc::new(admins),
+                    ..TenantService::default()
+                };
+                state
+                    .services
+                    .insert(service.clone(), Arc::new(tenant_service));
+                Ok(())
+            }
+            Mutation::InviteUser { .. }
+            | Mutation::SetUserStatus { .. }
+            | Mutation::DeleteUser { .. }
+            | Mutation::SetTenantRole { .. }
+            | Mutation::TransferOwnership { .. }
+            | Mutation::GrantServiceAccess { .. }
+            | Mutation::RevokeServiceAccess { .. }
+            | Mutation::CreateGroup { .. }
+            | Mutation::DeleteGroup { .. }
+            | Mutation::AddGroupMember { .. }
+            | Mutation::RemoveGroupMember { .. } => users::apply(self, mutation),
+            Mutation::CreateObject { .. }
+            | Mutation::MoveObject { .. }
+            | Mutation::DeleteObject { .. } => objects::apply(self, mutation),
+            Mutation::AddAdministrator { .. }
+            | Mutation::RemoveAdministrator { .. }
+            | Mutation::PutSecurityGroup { .. }
+            | Mutation::DeleteSecurityGroup { .. }
+            | Mutation::AddSecurityGroupMember { .. }
+            | Mutation::RemoveSecurityGroupMember { .. }
+            | Mutation::PutPermissionLevel { .. }
+            | Mutation::DeletePermissionLevel { .. }
+            | Mutation::GiveGrant { .. }
+            | Mutation::RevokeGrant { .. } => service::apply(self, mutation, now),
+        }
+    }
+
+    pub(crate) fn tenant_mut(
+        &mut self,
+        tenant: &TenantId,
+    ) -> Result<&mut TenantState, MutationError> {
+        if !self.tenants.contains_key(tenant) {
+            return Err(MutationError::not_found("tenant", tenant));
+        }
+        Arc::make_mut(&mut self.tenants)
+            .get_mut(tenant)
+            .map(Arc::make_mut)
+            .ok_or_else(|| MutationError::not_found("tenant", tenant))
+    }
+
+    pub(crate) fn service_state(
+        &self,
+        service: &ServiceId,
+    ) -> Result<Arc<ServiceState>, MutationError> {
+        self.services
+            .get(service)
+            .cloned()
+            .ok_or_else(|| MutationError::not_found("service", service))
+    }
+}
+
+impl TenantState {
+    pub(crate) fn subscribed(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+    ) -> Result<&TenantService, MutationError> {
+        self.services
+            .get(service)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| MutationError::ServiceNotSubscribed {
+                tenant: tenant.clone(),
+                service: service.clone(),
+            })
+    }
+
+    pub(crate) fn subscribed_mut(
+        &mut self,
+        tenant: &TenantId,
+        service: &ServiceId,
+    ) -> Result<&mut TenantService, MutationError> {
+        self.services
+            .get_mut(service)
+            .map(Arc::make_mut)
+            .ok_or_else(|| MutationError::ServiceNotSubscribed {
+                tenant: tenant.clone(),
+                service: service.clone(),
+            })
+    }
+
+    pub(crate) fn subject_exists(&self, subject: &Subject) -> Result<(), MutationError> {
+        match subject {
+            Subject::User(user) if !self.users.contains_key(user) => {
+                Err(MutationError::not_found("user", user))
+            }
+            Subject::Group(group) if !self.groups.contains_key(group) => {
+                Err(MutationError::not_found("group", group))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A user subject must reach the service; a group must exist.
+    pub(crate) fn may_hold_access(
+        &self,
+        subject: &Subject,
+        service: &ServiceId,
+    ) -> Result<(), MutationError> {
+        self.subject_exists(subject)?;
+        if let Subject::User(user) = subject
+            && let Some(state) = self.users.get(user)
+            && !self.reaches_service(state, service)
+        {
+            return Err(MutationError::NoServiceAccess {
+                user: user.clone(),
+                service: service.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Builds a snapshot from a long run of mutations (start-up, import) in place, without
+/// the per-mutation copies of [`Snapshot::apply`].
+#[derive(Debug, Default)]
+pub struct SnapshotBuilder {
+    snapshot: Snapshot,
+}
+
+impl SnapshotBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one mutation committed at `revision` and time `now`. After an error the
+    /// builder's state is unspecified: discard it.
+    pub fn apply(
+        &mut self,
+        revision: Revision,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<(), MutationError> {
+        self.snapshot.apply_in_place(mutation, now)?;
+        self.snapshot.revision = revision;
+        Ok(())
+    }
+
+    /// The snapshot built so far.
+    pub fn finish(self) -> Snapshot {
+        self.snapshot
+    }
+}
+
+pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), MutationError> {
+    if text.len() > MAX_TEXT {
+        return Err(MutationError::Invalid {
+            field,
+            rule: format!("must be at most {MAX_TEXT} bytes"),
+        });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(MutationError::Invalid {
+            field,
+            rule: "must not contain control characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Validates an e-mail (`local@domain.tld`, no spaces) and returns it lowercased.
+pub(crate) fn normalized_email(email: &str) -> Result<String, MutationError> {
+    let invalid = || MutationError::Invalid {
+        field: "email",
+        rule: format!("`{email}` is not an e-mail address like someone@example.com"),
+    };
+    check_text("email", email)?;
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@');
+    if local.is_empty() || !domain_ok || email.chars().any(char::is_whitespace) {
+        return Err(invalid());
+    }
+    Ok(email.to_lowercase())
+}
+
+pub(crate) fn new_user_state(user: &NewUser, status: UserStatus, role: TenantRole) -> UserState {
+    UserState {
+        email: user.email.clone(),
+        kind: user.kind,
+        status,
+        role,
+        services: BTreeSet::new(),
+    }
+}
+
+pub(crate) fn new_group() -> GroupState {
+    GroupState::default()
+}
+
+pub(crate) fn catalog_of(permissions: &[Permission]) -> Result<Catalog, MutationError> {
+    Catalog::new(permissions).map_err(|err| MutationError::Invalid {
+        field: "definition.permissions",
+        rule: err.to_string(),
+    })
+}

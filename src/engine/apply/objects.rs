@@ -1,0 +1,216 @@
+//! Objects and containers of a tenant's service.
+
+use std::sync::Arc;
+
+use super::check_text;
+use crate::engine::{
+    error::MutationError,
+    ids::{ObjectId, ServiceId},
+    model::{ObjectState, ServiceState, Snapshot, TenantService},
+    mutation::{GrantNode, Mutation, ObjectScope},
+};
+
+pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), MutationError> {
+    match mutation {
+        Mutation::CreateObject {
+            tenant,
+            service,
+            object,
+            object_type,
+            name,
+            parent,
+            related,
+        } => {
+            check_text("name", name)?;
+            let definition = snapshot.service_state(service)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let objects = state.subscribed_mut(tenant, service)?;
+            if objects.objects.contains_key(object) {
+                return Err(MutationError::exists("object", object));
+            }
+            check_placement(&definition, service, objects, object_type, parent.as_ref())?;
+            for other in related {
+                if !objects.objects.contains_key(other) {
+                    return Err(MutationError::not_found("related object", other));
+                }
+            }
+            Arc::make_mut(&mut objects.objects).insert(
+                object.clone(),
+                ObjectState {
+                    object_type: object_type.clone(),
+                    parent: parent.clone(),
+                    related: related.clone(),
+                },
+            );
+            Arc::make_mut(&mut objects.children)
+                .entry(parent.clone())
+                .or_default()
+                .insert(object.clone());
+            Ok(())
+        }
+        Mutation::MoveObject {
+            tenant,
+            service,
+            object,
+            new_parent,
+        } => {
+            let definition = snapshot.service_state(service)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let objects = state.subscribed_mut(tenant, service)?;
+            let current = objects
+                .objects
+                .get(object)
+                .cloned()
+                .ok_or_else(|| MutationError::not_found("object", object))?;
+            if let Some(target) = new_parent
+                && objects.chain(target).any(|o| o == object)
+            {
+                return Err(MutationError::ContainmentCycle {
+                    object: object.clone(),
+                    target: target.clone(),
+                });
+            }
+            check_placement(
+                &definition,
+                service,
+                objects,
+                &current.object_type,
+                new_parent.as_ref(),
+            )?;
+            let children = Arc::make_mut(&mut objects.children);
+            if let Some(siblings) = children.get_mut(&current.parent) {
+                siblings.remove(object);
+            }
+            children
+                .entry(new_parent.clone())
+                .or_default()
+                .insert(object.clone());
+            if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
+                moved.parent = new_parent.clone();
+            }
+            Ok(())
+        }
+        Mutation::DeleteObject {
+            tenant,
+            service,
+            object,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let objects = state.subscribed_mut(tenant, service)?;
+            let removed = objects
+                .objects
+                .get(object)
+                .cloned()
+                .ok_or_else(|| MutationError::not_found("object", object))?;
+            if let Some(children) = objects.children.get(&Some(object.clone()))
+                && !children.is_empty()
+            {
+                return Err(MutationError::ContainerNotEmpty {
+                    object: object.clone(),
+                    children: children.iter().take(10).cloned().collect(),
+                });
+            }
+            forget_object(objects, object, &removed);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether an object of `object_type` may sit in `parent` (or at the top level).
+fn check_placement(
+    definition: &ServiceState,
+    service: &ServiceId,
+    objects: &TenantService,
+    object_type: &str,
+    parent: Option<&ObjectId>,
+) -> Result<(), MutationError> {
+    let Some(type_def) = definition.types.get(object_type) else {
+        return Err(MutationError::Invalid {
+            field: "object_type",
+            rule: format!("`{object_type}` is not an object type of service `{service}`"),
+        });
+    };
+    match parent {
+        None if type_def.top_level => Ok(()),
+        None => Err(MutationError::ContainmentNotAllowed {
+            service: service.clone(),
+            child: object_type.to_owned(),
+            place: "at the top level".into(),
+        }),
+        Some(parent) => {
+            let parent_state = objects
+                .objects
+                .get(parent)
+                .ok_or_else(|| MutationError::not_found("container", parent))?;
+            let allowed = definition
+                .types
+                .get(&parent_state.object_type)
+                .is_some_and(|t| t.may_contain.contains(object_type));
+            if allowed {
+                Ok(())
+            } else {
+                Err(MutationError::ContainmentNotAllowed {
+                    service: service.clone(),
+                    child: object_type.to_owned(),
+                    place: format!("in a `{}`", parent_state.object_type),
+                })
+            }
+        }
+    }
+}
+
+/// Removes an object with the grants on it, its place in scopes and related sets.
+fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &ObjectState) {
+    Arc::make_mut(&mut objects.objects).remove(object);
+    let children = Arc::make_mut(&mut objects.children);
+    if let Some(siblings) = children.get_mut(&removed.parent) {
+        siblings.remove(object);
+    }
+    children.remove(&Some(object.clone()));
+    let dependents: Vec<ObjectId> = objects
+        .objects
+        .iter()
+        .filter(|(_, o)| o.related.contains(object))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !dependents.is_empty() {
+        let all = Arc::make_mut(&mut objects.objects);
+        for dependent in dependents {
+            if let Some(o) = all.get_mut(&dependent) {
+                o.related.remove(object);
+            }
+        }
+    }
+    let scoped = objects
+        .security_groups
+        .values()
+        .any(|sg| matches!(&sg.scope, ObjectScope::Objects(set) if set.contains(object)));
+    if scoped {
+        for sg in Arc::make_mut(&mut objects.security_groups).values_mut() {
+            if let ObjectScope::Objects(set) = &mut sg.scope {
+                set.remove(object);
+            }
+        }
+    }
+    let node = GrantNode::Object(object.clone());
+    let on_object: Vec<_> = objects
+        .grants
+        .iter()
+        .filter(|(_, g)| g.node == node)
+        .map(|(id, g)| (id.clone(), g.subject.clone()))
+        .collect();
+    if !on_object.is_empty() {
+        let grants = Arc::make_mut(&mut objects.grants);
+        let by_subject = Arc::make_mut(&mut objects.grants_by_subject);
+        for (grant, subject) in on_object {
+            grants.remove(&grant);
+            if let Some(set) = by_subject.get_mut(&subject) {
+                set.remove(&grant);
+                if set.is_empty() {
+                    by_subject.remove(&subject);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Service definitions and the service-level permissions of a tenant: the Administrators
+//! group, security groups, permission levels and grants.
+
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
+
+use super::{catalog_of, check_text};
+use crate::engine::{
+    error::MutationError,
+    ids::{GrantId, ObjectId, SecurityGroupId, ServiceId, Timestamp},
+    model::{GrantState, LevelState, SecurityGroupState, ServiceState, Snapshot, TenantService},
+    mutation::{Access, GrantNode, Mutation, ObjectScope, ServiceDefinition, Subject},
+    permission::{PermissionBits, PermissionSet},
+};
+
+/// The reserved id of the built-in Administrators group in security-group calls.
+pub(crate) const ADMINISTRATORS_GROUP: &str = "administrators";
+
+pub(crate) fn validate_definition(
+    definition: &ServiceDefinition,
+) -> Result<ServiceState, MutationError> {
+    check_text("definition.display_name", &definition.display_name)?;
+    let catalog = catalog_of(&definition.permissions)?;
+    let mut types = HashMap::new();
+    for object_type in &definition.object_types {
+        let valid = !object_type.name.is_empty()
+            && object_type.name.len() <= 64
+            && object_type
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return Err(MutationError::Invalid {
+                field: "definition.object_types.name",
+                rule: format!("`{}` must be 1-64 of a-z 0-9 _", object_type.name),
+            });
+        }
+        if types
+            .insert(object_type.name.clone(), object_type.clone())
+            .is_some()
+        {
+            return Err(MutationError::Invalid {
+                field: "definition.object_types.name",
+                rule: format!("`{}` is listed twice", object_type.name),
+            });
+        }
+    }
+    for object_type in &definition.object_types {
+        if let Some(unknown) = object_type
+            .may_contain
+            .iter()
+            .find(|t| !types.contains_key(*t))
+        {
+            return Err(MutationError::Invalid {
+                field: "definition.object_types.may_contain",
+                rule: format!(
+                    "`{}` may contain `{unknown}`, which is not an object type of the service",
+                    object_type.name
+                ),
+            });
+        }
+    }
+    Ok(ServiceState {
+        definition: definition.clone(),
+        catalog,
+        types,
+    })
+}
+
+pub(super) fn apply(
+    snapshot: &mut Snapshot,
+    mutation: &Mutation,
+    now: Timestamp,
+) -> Result<(), MutationError> {
+    match mutation {
+        Mutation::AddAdministrator {
+            tenant,
+            service,
+            subject,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            state.subscribed(tenant, service)?;
+            state.may_hold_access(subject, service)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if !Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
+                return Err(MutationError::exists(
+                    "administrator",
+                    format!("{subject:?} of {service}"),
+                ));
+            }
+            Ok(())
+        }
+        Mutation::RemoveAdministrator {
+            tenant,
+            service,
+            subject,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if !Arc::make_mut(&mut tenant_service.administrators).remove(subject) {
+                return Err(MutationError::not_found(
+                    "administrator",
+                    format!("{subject:?} of {service}"),
+                ));
+            }
+            Ok(())
+        }
+        Mutation::PutSecurityGroup {
+            tenant,
+            service,
+            group,
+            name,
+            description,
+            permissions,
+            scope,
+        } => {
+            refuse_administrators(group, service)?;
+            check_name(name)?;
+            check_text("description", description)?;
+            let definition = snapshot.service_state(service)?;
+            let bits = resolve(&definition, service, permissions)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if name.eq_ignore_ascii_case("administrators") {
+                return Err(MutationError::NameTaken {
+                    what: "security group",
+                    name: name.clone(),
+                    existing: ADMINISTRATORS_GROUP.into(),
+                });
+            }
+            if let Some((existing, _)) = tenant_service
+                .security_groups
+                .iter()
+                .find(|(id, sg)| *id != group && sg.name.to_lowercase() == name.to_lowercase())
+            {
+                return Err(MutationError::NameTaken {
+                    what: "security group",
+                    name: name.clone(),
+                    existing: existing.to_string(),
+                });
+            }
+            if let ObjectScope::Objects(objects) = scope {
+                check_objects_exist(tenant_service, objects)?;
+            }
+            let members = tenant_service
+                .security_groups
+                .get(group)
+                .map(|sg| sg.members.clone())
+                .unwrap_or_default();
+            Arc::make_mut(&mut tenant_service.security_groups).insert(
+                group.clone(),
+                SecurityGroupState {
+                    name: name.clone(),
+                    bits,
+                    scope: scope.clone(),
+                    members,
+                },
+            );
+            Ok(())
+        }
+        Mutation::DeleteSecurityGroup {
+            tenant,
+            service,
+            group,
+        } => {
+            refuse_administrators(group, service)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            let removed = Arc::make_mut(&mut tenant_service.security_groups)
+                .remove(group)
+                .ok_or_else(|| MutationError::not_found("security group", group))?;
+            let by_member = Arc::make_mut(&mut tenant_service.sg_by_member);
+            for member in &removed.members {
+                remove_from_index(by_member, member, group);
+            }
+            Ok(())
+        }
+        Mutation::AddSecurityGroupMember {
+            tenant,
+            service,
+            group,
+            member,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            state.subscribed(tenant, service)?;
+            state.may_hold_access(member, service)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if group.as_str() == ADMINISTRATORS_GROUP {
+                if !Arc::make_mut(&mut tenant_service.administrators).insert(member.clone()) {
+                    return Err(MutationError::exists(
+                        "administrator",
+                        format!("{member:?}"),
+                    ));
+                }
+                return Ok(());
+            }
+            let sg = Arc::make_mut(&mut tenant_service.security_groups)
+                .get_mut(group)
+                .ok_or_else(|| MutationError::not_found("security group", group))?;
+            if !sg.members.insert(member.clone()) {
+                return Err(MutationError::exists(
+                    "security group member",
+                    format!("{member:?} in {group}"),
+                ));
+            }
+            Arc::make_mut(&mut tenant_service.sg_by_member)
+                .entry(member.clone())
+                .or_default()
+                .insert(group.clone());
+            Ok(())
+        }
+        Mutation::RemoveSecurityGroupMember {
+            tenant,
+            service,
+            group,
+            member,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if group.as_str() == ADMINISTRATORS_GROUP {
+                if !Arc::make_mut(&mut tenant_service.administrators).remove(member) {
+                    return Err(MutationError::not_found(
+                        "administrator",
+                        format!("{member:?}"),
+                    ));
+                }
+                return Ok(());
+            }
+            let sg = Arc::make_mut(&mut tenant_service.security_groups)
+                .get_mut(group)
+                .ok_or_else(|| MutationError::not_found("security group", group))?;
+            if !sg.members.remove(member) {
+                return Err(MutationError::not_found(
+                    "security group member",
+                    format!("{member:?} in {group}"),
+                ));
+            }
+            remove_from_index(
+                Arc::make_mut(&mut tenant_service.sg_by_member),
+                member,
+                group,
+            );
+            Ok(())
+        }
+        Mutation::PutPermissionLevel {
+            tenant,
+            service,
+            level,
+            name,
+            description,
+            permissions,
+        } => {
+            check_name(name)?;
+            check_text("description", description)?;
+            let definition = snapshot.service_state(service)?;
+            let bits = resolve(&definition, service, permissions)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if let Some((existing, _)) = tenant_service
+                .levels
+                .iter()
+                .find(|(id, l)| *id != level && l.name.to_lowercase() == name.to_lowercase())
+            {
+                return Err(MutationError::NameTaken {
+                    what: "permission level",
+                    name: name.clone(),
+                    existing: existing.to_string(),
+                });
+            }
+            Arc::make_mut(&mut tenant_service.levels).insert(
+                level.clone(),
+                LevelState {
+                    name: name.clone(),
+                    bits,
+                },
+            );
+            Ok(())
+        }
+        Mutation::DeletePermissionLevel {
+            tenant,
+            service,
+            level,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if !tenant_service.levels.contains_key(level) {
+                return Err(MutationError::not_found("permission level", level));
+            }
+            let mut used_by: Vec<String> = tenant_service
+                .grants
+                .iter()
+                .filter(|(_, g)| matches!(&g.access, Access::Level(l) if l == level))
+                .map(|(id, g)| format!("{} (grant {id})", subject_label(&g.subject)))
+                .collect();
+            if !used_by.is_empty() {
+                used_by.sort();
+                return Err(MutationError::PermissionLevelInUse {
+                    level: level.clone(),
+                    used_by,
+                });
+            }
+            Arc::make_mut(&mut tenant_service.levels).remove(level);
+            Ok(())
+        }
+        Mutation::GiveGrant {
+            tenant,
+            service,
+            grant,
+            subject,
+            access,
+            node,
+            expires_at,
+        } => {
+            let definition = snapshot.service_state(service)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            state.subscribed(tenant, service)?;
+            state.may_hold_access(subject, service)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            if tenant_service.grants.contains_key(grant) {
+                return Err(MutationError::exists("grant", grant));
+            }
+            let bits = match access {
+                Access::Level(level) => {
+                    if !tenant_service.levels.contains_key(level) {
+                        return Err(MutationError::not_found("permission level", level));
+                    }
+                    PermissionBits::default()
+                }
+                Access::Permissions(set) => resolve(&definition, service, set)?,
+            };
+            if let GrantNode::Object(object) = node
+                && !tenant_service.objects.contains_key(object)
+            {
+                return Err(MutationError::not_found("object", object));
+            }
+            Arc::make_mut(&mut tenant_service.grants).insert(
+                grant.clone(),
+                GrantState {
+                    subject: subject.clone(),
+                    access: access.clone(),
+                    bits,
+                    node: node.clone(),
+                    expires_at: *expires_at,
+                },
+            );
+            Arc::make_mut(&mut tenant_service.grants_by_subject)
+                .entry(subject.clone())
+                .or_default()
+                .insert(grant.clone());
+            Ok(())
+        }
+        Mutation::RevokeGrant {
+            tenant,
+            service,
+            grant,
+            with_dependents,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let tenant_service = state.subscribed_mut(tenant, service)?;
+            let revoked = tenant_service
+                .grants
+                .get(grant)
+                .cloned()
+                .ok_or_else(|| MutationError::not_found("grant", grant))?;
+            let mut removing: BTreeSet<GrantId> = BTreeSet::from([grant.clone()]);
+            let dependents = dependents_left(tenant_service, &revoked, &removing, now);
+            if !dependents.is_empty() {
+                if *with_dependents {
+                    removing.extend(grants_on(tenant_service, &revoked.subject, &dependents));
+                }
+                let still = dependents_left(tenant_service, &revoked, &removing, now);
+                if !still.is_empty() {
+                    return Err(MutationError::DependentAccess {
+                        grant: grant.clone(),
+                        subject: revoked.subject.clone(),
+                        dependents: still,
+                    });
+                }
+            }
+            let grants = Arc::make_mut(&mut tenant_service.grants);
+            for id in &removing {
+                grants.remove(id);
+            }
+            let by_subject = Arc::make_mut(&mut tenant_service.grants_by_subject);
+            if let Some(set) = by_subject.get_mut(&revoked.subject) {
+                for id in &removing {
+                    set.remove(id);
+                }
+                if set.is_empty() {
+                    by_subject.remove(&revoked.subject);
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The objects that depend on an object losing the subject's access when `removing`
+/// goes, and that the subject still reaches through its remaining grants. Only the
+/// subject's own grants count: related-object access is a property of a grant holder.
+fn dependents_left(
+    tenant_service: &TenantService,
+    revoked: &GrantState,
+    removing: &BTreeSet<GrantId>,
+    now: Timestamp,
+) -> Vec<ObjectId> {
+    let remaining: Vec<&GrantState> = tenant_service
+        .grants_by_subject
+        .get(&revoked.subject)
+        .into_iter()
+        .flatten()
+        .filter(|id| !removing.contains(*id))
+        .filter_map(|id| tenant_service.grants.get(id))
+        .filter(|g| g.expires_at.is_none_or(|t| t > now))
+        .collect();
+    let covered = |object: &ObjectId| {
+        remaining.iter().any(|g| match &g.node {
+            GrantNode::Service => true,
+            GrantNode::Object(node) => tenant_service.chain(object).any(|o| o == node),
+        })
+    };
+    let losing: BTreeSet<ObjectId> = tenant_service
+        .subtree(&revoked.node)
+        .into_iter()
+        .filter(|o| !covered(o))
+        .collect();
+    if losing.is_empty() {
+        return Vec::new();
+    }
+    let mut dependents: Vec<ObjectId> = tenant_service
+        .objects
+        .iter()
+        .filter(|(_, o)| !o.related.is_disjoint(&losing))
+        .map(|(id, _)| id.clone())
+        .filter(|id| covered(id))
+        .collect();
+    dependents.sort();
+    dependents
+}
+
+/// The subject's grants placed directly on one of `objects`.
+fn grants_on(
+    tenant_service: &TenantService,
+    subject: &Subject,
+    objects: &[ObjectId],
+) -> Vec<GrantId> {
+    tenant_service
+        .grants_by_subject
+        .get(subject)
+        .into_iter()
+        .flatten()
+        .filter(|id| {
+            tenant_service
+                .grants
+                .get(*id)
+                .is_some_and(|g| matches!(&g.node, GrantNode::Object(o) if objects.contains(o)))
+        })
+        .cloned()
+        .collect()
+}
+
+fn resolve(
+    definition: &ServiceState,
+    service: &ServiceId,
+    set: &PermissionSet,
+) -> Result<PermissionBits, MutationError> {
+    definition
+        .catalog
+        .resolve(set)
+        .map_err(|pattern| MutationError::PermissionNotInCatalog {
+            service: service.clone(),
+            pattern: pattern.to_string(),
+        })
+}
+
+fn refuse_administrators(
+    group: &SecurityGroupId,
+    service: &ServiceId,
+) -> Result<(), MutationError> {
+    if group.as_str() == ADMINISTRATORS_GROUP {
+        return Err(MutationError::AdministratorsGroupImmutable {
+            service: service.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), MutationError> {
+    if name.trim().is_empty() {
+        return Err(MutationError::Invalid {
+            field: "name",
+            rule: "must not be empty".into(),
+        });
+    }
+    check_text("name", name)
+}
+
+fn check_objects_exist(
+    tenant_service: &TenantService,
+    objects: &BTreeSet<ObjectId>,
+) -> Result<(), MutationError> {
+    match objects
+        .iter()
+        .find(|o| !tenant_service.objects.contains_key(*o))
+    {
+        Some(missing) => Err(MutationError::not_found("object", missing)),
+        None => Ok(()),
+    }
+}
+
+fn remove_from_index(
+    index: &mut HashMap<Subject, BTreeSet<SecurityGroupId>>,
+    member: &Subject,
+    group: &SecurityGroupId,
+) {
+    if let Some(groups) = index.get_mut(member) {
+        groups.remove(group);
+        if groups.is_empty() {
+            index.remove(member);
+        }
+    }
+}
+
+pub(crate) fn subject_label(subject: &Subject) -> String {
+    match subject {
+        Subject::User(user) => format!("user {user}"),
+        Subject::Group(group) => format!("group {group}"),
+    }
+}

@@ -1,0 +1,334 @@
+//! Users, roles, service access and directory groups.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use super::{check_text, new_group, new_user_state, normalized_email};
+use crate::engine::{
+    error::MutationError,
+    ids::{ServiceId, UserId},
+    model::{Snapshot, TenantState},
+    mutation::{DemotionPolicy, Mutation, Subject, TenantRole, UserKind, UserStatus},
+};
+
+pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), MutationError> {
+    match mutation {
+        Mutation::InviteUser { tenant, user } => {
+            let email = normalized_email(&user.email)?;
+            check_text("display_name", &user.display_name)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            if state.users.contains_key(&user.user) {
+                return Err(MutationError::exists("user", &user.user));
+            }
+            if let Some(existing) = state.emails.get(&email) {
+                return Err(MutationError::EmailTaken {
+                    email: user.email.clone(),
+                    user: existing.clone(),
+                });
+            }
+            Arc::make_mut(&mut state.users).insert(
+                user.user.clone(),
+                new_user_state(user, UserStatus::Invited, TenantRole::StandardUser),
+            );
+            Arc::make_mut(&mut state.emails).insert(email, user.user.clone());
+            Ok(())
+        }
+        Mutation::SetUserStatus {
+            tenant,
+            user,
+            status,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let user_state = Arc::make_mut(&mut state.users)
+                .get_mut(user)
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            user_state.status = *status;
+            Ok(())
+        }
+        Mutation::DeleteUser { tenant, user } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            protect(state, user, "deletion")?;
+            let removed = Arc::make_mut(&mut state.users)
+                .remove(user)
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            Arc::make_mut(&mut state.emails).remove(&removed.email.to_lowercase());
+            forget_subject(state, &Subject::User(user.clone()));
+            Ok(())
+        }
+        Mutation::SetTenantRole { tenant, user, role } => {
+            let services = snapshot.services.clone();
+            let state = snapshot.tenant_mut(tenant)?;
+            if *role == TenantRole::Owner {
+                return Err(MutationError::OwnerOnlyByTransfer {
+                    tenant: tenant.clone(),
+                });
+            }
+            protect(state, user, "changing roles")?;
+            if let TenantRole::ApplicationAdministrator(admin_of) = role {
+                for service in admin_of {
+                    state.subscribed(tenant, service)?;
+                }
+            }
+            let old = state
+                .users
+                .get(user)
+                .map(|u| u.role.clone())
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            let old_admin_of = app_admin_services(&old);
+            let new_admin_of = app_admin_services(role);
+            let subject = Subject::User(user.clone());
+            for service in new_admin_of.difference(&old_admin_of) {
+                let tenant_service = state.subscribed_mut(tenant, service)?;
+                Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone());
+            }
+            // Demotion: the service's registered policy decides whether the user leaves its
+            // Administrators group now or stays until removed by hand.
+            for service in old_admin_of.difference(&new_admin_of) {
+                let policy = services.get(service).map(|s| s.definition.demotion);
+                if policy == Some(DemotionPolicy::RemoveFromAdministrators)
+                    && let Ok(tenant_service) = state.subscribed_mut(tenant, service)
+                {
+                    Arc::make_mut(&mut tenant_service.administrators).remove(&subject);
+                }
+            }
+            if let Some(user_state) = Arc::make_mut(&mut state.users).get_mut(user) {
+                // Administering a service includes reaching it.
+                user_state.services.extend(new_admin_of.iter().cloned());
+                user_state.role = role.clone();
+            }
+            Ok(())
+        }
+        Mutation::TransferOwnership { tenant, new_owner } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let candidate = state
+                .users
+                .get(new_owner)
+                .ok_or_else(|| MutationError::not_found("user", new_owner))?;
+            if candidate.kind == UserKind::Support {
+                return Err(MutationError::ProtectedUser {
+                    user: new_owner.clone(),
+                    protection: "a support account",
+                    action: "making it the owner",
+                });
+            }
+            if candidate.status != UserStatus::Active {
+                return Err(MutationError::Invalid {
+                    field: "new_owner",
+                    rule: format!("user `{new_owner}` must be active to become the owner"),
+                });
+            }
+            if *new_owner == state.owner {
+                return Err(MutationError::Invalid {
+                    field: "new_owner",
+                    rule: format!("user `{new_owner}` already owns tenant `{tenant}`"),
+                });
+            }
+            let old_owner = state.owner.clone();
+            let users = Arc::make_mut(&mut state.users);
+            // INVARIANT: exactly one owner — the old one becomes a service administrator in
+            // the same change that makes the new one owner.
+            if let Some(old) = users.get_mut(&old_owner) {
+                old.role = TenantRole::ServiceAdministrator;
+            }
+            if let Some(new) = users.get_mut(new_owner) {
+                new.role = TenantRole::Owner;
+            }
+            state.owner = new_owner.clone();
+            Ok(())
+        }
+        Mutation::GrantServiceAccess {
+            tenant,
+            user,
+            service,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            state.subscribed(tenant, service)?;
+            let user_state = Arc::make_mut(&mut state.users)
+                .get_mut(user)
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            if !user_state.services.insert(service.clone()) {
+                return Err(MutationError::exists(
+                    "service access",
+                    format!("{user}/{service}"),
+                ));
+            }
+            Ok(())
+        }
+        Mutation::RevokeServiceAccess {
+            tenant,
+            user,
+            service,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let user_state = Arc::make_mut(&mut state.users)
+                .get_mut(user)
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            if !user_state.services.remove(service) {
+                return Err(MutationError::not_found(
+                    "service access",
+                    format!("{user}/{service}"),
+                ));
+            }
+            Ok(())
+        }
+        Mutation::CreateGroup {
+            tenant,
+            group,
+            name,
+        } => {
+            check_text("name", name)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            if state.groups.contains_key(group) {
+                return Err(MutationError::exists("group", group));
+            }
+            Arc::make_mut(&mut state.groups).insert(group.clone(), new_group());
+            Ok(())
+        }
+        Mutation::DeleteGroup { tenant, group } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let removed = Arc::make_mut(&mut state.groups)
+                .remove(group)
+                .ok_or_else(|| MutationError::not_found("group", group))?;
+            let member_of = Arc::make_mut(&mut state.member_of);
+            for member in &removed.members {
+                if let Some(parents) = member_of.get_mut(member) {
+                    parents.remove(group);
+                    if parents.is_empty() {
+                        member_of.remove(member);
+                    }
+                }
+            }
+            forget_subject(state, &Subject::Group(group.clone()));
+            Ok(())
+        }
+        Mutation::AddGroupMember {
+            tenant,
+            group,
+            member,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            if !state.groups.contains_key(group) {
+                return Err(MutationError::not_found("group", group));
+            }
+            state.subject_exists(member)?;
+            if let Subject::Group(inner) = member {
+                // A cycle appears if `group` already sits (transitively) inside `inner`.
+                let inside = inner == group
+                    || state
+                        .groups_of(&Subject::Group(group.clone()))
+                        .iter()
+                        .any(|(g, _)| g == inner);
+                if inside {
+                    return Err(MutationError::GroupCycle {
+                        group: group.to_string(),
+                        member: inner.to_string(),
+                    });
+                }
+            }
+            let group_state = Arc::make_mut(&mut state.groups)
+                .get_mut(group)
+                .ok_or_else(|| MutationError::not_found("group", group))?;
+            if !group_state.members.insert(member.clone()) {
+                return Err(MutationError::exists(
+                    "group membership",
+                    format!("{member:?} in {group}"),
+                ));
+            }
+            Arc::make_mut(&mut state.member_of)
+                .entry(member.clone())
+                .or_default()
+                .insert(group.clone());
+            Ok(())
+        }
+        Mutation::RemoveGroupMember {
+            tenant,
+            group,
+            member,
+        } => {
+            let state = snapshot.tenant_mut(tenant)?;
+            let group_state = Arc::make_mut(&mut state.groups)
+                .get_mut(group)
+                .ok_or_else(|| MutationError::not_found("group", group))?;
+            if !group_state.members.remove(member) {
+                return Err(MutationError::not_found(
+                    "group membership",
+                    format!("{member:?} in {group}"),
+                ));
+            }
+            let member_of = Arc::make_mut(&mut state.member_of);
+            if let Some(parents) = member_of.get_mut(member) {
+                parents.remove(group);
+                if parents.is_empty() {
+                    member_of.remove(member);
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `action` on the owner and on support accounts.
+fn protect(state: &TenantState, user: &UserId, action: &'static str) -> Result<(), MutationError> {
+    if *user == state.owner {
+        return Err(MutationError::ProtectedUser {
+            user: user.clone(),
+            protection: "the tenant owner",
+            action,
+        });
+    }
+    if state
+        .users
+        .get(user)
+        .is_some_and(|u| u.kind == UserKind::Support)
+    {
+        return Err(MutationError::ProtectedUser {
+            user: user.clone(),
+            protection: "a support account",
+            action,
+        });
+    }
+    Ok(())
+}
+
+fn app_admin_services(role: &TenantRole) -> BTreeSet<ServiceId> {
+    match role {
+        TenantRole::ApplicationAdministrator(services) => services.clone(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Removes every membership and grant naming `subject` (its deletion).
+fn forget_subject(state: &mut TenantState, subject: &Subject) {
+    if let Some(parents) = Arc::make_mut(&mut state.member_of).remove(subject) {
+        let groups = Arc::make_mut(&mut state.groups);
+        for parent in parents {
+            if let Some(group) = groups.get_mut(&parent) {
+                group.members.remove(subject);
+            }
+        }
+    }
+    for tenant_service in state.services.values_mut() {
+        let names_subject = tenant_service.administrators.contains(subject)
+            || tenant_service.sg_by_member.contains_key(subject)
+            || tenant_service.grants_by_subject.contains_key(subject);
+        if !names_subject {
+            continue;
+        }
+        let tenant_service = Arc::make_mut(tenant_service);
+        Arc::make_mut(&mut tenant_service.administrators).remove(subject);
+        if let Some(groups) = Arc::make_mut(&mut tenant_service.sg_by_member).remove(subject) {
+            let security_groups = Arc::make_mut(&mut tenant_service.security_groups);
+            for group in groups {
+                if let Some(sg) = security_groups.get_mut(&group) {
+                    sg.members.remove(subject);
+                }
+            }
+        }
+        if let Some(grants) = Arc::make_mut(&mut tenant_service.grants_by_subject).remove(subject) {
+            let all = Arc::make_mut(&mut tenant_service.grants);
+            for grant in grants {
+                all.remove(&grant);
+            }
+        }
+    }
+}

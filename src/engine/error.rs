@@ -1,0 +1,213 @@
+//! Why the engine refused a mutation. A refused mutation changes nothing.
+
+use super::{
+    ids::{GrantId, ObjectId, PermissionLevelId, ServiceId, TenantId, UserId},
+    mutation::Subject,
+};
+
+/// How a refusal is classified (the API maps each class to one status code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MutationErrorKind {
+    /// Something named does not exist.
+    NotFound,
+    /// The id or a unique name is taken.
+    AlreadyExists,
+    /// A value breaks a syntax or catalog rule.
+    InvalidArgument,
+    /// The state forbids it (an invariant or a dependency).
+    FailedPrecondition,
+}
+
+/// A refused mutation, naming the rule and the ids involved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MutationError {
+    /// Something named does not exist.
+    #[error("{what} `{id}` does not exist")]
+    NotFound {
+        /// Kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The id is taken.
+    #[error("{what} `{id}` already exists")]
+    AlreadyExists {
+        /// Kind of thing.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The e-mail belongs to another user of the tenant.
+    #[error(
+        "e-mail `{email}` is already used by user `{user}` (e-mails are unique per tenant, ignoring case)"
+    )]
+    EmailTaken {
+        /// The e-mail.
+        email: String,
+        /// Its user.
+        user: UserId,
+    },
+    /// The name belongs to another security group or permission level of the service.
+    #[error(
+        "{what} name `{name}` is already used by `{existing}` (names are unique per service, ignoring case)"
+    )]
+    NameTaken {
+        /// Kind of thing.
+        what: &'static str,
+        /// The name.
+        name: String,
+        /// Who has it.
+        existing: String,
+    },
+    /// A field value is malformed.
+    #[error("{field}: {rule}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// The rule.
+        rule: String,
+    },
+    /// The permission pattern matches nothing in the service's catalog.
+    #[error("permission `{pattern}` is not in the catalog of service `{service}`")]
+    PermissionNotInCatalog {
+        /// Service.
+        service: ServiceId,
+        /// Pattern.
+        pattern: String,
+    },
+    /// The object type does not fit the catalog's containment.
+    #[error("object type `{child}` may not be placed {place} in service `{service}`")]
+    ContainmentNotAllowed {
+        /// Service.
+        service: ServiceId,
+        /// The child type.
+        child: String,
+        /// Where (e.g. "at the top level", "in a `plan`").
+        place: String,
+    },
+    /// Moving an object under itself.
+    #[error("object `{object}` cannot move into `{target}`, which is inside it")]
+    ContainmentCycle {
+        /// The object.
+        object: ObjectId,
+        /// The target container.
+        target: ObjectId,
+    },
+    /// A container still holds objects.
+    #[error("object `{object}` still contains {children:?}; delete or move them first")]
+    ContainerNotEmpty {
+        /// The container.
+        object: ObjectId,
+        /// Some of its children.
+        children: Vec<ObjectId>,
+    },
+    /// Directory groups may not contain themselves, directly or not.
+    #[error("adding `{member}` to group `{group}` would make a cycle of directory groups")]
+    GroupCycle {
+        /// The group.
+        group: String,
+        /// The member.
+        member: String,
+    },
+    /// The owner and support accounts are protected.
+    #[error("user `{user}` is {protection}; {action} is not allowed")]
+    ProtectedUser {
+        /// The user.
+        user: UserId,
+        /// "the tenant owner" or "a support account".
+        protection: &'static str,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// Ownership changes only by an explicit transfer.
+    #[error("the owner role is given only by an ownership transfer (tenant `{tenant}`)")]
+    OwnerOnlyByTransfer {
+        /// Tenant.
+        tenant: TenantId,
+    },
+    /// The Administrators group cannot be deleted or have its permissions edited.
+    #[error(
+        "the Administrators group of service `{service}` is built in: it cannot be deleted or edited"
+    )]
+    AdministratorsGroupImmutable {
+        /// Service.
+        service: ServiceId,
+    },
+    /// The tenant does not subscribe to the service.
+    #[error("tenant `{tenant}` does not subscribe to service `{service}`")]
+    ServiceNotSubscribed {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+    },
+    /// Security group members must have access to the service.
+    #[error(
+        "user `{user}` has no access to service `{service}`; give access before adding it to the service's security groups"
+    )]
+    NoServiceAccess {
+        /// User.
+        user: UserId,
+        /// Service.
+        service: ServiceId,
+    },
+    /// A permission level in use cannot be deleted.
+    #[error("permission level `{level}` is used by {used_by:?}; take those grants away first")]
+    PermissionLevelInUse {
+        /// The level.
+        level: PermissionLevelId,
+        /// Subjects (and grants) using it.
+        used_by: Vec<String>,
+    },
+    /// Revoking would leave dependent objects reachable without what they cover.
+    #[error(
+        "revoking grant `{grant}` would leave `{subject:?}` with access to {dependents:?}, which depend on objects losing access; revoke those too (with_dependents) or first"
+    )]
+    DependentAccess {
+        /// The grant.
+        grant: GrantId,
+        /// Its subject.
+        subject: Subject,
+        /// The dependent objects still reached.
+        dependents: Vec<ObjectId>,
+    },
+}
+
+impl MutationError {
+    /// The class of the refusal.
+    pub fn kind(&self) -> MutationErrorKind {
+        match self {
+            Self::NotFound { .. } => MutationErrorKind::NotFound,
+            Self::AlreadyExists { .. } | Self::EmailTaken { .. } | Self::NameTaken { .. } => {
+                MutationErrorKind::AlreadyExists
+            }
+            Self::Invalid { .. }
+            | Self::PermissionNotInCatalog { .. }
+            | Self::ContainmentNotAllowed { .. } => MutationErrorKind::InvalidArgument,
+            Self::ContainmentCycle { .. }
+            | Self::ContainerNotEmpty { .. }
+            | Self::GroupCycle { .. }
+            | Self::ProtectedUser { .. }
+            | Self::OwnerOnlyByTransfer { .. }
+            | Self::AdministratorsGroupImmutable { .. }
+            | Self::ServiceNotSubscribed { .. }
+            | Self::NoServiceAccess { .. }
+            | Self::PermissionLevelInUse { .. }
+            | Self::DependentAccess { .. } => MutationErrorKind::FailedPrecondition,
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+
+    pub(crate) fn exists(what: &'static str, id: impl ToString) -> Self {
+        Self::AlreadyExists {
+            what,
+            id: id.to_string(),
+        }
+    }
+}

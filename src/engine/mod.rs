@@ -1,0 +1,48 @@
+//! The authorization engine: a pure in-memory model of the domain.
+//!
+//! - It changes only by [`Snapshot::apply`]ing typed [`Mutation`]s, each validated against
+//!   the invariants (exactly one owner; the Administrators group is immutable; permissions
+//!   come from the service's catalog; containment fits the catalog; no group cycles; a
+//!   permission level in use stays; dependent grants block a revocation). A refused
+//!   mutation changes nothing.
+//! - A [`Snapshot`] is immutable and cheap to clone; applying builds the next one sharing
+//!   everything it does not touch, so readers never wait for writers.
+//! - Evaluation ([`Snapshot::check`], [`Snapshot::explain`], the views and lookups) takes
+//!   the current time as an argument.
+//!
+//! What it never does: I/O, async, reading a clock, or importing tokio, redb, tonic,
+//! prost or any other module of this crate.
+
+mod apply;
+mod check;
+mod decision;
+mod error;
+mod ids;
+mod model;
+mod mutation;
+mod permission;
+mod view;
+
+#[cfg(test)]
+mod tests;
+
+pub use apply::SnapshotBuilder;
+pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
+pub use error::{MutationError, MutationErrorKind};
+pub use ids::{
+    CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
+    Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
+};
+pub use model::Snapshot;
+pub use mutation::{
+    Access, AdminFunctions, ChangeRecord, DemotionPolicy, GrantNode, Mutation, NewUser,
+    ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
+};
+pub use permission::{
+    Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,
+    PermissionSyntaxError,
+};
+pub use view::{ObjectAccess, UserPermission, ViewError};
+
+/// The reserved security-group id that names the built-in Administrators group.
+pub const ADMINISTRATORS_GROUP: &str = apply::ADMINISTRATORS_GROUP;

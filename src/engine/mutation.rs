@@ -1,0 +1,456 @@
+//! Mutations: the only way the engine's state changes. The store persists these values and
+//! the change stream carries them, so each is self-contained, with ids chosen by the caller.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ids::{
+        CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,
+        SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
+    },
+    permission::{Permission, PermissionSet},
+};
+
+/// A user or a directory group: who a grant or membership names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Subject {
+    /// A user.
+    User(UserId),
+    /// A directory group.
+    Group(GroupId),
+}
+
+/// How a user signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UserKind {
+    /// A local account of the platform.
+    Local,
+    /// A user of the customer's identity directory.
+    Directory,
+    /// The vendor's support staff, invited into the tenant.
+    Support,
+}
+
+/// Whether a user may be allowed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UserStatus {
+    /// Invited, not yet activated.
+    Invited,
+    /// Active: the only status that is ever allowed anything.
+    Active,
+    /// Locked until the given time; active again afterwards.
+    LockedUntil(Timestamp),
+    /// Disabled until re-enabled.
+    Disabled,
+}
+
+/// The functions a customized administrator may reach.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AdminFunctions {
+    /// Managing users and roles.
+    pub management: bool,
+    /// Managing auto discovery.
+    pub auto_discovery: bool,
+    /// Tenant administration settings.
+    pub administration: bool,
+}
+
+/// A user's role in the administration of its tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TenantRole {
+    /// The one tenant owner.
+    Owner,
+    /// Does what the owner does, except being the owner.
+    ServiceAdministrator,
+    /// Reaches only the listed functions.
+    CustomizedAdministrator(AdminFunctions),
+    /// A standard user.
+    StandardUser,
+    /// An application administrator of these services.
+    ApplicationAdministrator(BTreeSet<ServiceId>),
+}
+
+/// What a service does when one of its administrators is demoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DemotionPolicy {
+    /// Remove the user from the Administrators group at once.
+    RemoveFromAdministrators,
+    /// Keep the user in the Administrators group until removed by hand.
+    KeepInAdministrators,
+}
+
+/// An object type of a service's catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectType {
+    /// Type name, e.g. `site_collection`.
+    pub name: String,
+    /// Whether objects of this type may sit at the top of the service (no container).
+    pub top_level: bool,
+    /// The types objects of this type may contain.
+    pub may_contain: BTreeSet<String>,
+}
+
+/// A service as registered by the platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDefinition {
+    /// Human-readable name.
+    pub display_name: String,
+    /// The permission catalog.
+    pub permissions: Vec<Permission>,
+    /// The object types and their containment.
+    pub object_types: Vec<ObjectType>,
+    /// What demotion does to Administrators group membership.
+    pub demotion: DemotionPolicy,
+}
+
+/// What a grant gives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Access {
+    /// The permissions of a permission level (following later edits of the level).
+    Level(PermissionLevelId),
+    /// A permission set given directly.
+    Permissions(PermissionSet),
+}
+
+/// The node a grant applies to inside a tenant's service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GrantNode {
+    /// The whole service: every object, present and future.
+    Service,
+    /// An object and, if it is a container, everything under it, present and future.
+    Object(ObjectId),
+}
+
+/// The objects a security group's permissions apply to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectScope {
+    /// Every object of the service.
+    AllObjects,
+    /// These objects and containers (and what containers hold).
+    Objects(BTreeSet<ObjectId>),
+}
+
+/// The fields of a new user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// Its id.
+    pub user: UserId,
+    /// E-mail, unique in the tenant (case-insensitively).
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// How it signs in.
+    pub kind: UserKind,
+}
+
+/// A change to the engine's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Mutation {
+    /// Adds a partner node.
+    CreatePartner {
+        /// New partner id.
+        partner: PartnerId,
+        /// Display name.
+        name: String,
+    },
+    /// Adds a customer node, optionally under a partner.
+    CreateCustomer {
+        /// New customer id.
+        customer: CustomerId,
+        /// Owning partner.
+        partner: Option<PartnerId>,
+        /// Display name.
+        name: String,
+    },
+    /// Registers a service platform-wide.
+    RegisterService {
+        /// New service id.
+        service: ServiceId,
+        /// Catalog, object types, policy.
+        definition: ServiceDefinition,
+    },
+    /// Creates a tenant with its owner (active).
+    CreateTenant {
+        /// New tenant id.
+        tenant: TenantId,
+        /// Display name.
+        name: String,
+        /// Owning customer.
+        customer: Option<CustomerId>,
+        /// The first owner.
+        owner: NewUser,
+    },
+    /// Subscribes a tenant to a service; its Administrators group is created.
+    SubscribeService {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+    },
+    /// Invites a user (status `invited`).
+    InviteUser {
+        /// Tenant.
+        tenant: TenantId,
+        /// The user.
+        user: NewUser,
+    },
+    /// Sets a user's status (activate, lock, disable, unlock).
+    SetUserStatus {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// New status.
+        status: UserStatus,
+    },
+    /// Deletes a user with its memberships and grants.
+    DeleteUser {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+    },
+    /// Sets a user's tenant role (any role but owner).
+    SetTenantRole {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// New role.
+        role: TenantRole,
+    },
+    /// Makes another user the owner; the old owner becomes a service administrator.
+    TransferOwnership {
+        /// Tenant.
+        tenant: TenantId,
+        /// The new owner.
+        new_owner: UserId,
+    },
+    /// Gives a user access to a service.
+    GrantServiceAccess {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// Service.
+        service: ServiceId,
+    },
+    /// Takes a user's access to a service away.
+    RevokeServiceAccess {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// Service.
+        service: ServiceId,
+    },
+    /// Creates a directory group.
+    CreateGroup {
+        /// Tenant.
+        tenant: TenantId,
+        /// New group id.
+        group: GroupId,
+        /// Display name.
+        name: String,
+    },
+    /// Deletes a directory group, its memberships and grants.
+    DeleteGroup {
+        /// Tenant.
+        tenant: TenantId,
+        /// Group.
+        group: GroupId,
+    },
+    /// Adds a user or group to a directory group.
+    AddGroupMember {
+        /// Tenant.
+        tenant: TenantId,
+        /// Group.
+        group: GroupId,
+        /// New member.
+        member: Subject,
+    },
+    /// Removes a member from a directory group.
+    RemoveGroupMember {
+        /// Tenant.
+        tenant: TenantId,
+        /// Group.
+        group: GroupId,
+        /// Member.
+        member: Subject,
+    },
+    /// Creates an object, optionally in a container.
+    CreateObject {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// New object id.
+        object: ObjectId,
+        /// Catalog type.
+        object_type: String,
+        /// Display name.
+        name: String,
+        /// Container.
+        parent: Option<ObjectId>,
+        /// Objects this one depends on (a plan covers site collections).
+        related: BTreeSet<ObjectId>,
+    },
+    /// Moves an object to another container (or to the top).
+    MoveObject {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Object.
+        object: ObjectId,
+        /// New container.
+        new_parent: Option<ObjectId>,
+    },
+    /// Deletes an object without children, with the grants on it.
+    DeleteObject {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Object.
+        object: ObjectId,
+    },
+    /// Adds a subject to a service's Administrators group by hand.
+    AddAdministrator {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Subject.
+        subject: Subject,
+    },
+    /// Removes a subject from a service's Administrators group by hand.
+    RemoveAdministrator {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Subject.
+        subject: Subject,
+    },
+    /// Creates or replaces a security group (members are kept on replace).
+    PutSecurityGroup {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Group id.
+        group: SecurityGroupId,
+        /// Name, unique in the service case-insensitively.
+        name: String,
+        /// Description.
+        description: String,
+        /// Permission scope.
+        permissions: PermissionSet,
+        /// Object scope.
+        scope: ObjectScope,
+    },
+    /// Deletes a security group.
+    DeleteSecurityGroup {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Group.
+        group: SecurityGroupId,
+    },
+    /// Adds a member to a security group.
+    AddSecurityGroupMember {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Group.
+        group: SecurityGroupId,
+        /// Member.
+        member: Subject,
+    },
+    /// Removes a member from a security group.
+    RemoveSecurityGroupMember {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Group.
+        group: SecurityGroupId,
+        /// Member.
+        member: Subject,
+    },
+    /// Creates or replaces a permission level.
+    PutPermissionLevel {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Level id.
+        level: PermissionLevelId,
+        /// Name.
+        name: String,
+        /// Description.
+        description: String,
+        /// Its permissions.
+        permissions: PermissionSet,
+    },
+    /// Deletes a permission level that no grant uses.
+    DeletePermissionLevel {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Level.
+        level: PermissionLevelId,
+    },
+    /// Gives a subject access on a node.
+    GiveGrant {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// New grant id.
+        grant: GrantId,
+        /// Who.
+        subject: Subject,
+        /// What.
+        access: Access,
+        /// Where.
+        node: GrantNode,
+        /// Until when (none: no expiry).
+        expires_at: Option<Timestamp>,
+    },
+    /// Takes a grant away. Refused while the subject keeps a grant on an object that depends
+    /// on an object losing access, unless `with_dependents` also revokes those grants.
+    RevokeGrant {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Grant.
+        grant: GrantId,
+        /// Also revoke the subject's grants on dependent objects.
+        with_dependents: bool,
+    },
+}
+
+/// A committed change as the store keeps it and the change stream carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// Its revision.
+    pub revision: Revision,
+    /// When it was committed (the engine applied it at this time).
+    pub committed_at: Timestamp,
+    /// The user it was made for; none for platform calls.
+    pub actor: Option<String>,
+    /// The calling service.
+    pub caller: String,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+    /// The change.
+    pub mutation: Mutation,
+}
