@@ -108,21 +108,23 @@ impl BoundServer {
             .build_v1alpha()?;
 
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
-            .layer(api::RpcTraceLayer)
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(pb::server_service_server::ServerServiceServer::new(
-                api::ServerInfoApi::new(self.app.clone(), self.started_at),
-            ))
-            .add_service(pb::check_service_server::CheckServiceServer::new(
-                api::CheckApi::new(self.app.clone(), self.settings.max_batch_items),
-            ))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
-                let _ = stopped.await;
-            });
-        tokio::pin!(server);
+        // Boxed, not stack-pinned, so that dropping it below really drops the services.
+        let mut server = Box::pin(
+            tonic::transport::Server::builder()
+                .layer(api::RpcTraceLayer)
+                .add_service(health_service)
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .add_service(pb::server_service_server::ServerServiceServer::new(
+                    api::ServerInfoApi::new(self.app.clone(), self.started_at),
+                ))
+                .add_service(pb::check_service_server::CheckServiceServer::new(
+                    api::CheckApi::new(self.app.clone(), self.settings.max_batch_items),
+                ))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+                    let _ = stopped.await;
+                }),
+        );
 
         tracing::info!(
             "listening on {addr} (data dir {})",

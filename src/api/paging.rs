@@ -57,6 +57,30 @@ pub(crate) fn decode_token(token: &str) -> Result<Option<String>, Status> {
     String::from_utf8(bytes).map(Some).map_err(|_| invalid())
 }
 
+/// Joins key parts with NUL, which no id or permission contains, so that comparing joined
+/// keys orders them like the tuples they come from.
+pub(crate) fn key(parts: &[&str]) -> String {
+    parts.join("\u{0}")
+}
+
+/// The page of `items` (sorted by `key_of`) after `after`, and the token for the next one.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    size: usize,
+    after: Option<&str>,
+    key_of: impl Fn(&T) -> String,
+) -> (Vec<T>, String) {
+    let mut rest = items
+        .into_iter()
+        .filter(|item| after.is_none_or(|after| key_of(item).as_str() > after));
+    let page: Vec<T> = rest.by_ref().take(size).collect();
+    let next = match (rest.next(), page.last()) {
+        (Some(_), Some(last)) => encode_token(&key_of(last)),
+        _ => String::new(),
+    };
+    (page, next)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -88,28 +112,4 @@ mod tests {
         assert!(page_size(-1).is_err());
         assert!(page_size(1001).is_err());
     }
-}
-
-/// Joins key parts with NUL, which no id or permission contains, so that comparing joined
-/// keys orders them like the tuples they come from.
-pub(crate) fn key(parts: &[&str]) -> String {
-    parts.join("\u{0}")
-}
-
-/// The page of `items` (sorted by `key_of`) after `after`, and the token for the next one.
-pub(crate) fn page<T>(
-    items: Vec<T>,
-    size: usize,
-    after: Option<&str>,
-    key_of: impl Fn(&T) -> String,
-) -> (Vec<T>, String) {
-    let mut rest = items
-        .into_iter()
-        .filter(|item| after.is_none_or(|after| key_of(item).as_str() > after));
-    let page: Vec<T> = rest.by_ref().take(size).collect();
-    let next = match (rest.next(), page.last()) {
-        (Some(_), Some(last)) => encode_token(&key_of(last)),
-        _ => String::new(),
-    };
-    (page, next)
 }

@@ -96,18 +96,17 @@ impl App {
     /// Blocking. If other clones of the app are still alive, the database closes when the
     /// last of them is dropped instead.
     pub fn close(self) {
-        match Arc::try_unwrap(self.inner) {
-            Ok(inner) => {
-                let thread = inner.writer_thread.lock().ok().and_then(|mut t| t.take());
-                // Dropping the sender lets the writer drain its queue and stop.
-                drop(inner.writes);
-                if let Some(thread) = thread
-                    && thread.join().is_err()
-                {
-                    tracing::error!("the writer thread panicked");
-                }
-            }
-            Err(_) => tracing::warn!("store stays open until the last reference is dropped"),
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            tracing::warn!("store stays open until the last reference is dropped");
+            return;
+        };
+        let thread = inner.writer_thread.lock().ok().and_then(|mut t| t.take());
+        // Dropping the sender lets the writer drain its queue and stop.
+        drop(inner.writes);
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::error!("the writer thread panicked");
         }
     }
 

@@ -251,7 +251,7 @@ impl TenantState {
         self.subject_exists(subject)?;
         if let Subject::User(user) = subject
             && let Some(state) = self.users.get(user)
-            && !self.reaches_service(state, service)
+            && !state.reaches_service(service)
         {
             return Err(MutationError::NoServiceAccess {
                 user: user.clone(),

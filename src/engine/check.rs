@@ -181,7 +181,7 @@ impl Snapshot {
         if !is_active(user.status, now) {
             return Err(Denial::UserNotActive(user.status));
         }
-        if !tenant.reaches_service(user, &query.service) {
+        if !user.reaches_service(&query.service) {
             return Err(Denial::NoServiceAccess);
         }
         if let Some(object) = &query.object

@@ -197,6 +197,10 @@ impl MutationError {
         }
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "call sites pass ids and fresh strings alike"
+    )]
     pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
         Self::NotFound {
             what,
@@ -204,6 +208,10 @@ impl MutationError {
         }
     }
 
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "call sites pass ids and fresh strings alike"
+    )]
     pub(crate) fn exists(what: &'static str, id: impl ToString) -> Self {
         Self::AlreadyExists {
             what,

@@ -100,6 +100,19 @@ pub(crate) struct UserState {
     pub(crate) services: BTreeSet<ServiceId>,
 }
 
+impl UserState {
+    /// Whether the user reaches the service at all: the owner and service and customized
+    /// administrators reach every subscribed service, others those given to them.
+    pub(crate) fn reaches_service(&self, service: &ServiceId) -> bool {
+        matches!(
+            self.role,
+            TenantRole::Owner
+                | TenantRole::ServiceAdministrator
+                | TenantRole::CustomizedAdministrator(_)
+        ) || self.services.contains(service)
+    }
+}
+
 /// A directory group.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GroupState {
@@ -230,16 +243,6 @@ impl<'a> Iterator for Chain<'a> {
 }
 
 impl TenantState {
-    /// Whether the user reaches the service at all.
-    pub(crate) fn reaches_service(&self, user: &UserState, service: &ServiceId) -> bool {
-        matches!(
-            user.role,
-            TenantRole::Owner
-                | TenantRole::ServiceAdministrator
-                | TenantRole::CustomizedAdministrator(_)
-        ) || user.services.contains(service)
-    }
-
     /// The directory groups `subject` is in, directly or through other groups, each with
     /// the member group it was reached through (`None`: `subject` is a direct member).
     /// Breadth-first, so the shortest chain is kept; cost grows with the nesting only.

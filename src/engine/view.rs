@@ -94,7 +94,7 @@ impl Snapshot {
         let subject = Subject::User(user.clone());
         for service in services {
             let (definition, objects) = self.service_pair(tenant_state, service)?;
-            if !tenant_state.reaches_service(user_state, service) {
+            if !user_state.reaches_service(service) {
                 continue;
             }
             let mut held = Vec::new();
@@ -188,9 +188,10 @@ impl Snapshot {
             }
         }
         let effective_user = |user: &UserId| {
-            tenant_state.users.get(user).is_some_and(|u| {
-                is_active(u.status, now) && tenant_state.reaches_service(u, service)
-            })
+            tenant_state
+                .users
+                .get(user)
+                .is_some_and(|u| is_active(u.status, now) && u.reaches_service(service))
         };
         Ok(merged
             .into_iter()
@@ -229,8 +230,7 @@ impl Snapshot {
             .catalog
             .bit(permission)
             .ok_or_else(|| ViewError::UnknownPermission(permission.clone()))?;
-        if !is_active(user_state.status, now) || !tenant_state.reaches_service(user_state, service)
-        {
+        if !is_active(user_state.status, now) || !user_state.reaches_service(service) {
             return Ok(Vec::new());
         }
         let mut nodes: Vec<GrantNode> = Vec::new();
@@ -306,9 +306,10 @@ impl Snapshot {
         Ok(users
             .into_iter()
             .filter(|user| {
-                tenant_state.users.get(user).is_some_and(|u| {
-                    is_active(u.status, now) && tenant_state.reaches_service(u, service)
-                })
+                tenant_state
+                    .users
+                    .get(user)
+                    .is_some_and(|u| is_active(u.status, now) && u.reaches_service(service))
             })
             .collect())
     }

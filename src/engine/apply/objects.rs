@@ -86,7 +86,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .or_default()
                 .insert(object.clone());
             if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
-                moved.parent = new_parent.clone();
+                moved.parent.clone_from(new_parent);
             }
             Ok(())
         }

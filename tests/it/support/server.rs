@@ -15,16 +15,21 @@ use tonic::transport::Channel;
 /// A server running in this process; stopped (gracefully) on drop.
 #[derive(Debug)]
 pub(crate) struct TestServer {
-    pub(crate) app: App,
+    app: Option<App>,
     pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
         Self::start_with(Arc::new(SystemClock), &[]).await
+    }
+
+    /// Starts on an existing data directory (to test restarts).
+    pub(crate) async fn start_in(dir: &std::path::Path) -> Self {
+        Self::launch(Arc::new(SystemClock), &[], dir, None).await
     }
 
     /// Starts with `clock` and extra settings as (key, value) pairs.
@@ -33,11 +38,21 @@ impl TestServer {
         settings: &[(&'static str, &str)],
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        Self::launch(clock, settings, &path, Some(dir)).await
+    }
+
+    async fn launch(
+        clock: Arc<dyn Clock>,
+        settings: &[(&'static str, &str)],
+        data_dir: &std::path::Path,
+        owned_dir: Option<tempfile::TempDir>,
+    ) -> Self {
         let mut layers = Layers::default();
         layers.flags.insert("listen", "127.0.0.1:0".to_owned());
         layers
             .flags
-            .insert("data_dir", dir.path().display().to_string());
+            .insert("data_dir", data_dir.display().to_string());
         for (key, value) in settings {
             layers.flags.insert(key, (*value).to_owned());
         }
@@ -55,12 +70,17 @@ impl TestServer {
                 .unwrap();
         });
         Self {
-            app,
+            app: Some(app),
             addr,
             stop: Some(stop),
             task: Some(task),
-            _dir: dir,
+            _dir: owned_dir,
         }
+    }
+
+    /// The application behind the server.
+    pub(crate) fn app(&self) -> &App {
+        self.app.as_ref().unwrap()
     }
 
     pub(crate) async fn channel(&self) -> Channel {
@@ -73,10 +93,10 @@ impl TestServer {
 
     /// Applies mutations through the real write path; panics if one is refused.
     pub(crate) async fn apply(&self, mutations: impl IntoIterator<Item = Mutation>) -> Revision {
-        let mut revision = self.app.revision();
+        let mut revision = self.app().revision();
         for mutation in mutations {
             revision = self
-                .app
+                .app()
                 .submit(mutation.clone(), ChangeMeta::default())
                 .await
                 .unwrap_or_else(|err| panic!("{mutation:?} refused: {err}"));
@@ -86,6 +106,8 @@ impl TestServer {
 
     /// Stops the server and waits for it to close its store.
     pub(crate) async fn stop(mut self) {
+        // Our clone of the app must go first, or the store stays open after the server.
+        drop(self.app.take());
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
