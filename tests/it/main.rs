@@ -7,4 +7,5 @@
 )]
 
 mod bin;
+mod check;
 mod support;
