@@ -9,7 +9,7 @@ use crate::{
     client,
     config::{self, ConfigError, Layers, RawValues, SETTINGS, Settings},
     server::{self, BoundServer, ServeError},
-    store::StoreError,
+    store::{self, StoreError},
     telemetry,
 };
 
@@ -38,6 +38,25 @@ enum Commands {
     Serve(SettingsArgs),
     /// Print the effective configuration (as TOML, each value with its source) and exit.
     Config(SettingsArgs),
+    /// Write the state of a data directory, at one revision, to a file (safe while the
+    /// server runs: it reads beside it).
+    Export {
+        /// The file to write (replaced atomically when complete).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The data directory to read [default: as for `serve`].
+        #[arg(long, value_name = "DIR", env = "AUTHZD_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Load an export file into an empty data directory (the server must not run on it).
+    Import {
+        /// The export file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The data directory to create [default: as for `serve`].
+        #[arg(long, value_name = "DIR", env = "AUTHZD_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Ask a running server for its health and version (a client call over gRPC).
     Status {
         /// The server's gRPC endpoint.
@@ -139,6 +158,36 @@ pub fn main() -> ExitCode {
             Err(err) => usage_error(&err),
         },
         Commands::Status { server } => client::status(&server),
+        Commands::Export { out, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
+            report(
+                store::export_database(&data_dir, &out),
+                &format!("exported {} to {}", data_dir.display(), out.display()),
+            )
+        }
+        Commands::Import { file, data_dir } => {
+            let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
+            report(
+                store::import_into(&file, &data_dir),
+                &format!("imported {} into {}", file.display(), data_dir.display()),
+            )
+        }
+    }
+}
+
+fn report(result: Result<store::ExportSummary, StoreError>, done: &str) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            println!(
+                "{done}: revision {}, {} bytes",
+                summary.revision, summary.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("authzd: {err}");
+            ExitCode::from(EXIT_STORE)
+        }
     }
 }
 

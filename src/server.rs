@@ -9,9 +9,9 @@ use tonic_health::ServingStatus;
 
 use crate::{
     api::{self, pb},
-    app::{App, Clock, SystemClock},
+    app::{App, Clock, StoreOptions, SystemClock},
     config::Settings,
-    store::StoreError,
+    store::{Retention, StoreError},
 };
 
 /// Why the server could not start or stopped with an error.
@@ -60,7 +60,16 @@ impl BoundServer {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServeError> {
         let data_dir = settings.data_dir.clone();
-        let app = tokio::task::spawn_blocking(move || App::open(&data_dir, clock)).await??;
+        let options = StoreOptions {
+            checkpoint_every: settings.checkpoint_every,
+            retention: Retention {
+                max_age_millis: i64::try_from(settings.changelog_retention_age.as_millis())
+                    .unwrap_or(i64::MAX),
+                min_count: settings.changelog_retention_count,
+            },
+        };
+        let app =
+            tokio::task::spawn_blocking(move || App::open(&data_dir, clock, options)).await??;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -130,8 +139,11 @@ impl BoundServer {
             "listening on {addr} (data dir {})",
             self.settings.data_dir.display()
         );
-        // The store is open and the listener bound: the service can answer.
+        // The store is open and the listener bound: the service can answer. From now on
+        // health follows the store: a failed commit turns it NOT_SERVING until one succeeds.
         set_status(&health, ServingStatus::Serving).await;
+        let health_follower =
+            tokio::spawn(follow_store_health(self.app.store_health(), health.clone()));
 
         tokio::select! {
             result = &mut server => return result.map_err(ServeError::from),
@@ -142,6 +154,7 @@ impl BoundServer {
             grace = ?self.settings.shutdown_grace,
             "shutdown requested; draining in-flight calls"
         );
+        health_follower.abort();
         set_status(&health, ServingStatus::NotServing).await;
         let _ = stop_accepting.send(());
         if let Ok(result) = tokio::time::timeout(self.settings.shutdown_grace, &mut server).await {
@@ -156,6 +169,23 @@ impl BoundServer {
         tokio::task::spawn_blocking(move || self.app.close()).await?;
         tracing::info!(database = %path.display(), "store closed; bye");
         Ok(())
+    }
+}
+
+/// Mirrors the store's health into the health service until the app goes away.
+async fn follow_store_health(
+    mut store_healthy: tokio::sync::watch::Receiver<bool>,
+    health: tonic_health::server::HealthReporter,
+) {
+    while store_healthy.changed().await.is_ok() {
+        let healthy = *store_healthy.borrow_and_update();
+        if healthy {
+            tracing::info!("store accepts writes again; serving");
+            set_status(&health, ServingStatus::Serving).await;
+        } else {
+            tracing::error!("store failed a commit; reporting NOT_SERVING");
+            set_status(&health, ServingStatus::NotServing).await;
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! store (many waiting changes in one transaction: group commit) and only then publishes
 //! the next snapshot and answers the callers.
 
+mod checkpointer;
 mod clock;
 mod writer;
 
@@ -13,6 +14,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use writer::{ChangeMeta, WriteError};
 
@@ -39,12 +41,15 @@ struct Inner {
     // watch: wakes readers waiting for a minimum revision. It carries only the revision;
     // the snapshot itself is read from `current`.
     published: watch::Receiver<Revision>,
+    // watch: the server's health reporter follows whether the store accepts writes.
+    store_healthy: watch::Receiver<bool>,
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
     writes: mpsc::Sender<writer::WriteRequest>,
     store: RedbStore,
     clock: Arc<dyn Clock>,
-    // Mutex: taken once, by `close`, to join the writer thread.
-    writer_thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    // Mutex: taken once, by `close`, to join the writer and checkpointer threads.
+    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
+    options: StoreOptions,
 }
 
 /// A read asked for a revision the server has not reached in time.
@@ -62,32 +67,51 @@ pub struct RevisionNotReached {
 impl App {
     /// Opens the store in `data_dir`, loads its state into the engine and starts the
     /// writer. Blocking: run under `spawn_blocking` from async code.
-    pub fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
         let store = RedbStore::open(data_dir)?;
         let snapshot = store.load_snapshot()?;
+        let last_checkpoint = store.checkpoint_revision()?.unwrap_or_default();
         let revision = snapshot.revision();
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
         let (published_tx, published) = watch::channel(revision);
+        let (healthy_tx, store_healthy) = watch::channel(true);
         let (writes, requests) = mpsc::channel(WRITE_QUEUE);
+        let io_error = |source| StoreError::Io {
+            path: store.path().to_path_buf(),
+            source,
+        };
+        let (checkpoints, checkpointer_thread) = checkpointer::spawn(
+            store.clone(),
+            Arc::clone(&current),
+            Arc::clone(&clock),
+            options,
+            last_checkpoint.get(),
+        )
+        .map_err(io_error)?;
         let writer_thread = writer::spawn(writer::Writer {
             store: store.clone(),
             current: Arc::clone(&current),
             published: published_tx,
+            healthy: healthy_tx,
             requests,
             clock: Arc::clone(&clock),
+            checkpoints,
         })
-        .map_err(|source| StoreError::Io {
-            path: store.path().to_path_buf(),
-            source,
-        })?;
+        .map_err(io_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 current,
                 published,
+                store_healthy,
                 writes,
                 store,
                 clock,
-                writer_thread: std::sync::Mutex::new(Some(writer_thread)),
+                threads: std::sync::Mutex::new(vec![writer_thread, checkpointer_thread]),
+                options,
             }),
         })
     }
@@ -100,13 +124,32 @@ impl App {
             tracing::warn!("store stays open until the last reference is dropped");
             return;
         };
-        let thread = inner.writer_thread.lock().ok().and_then(|mut t| t.take());
-        // Dropping the sender lets the writer drain its queue and stop.
+        let threads = inner
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        // Dropping the sender lets the writer drain its queue and stop; the writer's end
+        // drops the checkpoint trigger, which stops the checkpointer.
         drop(inner.writes);
-        if let Some(thread) = thread
-            && thread.join().is_err()
-        {
-            tracing::error!("the writer thread panicked");
+        for thread in threads {
+            if thread.join().is_err() {
+                tracing::error!("a store thread panicked");
+            }
+        }
+        // A final checkpoint makes the next start read one value instead of replaying.
+        let snapshot = inner.current.load_full();
+        let behind = inner
+            .store
+            .checkpoint_revision()
+            .map_or(true, |last| last.unwrap_or_default() < snapshot.revision());
+        if behind {
+            checkpointer::checkpoint(
+                &inner.store,
+                &snapshot,
+                inner.clock.now(),
+                inner.options.retention,
+            );
         }
     }
 
@@ -136,6 +179,12 @@ impl App {
                 waited: wait,
             }),
         }
+    }
+
+    /// Follows whether the store accepts writes: `false` after a failed commit, `true`
+    /// again after the next successful one.
+    pub fn store_health(&self) -> watch::Receiver<bool> {
+        self.inner.store_healthy.clone()
     }
 
     /// The revision of the newest published change.

@@ -54,8 +54,10 @@ pub(super) struct Writer {
     pub(super) store: RedbStore,
     pub(super) current: Arc<ArcSwap<Snapshot>>,
     pub(super) published: watch::Sender<Revision>,
+    pub(super) healthy: watch::Sender<bool>,
     pub(super) requests: mpsc::Receiver<WriteRequest>,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
 }
 
 /// Starts the writer thread. It ends when every sender (every `App` clone) is gone.
@@ -117,6 +119,9 @@ impl Writer {
                 let revision = working.revision();
                 self.current.store(Arc::new(working));
                 self.published.send_replace(revision);
+                self.checkpoints.committed(revision.get());
+                self.healthy
+                    .send_if_modified(|healthy| !std::mem::replace(healthy, true));
                 for (reply, revision) in accepted {
                     // A caller that gave up still had its change committed; nothing to undo.
                     let _ = reply.send(Ok(revision));
@@ -124,6 +129,8 @@ impl Writer {
             }
             Err(err) => {
                 tracing::error!(%err, changes = records.len(), "group commit failed; nothing published");
+                self.healthy
+                    .send_if_modified(|healthy| std::mem::replace(healthy, false));
                 let message = err.to_string();
                 for (reply, _) in accepted {
                     let _ = reply.send(Err(WriteError::Store(message.clone())));

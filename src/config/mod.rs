@@ -76,6 +76,28 @@ pub const SETTINGS: &[SettingSpec] = &[
                (e.g. `500ms`, `10s`, `1m`; at most 1h)",
     },
     SettingSpec {
+        key: "checkpoint_every",
+        env: "AUTHZD_CHECKPOINT_EVERY",
+        flag: "checkpoint-every",
+        default: "10000",
+        help: "write a checkpoint of the whole state after this many changes (1 to 10000000); \
+               start-up reads the newest checkpoint and replays only the changes after it",
+    },
+    SettingSpec {
+        key: "changelog_retention_age",
+        env: "AUTHZD_CHANGELOG_RETENTION_AGE",
+        flag: "changelog-retention-age",
+        default: "7d",
+        help: "keep change-log entries at least this long (e.g. `12h`, `7d`; at most 3650d)",
+    },
+    SettingSpec {
+        key: "changelog_retention_count",
+        env: "AUTHZD_CHANGELOG_RETENTION_COUNT",
+        flag: "changelog-retention-count",
+        default: "100000",
+        help: "always keep at least this many of the newest change-log entries",
+    },
+    SettingSpec {
         key: "max_batch_items",
         env: "AUTHZD_MAX_BATCH_ITEMS",
         flag: "max-batch-items",
@@ -141,6 +163,12 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Largest number of items in one batch check.
     pub max_batch_items: usize,
+    /// Changes between checkpoints.
+    pub checkpoint_every: u64,
+    /// Minimum age of pruned change-log entries.
+    pub changelog_retention_age: Duration,
+    /// Newest change-log entries that are never pruned.
+    pub changelog_retention_count: u64,
     /// Where each setting came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -375,6 +403,38 @@ impl Layers {
                 )
             })?;
 
+        let every = take("checkpoint_every");
+        let every_value = every
+            .0
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=10_000_000).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "checkpoint_every",
+                    every.clone(),
+                    "expected a whole number from 1 to 10000000".into(),
+                )
+            })?;
+        let age = take("changelog_retention_age");
+        let age_value = parse_duration(&age.0)
+            .filter(|d| *d <= Duration::from_hours(24 * 3650))
+            .ok_or_else(|| {
+                invalid(
+                    "changelog_retention_age",
+                    age.clone(),
+                    "expected a duration like `12h` or `7d`, at most 3650d".into(),
+                )
+            })?;
+        let count = take("changelog_retention_count");
+        let count_value = count.0.parse::<u64>().map_err(|_| {
+            invalid(
+                "changelog_retention_count",
+                count.clone(),
+                "expected a whole number".into(),
+            )
+        })?;
+
         Ok(Settings {
             listen: listen_addr,
             data_dir: data_dir_path,
@@ -382,6 +442,9 @@ impl Layers {
             log_level: log_level.0,
             shutdown_grace: grace_value,
             max_batch_items: batch_value,
+            checkpoint_every: every_value,
+            changelog_retention_age: age_value,
+            changelog_retention_count: count_value,
             sources: chosen.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -399,7 +462,7 @@ pub fn default_data_dir() -> PathBuf {
     PathBuf::from("authzd-data")
 }
 
-/// Parses `250ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
+/// Parses `250ms`, `10s`, `2m`, `1h`, `7d`, or a bare number of seconds.
 fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text
@@ -412,6 +475,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
         "" | "s" => number.checked_mul(1_000)?,
         "m" => number.checked_mul(60_000)?,
         "h" => number.checked_mul(3_600_000)?,
+        "d" => number.checked_mul(86_400_000)?,
         _ => return None,
     };
     Some(Duration::from_millis(millis))
@@ -420,7 +484,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 6] = [
+        let values: [(&str, String); 9] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -430,6 +494,15 @@ impl Settings {
                 quote(&format!("{}ms", self.shutdown_grace.as_millis())),
             ),
             ("max_batch_items", self.max_batch_items.to_string()),
+            ("checkpoint_every", self.checkpoint_every.to_string()),
+            (
+                "changelog_retention_age",
+                quote(&format!("{}s", self.changelog_retention_age.as_secs())),
+            ),
+            (
+                "changelog_retention_count",
+                self.changelog_retention_count.to_string(),
+            ),
         ];
         let mut out =
             String::from("# effective authzd configuration; each value's source follows it\n");

@@ -66,6 +66,7 @@ impl Snapshot {
                 Arc::make_mut(&mut self.customers).insert(
                     customer.clone(),
                     CustomerState {
+                        name: name.clone(),
                         partner: partner.clone(),
                     },
                 );
@@ -106,6 +107,7 @@ impl Snapshot {
                 let email = normalized_email(&owner.email)?;
                 check_text("owner.display_name", &owner.display_name)?;
                 let mut state = TenantState {
+                    name: name.clone(),
                     customer: customer.clone(),
                     owner: owner.user.clone(),
                     users: Arc::default(),
@@ -275,6 +277,11 @@ impl SnapshotBuilder {
         Self::default()
     }
 
+    /// A builder continuing from `snapshot` (a checkpoint).
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        Self { snapshot }
+    }
+
     /// Applies one mutation committed at `revision` and time `now`. After an error the
     /// builder's state is unspecified: discard it.
     pub fn apply(
@@ -331,6 +338,7 @@ pub(crate) fn normalized_email(email: &str) -> Result<String, MutationError> {
 pub(crate) fn new_user_state(user: &NewUser, status: UserStatus, role: TenantRole) -> UserState {
     UserState {
         email: user.email.clone(),
+        display_name: user.display_name.clone(),
         kind: user.kind,
         status,
         role,
@@ -338,8 +346,11 @@ pub(crate) fn new_user_state(user: &NewUser, status: UserStatus, role: TenantRol
     }
 }
 
-pub(crate) fn new_group() -> GroupState {
-    GroupState::default()
+pub(crate) fn new_group(name: &str) -> GroupState {
+    GroupState {
+        name: name.to_owned(),
+        members: BTreeSet::new(),
+    }
 }
 
 pub(crate) fn catalog_of(permissions: &[Permission]) -> Result<Catalog, MutationError> {

@@ -6,6 +6,8 @@ use std::{
     sync::Arc,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::{
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,
@@ -15,12 +17,12 @@ use super::{
         Access, GrantNode, ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole,
         UserKind, UserStatus,
     },
-    permission::{Catalog, PermissionBits},
+    permission::{Catalog, PermissionBits, PermissionSet},
 };
 
 /// An immutable state of everything at one revision. Cloning is cheap (reference counts);
 /// readers keep using a snapshot while the writer builds the next one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Snapshot {
     pub(crate) revision: Revision,
     // Arc on each map: a snapshot built from this one shares the maps it leaves alone.
@@ -62,13 +64,14 @@ impl Snapshot {
 }
 
 /// A customer node of the place tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct CustomerState {
+    pub(crate) name: String,
     pub(crate) partner: Option<PartnerId>,
 }
 
 /// A registered service with its catalog resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ServiceState {
     pub(crate) definition: ServiceDefinition,
     pub(crate) catalog: Catalog,
@@ -76,8 +79,9 @@ pub(crate) struct ServiceState {
 }
 
 /// One tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TenantState {
+    pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) owner: UserId,
     pub(crate) users: Arc<HashMap<UserId, UserState>>,
@@ -90,9 +94,10 @@ pub(crate) struct TenantState {
 }
 
 /// A user of a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct UserState {
     pub(crate) email: String,
+    pub(crate) display_name: String,
     pub(crate) kind: UserKind,
     pub(crate) status: UserStatus,
     pub(crate) role: TenantRole,
@@ -114,13 +119,14 @@ impl UserState {
 }
 
 /// A directory group.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct GroupState {
+    pub(crate) name: String,
     pub(crate) members: BTreeSet<Subject>,
 }
 
 /// One subscribed service inside one tenant.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct TenantService {
     pub(crate) objects: Arc<HashMap<ObjectId, ObjectState>>,
     /// Container → direct children; top-level objects under `None`.
@@ -137,31 +143,37 @@ pub(crate) struct TenantService {
 }
 
 /// An object or container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ObjectState {
     pub(crate) object_type: String,
+    pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: BTreeSet<ObjectId>,
 }
 
 /// A security group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SecurityGroupState {
     pub(crate) name: String,
+    pub(crate) description: String,
+    /// The permission set as written (patterns), kept for reading back and re-resolving.
+    pub(crate) permissions: PermissionSet,
     pub(crate) bits: PermissionBits,
     pub(crate) scope: ObjectScope,
     pub(crate) members: BTreeSet<Subject>,
 }
 
 /// A permission level.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LevelState {
     pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) permissions: PermissionSet,
     pub(crate) bits: PermissionBits,
 }
 
 /// A grant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GrantState {
     pub(crate) subject: Subject,
     pub(crate) access: Access,

@@ -166,7 +166,7 @@ impl PermissionSet {
 }
 
 /// A set of catalog permissions as bits, indexed by the catalog's order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PermissionBits([u64; MAX_CATALOG_PERMISSIONS / 64]);
 
 impl PermissionBits {
@@ -194,7 +194,7 @@ impl PermissionBits {
 }
 
 /// The permissions of one service, in a fixed order that gives each its bit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     // BTreeMap: sorted, so bit numbers are stable for a given catalog.
     index: BTreeMap<Permission, u16>,

@@ -3,10 +3,15 @@
 //! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
 //! its format version so a newer or unknown file is refused instead of misread.
 
+mod changelog;
+mod checkpoint;
 mod codec;
 mod error;
+mod export;
 mod redb_store;
 
+pub use changelog::Retention;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
+pub use export::{EXPORT_MAGIC, ExportSummary, export_database, import_into};
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

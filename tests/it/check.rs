@@ -29,7 +29,7 @@ fn object(id: &str) -> ObjectId {
 
 /// A tenant with an owner, users alice (restore on container c1 through a security group)
 /// and bob (nothing), objects org1 ⊃ c1 ⊃ site1..site5 and org1 ⊃ site9.
-fn world() -> Vec<Mutation> {
+pub(crate) fn world() -> Vec<Mutation> {
     let new_user = |id: &str| NewUser {
         user: user(id),
         email: format!("{id}@acme.example"),

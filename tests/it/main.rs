@@ -8,4 +8,5 @@
 
 mod bin;
 mod check;
+mod store;
 mod support;

@@ -38,6 +38,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 object.clone(),
                 ObjectState {
                     object_type: object_type.clone(),
+                    name: name.clone(),
                     parent: parent.clone(),
                     related: related.clone(),
                 },

@@ -153,6 +153,8 @@ pub(super) fn apply(
                 group.clone(),
                 SecurityGroupState {
                     name: name.clone(),
+                    description: description.clone(),
+                    permissions: permissions.clone(),
                     bits,
                     scope: scope.clone(),
                     members,
@@ -273,6 +275,8 @@ pub(super) fn apply(
                 level.clone(),
                 LevelState {
                     name: name.clone(),
+                    description: description.clone(),
+                    permissions: permissions.clone(),
                     bits,
                 },
             );

@@ -180,7 +180,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if state.groups.contains_key(group) {
                 return Err(MutationError::exists("group", group));
             }
-            Arc::make_mut(&mut state.groups).insert(group.clone(), new_group());
+            Arc::make_mut(&mut state.groups).insert(group.clone(), new_group(name));
             Ok(())
         }
         Mutation::DeleteGroup { tenant, group } => {

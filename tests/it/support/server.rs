@@ -32,6 +32,14 @@ impl TestServer {
         Self::launch(Arc::new(SystemClock), &[], dir, None).await
     }
 
+    /// Starts on an existing data directory with extra settings.
+    pub(crate) async fn start_in_with(
+        dir: &std::path::Path,
+        settings: &[(&'static str, &str)],
+    ) -> Self {
+        Self::launch(Arc::new(SystemClock), settings, dir, None).await
+    }
+
     /// Starts with `clock` and extra settings as (key, value) pairs.
     pub(crate) async fn start_with(
         clock: Arc<dyn Clock>,

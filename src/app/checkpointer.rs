@@ -1,0 +1,110 @@
+//! The checkpointer: writes the published snapshot as a checkpoint every so many changes,
+//! then prunes the change log it covers, on its own thread so writers never wait for it.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+    mpsc,
+};
+
+use arc_swap::ArcSwap;
+
+use super::Clock;
+use crate::{
+    engine::Snapshot,
+    store::{RedbStore, Retention},
+};
+
+/// When to checkpoint and what to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Changes between checkpoints.
+    pub checkpoint_every: u64,
+    /// What the change log keeps.
+    pub retention: Retention,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            checkpoint_every: 10_000,
+            retention: Retention {
+                max_age_millis: 7 * 24 * 3_600_000,
+                min_count: 100_000,
+            },
+        }
+    }
+}
+
+/// The writer's side: asks for a checkpoint when enough changes have accumulated.
+#[derive(Debug)]
+pub(super) struct CheckpointTrigger {
+    every: u64,
+    // Atomic: the checkpointer thread records what it wrote; the writer reads it.
+    last: Arc<AtomicU64>,
+    // Capacity 1 and try_send: requests coalesce while a checkpoint is being written.
+    requests: mpsc::SyncSender<()>,
+}
+
+impl CheckpointTrigger {
+    /// Called by the writer after each commit.
+    pub(super) fn committed(&self, revision: u64) {
+        if revision.saturating_sub(self.last.load(Ordering::Relaxed)) >= self.every {
+            let _ = self.requests.try_send(());
+        }
+    }
+}
+
+/// Starts the checkpointer thread; it ends when the trigger is dropped.
+pub(super) fn spawn(
+    store: RedbStore,
+    current: Arc<ArcSwap<Snapshot>>,
+    clock: Arc<dyn Clock>,
+    options: StoreOptions,
+    last_checkpoint: u64,
+) -> std::io::Result<(CheckpointTrigger, std::thread::JoinHandle<()>)> {
+    let last = Arc::new(AtomicU64::new(last_checkpoint));
+    let (requests, receiver) = mpsc::sync_channel(1);
+    let thread_last = Arc::clone(&last);
+    let thread = std::thread::Builder::new()
+        .name("authzd-checkpointer".into())
+        .spawn(move || {
+            while receiver.recv().is_ok() {
+                let snapshot = current.load_full();
+                checkpoint(&store, &snapshot, clock.now(), options.retention);
+                thread_last.store(snapshot.revision().get(), Ordering::Relaxed);
+            }
+        })?;
+    Ok((
+        CheckpointTrigger {
+            every: options.checkpoint_every,
+            last,
+            requests,
+        },
+        thread,
+    ))
+}
+
+/// Writes one checkpoint and prunes; failures are logged (the change log still holds
+/// everything, so nothing is lost, start-up only replays more).
+pub(super) fn checkpoint(
+    store: &RedbStore,
+    snapshot: &Snapshot,
+    now: crate::engine::Timestamp,
+    retention: Retention,
+) {
+    let started = std::time::Instant::now();
+    if let Err(err) = store.write_checkpoint(snapshot) {
+        tracing::error!(%err, revision = %snapshot.revision(), "checkpoint failed");
+        return;
+    }
+    match store.prune_changes(retention, now) {
+        Ok(pruned) => tracing::info!(
+            revision = %snapshot.revision(),
+            pruned,
+            elapsed_ms = started.elapsed().as_millis(),
+            "checkpoint written"
+        ),
+        Err(err) => tracing::error!(%err, "pruning the change log failed"),
+    }
+}

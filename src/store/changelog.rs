@@ -1,0 +1,139 @@
+//! The change log: every committed change by revision, appended in group commits and read
+//! back in order (start-up replay, export, and later the Watch stream).
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::{
+    RedbStore, StoreError, codec,
+    redb_store::{CHANGES, META, META_REVISION},
+};
+use crate::engine::{ChangeRecord, Revision};
+
+impl RedbStore {
+    /// Appends change records (ascending revisions) in one durable transaction: when this
+    /// returns `Ok` every record is on disk; on `Err` none is.
+    pub fn append(&self, records: &[ChangeRecord]) -> Result<(), StoreError> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let encoded = records
+            .iter()
+            .map(|record| {
+                codec::encode(record).map_err(|err| StoreError::Storage {
+                    path: self.path.clone(),
+                    message: format!("cannot encode change {}: {err}", record.revision),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        {
+            let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+            for (record, bytes) in records.iter().zip(&encoded) {
+                changes
+                    .insert(record.revision.get(), bytes.as_slice())
+                    .map_err(|e| self.redb_error(e))?;
+            }
+            let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
+            meta.insert(META_REVISION, last.revision.get())
+                .map_err(|e| self.redb_error(e))?;
+        }
+        txn.commit().map_err(|e| self.redb_error(e))
+    }
+
+    /// Change records with revisions above `after`, ascending, at most `limit`.
+    pub fn changes_after(
+        &self,
+        after: Revision,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+        read_changes(&changes, after, limit, &self.path)
+    }
+
+    /// The oldest revision still in the change log, if any.
+    pub fn oldest_change(&self) -> Result<Option<Revision>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+        let first = changes.first().map_err(|e| self.redb_error(e))?;
+        Ok(first.map(|(revision, _)| Revision::new(revision.value())))
+    }
+}
+
+/// Reads up to `limit` records above `after` from an open change table.
+pub(super) fn read_changes(
+    changes: &impl ReadableTable<u64, &'static [u8]>,
+    after: Revision,
+    limit: usize,
+    path: &std::path::Path,
+) -> Result<Vec<ChangeRecord>, StoreError> {
+    let storage = |err: redb::StorageError| StoreError::from_redb(path.to_path_buf(), err);
+    let mut out = Vec::new();
+    for entry in changes
+        .range(after.get().saturating_add(1)..)
+        .map_err(storage)?
+        .take(limit)
+    {
+        let (revision, bytes) = entry.map_err(storage)?;
+        let record: ChangeRecord =
+            codec::decode(bytes.value()).map_err(|err| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                message: format!("change {}: {err}", revision.value()),
+            })?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// How long and how much of the change log to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep changes younger than this many milliseconds.
+    pub max_age_millis: i64,
+    /// Keep at least the newest this many changes.
+    pub min_count: u64,
+}
+
+impl RedbStore {
+    /// Deletes change records that the newest checkpoint already covers and that are both
+    /// older than the retention age and outside the newest `min_count`. Returns how many
+    /// were deleted. The checkpoint makes them unnecessary for start-up; readers that want
+    /// to resume from before the oldest kept revision get a clear error instead.
+    pub fn prune_changes(
+        &self,
+        retention: Retention,
+        now: crate::engine::Timestamp,
+    ) -> Result<u64, StoreError> {
+        let Some(checkpoint) = self.checkpoint_revision()? else {
+            return Ok(0);
+        };
+        let newest = self.revision()?;
+        let by_count = newest.saturating_sub(retention.min_count);
+        let limit = checkpoint.get().min(by_count);
+        let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let mut deleted = 0;
+        {
+            let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+            let mut doomed = Vec::new();
+            for entry in changes.range(..=limit).map_err(|e| self.redb_error(e))? {
+                let (revision, bytes) = entry.map_err(|e| self.redb_error(e))?;
+                let record: ChangeRecord =
+                    codec::decode(bytes.value()).map_err(|err| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        message: format!("change {}: {err}", revision.value()),
+                    })?;
+                if record.committed_at >= cutoff {
+                    break;
+                }
+                doomed.push(revision.value());
+            }
+            for revision in doomed {
+                changes.remove(revision).map_err(|e| self.redb_error(e))?;
+                deleted += 1;
+            }
+        }
+        txn.commit().map_err(|e| self.redb_error(e))?;
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,104 @@
+//! Checkpoints: the whole engine state at one revision, so that start-up reads one value and
+//! replays only the changes after it, and so that the change log can be pruned.
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::{
+    RedbStore, StoreError,
+    changelog::read_changes,
+    codec,
+    redb_store::{CHANGES, CHECKPOINTS},
+};
+use crate::engine::{Revision, Snapshot, SnapshotBuilder};
+
+/// How many change records are decoded at a time while replaying.
+const REPLAY_CHUNK: usize = 10_000;
+
+impl RedbStore {
+    /// Writes `snapshot` as the checkpoint (replacing older ones) in one transaction.
+    pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let bytes = codec::encode(snapshot).map_err(|err| StoreError::Storage {
+            path: self.path.clone(),
+            message: format!("cannot encode checkpoint {}: {err}", snapshot.revision()),
+        })?;
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        {
+            let mut checkpoints = txn
+                .open_table(CHECKPOINTS)
+                .map_err(|e| self.redb_error(e))?;
+            checkpoints
+                .retain(|revision, _| revision > snapshot.revision().get())
+                .map_err(|e| self.redb_error(e))?;
+            checkpoints
+                .insert(snapshot.revision().get(), bytes.as_slice())
+                .map_err(|e| self.redb_error(e))?;
+        }
+        txn.commit().map_err(|e| self.redb_error(e))
+    }
+
+    /// The revision of the newest checkpoint, if any.
+    pub fn checkpoint_revision(&self) -> Result<Option<Revision>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let checkpoints = txn
+            .open_table(CHECKPOINTS)
+            .map_err(|e| self.redb_error(e))?;
+        let last = checkpoints.last().map_err(|e| self.redb_error(e))?;
+        Ok(last.map(|(revision, _)| Revision::new(revision.value())))
+    }
+
+    /// The current state: the newest checkpoint plus every change after it, all read in
+    /// one read transaction (a consistent view even while a writer commits).
+    pub fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let checkpoints = txn
+            .open_table(CHECKPOINTS)
+            .map_err(|e| self.redb_error(e))?;
+        let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+        load_from(&checkpoints, &changes, &self.path)
+    }
+}
+
+/// Rebuilds the state from open checkpoint and change tables.
+pub(super) fn load_from(
+    checkpoints: &impl ReadableTable<u64, &'static [u8]>,
+    changes: &impl ReadableTable<u64, &'static [u8]>,
+    path: &std::path::Path,
+) -> Result<Snapshot, StoreError> {
+    let storage = |err: redb::StorageError| StoreError::from_redb(path.to_path_buf(), err);
+    let base = match checkpoints.last().map_err(storage)? {
+        Some((revision, bytes)) => {
+            codec::decode::<Snapshot>(bytes.value()).map_err(|err| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                message: format!("checkpoint {}: {err}", revision.value()),
+            })?
+        }
+        None => Snapshot::empty(),
+    };
+    let mut after = base.revision();
+    if let Some((first, _)) = changes.first().map_err(storage)?
+        && first.value() > after.get().saturating_add(1)
+    {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            message: format!(
+                "the change log starts at revision {} but the checkpoint is at {after}: changes are missing",
+                first.value()
+            ),
+        });
+    }
+    let mut builder = SnapshotBuilder::from_snapshot(base);
+    loop {
+        let chunk = read_changes(changes, after, REPLAY_CHUNK, path)?;
+        let Some(last) = chunk.last() else { break };
+        after = last.revision;
+        for record in &chunk {
+            builder
+                .apply(record.revision, &record.mutation, record.committed_at)
+                .map_err(|err| StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    message: format!("stored change {} no longer applies: {err}", record.revision),
+                })?;
+        }
+    }
+    Ok(builder.finish())
+}
