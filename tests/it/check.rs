@@ -14,10 +14,10 @@ use tonic::{Code, Request};
 
 use crate::support::server::TestServer;
 
-fn tenant() -> TenantId {
+pub(crate) fn tenant() -> TenantId {
     TenantId::parse("acme").unwrap()
 }
-fn service() -> ServiceId {
+pub(crate) fn service() -> ServiceId {
     ServiceId::parse("crm-backup").unwrap()
 }
 fn user(id: &str) -> UserId {

@@ -8,5 +8,6 @@
 
 mod bin;
 mod check;
+mod crash;
 mod store;
 mod support;
