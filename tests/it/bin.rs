@@ -198,3 +198,62 @@ fn flag_beats_env_beats_file() {
     );
     assert!(line("max_batch_items").contains("# default"));
 }
+
+/// Starts `authzd serve` on `data_dir` expecting it to fail at once; returns its stderr.
+fn serve_fails(data_dir: &std::path::Path) -> (Option<i32>, String) {
+    let output = authzd()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_corrupt_database_file_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(authzd::store::DB_FILE_NAME),
+        vec![0x5a; 64 * 1024],
+    )
+    .unwrap();
+    let (code, stderr) = serve_fails(dir.path());
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("authzd.redb"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_truncated_database_file_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    wait_serving(&server.uri()).await;
+    server.signal("TERM");
+    let (status, _) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert!(status.success());
+    let path = dir.path().join(authzd::store::DB_FILE_NAME);
+    let length = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(length / 3).unwrap();
+    drop(file);
+    let (code, stderr) = serve_fails(dir.path());
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("authzd.redb"), "{stderr}");
+}
+
+#[test]
+fn an_unusable_data_dir_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, b"x").unwrap();
+    let (code, stderr) = serve_fails(&file.join("data"));
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot use") && stderr.contains("not-a-directory"),
+        "{stderr}"
+    );
+}
