@@ -13,6 +13,7 @@ pub mod app;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod dataset;
 pub mod engine;
 pub mod server;
 pub mod store;

@@ -1,0 +1,282 @@
+//! Engine benchmarks on the generated dataset (`authzd::dataset`), printed as a markdown
+//! table: check latency percentiles and throughput, explain, views, lookups, applying one
+//! mutation, building the whole snapshot, and memory.
+//!
+//! `cargo bench --bench engine` runs the default dataset; `AUTHZD_BENCH_SCALE=10` multiplies
+//! its tenants. Latencies are timed per call with `Instant` (its own cost, ~20-30 ns here,
+//! is included); throughput is a tight loop without per-call timing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss
+)]
+
+use std::{hint::black_box, time::Instant};
+
+use authzd::{
+    dataset::{Dataset, DatasetSpec},
+    engine::{
+        Access, GrantId, GrantNode, GroupId, Mutation, NewUser, ObjectId, PermissionSet, Revision,
+        SecurityGroupId, SnapshotBuilder, Subject, Timestamp, UserId, UserKind,
+    },
+};
+
+const NOW: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
+
+fn main() {
+    let scale: u32 = std::env::var("AUTHZD_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let spec = DatasetSpec::standard(scale);
+    let dataset = Dataset::generate(&spec);
+    let stats = dataset.stats;
+
+    let rss_before = rss_kib();
+    let started = Instant::now();
+    let mut builder = SnapshotBuilder::new();
+    for (n, mutation) in dataset.mutations.iter().enumerate() {
+        builder
+            .apply(Revision::new(n as u64 + 1), mutation, NOW)
+            .expect("the dataset applies");
+    }
+    let snapshot = builder.finish();
+    let build = started.elapsed();
+    let rss_after = rss_kib();
+    let facts = stats.grants + stats.memberships;
+    let mib_per_million =
+        (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / facts as f64 * 1e6;
+
+    let queries = dataset.queries(1_000_000, 42);
+    let allowed = queries.iter().filter(|q| snapshot.check(q, NOW)).count();
+    let check = percentiles(
+        queries
+            .iter()
+            .map(|q| time(|| snapshot.check(q, NOW)))
+            .collect(),
+    );
+    let started = Instant::now();
+    let mut yes = 0usize;
+    for _ in 0..3 {
+        for q in &queries {
+            yes += usize::from(black_box(snapshot.check(black_box(q), NOW)));
+        }
+    }
+    let throughput = (3 * queries.len()) as f64 / started.elapsed().as_secs_f64();
+    black_box(yes);
+
+    let explain = percentiles(
+        queries[..100_000]
+            .iter()
+            .map(|q| time(|| snapshot.explain(q, NOW)))
+            .collect(),
+    );
+    let user_view = percentiles(
+        queries[..10_000]
+            .iter()
+            .map(|q| time(|| snapshot.user_permissions(&q.tenant, &q.user, None, NOW)))
+            .collect(),
+    );
+    let objects: Vec<_> = queries
+        .iter()
+        .filter(|q| q.object.is_some())
+        .take(10_000)
+        .collect();
+    let object_view = percentiles(
+        objects
+            .iter()
+            .map(|q| {
+                time(|| {
+                    snapshot.object_access(&q.tenant, &q.service, q.object.as_ref().unwrap(), NOW)
+                })
+            })
+            .collect(),
+    );
+    let lookup_objects = percentiles(
+        queries[..2_000]
+            .iter()
+            .map(|q| {
+                time(|| snapshot.lookup_objects(&q.tenant, &q.service, &q.user, &q.permission, NOW))
+            })
+            .collect(),
+    );
+    let lookup_subjects = percentiles(
+        objects[..2_000]
+            .iter()
+            .map(|q| {
+                time(|| {
+                    snapshot.lookup_subjects(
+                        &q.tenant,
+                        &q.service,
+                        q.object.as_ref(),
+                        &q.permission,
+                        NOW,
+                    )
+                })
+            })
+            .collect(),
+    );
+    let mutations = sample_mutations(&dataset, 2_000);
+    let next = snapshot.revision().next();
+    let apply = percentiles(
+        mutations
+            .iter()
+            .map(|m| {
+                time(|| {
+                    snapshot
+                        .apply(next, m, NOW)
+                        .expect("sample mutation applies")
+                })
+            })
+            .collect(),
+    );
+
+    println!(
+        "## engine, scale {scale} ({} CPUs)\n",
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    println!(
+        "dataset: {} tenants, {} users, {} groups, {} memberships, {} grants, {} objects, {} mutations\n",
+        stats.tenants,
+        stats.users,
+        stats.groups,
+        stats.memberships,
+        stats.grants,
+        stats.objects,
+        dataset.mutations.len()
+    );
+    println!("| measure | median | p99 | p99.9 | note |");
+    println!("|---|---|---|---|---|");
+    row(
+        "check",
+        &check,
+        &format!(
+            "{:.1}% allowed of {} queries",
+            allowed as f64 * 100.0 / queries.len() as f64,
+            queries.len()
+        ),
+    );
+    println!("| checks per second, one core | {throughput:.0} | | | tight loop |");
+    row("explain", &explain, "100k queries");
+    row("user view (all services)", &user_view, "10k users");
+    row("object view", &object_view, "10k objects");
+    row("lookup objects", &lookup_objects, "2k");
+    row("lookup subjects", &lookup_subjects, "2k");
+    row(
+        "apply one mutation",
+        &apply,
+        "2k varied mutations on the full snapshot",
+    );
+    println!(
+        "| build whole snapshot | {:.2} s | | | {} mutations |",
+        build.as_secs_f64(),
+        dataset.mutations.len()
+    );
+    println!(
+        "| resident memory | {:.0} MiB | | | {mib_per_million:.0} MiB per 1M grants+memberships ({facts}) |",
+        (rss_after.saturating_sub(rss_before)) as f64 / 1024.0
+    );
+}
+
+/// A mix of writes the management API makes, each valid on the full dataset.
+fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
+    let mut out = Vec::with_capacity(count);
+    let service = dataset.services[0].clone();
+    for n in 0..count {
+        let t = &dataset.tenants[n % dataset.tenants.len()];
+        let object = t.objects[0][n % t.objects[0].len()].clone();
+        let tenant = t.tenant.clone();
+        out.push(match n % 5 {
+            0 => Mutation::GiveGrant {
+                tenant,
+                service: service.clone(),
+                grant: GrantId::parse(&format!("bench{n}")).unwrap(),
+                subject: Subject::Group(GroupId::parse("g3").unwrap()),
+                access: Access::Permissions(PermissionSet::parse(["backup.*"]).unwrap()),
+                node: GrantNode::Object(object),
+                expires_at: None,
+            },
+            1 => Mutation::AddGroupMember {
+                tenant,
+                group: GroupId::parse("g49").unwrap(),
+                member: Subject::Group(GroupId::parse("g0").unwrap()),
+            },
+            2 => Mutation::AddSecurityGroupMember {
+                tenant,
+                service: service.clone(),
+                group: SecurityGroupId::parse("sg0").unwrap(),
+                member: Subject::Group(GroupId::parse("g48").unwrap()),
+            },
+            3 => Mutation::MoveObject {
+                tenant,
+                service: service.clone(),
+                object: ObjectId::parse("o1500").unwrap(),
+                new_parent: Some(ObjectId::parse("o3").unwrap()),
+            },
+            _ => Mutation::InviteUser {
+                tenant,
+                user: NewUser {
+                    user: UserId::parse(&format!("new{n}")).unwrap(),
+                    email: format!("new{n}@bench.example"),
+                    display_name: "new".into(),
+                    kind: UserKind::Local,
+                },
+            },
+        });
+    }
+    out
+}
+
+fn time<T>(f: impl FnOnce() -> T) -> u64 {
+    let started = Instant::now();
+    black_box(f());
+    u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+struct Percentiles {
+    median: u64,
+    p99: u64,
+    p999: u64,
+}
+
+fn percentiles(mut nanos: Vec<u64>) -> Percentiles {
+    nanos.sort_unstable();
+    let at = |q: f64| nanos[((nanos.len() - 1) as f64 * q) as usize];
+    Percentiles {
+        median: at(0.5),
+        p99: at(0.99),
+        p999: at(0.999),
+    }
+}
+
+fn row(name: &str, p: &Percentiles, note: &str) {
+    println!(
+        "| {name} | {} | {} | {} | {note} |",
+        human(p.median),
+        human(p.p99),
+        human(p.p999)
+    );
+}
+
+fn human(nanos: u64) -> String {
+    if nanos < 10_000 {
+        format!("{nanos} ns")
+    } else if nanos < 10_000_000 {
+        format!("{:.1} µs", nanos as f64 / 1e3)
+    } else {
+        format!("{:.1} ms", nanos as f64 / 1e6)
+    }
+}
+
+/// Resident set size of this process, in KiB (0 where /proc is missing).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
