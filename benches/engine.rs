@@ -208,7 +208,8 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
                 tenant,
                 service: service.clone(),
                 group: SecurityGroupId::parse("sg0").unwrap(),
-                member: Subject::Group(GroupId::parse("g48").unwrap()),
+                // The owner is never a generated security-group member.
+                member: Subject::User(UserId::parse("u0").unwrap()),
             },
             3 => Mutation::MoveObject {
                 tenant,

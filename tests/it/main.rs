@@ -9,5 +9,7 @@
 mod bin;
 mod check;
 mod crash;
+mod engine_props;
+mod reference;
 mod store;
 mod support;
