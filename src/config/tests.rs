@@ -97,7 +97,8 @@ fn durations_parse_in_every_unit() {
     assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
     assert_eq!(parse_duration("2m"), Some(Duration::from_mins(2)));
     assert_eq!(parse_duration("1h"), Some(Duration::from_hours(1)));
-    assert_eq!(parse_duration("1d"), None);
+    assert_eq!(parse_duration("1d"), Some(Duration::from_hours(24)));
+    assert_eq!(parse_duration("1w"), None);
     assert_eq!(parse_duration(""), None);
 }
 
