@@ -114,7 +114,7 @@ impl Snapshot {
                     emails: Arc::default(),
                     groups: Arc::default(),
                     member_of: Arc::default(),
-                    services: std::collections::HashMap::new(),
+                    services: super::model::FastMap::default(),
                 };
                 Arc::make_mut(&mut state.users).insert(
                     owner.user.clone(),

@@ -6,7 +6,7 @@
 
 use super::{
     decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace},
-    ids::{GroupId, ObjectId, Timestamp},
+    ids::{ObjectId, Timestamp},
     model::{Snapshot, TenantService, TenantState, UserState, group_chain},
     mutation::{Access, GrantNode, ObjectScope, Subject, TenantRole, UserStatus},
 };
@@ -45,11 +45,8 @@ impl Snapshot {
         }
         let user_subject = Subject::User(query.user.clone());
         let groups = context.tenant.groups_of(&user_subject);
-        let subjects = std::iter::once((user_subject, None)).chain(
-            groups
-                .iter()
-                .map(|(g, _)| (Subject::Group(g.clone()), Some(g))),
-        );
+        let subjects = std::iter::once((&user_subject, None))
+            .chain(groups.iter().map(|(g, _)| (*g, Some(*g))));
         let chain: Vec<&ObjectId> = query
             .object
             .as_ref()
@@ -63,8 +60,8 @@ impl Snapshot {
         let mut outside = false;
         for (subject, via) in subjects {
             let chain_of =
-                |via: Option<&GroupId>| via.map(|g| group_chain(&groups, g)).unwrap_or_default();
-            if context.objects.administrators.contains(&subject) {
+                |via: Option<&Subject>| via.map(|g| group_chain(&groups, g)).unwrap_or_default();
+            if context.objects.administrators.contains(subject) {
                 allowed.push(GrantTrace {
                     source: GrantSource::AdministratorsGroup,
                     grant: None,
@@ -79,7 +76,7 @@ impl Snapshot {
             for sg_id in context
                 .objects
                 .sg_by_member
-                .get(&subject)
+                .get(subject)
                 .into_iter()
                 .flatten()
             {
@@ -114,7 +111,7 @@ impl Snapshot {
             for grant_id in context
                 .objects
                 .grants_by_subject
-                .get(&subject)
+                .get(subject)
                 .into_iter()
                 .flatten()
             {

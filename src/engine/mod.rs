@@ -21,6 +21,7 @@ mod ids;
 mod model;
 mod mutation;
 mod permission;
+mod touch;
 mod view;
 
 #[cfg(test)]
@@ -42,6 +43,7 @@ pub use permission::{
     Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,
     PermissionSyntaxError,
 };
+pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};
 
 /// The reserved security-group id that names the built-in Administrators group.

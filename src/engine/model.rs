@@ -8,6 +8,11 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+/// The engine's hash map: foldhash (fast on short string keys, seeded per process so keys
+/// chosen by callers cannot force collisions) instead of the default `SipHash`, which
+/// dominated check time.
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 use super::{
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,
@@ -28,8 +33,8 @@ pub struct Snapshot {
     // Arc on each map: a snapshot built from this one shares the maps it leaves alone.
     pub(crate) partners: Arc<BTreeMap<PartnerId, String>>,
     pub(crate) customers: Arc<BTreeMap<CustomerId, CustomerState>>,
-    pub(crate) services: Arc<HashMap<ServiceId, Arc<ServiceState>>>,
-    pub(crate) tenants: Arc<HashMap<TenantId, Arc<TenantState>>>,
+    pub(crate) services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
+    pub(crate) tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
 }
 
 impl Snapshot {
@@ -75,7 +80,7 @@ pub(crate) struct CustomerState {
 pub(crate) struct ServiceState {
     pub(crate) definition: ServiceDefinition,
     pub(crate) catalog: Catalog,
-    pub(crate) types: HashMap<String, ObjectType>,
+    pub(crate) types: FastMap<String, ObjectType>,
 }
 
 /// One tenant.
@@ -84,13 +89,14 @@ pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) owner: UserId,
-    pub(crate) users: Arc<HashMap<UserId, UserState>>,
+    pub(crate) users: Arc<FastMap<UserId, UserState>>,
     /// Lowercased e-mail → user, for uniqueness.
-    pub(crate) emails: Arc<HashMap<String, UserId>>,
-    pub(crate) groups: Arc<HashMap<GroupId, GroupState>>,
-    /// Subject → the directory groups it is a direct member of (the reverse of members).
-    pub(crate) member_of: Arc<HashMap<Subject, BTreeSet<GroupId>>>,
-    pub(crate) services: HashMap<ServiceId, Arc<TenantService>>,
+    pub(crate) emails: Arc<FastMap<String, UserId>>,
+    pub(crate) groups: Arc<FastMap<GroupId, GroupState>>,
+    /// Subject → the directory groups it is a direct member of (the reverse of members),
+    /// each as a `Subject::Group` so that walking up needs no new keys.
+    pub(crate) member_of: Arc<FastMap<Subject, BTreeSet<Subject>>>,
+    pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
 }
 
 /// A user of a tenant.
@@ -128,18 +134,18 @@ pub(crate) struct GroupState {
 /// One subscribed service inside one tenant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct TenantService {
-    pub(crate) objects: Arc<HashMap<ObjectId, ObjectState>>,
+    pub(crate) objects: Arc<FastMap<ObjectId, ObjectState>>,
     /// Container → direct children; top-level objects under `None`.
-    pub(crate) children: Arc<HashMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
+    pub(crate) children: Arc<FastMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
     /// The built-in Administrators group's members.
     pub(crate) administrators: Arc<BTreeSet<Subject>>,
-    pub(crate) security_groups: Arc<HashMap<SecurityGroupId, SecurityGroupState>>,
+    pub(crate) security_groups: Arc<FastMap<SecurityGroupId, SecurityGroupState>>,
     /// Subject → security groups it is a direct member of.
-    pub(crate) sg_by_member: Arc<HashMap<Subject, BTreeSet<SecurityGroupId>>>,
-    pub(crate) levels: Arc<HashMap<PermissionLevelId, LevelState>>,
-    pub(crate) grants: Arc<HashMap<GrantId, GrantState>>,
+    pub(crate) sg_by_member: Arc<FastMap<Subject, BTreeSet<SecurityGroupId>>>,
+    pub(crate) levels: Arc<FastMap<PermissionLevelId, LevelState>>,
+    pub(crate) grants: Arc<FastMap<GrantId, GrantState>>,
     /// Subject → grants naming it.
-    pub(crate) grants_by_subject: Arc<HashMap<Subject, BTreeSet<GrantId>>>,
+    pub(crate) grants_by_subject: Arc<FastMap<Subject, BTreeSet<GrantId>>>,
 }
 
 /// An object or container.
@@ -257,40 +263,52 @@ impl<'a> Iterator for Chain<'a> {
 impl TenantState {
     /// The directory groups `subject` is in, directly or through other groups, each with
     /// the member group it was reached through (`None`: `subject` is a direct member).
-    /// Breadth-first, so the shortest chain is kept; cost grows with the nesting only.
-    pub(crate) fn groups_of(&self, subject: &Subject) -> Vec<(GroupId, Option<GroupId>)> {
-        let mut found: Vec<(GroupId, Option<GroupId>)> = Vec::new();
-        let mut queue = std::collections::VecDeque::from([subject.clone()]);
-        while let Some(member) = queue.pop_front() {
-            let via = match &member {
-                Subject::Group(group) => Some(group.clone()),
-                Subject::User(_) => None,
-            };
-            let Some(parents) = self.member_of.get(&member) else {
-                continue;
-            };
-            for parent in parents {
-                if found.iter().any(|(g, _)| g == parent) {
-                    continue;
+    /// Breadth-first, so the shortest chain is kept; cost grows with the nesting only, and
+    /// it borrows from the state instead of cloning ids.
+    pub(crate) fn groups_of<'a>(
+        &'a self,
+        subject: &'a Subject,
+    ) -> Vec<(&'a Subject, Option<&'a Subject>)> {
+        let mut found: Vec<(&Subject, Option<&Subject>)> = Vec::new();
+        let mut next = 0;
+        let mut current = subject;
+        loop {
+            let via = matches!(current, Subject::Group(_)).then_some(current);
+            if let Some(parents) = self.member_of.get(current) {
+                for parent in parents {
+                    if !found.iter().any(|(g, _)| *g == parent) {
+                        found.push((parent, via));
+                    }
                 }
-                found.push((parent.clone(), via.clone()));
-                queue.push_back(Subject::Group(parent.clone()));
             }
+            let Some((group, _)) = found.get(next) else {
+                return found;
+            };
+            current = group;
+            next += 1;
         }
-        found
     }
 }
 
-/// The chain from the outermost group down to the one `subject` is directly in.
-pub(crate) fn group_chain(groups: &[(GroupId, Option<GroupId>)], outer: &GroupId) -> Vec<GroupId> {
-    let mut chain = vec![outer.clone()];
+/// The chain from the outermost group down to the one the subject is directly in.
+pub(crate) fn group_chain(
+    groups: &[(&Subject, Option<&Subject>)],
+    outer: &Subject,
+) -> Vec<GroupId> {
+    let mut chain: Vec<&Subject> = vec![outer];
     let mut current = outer;
-    while let Some((_, Some(via))) = groups.iter().find(|(g, _)| g == current) {
+    while let Some((_, Some(via))) = groups.iter().find(|(g, _)| *g == current) {
         if chain.contains(via) {
             break;
         }
-        chain.push(via.clone());
+        chain.push(via);
         current = via;
     }
     chain
+        .into_iter()
+        .filter_map(|s| match s {
+            Subject::Group(g) => Some(g.clone()),
+            Subject::User(_) => None,
+        })
+        .collect()
 }

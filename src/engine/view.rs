@@ -347,24 +347,21 @@ fn held_by(
     now: Timestamp,
 ) -> Vec<Held> {
     let groups = tenant_state.groups_of(subject);
-    let subjects = std::iter::once((subject.clone(), None)).chain(
-        groups
-            .iter()
-            .map(|(g, _)| (Subject::Group(g.clone()), Some(g))),
-    );
+    let subjects =
+        std::iter::once((subject, None)).chain(groups.iter().map(|(g, _)| (*g, Some(*g))));
     let mut held = Vec::new();
     for (holder, via) in subjects {
         let chain = via
-            .map(|g: &GroupId| group_chain(&groups, g))
+            .map(|g: &Subject| group_chain(&groups, g))
             .unwrap_or_default();
-        if objects.administrators.contains(&holder) {
+        if objects.administrators.contains(holder) {
             held.push(Held {
                 bits: PermissionBits::ALL,
                 node: GrantNode::Service,
                 trace: admin_trace(chain.clone()),
             });
         }
-        for sg_id in objects.sg_by_member.get(&holder).into_iter().flatten() {
+        for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
             let Some(sg) = objects.security_groups.get(sg_id) else {
                 continue;
             };
@@ -380,7 +377,7 @@ fn held_by(
                 });
             }
         }
-        for grant_id in objects.grants_by_subject.get(&holder).into_iter().flatten() {
+        for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
             let Some(grant) = objects.grants.get(grant_id) else {
                 continue;
             };

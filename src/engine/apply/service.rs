@@ -1,16 +1,15 @@
 //! Service definitions and the service-level permissions of a tenant: the Administrators
 //! group, security groups, permission levels and grants.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    sync::Arc,
-};
+use std::{collections::BTreeSet, sync::Arc};
 
 use super::{catalog_of, check_text};
 use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, SecurityGroupId, ServiceId, Timestamp},
-    model::{GrantState, LevelState, SecurityGroupState, ServiceState, Snapshot, TenantService},
+    model::{
+        FastMap, GrantState, LevelState, SecurityGroupState, ServiceState, Snapshot, TenantService,
+    },
     mutation::{Access, GrantNode, Mutation, ObjectScope, ServiceDefinition, Subject},
     permission::{PermissionBits, PermissionSet},
 };
@@ -23,7 +22,7 @@ pub(crate) fn validate_definition(
 ) -> Result<ServiceState, MutationError> {
     check_text("definition.display_name", &definition.display_name)?;
     let catalog = catalog_of(&definition.permissions)?;
-    let mut types = HashMap::new();
+    let mut types = FastMap::default();
     for object_type in &definition.object_types {
         let valid = !object_type.name.is_empty()
             && object_type.name.len() <= 64
@@ -516,7 +515,7 @@ fn check_objects_exist(
 }
 
 fn remove_from_index(
-    index: &mut HashMap<Subject, BTreeSet<SecurityGroupId>>,
+    index: &mut FastMap<Subject, BTreeSet<SecurityGroupId>>,
     member: &Subject,
     group: &SecurityGroupId,
 ) {

@@ -189,9 +189,10 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .remove(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             let member_of = Arc::make_mut(&mut state.member_of);
+            let as_subject = Subject::Group(group.clone());
             for member in &removed.members {
                 if let Some(parents) = member_of.get_mut(member) {
-                    parents.remove(group);
+                    parents.remove(&as_subject);
                     if parents.is_empty() {
                         member_of.remove(member);
                     }
@@ -212,11 +213,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             state.subject_exists(member)?;
             if let Subject::Group(inner) = member {
                 // A cycle appears if `group` already sits (transitively) inside `inner`.
-                let inside = inner == group
-                    || state
-                        .groups_of(&Subject::Group(group.clone()))
-                        .iter()
-                        .any(|(g, _)| g == inner);
+                let outer = Subject::Group(group.clone());
+                let inside =
+                    inner == group || state.groups_of(&outer).iter().any(|(g, _)| *g == member);
                 if inside {
                     return Err(MutationError::GroupCycle {
                         group: group.to_string(),
@@ -236,7 +235,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             Arc::make_mut(&mut state.member_of)
                 .entry(member.clone())
                 .or_default()
-                .insert(group.clone());
+                .insert(Subject::Group(group.clone()));
             Ok(())
         }
         Mutation::RemoveGroupMember {
@@ -256,7 +255,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             let member_of = Arc::make_mut(&mut state.member_of);
             if let Some(parents) = member_of.get_mut(member) {
-                parents.remove(group);
+                parents.remove(&Subject::Group(group.clone()));
                 if parents.is_empty() {
                     member_of.remove(member);
                 }
@@ -302,6 +301,9 @@ fn forget_subject(state: &mut TenantState, subject: &Subject) {
     if let Some(parents) = Arc::make_mut(&mut state.member_of).remove(subject) {
         let groups = Arc::make_mut(&mut state.groups);
         for parent in parents {
+            let Subject::Group(parent) = parent else {
+                continue;
+            };
             if let Some(group) = groups.get_mut(&parent) {
                 group.members.remove(subject);
             }

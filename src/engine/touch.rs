@@ -1,0 +1,188 @@
+//! Which ids a mutation touches: stored with nothing extra (it is derived from the
+//! mutation itself), used to filter and index the change log by tenant, service, subject
+//! and object.
+
+use super::{
+    ids::{ObjectId, ServiceId, TenantId},
+    mutation::{GrantNode, Mutation, ObjectScope, Subject},
+};
+
+/// The ids a mutation names directly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// The tenant, for tenant-level changes.
+    pub tenant: Option<TenantId>,
+    /// The service, for service-level changes (or a registration).
+    pub service: Option<ServiceId>,
+    /// Users and directory groups named.
+    pub subjects: Vec<Subject>,
+    /// Objects named.
+    pub objects: Vec<ObjectId>,
+}
+
+impl Mutation {
+    /// The tenant, service, subjects and objects this mutation names.
+    pub fn touched(&self) -> Touched {
+        let mut touched = Touched::default();
+        match self {
+            Self::CreatePartner { .. } | Self::CreateCustomer { .. } => {}
+            Self::RegisterService { service, .. } => touched.service = Some(service.clone()),
+            Self::CreateTenant { tenant, owner, .. } => {
+                touched.tenant = Some(tenant.clone());
+                touched.subjects.push(Subject::User(owner.user.clone()));
+            }
+            Self::SubscribeService { tenant, service } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+            }
+            Self::InviteUser { tenant, user } => {
+                touched.tenant = Some(tenant.clone());
+                touched.subjects.push(Subject::User(user.user.clone()));
+            }
+            Self::SetUserStatus { tenant, user, .. }
+            | Self::DeleteUser { tenant, user }
+            | Self::SetTenantRole { tenant, user, .. }
+            | Self::TransferOwnership {
+                tenant,
+                new_owner: user,
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.subjects.push(Subject::User(user.clone()));
+            }
+            Self::GrantServiceAccess {
+                tenant,
+                user,
+                service,
+            }
+            | Self::RevokeServiceAccess {
+                tenant,
+                user,
+                service,
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.subjects.push(Subject::User(user.clone()));
+            }
+            Self::CreateGroup { tenant, group, .. } | Self::DeleteGroup { tenant, group } => {
+                touched.tenant = Some(tenant.clone());
+                touched.subjects.push(Subject::Group(group.clone()));
+            }
+            Self::AddGroupMember {
+                tenant,
+                group,
+                member,
+            }
+            | Self::RemoveGroupMember {
+                tenant,
+                group,
+                member,
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.subjects.push(Subject::Group(group.clone()));
+                touched.subjects.push(member.clone());
+            }
+            Self::CreateObject {
+                tenant,
+                service,
+                object,
+                parent,
+                related,
+                ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.objects.push(object.clone());
+                touched.objects.extend(parent.iter().cloned());
+                touched.objects.extend(related.iter().cloned());
+            }
+            Self::MoveObject {
+                tenant,
+                service,
+                object,
+                new_parent,
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.objects.push(object.clone());
+                touched.objects.extend(new_parent.iter().cloned());
+            }
+            Self::DeleteObject {
+                tenant,
+                service,
+                object,
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.objects.push(object.clone());
+            }
+            Self::AddAdministrator {
+                tenant,
+                service,
+                subject,
+            }
+            | Self::RemoveAdministrator {
+                tenant,
+                service,
+                subject,
+            }
+            | Self::AddSecurityGroupMember {
+                tenant,
+                service,
+                member: subject,
+                ..
+            }
+            | Self::RemoveSecurityGroupMember {
+                tenant,
+                service,
+                member: subject,
+                ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.subjects.push(subject.clone());
+            }
+            Self::PutSecurityGroup {
+                tenant,
+                service,
+                scope,
+                ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                if let ObjectScope::Objects(objects) = scope {
+                    touched.objects.extend(objects.iter().cloned());
+                }
+            }
+            Self::DeleteSecurityGroup {
+                tenant, service, ..
+            }
+            | Self::PutPermissionLevel {
+                tenant, service, ..
+            }
+            | Self::DeletePermissionLevel {
+                tenant, service, ..
+            }
+            | Self::RevokeGrant {
+                tenant, service, ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+            }
+            Self::GiveGrant {
+                tenant,
+                service,
+                subject,
+                node,
+                ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.subjects.push(subject.clone());
+                if let GrantNode::Object(object) = node {
+                    touched.objects.push(object.clone());
+                }
+            }
+        }
+        touched
+    }
+}
