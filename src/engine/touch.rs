@@ -31,10 +31,6 @@ impl Mutation {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::User(owner.user.clone()));
             }
-            Self::SubscribeService { tenant, service } => {
-                touched.tenant = Some(tenant.clone());
-                touched.service = Some(service.clone());
-            }
             Self::InviteUser { tenant, user } => {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::User(user.user.clone()));
@@ -153,7 +149,8 @@ impl Mutation {
                     touched.objects.extend(objects.iter().cloned());
                 }
             }
-            Self::DeleteSecurityGroup {
+            Self::SubscribeService { tenant, service }
+            | Self::DeleteSecurityGroup {
                 tenant, service, ..
             }
             | Self::PutPermissionLevel {
