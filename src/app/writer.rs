@@ -87,13 +87,16 @@ impl Writer {
     /// once and skipped), stores the accepted ones in one transaction, then publishes.
     fn commit_group(&mut self, group: &mut Vec<WriteRequest>) {
         let base = self.current.load_full();
+        // The first change of the group copies the maps it touches (the published snapshot
+        // shares them); the rest of the group changes the copies in place.
         let mut working: Snapshot = (*base).clone();
+        drop(base);
         let mut records = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
         for request in group.drain(..) {
             let now = self.clock.now();
             let revision = working.revision().next();
-            match working.apply(revision, &request.mutation, now) {
+            match std::mem::take(&mut working).apply_owned(revision, &request.mutation, now) {
                 Ok(next) => {
                     working = next;
                     records.push(ChangeRecord {
@@ -106,7 +109,8 @@ impl Writer {
                     });
                     accepted.push((request.reply, revision));
                 }
-                Err(err) => {
+                Err((unchanged, err)) => {
+                    working = unchanged;
                     let _ = request.reply.send(Err(WriteError::Refused(err)));
                 }
             }

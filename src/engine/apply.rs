@@ -31,14 +31,35 @@ impl Snapshot {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<Snapshot, MutationError> {
-        let mut next = self.clone();
-        next.apply_in_place(mutation, now)?;
-        next.revision = revision;
-        Ok(next)
+        self.clone()
+            .apply_owned(revision, mutation, now)
+            .map_err(|(_, err)| err)
     }
 
-    /// Applies `mutation` to this value. On error the value may be partly changed, so
-    /// callers apply to a clone ([`Snapshot::apply`]) or discard it ([`SnapshotBuilder`]).
+    /// Like [`Snapshot::apply`], but consumes the snapshot, so that maps no other snapshot
+    /// shares are changed in place instead of copied: the writer applies a whole group of
+    /// changes this way and copies each shared map once per group, not once per change.
+    /// On error the snapshot comes back unchanged.
+    pub fn apply_owned(
+        mut self,
+        revision: Revision,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<Snapshot, (Snapshot, MutationError)> {
+        match self.apply_in_place(mutation, now) {
+            Ok(()) => {
+                self.revision = revision;
+                Ok(self)
+            }
+            Err(err) => Err((self, err)),
+        }
+    }
+
+    /// Applies `mutation` to this value.
+    ///
+    /// INVARIANT: every arm validates before it changes anything, so an error leaves the
+    /// value as it was (copy-on-write may have copied a map, never changed it). The
+    /// property tests check this for random mutations.
     fn apply_in_place(&mut self, mutation: &Mutation, now: Timestamp) -> Result<(), MutationError> {
         match mutation {
             Mutation::CreatePartner { partner, name } => {

@@ -544,6 +544,12 @@ proptest! {
             } else {
                 prop_assert_eq!(snapshot.revision(), revision);
                 prop_assert_eq!(fingerprint(&snapshot), before);
+                // Applying in place (as the writer does) and failing changes nothing either.
+                let owned = snapshot.clone();
+                let Err((unchanged, _)) = owned.apply_owned(revision.next(), &mutation, NOW) else {
+                    panic!("apply and apply_owned disagree on {mutation:?}");
+                };
+                prop_assert_eq!(fingerprint(&unchanged), before);
             }
             let probe = probes[step % probes.len()];
             compare(&snapshot, &reference, probe % 2, probe / 2);
