@@ -4,6 +4,7 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
+    effective::Affected,
     error::MutationError,
     ids::{Revision, ServiceId, TenantId, Timestamp},
     model::{
@@ -61,6 +62,16 @@ impl Snapshot {
     /// value as it was (copy-on-write may have copied a map, never changed it). The
     /// property tests check this for random mutations.
     fn apply_in_place(&mut self, mutation: &Mutation, now: Timestamp) -> Result<(), MutationError> {
+        let mut affected = Affected::default();
+        affected.collect(self, mutation);
+        self.apply_mutation(mutation, now)?;
+        affected.collect(self, mutation);
+        affected.refresh(self);
+        Ok(())
+    }
+
+    /// The change itself, without refreshing derived access (see [`Affected`]).
+    fn apply_mutation(&mut self, mutation: &Mutation, now: Timestamp) -> Result<(), MutationError> {
         match mutation {
             Mutation::CreatePartner { partner, name } => {
                 check_text("name", name)?;
@@ -290,6 +301,9 @@ impl TenantState {
 #[derive(Debug, Default)]
 pub struct SnapshotBuilder {
     snapshot: Snapshot,
+    // Users whose derived access is refreshed once, at `finish`, instead of after every
+    // mutation (a bulk load would otherwise recompute popular groups' users many times).
+    affected: Affected,
 }
 
 impl SnapshotBuilder {
@@ -300,7 +314,10 @@ impl SnapshotBuilder {
 
     /// A builder continuing from `snapshot` (a checkpoint).
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
-        Self { snapshot }
+        Self {
+            snapshot,
+            affected: Affected::default(),
+        }
     }
 
     /// Applies one mutation committed at `revision` and time `now`. After an error the
@@ -311,13 +328,16 @@ impl SnapshotBuilder {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<(), MutationError> {
-        self.snapshot.apply_in_place(mutation, now)?;
+        self.affected.collect(&self.snapshot, mutation);
+        self.snapshot.apply_mutation(mutation, now)?;
+        self.affected.collect(&self.snapshot, mutation);
         self.snapshot.revision = revision;
         Ok(())
     }
 
     /// The snapshot built so far.
-    pub fn finish(self) -> Snapshot {
+    pub fn finish(mut self) -> Snapshot {
+        self.affected.refresh(&mut self.snapshot);
         self.snapshot
     }
 }

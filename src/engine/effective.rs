@@ -8,7 +8,7 @@
 //! path, which names every source.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     sync::Arc,
 };
 
@@ -39,10 +39,10 @@ pub(crate) struct AccessEntry {
     pub(crate) expires_at: Option<Timestamp>,
 }
 
-/// Users whose access a mutation may change, in one tenant, in one service or all.
+/// Users whose access may have changed, per tenant and service (`None`: every service).
 #[derive(Debug, Default)]
 pub(crate) struct Affected {
-    entries: Vec<(TenantId, Option<ServiceId>, BTreeSet<UserId>)>,
+    entries: BTreeMap<(TenantId, Option<ServiceId>), BTreeSet<UserId>>,
 }
 
 impl Affected {
@@ -75,13 +75,16 @@ impl Affected {
             users_under(state, subject, &mut users);
         }
         if !users.is_empty() {
-            self.entries.push((tenant, service, users));
+            self.entries
+                .entry((tenant, service))
+                .or_default()
+                .extend(users);
         }
     }
 
     /// Recomputes the access of every affected user in `snapshot`.
     pub(crate) fn refresh(self, snapshot: &mut Snapshot) {
-        for (tenant, service, users) in self.entries {
+        for ((tenant, service), users) in self.entries {
             refresh(snapshot, &tenant, service.as_ref(), &users);
         }
     }
@@ -140,10 +143,10 @@ fn users_under(state: &TenantState, subject: &Subject, users: &mut BTreeSet<User
                 users.insert(user.clone());
             }
             Subject::Group(group) => {
-                if seen.insert(group) {
-                    if let Some(state) = state.groups.get(group) {
-                        stack.extend(state.members.iter());
-                    }
+                if seen.insert(group)
+                    && let Some(state) = state.groups.get(group)
+                {
+                    stack.extend(state.members.iter());
                 }
             }
         }
@@ -231,13 +234,11 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
                     expires_at: None,
                 }),
                 ObjectScope::Objects(set) => {
-                    access
-                        .entries
-                        .extend(set.iter().map(|object| AccessEntry {
-                            node: GrantNode::Object(object.clone()),
-                            bits: sg.bits,
-                            expires_at: None,
-                        }));
+                    access.entries.extend(set.iter().map(|object| AccessEntry {
+                        node: GrantNode::Object(object.clone()),
+                        bits: sg.bits,
+                        expires_at: None,
+                    }));
                 }
             }
         }

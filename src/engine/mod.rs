@@ -16,6 +16,7 @@
 mod apply;
 mod check;
 mod decision;
+mod effective;
 mod error;
 mod ids;
 mod model;

@@ -146,6 +146,9 @@ pub(crate) struct TenantService {
     pub(crate) grants: Arc<FastMap<GrantId, GrantState>>,
     /// Subject → grants naming it.
     pub(crate) grants_by_subject: Arc<FastMap<Subject, BTreeSet<GrantId>>>,
+    /// User → what it holds here, derived from the maps above and kept current by every
+    /// write, so that a check reads one entry (see `effective.rs`).
+    pub(crate) effective: Arc<FastMap<UserId, super::effective::UserAccess>>,
 }
 
 /// An object or container.
