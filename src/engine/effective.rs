@@ -252,5 +252,20 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
             }
         }
     }
+    merge(&mut access.entries);
     access
+}
+
+/// Folds entries on the same node with the same expiry into one (their bits joined), the
+/// service node first: fewer, shorter entries to scan and keep.
+fn merge(entries: &mut Vec<AccessEntry>) {
+    entries.sort_by(|a, b| (&a.node, a.expires_at).cmp(&(&b.node, b.expires_at)));
+    entries.dedup_by(|later, kept| {
+        let same = later.node == kept.node && later.expires_at == kept.expires_at;
+        if same {
+            kept.bits = kept.bits.union(later.bits);
+        }
+        same
+    });
+    entries.shrink_to_fit();
 }

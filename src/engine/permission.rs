@@ -187,6 +187,16 @@ impl PermissionBits {
         }
     }
 
+    /// The bits set in either.
+    #[must_use]
+    pub fn union(self, other: Self) -> Self {
+        let mut out = self;
+        for (word, extra) in out.0.iter_mut().zip(other.0) {
+            *word |= extra;
+        }
+        out
+    }
+
     /// Whether no bit is set.
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|w| *w == 0)
