@@ -215,6 +215,9 @@ fn serve(settings: Settings) -> ExitCode {
         let Ok(shutdown) = shutdown else {
             return Err(None);
         };
+        if let Err(err) = server::survive_file_size_limit() {
+            tracing::warn!(%err, "cannot handle SIGXFSZ; a file-size limit would end the process");
+        }
         let bound = BoundServer::bind(settings).await.map_err(Some)?;
         bound.serve(shutdown).await.map_err(Some)
     });

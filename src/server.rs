@@ -200,6 +200,22 @@ async fn set_status(health: &tonic_health::server::HealthReporter, status: Servi
 /// The fully-qualified names of the authz.v1 services, as health checks name them.
 const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService", "authz.v1.CheckService"];
 
+/// Turns SIGXFSZ (a write beyond the file-size limit) from "terminate the process" into a
+/// logged event, so that such a write fails like any other I/O error: the commit is
+/// refused, its callers are told, health turns `NOT_SERVING`, and nothing is lost.
+pub fn survive_file_size_limit() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    /// SIGXFSZ on Linux.
+    const SIGXFSZ: i32 = 25;
+    let mut signals = signal(SignalKind::from_raw(SIGXFSZ))?;
+    tokio::spawn(async move {
+        while signals.recv().await.is_some() {
+            tracing::error!("a write exceeded the file-size limit (SIGXFSZ)");
+        }
+    });
+    Ok(())
+}
+
 /// Installs the SIGINT and SIGTERM handlers now (so a signal that arrives while the
 /// server starts is not lost) and returns a future that completes on the first of them.
 pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {

@@ -190,3 +190,135 @@ fn verify(dir: &std::path::Path, acknowledged: &BTreeMap<String, u64>) {
         "logged grants must be in the rebuilt state"
     );
 }
+
+const FULL_CHILD_DIR: &str = "AUTHZD_DISK_FULL_CHILD_DIR";
+
+/// The child of `a_full_disk_fails_writes_cleanly`: once its state is set up, it limits
+/// its own file size a little above the database's current size and writes until the
+/// store refuses.
+#[tokio::test]
+#[ignore = "run by `a_full_disk_fails_writes_cleanly`, not on its own"]
+async fn disk_full_child() {
+    let Ok(dir) = std::env::var(FULL_CHILD_DIR) else {
+        return;
+    };
+    authzd::server::survive_file_size_limit().unwrap();
+    let dir = std::path::PathBuf::from(dir);
+    let server = TestServer::start_in_with(&dir, &[("checkpoint_every", "10000000")]).await;
+    server.apply(world()).await;
+    // A file-size limit stands in for a full disk: the database cannot grow past it.
+    let size = std::fs::metadata(dir.join(authzd::store::DB_FILE_NAME))
+        .unwrap()
+        .len();
+    let limited = Command::new("prlimit")
+        .arg("--pid")
+        .arg(std::process::id().to_string())
+        .arg(format!("--fsize={}", size + 256 * 1024))
+        .status()
+        .unwrap();
+    assert!(limited.success());
+    println!("READY");
+    let app = server.app().clone();
+    let mut health = app.store_health();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..16 {
+        let app = app.clone();
+        writers.spawn(async move {
+            for n in 0.. {
+                let user = format!("w{writer}-{n}");
+                let mutation = Mutation::InviteUser {
+                    tenant: crate::check::tenant(),
+                    user: authzd::engine::NewUser {
+                        user: UserId::parse(&user).unwrap(),
+                        email: format!("{user}@acme.example"),
+                        display_name: "x".repeat(250),
+                        kind: authzd::engine::UserKind::Local,
+                    },
+                };
+                match app.submit(mutation, ChangeMeta::default()).await {
+                    Ok(revision) => println!("ACK {user} {revision}"),
+                    Err(err) => return err.to_string(),
+                }
+            }
+            unreachable!()
+        });
+    }
+    let error = writers.join_next().await.unwrap().unwrap();
+    writers.abort_all();
+    println!("ERROR {error}");
+    let unhealthy = tokio::time::timeout(
+        Duration::from_secs(10),
+        health.wait_for(|healthy| !*healthy),
+    )
+    .await;
+    println!("HEALTHY {}", !matches!(unhealthy, Ok(Ok(_))));
+}
+
+#[test]
+fn a_full_disk_fails_writes_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "crash::disk_full_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(FULL_CHILD_DIR, dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("READY"), "{stdout}");
+    let error = stdout
+        .lines()
+        .find(|l| l.starts_with("ERROR "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no write failed:\n{}",
+                &stdout[stdout.len().saturating_sub(500)..]
+            )
+        });
+    assert!(error.contains("could not be stored"), "{error}");
+    assert!(
+        stdout.contains("HEALTHY false"),
+        "health must turn NOT_SERVING:\n{stdout}"
+    );
+    // Every acknowledged write survived; the failed ones left no trace.
+    let acknowledged: Vec<(String, u64)> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ACK "))
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (
+                words.next().unwrap().to_owned(),
+                words.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!acknowledged.is_empty());
+    let store = RedbStore::open(dir.path()).unwrap();
+    let records = store.changes_after(Revision::ZERO, usize::MAX).unwrap();
+    for (expected, record) in (1..).zip(&records) {
+        assert_eq!(
+            record.revision.get(),
+            expected,
+            "revisions must have no gaps"
+        );
+    }
+    for (user, revision) in &acknowledged {
+        let record = &records[usize::try_from(*revision).unwrap() - 1];
+        assert!(
+            matches!(&record.mutation, Mutation::InviteUser { user: new, .. } if new.user.as_str() == user),
+            "acknowledged {user} missing at {revision}"
+        );
+    }
+    let newest = acknowledged.iter().map(|(_, r)| *r).max().unwrap();
+    assert_eq!(
+        store.load_snapshot().unwrap().revision().get(),
+        newest,
+        "nothing unacknowledged was kept"
+    );
+}
