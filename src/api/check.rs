@@ -11,8 +11,7 @@ use super::{
 use crate::{
     app::App,
     engine::{
-        CheckQuery, GrantNode, ObjectId, Permission, Revision, ServiceId, Snapshot, Subject,
-        TenantId, UserId,
+        CheckQuery, GrantNode, ObjectId, Permission, ServiceId, Snapshot, Subject, TenantId, UserId,
     },
 };
 
@@ -35,12 +34,14 @@ impl CheckApi {
         }
     }
 
-    /// The snapshot to answer from: the current one, or one at least `min` new.
+    /// The snapshot to answer from: the current one, or one at least as new as the
+    /// request's `consistency.min_revision`.
     async fn snapshot(
         &self,
-        min: Revision,
+        consistency: Option<&pb::Consistency>,
         deadline: Option<Duration>,
     ) -> Result<Arc<Snapshot>, Status> {
+        let min = convert::min_revision(consistency);
         let current = self.app.snapshot();
         if current.revision() >= min {
             return Ok(current);
@@ -73,10 +74,7 @@ impl pb::check_service_server::CheckService for CheckApi {
             object: optional_id("object", &request.object, ObjectId::parse)?,
         };
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let now = self.app.now();
         let (allowed, explanation) = if request.explain {
@@ -157,10 +155,7 @@ impl pb::check_service_server::CheckService for CheckApi {
             }
         };
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let now = self.app.now();
         let results = items
@@ -203,13 +198,9 @@ impl pb::check_service_server::CheckService for CheckApi {
         let tenant = id("tenant", &request.tenant, TenantId::parse)?;
         let user = id("user", &request.user, UserId::parse)?;
         let service = optional_id("service", &request.service, ServiceId::parse)?;
-        let size = paging::page_size(request.page_size)?;
-        let after = paging::decode_token(&request.page_token)?;
+        let (size, after) = paging::request(request.page_size, &request.page_token)?;
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let entries = snapshot
             .user_permissions(&tenant, &user, service.as_ref(), self.app.now())
@@ -249,13 +240,9 @@ impl pb::check_service_server::CheckService for CheckApi {
         let tenant = id("tenant", &request.tenant, TenantId::parse)?;
         let service = id("service", &request.service, ServiceId::parse)?;
         let object = id("object", &request.object, ObjectId::parse)?;
-        let size = paging::page_size(request.page_size)?;
-        let after = paging::decode_token(&request.page_token)?;
+        let (size, after) = paging::request(request.page_size, &request.page_token)?;
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let entries = snapshot
             .object_access(&tenant, &service, &object, self.app.now())
@@ -291,13 +278,9 @@ impl pb::check_service_server::CheckService for CheckApi {
         let service = id("service", &request.service, ServiceId::parse)?;
         let user = id("user", &request.user, UserId::parse)?;
         let perm: Permission = permission("permission", &request.permission)?;
-        let size = paging::page_size(request.page_size)?;
-        let after = paging::decode_token(&request.page_token)?;
+        let (size, after) = paging::request(request.page_size, &request.page_token)?;
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let objects = snapshot
             .lookup_objects(&tenant, &service, &user, &perm, self.app.now())
@@ -321,13 +304,9 @@ impl pb::check_service_server::CheckService for CheckApi {
         let service = id("service", &request.service, ServiceId::parse)?;
         let object = optional_id("object", &request.object, ObjectId::parse)?;
         let perm = permission("permission", &request.permission)?;
-        let size = paging::page_size(request.page_size)?;
-        let after = paging::decode_token(&request.page_token)?;
+        let (size, after) = paging::request(request.page_size, &request.page_token)?;
         let snapshot = self
-            .snapshot(
-                convert::min_revision(request.consistency.as_ref()),
-                deadline,
-            )
+            .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let users = snapshot
             .lookup_subjects(&tenant, &service, object.as_ref(), &perm, self.app.now())

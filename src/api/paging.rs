@@ -26,6 +26,12 @@ pub(crate) fn page_size(requested: i32) -> Result<usize, Status> {
     }
 }
 
+/// Validates a request's `page_size` and `page_token`: the size, and the key to continue
+/// after (`None` for the first page).
+pub(crate) fn request(page_size: i32, page_token: &str) -> Result<(usize, Option<String>), Status> {
+    Ok((self::page_size(page_size)?, decode_token(page_token)?))
+}
+
 /// Encodes the sort key of the last entry of a page.
 pub(crate) fn encode_token(key: &str) -> String {
     let mut token = String::with_capacity(TOKEN_PREFIX.len() + key.len() * 2);
