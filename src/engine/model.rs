@@ -13,6 +13,30 @@ use serde::{Deserialize, Serialize};
 /// dominated check time.
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Adds `value` under `key` in a one-to-many index.
+pub(crate) fn index_insert<K: std::hash::Hash + Eq, V: Ord>(
+    index: &mut FastMap<K, BTreeSet<V>>,
+    key: K,
+    value: V,
+) {
+    index.entry(key).or_default().insert(value);
+}
+
+/// Removes `value` under `key` in a one-to-many index, dropping the key with its last value
+/// so that an index never keeps empty entries.
+pub(crate) fn index_remove<K: std::hash::Hash + Eq, V: Ord>(
+    index: &mut FastMap<K, BTreeSet<V>>,
+    key: &K,
+    value: &V,
+) {
+    if let Some(values) = index.get_mut(key) {
+        values.remove(value);
+        if values.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
 use super::{
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,

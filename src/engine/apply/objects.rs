@@ -6,7 +6,7 @@ use super::check_text;
 use crate::engine::{
     error::MutationError,
     ids::{ObjectId, ServiceId},
-    model::{ObjectState, ServiceState, Snapshot, TenantService},
+    model::{ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
     mutation::{GrantNode, Mutation, ObjectScope},
 };
 
@@ -43,10 +43,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     related: related.clone(),
                 },
             );
-            Arc::make_mut(&mut objects.children)
-                .entry(parent.clone())
-                .or_default()
-                .insert(object.clone());
+            index_insert(
+                Arc::make_mut(&mut objects.children),
+                parent.clone(),
+                object.clone(),
+            );
             Ok(())
         }
         Mutation::MoveObject {
@@ -79,13 +80,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 new_parent.as_ref(),
             )?;
             let children = Arc::make_mut(&mut objects.children);
-            if let Some(siblings) = children.get_mut(&current.parent) {
-                siblings.remove(object);
-            }
-            children
-                .entry(new_parent.clone())
-                .or_default()
-                .insert(object.clone());
+            index_remove(children, &current.parent, object);
+            index_insert(children, new_parent.clone(), object.clone());
             if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
                 moved.parent.clone_from(new_parent);
             }
@@ -165,9 +161,7 @@ fn check_placement(
 fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &ObjectState) {
     Arc::make_mut(&mut objects.objects).remove(object);
     let children = Arc::make_mut(&mut objects.children);
-    if let Some(siblings) = children.get_mut(&removed.parent) {
-        siblings.remove(object);
-    }
+    index_remove(children, &removed.parent, object);
     children.remove(&Some(object.clone()));
     let dependents: Vec<ObjectId> = objects
         .objects
@@ -206,12 +200,7 @@ fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &Objec
         let by_subject = Arc::make_mut(&mut objects.grants_by_subject);
         for (grant, subject) in on_object {
             grants.remove(&grant);
-            if let Some(set) = by_subject.get_mut(&subject) {
-                set.remove(&grant);
-                if set.is_empty() {
-                    by_subject.remove(&subject);
-                }
-            }
+            index_remove(by_subject, &subject, &grant);
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::engine::{
     ids::{GrantId, ObjectId, SecurityGroupId, ServiceId, Timestamp},
     model::{
         FastMap, GrantState, LevelState, SecurityGroupState, ServiceState, Snapshot, TenantService,
+        index_insert, index_remove,
     },
     mutation::{Access, GrantNode, Mutation, ObjectScope, ServiceDefinition, Subject},
     permission::{PermissionBits, PermissionSet},
@@ -174,7 +175,7 @@ pub(super) fn apply(
                 .ok_or_else(|| MutationError::not_found("security group", group))?;
             let by_member = Arc::make_mut(&mut tenant_service.sg_by_member);
             for member in &removed.members {
-                remove_from_index(by_member, member, group);
+                index_remove(by_member, member, group);
             }
             Ok(())
         }
@@ -206,10 +207,11 @@ pub(super) fn apply(
                     format!("{member:?} in {group}"),
                 ));
             }
-            Arc::make_mut(&mut tenant_service.sg_by_member)
-                .entry(member.clone())
-                .or_default()
-                .insert(group.clone());
+            index_insert(
+                Arc::make_mut(&mut tenant_service.sg_by_member),
+                member.clone(),
+                group.clone(),
+            );
             Ok(())
         }
         Mutation::RemoveSecurityGroupMember {
@@ -238,7 +240,7 @@ pub(super) fn apply(
                     format!("{member:?} in {group}"),
                 ));
             }
-            remove_from_index(
+            index_remove(
                 Arc::make_mut(&mut tenant_service.sg_by_member),
                 member,
                 group,
@@ -348,10 +350,11 @@ pub(super) fn apply(
                     expires_at: *expires_at,
                 },
             );
-            Arc::make_mut(&mut tenant_service.grants_by_subject)
-                .entry(subject.clone())
-                .or_default()
-                .insert(grant.clone());
+            index_insert(
+                Arc::make_mut(&mut tenant_service.grants_by_subject),
+                subject.clone(),
+                grant.clone(),
+            );
             Ok(())
         }
         Mutation::RevokeGrant {
@@ -387,13 +390,8 @@ pub(super) fn apply(
                 grants.remove(id);
             }
             let by_subject = Arc::make_mut(&mut tenant_service.grants_by_subject);
-            if let Some(set) = by_subject.get_mut(&revoked.subject) {
-                for id in &removing {
-                    set.remove(id);
-                }
-                if set.is_empty() {
-                    by_subject.remove(&revoked.subject);
-                }
+            for id in &removing {
+                index_remove(by_subject, &revoked.subject, id);
             }
             Ok(())
         }
@@ -511,19 +509,6 @@ fn check_objects_exist(
     {
         Some(missing) => Err(MutationError::not_found("object", missing)),
         None => Ok(()),
-    }
-}
-
-fn remove_from_index(
-    index: &mut FastMap<Subject, BTreeSet<SecurityGroupId>>,
-    member: &Subject,
-    group: &SecurityGroupId,
-) {
-    if let Some(groups) = index.get_mut(member) {
-        groups.remove(group);
-        if groups.is_empty() {
-            index.remove(member);
-        }
     }
 }
 

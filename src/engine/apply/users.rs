@@ -6,7 +6,7 @@ use super::{check_text, new_group, new_user_state, normalized_email};
 use crate::engine::{
     error::MutationError,
     ids::{ServiceId, UserId},
-    model::{Snapshot, TenantState},
+    model::{Snapshot, TenantState, index_insert, index_remove},
     mutation::{DemotionPolicy, Mutation, Subject, TenantRole, UserKind, UserStatus},
 };
 
@@ -191,12 +191,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             let member_of = Arc::make_mut(&mut state.member_of);
             let as_subject = Subject::Group(group.clone());
             for member in &removed.members {
-                if let Some(parents) = member_of.get_mut(member) {
-                    parents.remove(&as_subject);
-                    if parents.is_empty() {
-                        member_of.remove(member);
-                    }
-                }
+                index_remove(member_of, member, &as_subject);
             }
             forget_subject(state, &Subject::Group(group.clone()));
             Ok(())
@@ -232,10 +227,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{member:?} in {group}"),
                 ));
             }
-            Arc::make_mut(&mut state.member_of)
-                .entry(member.clone())
-                .or_default()
-                .insert(Subject::Group(group.clone()));
+            index_insert(
+                Arc::make_mut(&mut state.member_of),
+                member.clone(),
+                Subject::Group(group.clone()),
+            );
             Ok(())
         }
         Mutation::RemoveGroupMember {
@@ -253,13 +249,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{member:?} in {group}"),
                 ));
             }
-            let member_of = Arc::make_mut(&mut state.member_of);
-            if let Some(parents) = member_of.get_mut(member) {
-                parents.remove(&Subject::Group(group.clone()));
-                if parents.is_empty() {
-                    member_of.remove(member);
-                }
-            }
+            index_remove(
+                Arc::make_mut(&mut state.member_of),
+                member,
+                &Subject::Group(group.clone()),
+            );
             Ok(())
         }
         _ => Ok(()),
