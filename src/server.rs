@@ -128,7 +128,11 @@ impl BoundServer {
                     api::ServerInfoApi::new(self.app.clone(), self.started_at),
                 ))
                 .add_service(pb::check_service_server::CheckServiceServer::new(
-                    api::CheckApi::new(self.app.clone(), self.settings.max_batch_items),
+                    api::CheckApi::new(
+                        self.app.clone(),
+                        self.settings.max_batch_items,
+                        self.settings.consistency_wait,
+                    ),
                 ))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                     let _ = stopped.await;

@@ -15,22 +15,23 @@ use crate::{
     },
 };
 
-/// How long a read waits for a minimum revision when the caller set no deadline.
-const DEFAULT_CONSISTENCY_WAIT: Duration = Duration::from_secs(5);
-
 /// Implements `authz.v1.CheckService`.
 #[derive(Debug, Clone)]
 pub struct CheckApi {
     app: App,
     max_batch_items: usize,
+    /// How long a read waits for a minimum revision when the caller set no deadline.
+    consistency_wait: Duration,
 }
 
 impl CheckApi {
-    /// Serves decisions from `app`, accepting batches of up to `max_batch_items`.
-    pub fn new(app: App, max_batch_items: usize) -> Self {
+    /// Serves decisions from `app`, accepting batches of up to `max_batch_items`; a read
+    /// without a deadline waits at most `consistency_wait` for its minimum revision.
+    pub fn new(app: App, max_batch_items: usize, consistency_wait: Duration) -> Self {
         Self {
             app,
             max_batch_items,
+            consistency_wait,
         }
     }
 
@@ -48,7 +49,7 @@ impl CheckApi {
         }
         // Answer a little before the caller's deadline, so it gets our status (naming the
         // current revision) rather than its own timeout.
-        let wait = deadline.map_or(DEFAULT_CONSISTENCY_WAIT, |d| {
+        let wait = deadline.map_or(self.consistency_wait, |d| {
             d.saturating_sub((d / 10).min(Duration::from_millis(50)))
         });
         self.app

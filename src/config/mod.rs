@@ -76,6 +76,14 @@ pub const SETTINGS: &[SettingSpec] = &[
                (e.g. `500ms`, `10s`, `1m`; at most 1h)",
     },
     SettingSpec {
+        key: "consistency_wait",
+        env: "AUTHZD_CONSISTENCY_WAIT",
+        flag: "consistency-wait",
+        default: "5s",
+        help: "how long a read without a deadline waits for the minimum revision it asks \
+               for before FAILED_PRECONDITION (e.g. `100ms`, `5s`; at most 1m)",
+    },
+    SettingSpec {
         key: "checkpoint_every",
         env: "AUTHZD_CHECKPOINT_EVERY",
         flag: "checkpoint-every",
@@ -163,6 +171,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Largest number of items in one batch check.
     pub max_batch_items: usize,
+    /// How long a read without a deadline waits for its minimum revision.
+    pub consistency_wait: Duration,
     /// Changes between checkpoints.
     pub checkpoint_every: u64,
     /// Minimum age of pruned change-log entries.
@@ -403,6 +413,16 @@ impl Layers {
                 )
             })?;
 
+        let wait = take("consistency_wait");
+        let wait_value = parse_duration(&wait.0)
+            .filter(|d| *d <= Duration::from_mins(1))
+            .ok_or_else(|| {
+                invalid(
+                    "consistency_wait",
+                    wait.clone(),
+                    "expected a duration like `100ms` or `5s`, at most 1m".into(),
+                )
+            })?;
         let every = take("checkpoint_every");
         let every_value = every
             .0
@@ -442,6 +462,7 @@ impl Layers {
             log_level: log_level.0,
             shutdown_grace: grace_value,
             max_batch_items: batch_value,
+            consistency_wait: wait_value,
             checkpoint_every: every_value,
             changelog_retention_age: age_value,
             changelog_retention_count: count_value,
@@ -484,7 +505,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 9] = [
+        let values: [(&str, String); 10] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -494,6 +515,10 @@ impl Settings {
                 quote(&format!("{}ms", self.shutdown_grace.as_millis())),
             ),
             ("max_batch_items", self.max_batch_items.to_string()),
+            (
+                "consistency_wait",
+                quote(&format!("{}ms", self.consistency_wait.as_millis())),
+            ),
             ("checkpoint_every", self.checkpoint_every.to_string()),
             (
                 "changelog_retention_age",

@@ -244,6 +244,57 @@ async fn min_revision_beyond_the_current_one_waits_then_fails_with_deadline() {
 }
 
 #[tokio::test]
+async fn min_revision_without_a_deadline_fails_with_failed_precondition_naming_the_current() {
+    let server = TestServer::start_with(
+        std::sync::Arc::new(authzd::app::SystemClock),
+        &[("consistency_wait", "100ms")],
+    )
+    .await;
+    let revision = server.apply(world()).await;
+    let mut client = CheckServiceClient::new(server.channel().await);
+    let mut request = check("alice", "restore.run", "site3", false);
+    request.consistency = Some(pb::Consistency {
+        min_revision: revision.get() + 1,
+    });
+    let status = client.check(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains(&format!("current revision is {revision}")),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_read_waiting_for_a_revision_is_answered_once_the_write_lands() {
+    let server = TestServer::start().await;
+    let revision = server.apply(world()).await;
+    let mut client = CheckServiceClient::new(server.channel().await);
+    let mut request = check("bob", "backup.run", "site9", false);
+    request.consistency = Some(pb::Consistency {
+        min_revision: revision.get() + 1,
+    });
+    let waiting = tokio::spawn(async move { client.check(request).await });
+    // The read is in flight, waiting; the write it waits for lands and releases it.
+    let written = server
+        .apply([Mutation::GiveGrant {
+            tenant: tenant(),
+            service: service(),
+            grant: GrantId::parse("g-late").unwrap(),
+            subject: Subject::User(user("bob")),
+            access: Access::Permissions(PermissionSet::parse(["backup.run"]).unwrap()),
+            node: GrantNode::Service,
+            expires_at: None,
+        }])
+        .await;
+    let answer = waiting.await.unwrap().unwrap().into_inner();
+    assert_eq!(answer.decision(), pb::Decision::Allowed);
+    assert_eq!(answer.revision, written.get());
+}
+
+#[tokio::test]
 async fn batch_check_answers_in_order_with_per_item_errors() {
     let server = TestServer::start().await;
     server.apply(world()).await;
