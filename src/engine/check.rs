@@ -35,14 +35,17 @@ impl Snapshot {
         if access.administrator {
             return true;
         }
+        let mut chain: Option<Vec<&ObjectId>> = None;
         access.entries.iter().any(|entry| {
             if !entry.bits.contains(bit) || entry.expires_at.is_some_and(|t| t <= now) {
                 return false;
             }
-            match (entry.node, context.object_slot) {
-                (None, _) => true,
-                (Some(_), None) => false,
-                (Some(node), Some(slot)) => context.objects.slot_within(slot, node),
+            match (&entry.node, &query.object) {
+                (GrantNode::Service, _) => true,
+                (GrantNode::Object(_), None) => false,
+                (GrantNode::Object(node), Some(object)) => chain
+                    .get_or_insert_with(|| context.objects.chain(object).collect())
+                    .contains(&node),
             }
         })
     }
@@ -195,16 +198,16 @@ impl Snapshot {
         if !user.reaches_service(&query.service) {
             return Err(Denial::NoServiceAccess);
         }
-        let object_slot = match &query.object {
-            Some(object) => Some(objects.slot(object).ok_or(Denial::UnknownObject)?),
-            None => None,
-        };
+        if let Some(object) = &query.object
+            && !objects.objects.contains_key(object)
+        {
+            return Err(Denial::UnknownObject);
+        }
         Ok(Context {
             tenant,
             service_def,
             objects,
             user,
-            object_slot,
         })
     }
 }
@@ -214,8 +217,6 @@ struct Context<'a> {
     service_def: &'a super::model::ServiceState,
     objects: &'a TenantService,
     user: &'a UserState,
-    /// The queried object's slot; `None` for the service as a whole.
-    object_slot: Option<u32>,
 }
 
 /// Only active users are allowed anything; a lock ends by itself when its time passes.

@@ -34,8 +34,7 @@ pub(crate) struct UserAccess {
 /// A permission set held on a node until an optional expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AccessEntry {
-    /// The object's slot (and everything inside it), or `None` for the whole service.
-    pub(crate) node: Option<u32>,
+    pub(crate) node: GrantNode,
     pub(crate) bits: PermissionBits,
     pub(crate) expires_at: Option<Timestamp>,
 }
@@ -230,37 +229,27 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
             };
             match &sg.scope {
                 ObjectScope::AllObjects => access.entries.push(AccessEntry {
-                    node: None,
+                    node: GrantNode::Service,
                     bits: sg.bits,
                     expires_at: None,
                 }),
                 ObjectScope::Objects(set) => {
-                    access.entries.extend(set.iter().filter_map(|object| {
-                        objects.slot(object).map(|slot| AccessEntry {
-                            node: Some(slot),
-                            bits: sg.bits,
-                            expires_at: None,
-                        })
+                    access.entries.extend(set.iter().map(|object| AccessEntry {
+                        node: GrantNode::Object(object.clone()),
+                        bits: sg.bits,
+                        expires_at: None,
                     }));
                 }
             }
         }
         for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
-            let Some(grant) = objects.grants.get(grant_id) else {
-                continue;
-            };
-            let node = match &grant.node {
-                GrantNode::Service => None,
-                GrantNode::Object(object) => match objects.slot(object) {
-                    Some(slot) => Some(slot),
-                    None => continue,
-                },
-            };
-            access.entries.push(AccessEntry {
-                node,
-                bits: objects.grant_bits(grant),
-                expires_at: grant.expires_at,
-            });
+            if let Some(grant) = objects.grants.get(grant_id) {
+                access.entries.push(AccessEntry {
+                    node: grant.node.clone(),
+                    bits: objects.grant_bits(grant),
+                    expires_at: grant.expires_at,
+                });
+            }
         }
     }
     merge(&mut access.entries);
@@ -270,7 +259,7 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
 /// Folds entries on the same node with the same expiry into one (their bits joined), the
 /// service node first: fewer, shorter entries to scan and keep.
 fn merge(entries: &mut Vec<AccessEntry>) {
-    entries.sort_by_key(|e| (e.node, e.expires_at));
+    entries.sort_by(|a, b| (&a.node, a.expires_at).cmp(&(&b.node, b.expires_at)));
     entries.dedup_by(|later, kept| {
         let same = later.node == kept.node && later.expires_at == kept.expires_at;
         if same {

@@ -159,9 +159,6 @@ pub(crate) struct GroupState {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct TenantService {
     pub(crate) objects: Arc<FastMap<ObjectId, ObjectState>>,
-    /// Slot → the slot of its container (`None`: top level, or a deleted object). A check
-    /// walks this vector instead of hashing object ids up the container chain.
-    pub(crate) parents: Arc<Vec<Option<u32>>>,
     /// Container → direct children; top-level objects under `None`.
     pub(crate) children: Arc<FastMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
     /// The built-in Administrators group's members.
@@ -181,8 +178,6 @@ pub(crate) struct TenantService {
 /// An object or container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ObjectState {
-    /// Its position in `TenantService::parents`: a dense number for fast chain walks.
-    pub(crate) slot: u32,
     pub(crate) object_type: String,
     pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,
@@ -223,31 +218,6 @@ pub(crate) struct GrantState {
 }
 
 impl TenantService {
-    /// Whether the object in `slot` is `ancestor` or lies (at any depth) inside it.
-    pub(crate) fn slot_within(&self, slot: u32, ancestor: u32) -> bool {
-        let mut current = Some(slot);
-        // Bounded by the number of slots, so a damaged link can never loop forever.
-        for _ in 0..=self.parents.len() {
-            match current {
-                Some(s) if s == ancestor => return true,
-                Some(s) => {
-                    current = usize::try_from(s)
-                        .ok()
-                        .and_then(|i| self.parents.get(i))
-                        .copied()
-                        .flatten();
-                }
-                None => return false,
-            }
-        }
-        false
-    }
-
-    /// The slot of an object.
-    pub(crate) fn slot(&self, object: &ObjectId) -> Option<u32> {
-        self.objects.get(object).map(|o| o.slot)
-    }
-
     /// The object and its containers, nearest first.
     pub(crate) fn chain<'a>(&'a self, object: &'a ObjectId) -> Chain<'a> {
         Chain {

@@ -34,17 +34,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     return Err(MutationError::not_found("related object", other));
                 }
             }
-            let slot =
-                u32::try_from(objects.parents.len()).map_err(|_| MutationError::Invalid {
-                    field: "object",
-                    rule: "a service holds at most 4294967295 objects".into(),
-                })?;
-            let parent_slot = parent.as_ref().and_then(|p| objects.slot(p));
-            Arc::make_mut(&mut objects.parents).push(parent_slot);
             Arc::make_mut(&mut objects.objects).insert(
                 object.clone(),
                 ObjectState {
-                    slot,
                     object_type: object_type.clone(),
                     name: name.clone(),
                     parent: parent.clone(),
@@ -92,13 +84,6 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             index_insert(children, new_parent.clone(), object.clone());
             if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
                 moved.parent.clone_from(new_parent);
-            }
-            let parent_slot = new_parent.as_ref().and_then(|p| objects.slot(p));
-            if let Some(entry) = usize::try_from(current.slot)
-                .ok()
-                .and_then(|i| Arc::make_mut(&mut objects.parents).get_mut(i))
-            {
-                *entry = parent_slot;
             }
             Ok(())
         }
@@ -175,14 +160,6 @@ fn check_placement(
 /// Removes an object with the grants on it, its place in scopes and related sets.
 fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &ObjectState) {
     Arc::make_mut(&mut objects.objects).remove(object);
-    // The slot stays, unlinked: slots are never reused, so no stale entry can point at a
-    // new object.
-    if let Some(entry) = usize::try_from(removed.slot)
-        .ok()
-        .and_then(|i| Arc::make_mut(&mut objects.parents).get_mut(i))
-    {
-        *entry = None;
-    }
     let children = Arc::make_mut(&mut objects.children);
     index_remove(children, &removed.parent, object);
     children.remove(&Some(object.clone()));
