@@ -257,3 +257,41 @@ fn an_unusable_data_dir_is_refused_clearly() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn an_open_stream_is_served_to_its_end_after_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), &[]);
+    let uri = server.uri();
+    wait_serving(&uri).await;
+    let mut client = ServerReflectionClient::new(channel(&uri).await);
+    let (requests, outgoing) = tokio::sync::mpsc::channel(4);
+    let list = || ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    requests.send(list()).await.unwrap();
+    let mut responses = client
+        .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .unwrap()
+        .into_inner();
+    responses.next().await.unwrap().unwrap();
+
+    // The stream is open; shutdown begins. It keeps being served until it ends.
+    server.signal("TERM");
+    server.wait_for_log("draining in-flight calls");
+    requests.send(list()).await.unwrap();
+    let answer = responses.next().await.unwrap().unwrap();
+    assert!(matches!(
+        answer.message_response,
+        Some(MessageResponse::ListServicesResponse(_))
+    ));
+    drop(requests);
+    assert!(responses.next().await.is_none());
+
+    let (status, _) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -101,6 +101,21 @@ impl ServerProcess {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// Waits until the child logs a line containing `needle`.
+    pub(crate) fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .stderr_lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("authzd never logged `{needle}`"));
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
     /// Waits for the child to exit and returns its status and the rest of its stderr.
     pub(crate) fn wait(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + PROCESS_TIMEOUT;
