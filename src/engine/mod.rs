@@ -14,6 +14,7 @@
 //! prost or any other module of this crate.
 
 mod apply;
+mod authority;
 mod check;
 mod decision;
 mod effective;
@@ -29,6 +30,7 @@ mod view;
 mod tests;
 
 pub use apply::SnapshotBuilder;
+pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use error::{MutationError, MutationErrorKind};
 pub use ids::{
