@@ -1,0 +1,368 @@
+//! Rules on users, directory groups, roles and the Administrators group.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use super::*;
+
+#[test]
+fn administrators_group_cannot_be_deleted_or_edited() {
+    let mut world = World::new();
+    let admins = SecurityGroupId::parse(ADMINISTRATORS_GROUP).unwrap();
+    let err = world.refused(Mutation::DeleteSecurityGroup {
+        tenant: t(),
+        service: crm(),
+        group: admins.clone(),
+    });
+    assert!(matches!(
+        err,
+        MutationError::AdministratorsGroupImmutable { .. }
+    ));
+    let err = world.refused(Mutation::PutSecurityGroup {
+        tenant: t(),
+        service: crm(),
+        group: admins,
+        name: "Administrators".into(),
+        description: String::new(),
+        permissions: PermissionSet::parse(["backup.run"]).unwrap(),
+        scope: ObjectScope::AllObjects,
+    });
+    assert!(matches!(
+        err,
+        MutationError::AdministratorsGroupImmutable { .. }
+    ));
+}
+
+#[test]
+fn application_administrators_are_synced_into_administrators_group() {
+    let mut world = World::new();
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::ApplicationAdministrator([crm()].into()),
+    });
+    assert!(world.administrators(&crm()).contains(&u("alice")));
+    assert!(world.check("alice", "settings.edit", Some("site1")));
+}
+
+#[test]
+fn demotion_removes_from_administrators_group_when_policy_says_remove() {
+    let mut world = World::new();
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::ApplicationAdministrator([crm()].into()),
+    });
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::StandardUser,
+    });
+    assert!(!world.administrators(&crm()).contains(&u("alice")));
+    assert!(!world.check("alice", "settings.edit", Some("site1")));
+}
+
+#[test]
+fn demotion_keeps_in_administrators_group_when_policy_says_keep() {
+    let mut world = World::new();
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::ApplicationAdministrator([iaas()].into()),
+    });
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::StandardUser,
+    });
+    assert!(world.administrators(&iaas()).contains(&u("alice")));
+    // Removing by hand is what takes the access away.
+    world.ok(Mutation::RemoveAdministrator {
+        tenant: t(),
+        service: iaas(),
+        subject: u("alice"),
+    });
+    assert!(!world.administrators(&iaas()).contains(&u("alice")));
+}
+
+#[test]
+fn user_without_service_access_is_denied_despite_group() {
+    let mut world = World::new();
+    world.ok(Mutation::InviteUser {
+        tenant: t(),
+        user: new_user("carol", UserKind::Directory),
+    });
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("carol"),
+        status: UserStatus::Active,
+    });
+    let sg = SecurityGroupId::parse("everyone").unwrap();
+    world.ok(Mutation::PutSecurityGroup {
+        tenant: t(),
+        service: crm(),
+        group: sg.clone(),
+        name: "Everyone".into(),
+        description: String::new(),
+        permissions: PermissionSet::all(),
+        scope: ObjectScope::AllObjects,
+    });
+    let err = world.refused(Mutation::AddSecurityGroupMember {
+        tenant: t(),
+        service: crm(),
+        group: sg.clone(),
+        member: u("carol"),
+    });
+    assert!(matches!(err, MutationError::NoServiceAccess { .. }));
+    // Through a directory group the membership is allowed, but carol still gets nothing.
+    let group = GroupId::parse("staff").unwrap();
+    world.ok(Mutation::CreateGroup {
+        tenant: t(),
+        group: group.clone(),
+        name: "Staff".into(),
+    });
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: group.clone(),
+        member: u("carol"),
+    });
+    world.ok(Mutation::AddSecurityGroupMember {
+        tenant: t(),
+        service: crm(),
+        group: sg,
+        member: Subject::Group(group),
+    });
+    let explanation = world
+        .snapshot
+        .explain(&world.query("carol", "backup.run", None), NOW);
+    assert_eq!(explanation, Explanation::Denied(Denial::NoServiceAccess));
+}
+
+#[test]
+fn nested_groups_grant_with_chain() {
+    let mut world = World::new();
+    let (outer, inner) = (
+        GroupId::parse("outer").unwrap(),
+        GroupId::parse("inner").unwrap(),
+    );
+    for g in [&outer, &inner] {
+        world.ok(Mutation::CreateGroup {
+            tenant: t(),
+            group: g.clone(),
+            name: g.to_string(),
+        });
+    }
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: outer.clone(),
+        member: Subject::Group(inner.clone()),
+    });
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: inner.clone(),
+        member: u("alice"),
+    });
+    world.grant(
+        "g1",
+        Subject::Group(outer.clone()),
+        &["export.run"],
+        GrantNode::Service,
+        None,
+    );
+    let Explanation::Allowed(grants) = world
+        .snapshot
+        .explain(&world.query("alice", "export.run", Some("site2")), NOW)
+    else {
+        panic!("expected allow");
+    };
+    assert_eq!(grants[0].group_chain, vec![outer, inner]);
+    assert_eq!(grants[0].source, GrantSource::DirectGrant);
+}
+
+#[test]
+fn group_cycle_is_rejected() {
+    let mut world = World::new();
+    let (a, b) = (GroupId::parse("a").unwrap(), GroupId::parse("b").unwrap());
+    for g in [&a, &b] {
+        world.ok(Mutation::CreateGroup {
+            tenant: t(),
+            group: g.clone(),
+            name: g.to_string(),
+        });
+    }
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: a.clone(),
+        member: Subject::Group(b.clone()),
+    });
+    let err = world.refused(Mutation::AddGroupMember {
+        tenant: t(),
+        group: b,
+        member: Subject::Group(a.clone()),
+    });
+    assert!(matches!(err, MutationError::GroupCycle { .. }));
+    let err = world.refused(Mutation::AddGroupMember {
+        tenant: t(),
+        group: a.clone(),
+        member: Subject::Group(a),
+    });
+    assert!(matches!(err, MutationError::GroupCycle { .. }));
+}
+
+#[test]
+fn locked_user_is_denied_until_lock_expires() {
+    let mut world = World::new();
+    world.grant("g1", u("alice"), &["*"], GrantNode::Service, None);
+    let until = NOW.plus_millis(3_600_000);
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("alice"),
+        status: UserStatus::LockedUntil(until),
+    });
+    let explanation = world
+        .snapshot
+        .explain(&world.query("alice", "backup.run", None), NOW);
+    assert_eq!(
+        explanation,
+        Explanation::Denied(Denial::UserNotActive(UserStatus::LockedUntil(until)))
+    );
+    assert!(world.check_at("alice", "backup.run", None, until));
+}
+
+#[test]
+fn invited_and_disabled_users_are_denied() {
+    let mut world = World::new();
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("bob"),
+        role: TenantRole::ServiceAdministrator,
+    });
+    assert!(world.check("bob", "backup.run", None));
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("bob"),
+        status: UserStatus::Disabled,
+    });
+    assert!(!world.check("bob", "backup.run", None));
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("bob"),
+        status: UserStatus::Invited,
+    });
+    assert!(!world.check("bob", "backup.run", None));
+}
+
+#[test]
+fn exactly_one_owner_after_transfer() {
+    let mut world = World::new();
+    world.ok(Mutation::TransferOwnership {
+        tenant: t(),
+        new_owner: user("alice"),
+    });
+    let owners: Vec<_> = world.snapshot.tenants[&t()]
+        .users
+        .iter()
+        .filter(|(_, u)| u.role == TenantRole::Owner)
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(owners, vec![user("alice")]);
+    assert_eq!(
+        world.snapshot.tenants[&t()].users[&user("owner")].role,
+        TenantRole::ServiceAdministrator
+    );
+    let err = world.refused(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("bob"),
+        role: TenantRole::Owner,
+    });
+    assert!(matches!(err, MutationError::OwnerOnlyByTransfer { .. }));
+}
+
+#[test]
+fn owner_and_support_accounts_cannot_be_deleted_or_change_roles() {
+    let mut world = World::new();
+    world.ok(Mutation::InviteUser {
+        tenant: t(),
+        user: new_user("support1", UserKind::Support),
+    });
+    for who in ["owner", "support1"] {
+        let err = world.refused(Mutation::DeleteUser {
+            tenant: t(),
+            user: user(who),
+        });
+        assert!(matches!(err, MutationError::ProtectedUser { .. }), "{err}");
+        let err = world.refused(Mutation::SetTenantRole {
+            tenant: t(),
+            user: user(who),
+            role: TenantRole::StandardUser,
+        });
+        assert!(matches!(err, MutationError::ProtectedUser { .. }), "{err}");
+    }
+}
+
+#[test]
+fn deleting_a_user_removes_memberships_and_grants() {
+    let mut world = World::new();
+    let group = GroupId::parse("staff").unwrap();
+    world.ok(Mutation::CreateGroup {
+        tenant: t(),
+        group: group.clone(),
+        name: "Staff".into(),
+    });
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: group.clone(),
+        member: u("bob"),
+    });
+    world.grant("g1", u("bob"), &["*"], GrantNode::Service, None);
+    world.ok(Mutation::DeleteUser {
+        tenant: t(),
+        user: user("bob"),
+    });
+    let tenant = &world.snapshot.tenants[&t()];
+    assert!(tenant.groups[&group].members.is_empty());
+    assert!(tenant.services[&crm()].grants.is_empty());
+    // The e-mail is free again.
+    world.ok(Mutation::InviteUser {
+        tenant: t(),
+        user: new_user("bob", UserKind::Local),
+    });
+}
+
+#[test]
+fn email_is_unique_ignoring_case() {
+    let mut world = World::new();
+    let err = world.refused(Mutation::InviteUser {
+        tenant: t(),
+        user: NewUser {
+            user: user("alice2"),
+            email: "ALICE@acme.example".into(),
+            display_name: "A".into(),
+            kind: UserKind::Local,
+        },
+    });
+    assert!(matches!(err, MutationError::EmailTaken { .. }));
+}
+
+#[test]
+fn tenants_are_isolated() {
+    let mut world = World::new();
+    world.ok(Mutation::CreateTenant {
+        tenant: TenantId::parse("other").unwrap(),
+        name: "Other".into(),
+        customer: None,
+        owner: new_user("alice", UserKind::Local),
+    });
+    world.grant("g1", u("alice"), &["*"], GrantNode::Service, None);
+    let query = CheckQuery {
+        tenant: TenantId::parse("other").unwrap(),
+        ..world.query("alice", "backup.run", None)
+    };
+    assert_eq!(
+        world.snapshot.explain(&query, NOW),
+        Explanation::Denied(Denial::ServiceNotSubscribed)
+    );
+}
