@@ -83,14 +83,7 @@ pub(super) fn apply(
             let state = snapshot.tenant_mut(tenant)?;
             state.subscribed(tenant, service)?;
             state.may_hold_access(subject, service)?;
-            let tenant_service = state.subscribed_mut(tenant, service)?;
-            if !Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
-                return Err(MutationError::exists(
-                    "administrator",
-                    format!("{subject:?} of {service}"),
-                ));
-            }
-            Ok(())
+            add_administrator(state.subscribed_mut(tenant, service)?, service, subject)
         }
         Mutation::RemoveAdministrator {
             tenant,
@@ -98,14 +91,7 @@ pub(super) fn apply(
             subject,
         } => {
             let state = snapshot.tenant_mut(tenant)?;
-            let tenant_service = state.subscribed_mut(tenant, service)?;
-            if !Arc::make_mut(&mut tenant_service.administrators).remove(subject) {
-                return Err(MutationError::not_found(
-                    "administrator",
-                    format!("{subject:?} of {service}"),
-                ));
-            }
-            Ok(())
+            remove_administrator(state.subscribed_mut(tenant, service)?, service, subject)
         }
         Mutation::PutSecurityGroup {
             tenant,
@@ -190,13 +176,7 @@ pub(super) fn apply(
             state.may_hold_access(member, service)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if group.as_str() == ADMINISTRATORS_GROUP {
-                if !Arc::make_mut(&mut tenant_service.administrators).insert(member.clone()) {
-                    return Err(MutationError::exists(
-                        "administrator",
-                        format!("{member:?}"),
-                    ));
-                }
-                return Ok(());
+                return add_administrator(tenant_service, service, member);
             }
             let sg = Arc::make_mut(&mut tenant_service.security_groups)
                 .get_mut(group)
@@ -223,13 +203,7 @@ pub(super) fn apply(
             let state = snapshot.tenant_mut(tenant)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if group.as_str() == ADMINISTRATORS_GROUP {
-                if !Arc::make_mut(&mut tenant_service.administrators).remove(member) {
-                    return Err(MutationError::not_found(
-                        "administrator",
-                        format!("{member:?}"),
-                    ));
-                }
-                return Ok(());
+                return remove_administrator(tenant_service, service, member);
             }
             let sg = Arc::make_mut(&mut tenant_service.security_groups)
                 .get_mut(group)
@@ -461,6 +435,37 @@ fn grants_on(
         })
         .cloned()
         .collect()
+}
+
+/// Adds a member to the built-in Administrators group (by hand, or through its reserved
+/// security-group id: one rule for both).
+fn add_administrator(
+    tenant_service: &mut TenantService,
+    service: &ServiceId,
+    subject: &Subject,
+) -> Result<(), MutationError> {
+    if !Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
+        return Err(MutationError::exists(
+            "administrator",
+            format!("{subject:?} of {service}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Removes a member from the built-in Administrators group.
+fn remove_administrator(
+    tenant_service: &mut TenantService,
+    service: &ServiceId,
+    subject: &Subject,
+) -> Result<(), MutationError> {
+    if !Arc::make_mut(&mut tenant_service.administrators).remove(subject) {
+        return Err(MutationError::not_found(
+            "administrator",
+            format!("{subject:?} of {service}"),
+        ));
+    }
+    Ok(())
 }
 
 fn resolve(
