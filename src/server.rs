@@ -116,6 +116,8 @@ impl BoundServer {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
 
+        let management =
+            api::ManagementApi::new(self.app.clone(), self.settings.platform_token.clone());
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         // Boxed, not stack-pinned, so that dropping it below really drops the services.
         let mut server = Box::pin(
@@ -133,6 +135,34 @@ impl BoundServer {
                         self.settings.max_batch_items,
                         self.settings.consistency_wait,
                     ),
+                ))
+                .add_service(pb::platform_service_server::PlatformServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(pb::tenant_service_server::TenantServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(pb::user_service_server::UserServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(pb::group_service_server::GroupServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(pb::object_service_server::ObjectServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(
+                    pb::security_group_service_server::SecurityGroupServiceServer::new(
+                        management.clone(),
+                    ),
+                )
+                .add_service(
+                    pb::permission_level_service_server::PermissionLevelServiceServer::new(
+                        management.clone(),
+                    ),
+                )
+                .add_service(pb::grant_service_server::GrantServiceServer::new(
+                    management,
                 ))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                     let _ = stopped.await;

@@ -4,12 +4,14 @@
 
 mod check;
 mod convert;
+mod management;
 mod paging;
 mod server_info;
 mod status;
 mod trace;
 
 pub use check::CheckApi;
+pub use management::{CALLER_HEADER, ManagementApi};
 pub use server_info::ServerInfoApi;
 pub use trace::RpcTraceLayer;
 

@@ -7,7 +7,10 @@
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::app::RevisionNotReached;
+use crate::{
+    app::{RevisionNotReached, WriteError},
+    engine::MutationErrorKind,
+};
 
 /// `INVALID_ARGUMENT` for one request field that breaks `rule`.
 pub(crate) fn invalid_field(field: &str, rule: impl std::fmt::Display) -> Status {
@@ -45,5 +48,34 @@ pub(crate) fn view_error(err: &crate::engine::ViewError) -> Status {
         | ViewError::UnknownService(_)
         | ViewError::UnknownUser(_)
         | ViewError::UnknownObject(_) => Status::not_found(err.to_string()),
+    }
+}
+
+/// `PERMISSION_DENIED` for an actor without the authority, naming the rule (also as the
+/// `google.rpc.ErrorInfo` reason, so clients can branch on it).
+pub(crate) fn authority(err: &crate::engine::AuthorityError) -> Status {
+    Status::with_error_details(
+        Code::PermissionDenied,
+        format!("{err} (rule: {})", err.rule()),
+        ErrorDetails::with_error_info(err.rule(), "authzd", std::collections::HashMap::new()),
+    )
+}
+
+/// The status of a change that was not made.
+pub(crate) fn write_error(err: &WriteError) -> Status {
+    match err {
+        WriteError::Refused(refusal) => {
+            let code = match refusal.kind() {
+                MutationErrorKind::NotFound => Code::NotFound,
+                MutationErrorKind::AlreadyExists => Code::AlreadyExists,
+                MutationErrorKind::InvalidArgument => Code::InvalidArgument,
+                MutationErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            };
+            Status::new(code, refusal.to_string())
+        }
+        WriteError::Unauthorized(refusal) => authority(refusal),
+        WriteError::PreconditionFailed(reason) => Status::aborted(reason.clone()),
+        // The client may retry: nothing was written, and the store may recover.
+        WriteError::Store(_) | WriteError::WriterStopped => Status::unavailable(err.to_string()),
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use writer::{ChangeMeta, WriteError};
+pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
@@ -204,12 +204,28 @@ impl App {
         mutation: Mutation,
         meta: ChangeMeta,
     ) -> Result<Revision, WriteError> {
+        match self.submit_checked(mutation, meta, None).await? {
+            Committed::New(revision) => Ok(revision),
+            Committed::Retried(first) => Ok(first.revision),
+        }
+    }
+
+    /// Like [`App::submit`], with the checks management calls need: the writer checks the
+    /// meta's actor's authority and `precondition` against the state the change is applied
+    /// to, and a request id already used answers with the change its first use made.
+    pub async fn submit_checked(
+        &self,
+        mutation: Mutation,
+        meta: ChangeMeta,
+        precondition: Option<Precondition>,
+    ) -> Result<Committed, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writes
             .send(writer::WriteRequest {
                 mutation,
                 meta,
+                precondition,
                 reply,
             })
             .await

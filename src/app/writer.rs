@@ -8,19 +8,52 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Clock;
 use crate::{
-    engine::{ChangeRecord, Mutation, MutationError, Revision, Snapshot},
+    engine::{AuthorityError, ChangeRecord, Mutation, MutationError, Revision, Snapshot, UserId},
     store::RedbStore,
 };
 
 /// Who asked for a change and how to recognise a retry of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeMeta {
-    /// The signed-in user the change is made for; `None` for platform calls.
-    pub actor: Option<String>,
+    /// The signed-in user the change is made for, whose authority the writer checks
+    /// against the state the change is applied to; `None` for platform calls (the API
+    /// authenticates the platform before it submits one).
+    pub actor: Option<UserId>,
     /// The calling service (from its credential); empty while callers are not authenticated.
     pub caller: String,
     /// The caller's request id, if any.
     pub request_id: Option<String>,
+}
+
+/// A condition on the state a change is applied to, checked by the writer right before
+/// it applies the change (so no other change can slip in between): an etag that must
+/// still match, or an id that must still be free. `Err` is the caller's answer.
+pub struct Precondition(Box<CheckState>);
+
+/// The check a [`Precondition`] runs on the state.
+type CheckState = dyn FnOnce(&Snapshot) -> Result<(), WriteError> + Send;
+
+impl Precondition {
+    /// Wraps a check of the state.
+    pub fn new(check: impl FnOnce(&Snapshot) -> Result<(), WriteError> + Send + 'static) -> Self {
+        Self(Box::new(check))
+    }
+}
+
+impl std::fmt::Debug for Precondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Precondition")
+    }
+}
+
+/// What became of a submitted change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// It was committed at this revision.
+    New(Revision),
+    /// Its request id was already used: nothing new was written; this is the change the
+    /// first request with that id made.
+    Retried(Box<ChangeRecord>),
 }
 
 /// Why a change was not made.
@@ -29,6 +62,12 @@ pub enum WriteError {
     /// The engine refused it: it breaks a rule. Nothing was written.
     #[error(transparent)]
     Refused(#[from] MutationError),
+    /// The actor may not make it. Nothing was written.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthorityError),
+    /// Its precondition (an etag, for instance) no longer holds. Nothing was written.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The store could not make it durable. Nothing was published.
     #[error("the change could not be stored: {0}")]
     Store(String),
@@ -42,7 +81,8 @@ pub enum WriteError {
 pub(super) struct WriteRequest {
     pub(super) mutation: Mutation,
     pub(super) meta: ChangeMeta,
-    pub(super) reply: oneshot::Sender<Result<Revision, WriteError>>,
+    pub(super) precondition: Option<Precondition>,
+    pub(super) reply: oneshot::Sender<Result<Committed, WriteError>>,
 }
 
 /// Most changes committed in one transaction.
@@ -67,7 +107,40 @@ pub(super) fn spawn(writer: Writer) -> std::io::Result<std::thread::JoinHandle<(
         .spawn(move || writer.run())
 }
 
+/// Checks the actor's authority and the change's precondition against the state the
+/// change would be applied to.
+fn admit(
+    working: &Snapshot,
+    request: &mut WriteRequest,
+    now: crate::engine::Timestamp,
+) -> Result<(), WriteError> {
+    if let Some(actor) = &request.meta.actor {
+        working.authorize(actor, &request.mutation, now)?;
+    }
+    if let Some(Precondition(check)) = request.precondition.take() {
+        check(working)?;
+    }
+    Ok(())
+}
+
 impl Writer {
+    /// The change an earlier request with this id made: in this group, or committed before.
+    fn earlier_change(
+        &self,
+        request_id: &str,
+        group: &[ChangeRecord],
+    ) -> Result<Option<ChangeRecord>, WriteError> {
+        if let Some(record) = group
+            .iter()
+            .find(|r| r.request_id.as_deref() == Some(request_id))
+        {
+            return Ok(Some(record.clone()));
+        }
+        self.store
+            .change_for_request(request_id)
+            .map_err(|err| WriteError::Store(err.to_string()))
+    }
+
     fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         while let Some(first) = self.requests.blocking_recv() {
@@ -93,8 +166,25 @@ impl Writer {
         drop(base);
         let mut records = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
-        for request in group.drain(..) {
+        for mut request in group.drain(..) {
             let now = self.clock.now();
+            if let Some(id) = &request.meta.request_id {
+                match self.earlier_change(id, &records) {
+                    Ok(None) => {}
+                    Ok(Some(first)) => {
+                        let _ = request.reply.send(Ok(Committed::Retried(Box::new(first))));
+                        continue;
+                    }
+                    Err(err) => {
+                        let _ = request.reply.send(Err(err));
+                        continue;
+                    }
+                }
+            }
+            if let Err(err) = admit(&working, &mut request, now) {
+                let _ = request.reply.send(Err(err));
+                continue;
+            }
             let revision = working.revision().next();
             match std::mem::take(&mut working).apply_owned(revision, &request.mutation, now) {
                 Ok(next) => {
@@ -102,7 +192,7 @@ impl Writer {
                     records.push(ChangeRecord {
                         revision,
                         committed_at: now,
-                        actor: request.meta.actor,
+                        actor: request.meta.actor.map(|actor| actor.to_string()),
                         caller: request.meta.caller,
                         request_id: request.meta.request_id,
                         mutation: request.mutation,
@@ -128,7 +218,7 @@ impl Writer {
                     .send_if_modified(|healthy| !std::mem::replace(healthy, true));
                 for (reply, revision) in accepted {
                     // A caller that gave up still had its change committed; nothing to undo.
-                    let _ = reply.send(Ok(revision));
+                    let _ = reply.send(Ok(Committed::New(revision)));
                 }
             }
             Err(err) => {

@@ -112,6 +112,15 @@ pub const SETTINGS: &[SettingSpec] = &[
         default: "1000",
         help: "largest number of items one BatchCheck may carry (1 to 100000)",
     },
+    SettingSpec {
+        key: "platform_token",
+        env: "AUTHZD_PLATFORM_TOKEN",
+        flag: "platform-token",
+        default: "",
+        help: "the platform's credential for PlatformService calls (create tenants, register \
+               services), sent as `authorization: Bearer <token>`; empty disables those calls; \
+               at least 16 characters; never printed",
+    },
 ];
 
 /// Where a setting's value came from.
@@ -179,6 +188,8 @@ pub struct Settings {
     pub changelog_retention_age: Duration,
     /// Newest change-log entries that are never pruned.
     pub changelog_retention_count: u64,
+    /// The platform credential; `None`: platform calls are refused.
+    pub platform_token: Option<String>,
     /// Where each setting came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -455,7 +466,20 @@ impl Layers {
             )
         })?;
 
+        let token = take("platform_token");
+        if !token.0.is_empty()
+            && (token.0.len() < 16 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(invalid(
+                "platform_token",
+                (String::from("(not shown)"), token.1),
+                "expected at least 16 characters without spaces".into(),
+            ));
+        }
+        let platform_token = Some(token.0).filter(|t| !t.is_empty());
+
         Ok(Settings {
+            platform_token,
             listen: listen_addr,
             data_dir: data_dir_path,
             log_format: log_format_value,
@@ -537,6 +561,13 @@ impl Settings {
                 .get(key)
                 .map_or_else(|| "default".to_owned(), ToString::to_string);
             let _ = writeln!(out, "{key} = {value}  # {source}");
+        }
+        if self.platform_token.is_some() {
+            let source = self
+                .sources
+                .get("platform_token")
+                .map_or_else(|| "default".to_owned(), ToString::to_string);
+            let _ = writeln!(out, "# platform_token is set (not shown)  # {source}");
         }
         out
     }

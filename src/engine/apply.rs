@@ -115,6 +115,10 @@ impl Snapshot {
                 Arc::make_mut(&mut self.services).insert(service.clone(), Arc::new(state));
                 Ok(())
             }
+            Mutation::UpdateService {
+                service,
+                definition,
+            } => service::update_service(self, service, definition),
             Mutation::CreateTenant {
                 tenant,
                 name,
@@ -194,10 +198,13 @@ impl Snapshot {
             | Mutation::CreateGroup { .. }
             | Mutation::DeleteGroup { .. }
             | Mutation::AddGroupMember { .. }
-            | Mutation::RemoveGroupMember { .. } => users::apply(self, mutation),
+            | Mutation::RemoveGroupMember { .. }
+            | Mutation::UpdateUser { .. }
+            | Mutation::UpdateGroup { .. } => users::apply(self, mutation),
             Mutation::CreateObject { .. }
             | Mutation::MoveObject { .. }
-            | Mutation::DeleteObject { .. } => objects::apply(self, mutation),
+            | Mutation::DeleteObject { .. }
+            | Mutation::UpdateObject { .. } => objects::apply(self, mutation),
             Mutation::AddAdministrator { .. }
             | Mutation::RemoveAdministrator { .. }
             | Mutation::PutSecurityGroup { .. }

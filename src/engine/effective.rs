@@ -49,6 +49,17 @@ impl Affected {
     /// Adds what `mutation` affects, judged on `snapshot` (call it on the state before and
     /// after the mutation: memberships that a deletion removes are only visible before).
     pub(crate) fn collect(&mut self, snapshot: &Snapshot, mutation: &Mutation) {
+        match mutation {
+            Mutation::UpdateService { service, .. } => {
+                self.collect_service(snapshot, service);
+                return;
+            }
+            // Names, e-mails and related objects decide no check.
+            Mutation::UpdateUser { .. }
+            | Mutation::UpdateGroup { .. }
+            | Mutation::UpdateObject { .. } => return,
+            _ => {}
+        }
         let touched = mutation.touched();
         let Some(tenant) = touched.tenant.clone() else {
             return;
@@ -79,6 +90,24 @@ impl Affected {
                 .entry((tenant, service))
                 .or_default()
                 .extend(users);
+        }
+    }
+
+    /// Adds every user holding access in `service`, in every tenant subscribed to it: a
+    /// catalog change re-resolves the bits of every permission set. A user without an
+    /// entry holds nothing from any source, whatever the catalog, so it is left out.
+    fn collect_service(&mut self, snapshot: &Snapshot, service: &ServiceId) {
+        for (tenant, state) in snapshot.tenants.iter() {
+            let Some(objects) = state.services.get(service) else {
+                continue;
+            };
+            if objects.effective.is_empty() {
+                continue;
+            }
+            self.entries
+                .entry((tenant.clone(), Some(service.clone())))
+                .or_default()
+                .extend(objects.effective.keys().cloned());
         }
     }
 

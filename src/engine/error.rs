@@ -171,6 +171,31 @@ pub enum MutationError {
         /// The dependent objects still reached.
         dependents: Vec<ObjectId>,
     },
+    /// A service update drops a permission (or leaves a pattern matching nothing) that a
+    /// security group, permission level or grant of a subscribed tenant still names.
+    #[error(
+        "permission `{permission}` of service `{service}` is still used by {used_by:?}; take it out of those first"
+    )]
+    PermissionInUse {
+        /// Service.
+        service: ServiceId,
+        /// The permission, or the pattern that would match nothing.
+        permission: String,
+        /// Who is concerned ("tenant t: user u", "tenant t: group g"), sorted.
+        used_by: Vec<String>,
+    },
+    /// A service update drops an object type that an object still has.
+    #[error(
+        "object type `{object_type}` of service `{service}` is still the type of object `{object}`; delete those objects first"
+    )]
+    ObjectTypeInUse {
+        /// Service.
+        service: ServiceId,
+        /// The object type.
+        object_type: String,
+        /// An object of that type.
+        object: ObjectId,
+    },
 }
 
 impl MutationError {
@@ -193,7 +218,9 @@ impl MutationError {
             | Self::ServiceNotSubscribed { .. }
             | Self::NoServiceAccess { .. }
             | Self::PermissionLevelInUse { .. }
-            | Self::DependentAccess { .. } => MutationErrorKind::FailedPrecondition,
+            | Self::DependentAccess { .. }
+            | Self::PermissionInUse { .. }
+            | Self::ObjectTypeInUse { .. } => MutationErrorKind::FailedPrecondition,
         }
     }
 

@@ -23,6 +23,7 @@ mod ids;
 mod model;
 mod mutation;
 mod permission;
+mod resources;
 mod touch;
 mod view;
 
@@ -45,6 +46,10 @@ pub use mutation::{
 pub use permission::{
     Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,
     PermissionSyntaxError,
+};
+pub use resources::{
+    ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
+    SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
 pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};

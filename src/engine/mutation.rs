@@ -436,6 +436,51 @@ pub enum Mutation {
         /// Also revoke the subject's grants on dependent objects.
         with_dependents: bool,
     },
+    // New variants go last: the store and the change stream encode variants by index.
+    /// Replaces a registered service's definition (display name, catalog, object types,
+    /// demotion policy). Refused while a permission it drops is still named exactly by a
+    /// security group, permission level or grant, or a permission set of a subscribed
+    /// tenant would match nothing; while an object has a type it drops; or while an
+    /// object's place no longer fits its containment.
+    UpdateService {
+        /// Service.
+        service: ServiceId,
+        /// The new catalog, object types, policy.
+        definition: ServiceDefinition,
+    },
+    /// Changes a user's e-mail and display name.
+    UpdateUser {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// New e-mail, unique in the tenant (case-insensitively).
+        email: String,
+        /// New display name.
+        display_name: String,
+    },
+    /// Renames a directory group.
+    UpdateGroup {
+        /// Tenant.
+        tenant: TenantId,
+        /// Group.
+        group: GroupId,
+        /// New display name.
+        name: String,
+    },
+    /// Renames an object and replaces the objects it depends on.
+    UpdateObject {
+        /// Tenant.
+        tenant: TenantId,
+        /// Service.
+        service: ServiceId,
+        /// Object.
+        object: ObjectId,
+        /// New display name.
+        name: String,
+        /// The objects it now depends on (existing objects of the service, not itself).
+        related: BTreeSet<ObjectId>,
+    },
 }
 
 /// A committed change as the store keeps it and the change stream carries it.

@@ -26,7 +26,9 @@ impl Mutation {
         let mut touched = Touched::default();
         match self {
             Self::CreatePartner { .. } | Self::CreateCustomer { .. } => {}
-            Self::RegisterService { service, .. } => touched.service = Some(service.clone()),
+            Self::RegisterService { service, .. } | Self::UpdateService { service, .. } => {
+                touched.service = Some(service.clone());
+            }
             Self::CreateTenant { tenant, owner, .. } => {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::User(owner.user.clone()));
@@ -38,6 +40,7 @@ impl Mutation {
             Self::SetUserStatus { tenant, user, .. }
             | Self::DeleteUser { tenant, user }
             | Self::SetTenantRole { tenant, user, .. }
+            | Self::UpdateUser { tenant, user, .. }
             | Self::TransferOwnership {
                 tenant,
                 new_owner: user,
@@ -59,7 +62,9 @@ impl Mutation {
                 touched.service = Some(service.clone());
                 touched.subjects.push(Subject::User(user.clone()));
             }
-            Self::CreateGroup { tenant, group, .. } | Self::DeleteGroup { tenant, group } => {
+            Self::CreateGroup { tenant, group, .. }
+            | Self::DeleteGroup { tenant, group }
+            | Self::UpdateGroup { tenant, group, .. } => {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::Group(group.clone()));
             }
@@ -89,6 +94,18 @@ impl Mutation {
                 touched.service = Some(service.clone());
                 touched.objects.push(object.clone());
                 touched.objects.extend(parent.iter().cloned());
+                touched.objects.extend(related.iter().cloned());
+            }
+            Self::UpdateObject {
+                tenant,
+                service,
+                object,
+                related,
+                ..
+            } => {
+                touched.tenant = Some(tenant.clone());
+                touched.service = Some(service.clone());
+                touched.objects.push(object.clone());
                 touched.objects.extend(related.iter().cloned());
             }
             Self::MoveObject {

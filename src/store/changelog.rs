@@ -5,7 +5,7 @@ use redb::{ReadableDatabase, ReadableTable};
 
 use super::{
     RedbStore, StoreError, codec,
-    redb_store::{CHANGES, META, META_REVISION},
+    redb_store::{CHANGES, META, META_REVISION, REQUESTS},
 };
 use crate::engine::{ChangeRecord, Revision};
 
@@ -33,11 +33,43 @@ impl RedbStore {
                     .insert(record.revision.get(), bytes.as_slice())
                     .map_err(|e| self.redb_error(e))?;
             }
+            let mut requests = txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
+            for record in records {
+                if let Some(id) = &record.request_id {
+                    requests
+                        .insert(id.as_str(), record.revision.get())
+                        .map_err(|e| self.redb_error(e))?;
+                }
+            }
             let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
             meta.insert(META_REVISION, last.revision.get())
                 .map_err(|e| self.redb_error(e))?;
         }
         txn.commit().map_err(|e| self.redb_error(e))
+    }
+
+    /// The committed change an earlier request with this id made, while the change log
+    /// still holds it.
+    pub fn change_for_request(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let requests = txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
+        let Some(revision) = requests
+            .get(request_id)
+            .map_err(|e| self.redb_error(e))?
+            .map(|v| v.value())
+        else {
+            return Ok(None);
+        };
+        let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+        let mut found = read_changes(
+            &changes,
+            Revision::new(revision.saturating_sub(1)),
+            1,
+            &self.path,
+        )?;
+        Ok(found
+            .pop()
+            .filter(|record| record.revision.get() == revision))
     }
 
     /// Change records with revisions above `after`, ascending, at most `limit`.
@@ -126,10 +158,16 @@ impl RedbStore {
                 if record.committed_at >= cutoff {
                     break;
                 }
-                doomed.push(revision.value());
+                doomed.push((revision.value(), record.request_id));
             }
-            for revision in doomed {
+            let mut requests = txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
+            for (revision, request_id) in doomed {
                 changes.remove(revision).map_err(|e| self.redb_error(e))?;
+                if let Some(id) = request_id {
+                    requests
+                        .remove(id.as_str())
+                        .map_err(|e| self.redb_error(e))?;
+                }
                 deleted += 1;
             }
         }

@@ -21,6 +21,10 @@ pub(super) const CHANGES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new
 /// The newest checkpoint: revision → the encoded engine snapshot at that revision.
 pub(super) const CHECKPOINTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("checkpoints");
 
+/// Request ids of committed changes: request id → the revision of the change its first
+/// use made. Written in the same transaction as the change; pruned with the change log.
+pub(super) const REQUESTS: TableDefinition<'_, &str, u64> = TableDefinition::new("requests");
+
 /// Store-wide facts: format version, current revision.
 pub(super) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const META_FORMAT_VERSION: &str = "format_version";
@@ -78,11 +82,14 @@ impl RedbStore {
                 .get(META_FORMAT_VERSION)
                 .map_err(|e| self.redb_error(e))?
                 .map(|v| v.value());
+            // Opening in a write transaction creates a missing table: a database written
+            // before the request-id table existed gains it here.
+            txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+            txn.open_table(CHECKPOINTS)
+                .map_err(|e| self.redb_error(e))?;
+            txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
             match found {
                 None => {
-                    txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
-                    txn.open_table(CHECKPOINTS)
-                        .map_err(|e| self.redb_error(e))?;
                     meta.insert(META_FORMAT_VERSION, u64::from(FORMAT_VERSION))
                         .map_err(|e| self.redb_error(e))?;
                     meta.insert(META_REVISION, 0)

@@ -437,7 +437,29 @@ impl Reference {
                 assert!(!with_dependents, "the generator revokes single grants only");
                 self.service(&tenant, &service).grants.remove(&grant);
             }
-            Mutation::CreatePartner { .. } | Mutation::CreateCustomer { .. } => {}
+            Mutation::UpdateService {
+                service,
+                definition,
+            } => {
+                self.services
+                    .insert(service, (definition.permissions, definition.demotion));
+            }
+            Mutation::UpdateObject {
+                tenant,
+                service,
+                object,
+                related,
+                ..
+            } => {
+                if let Some(entry) = self.service(&tenant, &service).objects.get_mut(&object) {
+                    entry.1 = related;
+                }
+            }
+            // Names and e-mails decide nothing the reference checks.
+            Mutation::CreatePartner { .. }
+            | Mutation::CreateCustomer { .. }
+            | Mutation::UpdateUser { .. }
+            | Mutation::UpdateGroup { .. } => {}
         }
     }
 

@@ -110,12 +110,42 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             forget_object(objects, object, &removed);
             Ok(())
         }
+        Mutation::UpdateObject {
+            tenant,
+            service,
+            object,
+            name,
+            related,
+        } => {
+            check_text("name", name)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let objects = state.subscribed_mut(tenant, service)?;
+            if !objects.objects.contains_key(object) {
+                return Err(MutationError::not_found("object", object));
+            }
+            if related.contains(object) {
+                return Err(MutationError::Invalid {
+                    field: "related",
+                    rule: format!("object `{object}` cannot depend on itself"),
+                });
+            }
+            for other in related {
+                if !objects.objects.contains_key(other) {
+                    return Err(MutationError::not_found("related object", other));
+                }
+            }
+            if let Some(updated) = Arc::make_mut(&mut objects.objects).get_mut(object) {
+                updated.name.clone_from(name);
+                updated.related.clone_from(related);
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
 
 /// Whether an object of `object_type` may sit in `parent` (or at the top level).
-fn check_placement(
+pub(super) fn check_placement(
     definition: &ServiceState,
     service: &ServiceId,
     objects: &TenantService,

@@ -256,6 +256,52 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             );
             Ok(())
         }
+        Mutation::UpdateUser {
+            tenant,
+            user,
+            email,
+            display_name,
+        } => {
+            let normalized = normalized_email(email)?;
+            check_text("display_name", display_name)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let old_email = state
+                .users
+                .get(user)
+                .map(|u| u.email.to_lowercase())
+                .ok_or_else(|| MutationError::not_found("user", user))?;
+            if let Some(existing) = state.emails.get(&normalized)
+                && existing != user
+            {
+                return Err(MutationError::EmailTaken {
+                    email: email.clone(),
+                    user: existing.clone(),
+                });
+            }
+            if old_email != normalized {
+                let emails = Arc::make_mut(&mut state.emails);
+                emails.remove(&old_email);
+                emails.insert(normalized, user.clone());
+            }
+            if let Some(user_state) = Arc::make_mut(&mut state.users).get_mut(user) {
+                user_state.email.clone_from(email);
+                user_state.display_name.clone_from(display_name);
+            }
+            Ok(())
+        }
+        Mutation::UpdateGroup {
+            tenant,
+            group,
+            name,
+        } => {
+            check_text("name", name)?;
+            let state = snapshot.tenant_mut(tenant)?;
+            let group_state = Arc::make_mut(&mut state.groups)
+                .get_mut(group)
+                .ok_or_else(|| MutationError::not_found("group", group))?;
+            group_state.name.clone_from(name);
+            Ok(())
+        }
         _ => Ok(()),
     }
 }

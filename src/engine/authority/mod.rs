@@ -168,6 +168,7 @@ impl Snapshot {
                 return platform("create partners and customers");
             }
             Mutation::RegisterService { .. } => return platform("register services"),
+            Mutation::UpdateService { .. } => return platform("update services"),
             Mutation::CreateTenant { .. } => return platform("create tenants"),
             Mutation::SubscribeService { .. } => return platform("subscribe tenants to services"),
             _ => mutation.touched().tenant,
@@ -249,10 +250,11 @@ impl Actor<'_> {
                 }
                 _ => self.manage_user(user),
             },
-            Mutation::SetUserStatus { user, .. } | Mutation::DeleteUser { user, .. } => {
-                self.manage_user(user)
-            }
+            Mutation::SetUserStatus { user, .. }
+            | Mutation::DeleteUser { user, .. }
+            | Mutation::UpdateUser { user, .. } => self.manage_user(user),
             Mutation::CreateGroup { .. }
+            | Mutation::UpdateGroup { .. }
             | Mutation::DeleteGroup { .. }
             | Mutation::AddGroupMember { .. }
             | Mutation::RemoveGroupMember { .. } => match self.rank {

@@ -1,6 +1,6 @@
 //! One test per rule of the product documents, on a small fixture tenant: the fixture
 //! here, the rules on places and grants in `places.rs`, on subjects and roles in
-//! `subjects.rs`.
+//! `subjects.rs`, on updating services, users, groups and objects in `updates.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,6 +14,7 @@ use super::*;
 
 mod places;
 mod subjects;
+mod updates;
 
 pub(super) const NOW: Timestamp = Timestamp::from_unix_millis(1_000_000);
 

@@ -1,0 +1,345 @@
+//! The management services: every domain object, changed on behalf of an actor whose
+//! authority the writer checks, or by the platform with its credential.
+//!
+//! Each service file converts requests into engine mutations and records into resources;
+//! what they share — who is calling, writing with etags and request ids, reading as an
+//! actor, paging with a filter — lives here.
+
+mod grants;
+mod objects;
+mod platform;
+mod records;
+mod security;
+mod users;
+
+use std::{hash::BuildHasher as _, sync::Arc, sync::atomic::AtomicU64};
+
+use tonic::{Request, Status, metadata::MetadataMap};
+
+use super::{convert::id, paging, pb, status};
+use crate::{
+    app::{App, ChangeMeta, Committed, Precondition, WriteError},
+    engine::{ChangeRecord, Mutation, Revision, Snapshot, TenantId, UserId},
+};
+
+/// Header naming the calling service.
+pub const CALLER_HEADER: &str = "x-authzd-caller";
+
+/// How many times an update without an etag re-reads and re-merges when another change
+/// lands between its read and its write.
+const MERGE_ATTEMPTS: usize = 3;
+
+/// Implements every management service over one application.
+#[derive(Debug, Clone)]
+pub struct ManagementApi {
+    app: App,
+    /// The platform credential; `None`: platform calls are refused.
+    platform_token: Option<Arc<str>>,
+    // Arc: the counter behind server-chosen ids is shared by every clone of the service.
+    next_id: Arc<AtomicU64>,
+    id_seed: foldhash::fast::FixedState,
+}
+
+/// What a management call knows about who is calling.
+#[derive(Debug, Clone)]
+struct Caller {
+    service: String,
+}
+
+fn caller(metadata: &MetadataMap) -> Caller {
+    let service = metadata
+        .get(CALLER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .unwrap_or("unidentified")
+        .to_owned();
+    Caller { service }
+}
+
+impl ManagementApi {
+    /// Serves management calls on `app`; platform calls need `platform_token` (none
+    /// configured: they are refused).
+    pub fn new(app: App, platform_token: Option<String>) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            .to_le_bytes();
+        Self {
+            app,
+            platform_token: platform_token.filter(|t| !t.is_empty()).map(Arc::from),
+            next_id: Arc::new(AtomicU64::new(0)),
+            id_seed: foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
+                seed[..8].try_into().unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// A new id for a resource the caller did not name: `prefix-` and 16 hex digits that
+    /// differ per call and per process start.
+    fn new_id(&self, prefix: &str) -> String {
+        let n = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
+    }
+
+    /// Checks the platform credential of a platform call.
+    fn platform<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let Some(expected) = &self.platform_token else {
+            return Err(Status::unauthenticated(
+                "platform calls are disabled: the server has no platform_token configured",
+            ));
+        };
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                Status::unauthenticated(
+                    "platform calls need the header `authorization: Bearer <platform token>`",
+                )
+            })?;
+        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+            return Err(Status::unauthenticated("the platform token is not valid"));
+        }
+        Ok(caller(request.metadata()))
+    }
+
+    /// Submits a change: the writer checks the actor's authority and the precondition on
+    /// the state it applies it to. A retried request id answers with the first change.
+    async fn write(
+        &self,
+        caller: &Caller,
+        actor: Option<&UserId>,
+        mutation: Mutation,
+        request_id: &str,
+        precondition: Option<Precondition>,
+    ) -> Result<Written, Status> {
+        let request_id = request_id_of(request_id)?;
+        let meta = ChangeMeta {
+            actor: actor.cloned(),
+            caller: caller.service.clone(),
+            request_id,
+        };
+        let kind = std::mem::discriminant(&mutation);
+        match self.app.submit_checked(mutation, meta, precondition).await {
+            Ok(Committed::New(revision)) => Ok(Written {
+                revision,
+                first: None,
+            }),
+            Ok(Committed::Retried(first)) => {
+                if std::mem::discriminant(&first.mutation) != kind {
+                    return Err(Status::already_exists(format!(
+                        "request_id: already used by a different call (revision {})",
+                        first.revision
+                    )));
+                }
+                Ok(Written {
+                    revision: first.revision,
+                    first: Some(first),
+                })
+            }
+            Err(err) => Err(status::write_error(&err)),
+        }
+    }
+
+    /// The current snapshot, for an actor that may read the tenant's data.
+    fn read_as(&self, tenant: &TenantId, actor: &UserId) -> Result<Arc<Snapshot>, Status> {
+        let snapshot = self.app.snapshot();
+        snapshot
+            .authorize_reader(tenant, actor, self.app.now())
+            .map_err(|err| status::authority(&err))?;
+        Ok(snapshot)
+    }
+
+    /// Reads a resource back after a write (from the newest state, which includes it).
+    fn after_write<T>(
+        &self,
+        read: impl FnOnce(&Snapshot) -> Result<T, crate::engine::NotFound>,
+    ) -> Result<T, Status> {
+        read(&self.app.snapshot()).map_err(|err| Status::not_found(err.to_string()))
+    }
+
+    /// Updates a resource from a merge of its current state and the request: reads it
+    /// (with its etag), merges, and writes on condition that it is still as read (and as
+    /// the client's etag says, if given); if another change slipped in, merges again.
+    async fn update<R>(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        client_etag: &str,
+        read: impl Fn(&Snapshot) -> Option<(R, String)> + Clone + Send + 'static,
+        merge: impl Fn(R) -> Result<Mutation, Status>,
+    ) -> Result<Revision, Status> {
+        for _ in 0..MERGE_ATTEMPTS {
+            let snapshot = self.app.snapshot();
+            let (current, base) = read(&snapshot)
+                .ok_or_else(|| Status::not_found("the resource to update does not exist"))?;
+            if !client_etag.is_empty() && client_etag != base {
+                return Err(stale(client_etag));
+            }
+            let mutation = merge(current)?;
+            let reread = read.clone();
+            let precondition = Precondition::new(move |state: &Snapshot| match reread(state) {
+                Some((_, now)) if now != base => Err(WriteError::PreconditionFailed(format!(
+                    "etag: the resource changed since `{base}` was read"
+                ))),
+                _ => Ok(()),
+            });
+            match self
+                .write(caller, Some(actor), mutation, "", Some(precondition))
+                .await
+            {
+                Ok(written) => return Ok(written.revision),
+                Err(err) if err.code() == tonic::Code::Aborted && client_etag.is_empty() => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Err(Status::aborted(
+            "the resource kept changing while it was being updated; read it and try again",
+        ))
+    }
+}
+
+/// The precondition that a resource still has the etag the client read (none if the
+/// client sent no etag). `etag_now` reads the resource's current etag.
+fn etag_matches(
+    client_etag: &str,
+    etag_now: impl FnOnce(&Snapshot) -> Option<String> + Send + 'static,
+) -> Option<Precondition> {
+    if client_etag.is_empty() {
+        return None;
+    }
+    let expected = client_etag.to_owned();
+    Some(Precondition::new(move |state: &Snapshot| {
+        match etag_now(state) {
+            Some(current) if current != expected => Err(WriteError::PreconditionFailed(format!(
+                "etag: `{expected}` is stale; read the resource again"
+            ))),
+            // Missing: the change itself reports NOT_FOUND.
+            _ => Ok(()),
+        }
+    }))
+}
+
+fn stale(etag: &str) -> Status {
+    Status::aborted(format!("etag: `{etag}` is stale; read the resource again"))
+}
+
+/// A committed change, or the first change of a retried request id.
+#[derive(Debug)]
+struct Written {
+    revision: Revision,
+    /// For a retry: the change the first request made (it names the ids it chose).
+    first: Option<Box<ChangeRecord>>,
+}
+
+impl Written {
+    /// The mutation that made the resource: the first one for a retry, else `made`.
+    fn mutation<'a>(&'a self, made: &'a Mutation) -> &'a Mutation {
+        self.first.as_ref().map_or(made, |first| &first.mutation)
+    }
+}
+
+fn request_id_of(text: &str) -> Result<Option<String>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > 128 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(status::invalid_field(
+            "request_id",
+            "must be 1 to 128 bytes without spaces or control characters",
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// The actor of a tenant call.
+fn actor(text: &str) -> Result<UserId, Status> {
+    id("actor", text, UserId::parse)
+}
+
+/// An id the caller may leave empty for the server to choose.
+fn chosen_id<T>(
+    api: &ManagementApi,
+    field: &str,
+    text: &str,
+    prefix: &str,
+    parse: fn(&str) -> Result<T, crate::engine::IdError>,
+) -> Result<T, Status> {
+    if text.is_empty() {
+        let generated = api.new_id(prefix);
+        parse(&generated).map_err(|err| Status::internal(format!("generated id: {err}")))
+    } else {
+        id(field, text, parse)
+    }
+}
+
+/// The paths of an update mask, each one of `allowed`; an empty mask means all of them.
+fn mask_paths(
+    mask: Option<&prost_types::FieldMask>,
+    allowed: &'static [&'static str],
+) -> Result<Vec<&'static str>, Status> {
+    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(allowed.to_vec());
+    }
+    paths
+        .iter()
+        .map(|path| {
+            allowed
+                .iter()
+                .find(|a| **a == path.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    status::invalid_field(
+                        "update_mask",
+                        format!(
+                            "`{path}` cannot be updated; allowed: {}",
+                            allowed.join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// One page of `items` (sorted by id) that match the filter, and the next page's token.
+fn list_page<T>(
+    items: Vec<T>,
+    page_size: i32,
+    page_token: &str,
+    filter: &str,
+    id_of: impl Fn(&T) -> String,
+    texts: impl Fn(&T) -> Vec<&str>,
+) -> Result<(Vec<T>, String), Status> {
+    if filter.len() > 256 {
+        return Err(status::invalid_field("filter", "must be at most 256 bytes"));
+    }
+    let (size, after) = paging::request(page_size, page_token)?;
+    let needle = filter.to_lowercase();
+    let matching: Vec<T> = items
+        .into_iter()
+        .filter(|item| {
+            needle.is_empty()
+                || texts(item)
+                    .iter()
+                    .any(|text| text.to_lowercase().contains(&needle))
+        })
+        .collect();
+    Ok(paging::page(matching, size, after.as_deref(), id_of))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Answers a tonic call.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "every handler ends with it; the Result is the handler's"
+)]
+fn reply<T>(message: T) -> Result<tonic::Response<T>, Status> {
+    Ok(tonic::Response::new(message))
+}

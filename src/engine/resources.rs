@@ -1,0 +1,509 @@
+//! Reading the managed resources back: owned, sorted copies of tenants, services, users,
+//! groups, objects, security groups, permission levels and grants, as the management API
+//! returns them.
+
+use super::{
+    ids::{
+        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId,
+        TenantId, Timestamp, UserId,
+    },
+    model::{Snapshot, TenantService, TenantState},
+    mutation::{
+        Access, GrantNode, ObjectScope, ServiceDefinition, Subject, TenantRole, UserKind,
+        UserStatus,
+    },
+    permission::{PermissionPattern, PermissionSet},
+};
+
+/// Display name of the built-in Administrators group.
+pub const ADMINISTRATORS_NAME: &str = "Administrators";
+
+/// A resource that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} `{id}` does not exist")]
+pub struct NotFound {
+    /// Kind of resource.
+    pub what: &'static str,
+    /// Its id (with the ids that scope it).
+    pub id: String,
+}
+
+fn not_found(what: &'static str, id: impl std::fmt::Display) -> NotFound {
+    NotFound {
+        what,
+        id: id.to_string(),
+    }
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// Owning customer.
+    pub customer: Option<CustomerId>,
+    /// The owner.
+    pub owner: UserId,
+    /// Subscribed services, sorted.
+    pub services: Vec<ServiceId>,
+}
+
+/// A registered service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// Id.
+    pub id: ServiceId,
+    /// Its definition as registered.
+    pub definition: ServiceDefinition,
+}
+
+/// A user of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Id.
+    pub id: UserId,
+    /// E-mail.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// How it signs in.
+    pub kind: UserKind,
+    /// Status.
+    pub status: UserStatus,
+    /// Tenant role.
+    pub role: TenantRole,
+    /// Services it was given access to, sorted.
+    pub services: Vec<ServiceId>,
+}
+
+/// A directory group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    /// Id.
+    pub id: GroupId,
+    /// Display name.
+    pub name: String,
+    /// Direct members, sorted.
+    pub members: Vec<Subject>,
+}
+
+/// An object or container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    /// Id.
+    pub id: ObjectId,
+    /// Catalog type.
+    pub object_type: String,
+    /// Display name.
+    pub name: String,
+    /// Container.
+    pub parent: Option<ObjectId>,
+    /// Related objects, sorted.
+    pub related: Vec<ObjectId>,
+}
+
+/// A security group, or the built-in Administrators group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupRecord {
+    /// Id ([`super::ADMINISTRATORS_GROUP`] for the built-in group).
+    pub id: SecurityGroupId,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Permission scope as written.
+    pub permissions: PermissionSet,
+    /// Object scope.
+    pub scope: ObjectScope,
+    /// Direct members, sorted.
+    pub members: Vec<Subject>,
+    /// Whether it is the built-in Administrators group.
+    pub built_in: bool,
+}
+
+/// A permission level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelRecord {
+    /// Id.
+    pub id: PermissionLevelId,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Its permissions as written.
+    pub permissions: PermissionSet,
+}
+
+/// A grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Id.
+    pub id: GrantId,
+    /// Who.
+    pub subject: Subject,
+    /// What.
+    pub access: Access,
+    /// Where.
+    pub node: GrantNode,
+    /// Until when.
+    pub expires_at: Option<Timestamp>,
+}
+
+fn sorted<T: Ord + Clone>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.into_iter().collect();
+    items.sort();
+    items
+}
+
+fn sorted_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
+    items.sort_by(|a, b| id(a).cmp(id(b)));
+    items
+}
+
+impl Snapshot {
+    /// Whether `actor` may read the tenant's administration data: an active user of it.
+    pub fn authorize_reader(
+        &self,
+        tenant: &TenantId,
+        actor: &UserId,
+        now: Timestamp,
+    ) -> Result<(), super::AuthorityError> {
+        let unknown = || super::AuthorityError::UnknownActor {
+            actor: actor.clone(),
+            tenant: tenant.clone(),
+        };
+        let user = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.users.get(actor))
+            .ok_or_else(unknown)?;
+        if super::check::is_active(user.status, now) {
+            Ok(())
+        } else {
+            Err(super::AuthorityError::ActorNotActive {
+                actor: actor.clone(),
+            })
+        }
+    }
+
+    fn resource_tenant(&self, tenant: &TenantId) -> Result<&TenantState, NotFound> {
+        self.tenants
+            .get(tenant)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| not_found("tenant", tenant))
+    }
+
+    fn tenant_service(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+    ) -> Result<&TenantService, NotFound> {
+        self.resource_tenant(tenant)?
+            .services
+            .get(service)
+            .map(AsRef::as_ref)
+            .ok_or_else(|| not_found("service subscription", format!("{tenant}/{service}")))
+    }
+
+    /// A tenant.
+    pub fn tenant_record(&self, tenant: &TenantId) -> Result<TenantRecord, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        Ok(TenantRecord {
+            id: tenant.clone(),
+            name: state.name.clone(),
+            customer: state.customer.clone(),
+            owner: state.owner.clone(),
+            services: sorted(state.services.keys().cloned()),
+        })
+    }
+
+    /// A registered service.
+    pub fn service_record(&self, service: &ServiceId) -> Result<ServiceRecord, NotFound> {
+        self.services
+            .get(service)
+            .map(|state| ServiceRecord {
+                id: service.clone(),
+                definition: state.definition.clone(),
+            })
+            .ok_or_else(|| not_found("service", service))
+    }
+
+    /// Every registered service, by id.
+    pub fn service_records(&self) -> Vec<ServiceRecord> {
+        let records = self
+            .services
+            .iter()
+            .map(|(id, state)| ServiceRecord {
+                id: id.clone(),
+                definition: state.definition.clone(),
+            })
+            .collect();
+        sorted_by_id(records, |r| r.id.as_str())
+    }
+
+    /// A user of a tenant.
+    pub fn user_record(&self, tenant: &TenantId, user: &UserId) -> Result<UserRecord, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        let found = state
+            .users
+            .get(user)
+            .ok_or_else(|| not_found("user", format!("{tenant}/{user}")))?;
+        Ok(user_record(user, found))
+    }
+
+    /// The users of a tenant, by id.
+    pub fn user_records(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        let records = state
+            .users
+            .iter()
+            .map(|(id, u)| user_record(id, u))
+            .collect();
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// A directory group.
+    pub fn group_record(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+    ) -> Result<GroupRecord, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        let found = state
+            .groups
+            .get(group)
+            .ok_or_else(|| not_found("group", format!("{tenant}/{group}")))?;
+        Ok(GroupRecord {
+            id: group.clone(),
+            name: found.name.clone(),
+            members: sorted(found.members.iter().cloned()),
+        })
+    }
+
+    /// The directory groups of a tenant, by id.
+    pub fn group_records(&self, tenant: &TenantId) -> Result<Vec<GroupRecord>, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        let records = state
+            .groups
+            .iter()
+            .map(|(id, g)| GroupRecord {
+                id: id.clone(),
+                name: g.name.clone(),
+                members: sorted(g.members.iter().cloned()),
+            })
+            .collect();
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// An object of a tenant's service.
+    pub fn object_record(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        object: &ObjectId,
+    ) -> Result<ObjectRecord, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let found = objects
+            .objects
+            .get(object)
+            .ok_or_else(|| not_found("object", format!("{tenant}/{service}/{object}")))?;
+        Ok(ObjectRecord {
+            id: object.clone(),
+            object_type: found.object_type.clone(),
+            name: found.name.clone(),
+            parent: found.parent.clone(),
+            related: sorted(found.related.iter().cloned()),
+        })
+    }
+
+    /// The objects of a tenant's service (only the direct children of `parent` when it is
+    /// given), by id.
+    pub fn object_records(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        parent: Option<&ObjectId>,
+    ) -> Result<Vec<ObjectRecord>, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        if let Some(parent) = parent
+            && !objects.objects.contains_key(parent)
+        {
+            return Err(not_found("object", format!("{tenant}/{service}/{parent}")));
+        }
+        let records = objects
+            .objects
+            .iter()
+            .filter(|(_, o)| parent.is_none_or(|p| o.parent.as_ref() == Some(p)))
+            .map(|(id, o)| ObjectRecord {
+                id: id.clone(),
+                object_type: o.object_type.clone(),
+                name: o.name.clone(),
+                parent: o.parent.clone(),
+                related: sorted(o.related.iter().cloned()),
+            })
+            .collect();
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// A security group, or the built-in Administrators group by its reserved id.
+    pub fn security_group_record(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        group: &SecurityGroupId,
+    ) -> Result<SecurityGroupRecord, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        if group.as_str() == super::ADMINISTRATORS_GROUP {
+            return Ok(administrators_record(objects));
+        }
+        let found = objects
+            .security_groups
+            .get(group)
+            .ok_or_else(|| not_found("security group", format!("{tenant}/{service}/{group}")))?;
+        Ok(SecurityGroupRecord {
+            id: group.clone(),
+            name: found.name.clone(),
+            description: found.description.clone(),
+            permissions: found.permissions.clone(),
+            scope: found.scope.clone(),
+            members: sorted(found.members.iter().cloned()),
+            built_in: false,
+        })
+    }
+
+    /// The security groups of a tenant's service by id, the built-in group among them.
+    pub fn security_group_records(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+    ) -> Result<Vec<SecurityGroupRecord>, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let mut records: Vec<SecurityGroupRecord> = objects
+            .security_groups
+            .iter()
+            .map(|(id, sg)| SecurityGroupRecord {
+                id: id.clone(),
+                name: sg.name.clone(),
+                description: sg.description.clone(),
+                permissions: sg.permissions.clone(),
+                scope: sg.scope.clone(),
+                members: sorted(sg.members.iter().cloned()),
+                built_in: false,
+            })
+            .collect();
+        records.push(administrators_record(objects));
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// A permission level.
+    pub fn level_record(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        level: &PermissionLevelId,
+    ) -> Result<LevelRecord, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let found = objects
+            .levels
+            .get(level)
+            .ok_or_else(|| not_found("permission level", format!("{tenant}/{service}/{level}")))?;
+        Ok(LevelRecord {
+            id: level.clone(),
+            name: found.name.clone(),
+            description: found.description.clone(),
+            permissions: found.permissions.clone(),
+        })
+    }
+
+    /// The permission levels of a tenant's service, by id.
+    pub fn level_records(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+    ) -> Result<Vec<LevelRecord>, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let records = objects
+            .levels
+            .iter()
+            .map(|(id, l)| LevelRecord {
+                id: id.clone(),
+                name: l.name.clone(),
+                description: l.description.clone(),
+                permissions: l.permissions.clone(),
+            })
+            .collect();
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// A grant.
+    pub fn grant_record(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        grant: &GrantId,
+    ) -> Result<GrantRecord, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let found = objects
+            .grants
+            .get(grant)
+            .ok_or_else(|| not_found("grant", format!("{tenant}/{service}/{grant}")))?;
+        Ok(grant_record(grant, found))
+    }
+
+    /// The grants of a tenant's service by id, optionally only those naming `subject` or
+    /// given on `object`.
+    pub fn grant_records(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        subject: Option<&Subject>,
+        object: Option<&ObjectId>,
+    ) -> Result<Vec<GrantRecord>, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        let records = objects
+            .grants
+            .iter()
+            .filter(|(_, g)| subject.is_none_or(|s| &g.subject == s))
+            .filter(|(_, g)| object.is_none_or(|o| g.node == GrantNode::Object(o.clone())))
+            .map(|(id, g)| grant_record(id, g))
+            .collect();
+        Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+}
+
+fn user_record(id: &UserId, user: &super::model::UserState) -> UserRecord {
+    UserRecord {
+        id: id.clone(),
+        email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        kind: user.kind,
+        status: user.status,
+        role: user.role.clone(),
+        services: sorted(user.services.iter().cloned()),
+    }
+}
+
+fn grant_record(id: &GrantId, grant: &super::model::GrantState) -> GrantRecord {
+    GrantRecord {
+        id: id.clone(),
+        subject: grant.subject.clone(),
+        access: grant.access.clone(),
+        node: grant.node.clone(),
+        expires_at: grant.expires_at,
+    }
+}
+
+fn administrators_record(objects: &TenantService) -> SecurityGroupRecord {
+    SecurityGroupRecord {
+        id: SecurityGroupId::parse(super::ADMINISTRATORS_GROUP)
+            .unwrap_or_else(|_| unreachable!("the reserved id is a valid id")),
+        name: ADMINISTRATORS_NAME.to_owned(),
+        description: "built in: every permission of the service on every object".to_owned(),
+        permissions: PermissionSet(vec![PermissionPattern::All]),
+        scope: ObjectScope::AllObjects,
+        members: sorted(objects.administrators.iter().cloned()),
+        built_in: true,
+    }
+}
