@@ -143,6 +143,10 @@ impl Reference {
             Mutation::RegisterService {
                 service,
                 definition,
+            }
+            | Mutation::UpdateService {
+                service,
+                definition,
             } => {
                 self.services
                     .insert(service, (definition.permissions, definition.demotion));
@@ -436,13 +440,6 @@ impl Reference {
             } => {
                 assert!(!with_dependents, "the generator revokes single grants only");
                 self.service(&tenant, &service).grants.remove(&grant);
-            }
-            Mutation::UpdateService {
-                service,
-                definition,
-            } => {
-                self.services
-                    .insert(service, (definition.permissions, definition.demotion));
             }
             Mutation::UpdateObject {
                 tenant,
