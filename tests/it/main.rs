@@ -10,6 +10,7 @@ mod bin;
 mod check;
 mod crash;
 mod engine_props;
+mod manage;
 mod reference;
 mod store;
 mod support;
