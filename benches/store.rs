@@ -21,8 +21,8 @@ use authzd::{
     app::{App, ChangeMeta, StoreOptions, SystemClock},
     dataset::{Dataset, DatasetSpec},
     engine::{
-        Access, ChangeRecord, GrantId, GrantNode, Mutation, PermissionSet, Revision, Subject,
-        Timestamp,
+        Access, ChangeContext, ChangeRecord, GrantId, GrantNode, Mutation, PermissionSet, Revision,
+        Subject, Timestamp,
     },
     store::{DB_FILE_NAME, RedbStore},
 };
@@ -132,6 +132,7 @@ fn start_up(scale: u32) {
                 actor: None,
                 caller: "bench".into(),
                 request_id: None,
+                context: ChangeContext::from_mutation(mutation),
                 mutation: mutation.clone(),
             })
             .collect();

@@ -186,10 +186,13 @@ impl Writer {
                 continue;
             }
             let revision = working.revision().next();
+            let pending = working.context_before(&request.mutation);
             match std::mem::take(&mut working).apply_owned(revision, &request.mutation, now) {
                 Ok(next) => {
                     working = next;
+                    let context = pending.finish(&working, &request.mutation);
                     records.push(ChangeRecord {
+                        context,
                         revision,
                         committed_at: now,
                         actor: request.meta.actor.map(|actor| actor.to_string()),

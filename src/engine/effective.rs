@@ -111,6 +111,13 @@ impl Affected {
         }
     }
 
+    /// The affected users per tenant and service (`None`: every service of the tenant).
+    pub(crate) fn into_entries(
+        self,
+    ) -> impl Iterator<Item = ((TenantId, Option<ServiceId>), BTreeSet<UserId>)> {
+        self.entries.into_iter()
+    }
+
     /// Recomputes the access of every affected user in `snapshot`.
     pub(crate) fn refresh(self, snapshot: &mut Snapshot) {
         for ((tenant, service), users) in self.entries {

@@ -19,6 +19,7 @@ mod check;
 mod decision;
 mod effective;
 mod error;
+mod events;
 mod ids;
 mod model;
 mod mutation;
@@ -34,6 +35,7 @@ pub use apply::SnapshotBuilder;
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use error::{MutationError, MutationErrorKind};
+pub use events::{ChangeContext, EventKind, Invalidation, PendingContext};
 pub use ids::{
     CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
     Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,

@@ -498,4 +498,6 @@ pub struct ChangeRecord {
     pub request_id: Option<String>,
     /// The change.
     pub mutation: Mutation,
+    /// What it means to watchers: event kind, whom to notify, whose decisions changed.
+    pub context: super::events::ChangeContext,
 }

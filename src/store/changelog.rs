@@ -108,7 +108,7 @@ pub(super) fn read_changes(
     {
         let (revision, bytes) = entry.map_err(storage)?;
         let record: ChangeRecord =
-            codec::decode(bytes.value()).map_err(|err| StoreError::Corrupt {
+            codec::decode_change(bytes.value()).map_err(|err| StoreError::Corrupt {
                 path: path.to_path_buf(),
                 message: format!("change {}: {err}", revision.value()),
             })?;
@@ -151,7 +151,7 @@ impl RedbStore {
             for entry in changes.range(..=limit).map_err(|e| self.redb_error(e))? {
                 let (revision, bytes) = entry.map_err(|e| self.redb_error(e))?;
                 let record: ChangeRecord =
-                    codec::decode(bytes.value()).map_err(|err| StoreError::Corrupt {
+                    codec::decode_change(bytes.value()).map_err(|err| StoreError::Corrupt {
                         path: self.path.clone(),
                         message: format!("change {}: {err}", revision.value()),
                     })?;

@@ -1,0 +1,330 @@
+//! What a committed change means to those who watch it: the kind of domain event, who is
+//! to be notified, and whose decisions on which objects may have changed (the
+//! invalidation hint a sidecar cache drops exactly).
+//!
+//! Computed by the writer from the states before and after the change, and stored with
+//! the change, so that a replay from the log says the same as the live stream did.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    effective::Affected,
+    ids::{ObjectId, ServiceId, TenantId, UserId},
+    model::Snapshot,
+    mutation::{Mutation, TenantRole, UserStatus},
+};
+
+/// The kind of a domain event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A partner node was created.
+    PartnerCreated,
+    /// A customer node was created.
+    CustomerCreated,
+    /// A service was registered.
+    ServiceRegistered,
+    /// A service's definition changed.
+    ServiceUpdated,
+    /// A tenant was created with its owner.
+    TenantCreated,
+    /// A tenant subscribed to a service.
+    ServiceSubscribed,
+    /// A user was invited (the e-mail sender's cue).
+    UserInvited,
+    /// An invited user was activated.
+    UserActivated,
+    /// A user was locked.
+    UserLocked,
+    /// A locked user was unlocked.
+    UserUnlocked,
+    /// A user was disabled.
+    UserDisabled,
+    /// A disabled user was enabled again.
+    UserEnabled,
+    /// A user's e-mail or name changed.
+    UserUpdated,
+    /// A user was deleted with its memberships and grants.
+    UserDeleted,
+    /// A user's tenant role changed.
+    TenantRoleChanged,
+    /// The tenant's ownership moved to another user.
+    OwnerTransferred,
+    /// A user was given access to a service.
+    ServiceAccessGranted,
+    /// A user's access to a service was taken away.
+    ServiceAccessRevoked,
+    /// A directory group was created.
+    GroupCreated,
+    /// A directory group was renamed.
+    GroupUpdated,
+    /// A directory group was deleted.
+    GroupDeleted,
+    /// A member joined a directory group.
+    GroupMemberAdded,
+    /// A member left a directory group.
+    GroupMemberRemoved,
+    /// An object was created.
+    ObjectCreated,
+    /// An object was renamed or its related objects changed.
+    ObjectUpdated,
+    /// An object moved to another container.
+    ObjectMoved,
+    /// An object was deleted.
+    ObjectDeleted,
+    /// A subject joined a service's Administrators group.
+    AdministratorAdded,
+    /// A subject left a service's Administrators group.
+    AdministratorRemoved,
+    /// A security group was created or changed.
+    SecurityGroupChanged,
+    /// A security group was deleted.
+    SecurityGroupDeleted,
+    /// A member joined a security group.
+    SecurityGroupMemberAdded,
+    /// A member left a security group.
+    SecurityGroupMemberRemoved,
+    /// A permission level was created or changed.
+    PermissionLevelChanged,
+    /// A permission level was deleted.
+    PermissionLevelDeleted,
+    /// A grant was given.
+    GrantGiven,
+    /// A grant was taken away.
+    GrantRevoked,
+}
+
+/// Whose decisions may have changed in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invalidation {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The service; `None`: every service of the tenant.
+    pub service: Option<ServiceId>,
+    /// Users whose decisions may have changed (on `objects`, or anywhere if `objects` is
+    /// empty).
+    pub users: Vec<UserId>,
+    /// Objects (each with everything under it) whose decisions may have changed for
+    /// `users`; empty: every object.
+    pub objects: Vec<ObjectId>,
+    /// Every user of the tenant (or service) may be affected: `users` is not the whole
+    /// list.
+    pub everyone: bool,
+}
+
+/// The meaning of one committed change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeContext {
+    /// The domain event.
+    pub kind: EventKind,
+    /// Users to notify (for an owner transfer: every administrator of the tenant).
+    pub notify: Vec<UserId>,
+    /// Whose decisions may have changed.
+    pub invalidations: Vec<Invalidation>,
+}
+
+impl ChangeContext {
+    /// The context of a change recorded without one (by an older version): the kind its
+    /// mutation names, and every user of the tenant (or service) it touched as possibly
+    /// affected.
+    pub fn from_mutation(mutation: &Mutation) -> Self {
+        let touched = mutation.touched();
+        Self {
+            kind: Snapshot::empty().event_kind(mutation),
+            notify: Vec::new(),
+            invalidations: touched
+                .tenant
+                .map(|tenant| Invalidation {
+                    tenant,
+                    service: touched.service,
+                    users: Vec::new(),
+                    objects: Vec::new(),
+                    everyone: true,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// A change context being computed: what the state before the change says.
+#[derive(Debug)]
+pub struct PendingContext {
+    kind: EventKind,
+    affected: Affected,
+}
+
+impl Snapshot {
+    /// Starts the context of `mutation` on the state it is about to be applied to.
+    pub fn context_before(&self, mutation: &Mutation) -> PendingContext {
+        let mut affected = Affected::default();
+        affected.collect(self, mutation);
+        PendingContext {
+            kind: self.event_kind(mutation),
+            affected,
+        }
+    }
+
+    fn event_kind(&self, mutation: &Mutation) -> EventKind {
+        use EventKind as K;
+        match mutation {
+            Mutation::CreatePartner { .. } => K::PartnerCreated,
+            Mutation::CreateCustomer { .. } => K::CustomerCreated,
+            Mutation::RegisterService { .. } => K::ServiceRegistered,
+            Mutation::UpdateService { .. } => K::ServiceUpdated,
+            Mutation::CreateTenant { .. } => K::TenantCreated,
+            Mutation::SubscribeService { .. } => K::ServiceSubscribed,
+            Mutation::InviteUser { .. } => K::UserInvited,
+            Mutation::SetUserStatus {
+                tenant,
+                user,
+                status,
+            } => {
+                let before = self
+                    .tenants
+                    .get(tenant)
+                    .and_then(|t| t.users.get(user))
+                    .map(|u| u.status);
+                match (status, before) {
+                    (UserStatus::LockedUntil(_), _) => K::UserLocked,
+                    (UserStatus::Disabled, _) => K::UserDisabled,
+                    (UserStatus::Active, Some(UserStatus::LockedUntil(_))) => K::UserUnlocked,
+                    (UserStatus::Active, Some(UserStatus::Disabled)) => K::UserEnabled,
+                    (UserStatus::Active | UserStatus::Invited, _) => K::UserActivated,
+                }
+            }
+            Mutation::UpdateUser { .. } => K::UserUpdated,
+            Mutation::DeleteUser { .. } => K::UserDeleted,
+            Mutation::SetTenantRole { .. } => K::TenantRoleChanged,
+            Mutation::TransferOwnership { .. } => K::OwnerTransferred,
+            Mutation::GrantServiceAccess { .. } => K::ServiceAccessGranted,
+            Mutation::RevokeServiceAccess { .. } => K::ServiceAccessRevoked,
+            Mutation::CreateGroup { .. } => K::GroupCreated,
+            Mutation::UpdateGroup { .. } => K::GroupUpdated,
+            Mutation::DeleteGroup { .. } => K::GroupDeleted,
+            Mutation::AddGroupMember { .. } => K::GroupMemberAdded,
+            Mutation::RemoveGroupMember { .. } => K::GroupMemberRemoved,
+            Mutation::CreateObject { .. } => K::ObjectCreated,
+            Mutation::UpdateObject { .. } => K::ObjectUpdated,
+            Mutation::MoveObject { .. } => K::ObjectMoved,
+            Mutation::DeleteObject { .. } => K::ObjectDeleted,
+            Mutation::AddAdministrator { .. } => K::AdministratorAdded,
+            Mutation::RemoveAdministrator { .. } => K::AdministratorRemoved,
+            Mutation::PutSecurityGroup { .. } => K::SecurityGroupChanged,
+            Mutation::DeleteSecurityGroup { .. } => K::SecurityGroupDeleted,
+            Mutation::AddSecurityGroupMember { .. } => K::SecurityGroupMemberAdded,
+            Mutation::RemoveSecurityGroupMember { .. } => K::SecurityGroupMemberRemoved,
+            Mutation::PutPermissionLevel { .. } => K::PermissionLevelChanged,
+            Mutation::DeletePermissionLevel { .. } => K::PermissionLevelDeleted,
+            Mutation::GiveGrant { .. } => K::GrantGiven,
+            Mutation::RevokeGrant { .. } => K::GrantRevoked,
+        }
+    }
+
+    /// The administrators of a tenant (owner, service and customized administrators), by
+    /// id.
+    fn tenant_administrators(&self, tenant: &TenantId) -> Vec<UserId> {
+        let mut admins: Vec<UserId> = self
+            .tenants
+            .get(tenant)
+            .map(|t| {
+                t.users
+                    .iter()
+                    .filter(|(_, u)| {
+                        matches!(
+                            u.role,
+                            TenantRole::Owner
+                                | TenantRole::ServiceAdministrator
+                                | TenantRole::CustomizedAdministrator(_)
+                        )
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        admins.sort();
+        admins
+    }
+}
+
+impl PendingContext {
+    /// Completes the context on the state after the change.
+    pub fn finish(mut self, after: &Snapshot, mutation: &Mutation) -> ChangeContext {
+        self.affected.collect(after, mutation);
+        let touched = mutation.touched();
+        let notify = match mutation {
+            Mutation::TransferOwnership { tenant, .. } => after.tenant_administrators(tenant),
+            Mutation::InviteUser { user, .. } => vec![user.user.clone()],
+            _ => Vec::new(),
+        };
+        // Objects whose decisions change for everyone who reaches them: a move changes
+        // what the object inherits, a deletion ends it. Other changes are about subjects.
+        let objects: Vec<ObjectId> = match mutation {
+            Mutation::MoveObject { object, .. } | Mutation::DeleteObject { object, .. } => {
+                vec![object.clone()]
+            }
+            _ => Vec::new(),
+        };
+        let mut invalidations: Vec<Invalidation> = self
+            .affected
+            .into_entries()
+            .map(|((tenant, service), users)| Invalidation {
+                tenant,
+                service,
+                users: users.into_iter().collect(),
+                objects: objects.clone(),
+                everyone: false,
+            })
+            .collect();
+        // Changes that reach every user who reaches an object: its place changed.
+        if let (true, Some(tenant)) = (!objects.is_empty(), touched.tenant) {
+            mark_everyone(&mut invalidations, tenant, touched.service, &objects);
+        }
+        // A catalog change reaches every user of every subscribed tenant.
+        if let Mutation::UpdateService { service, .. } = mutation {
+            let subscribed: BTreeSet<&TenantId> = after
+                .tenants
+                .iter()
+                .filter(|(_, t)| t.services.contains_key(service))
+                .map(|(id, _)| id)
+                .collect();
+            for tenant in subscribed {
+                mark_everyone(
+                    &mut invalidations,
+                    tenant.clone(),
+                    Some(service.clone()),
+                    &[],
+                );
+            }
+        }
+        invalidations.sort_by(|a, b| (&a.tenant, &a.service).cmp(&(&b.tenant, &b.service)));
+        ChangeContext {
+            kind: self.kind,
+            notify,
+            invalidations,
+        }
+    }
+}
+
+/// Marks the invalidation of (tenant, service) as reaching every user, adding it if absent.
+fn mark_everyone(
+    invalidations: &mut Vec<Invalidation>,
+    tenant: TenantId,
+    service: Option<ServiceId>,
+    objects: &[ObjectId],
+) {
+    match invalidations
+        .iter_mut()
+        .find(|i| i.tenant == tenant && i.service == service)
+    {
+        Some(existing) => existing.everyone = true,
+        None => invalidations.push(Invalidation {
+            tenant,
+            service,
+            users: Vec::new(),
+            objects: objects.to_vec(),
+            everyone: true,
+        }),
+    }
+}
