@@ -1,9 +1,10 @@
 //! The `authzd` command line: `serve` runs the server, `config` prints the effective
-//! configuration.
+//! configuration; the client commands (`status`, `user invite`, `check`, …) are in
+//! [`client`].
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::{
     client,
@@ -144,7 +145,23 @@ impl Args for SettingsArgs {
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The client commands are built at run time from their table and the descriptor set;
+    // the rest of the tree is derived from `Cli`.
+    let client = match client::Client::load() {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("authzd: internal: {err}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let matches = client.augment(Cli::command()).get_matches();
+    if let Some(code) = client.run(&matches) {
+        return code;
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match cli.command {
         Commands::Config(args) => match args.resolve() {
             Ok(settings) => {

@@ -1,11 +1,350 @@
 //! Client subcommands: `authzd` talking to a running server over gRPC.
+//!
+//! `authzd status` is written by hand. Every other client command (`authzd user invite`,
+//! `authzd check`, …) comes from one table (`commands.rs`) and the descriptor set the
+//! server is built from: the clap tree is derived from the table, flags fill a
+//! `DynamicMessage` of the method's input (`request.rs`), the call sends its bytes
+//! (`call.rs`) and the answer prints as a table or JSON (`output.rs`).
 
-use std::process::ExitCode;
+mod call;
+mod commands;
+mod output;
+mod request;
+#[cfg(test)]
+mod tests;
+mod text;
 
-use tonic::transport::Channel;
+use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
+
+use clap::{Arg, ArgMatches, Command, builder::PossibleValuesParser};
+use prost::Message as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
+use tonic::{
+    metadata::{MetadataMap, MetadataValue},
+    transport::Channel,
+};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+use tonic_types::StatusExt as _;
 
-use crate::api::pb;
+use crate::{
+    api::{CALLER_HEADER, pb},
+    cli::{EXIT_FAILURE, EXIT_USAGE},
+};
+use call::CallError;
+use commands::{COMMANDS, Entry, NOUNS};
+use request::BoundFlag;
+
+/// The service whose calls carry the platform credential instead of an actor.
+const PLATFORM_SERVICE: &str = "authz.v1.PlatformService";
+
+/// The client commands, bound to the methods and fields of the descriptor set.
+#[derive(Debug)]
+pub struct Client {
+    commands: Vec<Bound>,
+    /// Proto comments by file and descriptor path: the help of commands and flags.
+    docs: HashMap<(String, Vec<i32>), String>,
+}
+
+/// A table row bound to its method and fields.
+#[derive(Debug)]
+struct Bound {
+    entry: &'static Entry,
+    method: MethodDescriptor,
+    flags: Vec<BoundFlag>,
+}
+
+/// Why a client command failed, and so its exit status.
+#[derive(Debug)]
+enum Failure {
+    /// A bad command line (exit 2).
+    Usage(String),
+    /// The call failed or its answer could not be printed (exit 1).
+    Call(String),
+}
+
+impl Client {
+    /// Decodes the descriptor set and binds every table row to its method and fields.
+    /// An error means the table and the protos disagree (a unit test keeps them in step).
+    pub fn load() -> Result<Self, String> {
+        let pool = DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
+            .map_err(|err| format!("cannot read the embedded descriptor set: {err}"))?;
+        let mut commands = Vec::with_capacity(COMMANDS.len());
+        for entry in COMMANDS {
+            let (service, name) = entry
+                .method
+                .split_once('/')
+                .ok_or_else(|| format!("`{}` is not `Service/Method`", entry.method))?;
+            let method = pool
+                .get_service_by_name(service)
+                .and_then(|s| s.methods().find(|m| m.name() == name))
+                .ok_or_else(|| format!("no method `{}` in the descriptor set", entry.method))?;
+            let input = method.input();
+            let flags = entry
+                .all_flags()
+                .map(|flag| BoundFlag::resolve(&input, flag))
+                .collect::<Result<_, _>>()
+                .map_err(|err| format!("`{} {}` {err}", entry.noun, entry.verb))?;
+            commands.push(Bound {
+                entry,
+                method,
+                flags,
+            });
+        }
+        let mut docs = HashMap::new();
+        for file in pool.files() {
+            let proto = file.file_descriptor_proto();
+            let Some(info) = &proto.source_code_info else {
+                continue;
+            };
+            for location in &info.location {
+                if let Some(comment) = &location.leading_comments {
+                    let text = comment.split_whitespace().collect::<Vec<_>>().join(" ");
+                    docs.insert((file.name().to_owned(), location.path.clone()), text);
+                }
+            }
+        }
+        Ok(Self { commands, docs })
+    }
+
+    /// The proto comment of the descriptor at `path` in `file`.
+    fn doc(&self, file: &str, path: &[i32]) -> Option<&str> {
+        self.docs
+            .get(&(file.to_owned(), path.to_vec()))
+            .map(String::as_str)
+    }
+
+    /// Adds the client commands to the `authzd` command.
+    pub fn augment(&self, mut root: Command) -> Command {
+        for (noun, about) in NOUNS {
+            let mut noun_cmd: Option<Command> = None;
+            for bound in self.commands.iter().filter(|b| b.entry.noun == *noun) {
+                let leaf = self.leaf(bound);
+                noun_cmd = Some(if bound.entry.verb.is_empty() {
+                    leaf.name(*noun).about(*about)
+                } else {
+                    noun_cmd
+                        .unwrap_or_else(|| {
+                            Command::new(*noun)
+                                .about(*about)
+                                .subcommand_required(true)
+                                .arg_required_else_help(true)
+                        })
+                        .subcommand(leaf)
+                });
+            }
+            if let Some(noun_cmd) = noun_cmd {
+                root = root.subcommand(global_args(noun_cmd));
+            }
+        }
+        root
+    }
+
+    /// The command of one table row, with its flags.
+    fn leaf(&self, bound: &Bound) -> Command {
+        let method = &bound.method;
+        let about = self
+            .doc(method.parent_file().name(), method.path())
+            .unwrap_or_default()
+            .to_owned();
+        let input = method.input();
+        let needs = if bound.entry.service() == PLATFORM_SERVICE {
+            "Needs --platform-token (a platform call)."
+        } else if input.get_field_by_name("actor").is_some() {
+            "Needs --actor (the user of the tenant the change is made for)."
+        } else {
+            "No actor: answers any caller."
+        };
+        let mut cmd = Command::new(bound.entry.verb)
+            .about(about)
+            .after_help(format!("gRPC: {}. {needs}", bound.entry.method));
+        for flag in &bound.flags {
+            let doc = self.doc(flag.field.parent_file().name(), flag.field.path());
+            cmd = cmd.arg(flag.arg(doc));
+        }
+        cmd
+    }
+
+    /// The table row `matches` names and the matches of its flags.
+    fn select<'m>(&self, matches: &'m ArgMatches) -> Option<(&Bound, &'m ArgMatches)> {
+        let (noun, noun_matches) = matches.subcommand()?;
+        self.commands.iter().find_map(|bound| {
+            if bound.entry.noun != noun {
+                return None;
+            }
+            if bound.entry.verb.is_empty() {
+                return Some((bound, noun_matches));
+            }
+            let (verb, leaf) = noun_matches.subcommand()?;
+            (verb == bound.entry.verb).then_some((bound, leaf))
+        })
+    }
+
+    /// Runs the client command `matches` names; `None` when it names no client command.
+    pub fn run(&self, matches: &ArgMatches) -> Option<ExitCode> {
+        let (bound, leaf) = self.select(matches)?;
+        Some(match execute(bound, leaf) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(Failure::Usage(message)) => {
+                eprintln!("authzd: {message}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            Err(Failure::Call(message)) => {
+                eprintln!("authzd: {message}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        })
+    }
+}
+
+/// The flags every client command takes (global: given before or after the verb).
+fn global_args(cmd: Command) -> Command {
+    cmd.next_help_heading("Client options")
+        .arg(
+        Arg::new("server")
+            .long("server")
+            .value_name("URL")
+            .env("AUTHZD_SERVER")
+            .default_value("http://127.0.0.1:50051")
+            .global(true)
+            .help("The server's gRPC endpoint"),
+    )
+    .arg(
+        Arg::new("output")
+            .long("output")
+            .short('o')
+            .value_name("FORMAT")
+            .value_parser(PossibleValuesParser::new(["table", "json"]))
+            .default_value("table")
+            .global(true)
+            .help("table: readable rows; json: the answer as one pretty-printed proto JSON document"),
+    )
+    .arg(
+        Arg::new("actor")
+            .long("actor")
+            .value_name("USER")
+            .env("AUTHZD_ACTOR")
+            .global(true)
+            .help("The user of the tenant the call acts for (fills the request's `actor`)"),
+    )
+    .arg(
+        Arg::new("platform-token")
+            .long("platform-token")
+            .value_name("TOKEN")
+            .env("AUTHZD_PLATFORM_TOKEN")
+            // The token is a secret: `--help` must not print it.
+            .hide_env_values(true)
+            .global(true)
+            .help("The platform credential, sent as `authorization: Bearer …` on platform calls"),
+    )
+    .arg(
+        Arg::new("caller")
+            .long("caller")
+            .value_name("NAME")
+            .env("AUTHZD_CALLER")
+            .default_value("authzd-cli")
+            .global(true)
+            .help("The calling service, sent as the `x-authzd-caller` header"),
+    )
+}
+
+/// The request the flags describe, with the actor for methods that have one.
+fn build_request(bound: &Bound, matches: &ArgMatches) -> Result<DynamicMessage, Failure> {
+    let input = bound.method.input();
+    let mut request = request::build(&input, &bound.flags, matches).map_err(Failure::Usage)?;
+    if let Some(field) = input.get_field_by_name("actor") {
+        let actor = global(matches, "actor").ok_or_else(|| {
+            Failure::Usage(format!(
+                "`authzd {} {}` acts for a user of the tenant: give --actor USER (or set AUTHZD_ACTOR)",
+                bound.entry.noun, bound.entry.verb
+            ))
+        })?;
+        request
+            .try_set_field(&field, Value::String(actor))
+            .map_err(|err| Failure::Call(format!("internal: cannot set `actor`: {err}")))?;
+    }
+    Ok(request)
+}
+
+/// A client option's value; empty counts as not given (e.g. `AUTHZD_ACTOR=`).
+fn global(matches: &ArgMatches, name: &str) -> Option<String> {
+    matches
+        .get_one::<String>(name)
+        .filter(|v| !v.is_empty())
+        .cloned()
+}
+
+/// Builds the request, calls the server and renders the answer.
+fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
+    let request = build_request(bound, matches)?;
+    let global = |name: &str| global(matches, name);
+    let mut metadata = MetadataMap::new();
+    let caller = global("caller").unwrap_or_else(|| "authzd-cli".to_owned());
+    let caller = MetadataValue::try_from(caller.as_str()).map_err(|_| {
+        Failure::Usage(format!(
+            "invalid value `{caller}` for `--caller`: expected visible ASCII"
+        ))
+    })?;
+    metadata.insert(CALLER_HEADER, caller);
+    if bound.entry.service() == PLATFORM_SERVICE {
+        let token = global("platform-token").ok_or_else(|| {
+            Failure::Usage(format!(
+                "`authzd {} {}` is a platform call: give --platform-token (or set AUTHZD_PLATFORM_TOKEN)",
+                bound.entry.noun, bound.entry.verb
+            ))
+        })?;
+        let bearer = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            Failure::Usage(
+                "invalid value for `--platform-token`: expected visible ASCII".to_owned(),
+            )
+        })?;
+        metadata.insert("authorization", bearer);
+    }
+    let server = global("server").unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| Failure::Call(format!("cannot start the async runtime: {err}")))?;
+    let answer = runtime
+        .block_on(call::unary(
+            &server,
+            bound.entry.method,
+            request.encode_to_vec(),
+            metadata,
+        ))
+        .map_err(|err| match err {
+            CallError::BadServer(message) => Failure::Usage(message),
+            CallError::Connect(message) => Failure::Call(message),
+            CallError::Status(status) => Failure::Call(status_text(&status)),
+        })?;
+    let reply = DynamicMessage::decode(bound.method.output(), answer).map_err(|err| {
+        Failure::Call(format!(
+            "cannot decode the answer of {}: {err}",
+            bound.entry.method
+        ))
+    })?;
+    if matches.get_one::<String>("output").map(String::as_str) == Some("json") {
+        let mut text = output::json(&reply)
+            .map_err(|err| Failure::Call(format!("cannot print the answer as JSON: {err}")))?;
+        text.push('\n');
+        Ok(text)
+    } else {
+        Ok(output::table(&reply))
+    }
+}
+
+/// `CODE: message`, then the field violations the server attached, one a line.
+fn status_text(status: &tonic::Status) -> String {
+    let mut text = format!("{}: {}", call::code_name(status.code()), status.message());
+    if let Some(bad) = status.get_details_bad_request() {
+        for violation in bad.field_violations {
+            let _ = write!(text, "\n  {}: {}", violation.field, violation.description);
+        }
+    }
+    text
+}
 
 /// `authzd status`: prints the server's health, version and revision.
 pub fn status(server: &str) -> ExitCode {

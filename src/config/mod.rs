@@ -17,8 +17,13 @@ use std::{
 pub const ENV_PREFIX: &str = "AUTHZD_";
 
 /// `AUTHZD_*` variables that are not settings (the config file's path; the client
-/// subcommands' server address): the settings reader skips them instead of calling them unknown.
-pub const NON_SETTING_ENV: &[&str] = &["AUTHZD_CONFIG", "AUTHZD_SERVER"];
+/// subcommands' server, actor and caller): the settings reader skips them instead of calling them unknown.
+pub const NON_SETTING_ENV: &[&str] = &[
+    "AUTHZD_CONFIG",
+    "AUTHZD_SERVER",
+    "AUTHZD_ACTOR",
+    "AUTHZD_CALLER",
+];
 
 /// One configurable setting.
 #[derive(Debug, Clone, Copy)]

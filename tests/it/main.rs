@@ -8,6 +8,7 @@
 
 mod bin;
 mod check;
+mod cli;
 mod crash;
 mod engine_props;
 mod manage;

@@ -1,0 +1,319 @@
+//! The table of client commands: one row per gRPC method, naming the command (`noun verb`),
+//! the method and the flags that fill its request. Everything else — the clap tree, the
+//! request, the call, the output — is derived from this table and the descriptor pool, so a
+//! new RPC needs one row here and nothing more.
+
+/// One flag: `--name VALUE` fills the request field at `path` (dotted through nested
+/// messages). How the value is read follows the field's type (see `request.rs`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flag {
+    /// The flag, without the leading dashes (kebab-case).
+    pub(crate) name: &'static str,
+    /// The field path in the request message, e.g. `security_group.scope.objects`.
+    pub(crate) path: &'static str,
+    /// Whether the command needs it.
+    pub(crate) required: bool,
+    /// Help text; empty: the proto comment of the field (kept in the descriptor set).
+    pub(crate) help: &'static str,
+}
+
+/// A required flag whose help is the field's proto comment.
+const fn req(name: &'static str, path: &'static str) -> Flag {
+    Flag {
+        name,
+        path,
+        required: true,
+        help: "",
+    }
+}
+
+/// An optional flag whose help is the field's proto comment.
+const fn opt(name: &'static str, path: &'static str) -> Flag {
+    Flag {
+        name,
+        path,
+        required: false,
+        help: "",
+    }
+}
+
+impl Flag {
+    /// The same flag with its own help text.
+    const fn help(self, help: &'static str) -> Self {
+        Self { help, ..self }
+    }
+}
+
+/// One client command.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    /// The first word (`user`), or the whole command when `verb` is empty (`check`).
+    pub(crate) noun: &'static str,
+    /// The second word (`invite`); empty for a one-word command.
+    pub(crate) verb: &'static str,
+    /// The full method, `package.Service/Method`.
+    pub(crate) method: &'static str,
+    /// The flags, in groups so that shared ones (paging, etags) are written once.
+    pub(crate) flags: &'static [&'static [Flag]],
+}
+
+impl Entry {
+    /// Every flag of the command.
+    pub(crate) fn all_flags(&self) -> impl Iterator<Item = &'static Flag> + use<> {
+        self.flags.iter().flat_map(|group| group.iter())
+    }
+
+    /// The service part of the method, e.g. `authz.v1.UserService`.
+    pub(crate) fn service(&self) -> &'static str {
+        self.method.split_once('/').map_or(self.method, |(s, _)| s)
+    }
+}
+
+/// The first words and what they manage, in the order `--help` lists them.
+pub(crate) const NOUNS: &[(&str, &str)] = &[
+    (
+        "tenant",
+        "Tenants: create (platform), get, subscribe to a service, recover ownership",
+    ),
+    (
+        "service",
+        "Services and their permission catalogs: register, update (platform), list",
+    ),
+    (
+        "user",
+        "Users of a tenant, their roles and their access to services",
+    ),
+    ("group", "Directory groups and their members"),
+    ("object", "Objects and containers of a tenant's service"),
+    ("security-group", "Security groups of a tenant's service"),
+    ("level", "Permission levels of a tenant's service"),
+    (
+        "grant",
+        "Grants of permission levels or permission sets to users and groups",
+    ),
+    (
+        "check",
+        "Decide one permission for one user on one object (CheckService/Check)",
+    ),
+    (
+        "batch-check",
+        "Decide many checks at one revision (CheckService/BatchCheck)",
+    ),
+    (
+        "lookup",
+        "Which objects a user may act on; which users may act on an object",
+    ),
+    (
+        "view",
+        "Every permission of a user; every subject with access to an object",
+    ),
+];
+
+// Flag groups. Shared ones (ids, paging, etags) are written once; the rest belong to one
+// command each, named after it.
+const REQUEST_ID: &[Flag] = &[opt("request-id", "request_id")];
+const ETAG: &[Flag] = &[opt("etag", "etag")];
+const MASK: &[Flag] = &[opt("update-mask", "update_mask")
+    .help("Which fields to change (e.g. `name,description`); empty: all")];
+const PAGING: &[Flag] = &[
+    opt("page-size", "page_size").help("Page size (default 100, at most 1000)"),
+    opt("page-token", "page_token").help("The `next_page_token` of the previous page"),
+];
+const FILTER: &[Flag] = &[opt("filter", "filter")];
+const MIN_REVISION: &[Flag] = &[opt("min-revision", "consistency.min_revision")
+    .help("Answer from a state at least this new (a revision a write returned)")];
+const TENANT: &[Flag] = &[req("tenant", "tenant")];
+const USER: &[Flag] = &[req("user", "user")];
+const SERVICE: &[Flag] = &[req("service", "service")];
+const GROUP: &[Flag] = &[req("group", "group")];
+const OBJECT: &[Flag] = &[req("object", "object")];
+const PERMISSION: &[Flag] = &[req("permission", "permission")];
+const SECURITY_GROUP: &[Flag] = &[req("security-group", "security_group")];
+const LEVEL: &[Flag] = &[req("level", "permission_level")];
+const GRANT: &[Flag] = &[req("grant", "grant")];
+const MEMBER: &[Flag] = &[req("member", "member").help("The member, `user:ID` or `group:ID`")];
+const PERMISSION_PATTERNS: &str = "Permission patterns (`feature.operation`, `feature.*`, `*`)";
+
+const CREATE_TENANT: &[Flag] = &[
+    opt("id", "id"),
+    req("name", "name"),
+    opt("customer", "customer"),
+    opt("owner-id", "owner_id"),
+    req("owner-email", "owner_email"),
+    req("owner-display-name", "owner_display_name"),
+    opt("owner-kind", "owner_kind"),
+];
+const SERVICE_DEFINITION: &[Flag] = &[
+    req("id", "service.id").help("Service id, e.g. `crm-backup`"),
+    opt("display-name", "service.display_name"),
+    opt("permissions", "service.permissions")
+        .help("The permission catalog, `feature.operation` each"),
+    opt("object-types", "service.object_types").help(
+        "Object types, each `NAME[:top][:TYPE+TYPE…]` (`top`: may sit at the top level; then \
+         the types it may contain), e.g. `site:top:mailbox+folder,mailbox::folder,folder`; or \
+         a JSON array of ObjectType",
+    ),
+    opt("demotion", "service.demotion"),
+];
+const INVITE_USER: &[Flag] = &[
+    opt("id", "id"),
+    req("email", "email"),
+    req("display-name", "display_name"),
+    opt("kind", "kind"),
+];
+const UPDATE_USER: &[Flag] = &[
+    req("tenant", "user.tenant"),
+    req("user", "user.id").help("User id"),
+    opt("email", "user.email"),
+    opt("display-name", "user.display_name"),
+];
+const SET_ROLE: &[Flag] = &[
+    req("role", "role.kind"),
+    opt("management", "role.management"),
+    opt("auto-discovery", "role.auto_discovery"),
+    opt("administration", "role.administration"),
+    opt("services", "role.services")
+        .help("For an application administrator: the services it administers"),
+];
+const CREATE_GROUP: &[Flag] = &[opt("id", "id"), req("name", "name")];
+const UPDATE_GROUP: &[Flag] = &[
+    req("tenant", "group.tenant"),
+    req("group", "group.id").help("Group id"),
+    opt("name", "group.name"),
+];
+const OBJECT_FIELDS: &[Flag] = &[
+    req("tenant", "object.tenant"),
+    req("service", "object.service"),
+    opt("name", "object.name"),
+    opt("related", "object.related")
+        .help("Objects this one depends on (a plan covers site collections)"),
+];
+const CREATE_OBJECT: &[Flag] = &[
+    opt("id", "object.id").help("Object id; empty: chosen by the server"),
+    req("type", "object.type"),
+    opt("parent", "object.parent").help("The container; empty: the top level"),
+];
+const SECURITY_GROUP_FIELDS: &[Flag] = &[
+    req("tenant", "security_group.tenant"),
+    req("service", "security_group.service"),
+    opt("name", "security_group.name"),
+    opt("description", "security_group.description"),
+    opt("permissions", "security_group.permissions").help(PERMISSION_PATTERNS),
+    opt("all-objects", "security_group.scope.all_objects")
+        .help("Scope: every object of the service"),
+    opt("objects", "security_group.scope.objects")
+        .help("Scope: these objects and containers (and what they hold)"),
+];
+const LEVEL_FIELDS: &[Flag] = &[
+    req("tenant", "permission_level.tenant"),
+    req("service", "permission_level.service"),
+    opt("name", "permission_level.name"),
+    opt("description", "permission_level.description"),
+    opt("permissions", "permission_level.permissions").help(PERMISSION_PATTERNS),
+];
+const GIVE_GRANT: &[Flag] = &[
+    req("tenant", "grant.tenant"),
+    req("service", "grant.service"),
+    opt("id", "grant.id").help("Grant id; empty: chosen by the server"),
+    req("subject", "grant.subject").help("Who: `user:ID` or `group:ID`"),
+    opt("level", "grant.level").help("What: a permission level id, or"),
+    opt("permissions", "grant.permissions").help("… a permission set (patterns)"),
+    opt("object", "grant.object").help("Where: an object id; empty: the whole service"),
+    opt("expires-at", "grant.expires_at")
+        .help("Until when (RFC 3339, e.g. 2030-01-01T00:00:00Z); unset: no expiry"),
+];
+const LIST_GRANTS: &[Flag] = &[
+    opt("subject", "subject").help("Only grants naming this subject, `user:ID` or `group:ID`"),
+    opt("object", "object"),
+];
+const CHECK: &[Flag] = &[
+    opt("object", "object").help("Object id; empty: the service as a whole"),
+    opt("explain", "explain")
+        .help("Also print why (the grants behind an allow, the reason for a deny)"),
+];
+const BATCH_CHECK: &[Flag] = &[
+    opt("user", "one_user.user").help("One user … (with --items)"),
+    opt("items", "one_user.items")
+        .help("… many checks, each `PERMISSION[@OBJECT]` (no object: the service)"),
+    opt("users", "many_users.users").help("Many users … (with --permission, --object)"),
+    opt("permission", "many_users.permission").help("… one permission …"),
+    opt("object", "many_users.object").help("… on one object (empty: the service)"),
+    opt("explain", "explain"),
+];
+
+/// One row of [`COMMANDS`].
+const fn cmd(
+    noun: &'static str,
+    verb: &'static str,
+    method: &'static str,
+    flags: &'static [&'static [Flag]],
+) -> Entry {
+    Entry {
+        noun,
+        verb,
+        method,
+        flags,
+    }
+}
+
+/// Every client command. INVARIANT (checked by unit tests): each method exists in the
+/// descriptor set and appears once, each path names a field of its request, and every
+/// field of a request but `actor` has a flag.
+#[rustfmt::skip]
+pub(crate) const COMMANDS: &[Entry] = &[
+    // PlatformService: needs --platform-token, no actor.
+    cmd("tenant", "create", "authz.v1.PlatformService/CreateTenant", &[CREATE_TENANT, REQUEST_ID]),
+    cmd("service", "register", "authz.v1.PlatformService/RegisterService", &[SERVICE_DEFINITION, REQUEST_ID]),
+    cmd("service", "update", "authz.v1.PlatformService/UpdateService", &[SERVICE_DEFINITION, MASK, ETAG]),
+    cmd("tenant", "subscribe", "authz.v1.PlatformService/SubscribeService", &[TENANT, SERVICE]),
+    cmd("tenant", "recover-ownership", "authz.v1.PlatformService/RecoverOwnership", &[TENANT, USER]),
+    // The management services: need --actor.
+    cmd("tenant", "get", "authz.v1.TenantService/GetTenant", &[TENANT]),
+    cmd("service", "list", "authz.v1.TenantService/ListServices", &[TENANT, PAGING, FILTER]),
+    cmd("user", "invite", "authz.v1.UserService/InviteUser", &[TENANT, INVITE_USER, REQUEST_ID]),
+    cmd("user", "activate", "authz.v1.UserService/ActivateUser", &[TENANT, USER, ETAG]),
+    cmd("user", "get", "authz.v1.UserService/GetUser", &[TENANT, USER]),
+    cmd("user", "list", "authz.v1.UserService/ListUsers", &[TENANT, PAGING, FILTER]),
+    cmd("user", "update", "authz.v1.UserService/UpdateUser", &[UPDATE_USER, MASK, ETAG]),
+    cmd("user", "delete", "authz.v1.UserService/DeleteUser", &[TENANT, USER, ETAG]),
+    cmd("user", "set-role", "authz.v1.UserService/SetTenantRole", &[TENANT, USER, SET_ROLE, ETAG]),
+    cmd("user", "transfer-ownership", "authz.v1.UserService/TransferOwnership", &[TENANT, &[req("new-owner", "new_owner")]]),
+    cmd("user", "grant-service", "authz.v1.UserService/GrantServiceAccess", &[TENANT, USER, SERVICE]),
+    cmd("user", "revoke-service", "authz.v1.UserService/RevokeServiceAccess", &[TENANT, USER, SERVICE]),
+    cmd("group", "create", "authz.v1.GroupService/CreateGroup", &[TENANT, CREATE_GROUP, REQUEST_ID]),
+    cmd("group", "get", "authz.v1.GroupService/GetGroup", &[TENANT, GROUP]),
+    cmd("group", "list", "authz.v1.GroupService/ListGroups", &[TENANT, PAGING, FILTER]),
+    cmd("group", "update", "authz.v1.GroupService/UpdateGroup", &[UPDATE_GROUP, MASK, ETAG]),
+    cmd("group", "delete", "authz.v1.GroupService/DeleteGroup", &[TENANT, GROUP, ETAG]),
+    cmd("group", "add-member", "authz.v1.GroupService/AddGroupMember", &[TENANT, GROUP, MEMBER]),
+    cmd("group", "remove-member", "authz.v1.GroupService/RemoveGroupMember", &[TENANT, GROUP, MEMBER]),
+    cmd("object", "create", "authz.v1.ObjectService/CreateObject", &[OBJECT_FIELDS, CREATE_OBJECT, REQUEST_ID]),
+    cmd("object", "get", "authz.v1.ObjectService/GetObject", &[TENANT, SERVICE, OBJECT]),
+    cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, &[opt("parent", "parent")], PAGING, FILTER]),
+    cmd("object", "update", "authz.v1.ObjectService/UpdateObject", &[OBJECT_FIELDS, &[req("object", "object.id").help("Object id")], MASK, ETAG]),
+    cmd("object", "move", "authz.v1.ObjectService/MoveObject", &[TENANT, SERVICE, OBJECT, &[opt("new-parent", "new_parent")], ETAG]),
+    cmd("object", "delete", "authz.v1.ObjectService/DeleteObject", &[TENANT, SERVICE, OBJECT, ETAG]),
+    cmd("security-group", "create", "authz.v1.SecurityGroupService/CreateSecurityGroup", &[SECURITY_GROUP_FIELDS, &[opt("id", "security_group.id").help("Security group id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("security-group", "get", "authz.v1.SecurityGroupService/GetSecurityGroup", &[TENANT, SERVICE, SECURITY_GROUP]),
+    cmd("security-group", "list", "authz.v1.SecurityGroupService/ListSecurityGroups", &[TENANT, SERVICE, PAGING, FILTER]),
+    cmd("security-group", "update", "authz.v1.SecurityGroupService/UpdateSecurityGroup", &[SECURITY_GROUP_FIELDS, &[req("security-group", "security_group.id").help("Security group id")], MASK, ETAG]),
+    cmd("security-group", "delete", "authz.v1.SecurityGroupService/DeleteSecurityGroup", &[TENANT, SERVICE, SECURITY_GROUP, ETAG]),
+    cmd("security-group", "add-member", "authz.v1.SecurityGroupService/AddSecurityGroupMember", &[TENANT, SERVICE, SECURITY_GROUP, MEMBER]),
+    cmd("security-group", "remove-member", "authz.v1.SecurityGroupService/RemoveSecurityGroupMember", &[TENANT, SERVICE, SECURITY_GROUP, MEMBER]),
+    cmd("level", "create", "authz.v1.PermissionLevelService/CreatePermissionLevel", &[LEVEL_FIELDS, &[opt("id", "permission_level.id").help("Level id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("level", "get", "authz.v1.PermissionLevelService/GetPermissionLevel", &[TENANT, SERVICE, LEVEL]),
+    cmd("level", "list", "authz.v1.PermissionLevelService/ListPermissionLevels", &[TENANT, SERVICE, PAGING, FILTER]),
+    cmd("level", "update", "authz.v1.PermissionLevelService/UpdatePermissionLevel", &[LEVEL_FIELDS, &[req("level", "permission_level.id").help("Level id")], MASK, ETAG]),
+    cmd("level", "delete", "authz.v1.PermissionLevelService/DeletePermissionLevel", &[TENANT, SERVICE, LEVEL, ETAG]),
+    cmd("grant", "give", "authz.v1.GrantService/GiveGrant", &[GIVE_GRANT, REQUEST_ID]),
+    cmd("grant", "get", "authz.v1.GrantService/GetGrant", &[TENANT, SERVICE, GRANT]),
+    cmd("grant", "list", "authz.v1.GrantService/ListGrants", &[TENANT, SERVICE, LIST_GRANTS, PAGING]),
+    cmd("grant", "revoke", "authz.v1.GrantService/RevokeGrant", &[TENANT, SERVICE, GRANT, &[opt("with-dependents", "with_dependents")], ETAG]),
+    // CheckService: no actor (a product service asks).
+    cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, SERVICE, USER, PERMISSION, CHECK, MIN_REVISION]),
+    cmd("batch-check", "", "authz.v1.CheckService/BatchCheck", &[TENANT, SERVICE, BATCH_CHECK, MIN_REVISION]),
+    cmd("lookup", "objects", "authz.v1.CheckService/LookupObjects", &[TENANT, SERVICE, USER, PERMISSION, PAGING, MIN_REVISION]),
+    cmd("lookup", "subjects", "authz.v1.CheckService/LookupSubjects", &[TENANT, SERVICE, &[opt("object", "object")], PERMISSION, PAGING, MIN_REVISION]),
+    cmd("view", "user", "authz.v1.CheckService/ListUserPermissions", &[TENANT, USER, &[opt("service", "service")], PAGING, MIN_REVISION]),
+    cmd("view", "object", "authz.v1.CheckService/ListObjectAccess", &[TENANT, SERVICE, OBJECT, PAGING, MIN_REVISION]),
+];
