@@ -164,6 +164,15 @@ impl BoundServer {
                 .add_service(pb::grant_service_server::GrantServiceServer::new(
                     management,
                 ))
+                .add_service(pb::watch_service_server::WatchServiceServer::new(
+                    api::WatchApi::new(
+                        self.app.clone(),
+                        crate::app::WatchOptions {
+                            buffer: self.settings.watch_buffer,
+                            checkpoint_every: self.settings.watch_checkpoint_interval,
+                        },
+                    ),
+                ))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
                     let _ = stopped.await;
                 }),
@@ -190,6 +199,8 @@ impl BoundServer {
         );
         health_follower.abort();
         set_status(&health, ServingStatus::NotServing).await;
+        // Change streams never end by themselves: end them now, resumably.
+        self.app.stop_watchers();
         let _ = stop_accepting.send(());
         if let Ok(result) = tokio::time::timeout(self.settings.shutdown_grace, &mut server).await {
             result?;

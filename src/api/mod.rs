@@ -9,11 +9,13 @@ mod paging;
 mod server_info;
 mod status;
 mod trace;
+mod watch;
 
 pub use check::CheckApi;
 pub use management::{CALLER_HEADER, ManagementApi};
 pub use server_info::ServerInfoApi;
 pub use trace::RpcTraceLayer;
+pub use watch::WatchApi;
 
 /// Generated protobuf and tonic code for `authz.v1`.
 #[allow(

@@ -7,6 +7,7 @@
 
 mod checkpointer;
 mod clock;
+mod stream;
 mod writer;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -16,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use stream::{WatchError, WatchFilter, WatchItem, WatchOptions};
 pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
@@ -46,6 +48,8 @@ struct Inner {
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
     writes: mpsc::Sender<writer::WriteRequest>,
     store: RedbStore,
+    // Arc: the writer publishes into it; every stream's registration points back to it.
+    hub: Arc<stream::WatchHub>,
     clock: Arc<dyn Clock>,
     // Mutex: taken once, by `close`, to join the writer and checkpointer threads.
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -80,6 +84,7 @@ impl App {
         let (published_tx, published) = watch::channel(revision);
         let (healthy_tx, store_healthy) = watch::channel(true);
         let (writes, requests) = mpsc::channel(WRITE_QUEUE);
+        let hub = Arc::new(stream::WatchHub::new());
         let io_error = |source| StoreError::Io {
             path: store.path().to_path_buf(),
             source,
@@ -100,6 +105,7 @@ impl App {
             requests,
             clock: Arc::clone(&clock),
             checkpoints,
+            hub: Arc::clone(&hub),
         })
         .map_err(io_error)?;
         Ok(Self {
@@ -109,6 +115,7 @@ impl App {
                 store_healthy,
                 writes,
                 store,
+                hub,
                 clock,
                 threads: std::sync::Mutex::new(vec![writer_thread, checkpointer_thread]),
                 options,
@@ -116,10 +123,21 @@ impl App {
         })
     }
 
+    /// Ends every change stream with a resumable error (at shutdown, before draining).
+    pub fn stop_watchers(&self) {
+        self.inner.hub.close();
+    }
+
     /// Stops the writer once every queued change is committed and closes the database.
     /// Blocking. If other clones of the app are still alive, the database closes when the
     /// last of them is dropped instead.
     pub fn close(self) {
+        // Streams hold the store open: end them and give their tasks a moment to go.
+        self.inner.hub.close();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while self.inner.hub.subscriber_count() > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             tracing::warn!("store stays open until the last reference is dropped");
             return;

@@ -98,6 +98,7 @@ pub(super) struct Writer {
     pub(super) requests: mpsc::Receiver<WriteRequest>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
+    pub(super) hub: Arc<super::stream::WatchHub>,
 }
 
 /// Starts the writer thread. It ends when every sender (every `App` clone) is gone.
@@ -223,6 +224,8 @@ impl Writer {
                     // A caller that gave up still had its change committed; nothing to undo.
                     let _ = reply.send(Ok(Committed::New(revision)));
                 }
+                self.hub
+                    .publish(records.into_iter().map(Arc::new).collect::<Vec<_>>().into());
             }
             Err(err) => {
                 tracing::error!(%err, changes = records.len(), "group commit failed; nothing published");

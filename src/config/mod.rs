@@ -118,6 +118,22 @@ pub const SETTINGS: &[SettingSpec] = &[
         help: "largest number of items one BatchCheck may carry (1 to 100000)",
     },
     SettingSpec {
+        key: "watch_buffer",
+        env: "AUTHZD_WATCH_BUFFER",
+        flag: "watch-buffer",
+        default: "1024",
+        help: "messages buffered per Watch subscriber; one that falls further behind is ended \
+               with RESOURCE_EXHAUSTED and resumes (1 to 1000000)",
+    },
+    SettingSpec {
+        key: "watch_checkpoint_interval",
+        env: "AUTHZD_WATCH_CHECKPOINT_INTERVAL",
+        flag: "watch-checkpoint-interval",
+        default: "5s",
+        help: "how often a Watch stream gets a checkpoint, also when idle \
+               (e.g. `500ms`, `5s`; 10ms to 1h)",
+    },
+    SettingSpec {
         key: "platform_token",
         env: "AUTHZD_PLATFORM_TOKEN",
         flag: "platform-token",
@@ -193,6 +209,10 @@ pub struct Settings {
     pub changelog_retention_age: Duration,
     /// Newest change-log entries that are never pruned.
     pub changelog_retention_count: u64,
+    /// Messages buffered per Watch subscriber.
+    pub watch_buffer: usize,
+    /// How often a Watch stream gets a checkpoint.
+    pub watch_checkpoint_interval: Duration,
     /// The platform credential; `None`: platform calls are refused.
     pub platform_token: Option<String>,
     /// Where each setting came from, by key.
@@ -471,6 +491,29 @@ impl Layers {
             )
         })?;
 
+        let buffer = take("watch_buffer");
+        let watch_buffer = buffer
+            .0
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=1_000_000).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "watch_buffer",
+                    buffer.clone(),
+                    "expected a whole number from 1 to 1000000".into(),
+                )
+            })?;
+        let interval = take("watch_checkpoint_interval");
+        let watch_checkpoint_interval = parse_duration(&interval.0)
+            .filter(|d| (Duration::from_millis(10)..=Duration::from_hours(1)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "watch_checkpoint_interval",
+                    interval.clone(),
+                    "expected a duration like `500ms` or `5s`, from 10ms to 1h".into(),
+                )
+            })?;
         let token = take("platform_token");
         if !token.0.is_empty()
             && (token.0.len() < 16 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()))
@@ -484,6 +527,8 @@ impl Layers {
         let platform_token = Some(token.0).filter(|t| !t.is_empty());
 
         Ok(Settings {
+            watch_buffer,
+            watch_checkpoint_interval,
             platform_token,
             listen: listen_addr,
             data_dir: data_dir_path,
@@ -534,7 +579,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 10] = [
+        let values: [(&str, String); 12] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -556,6 +601,11 @@ impl Settings {
             (
                 "changelog_retention_count",
                 self.changelog_retention_count.to_string(),
+            ),
+            ("watch_buffer", self.watch_buffer.to_string()),
+            (
+                "watch_checkpoint_interval",
+                quote(&format!("{}ms", self.watch_checkpoint_interval.as_millis())),
             ),
         ];
         let mut out =

@@ -118,6 +118,10 @@ pub struct Invalidation {
 pub struct ChangeContext {
     /// The domain event.
     pub kind: EventKind,
+    /// The tenant it happened in (none for platform-wide changes).
+    pub tenant: Option<TenantId>,
+    /// The service it happened in (none for tenant-level or platform-wide changes).
+    pub service: Option<ServiceId>,
     /// Users to notify (for an owner transfer: every administrator of the tenant).
     pub notify: Vec<UserId>,
     /// Whose decisions may have changed.
@@ -132,6 +136,8 @@ impl ChangeContext {
         let touched = mutation.touched();
         Self {
             kind: Snapshot::empty().event_kind(mutation),
+            tenant: touched.tenant.clone(),
+            service: touched.service.clone(),
             notify: Vec::new(),
             invalidations: touched
                 .tenant
@@ -278,8 +284,13 @@ impl PendingContext {
             })
             .collect();
         // Changes that reach every user who reaches an object: its place changed.
-        if let (true, Some(tenant)) = (!objects.is_empty(), touched.tenant) {
-            mark_everyone(&mut invalidations, tenant, touched.service, &objects);
+        if let (true, Some(tenant)) = (!objects.is_empty(), touched.tenant.clone()) {
+            mark_everyone(
+                &mut invalidations,
+                tenant,
+                touched.service.clone(),
+                &objects,
+            );
         }
         // A catalog change reaches every user of every subscribed tenant.
         if let Mutation::UpdateService { service, .. } = mutation {
@@ -301,6 +312,8 @@ impl PendingContext {
         invalidations.sort_by(|a, b| (&a.tenant, &a.service).cmp(&(&b.tenant, &b.service)));
         ChangeContext {
             kind: self.kind,
+            tenant: touched.tenant,
+            service: touched.service,
             notify,
             invalidations,
         }

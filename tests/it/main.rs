@@ -15,3 +15,4 @@ mod manage;
 mod reference;
 mod store;
 mod support;
+mod watch;

@@ -12,6 +12,8 @@ mod records;
 mod security;
 mod users;
 
+pub(crate) use records::role as role_to_pb;
+
 use std::{hash::BuildHasher as _, sync::Arc, sync::atomic::AtomicU64};
 
 use tonic::{Request, Status, metadata::MetadataMap};

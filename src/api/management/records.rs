@@ -139,7 +139,7 @@ pub(crate) fn user_kind(kind: i32, field: &str) -> Result<UserKind, Status> {
     }
 }
 
-fn role(role: &TenantRole) -> pb::TenantRole {
+pub(crate) fn role(role: &TenantRole) -> pb::TenantRole {
     let kind = match role {
         TenantRole::Owner => pb::RoleKind::Owner,
         TenantRole::ServiceAdministrator => pb::RoleKind::ServiceAdministrator,

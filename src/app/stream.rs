@@ -1,0 +1,462 @@
+//! The change stream: every committed change, in order, to every subscriber whose filter
+//! it matches, replayed from the change log from any retained revision and then live, with
+//! no gap and no duplicate across the switch.
+//!
+//! The writer hands each group commit to a broadcast ring after it is durable; it never
+//! waits for subscribers. Each subscriber has a task that filters and forwards into its own
+//! bounded buffer. A subscriber that cannot keep up (its buffer full, or the ring lapping
+//! its task) is ended with the last revision it was given, so it resumes from there;
+//! memory stays bounded whatever subscribers do.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::App;
+use crate::{
+    engine::{ChangeRecord, EventKind, Revision, ServiceId, TenantId},
+    store::{RedbStore, StoreError},
+};
+
+/// Group commits the broadcast ring holds. A subscriber task more than this many commits
+/// behind is ended (its client resumes from the log). Bounds the hub's memory.
+const RING: usize = 256;
+
+/// Change records read from the log per replay step.
+const REPLAY_BATCH: usize = 256;
+
+/// One group commit, shared by every subscriber.
+pub(super) type Commit = Arc<[Arc<ChangeRecord>]>;
+
+/// Which changes a subscriber wants. Empty sets match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchFilter {
+    /// Only changes in these tenants.
+    pub tenants: BTreeSet<TenantId>,
+    /// Only changes in these services. A tenant-level change (users, groups, roles), which
+    /// may change decisions in every service of its tenant, matches every service filter.
+    pub services: BTreeSet<ServiceId>,
+    /// Only these kinds of event.
+    pub kinds: BTreeSet<EventKind>,
+}
+
+impl WatchFilter {
+    /// Whether `record` passes the filter.
+    pub fn matches(&self, record: &ChangeRecord) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&record.context.kind) {
+            return false;
+        }
+        let context = &record.context;
+        if !self.tenants.is_empty()
+            && !context
+                .tenant
+                .as_ref()
+                .is_some_and(|t| self.tenants.contains(t))
+        {
+            return false;
+        }
+        if self.services.is_empty() {
+            return true;
+        }
+        match &context.service {
+            Some(service) => self.services.contains(service),
+            // Platform-wide changes without a service name none; tenant-level ones reach
+            // every service.
+            None => context.tenant.is_some(),
+        }
+    }
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum WatchItem {
+    /// A committed change that matches the filter.
+    Change(Arc<ChangeRecord>),
+    /// Nothing at or below this revision is still to come.
+    Checkpoint(Revision),
+}
+
+/// Why a stream cannot start or had to end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// The start revision is older than the retained change log.
+    #[error(
+        "revision {requested} is older than the retained change log: the oldest change kept is revision {oldest}, so resume from revision {} or later",
+        oldest.get().saturating_sub(1)
+    )]
+    TooOld {
+        /// The start revision asked for.
+        requested: Revision,
+        /// The oldest change still in the log.
+        oldest: Revision,
+    },
+    /// The start revision is newer than the server's.
+    #[error("revision {requested} is ahead of this server, which is at revision {current}")]
+    Ahead {
+        /// The start revision asked for.
+        requested: Revision,
+        /// The server's revision.
+        current: Revision,
+    },
+    /// The subscriber fell behind and was ended; it resumes from `last_delivered`.
+    #[error(
+        "the subscriber fell behind by more than its buffer and was ended; resume from revision {last_delivered}"
+    )]
+    TooSlow {
+        /// The last revision the subscriber was given (events and checkpoints).
+        last_delivered: Revision,
+    },
+    /// The change log could not be read.
+    #[error("the change log could not be read: {0}")]
+    Store(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down; resume from revision {last_delivered}")]
+    ShuttingDown {
+        /// The last revision the subscriber was given.
+        last_delivered: Revision,
+    },
+}
+
+/// How a subscription behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Items buffered for a subscriber before it counts as too slow.
+    pub buffer: usize,
+    /// How often a checkpoint is sent.
+    pub checkpoint_every: Duration,
+}
+
+/// Where one subscriber stands, for its lag.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The newest revision it has gone past (delivered or filtered out).
+    processed: AtomicU64,
+}
+
+/// The fan-out point between the writer and the subscribers.
+#[derive(Debug)]
+pub(super) struct WatchHub {
+    ring: broadcast::Sender<Commit>,
+    // watch: set once at shutdown; every stream ends with a resumable error.
+    closing: watch::Sender<bool>,
+    // Mutex: subscribers come and go from many tasks; held only to insert, remove, read.
+    subscribers: Mutex<BTreeMap<u64, Arc<Progress>>>,
+    next_id: AtomicU64,
+}
+
+impl WatchHub {
+    pub(super) fn new() -> Self {
+        Self {
+            ring: broadcast::channel(RING).0,
+            closing: watch::channel(false).0,
+            subscribers: Mutex::new(BTreeMap::new()),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    /// Hands a durable group commit to the subscribers. Never waits.
+    pub(super) fn publish(&self, commit: Commit) {
+        // No receiver is not an error: nobody is watching.
+        let _ = self.ring.send(commit);
+    }
+
+    /// Ends every stream (with a resumable error) and refuses new ones.
+    pub(super) fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// How many streams are running.
+    pub(super) fn subscriber_count(&self) -> usize {
+        self.subscribers.lock().map_or(0, |s| s.len())
+    }
+
+    fn register(self: &Arc<Self>, start: Revision) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let progress = Arc::new(Progress {
+            processed: AtomicU64::new(start.get()),
+        });
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.insert(id, Arc::clone(&progress));
+        }
+        Registration {
+            hub: Arc::clone(self),
+            id,
+            progress,
+        }
+    }
+}
+
+/// A subscriber's entry in the hub, removed when the subscriber's task ends.
+#[derive(Debug)]
+struct Registration {
+    hub: Arc<WatchHub>,
+    id: u64,
+    progress: Arc<Progress>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut subscribers) = self.hub.subscribers.lock() {
+            subscribers.remove(&self.id);
+        }
+    }
+}
+
+impl App {
+    /// Subscribes to the change stream: from `start` (replaying the log after it) or, with
+    /// `None`, from the current revision. The receiver yields items until the stream ends;
+    /// a final `Err` says why it ended early.
+    pub async fn watch(
+        &self,
+        start: Option<Revision>,
+        filter: WatchFilter,
+        options: WatchOptions,
+    ) -> Result<mpsc::Receiver<Result<WatchItem, WatchError>>, WatchError> {
+        let hub = Arc::clone(&self.inner.hub);
+        let closing = hub.closing.subscribe();
+        // Subscribe before reading the revision: every later commit reaches the receiver.
+        let live = hub.ring.subscribe();
+        let current = self.revision();
+        if *closing.borrow() {
+            return Err(WatchError::ShuttingDown {
+                last_delivered: start.unwrap_or(current),
+            });
+        }
+        let start = match start {
+            None => current,
+            Some(requested) if requested > current => {
+                return Err(WatchError::Ahead { requested, current });
+            }
+            Some(requested) => {
+                self.check_retained(requested, current).await?;
+                requested
+            }
+        };
+        let (items, receiver) = mpsc::channel(options.buffer.max(1));
+        let stream = Stream {
+            store: self.inner.store.clone(),
+            published: self.inner.published.clone(),
+            closing,
+            registration: hub.register(start),
+            filter,
+            items,
+            last: start,
+            last_delivered: start,
+            options,
+        };
+        tokio::spawn(stream.run(live, start < current));
+        Ok(receiver)
+    }
+
+    /// Refuses a start revision whose successors the log no longer holds.
+    async fn check_retained(
+        &self,
+        requested: Revision,
+        current: Revision,
+    ) -> Result<(), WatchError> {
+        if requested == current {
+            return Ok(());
+        }
+        let store = self.inner.store.clone();
+        let oldest = tokio::task::spawn_blocking(move || store.oldest_change())
+            .await
+            .map_err(|err| WatchError::Store(err.to_string()))?
+            .map_err(|err| WatchError::Store(err.to_string()))?;
+        match oldest {
+            Some(oldest) if oldest.get() <= requested.get().saturating_add(1) => Ok(()),
+            // An empty log below the current revision: everything was pruned (or imported).
+            oldest => Err(WatchError::TooOld {
+                requested,
+                oldest: oldest.unwrap_or_else(|| current.next()),
+            }),
+        }
+    }
+
+    /// Per subscriber, how many revisions it is behind the newest: a gauge of who lags.
+    pub fn watch_lags(&self) -> Vec<u64> {
+        let head = self.revision().get();
+        self.inner
+            .hub
+            .subscribers
+            .lock()
+            .map(|subscribers| {
+                subscribers
+                    .values()
+                    .map(|p| head.saturating_sub(p.processed.load(Ordering::Relaxed)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// One subscriber's task state. It holds what it reads, not the app, so that closing the
+/// app is not held up by a stream.
+struct Stream {
+    store: RedbStore,
+    published: watch::Receiver<Revision>,
+    closing: watch::Receiver<bool>,
+    registration: Registration,
+    filter: WatchFilter,
+    items: mpsc::Sender<Result<WatchItem, WatchError>>,
+    /// The newest revision gone past.
+    last: Revision,
+    /// The newest revision given to the subscriber (change or checkpoint).
+    last_delivered: Revision,
+    options: WatchOptions,
+}
+
+/// Why forwarding stopped.
+enum Stop {
+    /// The subscriber went away.
+    Gone,
+    /// The stream ends with this error.
+    End(WatchError),
+}
+
+impl Stream {
+    async fn run(mut self, mut live: broadcast::Receiver<Commit>, replay: bool) {
+        let outcome = async {
+            if replay {
+                live = self.replay(live).await?;
+            }
+            self.follow(live).await
+        }
+        .await;
+        if let Err(Stop::End(err)) = outcome {
+            if matches!(err, WatchError::TooSlow { .. }) {
+                tracing::warn!(
+                    subscriber = self.registration.id,
+                    last_delivered = self.last_delivered.get(),
+                    lag = self
+                        .published
+                        .borrow()
+                        .get()
+                        .saturating_sub(self.last.get()),
+                    "watch subscriber too slow; ended"
+                );
+            }
+            // Waits for room, so the error comes after everything already buffered; gives
+            // up if the subscriber leaves first.
+            let _ = self.items.send(Err(err)).await;
+        }
+    }
+
+    /// Replays the log after `last` until it is read to its end, re-subscribing to the
+    /// ring before each read so the live receiver never laps during a long replay: what
+    /// it misses, the next read of the log returns.
+    async fn replay(
+        &mut self,
+        mut live: broadcast::Receiver<Commit>,
+    ) -> Result<broadcast::Receiver<Commit>, Stop> {
+        loop {
+            live = live.resubscribe();
+            if *self.closing.borrow() {
+                return Err(self.shutting_down());
+            }
+            let store = self.store.clone();
+            let after = self.last;
+            let batch =
+                tokio::task::spawn_blocking(move || store.changes_after(after, REPLAY_BATCH))
+                    .await
+                    .map_err(|err| Stop::End(WatchError::Store(err.to_string())))?
+                    .map_err(|err: StoreError| Stop::End(WatchError::Store(err.to_string())))?;
+            if batch.is_empty() {
+                return Ok(live);
+            }
+            for record in batch {
+                if record.revision != self.last.next() {
+                    // Pruned while we read: the start is no longer retained.
+                    return Err(Stop::End(WatchError::TooOld {
+                        requested: self.last,
+                        oldest: record.revision,
+                    }));
+                }
+                self.last = record.revision;
+                if self.filter.matches(&record) {
+                    let revision = record.revision;
+                    self.items
+                        .send(Ok(WatchItem::Change(Arc::new(record))))
+                        .await
+                        .map_err(|_| Stop::Gone)?;
+                    self.last_delivered = revision;
+                }
+                self.progressed();
+            }
+        }
+    }
+
+    /// Forwards live commits and periodic checkpoints until the subscriber leaves, falls
+    /// behind or the server stops.
+    async fn follow(&mut self, mut live: broadcast::Receiver<Commit>) -> Result<(), Stop> {
+        let mut ticks = tokio::time::interval(self.options.checkpoint_every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut closing = self.closing.clone();
+        let items = self.items.clone();
+        loop {
+            tokio::select! {
+                commit = live.recv() => match commit {
+                    Ok(commit) => self.forward(&commit)?,
+                    Err(broadcast::error::RecvError::Lagged(_)) => return Err(self.too_slow()),
+                    Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
+                },
+                _ = ticks.tick() => {
+                    self.offer(WatchItem::Checkpoint(self.last))?;
+                    self.last_delivered = self.last;
+                }
+                _ = closing.wait_for(|closing| *closing) => return Err(self.shutting_down()),
+                () = items.closed() => return Err(Stop::Gone),
+            }
+        }
+    }
+
+    fn forward(&mut self, commit: &Commit) -> Result<(), Stop> {
+        for record in commit.iter() {
+            // Already replayed from the log.
+            if record.revision <= self.last {
+                continue;
+            }
+            self.last = record.revision;
+            if self.filter.matches(record) {
+                self.offer(WatchItem::Change(Arc::clone(record)))?;
+                self.last_delivered = record.revision;
+            }
+        }
+        self.progressed();
+        Ok(())
+    }
+
+    /// Buffers an item without waiting: a full buffer means the subscriber is too slow.
+    fn offer(&self, item: WatchItem) -> Result<(), Stop> {
+        match self.items.try_send(Ok(item)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(self.too_slow()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
+        }
+    }
+
+    fn shutting_down(&self) -> Stop {
+        Stop::End(WatchError::ShuttingDown {
+            last_delivered: self.last_delivered,
+        })
+    }
+
+    fn too_slow(&self) -> Stop {
+        Stop::End(WatchError::TooSlow {
+            last_delivered: self.last_delivered,
+        })
+    }
+
+    fn progressed(&self) {
+        self.registration
+            .progress
+            .processed
+            .store(self.last.get(), Ordering::Relaxed);
+    }
+}
