@@ -175,6 +175,18 @@ fn event(record: &ChangeRecord) -> pb::ChangeEvent {
         ..Default::default()
     };
     describe(&record.mutation, &mut event);
+    // A lock by failed sign-ins lasts from the commit for the policy's duration.
+    if let (
+        EventKind::UserLocked,
+        Mutation::ReportSignIn {
+            lock_for_millis, ..
+        },
+    ) = (context.kind, &record.mutation)
+    {
+        event.locked_until = Some(convert::timestamp(
+            record.committed_at.plus_millis(*lock_for_millis),
+        ));
+    }
     event
 }
 
@@ -281,6 +293,9 @@ fn describe(mutation: &Mutation, event: &mut pb::ChangeEvent) {
             }
         }
         Mutation::RevokeGrant { grant, .. } => event.grant = grant.to_string(),
+        Mutation::ReportSignIn { user, .. } | Mutation::ResetMfa { user, .. } => {
+            event.user = user.to_string();
+        }
         Mutation::SubscribeService { .. } => {}
     }
 }
@@ -366,6 +381,9 @@ const EVENT_KINDS: &[(EventKind, pb::EventKind)] = &[
     ),
     (EventKind::GrantGiven, pb::EventKind::GrantGiven),
     (EventKind::GrantRevoked, pb::EventKind::GrantRevoked),
+    (EventKind::SignInSucceeded, pb::EventKind::SignInSucceeded),
+    (EventKind::SignInFailed, pb::EventKind::SignInFailed),
+    (EventKind::MfaReset, pb::EventKind::MfaReset),
 ];
 
 fn event_kind_to_pb(kind: EventKind) -> pb::EventKind {
@@ -388,7 +406,7 @@ mod tests {
 
     #[test]
     fn every_wire_event_kind_maps_to_one_engine_kind_and_back() {
-        let wire: Vec<pb::EventKind> = (1..=37)
+        let wire: Vec<pb::EventKind> = (1..=1000)
             .filter_map(|n| pb::EventKind::try_from(n).ok())
             .collect();
         assert_eq!(wire.len(), EVENT_KINDS.len());

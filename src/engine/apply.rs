@@ -14,6 +14,7 @@ use super::{
     permission::{Catalog, Permission},
 };
 
+mod accounts;
 mod objects;
 pub(crate) mod service;
 mod users;
@@ -215,6 +216,9 @@ impl Snapshot {
             | Mutation::DeletePermissionLevel { .. }
             | Mutation::GiveGrant { .. }
             | Mutation::RevokeGrant { .. } => service::apply(self, mutation, now),
+            Mutation::ReportSignIn { .. } | Mutation::ResetMfa { .. } => {
+                accounts::apply(self, mutation, now)
+            }
         }
     }
 

@@ -93,6 +93,12 @@ pub enum EventKind {
     GrantGiven,
     /// A grant was taken away.
     GrantRevoked,
+    /// A sign-in succeeded (the failure count starts afresh).
+    SignInSucceeded,
+    /// A sign-in failed without locking the user.
+    SignInFailed,
+    /// A local user's MFA was reset.
+    MfaReset,
 }
 
 /// Whose decisions may have changed in one tenant.
@@ -159,6 +165,8 @@ impl ChangeContext {
 pub struct PendingContext {
     kind: EventKind,
     affected: Affected,
+    /// The status of the user a sign-in report is about, before it.
+    status_before: Option<UserStatus>,
 }
 
 impl Snapshot {
@@ -166,9 +174,14 @@ impl Snapshot {
     pub fn context_before(&self, mutation: &Mutation) -> PendingContext {
         let mut affected = Affected::default();
         affected.collect(self, mutation);
+        let status_before = match mutation {
+            Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
+            _ => None,
+        };
         PendingContext {
             kind: self.event_kind(mutation),
             affected,
+            status_before,
         }
     }
 
@@ -225,7 +238,18 @@ impl Snapshot {
             Mutation::DeletePermissionLevel { .. } => K::PermissionLevelDeleted,
             Mutation::GiveGrant { .. } => K::GrantGiven,
             Mutation::RevokeGrant { .. } => K::GrantRevoked,
+            Mutation::ReportSignIn { success: true, .. } => K::SignInSucceeded,
+            // Whether this failure locked the user shows after the change (`finish`).
+            Mutation::ReportSignIn { .. } => K::SignInFailed,
+            Mutation::ResetMfa { .. } => K::MfaReset,
         }
+    }
+
+    fn user_status(&self, tenant: &TenantId, user: &UserId) -> Option<UserStatus> {
+        self.tenants
+            .get(tenant)
+            .and_then(|t| t.users.get(user))
+            .map(|u| u.status)
     }
 
     /// The administrators of a tenant (owner, service and customized administrators), by
@@ -258,6 +282,12 @@ impl PendingContext {
     /// Completes the context on the state after the change.
     pub fn finish(mut self, after: &Snapshot, mutation: &Mutation) -> ChangeContext {
         self.affected.collect(after, mutation);
+        if let Mutation::ReportSignIn { tenant, user, .. } = mutation
+            && self.kind == EventKind::SignInFailed
+            && after.user_status(tenant, user) != self.status_before
+        {
+            self.kind = EventKind::UserLocked;
+        }
         let touched = mutation.touched();
         let notify = match mutation {
             Mutation::TransferOwnership { tenant, .. } => after.tenant_administrators(tenant),

@@ -40,7 +40,7 @@ pub use ids::{
     CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
     Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
 };
-pub use model::Snapshot;
+pub use model::{Snapshot, SnapshotV1};
 pub use mutation::{
     Access, AdminFunctions, ChangeRecord, DemotionPolicy, GrantNode, Mutation, NewUser,
     ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,

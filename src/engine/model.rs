@@ -59,6 +59,33 @@ pub struct Snapshot {
     pub(crate) customers: Arc<BTreeMap<CustomerId, CustomerState>>,
     pub(crate) services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
     pub(crate) tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
+    /// Failed sign-ins in a row, for users that have any. Last, so that the layout of
+    /// the fields before it stays that of older checkpoints (see [`SnapshotV1`]).
+    pub(crate) sign_in_failures: Arc<BTreeMap<(TenantId, UserId), u32>>,
+}
+
+/// The layout of a snapshot before sign-in failures were kept: older checkpoints decode
+/// into it, then convert.
+#[derive(Debug, Deserialize)]
+pub struct SnapshotV1 {
+    revision: Revision,
+    partners: Arc<BTreeMap<PartnerId, String>>,
+    customers: Arc<BTreeMap<CustomerId, CustomerState>>,
+    services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
+    tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
+}
+
+impl From<SnapshotV1> for Snapshot {
+    fn from(old: SnapshotV1) -> Self {
+        Self {
+            revision: old.revision,
+            partners: old.partners,
+            customers: old.customers,
+            services: old.services,
+            tenants: old.tenants,
+            sign_in_failures: Arc::default(),
+        }
+    }
 }
 
 impl Snapshot {

@@ -481,6 +481,29 @@ pub enum Mutation {
         /// The objects it now depends on (existing objects of the service, not itself).
         related: BTreeSet<ObjectId>,
     },
+    /// The sign-in front end reports a sign-in. `lock_after` failures in a row lock the
+    /// user for `lock_for_millis` (the deployment's policy travels with the change, so a
+    /// replay decides the same); a success resets the count.
+    ReportSignIn {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+        /// Whether the sign-in succeeded.
+        success: bool,
+        /// Consecutive failures that lock the user.
+        lock_after: u32,
+        /// How long a lock lasts, in milliseconds.
+        lock_for_millis: i64,
+    },
+    /// Resets a local user's multi-factor authentication (recorded; the event tells the
+    /// identity front end).
+    ResetMfa {
+        /// Tenant.
+        tenant: TenantId,
+        /// User.
+        user: UserId,
+    },
 }
 
 /// A committed change as the store keeps it and the change stream carries it.

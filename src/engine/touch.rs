@@ -37,7 +37,9 @@ impl Mutation {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::User(user.user.clone()));
             }
-            Self::SetUserStatus { tenant, user, .. }
+            Self::ReportSignIn { tenant, user, .. }
+            | Self::ResetMfa { tenant, user }
+            | Self::SetUserStatus { tenant, user, .. }
             | Self::DeleteUser { tenant, user }
             | Self::SetTenantRole { tenant, user, .. }
             | Self::UpdateUser { tenant, user, .. }

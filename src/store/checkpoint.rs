@@ -67,7 +67,7 @@ pub(super) fn load_from(
     let storage = |err: redb::StorageError| StoreError::from_redb(path.to_path_buf(), err);
     let base = match checkpoints.last().map_err(storage)? {
         Some((revision, bytes)) => {
-            codec::decode::<Snapshot>(bytes.value()).map_err(|err| StoreError::Corrupt {
+            codec::decode_snapshot(bytes.value()).map_err(|err| StoreError::Corrupt {
                 path: path.to_path_buf(),
                 message: format!("checkpoint {}: {err}", revision.value()),
             })?

@@ -4,13 +4,15 @@
 //! postcard (a compact, stable serde format). A reader refuses a version it does not know
 //! instead of misreading it; a future format adds a version and keeps decoding the old ones.
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 
-use crate::engine::{ChangeContext, ChangeRecord, Mutation, Revision, Timestamp};
+use crate::engine::{
+    ChangeContext, ChangeRecord, Mutation, Revision, Snapshot, SnapshotV1, Timestamp,
+};
 
 /// The encoding version this build writes. Version 2 added the change context (event kind,
-/// notifications, invalidation hint) to change records; other values are laid out as in
-/// version 1.
+/// notifications, invalidation hint) to change records and sign-in failure counts to
+/// snapshots; both still read version 1.
 pub const CODEC_VERSION: u8 = 2;
 
 /// The oldest encoding version this build still reads.
@@ -36,13 +38,6 @@ pub enum CodecError {
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     postcard::to_extend(value, vec![CODEC_VERSION])
         .map_err(|err| CodecError::Malformed(err.to_string()))
-}
-
-/// Decodes a value written by [`encode`] (any version whose layout of `T` is the current
-/// one: use [`decode_change`] for change records).
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (_, body) = split_version(bytes)?;
-    postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()))
 }
 
 fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
@@ -82,4 +77,89 @@ pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
         context: ChangeContext::from_mutation(&old.mutation),
         mutation: old.mutation,
     })
+}
+
+/// Decodes a snapshot (a checkpoint or an export) of any readable version.
+pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
+    let (version, body) = split_version(bytes)?;
+    let malformed = |err: postcard::Error| CodecError::Malformed(err.to_string());
+    if version > 1 {
+        return postcard::from_bytes(body).map_err(malformed);
+    }
+    postcard::from_bytes::<SnapshotV1>(body)
+        .map(Snapshot::from)
+        .map_err(malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::engine::{NewUser, TenantId, UserId, UserKind};
+
+    fn tenant() -> Mutation {
+        Mutation::CreateTenant {
+            tenant: TenantId::parse("t1").unwrap(),
+            name: "T".into(),
+            customer: None,
+            owner: NewUser {
+                user: UserId::parse("o").unwrap(),
+                email: "o@t.example".into(),
+                display_name: "O".into(),
+                kind: UserKind::Local,
+            },
+        }
+    }
+
+    /// A change record as version 1 wrote it.
+    #[derive(Serialize)]
+    struct WrittenV1 {
+        revision: Revision,
+        committed_at: Timestamp,
+        actor: Option<String>,
+        caller: String,
+        request_id: Option<String>,
+        mutation: Mutation,
+    }
+
+    #[test]
+    fn version_1_change_records_still_decode_with_a_context_from_their_mutation() {
+        let old = WrittenV1 {
+            revision: Revision::new(7),
+            committed_at: Timestamp::from_unix_millis(5),
+            actor: Some("a".into()),
+            caller: "c".into(),
+            request_id: None,
+            mutation: tenant(),
+        };
+        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
+        let record = decode_change(&bytes).unwrap();
+        assert_eq!(record.revision, Revision::new(7));
+        assert_eq!(record.mutation, tenant());
+        assert_eq!(record.context, ChangeContext::from_mutation(&tenant()));
+        assert_eq!(record.context.kind, crate::engine::EventKind::TenantCreated);
+    }
+
+    #[test]
+    fn version_1_snapshots_still_decode() {
+        let snapshot = Snapshot::empty()
+            .apply(Revision::new(1), &tenant(), Timestamp::from_unix_millis(0))
+            .unwrap();
+        let mut bytes = encode(&snapshot).unwrap();
+        // Version 1 had no sign-in failures: the last field, an empty map (one zero byte).
+        assert_eq!(bytes.pop(), Some(0));
+        bytes[0] = 1;
+        let decoded = decode_snapshot(&bytes).unwrap();
+        assert_eq!(decoded.revision(), Revision::new(1));
+        assert_eq!(decoded.tenant_count(), 1);
+    }
+
+    #[test]
+    fn unknown_versions_are_refused() {
+        assert!(matches!(
+            decode_snapshot(&[9, 0]),
+            Err(CodecError::UnknownVersion(9))
+        ));
+        assert!(matches!(decode_change(&[]), Err(CodecError::Empty)));
+    }
 }

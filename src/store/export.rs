@@ -84,8 +84,8 @@ pub fn import_into(file: &Path, data_dir: &Path) -> Result<ExportSummary, StoreE
     let body = content
         .strip_prefix(EXPORT_MAGIC.as_slice())
         .ok_or_else(|| corrupt("not an authzd export (wrong magic bytes)".into()))?;
-    let snapshot: Snapshot =
-        codec::decode(body).map_err(|err| corrupt(format!("the export does not decode: {err}")))?;
+    let snapshot: Snapshot = codec::decode_snapshot(body)
+        .map_err(|err| corrupt(format!("the export does not decode: {err}")))?;
     let store = RedbStore::open(data_dir)?;
     store.write_checkpoint(&snapshot)?;
     store.set_revision(snapshot.revision())?;

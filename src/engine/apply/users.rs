@@ -42,6 +42,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .get_mut(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             user_state.status = *status;
+            // Unlocking (or any status set by hand) starts the failure count afresh.
+            snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
         }
         Mutation::DeleteUser { tenant, user } => {
@@ -52,6 +54,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             Arc::make_mut(&mut state.emails).remove(&removed.email.to_lowercase());
             forget_subject(state, &Subject::User(user.clone()));
+            snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
         }
         Mutation::SetTenantRole { tenant, user, role } => {

@@ -169,6 +169,7 @@ impl Snapshot {
             }
             Mutation::RegisterService { .. } => return platform("register services"),
             Mutation::UpdateService { .. } => return platform("update services"),
+            Mutation::ReportSignIn { .. } => return platform("report sign-ins"),
             Mutation::CreateTenant { .. } => return platform("create tenants"),
             Mutation::SubscribeService { .. } => return platform("subscribe tenants to services"),
             _ => mutation.touched().tenant,
