@@ -93,7 +93,7 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::engine::{NewUser, TenantId, UserId, UserKind};
 
