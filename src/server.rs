@@ -116,8 +116,14 @@ impl BoundServer {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1alpha()?;
 
-        let management =
-            api::ManagementApi::new(self.app.clone(), self.settings.platform_token.clone());
+        let management = api::ManagementApi::new(
+            self.app.clone(),
+            api::ManagementOptions {
+                platform_token: self.settings.platform_token.clone(),
+                lockout_threshold: self.settings.lockout_threshold,
+                lockout_duration: self.settings.lockout_duration,
+            },
+        );
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         // Boxed, not stack-pinned, so that dropping it below really drops the services.
         let mut server = Box::pin(
@@ -161,6 +167,9 @@ impl BoundServer {
                         management.clone(),
                     ),
                 )
+                .add_service(pb::account_service_server::AccountServiceServer::new(
+                    management.clone(),
+                ))
                 .add_service(pb::grant_service_server::GrantServiceServer::new(
                     management,
                 ))

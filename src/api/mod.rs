@@ -12,7 +12,7 @@ mod trace;
 mod watch;
 
 pub use check::CheckApi;
-pub use management::{CALLER_HEADER, ManagementApi};
+pub use management::{CALLER_HEADER, ManagementApi, ManagementOptions};
 pub use server_info::ServerInfoApi;
 pub use trace::RpcTraceLayer;
 pub use watch::WatchApi;

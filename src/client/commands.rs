@@ -62,11 +62,6 @@ impl Entry {
     pub(crate) fn all_flags(&self) -> impl Iterator<Item = &'static Flag> + use<> {
         self.flags.iter().flat_map(|group| group.iter())
     }
-
-    /// The service part of the method, e.g. `authz.v1.UserService`.
-    pub(crate) fn service(&self) -> &'static str {
-        self.method.split_once('/').map_or(self.method, |(s, _)| s)
-    }
 }
 
 /// The first words and what they manage, in the order `--help` lists them.
@@ -280,6 +275,9 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("user", "transfer-ownership", "authz.v1.UserService/TransferOwnership", &[TENANT, &[req("new-owner", "new_owner")]]),
     cmd("user", "grant-service", "authz.v1.UserService/GrantServiceAccess", &[TENANT, USER, SERVICE]),
     cmd("user", "revoke-service", "authz.v1.UserService/RevokeServiceAccess", &[TENANT, USER, SERVICE]),
+    cmd("user", "report-sign-in", "authz.v1.AccountService/ReportSignIn", &[TENANT, USER, &[opt("success", "success")]]),
+    cmd("user", "unlock", "authz.v1.AccountService/UnlockUser", &[TENANT, USER, ETAG]),
+    cmd("user", "reset-mfa", "authz.v1.AccountService/ResetMfa", &[TENANT, USER, ETAG]),
     cmd("group", "create", "authz.v1.GroupService/CreateGroup", &[TENANT, CREATE_GROUP, REQUEST_ID]),
     cmd("group", "get", "authz.v1.GroupService/GetGroup", &[TENANT, GROUP]),
     cmd("group", "list", "authz.v1.GroupService/ListGroups", &[TENANT, PAGING, FILTER]),

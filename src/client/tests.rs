@@ -344,6 +344,7 @@ fn bob() -> pb::User {
         }),
         services: vec!["crm".into(), "erp".into()],
         etag: "e1".into(),
+        failed_sign_ins: 0,
     }
 }
 

@@ -134,6 +134,20 @@ pub const SETTINGS: &[SettingSpec] = &[
                (e.g. `500ms`, `5s`; 10ms to 1h)",
     },
     SettingSpec {
+        key: "lockout_threshold",
+        env: "AUTHZD_LOCKOUT_THRESHOLD",
+        flag: "lockout-threshold",
+        default: "3",
+        help: "failed sign-ins in a row (ReportSignIn) that lock a user (1 to 100)",
+    },
+    SettingSpec {
+        key: "lockout_duration",
+        env: "AUTHZD_LOCKOUT_DURATION",
+        flag: "lockout-duration",
+        default: "1h",
+        help: "how long such a lock lasts (e.g. `15m`, `1h`; 1s to 30d)",
+    },
+    SettingSpec {
         key: "platform_token",
         env: "AUTHZD_PLATFORM_TOKEN",
         flag: "platform-token",
@@ -213,6 +227,10 @@ pub struct Settings {
     pub watch_buffer: usize,
     /// How often a Watch stream gets a checkpoint.
     pub watch_checkpoint_interval: Duration,
+    /// Failed sign-ins in a row that lock a user.
+    pub lockout_threshold: u32,
+    /// How long a lock by failed sign-ins lasts.
+    pub lockout_duration: Duration,
     /// The platform credential; `None`: platform calls are refused.
     pub platform_token: Option<String>,
     /// Where each setting came from, by key.
@@ -514,6 +532,29 @@ impl Layers {
                     "expected a duration like `500ms` or `5s`, from 10ms to 1h".into(),
                 )
             })?;
+        let threshold = take("lockout_threshold");
+        let lockout_threshold = threshold
+            .0
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    "lockout_threshold",
+                    threshold.clone(),
+                    "expected a whole number from 1 to 100".into(),
+                )
+            })?;
+        let lock = take("lockout_duration");
+        let lockout_duration = parse_duration(&lock.0)
+            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(24 * 30)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "lockout_duration",
+                    lock.clone(),
+                    "expected a duration like `15m` or `1h`, from 1s to 30d".into(),
+                )
+            })?;
         let token = take("platform_token");
         if !token.0.is_empty()
             && (token.0.len() < 16 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()))
@@ -527,6 +568,8 @@ impl Layers {
         let platform_token = Some(token.0).filter(|t| !t.is_empty());
 
         Ok(Settings {
+            lockout_threshold,
+            lockout_duration,
             watch_buffer,
             watch_checkpoint_interval,
             platform_token,
@@ -579,7 +622,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 12] = [
+        let values: [(&str, String); 14] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -603,6 +646,11 @@ impl Settings {
                 self.changelog_retention_count.to_string(),
             ),
             ("watch_buffer", self.watch_buffer.to_string()),
+            ("lockout_threshold", self.lockout_threshold.to_string()),
+            (
+                "lockout_duration",
+                quote(&format!("{}s", self.lockout_duration.as_secs())),
+            ),
             (
                 "watch_checkpoint_interval",
                 quote(&format!("{}ms", self.watch_checkpoint_interval.as_millis())),

@@ -76,6 +76,8 @@ pub struct UserRecord {
     pub role: TenantRole,
     /// Services it was given access to, sorted.
     pub services: Vec<ServiceId>,
+    /// Failed sign-ins in a row.
+    pub failed_sign_ins: u32,
 }
 
 /// A directory group.
@@ -250,7 +252,11 @@ impl Snapshot {
             .users
             .get(user)
             .ok_or_else(|| not_found("user", format!("{tenant}/{user}")))?;
-        Ok(user_record(user, found))
+        Ok(user_record(
+            user,
+            found,
+            self.sign_in_failures(tenant, user),
+        ))
     }
 
     /// The users of a tenant, by id.
@@ -259,7 +265,7 @@ impl Snapshot {
         let records = state
             .users
             .iter()
-            .map(|(id, u)| user_record(id, u))
+            .map(|(id, u)| user_record(id, u, self.sign_in_failures(tenant, id)))
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
     }
@@ -473,7 +479,7 @@ impl Snapshot {
     }
 }
 
-fn user_record(id: &UserId, user: &super::model::UserState) -> UserRecord {
+fn user_record(id: &UserId, user: &super::model::UserState, failed_sign_ins: u32) -> UserRecord {
     UserRecord {
         id: id.clone(),
         email: user.email.clone(),
@@ -482,6 +488,7 @@ fn user_record(id: &UserId, user: &super::model::UserState) -> UserRecord {
         status: user.status,
         role: user.role.clone(),
         services: sorted(user.services.iter().cloned()),
+        failed_sign_ins,
     }
 }
 

@@ -5,6 +5,7 @@
 //! what they share — who is calling, writing with etags and request ids, reading as an
 //! actor, paging with a filter — lives here.
 
+mod accounts;
 mod grants;
 mod objects;
 mod platform;
@@ -31,12 +32,25 @@ pub const CALLER_HEADER: &str = "x-authzd-caller";
 /// lands between its read and its write.
 const MERGE_ATTEMPTS: usize = 3;
 
+/// What the management services are configured with.
+#[derive(Debug, Clone, Default)]
+pub struct ManagementOptions {
+    /// The platform credential; `None`: platform calls are refused.
+    pub platform_token: Option<String>,
+    /// Failed sign-ins in a row that lock a user.
+    pub lockout_threshold: u32,
+    /// How long such a lock lasts.
+    pub lockout_duration: std::time::Duration,
+}
+
 /// Implements every management service over one application.
 #[derive(Debug, Clone)]
 pub struct ManagementApi {
     app: App,
     /// The platform credential; `None`: platform calls are refused.
     platform_token: Option<Arc<str>>,
+    lockout_threshold: u32,
+    lockout_duration: std::time::Duration,
     // Arc: the counter behind server-chosen ids is shared by every clone of the service.
     next_id: Arc<AtomicU64>,
     id_seed: foldhash::fast::FixedState,
@@ -59,16 +73,21 @@ fn caller(metadata: &MetadataMap) -> Caller {
 }
 
 impl ManagementApi {
-    /// Serves management calls on `app`; platform calls need `platform_token` (none
-    /// configured: they are refused).
-    pub fn new(app: App, platform_token: Option<String>) -> Self {
+    /// Serves management calls on `app`; platform calls need the options' platform token
+    /// (none configured: they are refused).
+    pub fn new(app: App, options: ManagementOptions) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
             .to_le_bytes();
         Self {
             app,
-            platform_token: platform_token.filter(|t| !t.is_empty()).map(Arc::from),
+            platform_token: options
+                .platform_token
+                .filter(|t| !t.is_empty())
+                .map(Arc::from),
+            lockout_threshold: options.lockout_threshold,
+            lockout_duration: options.lockout_duration,
             next_id: Arc::new(AtomicU64::new(0)),
             id_seed: foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
                 seed[..8].try_into().unwrap_or_default(),

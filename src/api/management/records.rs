@@ -263,6 +263,7 @@ pub(crate) fn user(tenant: &str, record: &UserRecord) -> pb::User {
         role: Some(role(&record.role)),
         services: ids(&record.services),
         etag: String::new(),
+        failed_sign_ins: record.failed_sign_ins,
     };
     out.etag = etag_of(&out);
     out

@@ -44,7 +44,7 @@ fn group_etag(
 impl ManagementApi {
     /// Writes a change to one user (with the client's etag, if any) and answers with the
     /// user as it is afterwards.
-    async fn change_user(
+    pub(super) async fn change_user(
         &self,
         caller: &Caller,
         actor: &UserId,
@@ -60,7 +60,7 @@ impl ManagementApi {
         self.user_reply(&tenant, &user, written.revision.get())
     }
 
-    fn user_reply(
+    pub(super) fn user_reply(
         &self,
         tenant: &TenantId,
         user: &UserId,
