@@ -40,7 +40,7 @@ const LATENCY_WRITES: usize = 400;
 const LATENCY_PAUSE: Duration = Duration::from_millis(5);
 /// Writers and changes per writer of the throughput runs.
 const WRITERS: usize = 64;
-const PER_WRITER: usize = 80;
+const PER_WRITER: usize = 100;
 /// Tenants the throughput writes are spread over (one sidecar filter each).
 const TENANTS: usize = 100;
 /// Streams per HTTP/2 connection.
@@ -63,8 +63,9 @@ fn main() {
         );
         println!("|---|---|---|---|---|---|");
         for subscribers in [1, 100, 1000] {
-            latency(subscribers).await;
+            latency(subscribers, false).await;
         }
+        latency(1000, true).await;
         println!();
         throughput().await;
     });
@@ -124,10 +125,6 @@ async fn start() -> Running {
         stop,
         _dir: dir,
     }
-}
-
-fn tenant() -> TenantId {
-    tenant_n(0)
 }
 
 fn tenant_n(n: usize) -> TenantId {
@@ -197,9 +194,16 @@ async fn subscribe(
     handles
 }
 
-async fn latency(subscribers: usize) {
+/// With `per_tenant`, subscriber `n` watches tenant `n % TENANTS` (a sidecar per tenant)
+/// and the writes go round the tenants; otherwise every subscriber takes every change.
+async fn latency(subscribers: usize, per_tenant: bool) {
     let running = start().await;
-    let handles = subscribe(running.addr, subscribers, false, LATENCY_WRITES).await;
+    let expect = if per_tenant {
+        LATENCY_WRITES / TENANTS
+    } else {
+        LATENCY_WRITES
+    };
+    let handles = subscribe(running.addr, subscribers, per_tenant, expect).await;
     let mut times: HashMap<u64, (Instant, Instant)> = HashMap::new();
     let mut pause = tokio::time::interval(LATENCY_PAUSE);
     for n in 0..LATENCY_WRITES {
@@ -207,7 +211,7 @@ async fn latency(subscribers: usize) {
         let before = Instant::now();
         let revision = running
             .app
-            .submit(group(tenant(), n), ChangeMeta::default())
+            .submit(group(tenant_n(n % TENANTS), n), ChangeMeta::default())
             .await
             .unwrap();
         times.insert(revision.get(), (before, Instant::now()));
@@ -224,8 +228,13 @@ async fn latency(subscribers: usize) {
     }
     let (commit_median, commit_p99) = quantiles(&mut from_commit);
     let (submit_median, submit_p99) = quantiles(&mut from_submit);
+    let who = if per_tenant {
+        format!("{subscribers} (one tenant each)")
+    } else {
+        subscribers.to_string()
+    };
     println!(
-        "| {subscribers} | {} | {commit_median:.2} ms | {commit_p99:.2} ms | {submit_median:.2} ms | {submit_p99:.2} ms |",
+        "| {who} | {} | {commit_median:.2} ms | {commit_p99:.2} ms | {submit_median:.2} ms | {submit_p99:.2} ms |",
         from_commit.len(),
     );
     let _ = running.stop.send(());

@@ -1,6 +1,6 @@
 //! The `authzd` command line: `serve` runs the server, `config` prints the effective
-//! configuration; the client commands (`status`, `user invite`, `check`, …) are in
-//! [`client`].
+//! configuration; the client commands (`status`, `user invite`, `check`, `watch`, …) are
+//! in [`client`].
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -64,6 +64,16 @@ enum Commands {
         #[arg(long, default_value = "http://127.0.0.1:50051", env = "AUTHZD_SERVER")]
         server: String,
     },
+    /// Stream changes from a running server as JSON lines, resuming after restarts (the
+    /// reference sidecar of WatchService/Watch).
+    ///
+    /// Prints each change as one proto JSON line on stdout and keeps the last revision seen
+    /// in --checkpoint-file. Reconnects with back-off on `UNAVAILABLE`,
+    /// `RESOURCE_EXHAUSTED` or a lost connection, resuming after that revision. Exit
+    /// status: 0 after SIGINT/SIGTERM or --exit-after-idle; 1 when the server refuses the
+    /// stream for good (`OUT_OF_RANGE`: the resume point is older than the retained log;
+    /// `INVALID_ARGUMENT`), printing its message; 2 for a usage error.
+    Watch(client::WatchArgs),
 }
 
 /// The configuration flags shared by `serve` and `config`, one per setting of
@@ -175,6 +185,7 @@ pub fn main() -> ExitCode {
             Err(err) => usage_error(&err),
         },
         Commands::Status { server } => client::status(&server),
+        Commands::Watch(args) => client::watch(&args),
         Commands::Export { out, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
             report(

@@ -66,6 +66,8 @@ impl BoundServer {
                 max_age_millis: i64::try_from(settings.changelog_retention_age.as_millis())
                     .unwrap_or(i64::MAX),
                 min_count: settings.changelog_retention_count,
+                audit_max_age_millis: i64::try_from(settings.audit_retention_age.as_millis())
+                    .unwrap_or(i64::MAX),
             },
         };
         let app =
@@ -168,6 +170,9 @@ impl BoundServer {
                     ),
                 )
                 .add_service(pb::account_service_server::AccountServiceServer::new(
+                    management.clone(),
+                ))
+                .add_service(pb::audit_service_server::AuditServiceServer::new(
                     management.clone(),
                 ))
                 .add_service(pb::grant_service_server::GrantServiceServer::new(

@@ -12,6 +12,11 @@ use tonic::codegen::http;
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+/// The called method, `package.Service/Method`, put in each request's extensions so that
+/// handlers can name it (in audit records) without repeating it.
+#[derive(Debug, Clone)]
+pub(crate) struct RpcMethod(pub(crate) String);
+
 /// Wraps a service in [`RpcTrace`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RpcTraceLayer;
@@ -59,8 +64,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let method = request.uri().path().to_owned();
+        request.extensions_mut().insert(RpcMethod(
+            method.strip_prefix('/').unwrap_or(&method).to_owned(),
+        ));
         let span = tracing::info_span!("rpc", method = %method);
         let started = Instant::now();
         let call = self.inner.call(request);

@@ -31,6 +31,7 @@ impl Default for StoreOptions {
             retention: Retention {
                 max_age_millis: 7 * 24 * 3_600_000,
                 min_count: 100_000,
+                audit_max_age_millis: 365 * 24 * 3_600_000,
             },
         }
     }
@@ -106,5 +107,10 @@ pub(super) fn checkpoint(
             "checkpoint written"
         ),
         Err(err) => tracing::error!(%err, "pruning the change log failed"),
+    }
+    match store.prune_audit(now.plus_millis(retention.audit_max_age_millis.saturating_neg())) {
+        Ok(0) => {}
+        Ok(pruned) => tracing::info!(pruned, "audit records past retention deleted"),
+        Err(err) => tracing::error!(%err, "pruning the audit trail failed"),
     }
 }

@@ -22,7 +22,7 @@ pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
-    store::{RedbStore, StoreError},
+    store::{AuditQuery, AuditRecord, RedbStore, StoreError},
 };
 
 /// How many changes may wait for the writer before callers wait for room. Bounds memory
@@ -46,7 +46,7 @@ struct Inner {
     // watch: the server's health reporter follows whether the store accepts writes.
     store_healthy: watch::Receiver<bool>,
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
-    writes: mpsc::Sender<writer::WriteRequest>,
+    writes: mpsc::Sender<writer::Work>,
     store: RedbStore,
     // Arc: the writer publishes into it; every stream's registration points back to it.
     hub: Arc<stream::WatchHub>,
@@ -240,15 +240,40 @@ impl App {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writes
-            .send(writer::WriteRequest {
+            .send(writer::Work::Change(writer::WriteRequest {
                 mutation,
                 meta,
                 precondition,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| WriteError::WriterStopped)?;
         answer.await.map_err(|_| WriteError::WriterStopped)?
+    }
+
+    /// Records a management call refused before it reached the writer (bad input, no
+    /// credential, a read the actor may not make), in order with the writer's records.
+    pub async fn audit_refusal(&self, record: AuditRecord) {
+        if self
+            .inner
+            .writes
+            .send(writer::Work::Refusal(record))
+            .await
+            .is_err()
+        {
+            tracing::warn!("writer stopped; a refused call was not audited");
+        }
+    }
+
+    /// Reads the audit trail: up to `limit` records matching `query` after position
+    /// `after`. Blocking: run under `spawn_blocking`.
+    pub fn audit_records(
+        &self,
+        query: &AuditQuery,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.inner.store.audit_records(query, after, limit)
     }
 
     /// The database file.

@@ -8,8 +8,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Clock;
 use crate::{
-    engine::{AuthorityError, ChangeRecord, Mutation, MutationError, Revision, Snapshot, UserId},
-    store::RedbStore,
+    engine::{
+        AuthorityError, ChangeRecord, Mutation, MutationError, MutationErrorKind, Revision,
+        Snapshot, Timestamp, UserId,
+    },
+    store::{AuditOutcome, AuditRecord, RedbStore},
 };
 
 /// Who asked for a change and how to recognise a retry of it.
@@ -23,6 +26,9 @@ pub struct ChangeMeta {
     pub caller: String,
     /// The caller's request id, if any.
     pub request_id: Option<String>,
+    /// The gRPC method of a management call, e.g. `authz.v1.UserService/InviteUser`.
+    /// Set: the call is audited (allowed or refused); empty: internal writes, not audited.
+    pub method: String,
 }
 
 /// A condition on the state a change is applied to, checked by the writer right before
@@ -76,6 +82,15 @@ pub enum WriteError {
     WriterStopped,
 }
 
+/// What the writer is asked to do.
+#[derive(Debug)]
+pub(super) enum Work {
+    /// Make a change.
+    Change(WriteRequest),
+    /// Record a call refused before it reached the writer.
+    Refusal(AuditRecord),
+}
+
 /// A change waiting for the writer.
 #[derive(Debug)]
 pub(super) struct WriteRequest {
@@ -95,7 +110,7 @@ pub(super) struct Writer {
     pub(super) current: Arc<ArcSwap<Snapshot>>,
     pub(super) published: watch::Sender<Revision>,
     pub(super) healthy: watch::Sender<bool>,
-    pub(super) requests: mpsc::Receiver<WriteRequest>,
+    pub(super) requests: mpsc::Receiver<Work>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
     pub(super) hub: Arc<super::stream::WatchHub>,
@@ -106,6 +121,70 @@ pub(super) fn spawn(writer: Writer) -> std::io::Result<std::thread::JoinHandle<(
     std::thread::Builder::new()
         .name("authzd-writer".into())
         .spawn(move || writer.run())
+}
+
+/// The audit record of a management call the writer handled: allowed at a revision, or
+/// refused (at the revision it was judged at). `None` for internal writes.
+fn audited(
+    request: &WriteRequest,
+    at: Timestamp,
+    outcome: Result<Revision, (&WriteError, Revision)>,
+) -> Option<AuditRecord> {
+    if request.meta.method.is_empty() {
+        return None;
+    }
+    let (outcome, revision) = match outcome {
+        Ok(revision) => (AuditOutcome::Allowed, revision),
+        Err((err, judged_at)) => (
+            AuditOutcome::Refused {
+                code: err.code().to_owned(),
+                rule: err.rule().map(str::to_owned),
+                message: err.to_string(),
+            },
+            judged_at,
+        ),
+    };
+    Some(AuditRecord {
+        id: 0,
+        at,
+        tenant: request
+            .mutation
+            .touched()
+            .tenant
+            .map(|tenant| tenant.to_string()),
+        actor: request.meta.actor.as_ref().map(ToString::to_string),
+        caller: request.meta.caller.clone(),
+        method: request.meta.method.clone(),
+        target: request.mutation.target(),
+        outcome,
+        request_id: request.meta.request_id.clone(),
+        revision: revision.get(),
+    })
+}
+
+impl WriteError {
+    /// The class of the refusal, named like the gRPC code the API answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Refused(err) => match err.kind() {
+                MutationErrorKind::NotFound => "NOT_FOUND",
+                MutationErrorKind::AlreadyExists => "ALREADY_EXISTS",
+                MutationErrorKind::InvalidArgument => "INVALID_ARGUMENT",
+                MutationErrorKind::FailedPrecondition => "FAILED_PRECONDITION",
+            },
+            Self::Unauthorized(_) => "PERMISSION_DENIED",
+            Self::PreconditionFailed(_) => "ABORTED",
+            Self::Store(_) | Self::WriterStopped => "UNAVAILABLE",
+        }
+    }
+
+    /// The rule that refused the change, when an authority rule did.
+    pub fn rule(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthorized(err) => Some(err.rule()),
+            _ => None,
+        }
+    }
 }
 
 /// Checks the actor's authority and the change's precondition against the state the
@@ -159,7 +238,7 @@ impl Writer {
 
     /// Applies each waiting change to a working snapshot (a refused one is answered at
     /// once and skipped), stores the accepted ones in one transaction, then publishes.
-    fn commit_group(&mut self, group: &mut Vec<WriteRequest>) {
+    fn commit_group(&mut self, group: &mut Vec<Work>) {
         let base = self.current.load_full();
         // The first change of the group copies the maps it touches (the published snapshot
         // shares them); the rest of the group changes the copies in place.
@@ -167,23 +246,37 @@ impl Writer {
         drop(base);
         let mut records = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
-        for mut request in group.drain(..) {
+        let mut refused = Vec::new();
+        let mut audit = Vec::new();
+        for work in group.drain(..) {
+            let mut request = match work {
+                Work::Change(request) => request,
+                Work::Refusal(mut record) => {
+                    record.revision = working.revision().get();
+                    audit.push(record);
+                    continue;
+                }
+            };
             let now = self.clock.now();
             if let Some(id) = &request.meta.request_id {
                 match self.earlier_change(id, &records) {
                     Ok(None) => {}
                     Ok(Some(first)) => {
-                        let _ = request.reply.send(Ok(Committed::Retried(Box::new(first))));
+                        if let Some(entry) = audited(&request, now, Ok(first.revision)) {
+                            audit.push(entry);
+                        }
+                        refused.push((request.reply, Ok(Committed::Retried(Box::new(first)))));
                         continue;
                     }
                     Err(err) => {
-                        let _ = request.reply.send(Err(err));
+                        refused.push((request.reply, Err(err)));
                         continue;
                     }
                 }
             }
             if let Err(err) = admit(&working, &mut request, now) {
-                let _ = request.reply.send(Err(err));
+                audit.extend(audited(&request, now, Err((&err, working.revision()))));
+                refused.push((request.reply, Err(err)));
                 continue;
             }
             let revision = working.revision().next();
@@ -191,6 +284,7 @@ impl Writer {
             match std::mem::take(&mut working).apply_owned(revision, &request.mutation, now) {
                 Ok(next) => {
                     working = next;
+                    audit.extend(audited(&request, now, Ok(revision)));
                     let context = pending.finish(&working, &request.mutation);
                     records.push(ChangeRecord {
                         context,
@@ -205,14 +299,24 @@ impl Writer {
                 }
                 Err((unchanged, err)) => {
                     working = unchanged;
-                    let _ = request.reply.send(Err(WriteError::Refused(err)));
+                    let err = WriteError::Refused(err);
+                    audit.extend(audited(&request, now, Err((&err, working.revision()))));
+                    refused.push((request.reply, Err(err)));
                 }
             }
         }
+        // Refusals are answered once their audit records are durable (or failed to be).
+        let stored = self.store.append_with_audit(&records, &mut audit);
+        for (reply, answer) in refused {
+            let _ = reply.send(answer);
+        }
         if records.is_empty() {
+            if let Err(err) = stored {
+                tracing::error!(%err, records = audit.len(), "audit records of refused calls could not be stored");
+            }
             return;
         }
-        match self.store.append(&records) {
+        match stored {
             Ok(()) => {
                 let revision = working.revision();
                 self.current.store(Arc::new(working));

@@ -83,6 +83,10 @@ pub(crate) const NOUNS: &[(&str, &str)] = &[
     ("security-group", "Security groups of a tenant's service"),
     ("level", "Permission levels of a tenant's service"),
     (
+        "audit",
+        "The audit trail of management calls: list (platform, or a tenant's owner)",
+    ),
+    (
         "grant",
         "Grants of permission levels or permission sets to users and groups",
     ),
@@ -115,6 +119,13 @@ const PAGING: &[Flag] = &[
     opt("page-token", "page_token").help("The `next_page_token` of the previous page"),
 ];
 const FILTER: &[Flag] = &[opt("filter", "filter")];
+const AUDIT_FILTER: &[Flag] = &[
+    opt("tenant", "filter.tenant"),
+    opt("by-actor", "filter.by_actor"),
+    opt("target", "filter.target"),
+    opt("from", "filter.from"),
+    opt("until", "filter.until"),
+];
 const MIN_REVISION: &[Flag] = &[opt("min-revision", "consistency.min_revision")
     .help("Answer from a state at least this new (a revision a write returned)")];
 const TENANT: &[Flag] = &[req("tenant", "tenant")];
@@ -278,6 +289,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("user", "report-sign-in", "authz.v1.AccountService/ReportSignIn", &[TENANT, USER, &[opt("success", "success")]]),
     cmd("user", "unlock", "authz.v1.AccountService/UnlockUser", &[TENANT, USER, ETAG]),
     cmd("user", "reset-mfa", "authz.v1.AccountService/ResetMfa", &[TENANT, USER, ETAG]),
+    cmd("audit", "list", "authz.v1.AuditService/ListAuditEvents", &[AUDIT_FILTER, PAGING]),
     cmd("group", "create", "authz.v1.GroupService/CreateGroup", &[TENANT, CREATE_GROUP, REQUEST_ID]),
     cmd("group", "get", "authz.v1.GroupService/GetGroup", &[TENANT, GROUP]),
     cmd("group", "list", "authz.v1.GroupService/ListGroups", &[TENANT, PAGING, FILTER]),

@@ -4,7 +4,8 @@
 //! `authzd check`, …) comes from one table (`commands.rs`) and the descriptor set the
 //! server is built from: the clap tree is derived from the table, flags fill a
 //! `DynamicMessage` of the method's input (`request.rs`), the call sends its bytes
-//! (`call.rs`) and the answer prints as a table or JSON (`output.rs`).
+//! (`call.rs`) and the answer prints as a table or JSON (`output.rs`). `authzd watch`, the
+//! streaming sidecar, is `watch.rs`.
 
 mod call;
 mod commands;
@@ -13,6 +14,9 @@ mod request;
 #[cfg(test)]
 mod tests;
 mod text;
+mod watch;
+
+pub use watch::{WatchArgs, watch};
 
 use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
 
@@ -34,8 +38,25 @@ use call::CallError;
 use commands::{COMMANDS, Entry, NOUNS};
 use request::BoundFlag;
 
-/// The service whose calls carry the platform credential instead of an actor.
-const PLATFORM_SERVICE: &str = "authz.v1.PlatformService";
+/// The calls that carry the platform credential instead of an actor: the platform's
+/// service, and the sign-in front end's reports.
+const PLATFORM_CALLS: &[&str] = &[
+    "authz.v1.PlatformService/",
+    "authz.v1.AccountService/ReportSignIn",
+];
+
+fn is_platform_call(method: &str) -> bool {
+    PLATFORM_CALLS.iter().any(|call| method.starts_with(call))
+}
+
+/// Calls made either by the platform (with its credential, no actor) or by an actor.
+const PLATFORM_OR_ACTOR_CALLS: &[&str] = &["authz.v1.AuditService/"];
+
+fn is_platform_or_actor_call(method: &str) -> bool {
+    PLATFORM_OR_ACTOR_CALLS
+        .iter()
+        .any(|call| method.starts_with(call))
+}
 
 /// The client commands, bound to the methods and fields of the descriptor set.
 #[derive(Debug)]
@@ -147,7 +168,7 @@ impl Client {
             .unwrap_or_default()
             .to_owned();
         let input = method.input();
-        let needs = if bound.entry.service() == PLATFORM_SERVICE {
+        let needs = if is_platform_call(bound.entry.method) {
             "Needs --platform-token (a platform call)."
         } else if input.get_field_by_name("actor").is_some() {
             "Needs --actor (the user of the tenant the change is made for)."
@@ -254,7 +275,13 @@ fn global_args(cmd: Command) -> Command {
 fn build_request(bound: &Bound, matches: &ArgMatches) -> Result<DynamicMessage, Failure> {
     let input = bound.method.input();
     let mut request = request::build(&input, &bound.flags, matches).map_err(Failure::Usage)?;
-    if let Some(field) = input.get_field_by_name("actor") {
+    let platform_instead = is_platform_or_actor_call(bound.entry.method)
+        && global(matches, "platform-token").is_some()
+        && global(matches, "actor").is_none();
+    if let Some(field) = input
+        .get_field_by_name("actor")
+        .filter(|_| !platform_instead)
+    {
         let actor = global(matches, "actor").ok_or_else(|| {
             Failure::Usage(format!(
                 "`authzd {} {}` acts for a user of the tenant: give --actor USER (or set AUTHZD_ACTOR)",
@@ -288,7 +315,10 @@ fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
         ))
     })?;
     metadata.insert(CALLER_HEADER, caller);
-    if bound.entry.service() == PLATFORM_SERVICE {
+    let token_optional = is_platform_or_actor_call(bound.entry.method);
+    if is_platform_call(bound.entry.method)
+        || (token_optional && global("platform-token").is_some() && global("actor").is_none())
+    {
         let token = global("platform-token").ok_or_else(|| {
             Failure::Usage(format!(
                 "`authzd {} {}` is a platform call: give --platform-token (or set AUTHZD_PLATFORM_TOKEN)",

@@ -374,6 +374,7 @@ role.administration  false
 role.services
 services             crm,erp
 etag                 e1
+failed_sign_ins      0
 revision             7
 "
     );

@@ -134,6 +134,14 @@ pub const SETTINGS: &[SettingSpec] = &[
                (e.g. `500ms`, `5s`; 10ms to 1h)",
     },
     SettingSpec {
+        key: "audit_retention_age",
+        env: "AUTHZD_AUDIT_RETENTION_AGE",
+        flag: "audit-retention-age",
+        default: "365d",
+        help: "keep audit records at least this long, independently of the change log \
+               (e.g. `90d`, `365d`; 1h to 3650d); pruned after checkpoints",
+    },
+    SettingSpec {
         key: "lockout_threshold",
         env: "AUTHZD_LOCKOUT_THRESHOLD",
         flag: "lockout-threshold",
@@ -227,6 +235,8 @@ pub struct Settings {
     pub watch_buffer: usize,
     /// How often a Watch stream gets a checkpoint.
     pub watch_checkpoint_interval: Duration,
+    /// Minimum age of pruned audit records.
+    pub audit_retention_age: Duration,
     /// Failed sign-ins in a row that lock a user.
     pub lockout_threshold: u32,
     /// How long a lock by failed sign-ins lasts.
@@ -532,6 +542,16 @@ impl Layers {
                     "expected a duration like `500ms` or `5s`, from 10ms to 1h".into(),
                 )
             })?;
+        let audit_age = take("audit_retention_age");
+        let audit_retention_age = parse_duration(&audit_age.0)
+            .filter(|d| (Duration::from_hours(1)..=Duration::from_hours(24 * 3650)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "audit_retention_age",
+                    audit_age.clone(),
+                    "expected a duration like `90d` or `365d`, from 1h to 3650d".into(),
+                )
+            })?;
         let threshold = take("lockout_threshold");
         let lockout_threshold = threshold
             .0
@@ -568,6 +588,7 @@ impl Layers {
         let platform_token = Some(token.0).filter(|t| !t.is_empty());
 
         Ok(Settings {
+            audit_retention_age,
             lockout_threshold,
             lockout_duration,
             watch_buffer,
@@ -622,7 +643,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 14] = [
+        let values: [(&str, String); 15] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -646,6 +667,10 @@ impl Settings {
                 self.changelog_retention_count.to_string(),
             ),
             ("watch_buffer", self.watch_buffer.to_string()),
+            (
+                "audit_retention_age",
+                quote(&format!("{}s", self.audit_retention_age.as_secs())),
+            ),
             ("lockout_threshold", self.lockout_threshold.to_string()),
             (
                 "lockout_duration",

@@ -190,6 +190,33 @@ impl Snapshot {
         }
     }
 
+    /// Whether `actor` may read the tenant's audit trail: its owner or a service
+    /// administrator, active.
+    pub fn authorize_auditor(
+        &self,
+        tenant: &TenantId,
+        actor: &UserId,
+        now: Timestamp,
+    ) -> Result<(), super::AuthorityError> {
+        self.authorize_reader(tenant, actor, now)?;
+        let role = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.users.get(actor))
+            .map(|u| &u.role);
+        if matches!(
+            role,
+            Some(TenantRole::Owner | TenantRole::ServiceAdministrator)
+        ) {
+            Ok(())
+        } else {
+            Err(super::AuthorityError::NotAllowed {
+                actor: actor.clone(),
+                action: "read the audit trail",
+            })
+        }
+    }
+
     fn resource_tenant(&self, tenant: &TenantId) -> Result<&TenantState, NotFound> {
         self.tenants
             .get(tenant)

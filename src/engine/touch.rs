@@ -202,3 +202,65 @@ impl Mutation {
         touched
     }
 }
+
+impl Mutation {
+    /// What the change acts on, for audit records: `user bob`, `group ops member user:ann`,
+    /// `object site-1`, `grant g7` …
+    pub fn target(&self) -> String {
+        let subject = |s: &Subject| match s {
+            Subject::User(user) => format!("user:{user}"),
+            Subject::Group(group) => format!("group:{group}"),
+        };
+        match self {
+            Self::CreatePartner { partner, .. } => format!("partner {partner}"),
+            Self::CreateCustomer { customer, .. } => format!("customer {customer}"),
+            Self::RegisterService { service, .. } | Self::UpdateService { service, .. } => {
+                format!("service {service}")
+            }
+            Self::CreateTenant { tenant, .. } => format!("tenant {tenant}"),
+            Self::SubscribeService { service, .. } => format!("subscription {service}"),
+            Self::InviteUser { user, .. } => format!("user {}", user.user),
+            Self::SetUserStatus { user, .. }
+            | Self::DeleteUser { user, .. }
+            | Self::SetTenantRole { user, .. }
+            | Self::UpdateUser { user, .. }
+            | Self::ReportSignIn { user, .. }
+            | Self::ResetMfa { user, .. }
+            | Self::TransferOwnership {
+                new_owner: user, ..
+            } => format!("user {user}"),
+            Self::GrantServiceAccess { user, service, .. }
+            | Self::RevokeServiceAccess { user, service, .. } => {
+                format!("user {user} service {service}")
+            }
+            Self::CreateGroup { group, .. }
+            | Self::UpdateGroup { group, .. }
+            | Self::DeleteGroup { group, .. } => format!("group {group}"),
+            Self::AddGroupMember { group, member, .. }
+            | Self::RemoveGroupMember { group, member, .. } => {
+                format!("group {group} member {}", subject(member))
+            }
+            Self::CreateObject { object, .. }
+            | Self::UpdateObject { object, .. }
+            | Self::MoveObject { object, .. }
+            | Self::DeleteObject { object, .. } => format!("object {object}"),
+            Self::AddAdministrator { subject: s, .. }
+            | Self::RemoveAdministrator { subject: s, .. } => {
+                format!("security group administrators member {}", subject(s))
+            }
+            Self::PutSecurityGroup { group, .. } | Self::DeleteSecurityGroup { group, .. } => {
+                format!("security group {group}")
+            }
+            Self::AddSecurityGroupMember { group, member, .. }
+            | Self::RemoveSecurityGroupMember { group, member, .. } => {
+                format!("security group {group} member {}", subject(member))
+            }
+            Self::PutPermissionLevel { level, .. } | Self::DeletePermissionLevel { level, .. } => {
+                format!("permission level {level}")
+            }
+            Self::GiveGrant { grant, .. } | Self::RevokeGrant { grant, .. } => {
+                format!("grant {grant}")
+            }
+        }
+    }
+}

@@ -4,8 +4,10 @@
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::{
-    RedbStore, StoreError, codec,
-    redb_store::{CHANGES, META, META_REVISION, REQUESTS},
+    RedbStore, StoreError,
+    audit::AuditRecord,
+    codec,
+    redb_store::{AUDIT, CHANGES, META, META_REVISION, REQUESTS},
 };
 use crate::engine::{ChangeRecord, Revision};
 
@@ -13,8 +15,18 @@ impl RedbStore {
     /// Appends change records (ascending revisions) in one durable transaction: when this
     /// returns `Ok` every record is on disk; on `Err` none is.
     pub fn append(&self, records: &[ChangeRecord]) -> Result<(), StoreError> {
+        self.append_with_audit(records, &mut [])
+    }
+
+    /// Appends change records and the audit records of the calls that made them (and of
+    /// calls refused beside them) in one durable transaction.
+    pub fn append_with_audit(
+        &self,
+        records: &[ChangeRecord],
+        audit: &mut [AuditRecord],
+    ) -> Result<(), StoreError> {
         let Some(last) = records.last() else {
-            return Ok(());
+            return self.append_audit(audit);
         };
         let encoded = records
             .iter()
@@ -44,6 +56,8 @@ impl RedbStore {
             let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
             meta.insert(META_REVISION, last.revision.get())
                 .map_err(|e| self.redb_error(e))?;
+            let mut trail = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
+            super::audit::write_audit(self, &mut trail, audit)?;
         }
         txn.commit().map_err(|e| self.redb_error(e))
     }
@@ -117,13 +131,15 @@ pub(super) fn read_changes(
     Ok(out)
 }
 
-/// How long and how much of the change log to keep.
+/// How long and how much of the change log and the audit trail to keep (independently).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// Keep changes younger than this many milliseconds.
     pub max_age_millis: i64,
     /// Keep at least the newest this many changes.
     pub min_count: u64,
+    /// Keep audit records younger than this many milliseconds.
+    pub audit_max_age_millis: i64,
 }
 
 impl RedbStore {

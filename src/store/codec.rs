@@ -40,6 +40,12 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
         .map_err(|err| CodecError::Malformed(err.to_string()))
 }
 
+/// Decodes a value whose layout is the same in every readable version.
+pub(crate) fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let (_, body) = split_version(bytes)?;
+    postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()))
+}
+
 fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
     let (version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
     if !(OLDEST_VERSION..=CODEC_VERSION).contains(version) {

@@ -3,6 +3,7 @@
 //! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
 //! its format version so a newer or unknown file is refused instead of misread.
 
+mod audit;
 mod changelog;
 mod checkpoint;
 mod codec;
@@ -10,6 +11,7 @@ mod error;
 mod export;
 mod redb_store;
 
+pub use audit::{AuditOutcome, AuditQuery, AuditRecord};
 pub use changelog::Retention;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;

@@ -25,6 +25,9 @@ pub(super) const CHECKPOINTS: TableDefinition<'_, u64, &[u8]> = TableDefinition:
 /// use made. Written in the same transaction as the change; pruned with the change log.
 pub(super) const REQUESTS: TableDefinition<'_, &str, u64> = TableDefinition::new("requests");
 
+/// The audit trail: sequence number → encoded [`super::AuditRecord`].
+pub(super) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("audit");
+
 /// Store-wide facts: format version, current revision.
 pub(super) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const META_FORMAT_VERSION: &str = "format_version";
@@ -88,6 +91,7 @@ impl RedbStore {
             txn.open_table(CHECKPOINTS)
                 .map_err(|e| self.redb_error(e))?;
             txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
+            txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
             match found {
                 None => {
                     meta.insert(META_FORMAT_VERSION, u64::from(FORMAT_VERSION))

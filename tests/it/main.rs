@@ -6,6 +6,8 @@
     clippy::indexing_slicing
 )]
 
+mod accounts;
+mod audit;
 mod bin;
 mod check;
 mod cli;
@@ -16,3 +18,4 @@ mod reference;
 mod store;
 mod support;
 mod watch;
+mod watch_cli;

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, caller, pb};
+use super::{ManagementApi, actor, audit::CallAudit, caller, pb};
 use crate::{
     api::convert::id,
     engine::{Mutation, TenantId, UserId, UserStatus},
@@ -14,63 +14,79 @@ impl pb::account_service_server::AccountService for ManagementApi {
         &self,
         request: Request<pb::ReportSignInRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let mutation = Mutation::ReportSignIn {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            success: request.success,
-            lock_after: self.lockout_threshold,
-            lock_for_millis: i64::try_from(self.lockout_duration.as_millis()).unwrap_or(i64::MAX),
-        };
-        let written = self.write(&caller, None, mutation, "", None).await?;
-        self.user_reply(&tenant, &user, written.revision.get())
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let mutation = Mutation::ReportSignIn {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                success: request.success,
+                lock_after: self.lockout_threshold,
+                lock_for_millis: i64::try_from(self.lockout_duration.as_millis())
+                    .unwrap_or(i64::MAX),
+            };
+            let written = self.write(&caller, None, mutation, "", None).await?;
+            self.user_reply(&tenant, &user, written.revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn unlock_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let snapshot = self.app.snapshot();
-        let status = snapshot
-            .user_record(&tenant, &user)
-            .map_err(|err| Status::not_found(err.to_string()))?
-            .status;
-        if !matches!(status, UserStatus::LockedUntil(_)) {
-            return Err(Status::failed_precondition(format!(
-                "user `{user}` is not locked"
-            )));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let snapshot = self.app.snapshot();
+            let status = snapshot
+                .user_record(&tenant, &user)
+                .map_err(|err| Status::not_found(err.to_string()))?
+                .status;
+            if !matches!(status, UserStatus::LockedUntil(_)) {
+                return Err(Status::failed_precondition(format!(
+                    "user `{user}` is not locked"
+                )));
+            }
+            let mutation = Mutation::SetUserStatus {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                status: UserStatus::Active,
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
         }
-        let mutation = Mutation::SetUserStatus {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            status: UserStatus::Active,
-        };
-        self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-            .await
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn reset_mfa(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let mutation = Mutation::ResetMfa {
-            tenant: tenant.clone(),
-            user: user.clone(),
-        };
-        self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let mutation = Mutation::ResetMfa {
+                tenant: tenant.clone(),
+                user: user.clone(),
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

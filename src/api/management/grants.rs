@@ -2,7 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, caller, chosen_id, etag_matches, list_page, pb, records, reply};
+use super::{
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, pb,
+    records, reply,
+};
 use crate::{
     api::{
         convert::id,
@@ -17,152 +20,172 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::GiveGrantRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request.grant.as_ref().ok_or_else(|| required("grant"))?;
-        let tenant = id("grant.tenant", &message.tenant, TenantId::parse)?;
-        let service = id("grant.service", &message.service, ServiceId::parse)?;
-        let access = match (message.level.is_empty(), message.permissions.is_empty()) {
-            (false, true) => {
-                Access::Level(id("grant.level", &message.level, PermissionLevelId::parse)?)
-            }
-            (true, false) => Access::Permissions(records::permission_set(
-                "grant.permissions",
-                &message.permissions,
-            )?),
-            (false, false) => {
-                return Err(invalid_field(
-                    "grant",
-                    "give either `level` or `permissions`, not both",
-                ));
-            }
-            (true, true) => {
-                return Err(invalid_field(
-                    "grant",
-                    "give a permission level (`level`) or a permission set (`permissions`)",
-                ));
-            }
-        };
-        let node = match records::optional_object("grant.object", &message.object)? {
-            Some(object) => GrantNode::Object(object),
-            None => GrantNode::Service,
-        };
-        let mutation = Mutation::GiveGrant {
-            tenant: tenant.clone(),
-            service: service.clone(),
-            grant: chosen_id(self, "grant.id", &message.id, "grant", GrantId::parse)?,
-            subject: records::subject("grant.subject", message.subject.as_ref())?,
-            access,
-            node,
-            expires_at: records::expiry(
-                "grant.expires_at",
-                message.expires_at.as_ref(),
-                self.app.now(),
-            )?,
-        };
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                None,
-            )
-            .await?;
-        let Mutation::GiveGrant { grant, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not a grant"));
-        };
-        let record = self.after_write(|s| s.grant_record(&tenant, &service, grant))?;
-        reply(pb::GrantResponse {
-            grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GrantResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request.grant.as_ref().ok_or_else(|| required("grant"))?;
+            let tenant = id("grant.tenant", &message.tenant, TenantId::parse)?;
+            let service = id("grant.service", &message.service, ServiceId::parse)?;
+            let access = match (message.level.is_empty(), message.permissions.is_empty()) {
+                (false, true) => {
+                    Access::Level(id("grant.level", &message.level, PermissionLevelId::parse)?)
+                }
+                (true, false) => Access::Permissions(records::permission_set(
+                    "grant.permissions",
+                    &message.permissions,
+                )?),
+                (false, false) => {
+                    return Err(invalid_field(
+                        "grant",
+                        "give either `level` or `permissions`, not both",
+                    ));
+                }
+                (true, true) => {
+                    return Err(invalid_field(
+                        "grant",
+                        "give a permission level (`level`) or a permission set (`permissions`)",
+                    ));
+                }
+            };
+            let node = match records::optional_object("grant.object", &message.object)? {
+                Some(object) => GrantNode::Object(object),
+                None => GrantNode::Service,
+            };
+            let mutation = Mutation::GiveGrant {
+                tenant: tenant.clone(),
+                service: service.clone(),
+                grant: chosen_id(self, "grant.id", &message.id, "grant", GrantId::parse)?,
+                subject: records::subject("grant.subject", message.subject.as_ref())?,
+                access,
+                node,
+                expires_at: records::expiry(
+                    "grant.expires_at",
+                    message.expires_at.as_ref(),
+                    self.app.now(),
+                )?,
+            };
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    None,
+                )
+                .await?;
+            let Mutation::GiveGrant { grant, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not a grant"));
+            };
+            let record = self.after_write(|s| s.grant_record(&tenant, &service, grant))?;
+            reply(pb::GrantResponse {
+                grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_grant(
         &self,
         request: Request<pb::GrantRefRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let grant = id("grant", &request.grant, GrantId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let record = snapshot
-            .grant_record(&tenant, &service, &grant)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::GrantResponse {
-            grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GrantResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let grant = id("grant", &request.grant, GrantId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let record = snapshot
+                .grant_record(&tenant, &service, &grant)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::GrantResponse {
+                grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_grants(
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let subject = request
-            .subject
-            .as_ref()
-            .map(|s| records::subject("subject", Some(s)))
-            .transpose()?;
-        let object = records::optional_object("object", &request.object)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let grants = snapshot
-            .grant_records(&tenant, &service, subject.as_ref(), object.as_ref())
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            grants,
-            request.page_size,
-            &request.page_token,
-            "",
-            |g| g.id.to_string(),
-            |_| Vec::new(),
-        )?;
-        reply(pb::ListGrantsResponse {
-            grants: page
-                .iter()
-                .map(|g| records::grant(tenant.as_str(), service.as_str(), g))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListGrantsResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let subject = request
+                .subject
+                .as_ref()
+                .map(|s| records::subject("subject", Some(s)))
+                .transpose()?;
+            let object = records::optional_object("object", &request.object)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let grants = snapshot
+                .grant_records(&tenant, &service, subject.as_ref(), object.as_ref())
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                grants,
+                request.page_size,
+                &request.page_token,
+                "",
+                |g| g.id.to_string(),
+                |_| Vec::new(),
+            )?;
+            reply(pb::ListGrantsResponse {
+                grants: page
+                    .iter()
+                    .map(|g| records::grant(tenant.as_str(), service.as_str(), g))
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn revoke_grant(
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let grant = id("grant", &request.grant, GrantId::parse)?;
-        let (t, s, g) = (tenant.clone(), service.clone(), grant.clone());
-        let precondition = etag_matches(&request.etag, move |snapshot| {
-            snapshot
-                .grant_record(&t, &s, &g)
-                .ok()
-                .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
-        });
-        let mutation = Mutation::RevokeGrant {
-            tenant,
-            service,
-            grant,
-            with_dependents: request.with_dependents,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let grant = id("grant", &request.grant, GrantId::parse)?;
+            let (t, s, g) = (tenant.clone(), service.clone(), grant.clone());
+            let precondition = etag_matches(&request.etag, move |snapshot| {
+                snapshot
+                    .grant_record(&t, &s, &g)
+                    .ok()
+                    .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
+            });
+            let mutation = Mutation::RevokeGrant {
+                tenant,
+                service,
+                grant,
+                with_dependents: request.with_dependents,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

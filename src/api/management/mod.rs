@@ -6,11 +6,13 @@
 //! actor, paging with a filter — lives here.
 
 mod accounts;
+mod audit;
 mod grants;
 mod objects;
 mod platform;
 mod records;
 mod security;
+mod trail;
 mod users;
 
 pub(crate) use records::role as role_to_pb;
@@ -27,6 +29,9 @@ use crate::{
 
 /// Header naming the calling service.
 pub const CALLER_HEADER: &str = "x-authzd-caller";
+
+/// Marks a refusal the writer has already put in the audit trail.
+const AUDITED: &str = "x-authzd-audited";
 
 /// How many times an update without an etag re-reads and re-merges when another change
 /// lands between its read and its write.
@@ -51,25 +56,43 @@ pub struct ManagementApi {
     platform_token: Option<Arc<str>>,
     lockout_threshold: u32,
     lockout_duration: std::time::Duration,
+    // Arc: decoded once from the descriptor set; every clone of the service reads it.
+    descriptors: Arc<prost_reflect::DescriptorPool>,
     // Arc: the counter behind server-chosen ids is shared by every clone of the service.
     next_id: Arc<AtomicU64>,
     id_seed: foldhash::fast::FixedState,
 }
 
-/// What a management call knows about who is calling.
+/// What a management call knows about who is calling, and which method it is.
 #[derive(Debug, Clone)]
 struct Caller {
     service: String,
+    method: String,
 }
 
-fn caller(metadata: &MetadataMap) -> Caller {
-    let service = metadata
+fn caller<T>(request: &Request<T>) -> Caller {
+    Caller {
+        service: caller_service(request.metadata()),
+        method: method_of(request),
+    }
+}
+
+fn caller_service(metadata: &MetadataMap) -> String {
+    metadata
         .get(CALLER_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128)
         .unwrap_or("unidentified")
-        .to_owned();
-    Caller { service }
+        .to_owned()
+}
+
+/// `package.Service/Method` of a call, from the extension the tracing layer sets.
+fn method_of<T>(request: &Request<T>) -> String {
+    request
+        .extensions()
+        .get::<super::trace::RpcMethod>()
+        .map(|m| m.0.clone())
+        .unwrap_or_default()
 }
 
 impl ManagementApi {
@@ -88,6 +111,10 @@ impl ManagementApi {
                 .map(Arc::from),
             lockout_threshold: options.lockout_threshold,
             lockout_duration: options.lockout_duration,
+            // The set is compiled into this binary by build.rs: it always decodes.
+            descriptors: Arc::new(
+                prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default(),
+            ),
             next_id: Arc::new(AtomicU64::new(0)),
             id_seed: foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
                 seed[..8].try_into().unwrap_or_default(),
@@ -124,7 +151,7 @@ impl ManagementApi {
         if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
             return Err(Status::unauthenticated("the platform token is not valid"));
         }
-        Ok(caller(request.metadata()))
+        Ok(caller(request))
     }
 
     /// Submits a change: the writer checks the actor's authority and the precondition on
@@ -142,6 +169,7 @@ impl ManagementApi {
             actor: actor.cloned(),
             caller: caller.service.clone(),
             request_id,
+            method: caller.method.clone(),
         };
         let kind = std::mem::discriminant(&mutation);
         match self.app.submit_checked(mutation, meta, precondition).await {
@@ -161,7 +189,14 @@ impl ManagementApi {
                     first: Some(first),
                 })
             }
-            Err(err) => Err(status::write_error(&err)),
+            Err(err) => {
+                // The writer recorded this refusal in the audit trail.
+                let mut status = status::write_error(&err);
+                status
+                    .metadata_mut()
+                    .insert(AUDITED, tonic::metadata::MetadataValue::from_static("1"));
+                Err(status)
+            }
         }
     }
 

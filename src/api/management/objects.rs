@@ -3,8 +3,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, caller, chosen_id, etag_matches, list_page, mask_paths, pb, records,
-    reply,
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
+    pb, records, reply,
 };
 use crate::{
     api::{convert::id, status::required},
@@ -79,183 +79,213 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::CreateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request.object.as_ref().ok_or_else(|| required("object"))?;
-        let tenant = id("object.tenant", &message.tenant, TenantId::parse)?;
-        let service = id("object.service", &message.service, ServiceId::parse)?;
-        if message.r#type.is_empty() {
-            return Err(required("object.type"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request.object.as_ref().ok_or_else(|| required("object"))?;
+            let tenant = id("object.tenant", &message.tenant, TenantId::parse)?;
+            let service = id("object.service", &message.service, ServiceId::parse)?;
+            if message.r#type.is_empty() {
+                return Err(required("object.type"));
+            }
+            if message.name.is_empty() {
+                return Err(required("object.name"));
+            }
+            let mutation = Mutation::CreateObject {
+                tenant: tenant.clone(),
+                service: service.clone(),
+                object: chosen_id(self, "object.id", &message.id, "object", ObjectId::parse)?,
+                object_type: message.r#type.clone(),
+                name: message.name.clone(),
+                parent: records::optional_object("object.parent", &message.parent)?,
+                related: records::object_ids("object.related", &message.related)?,
+            };
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    None,
+                )
+                .await?;
+            let Mutation::CreateObject { object, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not an object creation"));
+            };
+            let key = ObjectKey {
+                tenant,
+                service,
+                object: object.clone(),
+            };
+            self.object_reply(&key, written.revision.get())
         }
-        if message.name.is_empty() {
-            return Err(required("object.name"));
-        }
-        let mutation = Mutation::CreateObject {
-            tenant: tenant.clone(),
-            service: service.clone(),
-            object: chosen_id(self, "object.id", &message.id, "object", ObjectId::parse)?,
-            object_type: message.r#type.clone(),
-            name: message.name.clone(),
-            parent: records::optional_object("object.parent", &message.parent)?,
-            related: records::object_ids("object.related", &message.related)?,
-        };
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                None,
-            )
-            .await?;
-        let Mutation::CreateObject { object, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not an object creation"));
-        };
-        let key = ObjectKey {
-            tenant,
-            service,
-            object: object.clone(),
-        };
-        self.object_reply(&key, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_object(
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-        let snapshot = self.read_as(&key.tenant, &actor)?;
-        let record = snapshot
-            .object_record(&key.tenant, &key.service, &key.object)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::ObjectResponse {
-            object: Some(records::object(
-                key.tenant.as_str(),
-                key.service.as_str(),
-                &record,
-            )),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
+            let snapshot = self.read_as(&key.tenant, &actor)?;
+            let record = snapshot
+                .object_record(&key.tenant, &key.service, &key.object)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::ObjectResponse {
+                object: Some(records::object(
+                    key.tenant.as_str(),
+                    key.service.as_str(),
+                    &record,
+                )),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_objects(
         &self,
         request: Request<pb::ListObjectsRequest>,
     ) -> Result<Response<pb::ListObjectsResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let parent = records::optional_object("parent", &request.parent)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let objects = snapshot
-            .object_records(&tenant, &service, parent.as_ref())
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            objects,
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |o| o.id.to_string(),
-            |o| vec![o.name.as_str()],
-        )?;
-        reply(pb::ListObjectsResponse {
-            objects: page
-                .iter()
-                .map(|o| records::object(tenant.as_str(), service.as_str(), o))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListObjectsResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let parent = records::optional_object("parent", &request.parent)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let objects = snapshot
+                .object_records(&tenant, &service, parent.as_ref())
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                objects,
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |o| o.id.to_string(),
+                |o| vec![o.name.as_str()],
+            )?;
+            reply(pb::ListObjectsResponse {
+                objects: page
+                    .iter()
+                    .map(|o| records::object(tenant.as_str(), service.as_str(), o))
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_object(
         &self,
         request: Request<pb::UpdateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request.object.as_ref().ok_or_else(|| required("object"))?;
-        let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
-        let paths = mask_paths(request.update_mask.as_ref(), OBJECT_MASK)?;
-        if paths.contains(&"name") && message.name.is_empty() {
-            return Err(required("object.name"));
-        }
-        let related = records::object_ids("object.related", &message.related)?;
-        let reader = key.clone();
-        let revision = self
-            .update(
-                &caller,
-                &actor,
-                &request.etag,
-                move |s| reader.read(s),
-                |current| {
-                    let mut name = current.name;
-                    let mut merged_related: std::collections::BTreeSet<ObjectId> =
-                        current.related.into_iter().collect();
-                    for path in &paths {
-                        match *path {
-                            "name" => name.clone_from(&message.name),
-                            _ => merged_related.clone_from(&related),
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request.object.as_ref().ok_or_else(|| required("object"))?;
+            let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
+            let paths = mask_paths(request.update_mask.as_ref(), OBJECT_MASK)?;
+            if paths.contains(&"name") && message.name.is_empty() {
+                return Err(required("object.name"));
+            }
+            let related = records::object_ids("object.related", &message.related)?;
+            let reader = key.clone();
+            let revision = self
+                .update(
+                    &caller,
+                    &actor,
+                    &request.etag,
+                    move |s| reader.read(s),
+                    |current| {
+                        let mut name = current.name;
+                        let mut merged_related: std::collections::BTreeSet<ObjectId> =
+                            current.related.into_iter().collect();
+                        for path in &paths {
+                            match *path {
+                                "name" => name.clone_from(&message.name),
+                                _ => merged_related.clone_from(&related),
+                            }
                         }
-                    }
-                    Ok(Mutation::UpdateObject {
-                        tenant: key.tenant.clone(),
-                        service: key.service.clone(),
-                        object: key.object.clone(),
-                        name,
-                        related: merged_related,
-                    })
-                },
-            )
-            .await?;
-        self.object_reply(&key, revision.get())
+                        Ok(Mutation::UpdateObject {
+                            tenant: key.tenant.clone(),
+                            service: key.service.clone(),
+                            object: key.object.clone(),
+                            name,
+                            related: merged_related,
+                        })
+                    },
+                )
+                .await?;
+            self.object_reply(&key, revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn move_object(
         &self,
         request: Request<pb::MoveObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-        let mutation = Mutation::MoveObject {
-            tenant: key.tenant.clone(),
-            service: key.service.clone(),
-            object: key.object.clone(),
-            new_parent: records::optional_object("new_parent", &request.new_parent)?,
-        };
-        let precondition = etag_matches(&request.etag, key.etag_now());
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        self.object_reply(&key, written.revision.get())
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
+            let mutation = Mutation::MoveObject {
+                tenant: key.tenant.clone(),
+                service: key.service.clone(),
+                object: key.object.clone(),
+                new_parent: records::optional_object("new_parent", &request.new_parent)?,
+            };
+            let precondition = etag_matches(&request.etag, key.etag_now());
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            self.object_reply(&key, written.revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn delete_object(
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-        let precondition = etag_matches(&request.etag, key.etag_now());
-        let mutation = Mutation::DeleteObject {
-            tenant: key.tenant,
-            service: key.service,
-            object: key.object,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
+            let precondition = etag_matches(&request.etag, key.etag_now());
+            let mutation = Mutation::DeleteObject {
+                tenant: key.tenant,
+                service: key.service,
+                object: key.object,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

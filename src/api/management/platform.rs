@@ -4,7 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
+    ManagementApi, actor, audit::CallAudit, chosen_id, etag_matches, list_page, mask_paths, pb,
+    records, reply,
 };
 use crate::{
     api::{convert::id, convert::optional_id, status::required},
@@ -19,155 +20,180 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         &self,
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
-        if request.name.is_empty() {
-            return Err(required("name"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::TenantResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
+            if request.name.is_empty() {
+                return Err(required("name"));
+            }
+            if request.owner_email.is_empty() {
+                return Err(required("owner_email"));
+            }
+            if request.owner_display_name.is_empty() {
+                return Err(required("owner_display_name"));
+            }
+            let mutation = Mutation::CreateTenant {
+                tenant,
+                name: request.name.clone(),
+                customer: optional_id("customer", &request.customer, CustomerId::parse)?,
+                owner: NewUser {
+                    user: chosen_id(self, "owner_id", &request.owner_id, "user", UserId::parse)?,
+                    email: request.owner_email.clone(),
+                    display_name: request.owner_display_name.clone(),
+                    kind: records::user_kind(request.owner_kind, "owner_kind")?,
+                },
+            };
+            let written = self
+                .write(&caller, None, mutation.clone(), &request.request_id, None)
+                .await?;
+            let Mutation::CreateTenant { tenant, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not a tenant creation"));
+            };
+            let tenant = self.after_write(|s| s.tenant_record(tenant))?;
+            reply(pb::TenantResponse {
+                tenant: Some(records::tenant(&tenant)),
+                revision: written.revision.get(),
+            })
         }
-        if request.owner_email.is_empty() {
-            return Err(required("owner_email"));
-        }
-        if request.owner_display_name.is_empty() {
-            return Err(required("owner_display_name"));
-        }
-        let mutation = Mutation::CreateTenant {
-            tenant,
-            name: request.name.clone(),
-            customer: optional_id("customer", &request.customer, CustomerId::parse)?,
-            owner: NewUser {
-                user: chosen_id(self, "owner_id", &request.owner_id, "user", UserId::parse)?,
-                email: request.owner_email.clone(),
-                display_name: request.owner_display_name.clone(),
-                kind: records::user_kind(request.owner_kind, "owner_kind")?,
-            },
-        };
-        let written = self
-            .write(&caller, None, mutation.clone(), &request.request_id, None)
-            .await?;
-        let Mutation::CreateTenant { tenant, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not a tenant creation"));
-        };
-        let tenant = self.after_write(|s| s.tenant_record(tenant))?;
-        reply(pb::TenantResponse {
-            tenant: Some(records::tenant(&tenant)),
-            revision: written.revision.get(),
-        })
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn register_service(
         &self,
         request: Request<pb::RegisterServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let message = request
-            .service
-            .as_ref()
-            .ok_or_else(|| required("service"))?;
-        let service = id("service.id", &message.id, ServiceId::parse)?;
-        let definition = records::service_definition(message, "service")?;
-        let mutation = Mutation::RegisterService {
-            service: service.clone(),
-            definition,
-        };
-        let written = self
-            .write(&caller, None, mutation, &request.request_id, None)
-            .await?;
-        let record = self.after_write(|s| s.service_record(&service))?;
-        reply(pb::ServiceDefinitionResponse {
-            service: Some(records::service(&record)),
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let message = request
+                .service
+                .as_ref()
+                .ok_or_else(|| required("service"))?;
+            let service = id("service.id", &message.id, ServiceId::parse)?;
+            let definition = records::service_definition(message, "service")?;
+            let mutation = Mutation::RegisterService {
+                service: service.clone(),
+                definition,
+            };
+            let written = self
+                .write(&caller, None, mutation, &request.request_id, None)
+                .await?;
+            let record = self.after_write(|s| s.service_record(&service))?;
+            reply(pb::ServiceDefinitionResponse {
+                service: Some(records::service(&record)),
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_service(
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let message = request
-            .service
-            .as_ref()
-            .ok_or_else(|| required("service"))?;
-        let service = id("service.id", &message.id, ServiceId::parse)?;
-        let paths = mask_paths(request.update_mask.as_ref(), SERVICE_MASK)?;
-        let current = self
-            .app
-            .snapshot()
-            .service_record(&service)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        // Fill what the mask leaves out from the current definition, then validate the
-        // whole.
-        let mut merged = records::service(&current);
-        for path in paths {
-            match path {
-                "display_name" => merged.display_name.clone_from(&message.display_name),
-                "permissions" => merged.permissions.clone_from(&message.permissions),
-                "object_types" => merged.object_types.clone_from(&message.object_types),
-                _ => merged.demotion = message.demotion,
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let message = request
+                .service
+                .as_ref()
+                .ok_or_else(|| required("service"))?;
+            let service = id("service.id", &message.id, ServiceId::parse)?;
+            let paths = mask_paths(request.update_mask.as_ref(), SERVICE_MASK)?;
+            let current = self
+                .app
+                .snapshot()
+                .service_record(&service)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            // Fill what the mask leaves out from the current definition, then validate the
+            // whole.
+            let mut merged = records::service(&current);
+            for path in paths {
+                match path {
+                    "display_name" => merged.display_name.clone_from(&message.display_name),
+                    "permissions" => merged.permissions.clone_from(&message.permissions),
+                    "object_types" => merged.object_types.clone_from(&message.object_types),
+                    _ => merged.demotion = message.demotion,
+                }
             }
+            let definition = records::service_definition(&merged, "service")?;
+            let for_etag = service.clone();
+            let precondition = etag_matches(&request.etag, move |s| {
+                s.service_record(&for_etag)
+                    .ok()
+                    .map(|r| records::service(&r).etag)
+            });
+            let mutation = Mutation::UpdateService {
+                service: service.clone(),
+                definition,
+            };
+            let written = self
+                .write(&caller, None, mutation, "", precondition)
+                .await?;
+            let record = self.after_write(|s| s.service_record(&service))?;
+            reply(pb::ServiceDefinitionResponse {
+                service: Some(records::service(&record)),
+                revision: written.revision.get(),
+            })
         }
-        let definition = records::service_definition(&merged, "service")?;
-        let for_etag = service.clone();
-        let precondition = etag_matches(&request.etag, move |s| {
-            s.service_record(&for_etag)
-                .ok()
-                .map(|r| records::service(&r).etag)
-        });
-        let mutation = Mutation::UpdateService {
-            service: service.clone(),
-            definition,
-        };
-        let written = self
-            .write(&caller, None, mutation, "", precondition)
-            .await?;
-        let record = self.after_write(|s| s.service_record(&service))?;
-        reply(pb::ServiceDefinitionResponse {
-            service: Some(records::service(&record)),
-            revision: written.revision.get(),
-        })
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn subscribe_service(
         &self,
         request: Request<pb::SubscribeServiceRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let mutation = Mutation::SubscribeService {
-            tenant: tenant.clone(),
-            service,
-        };
-        let written = self.write(&caller, None, mutation, "", None).await?;
-        let record = self.after_write(|s| s.tenant_record(&tenant))?;
-        reply(pb::TenantResponse {
-            tenant: Some(records::tenant(&record)),
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::TenantResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let mutation = Mutation::SubscribeService {
+                tenant: tenant.clone(),
+                service,
+            };
+            let written = self.write(&caller, None, mutation, "", None).await?;
+            let record = self.after_write(|s| s.tenant_record(&tenant))?;
+            reply(pb::TenantResponse {
+                tenant: Some(records::tenant(&record)),
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn recover_ownership(
         &self,
         request: Request<pb::RecoverOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = self.platform(&request)?;
-        let request = request.into_inner();
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let mutation = Mutation::TransferOwnership {
-            tenant: tenant.clone(),
-            new_owner: user.clone(),
-        };
-        let written = self.write(&caller, None, mutation, "", None).await?;
-        let record = self.after_write(|s| s.user_record(&tenant, &user))?;
-        reply(pb::UserResponse {
-            user: Some(records::user(tenant.as_str(), &record)),
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = self.platform(&request)?;
+            let request = request.into_inner();
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let mutation = Mutation::TransferOwnership {
+                tenant: tenant.clone(),
+                new_owner: user.clone(),
+            };
+            let written = self.write(&caller, None, mutation, "", None).await?;
+            let record = self.after_write(|s| s.user_record(&tenant, &user))?;
+            reply(pb::UserResponse {
+                user: Some(records::user(tenant.as_str(), &record)),
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }
 
@@ -177,39 +203,49 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
         &self,
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let record = snapshot
-            .tenant_record(&tenant)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::TenantResponse {
-            tenant: Some(records::tenant(&record)),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::TenantResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let record = snapshot
+                .tenant_record(&tenant)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::TenantResponse {
+                tenant: Some(records::tenant(&record)),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_services(
         &self,
         request: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let (page, next_page_token) = list_page(
-            snapshot.service_records(),
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |r| r.id.to_string(),
-            |r| vec![r.id.as_str(), r.definition.display_name.as_str()],
-        )?;
-        reply(pb::ListServicesResponse {
-            services: page.iter().map(records::service).collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListServicesResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let (page, next_page_token) = list_page(
+                snapshot.service_records(),
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |r| r.id.to_string(),
+                |r| vec![r.id.as_str(), r.definition.display_name.as_str()],
+            )?;
+            reply(pb::ListServicesResponse {
+                services: page.iter().map(records::service).collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, caller, chosen_id, etag_matches, list_page, mask_paths, pb, records,
-    reply,
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
+    pb, records, reply,
 };
 use crate::{
     api::{convert::id, status::required},
@@ -120,7 +120,7 @@ impl ManagementApi {
         request: Request<pb::SecurityGroupMemberRequest>,
         add: bool,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let caller = caller(request.metadata());
+        let caller = caller(&request);
         let request = request.into_inner();
         let actor = actor(&request.actor)?;
         let scope = Scope::parse("", &request.tenant, &request.service)?;
@@ -168,220 +168,253 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::CreateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request
-            .security_group
-            .as_ref()
-            .ok_or_else(|| required("security_group"))?;
-        let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
-        if message.name.is_empty() {
-            return Err(required("security_group.name"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request
+                .security_group
+                .as_ref()
+                .ok_or_else(|| required("security_group"))?;
+            let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
+            if message.name.is_empty() {
+                return Err(required("security_group.name"));
+            }
+            let group = chosen_id(
+                self,
+                "security_group.id",
+                &message.id,
+                "sg",
+                SecurityGroupId::parse,
+            )?;
+            let mutation = Mutation::PutSecurityGroup {
+                tenant: scope.tenant.clone(),
+                service: scope.service.clone(),
+                group: group.clone(),
+                name: message.name.clone(),
+                description: message.description.clone(),
+                permissions: records::permission_set(
+                    "security_group.permissions",
+                    &message.permissions,
+                )?,
+                scope: records::object_scope("security_group.scope", message.scope.as_ref())?,
+            };
+            let reader = scope.clone();
+            let probe = group.clone();
+            let precondition = must_be_new(
+                "security group",
+                move |s| reader.security_group(s, &probe).is_some(),
+                group.to_string(),
+            );
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    Some(precondition),
+                )
+                .await?;
+            let Mutation::PutSecurityGroup { group, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not a security group"));
+            };
+            self.security_group_reply(&scope, group, written.revision.get())
         }
-        let group = chosen_id(
-            self,
-            "security_group.id",
-            &message.id,
-            "sg",
-            SecurityGroupId::parse,
-        )?;
-        let mutation = Mutation::PutSecurityGroup {
-            tenant: scope.tenant.clone(),
-            service: scope.service.clone(),
-            group: group.clone(),
-            name: message.name.clone(),
-            description: message.description.clone(),
-            permissions: records::permission_set(
-                "security_group.permissions",
-                &message.permissions,
-            )?,
-            scope: records::object_scope("security_group.scope", message.scope.as_ref())?,
-        };
-        let reader = scope.clone();
-        let probe = group.clone();
-        let precondition = must_be_new(
-            "security group",
-            move |s| reader.security_group(s, &probe).is_some(),
-            group.to_string(),
-        );
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                Some(precondition),
-            )
-            .await?;
-        let Mutation::PutSecurityGroup { group, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not a security group"));
-        };
-        self.security_group_reply(&scope, group, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_security_group(
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let group = id(
-            "security_group",
-            &request.security_group,
-            SecurityGroupId::parse,
-        )?;
-        let snapshot = self.read_as(&scope.tenant, &actor)?;
-        let record = snapshot
-            .security_group_record(&scope.tenant, &scope.service, &group)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::SecurityGroupResponse {
-            security_group: Some(records::security_group(
-                scope.tenant.as_str(),
-                scope.service.as_str(),
-                &record,
-            )),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let group = id(
+                "security_group",
+                &request.security_group,
+                SecurityGroupId::parse,
+            )?;
+            let snapshot = self.read_as(&scope.tenant, &actor)?;
+            let record = snapshot
+                .security_group_record(&scope.tenant, &scope.service, &group)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::SecurityGroupResponse {
+                security_group: Some(records::security_group(
+                    scope.tenant.as_str(),
+                    scope.service.as_str(),
+                    &record,
+                )),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_security_groups(
         &self,
         request: Request<pb::ListSecurityGroupsRequest>,
     ) -> Result<Response<pb::ListSecurityGroupsResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let snapshot = self.read_as(&scope.tenant, &actor)?;
-        let groups = snapshot
-            .security_group_records(&scope.tenant, &scope.service)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            groups,
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |g| g.id.to_string(),
-            |g| vec![g.name.as_str(), g.description.as_str()],
-        )?;
-        reply(pb::ListSecurityGroupsResponse {
-            security_groups: page
-                .iter()
-                .map(|g| records::security_group(scope.tenant.as_str(), scope.service.as_str(), g))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListSecurityGroupsResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let snapshot = self.read_as(&scope.tenant, &actor)?;
+            let groups = snapshot
+                .security_group_records(&scope.tenant, &scope.service)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                groups,
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |g| g.id.to_string(),
+                |g| vec![g.name.as_str(), g.description.as_str()],
+            )?;
+            reply(pb::ListSecurityGroupsResponse {
+                security_groups: page
+                    .iter()
+                    .map(|g| {
+                        records::security_group(scope.tenant.as_str(), scope.service.as_str(), g)
+                    })
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_security_group(
         &self,
         request: Request<pb::UpdateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request
-            .security_group
-            .as_ref()
-            .ok_or_else(|| required("security_group"))?;
-        let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
-        let group = id("security_group.id", &message.id, SecurityGroupId::parse)?;
-        let paths = mask_paths(request.update_mask.as_ref(), SECURITY_GROUP_MASK)?;
-        if paths.contains(&"name") && message.name.is_empty() {
-            return Err(required("security_group.name"));
-        }
-        let permissions = if paths.contains(&"permissions") {
-            Some(records::permission_set(
-                "security_group.permissions",
-                &message.permissions,
-            )?)
-        } else {
-            None
-        };
-        let object_scope = if paths.contains(&"scope") {
-            Some(records::object_scope(
-                "security_group.scope",
-                message.scope.as_ref(),
-            )?)
-        } else {
-            None
-        };
-        let (reader, probe) = (scope.clone(), group.clone());
-        let revision = self
-            .update(
-                &caller,
-                &actor,
-                &request.etag,
-                move |s| reader.security_group(s, &probe),
-                |current| {
-                    let mut name = current.name;
-                    let mut description = current.description;
-                    for path in &paths {
-                        match *path {
-                            "name" => name.clone_from(&message.name),
-                            "description" => description.clone_from(&message.description),
-                            _ => {}
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request
+                .security_group
+                .as_ref()
+                .ok_or_else(|| required("security_group"))?;
+            let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
+            let group = id("security_group.id", &message.id, SecurityGroupId::parse)?;
+            let paths = mask_paths(request.update_mask.as_ref(), SECURITY_GROUP_MASK)?;
+            if paths.contains(&"name") && message.name.is_empty() {
+                return Err(required("security_group.name"));
+            }
+            let permissions = if paths.contains(&"permissions") {
+                Some(records::permission_set(
+                    "security_group.permissions",
+                    &message.permissions,
+                )?)
+            } else {
+                None
+            };
+            let object_scope = if paths.contains(&"scope") {
+                Some(records::object_scope(
+                    "security_group.scope",
+                    message.scope.as_ref(),
+                )?)
+            } else {
+                None
+            };
+            let (reader, probe) = (scope.clone(), group.clone());
+            let revision = self
+                .update(
+                    &caller,
+                    &actor,
+                    &request.etag,
+                    move |s| reader.security_group(s, &probe),
+                    |current| {
+                        let mut name = current.name;
+                        let mut description = current.description;
+                        for path in &paths {
+                            match *path {
+                                "name" => name.clone_from(&message.name),
+                                "description" => description.clone_from(&message.description),
+                                _ => {}
+                            }
                         }
-                    }
-                    Ok(Mutation::PutSecurityGroup {
-                        tenant: scope.tenant.clone(),
-                        service: scope.service.clone(),
-                        group: group.clone(),
-                        name,
-                        description,
-                        permissions: permissions.clone().unwrap_or(current.permissions),
-                        scope: object_scope.clone().unwrap_or(current.scope),
-                    })
-                },
-            )
-            .await?;
-        self.security_group_reply(&scope, &group, revision.get())
+                        Ok(Mutation::PutSecurityGroup {
+                            tenant: scope.tenant.clone(),
+                            service: scope.service.clone(),
+                            group: group.clone(),
+                            name,
+                            description,
+                            permissions: permissions.clone().unwrap_or(current.permissions),
+                            scope: object_scope.clone().unwrap_or(current.scope),
+                        })
+                    },
+                )
+                .await?;
+            self.security_group_reply(&scope, &group, revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn delete_security_group(
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let group = id(
-            "security_group",
-            &request.security_group,
-            SecurityGroupId::parse,
-        )?;
-        let (reader, probe) = (scope.clone(), group.clone());
-        let precondition = etag_matches(&request.etag, move |s| {
-            reader.security_group(s, &probe).map(|(_, etag)| etag)
-        });
-        let mutation = Mutation::DeleteSecurityGroup {
-            tenant: scope.tenant,
-            service: scope.service,
-            group,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let group = id(
+                "security_group",
+                &request.security_group,
+                SecurityGroupId::parse,
+            )?;
+            let (reader, probe) = (scope.clone(), group.clone());
+            let precondition = etag_matches(&request.etag, move |s| {
+                reader.security_group(s, &probe).map(|(_, etag)| etag)
+            });
+            let mutation = Mutation::DeleteSecurityGroup {
+                tenant: scope.tenant,
+                service: scope.service,
+                group,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn add_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.security_group_member(request, true).await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::SecurityGroupResponse>, Status> =
+            async move { self.security_group_member(request, true).await }.await;
+        self.audited(audit, result).await
     }
 
     async fn remove_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.security_group_member(request, false).await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::SecurityGroupResponse>, Status> =
+            async move { self.security_group_member(request, false).await }.await;
+        self.audited(audit, result).await
     }
 }
 
@@ -391,194 +424,219 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::CreatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request
-            .permission_level
-            .as_ref()
-            .ok_or_else(|| required("permission_level"))?;
-        let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
-        if message.name.is_empty() {
-            return Err(required("permission_level.name"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request
+                .permission_level
+                .as_ref()
+                .ok_or_else(|| required("permission_level"))?;
+            let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
+            if message.name.is_empty() {
+                return Err(required("permission_level.name"));
+            }
+            let level = chosen_id(
+                self,
+                "permission_level.id",
+                &message.id,
+                "level",
+                PermissionLevelId::parse,
+            )?;
+            let mutation = Mutation::PutPermissionLevel {
+                tenant: scope.tenant.clone(),
+                service: scope.service.clone(),
+                level: level.clone(),
+                name: message.name.clone(),
+                description: message.description.clone(),
+                permissions: records::permission_set(
+                    "permission_level.permissions",
+                    &message.permissions,
+                )?,
+            };
+            let (reader, probe) = (scope.clone(), level.clone());
+            let precondition = must_be_new(
+                "permission level",
+                move |s| reader.level(s, &probe).is_some(),
+                level.to_string(),
+            );
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    Some(precondition),
+                )
+                .await?;
+            let Mutation::PutPermissionLevel { level, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not a permission level"));
+            };
+            self.level_reply(&scope, level, written.revision.get())
         }
-        let level = chosen_id(
-            self,
-            "permission_level.id",
-            &message.id,
-            "level",
-            PermissionLevelId::parse,
-        )?;
-        let mutation = Mutation::PutPermissionLevel {
-            tenant: scope.tenant.clone(),
-            service: scope.service.clone(),
-            level: level.clone(),
-            name: message.name.clone(),
-            description: message.description.clone(),
-            permissions: records::permission_set(
-                "permission_level.permissions",
-                &message.permissions,
-            )?,
-        };
-        let (reader, probe) = (scope.clone(), level.clone());
-        let precondition = must_be_new(
-            "permission level",
-            move |s| reader.level(s, &probe).is_some(),
-            level.to_string(),
-        );
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                Some(precondition),
-            )
-            .await?;
-        let Mutation::PutPermissionLevel { level, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not a permission level"));
-        };
-        self.level_reply(&scope, level, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_permission_level(
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let level = id(
-            "permission_level",
-            &request.permission_level,
-            PermissionLevelId::parse,
-        )?;
-        let snapshot = self.read_as(&scope.tenant, &actor)?;
-        let record = snapshot
-            .level_record(&scope.tenant, &scope.service, &level)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::PermissionLevelResponse {
-            permission_level: Some(records::level(
-                scope.tenant.as_str(),
-                scope.service.as_str(),
-                &record,
-            )),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let level = id(
+                "permission_level",
+                &request.permission_level,
+                PermissionLevelId::parse,
+            )?;
+            let snapshot = self.read_as(&scope.tenant, &actor)?;
+            let record = snapshot
+                .level_record(&scope.tenant, &scope.service, &level)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::PermissionLevelResponse {
+                permission_level: Some(records::level(
+                    scope.tenant.as_str(),
+                    scope.service.as_str(),
+                    &record,
+                )),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_permission_levels(
         &self,
         request: Request<pb::ListPermissionLevelsRequest>,
     ) -> Result<Response<pb::ListPermissionLevelsResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let snapshot = self.read_as(&scope.tenant, &actor)?;
-        let levels = snapshot
-            .level_records(&scope.tenant, &scope.service)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            levels,
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |l| l.id.to_string(),
-            |l| vec![l.name.as_str(), l.description.as_str()],
-        )?;
-        reply(pb::ListPermissionLevelsResponse {
-            permission_levels: page
-                .iter()
-                .map(|l| records::level(scope.tenant.as_str(), scope.service.as_str(), l))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListPermissionLevelsResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let snapshot = self.read_as(&scope.tenant, &actor)?;
+            let levels = snapshot
+                .level_records(&scope.tenant, &scope.service)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                levels,
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |l| l.id.to_string(),
+                |l| vec![l.name.as_str(), l.description.as_str()],
+            )?;
+            reply(pb::ListPermissionLevelsResponse {
+                permission_levels: page
+                    .iter()
+                    .map(|l| records::level(scope.tenant.as_str(), scope.service.as_str(), l))
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_permission_level(
         &self,
         request: Request<pb::UpdatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request
-            .permission_level
-            .as_ref()
-            .ok_or_else(|| required("permission_level"))?;
-        let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
-        let level = id("permission_level.id", &message.id, PermissionLevelId::parse)?;
-        let paths = mask_paths(request.update_mask.as_ref(), LEVEL_MASK)?;
-        if paths.contains(&"name") && message.name.is_empty() {
-            return Err(required("permission_level.name"));
-        }
-        let permissions = if paths.contains(&"permissions") {
-            Some(records::permission_set(
-                "permission_level.permissions",
-                &message.permissions,
-            )?)
-        } else {
-            None
-        };
-        let (reader, probe) = (scope.clone(), level.clone());
-        let revision = self
-            .update(
-                &caller,
-                &actor,
-                &request.etag,
-                move |s| reader.level(s, &probe),
-                |current| {
-                    let mut name = current.name;
-                    let mut description = current.description;
-                    for path in &paths {
-                        match *path {
-                            "name" => name.clone_from(&message.name),
-                            "description" => description.clone_from(&message.description),
-                            _ => {}
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request
+                .permission_level
+                .as_ref()
+                .ok_or_else(|| required("permission_level"))?;
+            let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
+            let level = id("permission_level.id", &message.id, PermissionLevelId::parse)?;
+            let paths = mask_paths(request.update_mask.as_ref(), LEVEL_MASK)?;
+            if paths.contains(&"name") && message.name.is_empty() {
+                return Err(required("permission_level.name"));
+            }
+            let permissions = if paths.contains(&"permissions") {
+                Some(records::permission_set(
+                    "permission_level.permissions",
+                    &message.permissions,
+                )?)
+            } else {
+                None
+            };
+            let (reader, probe) = (scope.clone(), level.clone());
+            let revision = self
+                .update(
+                    &caller,
+                    &actor,
+                    &request.etag,
+                    move |s| reader.level(s, &probe),
+                    |current| {
+                        let mut name = current.name;
+                        let mut description = current.description;
+                        for path in &paths {
+                            match *path {
+                                "name" => name.clone_from(&message.name),
+                                "description" => description.clone_from(&message.description),
+                                _ => {}
+                            }
                         }
-                    }
-                    Ok(Mutation::PutPermissionLevel {
-                        tenant: scope.tenant.clone(),
-                        service: scope.service.clone(),
-                        level: level.clone(),
-                        name,
-                        description,
-                        permissions: permissions.clone().unwrap_or(current.permissions),
-                    })
-                },
-            )
-            .await?;
-        self.level_reply(&scope, &level, revision.get())
+                        Ok(Mutation::PutPermissionLevel {
+                            tenant: scope.tenant.clone(),
+                            service: scope.service.clone(),
+                            level: level.clone(),
+                            name,
+                            description,
+                            permissions: permissions.clone().unwrap_or(current.permissions),
+                        })
+                    },
+                )
+                .await?;
+            self.level_reply(&scope, &level, revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn delete_permission_level(
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let level = id(
-            "permission_level",
-            &request.permission_level,
-            PermissionLevelId::parse,
-        )?;
-        let (reader, probe) = (scope.clone(), level.clone());
-        let precondition = etag_matches(&request.etag, move |s| {
-            reader.level(s, &probe).map(|(_, etag)| etag)
-        });
-        let mutation = Mutation::DeletePermissionLevel {
-            tenant: scope.tenant,
-            service: scope.service,
-            level,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let scope = Scope::parse("", &request.tenant, &request.service)?;
+            let level = id(
+                "permission_level",
+                &request.permission_level,
+                PermissionLevelId::parse,
+            )?;
+            let (reader, probe) = (scope.clone(), level.clone());
+            let precondition = etag_matches(&request.etag, move |s| {
+                reader.level(s, &probe).map(|(_, etag)| etag)
+            });
+            let mutation = Mutation::DeletePermissionLevel {
+                tenant: scope.tenant,
+                service: scope.service,
+                level,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

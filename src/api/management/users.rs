@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    Caller, ManagementApi, actor, caller, chosen_id, etag_matches, list_page, mask_paths, pb,
-    records, reply,
+    Caller, ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page,
+    mask_paths, pb, records, reply,
 };
 use crate::{
     api::{convert::id, status::required},
@@ -93,248 +93,298 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::InviteUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        if request.email.is_empty() {
-            return Err(required("email"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            if request.email.is_empty() {
+                return Err(required("email"));
+            }
+            if request.display_name.is_empty() {
+                return Err(required("display_name"));
+            }
+            let mutation = Mutation::InviteUser {
+                tenant: tenant.clone(),
+                user: NewUser {
+                    user: chosen_id(self, "id", &request.id, "user", UserId::parse)?,
+                    email: request.email.clone(),
+                    display_name: request.display_name.clone(),
+                    kind: records::user_kind(request.kind, "kind")?,
+                },
+            };
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    None,
+                )
+                .await?;
+            let Mutation::InviteUser { user, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not an invitation"));
+            };
+            self.user_reply(&tenant, &user.user, written.revision.get())
         }
-        if request.display_name.is_empty() {
-            return Err(required("display_name"));
-        }
-        let mutation = Mutation::InviteUser {
-            tenant: tenant.clone(),
-            user: NewUser {
-                user: chosen_id(self, "id", &request.id, "user", UserId::parse)?,
-                email: request.email.clone(),
-                display_name: request.display_name.clone(),
-                kind: records::user_kind(request.kind, "kind")?,
-            },
-        };
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                None,
-            )
-            .await?;
-        let Mutation::InviteUser { user, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not an invitation"));
-        };
-        self.user_reply(&tenant, &user.user, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn activate_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let mutation = Mutation::SetUserStatus {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            status: UserStatus::Active,
-        };
-        self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let mutation = Mutation::SetUserStatus {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                status: UserStatus::Active,
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let record = snapshot
-            .user_record(&tenant, &user)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::UserResponse {
-            user: Some(records::user(tenant.as_str(), &record)),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let record = snapshot
+                .user_record(&tenant, &user)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::UserResponse {
+                user: Some(records::user(tenant.as_str(), &record)),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let users = snapshot
-            .user_records(&tenant)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            users,
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |u| u.id.to_string(),
-            |u| vec![u.email.as_str(), u.display_name.as_str()],
-        )?;
-        reply(pb::ListUsersResponse {
-            users: page
-                .iter()
-                .map(|u| records::user(tenant.as_str(), u))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListUsersResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let users = snapshot
+                .user_records(&tenant)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                users,
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |u| u.id.to_string(),
+                |u| vec![u.email.as_str(), u.display_name.as_str()],
+            )?;
+            reply(pb::ListUsersResponse {
+                users: page
+                    .iter()
+                    .map(|u| records::user(tenant.as_str(), u))
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request.user.as_ref().ok_or_else(|| required("user"))?;
-        let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
-        let user = id("user.id", &message.id, UserId::parse)?;
-        let paths = mask_paths(request.update_mask.as_ref(), USER_MASK)?;
-        for path in &paths {
-            let empty = match *path {
-                "email" => message.email.is_empty(),
-                _ => message.display_name.is_empty(),
-            };
-            if empty {
-                return Err(required(&format!("user.{path}")));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request.user.as_ref().ok_or_else(|| required("user"))?;
+            let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
+            let user = id("user.id", &message.id, UserId::parse)?;
+            let paths = mask_paths(request.update_mask.as_ref(), USER_MASK)?;
+            for path in &paths {
+                let empty = match *path {
+                    "email" => message.email.is_empty(),
+                    _ => message.display_name.is_empty(),
+                };
+                if empty {
+                    return Err(required(&format!("user.{path}")));
+                }
             }
-        }
-        let (t, u) = (tenant.clone(), user.clone());
-        let revision = self
-            .update(
-                &caller,
-                &actor,
-                &request.etag,
-                move |s| {
-                    let record = s.user_record(&t, &u).ok()?;
-                    let etag = records::user(t.as_str(), &record).etag;
-                    Some((record, etag))
-                },
-                |current| {
-                    let mut email = current.email;
-                    let mut display_name = current.display_name;
-                    for path in &paths {
-                        match *path {
-                            "email" => email.clone_from(&message.email),
-                            _ => display_name.clone_from(&message.display_name),
+            let (t, u) = (tenant.clone(), user.clone());
+            let revision = self
+                .update(
+                    &caller,
+                    &actor,
+                    &request.etag,
+                    move |s| {
+                        let record = s.user_record(&t, &u).ok()?;
+                        let etag = records::user(t.as_str(), &record).etag;
+                        Some((record, etag))
+                    },
+                    |current| {
+                        let mut email = current.email;
+                        let mut display_name = current.display_name;
+                        for path in &paths {
+                            match *path {
+                                "email" => email.clone_from(&message.email),
+                                _ => display_name.clone_from(&message.display_name),
+                            }
                         }
-                    }
-                    Ok(Mutation::UpdateUser {
-                        tenant: tenant.clone(),
-                        user: user.clone(),
-                        email,
-                        display_name,
-                    })
-                },
-            )
-            .await?;
-        self.user_reply(&tenant, &user, revision.get())
+                        Ok(Mutation::UpdateUser {
+                            tenant: tenant.clone(),
+                            user: user.clone(),
+                            email,
+                            display_name,
+                        })
+                    },
+                )
+                .await?;
+            self.user_reply(&tenant, &user, revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn delete_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let precondition = etag_matches(&request.etag, user_etag(&tenant, &user));
-        let mutation = Mutation::DeleteUser { tenant, user };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let precondition = etag_matches(&request.etag, user_etag(&tenant, &user));
+            let mutation = Mutation::DeleteUser { tenant, user };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn set_tenant_role(
         &self,
         request: Request<pb::SetTenantRoleRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let role = records::tenant_role(request.role.as_ref())?;
-        let mutation = Mutation::SetTenantRole {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            role,
-        };
-        self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let role = records::tenant_role(request.role.as_ref())?;
+            let mutation = Mutation::SetTenantRole {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                role,
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn transfer_ownership(
         &self,
         request: Request<pb::TransferOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("new_owner", &request.new_owner, UserId::parse)?;
-        let mutation = Mutation::TransferOwnership {
-            tenant: tenant.clone(),
-            new_owner: user.clone(),
-        };
-        self.change_user(&caller, &actor, tenant, user, "", mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("new_owner", &request.new_owner, UserId::parse)?;
+            let mutation = Mutation::TransferOwnership {
+                tenant: tenant.clone(),
+                new_owner: user.clone(),
+            };
+            self.change_user(&caller, &actor, tenant, user, "", mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn grant_service_access(
         &self,
         request: Request<pb::ServiceAccessRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let mutation = Mutation::GrantServiceAccess {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            service,
-        };
-        self.change_user(&caller, &actor, tenant, user, "", mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let mutation = Mutation::GrantServiceAccess {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                service,
+            };
+            self.change_user(&caller, &actor, tenant, user, "", mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn revoke_service_access(
         &self,
         request: Request<pb::ServiceAccessRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
-        let service = id("service", &request.service, ServiceId::parse)?;
-        let mutation = Mutation::RevokeServiceAccess {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            service,
-        };
-        self.change_user(&caller, &actor, tenant, user, "", mutation)
-            .await
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::UserResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let service = id("service", &request.service, ServiceId::parse)?;
+            let mutation = Mutation::RevokeServiceAccess {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                service,
+            };
+            self.change_user(&caller, &actor, tenant, user, "", mutation)
+                .await
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }
 
@@ -344,164 +394,199 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        if request.name.is_empty() {
-            return Err(required("name"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            if request.name.is_empty() {
+                return Err(required("name"));
+            }
+            let mutation = Mutation::CreateGroup {
+                tenant: tenant.clone(),
+                group: chosen_id(self, "id", &request.id, "group", GroupId::parse)?,
+                name: request.name.clone(),
+            };
+            let written = self
+                .write(
+                    &caller,
+                    Some(&actor),
+                    mutation.clone(),
+                    &request.request_id,
+                    None,
+                )
+                .await?;
+            let Mutation::CreateGroup { group, .. } = written.mutation(&mutation) else {
+                return Err(Status::internal("retried change is not a group creation"));
+            };
+            self.group_reply(&tenant, group, written.revision.get())
         }
-        let mutation = Mutation::CreateGroup {
-            tenant: tenant.clone(),
-            group: chosen_id(self, "id", &request.id, "group", GroupId::parse)?,
-            name: request.name.clone(),
-        };
-        let written = self
-            .write(
-                &caller,
-                Some(&actor),
-                mutation.clone(),
-                &request.request_id,
-                None,
-            )
-            .await?;
-        let Mutation::CreateGroup { group, .. } = written.mutation(&mutation) else {
-            return Err(Status::internal("retried change is not a group creation"));
-        };
-        self.group_reply(&tenant, group, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn get_group(
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let group = id("group", &request.group, GroupId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let record = snapshot
-            .group_record(&tenant, &group)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        reply(pb::GroupResponse {
-            group: Some(records::group(tenant.as_str(), &record)),
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GroupResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let group = id("group", &request.group, GroupId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let record = snapshot
+                .group_record(&tenant, &group)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            reply(pb::GroupResponse {
+                group: Some(records::group(tenant.as_str(), &record)),
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn list_groups(
         &self,
         request: Request<pb::ListGroupsRequest>,
     ) -> Result<Response<pb::ListGroupsResponse>, Status> {
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let snapshot = self.read_as(&tenant, &actor)?;
-        let groups = snapshot
-            .group_records(&tenant)
-            .map_err(|err| Status::not_found(err.to_string()))?;
-        let (page, next_page_token) = list_page(
-            groups,
-            request.page_size,
-            &request.page_token,
-            &request.filter,
-            |g| g.id.to_string(),
-            |g| vec![g.name.as_str()],
-        )?;
-        reply(pb::ListGroupsResponse {
-            groups: page
-                .iter()
-                .map(|g| records::group(tenant.as_str(), g))
-                .collect(),
-            next_page_token,
-            revision: snapshot.revision().get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::ListGroupsResponse>, Status> = async move {
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let snapshot = self.read_as(&tenant, &actor)?;
+            let groups = snapshot
+                .group_records(&tenant)
+                .map_err(|err| Status::not_found(err.to_string()))?;
+            let (page, next_page_token) = list_page(
+                groups,
+                request.page_size,
+                &request.page_token,
+                &request.filter,
+                |g| g.id.to_string(),
+                |g| vec![g.name.as_str()],
+            )?;
+            reply(pb::ListGroupsResponse {
+                groups: page
+                    .iter()
+                    .map(|g| records::group(tenant.as_str(), g))
+                    .collect(),
+                next_page_token,
+                revision: snapshot.revision().get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn update_group(
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let message = request.group.as_ref().ok_or_else(|| required("group"))?;
-        let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
-        let group = id("group.id", &message.id, GroupId::parse)?;
-        mask_paths(request.update_mask.as_ref(), GROUP_MASK)?;
-        if message.name.is_empty() {
-            return Err(required("group.name"));
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let message = request.group.as_ref().ok_or_else(|| required("group"))?;
+            let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
+            let group = id("group.id", &message.id, GroupId::parse)?;
+            mask_paths(request.update_mask.as_ref(), GROUP_MASK)?;
+            if message.name.is_empty() {
+                return Err(required("group.name"));
+            }
+            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
+            let mutation = Mutation::UpdateGroup {
+                tenant: tenant.clone(),
+                group: group.clone(),
+                name: message.name.clone(),
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            self.group_reply(&tenant, &group, written.revision.get())
         }
-        let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
-        let mutation = Mutation::UpdateGroup {
-            tenant: tenant.clone(),
-            group: group.clone(),
-            name: message.name.clone(),
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        self.group_reply(&tenant, &group, written.revision.get())
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn delete_group(
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let group = id("group", &request.group, GroupId::parse)?;
-        let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
-        let mutation = Mutation::DeleteGroup { tenant, group };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", precondition)
-            .await?;
-        reply(pb::DeleteResponse {
-            revision: written.revision.get(),
-        })
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let group = id("group", &request.group, GroupId::parse)?;
+            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
+            let mutation = Mutation::DeleteGroup { tenant, group };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", precondition)
+                .await?;
+            reply(pb::DeleteResponse {
+                revision: written.revision.get(),
+            })
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn add_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let group = id("group", &request.group, GroupId::parse)?;
-        let member = records::subject("member", request.member.as_ref())?;
-        let mutation = Mutation::AddGroupMember {
-            tenant: tenant.clone(),
-            group: group.clone(),
-            member,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", None)
-            .await?;
-        self.group_reply(&tenant, &group, written.revision.get())
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let group = id("group", &request.group, GroupId::parse)?;
+            let member = records::subject("member", request.member.as_ref())?;
+            let mutation = Mutation::AddGroupMember {
+                tenant: tenant.clone(),
+                group: group.clone(),
+                member,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", None)
+                .await?;
+            self.group_reply(&tenant, &group, written.revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 
     async fn remove_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let caller = caller(request.metadata());
-        let request = request.into_inner();
-        let actor = actor(&request.actor)?;
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let group = id("group", &request.group, GroupId::parse)?;
-        let member = records::subject("member", request.member.as_ref())?;
-        let mutation = Mutation::RemoveGroupMember {
-            tenant: tenant.clone(),
-            group: group.clone(),
-            member,
-        };
-        let written = self
-            .write(&caller, Some(&actor), mutation, "", None)
-            .await?;
-        self.group_reply(&tenant, &group, written.revision.get())
+        let audit = CallAudit::of(&request);
+        let result: Result<Response<pb::GroupResponse>, Status> = async move {
+            let caller = caller(&request);
+            let request = request.into_inner();
+            let actor = actor(&request.actor)?;
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let group = id("group", &request.group, GroupId::parse)?;
+            let member = records::subject("member", request.member.as_ref())?;
+            let mutation = Mutation::RemoveGroupMember {
+                tenant: tenant.clone(),
+                group: group.clone(),
+                member,
+            };
+            let written = self
+                .write(&caller, Some(&actor), mutation, "", None)
+                .await?;
+            self.group_reply(&tenant, &group, written.revision.get())
+        }
+        .await;
+        self.audited(audit, result).await
     }
 }

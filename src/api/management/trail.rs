@@ -1,0 +1,196 @@
+//! `AuditService`: reading the audit trail, a page at a time or as a stream to the end.
+
+use std::pin::Pin;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::{ManagementApi, actor, pb};
+use crate::{
+    api::{
+        convert::{self, id},
+        paging,
+        status::invalid_field,
+    },
+    engine::{TenantId, Timestamp, UserId},
+    store::{AuditOutcome, AuditQuery, AuditRecord},
+};
+
+/// Records read per step of an export.
+const EXPORT_BATCH: usize = 500;
+
+impl ManagementApi {
+    /// The query a request may run: the platform reads any tenant's records; an actor
+    /// only its own tenant's, as its owner or a service administrator.
+    fn audit_query<T>(
+        &self,
+        request: &Request<T>,
+        actor_text: &str,
+        filter: Option<&pb::AuditFilter>,
+    ) -> Result<AuditQuery, Status> {
+        let filter = filter.cloned().unwrap_or_default();
+        let tenant = if filter.tenant.is_empty() {
+            None
+        } else {
+            Some(id("filter.tenant", &filter.tenant, TenantId::parse)?)
+        };
+        if actor_text.is_empty() {
+            self.platform(request)?;
+        } else {
+            let actor = actor(actor_text)?;
+            let Some(tenant) = &tenant else {
+                return Err(invalid_field(
+                    "filter.tenant",
+                    "is required when an actor reads the audit trail",
+                ));
+            };
+            self.app
+                .snapshot()
+                .authorize_auditor(tenant, &actor, self.app.now())
+                .map_err(|err| crate::api::status::authority(&err))?;
+        }
+        let by_actor = if filter.by_actor.is_empty() {
+            None
+        } else {
+            Some(id("filter.by_actor", &filter.by_actor, UserId::parse)?.to_string())
+        };
+        let time = |field: &str, at: Option<&prost_types::Timestamp>| {
+            at.map(|at| {
+                at.seconds
+                    .checked_mul(1000)
+                    .map(|ms| Timestamp::from_unix_millis(ms + i64::from(at.nanos) / 1_000_000))
+                    .ok_or_else(|| invalid_field(field, "is not a valid timestamp"))
+            })
+            .transpose()
+        };
+        Ok(AuditQuery {
+            tenant: tenant.map(|t| t.to_string()),
+            actor: by_actor,
+            target: Some(filter.target).filter(|t| !t.is_empty()),
+            from: time("filter.from", filter.from.as_ref())?,
+            until: time("filter.until", filter.until.as_ref())?,
+        })
+    }
+
+    async fn read_audit(
+        &self,
+        query: AuditQuery,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, Status> {
+        let app = self.app.clone();
+        tokio::task::spawn_blocking(move || app.audit_records(&query, after, limit))
+            .await
+            .map_err(|err| Status::internal(err.to_string()))?
+            .map_err(|err| Status::unavailable(err.to_string()))
+    }
+}
+
+type AuditStream = Pin<Box<dyn Stream<Item = Result<pb::AuditEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::audit_service_server::AuditService for ManagementApi {
+    type ExportAuditEventsStream = AuditStream;
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let query = self.audit_query(
+            &request,
+            &request.get_ref().actor,
+            request.get_ref().filter.as_ref(),
+        )?;
+        let request = request.into_inner();
+        let (size, after) = paging::request(request.page_size, &request.page_token)?;
+        let after = match after {
+            None => 0,
+            Some(key) => key
+                .parse::<u64>()
+                .map_err(|_| invalid_field("page_token", "not a token returned by this API"))?,
+        };
+        // One more than the page: whether a next page exists.
+        let mut records = self.read_audit(query, after, size + 1).await?;
+        let next_page_token = if records.len() > size {
+            records.truncate(size);
+            records
+                .last()
+                .map(|r| paging::encode_token(&r.id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: records.iter().map(event).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn export_audit_events(
+        &self,
+        request: Request<pb::ExportAuditEventsRequest>,
+    ) -> Result<Response<Self::ExportAuditEventsStream>, Status> {
+        let query = self.audit_query(
+            &request,
+            &request.get_ref().actor,
+            request.get_ref().filter.as_ref(),
+        )?;
+        let (items, receiver) = tokio::sync::mpsc::channel(EXPORT_BATCH);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut after = 0;
+            loop {
+                let batch = match api.read_audit(query.clone(), after, EXPORT_BATCH).await {
+                    Ok(batch) => batch,
+                    Err(status) => {
+                        let _ = items.send(Err(status)).await;
+                        return;
+                    }
+                };
+                let Some(last) = batch.last().map(|r| r.id) else {
+                    return;
+                };
+                for record in &batch {
+                    if items.send(Ok(event(record))).await.is_err() {
+                        return;
+                    }
+                }
+                after = last;
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
+    }
+}
+
+fn event(record: &AuditRecord) -> pb::AuditEvent {
+    let (allowed, code, rule, message) = match &record.outcome {
+        AuditOutcome::Allowed => (true, String::new(), String::new(), String::new()),
+        AuditOutcome::Refused {
+            code,
+            rule,
+            message,
+        } => (
+            false,
+            code.clone(),
+            rule.clone().unwrap_or_default(),
+            message.clone(),
+        ),
+    };
+    pb::AuditEvent {
+        id: record.id,
+        at: Some(convert::timestamp(record.at)),
+        tenant: record.tenant.clone().unwrap_or_default(),
+        actor: record.actor.clone().unwrap_or_default(),
+        caller: record.caller.clone(),
+        method: record.method.clone(),
+        target: record.target.clone(),
+        allowed,
+        code,
+        rule,
+        message,
+        request_id: record.request_id.clone().unwrap_or_default(),
+        revision: record.revision,
+    }
+}

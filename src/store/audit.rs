@@ -1,0 +1,177 @@
+//! The audit trail: one record per management call, allowed or refused, in the order the
+//! writer saw them. An allowed change's record is written in the same transaction as the
+//! change itself; a refusal gets its own record.
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+use super::{RedbStore, StoreError, codec, redb_store::AUDIT};
+use crate::engine::Timestamp;
+
+/// What became of a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditOutcome {
+    /// The change was made (or, for a retried request id, had been made).
+    Allowed,
+    /// The call was refused.
+    Refused {
+        /// The gRPC code it got, e.g. `PERMISSION_DENIED`.
+        code: String,
+        /// The rule that refused it, when one did (authority and invariant rules).
+        rule: Option<String>,
+        /// The message the caller got.
+        message: String,
+    },
+}
+
+/// One management call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the trail (assigned when written; strictly increasing).
+    pub id: u64,
+    /// When the writer (or the API, for a refusal before it) handled it.
+    pub at: Timestamp,
+    /// The tenant it was about, if any.
+    pub tenant: Option<String>,
+    /// The acting user; none for platform calls.
+    pub actor: Option<String>,
+    /// The calling service.
+    pub caller: String,
+    /// The gRPC method, e.g. `authz.v1.UserService/InviteUser`.
+    pub method: String,
+    /// What it acted on, e.g. `user bob`.
+    pub target: String,
+    /// Allowed or refused, and why.
+    pub outcome: AuditOutcome,
+    /// The caller's request id.
+    pub request_id: Option<String>,
+    /// For an allowed change, its revision; for a refusal, the revision it was judged at.
+    pub revision: u64,
+}
+
+/// Which audit records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this tenant's.
+    pub tenant: Option<String>,
+    /// Only this actor's.
+    pub actor: Option<String>,
+    /// Only calls whose target contains this text.
+    pub target: Option<String>,
+    /// Only at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only before this time.
+    pub until: Option<Timestamp>,
+}
+
+impl AuditQuery {
+    fn matches(&self, record: &AuditRecord) -> bool {
+        let same = |wanted: &Option<String>, got: &Option<String>| {
+            wanted.as_ref().is_none_or(|w| got.as_ref() == Some(w))
+        };
+        same(&self.tenant, &record.tenant)
+            && same(&self.actor, &record.actor)
+            && self
+                .target
+                .as_ref()
+                .is_none_or(|t| record.target.contains(t.as_str()))
+            && self.from.is_none_or(|from| record.at >= from)
+            && self.until.is_none_or(|until| record.at < until)
+    }
+}
+
+impl RedbStore {
+    /// Reads up to `limit` records matching `query` with ids above `after`, in order.
+    pub fn audit_records(
+        &self,
+        query: &AuditQuery,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
+        let mut out = Vec::new();
+        for entry in table
+            .range(after.saturating_add(1)..)
+            .map_err(|e| self.redb_error(e))?
+        {
+            let (id, bytes) = entry.map_err(|e| self.redb_error(e))?;
+            let record = decode(id.value(), bytes.value(), &self.path)?;
+            if query.matches(&record) {
+                out.push(record);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends refusals in their own transaction.
+    pub fn append_audit(&self, records: &mut [AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        {
+            let mut table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
+            write_audit(self, &mut table, records)?;
+        }
+        txn.commit().map_err(|e| self.redb_error(e))
+    }
+
+    /// Deletes audit records older than `before`. Returns how many.
+    pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let mut deleted = 0;
+        {
+            let mut table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
+            let mut doomed = Vec::new();
+            for entry in table.iter().map_err(|e| self.redb_error(e))? {
+                let (id, bytes) = entry.map_err(|e| self.redb_error(e))?;
+                let record = decode(id.value(), bytes.value(), &self.path)?;
+                // Ids follow time closely enough: stop at the first young record.
+                if record.at >= before {
+                    break;
+                }
+                doomed.push(id.value());
+            }
+            for id in doomed {
+                table.remove(id).map_err(|e| self.redb_error(e))?;
+                deleted += 1;
+            }
+        }
+        txn.commit().map_err(|e| self.redb_error(e))?;
+        Ok(deleted)
+    }
+}
+
+/// Numbers `records` after the last id in `table` and inserts them.
+pub(super) fn write_audit(
+    store: &RedbStore,
+    table: &mut redb::Table<'_, u64, &'static [u8]>,
+    records: &mut [AuditRecord],
+) -> Result<(), StoreError> {
+    let last = table
+        .last()
+        .map_err(|e| store.redb_error(e))?
+        .map_or(0, |(id, _)| id.value());
+    for (n, record) in records.iter_mut().enumerate() {
+        record.id = last + 1 + n as u64;
+        let bytes = codec::encode(record).map_err(|err| StoreError::Storage {
+            path: store.path.clone(),
+            message: format!("cannot encode audit record: {err}"),
+        })?;
+        table
+            .insert(record.id, bytes.as_slice())
+            .map_err(|e| store.redb_error(e))?;
+    }
+    Ok(())
+}
+
+fn decode(id: u64, bytes: &[u8], path: &std::path::Path) -> Result<AuditRecord, StoreError> {
+    codec::decode_value(bytes).map_err(|err| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("audit record {id}: {err}"),
+    })
+}
