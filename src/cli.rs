@@ -74,6 +74,13 @@ enum Commands {
     /// stream for good (`OUT_OF_RANGE`: the resume point is older than the retained log;
     /// `INVALID_ARGUMENT`), printing its message; 2 for a usage error.
     Watch(client::WatchArgs),
+    /// Write the audit trail (the user activity report) as JSON lines, one management call
+    /// per line, oldest first (AuditService/ExportAuditEvents).
+    ///
+    /// The platform (--platform-token) reads every tenant's records; a tenant's owner or a
+    /// service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
+    /// when the export is complete; 1 when the server refuses or fails; 2 for a usage error.
+    AuditExport(client::AuditExportArgs),
 }
 
 /// The configuration flags shared by `serve` and `config`, one per setting of
@@ -186,6 +193,7 @@ pub fn main() -> ExitCode {
         },
         Commands::Status { server } => client::status(&server),
         Commands::Watch(args) => client::watch(&args),
+        Commands::AuditExport(args) => client::audit_export(&args),
         Commands::Export { out, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
             report(

@@ -251,17 +251,17 @@ impl App {
         answer.await.map_err(|_| WriteError::WriterStopped)?
     }
 
-    /// Records a management call refused before it reached the writer (bad input, no
-    /// credential, a read the actor may not make), in order with the writer's records.
-    pub async fn audit_refusal(&self, record: AuditRecord) {
+    /// Records a management call the writer did not see (a refusal before it, or a read),
+    /// in order with the writer's records.
+    pub async fn audit_call(&self, record: AuditRecord) {
         if self
             .inner
             .writes
-            .send(writer::Work::Refusal(record))
+            .send(writer::Work::Record(record))
             .await
             .is_err()
         {
-            tracing::warn!("writer stopped; a refused call was not audited");
+            tracing::warn!("writer stopped; a call was not audited");
         }
     }
 

@@ -87,8 +87,8 @@ pub enum WriteError {
 pub(super) enum Work {
     /// Make a change.
     Change(WriteRequest),
-    /// Record a call refused before it reached the writer.
-    Refusal(AuditRecord),
+    /// Record a call the writer did not handle (refused before it, or a read).
+    Record(AuditRecord),
 }
 
 /// A change waiting for the writer.
@@ -251,7 +251,7 @@ impl Writer {
         for work in group.drain(..) {
             let mut request = match work {
                 Work::Change(request) => request,
-                Work::Refusal(mut record) => {
+                Work::Record(mut record) => {
                     record.revision = working.revision().get();
                     audit.push(record);
                     continue;

@@ -7,6 +7,7 @@
 //! (`call.rs`) and the answer prints as a table or JSON (`output.rs`). `authzd watch`, the
 //! streaming sidecar, is `watch.rs`.
 
+mod audit_export;
 mod call;
 mod commands;
 mod output;
@@ -16,6 +17,7 @@ mod tests;
 mod text;
 mod watch;
 
+pub use audit_export::{AuditExportArgs, audit_export};
 pub use watch::{WatchArgs, watch};
 
 use std::{collections::HashMap, fmt::Write as _, process::ExitCode};

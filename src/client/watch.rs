@@ -454,7 +454,7 @@ impl Progress<'_> {
 }
 
 /// `message` (of type `descriptor`) as one line of proto JSON.
-fn json_line(
+pub(super) fn json_line(
     descriptor: &MessageDescriptor,
     message: &impl prost::Message,
     options: &SerializeOptions,

@@ -113,7 +113,7 @@ async fn scripted_session(
     assert_eq!(no_name.code(), Code::InvalidArgument);
     let stranger = users.get_user(user_ref("nobody", "bob")).await.unwrap_err();
     assert_eq!(stranger.code(), Code::PermissionDenied);
-    // An allowed read is not recorded.
+    // An allowed read is recorded too.
     users.get_user(user_ref("olivia", "bob")).await.unwrap();
     let no_token = platform_client
         .subscribe_service(pb::SubscribeServiceRequest {
@@ -177,6 +177,7 @@ async fn scripted_session(
             "PERMISSION_DENIED",
             "actor_must_be_a_tenant_user",
         ),
+        ("authz.v1.UserService/GetUser", "olivia", "user bob", "", ""),
         (
             "authz.v1.PlatformService/SubscribeService",
             "",
@@ -292,7 +293,7 @@ async fn the_audit_trail_holds_exactly_the_calls_of_a_session_allowed_and_refuse
         .unwrap()
         .into_inner()
         .events;
-    assert_eq!(about_bob.len(), 3);
+    assert_eq!(about_bob.len(), 4);
 
     // The owner reads its tenant's records; a standard user reads none.
     let as_owner = audit
@@ -309,7 +310,7 @@ async fn the_audit_trail_holds_exactly_the_calls_of_a_session_allowed_and_refuse
         .into_inner()
         .events;
     assert!(as_owner.iter().all(|e| e.tenant == "acme"));
-    assert_eq!(as_owner.len(), 8, "all but the service registration");
+    assert_eq!(as_owner.len(), 9, "all but the service registration");
     let refused = audit
         .list_audit_events(pb::ListAuditEventsRequest {
             actor: "bob".into(),

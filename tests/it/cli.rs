@@ -336,3 +336,77 @@ fn cli_exit_statuses_tell_refusals_from_usage_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn cli_exports_the_audit_trail_as_json_lines_and_lists_it() {
+    let (_dir, server) = platform();
+    // A refused call: bob does not exist, so he acts on nothing.
+    let refused = run(
+        &server,
+        &[
+            "user",
+            "invite",
+            "--actor",
+            "bob",
+            "--tenant",
+            "acme",
+            "--id",
+            "carl",
+            "--email",
+            "carl@acme.test",
+            "--display-name",
+            "Carl",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let export = ok(&server, &["audit-export"]);
+    let lines: Vec<serde_json::Value> = export
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let methods: Vec<&str> = lines
+        .iter()
+        .map(|l| l["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "authz.v1.PlatformService/RegisterService",
+            "authz.v1.PlatformService/CreateTenant",
+            "authz.v1.PlatformService/SubscribeService",
+            "authz.v1.UserService/InviteUser",
+        ]
+    );
+    let last = &lines[3];
+    assert_eq!(last["actor"], "bob");
+    assert_eq!(last["code"], "PERMISSION_DENIED");
+    assert_eq!(last["rule"], "actor_must_be_a_tenant_user");
+    assert_eq!(last["caller"], "authzd-cli");
+    // The owner lists its tenant's records, filtered by target.
+    let listed = ok(
+        &server,
+        &[
+            "audit",
+            "list",
+            "--actor",
+            "alice",
+            "--tenant",
+            "acme",
+            "--target",
+            "user carl",
+            "--output",
+            "json",
+        ],
+    );
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["events"].as_array().unwrap().len(), 1);
+    // Without a credential the export is a usage error.
+    let bare = authzd()
+        .env("AUTHZD_SERVER", server.uri())
+        .env_remove("AUTHZD_PLATFORM_TOKEN")
+        .env_remove("AUTHZD_ACTOR")
+        .args(["audit-export"])
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(2));
+}

@@ -34,6 +34,12 @@ pub(super) struct CallAudit {
 }
 
 impl CallAudit {
+    /// Whether the call only reads (`Get…`, `List…`).
+    fn is_read(&self) -> bool {
+        let name = self.method.rsplit('/').next().unwrap_or_default();
+        name.starts_with("Get") || name.starts_with("List")
+    }
+
     /// Keeps what a refusal's audit record needs.
     pub(super) fn of<T: Message>(request: &Request<T>) -> Self {
         let caller = caller(request);
@@ -46,18 +52,29 @@ impl CallAudit {
 }
 
 impl ManagementApi {
-    /// Records `result` in the audit trail if it is a refusal the writer did not record.
+    /// Records `result` in the audit trail unless the writer did: a refusal before the
+    /// writer, or an allowed read (the writer records every change, allowed or refused).
     pub(super) async fn audited<R>(
         &self,
         audit: CallAudit,
         result: Result<R, Status>,
     ) -> Result<R, Status> {
-        if let Err(status) = &result
-            && status.metadata().get(AUDITED).is_none()
-        {
+        let outcome = match &result {
+            Ok(_) if audit.is_read() => Some(AuditOutcome::Allowed),
+            Ok(_) => None,
+            Err(status) if status.metadata().get(AUDITED).is_none() => {
+                Some(AuditOutcome::Refused {
+                    code: code_name(status.code()).to_owned(),
+                    rule: rule_of(status),
+                    message: status.message().to_owned(),
+                })
+            }
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
             let fields = RequestFields::decode(&self.descriptors, &audit);
             self.app
-                .audit_refusal(AuditRecord {
+                .audit_call(AuditRecord {
                     id: 0,
                     at: self.app.now(),
                     tenant: fields.tenant,
@@ -65,13 +82,9 @@ impl ManagementApi {
                     caller: audit.caller,
                     method: audit.method,
                     target: fields.target,
-                    outcome: AuditOutcome::Refused {
-                        code: code_name(status.code()).to_owned(),
-                        rule: rule_of(status),
-                        message: status.message().to_owned(),
-                    },
+                    outcome,
                     request_id: fields.request_id,
-                    // Set by the writer: the revision it was judged at.
+                    // Set by the writer: the revision the call was answered at.
                     revision: 0,
                 })
                 .await;
