@@ -61,7 +61,6 @@ impl ManagementApi {
     ) -> Result<R, Status> {
         let outcome = match &result {
             Ok(_) if audit.is_read() => Some(AuditOutcome::Allowed),
-            Ok(_) => None,
             Err(status) if status.metadata().get(AUDITED).is_none() => {
                 Some(AuditOutcome::Refused {
                     code: code_name(status.code()).to_owned(),
@@ -69,7 +68,8 @@ impl ManagementApi {
                     message: status.message().to_owned(),
                 })
             }
-            Err(_) => None,
+            // Changes, allowed or refused by the writer, are in its records already.
+            Ok(_) | Err(_) => None,
         };
         if let Some(outcome) = outcome {
             let fields = RequestFields::decode(&self.descriptors, &audit);
