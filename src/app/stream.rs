@@ -3,7 +3,9 @@
 //! no gap and no duplicate across the switch.
 //!
 //! The writer hands each group commit to a broadcast ring after it is durable; it never
-//! waits for subscribers. Each subscriber has a task that filters and forwards into its own
+//! waits for subscribers. A subscriber watching one tenant (the usual sidecar) listens on
+//! that tenant's own ring, which gets only the tenant's changes, so a commit wakes only
+//! the subscribers it can concern; the others listen on the ring of every change. Each subscriber has a task that filters and forwards into its own
 //! bounded buffer. A subscriber that cannot keep up (its buffer full, or the ring lapping
 //! its task) is ended with the last revision it was given, so it resumes from there;
 //! memory stays bounded whatever subscribers do.
@@ -143,7 +145,13 @@ struct Progress {
 /// The fan-out point between the writer and the subscribers.
 #[derive(Debug)]
 pub(super) struct WatchHub {
+    /// Every commit, for subscribers without a single-tenant filter.
     ring: broadcast::Sender<Commit>,
+    // Mutex: rings are added as single-tenant subscribers arrive, read on every publish.
+    tenant_rings: Mutex<std::collections::HashMap<TenantId, broadcast::Sender<Commit>>>,
+    /// The newest revision handed to every ring: a subscriber with nothing pending in its
+    /// ring has seen everything up to it that concerns it.
+    dispatched: AtomicU64,
     // watch: set once at shutdown; every stream ends with a resumable error.
     closing: watch::Sender<bool>,
     // Mutex: subscribers come and go from many tasks; held only to insert, remove, read.
@@ -155,6 +163,8 @@ impl WatchHub {
     pub(super) fn new() -> Self {
         Self {
             ring: broadcast::channel(RING).0,
+            tenant_rings: Mutex::default(),
+            dispatched: AtomicU64::new(0),
             closing: watch::channel(false).0,
             subscribers: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(0),
@@ -163,8 +173,49 @@ impl WatchHub {
 
     /// Hands a durable group commit to the subscribers. Never waits.
     pub(super) fn publish(&self, commit: Commit) {
+        let newest = commit.last().map(|r| r.revision.get());
+        if let Ok(mut rings) = self.tenant_rings.lock() {
+            // A ring nobody listens to any more goes.
+            rings.retain(|_, ring| ring.receiver_count() > 0);
+            if !rings.is_empty() {
+                let mut by_tenant: std::collections::HashMap<&TenantId, Vec<Arc<ChangeRecord>>> =
+                    std::collections::HashMap::new();
+                for record in commit.iter() {
+                    if let Some(tenant) = &record.context.tenant
+                        && rings.contains_key(tenant)
+                    {
+                        by_tenant
+                            .entry(tenant)
+                            .or_default()
+                            .push(Arc::clone(record));
+                    }
+                }
+                for (tenant, records) in by_tenant {
+                    if let Some(ring) = rings.get(tenant) {
+                        let _ = ring.send(records.into());
+                    }
+                }
+            }
+        }
         // No receiver is not an error: nobody is watching.
-        let _ = self.ring.send(commit);
+        if self.ring.receiver_count() > 0 {
+            let _ = self.ring.send(commit);
+        }
+        if let Some(newest) = newest {
+            self.dispatched.store(newest, Ordering::Release);
+        }
+    }
+
+    /// The ring a subscriber with `filter` listens on.
+    fn subscribe(&self, filter: &WatchFilter) -> broadcast::Receiver<Commit> {
+        let mut tenants = filter.tenants.iter();
+        match (tenants.next(), tenants.next(), self.tenant_rings.lock()) {
+            (Some(tenant), None, Ok(mut rings)) => rings
+                .entry(tenant.clone())
+                .or_insert_with(|| broadcast::channel(RING).0)
+                .subscribe(),
+            _ => self.ring.subscribe(),
+        }
     }
 
     /// Ends every stream (with a resumable error) and refuses new ones.
@@ -222,7 +273,7 @@ impl App {
         let hub = Arc::clone(&self.inner.hub);
         let closing = hub.closing.subscribe();
         // Subscribe before reading the revision: every later commit reaches the receiver.
-        let live = hub.ring.subscribe();
+        let live = hub.subscribe(&filter);
         let current = self.revision();
         if *closing.borrow() {
             return Err(WatchError::ShuttingDown {
@@ -241,6 +292,7 @@ impl App {
         };
         let (items, receiver) = mpsc::channel(options.buffer.max(1));
         let stream = Stream {
+            hub: Arc::clone(&hub),
             store: self.inner.store.clone(),
             published: self.inner.published.clone(),
             closing,
@@ -299,6 +351,7 @@ impl App {
 /// One subscriber's task state. It holds what it reads, not the app, so that closing the
 /// app is not held up by a stream.
 struct Stream {
+    hub: Arc<WatchHub>,
     store: RedbStore,
     published: watch::Receiver<Revision>,
     closing: watch::Receiver<bool>,
@@ -407,6 +460,13 @@ impl Stream {
                     Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
                 },
                 _ = ticks.tick() => {
+                    // Read what was dispatched before looking at the ring: with nothing
+                    // pending, everything up to it that concerns this subscriber is in.
+                    let dispatched = Revision::new(self.hub.dispatched.load(Ordering::Acquire));
+                    if live.is_empty() && dispatched > self.last {
+                        self.last = dispatched;
+                        self.progressed();
+                    }
                     self.offer(WatchItem::Checkpoint(self.last))?;
                     self.last_delivered = self.last;
                 }

@@ -466,3 +466,25 @@ async fn events_carry_the_invalidation_hint_and_whom_to_notify() {
         "every administrator"
     );
 }
+
+#[tokio::test]
+async fn a_one_tenant_stream_gets_checkpoints_past_other_tenants_changes() {
+    let server = server(&[("watch_checkpoint_interval", "20ms")]).await;
+    server.apply([create_tenant(0), create_tenant(1)]).await;
+    let mut stream = watch(
+        server.channel().await,
+        pb::WatchRequest {
+            tenants: vec!["t1".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    // Only tenant t0 changes: t1's ring stays empty, yet checkpoints move past them.
+    let last = server.apply((0..5).map(|g| create_group(0, g))).await.get();
+    assert!(events_until(&mut stream, last).await.is_empty());
+    // And t1's own change arrives.
+    let mine = server.apply([create_group(1, 0)]).await.get();
+    let events = events_until(&mut stream, mine).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].tenant, "t1");
+}
