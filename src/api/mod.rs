@@ -14,6 +14,7 @@ mod watch;
 pub use check::CheckApi;
 pub use management::{CALLER_HEADER, ManagementApi, ManagementOptions};
 pub use server_info::ServerInfoApi;
+pub use status::code_name;
 pub use trace::RpcTraceLayer;
 pub use watch::WatchApi;
 

@@ -369,7 +369,11 @@ fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
 
 /// `CODE: message`, then the field violations the server attached, one a line.
 fn status_text(status: &tonic::Status) -> String {
-    let mut text = format!("{}: {}", call::code_name(status.code()), status.message());
+    let mut text = format!(
+        "{}: {}",
+        crate::api::code_name(status.code()),
+        status.message()
+    );
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
             let _ = write!(text, "\n  {}: {}", violation.field, violation.description);

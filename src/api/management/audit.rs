@@ -10,6 +10,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage as _, Value};
 use tonic::{Request, Status};
 
 use super::{AUDITED, ManagementApi, caller};
+use crate::api::status::code_name;
 use crate::store::{AuditOutcome, AuditRecord};
 
 /// Fields that name what a call acts on, in the order they are looked for.
@@ -157,29 +158,5 @@ impl RequestFields {
             target,
             request_id: text(&message, "request_id"),
         }
-    }
-}
-
-/// The gRPC code's canonical name, as audit records spell codes.
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code;
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
