@@ -252,15 +252,15 @@ impl App {
     }
 
     /// Records a management call the writer did not see (a refusal before it, or a read),
-    /// in order with the writer's records.
+    /// in order with the writer's records; returns once the record is stored.
     pub async fn audit_call(&self, record: AuditRecord) {
-        if self
+        let (done, stored) = oneshot::channel();
+        let sent = self
             .inner
             .writes
-            .send(writer::Work::Record(record))
-            .await
-            .is_err()
-        {
+            .send(writer::Work::Record(record, done))
+            .await;
+        if sent.is_err() || stored.await.is_err() {
             tracing::warn!("writer stopped; a call was not audited");
         }
     }

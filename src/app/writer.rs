@@ -87,8 +87,9 @@ pub enum WriteError {
 pub(super) enum Work {
     /// Make a change.
     Change(WriteRequest),
-    /// Record a call the writer did not handle (refused before it, or a read).
-    Record(AuditRecord),
+    /// Record a call the writer did not handle (refused before it, or a read); the reply
+    /// comes once the record is durable.
+    Record(AuditRecord, oneshot::Sender<()>),
 }
 
 /// A change waiting for the writer.
@@ -248,12 +249,14 @@ impl Writer {
         let mut accepted = Vec::with_capacity(group.len());
         let mut refused = Vec::new();
         let mut audit = Vec::new();
+        let mut recorded = Vec::new();
         for work in group.drain(..) {
             let mut request = match work {
                 Work::Change(request) => request,
-                Work::Record(mut record) => {
+                Work::Record(mut record, done) => {
                     record.revision = working.revision().get();
                     audit.push(record);
+                    recorded.push(done);
                     continue;
                 }
             };
@@ -309,6 +312,9 @@ impl Writer {
         let stored = self.store.append_with_audit(&records, &mut audit);
         for (reply, answer) in refused {
             let _ = reply.send(answer);
+        }
+        for done in recorded {
+            let _ = done.send(());
         }
         if records.is_empty() {
             if let Err(err) = stored {

@@ -294,6 +294,38 @@ async fn the_audit_trail_holds_exactly_the_calls_of_a_session_allowed_and_refuse
         .into_inner()
         .events;
     assert_eq!(about_bob.len(), 4);
+    // Filters: a time range (everything happened within the last hour).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let range = |from: u64, until: u64| pb::AuditFilter {
+        from: Some(prost_types::Timestamp {
+            seconds: i64::try_from(from).unwrap(),
+            nanos: 0,
+        }),
+        until: Some(prost_types::Timestamp {
+            seconds: i64::try_from(until).unwrap(),
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    for (filter, expected) in [
+        (range(now - 3600, now + 3600), events.len()),
+        (range(now + 3600, now + 7200), 0),
+        (range(now - 7200, now - 3600), 0),
+    ] {
+        let found = audit
+            .list_audit_events(platform(pb::ListAuditEventsRequest {
+                filter: Some(filter),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert_eq!(found.len(), expected);
+    }
 
     // The owner reads its tenant's records; a standard user reads none.
     let as_owner = audit
