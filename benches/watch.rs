@@ -4,9 +4,10 @@
 //!   steady write rate: from the writer's acknowledgement of the durable commit (the
 //!   writer answers, then hands the commit to the stream) to the change's arrival at each
 //!   subscriber; the submit-to-delivery time, which adds the commit itself, beside it;
-//! - write throughput (64 concurrent writers over 100 tenants) with no subscriber and with
-//!   1,000 sidecars each watching one tenant, in the same run; and, for scale, with 1,000
-//!   subscribers that each take every change;
+//! - write throughput (64 concurrent writers) with no subscriber and with 1,000 sidecars
+//!   each watching one tenant — ten per tenant over 100 tenants, and one per tenant over
+//!   1,000 — in the same run; and, for scale, with 1,000 subscribers that each take every
+//!   change;
 //! - memory per idle subscriber (resident set growth over 1,000 open streams, server and
 //!   client side together, divided by 1,000), measured first, on a fresh heap.
 //!
@@ -40,9 +41,11 @@ const LATENCY_WRITES: usize = 400;
 const LATENCY_PAUSE: Duration = Duration::from_millis(5);
 /// Writers and changes per writer of the throughput runs.
 const WRITERS: usize = 64;
-const PER_WRITER: usize = 100;
-/// Tenants the throughput writes are spread over (one sidecar filter each).
-const TENANTS: usize = 100;
+const PER_WRITER: usize = 125;
+/// Tenants every run creates; a run spreads its writes over the first `tenants` of them.
+const TENANTS: usize = 1000;
+/// Tenants of the latency runs' sidecars (10 sidecars each).
+const LATENCY_TENANTS: usize = 100;
 /// Streams per HTTP/2 connection.
 const STREAMS_PER_CONNECTION: usize = 100;
 
@@ -154,12 +157,12 @@ async fn channels(addr: std::net::SocketAddr, subscribers: usize) -> Vec<Channel
 }
 
 /// Opens `count` streams from the current revision (subscriber `n` watching tenant
-/// `n % TENANTS` if `per_tenant`); each records when every event arrived, until it has
+/// `n % tenants` if `per_tenant`); each records when every event arrived, until it has
 /// `expect` events.
 async fn subscribe(
     addr: std::net::SocketAddr,
     count: usize,
-    per_tenant: bool,
+    (per_tenant, tenants): (bool, usize),
     expect: usize,
 ) -> Vec<tokio::task::JoinHandle<Vec<(u64, Instant)>>> {
     let channels = channels(addr, count).await;
@@ -167,7 +170,7 @@ async fn subscribe(
     for n in 0..count {
         let request = pb::WatchRequest {
             tenants: if per_tenant {
-                vec![tenant_n(n % TENANTS).to_string()]
+                vec![tenant_n(n % tenants).to_string()]
             } else {
                 Vec::new()
             },
@@ -194,16 +197,23 @@ async fn subscribe(
     handles
 }
 
-/// With `per_tenant`, subscriber `n` watches tenant `n % TENANTS` (a sidecar per tenant)
-/// and the writes go round the tenants; otherwise every subscriber takes every change.
+/// With `per_tenant`, subscriber `n` watches tenant `n % LATENCY_TENANTS` (sidecars of
+/// their tenant) and the writes go round those tenants; otherwise every subscriber takes
+/// every change.
 async fn latency(subscribers: usize, per_tenant: bool) {
     let running = start().await;
     let expect = if per_tenant {
-        LATENCY_WRITES / TENANTS
+        LATENCY_WRITES / LATENCY_TENANTS
     } else {
         LATENCY_WRITES
     };
-    let handles = subscribe(running.addr, subscribers, per_tenant, expect).await;
+    let handles = subscribe(
+        running.addr,
+        subscribers,
+        (per_tenant, LATENCY_TENANTS),
+        expect,
+    )
+    .await;
     let mut times: HashMap<u64, (Instant, Instant)> = HashMap::new();
     let mut pause = tokio::time::interval(LATENCY_PAUSE);
     for n in 0..LATENCY_WRITES {
@@ -211,7 +221,7 @@ async fn latency(subscribers: usize, per_tenant: bool) {
         let before = Instant::now();
         let revision = running
             .app
-            .submit(group(tenant_n(n % TENANTS), n), ChangeMeta::default())
+            .submit(group(tenant_n(n % LATENCY_TENANTS), n), ChangeMeta::default())
             .await
             .unwrap();
         times.insert(revision.get(), (before, Instant::now()));
@@ -247,8 +257,8 @@ fn quantiles(samples: &mut [Duration]) -> (f64, f64) {
     (at(500).as_secs_f64() * 1e3, at(990).as_secs_f64() * 1e3)
 }
 
-/// Changes per second from 64 concurrent writers, spread over the tenants.
-async fn write_rate(app: &App, offset: usize) -> f64 {
+/// Changes per second from 64 concurrent writers, spread over the first `tenants`.
+async fn write_rate(app: &App, offset: usize, tenants: usize) -> f64 {
     let started = Instant::now();
     let mut writers = Vec::new();
     for w in 0..WRITERS {
@@ -256,7 +266,7 @@ async fn write_rate(app: &App, offset: usize) -> f64 {
         writers.push(tokio::spawn(async move {
             for n in 0..PER_WRITER {
                 let n = offset + w * PER_WRITER + n;
-                app.submit(group(tenant_n(n % TENANTS), n), ChangeMeta::default())
+                app.submit(group(tenant_n(n % tenants), n), ChangeMeta::default())
                     .await
                     .unwrap();
             }
@@ -271,38 +281,43 @@ async fn write_rate(app: &App, offset: usize) -> f64 {
 async fn throughput() {
     let running = start().await;
     let batch = WRITERS * PER_WRITER;
-    // Alternate runs without and with subscribers, so drift on the machine hits both.
-    let mut without = Vec::new();
-    let mut sidecars = Vec::new();
-    for round in 0..2 {
-        without.push(write_rate(&running.app, 3 * round * batch).await);
-        let handles = subscribe(running.addr, 1000, true, batch / TENANTS).await;
-        sidecars.push(write_rate(&running.app, (3 * round + 1) * batch).await);
-        let mut delivered = 0;
-        for handle in handles {
-            delivered += handle.await.unwrap().len();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!("| write throughput (64 writers) | changes/s | vs none, same run |");
+    println!("|---|---|---|");
+    let mut offset = 0;
+    // 1,000 sidecars watching one tenant each: 10 per tenant over 100 tenants, or one per
+    // tenant over 1,000. Runs without and with them alternate, so drift hits both.
+    for tenants in [100, 1000] {
+        let mut without = Vec::new();
+        let mut with = Vec::new();
+        for _ in 0..2 {
+            without.push(write_rate(&running.app, offset, tenants).await);
+            offset += batch;
+            let handles = subscribe(running.addr, 1000, (true, tenants), batch / tenants).await;
+            with.push(write_rate(&running.app, offset, tenants).await);
+            offset += batch;
+            let mut delivered = 0;
+            for handle in handles {
+                delivered += handle.await.unwrap().len();
+            }
+            assert_eq!(delivered, 1000 * batch / tenants, "every sidecar got its tenant's");
         }
-        assert_eq!(
-            delivered,
-            1000 * batch / TENANTS,
-            "every sidecar got its tenant's changes"
+        let base = mean(&without);
+        let sidecars = mean(&with);
+        println!("| no subscriber, writes over {tenants} tenants | {base:.0} | 1.00 |");
+        println!(
+            "| 1,000 sidecars over {tenants} tenants | {sidecars:.0} | {:.2} |",
+            sidecars / base
         );
     }
-    let handles = subscribe(running.addr, 1000, false, batch).await;
-    let everything = write_rate(&running.app, 7 * batch).await;
+    let base = write_rate(&running.app, offset, 100).await;
+    offset += batch;
+    let handles = subscribe(running.addr, 1000, (false, 0), batch).await;
+    let everything = write_rate(&running.app, offset, 100).await;
     for handle in handles {
         assert_eq!(handle.await.unwrap().len(), batch);
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let base = mean(&without);
-    println!("| write throughput (64 writers, 100 tenants) | changes/s | vs none |");
-    println!("|---|---|---|");
     println!("| no subscriber | {base:.0} | 1.00 |");
-    let with = mean(&sidecars);
-    println!(
-        "| 1,000 sidecars, one tenant each | {with:.0} | {:.2} |",
-        with / base
-    );
     println!(
         "| 1,000 subscribers taking every change | {everything:.0} | {:.2} |",
         everything / base
