@@ -78,7 +78,17 @@ struct Running {
     app: App,
     addr: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
+}
+
+impl Running {
+    /// Stops the server and waits until it has closed its store.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        drop(self.app);
+        self.server.await.unwrap();
+    }
 }
 
 async fn start() -> Running {
@@ -96,7 +106,7 @@ async fn start() -> Running {
     let addr = bound.local_addr().unwrap();
     let app = bound.app().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
+    let server = tokio::spawn(async move {
         bound
             .serve(async {
                 let _ = stopped.await;
@@ -126,6 +136,7 @@ async fn start() -> Running {
         app,
         addr,
         stop,
+        server,
         _dir: dir,
     }
 }
@@ -247,7 +258,7 @@ async fn latency(subscribers: usize, per_tenant: bool) {
         "| {who} | {} | {commit_median:.2} ms | {commit_p99:.2} ms | {submit_median:.2} ms | {submit_p99:.2} ms |",
         from_commit.len(),
     );
-    let _ = running.stop.send(());
+    running.stop().await;
 }
 
 /// Median and p99 in milliseconds.
@@ -322,7 +333,7 @@ async fn throughput() {
         "| 1,000 subscribers taking every change | {everything:.0} | {:.2} |",
         everything / base
     );
-    let _ = running.stop.send(());
+    running.stop().await;
 }
 
 fn resident_bytes() -> u64 {
@@ -360,5 +371,5 @@ async fn memory() {
         after.saturating_sub(before) as f64 / 1000.0 / 1e3
     );
     drop(streams);
-    let _ = running.stop.send(());
+    running.stop().await;
 }
