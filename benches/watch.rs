@@ -232,7 +232,10 @@ async fn latency(subscribers: usize, per_tenant: bool) {
         let before = Instant::now();
         let revision = running
             .app
-            .submit(group(tenant_n(n % LATENCY_TENANTS), n), ChangeMeta::default())
+            .submit(
+                group(tenant_n(n % LATENCY_TENANTS), n),
+                ChangeMeta::default(),
+            )
             .await
             .unwrap();
         times.insert(revision.get(), (before, Instant::now()));
@@ -311,7 +314,11 @@ async fn throughput() {
             for handle in handles {
                 delivered += handle.await.unwrap().len();
             }
-            assert_eq!(delivered, 1000 * batch / tenants, "every sidecar got its tenant's");
+            assert_eq!(
+                delivered,
+                1000 * batch / tenants,
+                "every sidecar got its tenant's"
+            );
         }
         let base = mean(&without);
         let sidecars = mean(&with);
