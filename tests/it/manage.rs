@@ -207,6 +207,7 @@ fn service_definition(permissions: &[&str], demotion: pb::DemotionPolicy) -> pb:
             object_type("org", true, &["container", "site"]),
             object_type("container", false, &["site"]),
             object_type("site", false, &[]),
+            object_type("plan", true, &[]),
         ],
         demotion: demotion.into(),
         etag: String::new(),
@@ -1328,6 +1329,85 @@ async fn removing_a_permission_still_in_use_from_a_catalog_is_refused_naming_the
     assert!(
         admin
             .allowed("alice", "restore.view", "", updated.revision)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn revoking_access_a_dependent_object_needs_is_refused_unless_both_go() {
+    let (_server, mut admin) = started().await;
+    admin.user("alice").await;
+    admin
+        .users
+        .grant_service_access(pb::ServiceAccessRequest {
+            actor: OWNER.into(),
+            tenant: TENANT.into(),
+            user: "alice".into(),
+            service: SERVICE.into(),
+        })
+        .await
+        .unwrap();
+    admin.object("org1", "org", "").await;
+    admin.object("site1", "site", "org1").await;
+    // A plan covers site1: it depends on it.
+    admin
+        .objects
+        .create_object(pb::CreateObjectRequest {
+            actor: OWNER.into(),
+            object: Some(pb::Object {
+                tenant: TENANT.into(),
+                service: SERVICE.into(),
+                id: "plan1".into(),
+                r#type: "plan".into(),
+                name: "Plan 1".into(),
+                related: strings(&["site1"]),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let on_site = admin
+        .give(OWNER, user_subject("alice"), &["backup.run"], "site1")
+        .await
+        .unwrap();
+    let on_plan = admin
+        .give(OWNER, user_subject("alice"), &["backup.run"], "plan1")
+        .await
+        .unwrap();
+    let site_grant = on_site.grant.unwrap().id;
+    let revoke = |with_dependents: bool| pb::RevokeGrantRequest {
+        actor: OWNER.into(),
+        tenant: TENANT.into(),
+        service: SERVICE.into(),
+        grant: site_grant.clone(),
+        with_dependents,
+        etag: String::new(),
+    };
+    refused(
+        admin.grants.revoke_grant(revoke(false)).await,
+        Code::FailedPrecondition,
+        "plan1",
+    );
+    assert!(
+        admin
+            .allowed("alice", "backup.run", "site1", on_plan.revision)
+            .await
+    );
+    let both = admin
+        .grants
+        .revoke_grant(revoke(true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !admin
+            .allowed("alice", "backup.run", "site1", both.revision)
+            .await
+    );
+    assert!(
+        !admin
+            .allowed("alice", "backup.run", "plan1", both.revision)
             .await
     );
 }
