@@ -455,24 +455,32 @@ impl Stream {
         loop {
             tokio::select! {
                 commit = live.recv() => match commit {
-                    Ok(commit) => self.forward(&commit)?,
+                    Ok(commit) => {
+                        self.forward(&commit)?;
+                        self.catch_up(&live);
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => return Err(self.too_slow()),
                     Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
                 },
                 _ = ticks.tick() => {
-                    // Read what was dispatched before looking at the ring: with nothing
-                    // pending, everything up to it that concerns this subscriber is in.
-                    let dispatched = Revision::new(self.hub.dispatched.load(Ordering::Acquire));
-                    if live.is_empty() && dispatched > self.last {
-                        self.last = dispatched;
-                        self.progressed();
-                    }
+                    self.catch_up(&live);
                     self.offer(WatchItem::Checkpoint(self.last))?;
                     self.last_delivered = self.last;
                 }
                 _ = closing.wait_for(|closing| *closing) => return Err(self.shutting_down()),
                 () = items.closed() => return Err(Stop::Gone),
             }
+        }
+    }
+
+    /// With nothing pending in its ring, a subscriber has seen everything dispatched that
+    /// concerns it: it moves past other tenants' changes (for checkpoints and its lag).
+    fn catch_up(&mut self, live: &broadcast::Receiver<Commit>) {
+        // Read what was dispatched before looking at the ring.
+        let dispatched = Revision::new(self.hub.dispatched.load(Ordering::Acquire));
+        if live.is_empty() && dispatched > self.last {
+            self.last = dispatched;
+            self.progressed();
         }
     }
 
