@@ -343,29 +343,23 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::ServiceAccessRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
-            let actor = actor(&request.actor)?;
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let service = id("service", &request.service, ServiceId::parse)?;
-            let mutation = Mutation::GrantServiceAccess {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                service,
-            };
-            self.change_user(&caller, &actor, tenant, user, "", mutation)
-                .await
-        }
-        .await;
-        self.audited(audit, result).await
+        self.service_access(request, true).await
     }
 
     async fn revoke_service_access(
         &self,
         request: Request<pb::ServiceAccessRequest>,
+    ) -> Result<Response<pb::UserResponse>, Status> {
+        self.service_access(request, false).await
+    }
+}
+
+impl ManagementApi {
+    /// Gives (`grant`) or takes away a user's access to a service.
+    async fn service_access(
+        &self,
+        request: Request<pb::ServiceAccessRequest>,
+        grant: bool,
     ) -> Result<Response<pb::UserResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::UserResponse>, Status> = async move {
@@ -375,10 +369,19 @@ impl pb::user_service_server::UserService for ManagementApi {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
-            let mutation = Mutation::RevokeServiceAccess {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                service,
+            let (t, u) = (tenant.clone(), user.clone());
+            let mutation = if grant {
+                Mutation::GrantServiceAccess {
+                    tenant: t,
+                    user: u,
+                    service,
+                }
+            } else {
+                Mutation::RevokeServiceAccess {
+                    tenant: t,
+                    user: u,
+                    service,
+                }
             };
             self.change_user(&caller, &actor, tenant, user, "", mutation)
                 .await
