@@ -64,6 +64,22 @@ pub(crate) fn deadline<T>(request: &Request<T>) -> Option<Duration> {
     })
 }
 
+/// An optional protobuf time of a request field, to the millisecond.
+pub(crate) fn optional_time(
+    field: &str,
+    at: Option<&prost_types::Timestamp>,
+) -> Result<Option<Timestamp>, Status> {
+    at.map(|at| {
+        at.seconds
+            .checked_mul(1000)
+            .and_then(|ms| ms.checked_add(i64::from(at.nanos) / 1_000_000))
+            .filter(|_| (0..1_000_000_000).contains(&at.nanos))
+            .map(Timestamp::from_unix_millis)
+            .ok_or_else(|| invalid_field(field, "is not a valid timestamp"))
+    })
+    .transpose()
+}
+
 pub(crate) fn timestamp(at: Timestamp) -> prost_types::Timestamp {
     let millis = at.unix_millis();
     prost_types::Timestamp {

@@ -15,6 +15,8 @@ use std::{path::Path, sync::Arc, time::Duration};
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
+/// The audit trail's records, as the API reads and writes them through the app.
+pub use crate::store::{AuditOutcome, AuditQuery, AuditRecord};
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use stream::{WatchError, WatchFilter, WatchItem, WatchOptions};
@@ -22,7 +24,7 @@ pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
-    store::{AuditQuery, AuditRecord, RedbStore, StoreError},
+    store::{RedbStore, StoreError},
 };
 
 /// How many changes may wait for the writer before callers wait for room. Bounds memory

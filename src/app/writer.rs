@@ -283,12 +283,10 @@ impl Writer {
                 continue;
             }
             let revision = working.revision().next();
-            let pending = working.context_before(&request.mutation);
-            match std::mem::take(&mut working).apply_owned(revision, &request.mutation, now) {
-                Ok(next) => {
+            match std::mem::take(&mut working).apply_described(revision, &request.mutation, now) {
+                Ok((next, context)) => {
                     working = next;
                     audit.extend(audited(&request, now, Ok(revision)));
-                    let context = pending.finish(&working, &request.mutation);
                     records.push(ChangeRecord {
                         context,
                         revision,

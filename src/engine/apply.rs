@@ -49,7 +49,7 @@ impl Snapshot {
         now: Timestamp,
     ) -> Result<Snapshot, (Snapshot, MutationError)> {
         match self.apply_in_place(mutation, now) {
-            Ok(()) => {
+            Ok(_) => {
                 self.revision = revision;
                 Ok(self)
             }
@@ -62,13 +62,18 @@ impl Snapshot {
     /// INVARIANT: every arm validates before it changes anything, so an error leaves the
     /// value as it was (copy-on-write may have copied a map, never changed it). The
     /// property tests check this for random mutations.
-    fn apply_in_place(&mut self, mutation: &Mutation, now: Timestamp) -> Result<(), MutationError> {
+    /// Returns the users whose access it refreshed (the change context reuses them).
+    pub(crate) fn apply_in_place(
+        &mut self,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<Affected, MutationError> {
         let mut affected = Affected::default();
         affected.collect(self, mutation);
         self.apply_mutation(mutation, now)?;
         affected.collect(self, mutation);
         affected.refresh(self);
-        Ok(())
+        Ok(affected)
     }
 
     /// The change itself, without refreshing derived access (see [`Affected`]).

@@ -119,9 +119,9 @@ impl Affected {
     }
 
     /// Recomputes the access of every affected user in `snapshot`.
-    pub(crate) fn refresh(self, snapshot: &mut Snapshot) {
-        for ((tenant, service), users) in self.entries {
-            refresh(snapshot, &tenant, service.as_ref(), &users);
+    pub(crate) fn refresh(&self, snapshot: &mut Snapshot) {
+        for ((tenant, service), users) in &self.entries {
+            refresh(snapshot, tenant, service.as_ref(), users);
         }
     }
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     effective::Affected,
-    ids::{ObjectId, ServiceId, TenantId, UserId},
+    error::MutationError,
+    ids::{ObjectId, Revision, ServiceId, TenantId, Timestamp, UserId},
     model::Snapshot,
     mutation::{Mutation, TenantRole, UserStatus},
 };
@@ -160,28 +161,32 @@ impl ChangeContext {
     }
 }
 
-/// A change context being computed: what the state before the change says.
-#[derive(Debug)]
-pub struct PendingContext {
-    kind: EventKind,
-    affected: Affected,
-    /// The status of the user a sign-in report is about, before it.
-    status_before: Option<UserStatus>,
-}
-
 impl Snapshot {
-    /// Starts the context of `mutation` on the state it is about to be applied to.
-    pub fn context_before(&self, mutation: &Mutation) -> PendingContext {
-        let mut affected = Affected::default();
-        affected.collect(self, mutation);
+    /// Like [`Snapshot::apply_owned`], and also says what the change means to watchers:
+    /// its event kind (judged on the state before), whom to notify and whose decisions may
+    /// have changed (the users whose access the change refreshed).
+    #[allow(
+        clippy::result_large_err,
+        reason = "the snapshot comes back by value on a refusal, as from apply_owned"
+    )]
+    pub fn apply_described(
+        mut self,
+        revision: Revision,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<(Snapshot, ChangeContext), (Snapshot, MutationError)> {
+        let kind = self.event_kind(mutation);
         let status_before = match mutation {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
             _ => None,
         };
-        PendingContext {
-            kind: self.event_kind(mutation),
-            affected,
-            status_before,
+        match self.apply_in_place(mutation, now) {
+            Ok(affected) => {
+                self.revision = revision;
+                let context = describe(&self, mutation, kind, status_before, affected);
+                Ok((self, context))
+            }
+            Err(err) => Err((self, err)),
         }
     }
 
@@ -278,75 +283,78 @@ impl Snapshot {
     }
 }
 
-impl PendingContext {
-    /// Completes the context on the state after the change.
-    pub fn finish(mut self, after: &Snapshot, mutation: &Mutation) -> ChangeContext {
-        self.affected.collect(after, mutation);
-        if let Mutation::ReportSignIn { tenant, user, .. } = mutation
-            && self.kind == EventKind::SignInFailed
-            && after.user_status(tenant, user) != self.status_before
-        {
-            self.kind = EventKind::UserLocked;
+/// The context of `mutation`, now applied to `after`.
+fn describe(
+    after: &Snapshot,
+    mutation: &Mutation,
+    mut kind: EventKind,
+    status_before: Option<UserStatus>,
+    affected: Affected,
+) -> ChangeContext {
+    // Whether a failed sign-in locked the user shows only after the change.
+    if let Mutation::ReportSignIn { tenant, user, .. } = mutation
+        && kind == EventKind::SignInFailed
+        && after.user_status(tenant, user) != status_before
+    {
+        kind = EventKind::UserLocked;
+    }
+    let touched = mutation.touched();
+    let notify = match mutation {
+        Mutation::TransferOwnership { tenant, .. } => after.tenant_administrators(tenant),
+        Mutation::InviteUser { user, .. } => vec![user.user.clone()],
+        _ => Vec::new(),
+    };
+    // Objects whose decisions change for everyone who reaches them: a move changes
+    // what the object inherits, a deletion ends it. Other changes are about subjects.
+    let objects: Vec<ObjectId> = match mutation {
+        Mutation::MoveObject { object, .. } | Mutation::DeleteObject { object, .. } => {
+            vec![object.clone()]
         }
-        let touched = mutation.touched();
-        let notify = match mutation {
-            Mutation::TransferOwnership { tenant, .. } => after.tenant_administrators(tenant),
-            Mutation::InviteUser { user, .. } => vec![user.user.clone()],
-            _ => Vec::new(),
-        };
-        // Objects whose decisions change for everyone who reaches them: a move changes
-        // what the object inherits, a deletion ends it. Other changes are about subjects.
-        let objects: Vec<ObjectId> = match mutation {
-            Mutation::MoveObject { object, .. } | Mutation::DeleteObject { object, .. } => {
-                vec![object.clone()]
-            }
-            _ => Vec::new(),
-        };
-        let mut invalidations: Vec<Invalidation> = self
-            .affected
-            .into_entries()
-            .map(|((tenant, service), users)| Invalidation {
-                tenant,
-                service,
-                users: users.into_iter().collect(),
-                objects: objects.clone(),
-                everyone: false,
-            })
+        _ => Vec::new(),
+    };
+    let mut invalidations: Vec<Invalidation> = affected
+        .into_entries()
+        .map(|((tenant, service), users)| Invalidation {
+            tenant,
+            service,
+            users: users.into_iter().collect(),
+            objects: objects.clone(),
+            everyone: false,
+        })
+        .collect();
+    // Changes that reach every user who reaches an object: its place changed.
+    if let (true, Some(tenant)) = (!objects.is_empty(), touched.tenant.clone()) {
+        mark_everyone(
+            &mut invalidations,
+            tenant,
+            touched.service.clone(),
+            &objects,
+        );
+    }
+    // A catalog change reaches every user of every subscribed tenant.
+    if let Mutation::UpdateService { service, .. } = mutation {
+        let subscribed: BTreeSet<&TenantId> = after
+            .tenants
+            .iter()
+            .filter(|(_, t)| t.services.contains_key(service))
+            .map(|(id, _)| id)
             .collect();
-        // Changes that reach every user who reaches an object: its place changed.
-        if let (true, Some(tenant)) = (!objects.is_empty(), touched.tenant.clone()) {
+        for tenant in subscribed {
             mark_everyone(
                 &mut invalidations,
-                tenant,
-                touched.service.clone(),
-                &objects,
+                tenant.clone(),
+                Some(service.clone()),
+                &[],
             );
         }
-        // A catalog change reaches every user of every subscribed tenant.
-        if let Mutation::UpdateService { service, .. } = mutation {
-            let subscribed: BTreeSet<&TenantId> = after
-                .tenants
-                .iter()
-                .filter(|(_, t)| t.services.contains_key(service))
-                .map(|(id, _)| id)
-                .collect();
-            for tenant in subscribed {
-                mark_everyone(
-                    &mut invalidations,
-                    tenant.clone(),
-                    Some(service.clone()),
-                    &[],
-                );
-            }
-        }
-        invalidations.sort_by(|a, b| (&a.tenant, &a.service).cmp(&(&b.tenant, &b.service)));
-        ChangeContext {
-            kind: self.kind,
-            tenant: touched.tenant,
-            service: touched.service,
-            notify,
-            invalidations,
-        }
+    }
+    invalidations.sort_by(|a, b| (&a.tenant, &a.service).cmp(&(&b.tenant, &b.service)));
+    ChangeContext {
+        kind,
+        tenant: touched.tenant,
+        service: touched.service,
+        notify,
+        invalidations,
     }
 }
 

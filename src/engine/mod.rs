@@ -35,7 +35,7 @@ pub use apply::SnapshotBuilder;
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use error::{MutationError, MutationErrorKind};
-pub use events::{ChangeContext, EventKind, Invalidation, PendingContext};
+pub use events::{ChangeContext, EventKind, Invalidation};
 pub use ids::{
     CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
     Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,

@@ -11,7 +11,7 @@ use tonic::{Request, Status};
 
 use super::{AUDITED, ManagementApi, caller};
 use crate::api::status::code_name;
-use crate::store::{AuditOutcome, AuditRecord};
+use crate::app::{AuditOutcome, AuditRecord};
 
 /// Fields that name what a call acts on, in the order they are looked for.
 const TARGET_FIELDS: &[&str] = &[

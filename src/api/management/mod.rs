@@ -60,7 +60,8 @@ pub struct ManagementApi {
     descriptors: Arc<prost_reflect::DescriptorPool>,
     // Arc: the counter behind server-chosen ids is shared by every clone of the service.
     next_id: Arc<AtomicU64>,
-    id_seed: foldhash::fast::FixedState,
+    // Seeded at random per process: ids chosen in different runs do not repeat.
+    id_seed: foldhash::fast::RandomState,
 }
 
 /// What a management call knows about who is calling, and which method it is.
@@ -99,10 +100,6 @@ impl ManagementApi {
     /// Serves management calls on `app`; platform calls need the options' platform token
     /// (none configured: they are refused).
     pub fn new(app: App, options: ManagementOptions) -> Self {
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-            .to_le_bytes();
         Self {
             app,
             platform_token: options
@@ -116,9 +113,7 @@ impl ManagementApi {
                 prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default(),
             ),
             next_id: Arc::new(AtomicU64::new(0)),
-            id_seed: foldhash::fast::FixedState::with_seed(u64::from_le_bytes(
-                seed[..8].try_into().unwrap_or_default(),
-            )),
+            id_seed: foldhash::fast::RandomState::default(),
         }
     }
 

@@ -437,16 +437,9 @@ pub(crate) fn expiry(
     at: Option<&prost_types::Timestamp>,
     now: Timestamp,
 ) -> Result<Option<Timestamp>, Status> {
-    let Some(at) = at else {
+    let Some(at) = convert::optional_time(field, at)? else {
         return Ok(None);
     };
-    let millis = at
-        .seconds
-        .checked_mul(1000)
-        .and_then(|ms| ms.checked_add(i64::from(at.nanos) / 1_000_000))
-        .filter(|_| (0..1_000_000_000).contains(&at.nanos))
-        .ok_or_else(|| invalid_field(field, "is not a valid timestamp"))?;
-    let at = Timestamp::from_unix_millis(millis);
     if at <= now {
         return Err(invalid_field(field, "must lie in the future"));
     }

@@ -12,8 +12,8 @@ use crate::{
         paging,
         status::invalid_field,
     },
-    engine::{TenantId, Timestamp, UserId},
-    store::{AuditOutcome, AuditQuery, AuditRecord},
+    app::{AuditOutcome, AuditQuery, AuditRecord},
+    engine::{TenantId, UserId},
 };
 
 /// Records read per step of an export.
@@ -54,21 +54,12 @@ impl ManagementApi {
         } else {
             Some(id("filter.by_actor", &filter.by_actor, UserId::parse)?.to_string())
         };
-        let time = |field: &str, at: Option<&prost_types::Timestamp>| {
-            at.map(|at| {
-                at.seconds
-                    .checked_mul(1000)
-                    .map(|ms| Timestamp::from_unix_millis(ms + i64::from(at.nanos) / 1_000_000))
-                    .ok_or_else(|| invalid_field(field, "is not a valid timestamp"))
-            })
-            .transpose()
-        };
         Ok(AuditQuery {
             tenant: tenant.map(|t| t.to_string()),
             actor: by_actor,
             target: Some(filter.target).filter(|t| !t.is_empty()),
-            from: time("filter.from", filter.from.as_ref())?,
-            until: time("filter.until", filter.until.as_ref())?,
+            from: convert::optional_time("filter.from", filter.from.as_ref())?,
+            until: convert::optional_time("filter.until", filter.until.as_ref())?,
         })
     }
 
