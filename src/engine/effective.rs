@@ -15,28 +15,88 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{
+    check::full_access_role,
     ids::{ServiceId, TenantId, Timestamp, UserId},
-    model::{Snapshot, TenantService, TenantState},
-    mutation::{Access, GrantNode, Mutation, ObjectScope, Subject},
+    model::{Snapshot, TenantService, TenantState, UserState},
+    mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
+    placement::NO_SLOT,
 };
 
 /// What one user holds in one service, from every source but its tenant role (which the
 /// check reads from the user itself).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct UserAccess {
+    /// What the user's own record decides, copied here so that a check reads one record.
+    /// Derived from the tenant's user; never stored (decoding rebuilds it, see
+    /// [`restore_gates`]).
+    #[serde(skip)]
+    pub(crate) gate: UserGate,
     /// Member of the Administrators group, directly or through directory groups.
     pub(crate) administrator: bool,
     /// Permission sets on nodes, from security groups and grants.
     pub(crate) entries: Vec<AccessEntry>,
 }
 
+/// What a user's own record decides in one service before any grant is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UserGate {
+    pub(crate) status: UserStatus,
+    /// The user reaches the service: it was given access, or its role reaches them all.
+    pub(crate) reaches: bool,
+    /// The tenant role alone allows every permission of the service.
+    pub(crate) full_access: bool,
+}
+
+impl Default for UserGate {
+    /// Allows nothing: what a record whose user is unknown must decide.
+    fn default() -> Self {
+        Self {
+            status: UserStatus::Disabled,
+            reaches: false,
+            full_access: false,
+        }
+    }
+}
+
+impl UserGate {
+    fn of(user: &UserState, service: &ServiceId) -> Self {
+        Self {
+            status: user.status,
+            reaches: user.reaches_service(service),
+            full_access: full_access_role(&user.role).is_some(),
+        }
+    }
+}
+
+/// Sets the gate of every record from the tenant's users, after decoding a stored tenant.
+pub(crate) fn restore_gates(state: &mut TenantState) {
+    let users = &state.users;
+    for (service, objects) in &mut state.services {
+        let objects = Arc::make_mut(objects);
+        for (user, access) in Arc::make_mut(&mut objects.effective).iter_mut() {
+            access.gate = users
+                .get(user)
+                .map(|u| UserGate::of(u, service))
+                .unwrap_or_default();
+        }
+    }
+}
+
 /// A permission set held on a node until an optional expiry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct AccessEntry {
     pub(crate) node: GrantNode,
+    /// The slot of `node` when it is an object (see `placement.rs`): what a check compares
+    /// with the object's ancestry. Derived, so never stored.
+    #[serde(skip, default = "no_slot")]
+    pub(crate) slot: u32,
     pub(crate) bits: PermissionBits,
     pub(crate) expires_at: Option<Timestamp>,
+}
+
+fn no_slot() -> u32 {
+    NO_SLOT
 }
 
 /// Users whose access may have changed, per tenant and service (`None`: every service).
@@ -213,8 +273,8 @@ fn refresh(
             .map(|user| {
                 let access = state
                     .users
-                    .contains_key(user)
-                    .then(|| compute(state, objects, user))
+                    .get(user)
+                    .map(|record| compute(state, objects, &service, user, record))
                     .filter(|a| a.administrator || !a.entries.is_empty());
                 (user.clone(), access)
             })
@@ -253,10 +313,19 @@ fn refresh(
 
 /// A user's access in one service from the Administrators group, security groups and
 /// grants, directly or through its directory groups.
-fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserAccess {
+fn compute(
+    state: &TenantState,
+    objects: &TenantService,
+    service: &ServiceId,
+    user: &UserId,
+    record: &UserState,
+) -> UserAccess {
     let me = Subject::User(user.clone());
     let groups = state.groups_of(&me);
-    let mut access = UserAccess::default();
+    let mut access = UserAccess {
+        gate: UserGate::of(record, service),
+        ..UserAccess::default()
+    };
     for holder in std::iter::once(&me).chain(groups.iter().map(|(g, _)| *g)) {
         access.administrator |= objects.administrators.contains(holder);
         for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
@@ -266,12 +335,14 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
             match &sg.scope {
                 ObjectScope::AllObjects => access.entries.push(AccessEntry {
                     node: GrantNode::Service,
+                    slot: NO_SLOT,
                     bits: sg.bits,
                     expires_at: None,
                 }),
                 ObjectScope::Objects(set) => {
                     access.entries.extend(set.iter().map(|object| AccessEntry {
                         node: GrantNode::Object(object.clone()),
+                        slot: objects.object_slot(object),
                         bits: sg.bits,
                         expires_at: None,
                     }));
@@ -282,6 +353,7 @@ fn compute(state: &TenantState, objects: &TenantService, user: &UserId) -> UserA
             if let Some(grant) = objects.grants.get(grant_id) {
                 access.entries.push(AccessEntry {
                     node: grant.node.clone(),
+                    slot: objects.node_slot(&grant.node),
                     bits: objects.grant_bits(grant),
                     expires_at: grant.expires_at,
                 });

@@ -24,6 +24,7 @@ mod ids;
 mod model;
 mod mutation;
 mod permission;
+mod placement;
 mod resources;
 mod touch;
 mod view;

@@ -136,6 +136,8 @@ pub(crate) struct ServiceState {
 
 /// One tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+// Decoding goes through the stored form, which rebuilds the derived user gates.
+#[serde(from = "StoredTenantState")]
 pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
@@ -148,6 +150,37 @@ pub(crate) struct TenantState {
     /// each as a `Subject::Group` so that walking up needs no new keys.
     pub(crate) member_of: Arc<FastMap<Subject, BTreeSet<Subject>>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
+}
+
+/// A tenant as checkpoints store it: the same fields, decoded before the derived parts of
+/// its services' access records are rebuilt from its users.
+#[derive(Deserialize)]
+pub(crate) struct StoredTenantState {
+    name: String,
+    customer: Option<CustomerId>,
+    owner: UserId,
+    users: Arc<FastMap<UserId, UserState>>,
+    emails: Arc<FastMap<String, UserId>>,
+    groups: Arc<FastMap<GroupId, GroupState>>,
+    member_of: Arc<FastMap<Subject, BTreeSet<Subject>>>,
+    services: FastMap<ServiceId, Arc<TenantService>>,
+}
+
+impl From<StoredTenantState> for TenantState {
+    fn from(stored: StoredTenantState) -> Self {
+        let mut state = Self {
+            name: stored.name,
+            customer: stored.customer,
+            owner: stored.owner,
+            users: stored.users,
+            emails: stored.emails,
+            groups: stored.groups,
+            member_of: stored.member_of,
+            services: stored.services,
+        };
+        super::effective::restore_gates(&mut state);
+        state
+    }
 }
 
 /// A user of a tenant.
@@ -184,6 +217,8 @@ pub(crate) struct GroupState {
 
 /// One subscribed service inside one tenant.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+// Decoding goes through the stored form, which rebuilds the derived object slots.
+#[serde(from = "super::placement::StoredTenantService")]
 pub(crate) struct TenantService {
     pub(crate) objects: Arc<FastMap<ObjectId, ObjectState>>,
     /// Container → direct children; top-level objects under `None`.
@@ -200,6 +235,10 @@ pub(crate) struct TenantService {
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective.rs`).
     pub(crate) effective: Arc<FastMap<UserId, super::effective::UserAccess>>,
+    /// The slot the next new object gets (see `placement.rs`). Derived: never stored, so
+    /// it must stay the last field (the stored form ends before it).
+    #[serde(skip)]
+    pub(crate) next_slot: u32,
 }
 
 /// An object or container.
@@ -209,6 +248,10 @@ pub(crate) struct ObjectState {
     pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: BTreeSet<ObjectId>,
+    /// This object's slot and its containers', nearest first (see `placement.rs`).
+    /// Derived from `parent`, kept current by creates and moves; never stored.
+    #[serde(skip)]
+    pub(crate) ancestry: super::placement::Ancestry,
 }
 
 /// A security group.

@@ -34,6 +34,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     return Err(MutationError::not_found("related object", other));
                 }
             }
+            let slot = objects.take_slot();
+            let ancestry = objects.ancestry_under(parent.as_ref(), slot);
             Arc::make_mut(&mut objects.objects).insert(
                 object.clone(),
                 ObjectState {
@@ -41,6 +43,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     name: name.clone(),
                     parent: parent.clone(),
                     related: related.clone(),
+                    ancestry,
                 },
             );
             index_insert(
@@ -85,6 +88,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
                 moved.parent.clone_from(new_parent);
             }
+            objects.replace_ancestries_under(object);
             Ok(())
         }
         Mutation::DeleteObject {

@@ -1,0 +1,260 @@
+//! Where each object sits, as numbers, so that a check never walks parent links.
+//!
+//! Every object of a tenant's service has a slot: a small integer unique within that
+//! service, given when the object is created and kept until it is deleted. Each object
+//! stores the slots of itself and of every container above it (its ancestry), and each
+//! precomputed access entry stores the slot of the node it was granted on. "Does a grant
+//! on node N reach object O" is then a scan of a few integers kept inline with O, instead
+//! of one hash lookup per container level.
+//!
+//! Slots and ancestries are derived: they are not stored in checkpoints (whose format
+//! stays as it was) but rebuilt when a service's state is decoded.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::{
+    effective::UserAccess,
+    ids::{GrantId, ObjectId, PermissionLevelId, SecurityGroupId, UserId},
+    model::{FastMap, GrantState, LevelState, ObjectState, SecurityGroupState, TenantService},
+    mutation::{GrantNode, Subject},
+};
+use std::collections::BTreeSet;
+
+/// The slot of no object: no ancestry contains it (slots are renumbered before the counter
+/// gets there), so an entry whose node is gone reaches nothing.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+/// How many slots an ancestry keeps inline; deeper objects spill to the heap.
+const INLINE: usize = 7;
+
+/// The slots of an object and its containers, nearest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ancestry {
+    /// Up to `INLINE` levels, stored with the object: no pointer to follow on a check.
+    Inline { len: u8, slots: [u32; INLINE] },
+    /// Deeper chains.
+    Spilled(Arc<[u32]>),
+}
+
+impl Default for Ancestry {
+    fn default() -> Self {
+        Self::Inline {
+            len: 0,
+            slots: [NO_SLOT; INLINE],
+        }
+    }
+}
+
+impl Ancestry {
+    /// The ancestry of an object in slot `slot` under a container with ancestry `parent`.
+    pub(crate) fn under(parent: Option<&Ancestry>, slot: u32) -> Self {
+        let above = parent.map_or(&[][..], Ancestry::slots);
+        let len = above.len() + 1;
+        if len <= INLINE {
+            let mut slots = [NO_SLOT; INLINE];
+            for (to, from) in slots.iter_mut().zip(std::iter::once(&slot).chain(above)) {
+                *to = *from;
+            }
+            #[expect(
+                clippy::cast_possible_truncation,
+                reason = "len is at most INLINE, which fits in u8"
+            )]
+            let len = len as u8;
+            Self::Inline { len, slots }
+        } else {
+            Self::Spilled(std::iter::once(slot).chain(above.iter().copied()).collect())
+        }
+    }
+
+    /// The slots, the object's own first.
+    pub(crate) fn slots(&self) -> &[u32] {
+        match self {
+            Self::Inline { len, slots } => slots.get(..usize::from(*len)).unwrap_or(slots),
+            Self::Spilled(slots) => slots,
+        }
+    }
+
+    /// The object's own slot.
+    pub(crate) fn slot(&self) -> u32 {
+        self.slots().first().copied().unwrap_or(NO_SLOT)
+    }
+
+    /// Whether the node in `slot` is this object or one of its containers.
+    pub(crate) fn contains(&self, slot: u32) -> bool {
+        self.slots().contains(&slot)
+    }
+}
+
+impl TenantService {
+    /// The slot of the node an entry was granted on (`NO_SLOT` for the service itself or
+    /// an object that is gone: the entry's node kind tells them apart).
+    pub(crate) fn node_slot(&self, node: &GrantNode) -> u32 {
+        match node {
+            GrantNode::Service => NO_SLOT,
+            GrantNode::Object(object) => self.object_slot(object),
+        }
+    }
+
+    /// The slot of `object`, `NO_SLOT` if there is no such object.
+    pub(crate) fn object_slot(&self, object: &ObjectId) -> u32 {
+        self.objects
+            .get(object)
+            .map_or(NO_SLOT, |o| o.ancestry.slot())
+    }
+
+    /// A new slot. In the (practically unreachable) case that the counter runs out, every
+    /// slot is given anew first, which keeps them unique.
+    pub(crate) fn take_slot(&mut self) -> u32 {
+        if self.next_slot >= NO_SLOT - 1 {
+            self.renumber();
+        }
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        slot
+    }
+
+    /// The ancestry a new object in `slot` gets under `parent`.
+    pub(crate) fn ancestry_under(&self, parent: Option<&ObjectId>, slot: u32) -> Ancestry {
+        let parent = parent
+            .and_then(|p| self.objects.get(p))
+            .map(|o| &o.ancestry);
+        Ancestry::under(parent, slot)
+    }
+
+    /// Recomputes the ancestry of `object` and of everything under it, after a move.
+    pub(crate) fn replace_ancestries_under(&mut self, object: &ObjectId) {
+        let subtree = self.subtree(&GrantNode::Object(object.clone()));
+        // `subtree` lists a container before what it contains, so each parent is already
+        // up to date when its children are computed.
+        let objects = Arc::make_mut(&mut self.objects);
+        for id in subtree {
+            let Some(state) = objects.get(&id) else {
+                continue;
+            };
+            let parent = state
+                .parent
+                .as_ref()
+                .and_then(|p| objects.get(p))
+                .map(|p| p.ancestry.clone());
+            let ancestry = Ancestry::under(parent.as_ref(), state.ancestry.slot());
+            if let Some(state) = objects.get_mut(&id) {
+                state.ancestry = ancestry;
+            }
+        }
+    }
+
+    /// Gives every object a slot and an ancestry (containers first), and every access
+    /// entry the slot of its node.
+    pub(crate) fn renumber(&mut self) {
+        let order = self.subtree(&GrantNode::Service);
+        let objects = Arc::make_mut(&mut self.objects);
+        let mut next: u32 = 0;
+        let mut assign = |objects: &mut FastMap<ObjectId, ObjectState>, id: &ObjectId| {
+            let Some(state) = objects.get(id) else {
+                return;
+            };
+            let parent = state
+                .parent
+                .as_ref()
+                .and_then(|p| objects.get(p))
+                .map(|p| p.ancestry.clone());
+            let ancestry = Ancestry::under(parent.as_ref(), next);
+            next = next.saturating_add(1);
+            if let Some(state) = objects.get_mut(id) {
+                state.ancestry = ancestry;
+            }
+        };
+        for id in &order {
+            assign(objects, id);
+        }
+        // Objects the containment index does not reach (it always should) still get a
+        // slot of their own, so that no two objects share one.
+        let unreached: Vec<ObjectId> = objects
+            .iter()
+            .filter(|(_, o)| o.ancestry.slots().is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &unreached {
+            assign(objects, id);
+        }
+        self.next_slot = next;
+        let slots: Vec<(UserId, Vec<u32>)> = self
+            .effective
+            .iter()
+            .map(|(user, access)| {
+                let slots = access
+                    .entries
+                    .iter()
+                    .map(|e| self.node_slot(&e.node))
+                    .collect();
+                (user.clone(), slots)
+            })
+            .collect();
+        let effective = Arc::make_mut(&mut self.effective);
+        for (user, slots) in slots {
+            if let Some(access) = effective.get_mut(&user) {
+                for (entry, slot) in access.entries.iter_mut().zip(slots) {
+                    entry.slot = slot;
+                }
+            }
+        }
+    }
+}
+
+/// A tenant's service as checkpoints store it: everything but the derived slots, which
+/// decoding rebuilds (see [`TenantService::renumber`]).
+#[derive(Deserialize)]
+pub(crate) struct StoredTenantService {
+    objects: Arc<FastMap<ObjectId, ObjectState>>,
+    children: Arc<FastMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
+    administrators: Arc<BTreeSet<Subject>>,
+    security_groups: Arc<FastMap<SecurityGroupId, SecurityGroupState>>,
+    sg_by_member: Arc<FastMap<Subject, BTreeSet<SecurityGroupId>>>,
+    levels: Arc<FastMap<PermissionLevelId, LevelState>>,
+    grants: Arc<FastMap<GrantId, GrantState>>,
+    grants_by_subject: Arc<FastMap<Subject, BTreeSet<GrantId>>>,
+    effective: Arc<FastMap<UserId, UserAccess>>,
+}
+
+impl From<StoredTenantService> for TenantService {
+    fn from(stored: StoredTenantService) -> Self {
+        let mut service = TenantService {
+            objects: stored.objects,
+            children: stored.children,
+            administrators: stored.administrators,
+            security_groups: stored.security_groups,
+            sg_by_member: stored.sg_by_member,
+            levels: stored.levels,
+            grants: stored.grants,
+            grants_by_subject: stored.grants_by_subject,
+            effective: stored.effective,
+            next_slot: 0,
+        };
+        service.renumber();
+        service
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ancestry_lists_the_object_then_its_containers_inline_or_spilled() {
+        let mut ancestry = Ancestry::under(None, 0);
+        for slot in 1..12 {
+            ancestry = Ancestry::under(Some(&ancestry), slot);
+            assert_eq!(ancestry.slot(), slot);
+            assert_eq!(ancestry.slots().len(), slot as usize + 1);
+            assert!((0..=slot).all(|s| ancestry.contains(s)));
+            assert!(!ancestry.contains(slot + 1));
+            assert!(!ancestry.contains(NO_SLOT));
+            assert_eq!(
+                matches!(ancestry, Ancestry::Inline { .. }),
+                slot < INLINE as u32
+            );
+        }
+    }
+}
