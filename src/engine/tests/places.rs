@@ -60,6 +60,59 @@ fn moving_object_out_of_container_drops_inherited_access() {
 }
 
 #[test]
+fn grant_reaches_objects_nested_deeper_than_the_inline_chain_and_follows_moves() {
+    let mut world = World::new();
+    // c1 ⊃ d1 ⊃ d2 ⊃ … ⊃ d12 ⊃ deep: fourteen levels under org1.
+    let mut parent = "c1".to_owned();
+    for level in 1..=12 {
+        let id = format!("d{level}");
+        world.ok(Mutation::CreateObject {
+            tenant: t(),
+            service: crm(),
+            object: obj(&id),
+            object_type: "container".into(),
+            name: id.clone(),
+            parent: Some(obj(&parent)),
+            related: BTreeSet::new(),
+        });
+        parent = id;
+    }
+    world.ok(Mutation::CreateObject {
+        tenant: t(),
+        service: crm(),
+        object: obj("deep"),
+        object_type: "site".into(),
+        name: "deep".into(),
+        parent: Some(obj("d12")),
+        related: BTreeSet::new(),
+    });
+    world.grant("g-org", u("alice"), &["backup.run"], on("org1"), None);
+    world.grant("g-d3", u("bob"), &["backup.run"], on("d3"), None);
+    assert!(world.check("alice", "backup.run", Some("deep")));
+    assert!(world.check("bob", "backup.run", Some("deep")));
+    assert!(!world.check("bob", "backup.run", Some("d2")));
+    // Moving d4 (with everything under it) to the top level takes it out of org1 and d3.
+    world.ok(Mutation::MoveObject {
+        tenant: t(),
+        service: crm(),
+        object: obj("d4"),
+        new_parent: None,
+    });
+    assert!(!world.check("alice", "backup.run", Some("deep")));
+    assert!(!world.check("bob", "backup.run", Some("deep")));
+    assert!(world.check("bob", "backup.run", Some("d3")));
+    // And back under d3.
+    world.ok(Mutation::MoveObject {
+        tenant: t(),
+        service: crm(),
+        object: obj("d4"),
+        new_parent: Some(obj("d3")),
+    });
+    assert!(world.check("alice", "backup.run", Some("deep")));
+    assert!(world.check("bob", "backup.run", Some("deep")));
+}
+
+#[test]
 fn revoking_site_collection_refused_while_plan_covers_it() {
     let mut world = World::new();
     world.grant("g-site", u("alice"), &["backup.run"], on("site1"), None);
