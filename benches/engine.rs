@@ -121,18 +121,30 @@ fn main() {
     );
     let mutations = sample_mutations(&dataset, 2_000);
     let next = snapshot.revision().next();
-    let apply = percentiles(
-        mutations
-            .iter()
-            .map(|m| {
-                time(|| {
-                    snapshot
-                        .apply(next, m, NOW)
-                        .expect("sample mutation applies")
-                })
+    let apply_times: Vec<u64> = mutations
+        .iter()
+        .map(|m| {
+            time(|| {
+                snapshot
+                    .apply(next, m, NOW)
+                    .expect("sample mutation applies")
             })
-            .collect(),
-    );
+        })
+        .collect();
+    let apply = percentiles(apply_times.clone());
+    let apply_by_kind: Vec<(&str, Percentiles)> = SAMPLE_KINDS
+        .iter()
+        .enumerate()
+        .map(|(kind, name)| {
+            let times = apply_times
+                .iter()
+                .skip(kind)
+                .step_by(SAMPLE_KINDS.len())
+                .copied()
+                .collect();
+            (*name, percentiles(times))
+        })
+        .collect();
 
     println!(
         "## engine, scale {scale} ({} CPUs)\n",
@@ -170,6 +182,9 @@ fn main() {
         &apply,
         "2k varied mutations on the full snapshot",
     );
+    for (name, p) in &apply_by_kind {
+        row(&format!("apply: {name}"), p, "400 of them");
+    }
     println!(
         "| build whole snapshot | {:.2} s | | | {} mutations |",
         build.as_secs_f64(),
@@ -180,6 +195,15 @@ fn main() {
         (rss_after.saturating_sub(rss_before)) as f64 / 1024.0
     );
 }
+
+/// What `sample_mutations` makes, in its order.
+const SAMPLE_KINDS: [&str; 5] = [
+    "give a group a grant on an object",
+    "nest a directory group",
+    "add a security-group member",
+    "move an object",
+    "invite a user",
+];
 
 /// A mix of writes the management API makes, each valid on the full dataset.
 fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {

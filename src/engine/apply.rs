@@ -152,17 +152,17 @@ impl Snapshot {
                     name: name.clone(),
                     customer: customer.clone(),
                     owner: owner.user.clone(),
-                    users: Arc::default(),
-                    emails: Arc::default(),
-                    groups: Arc::default(),
-                    member_of: Arc::default(),
+                    users: super::model::CowMap::default(),
+                    emails: super::model::CowMap::default(),
+                    groups: super::model::CowMap::default(),
+                    member_of: super::model::CowMap::default(),
                     services: super::model::FastMap::default(),
                 };
-                Arc::make_mut(&mut state.users).insert(
+                state.users.insert(
                     owner.user.clone(),
                     new_user_state(owner, UserStatus::Active, TenantRole::Owner),
                 );
-                Arc::make_mut(&mut state.emails).insert(email, owner.user.clone());
+                state.emails.insert(email, owner.user.clone());
                 Arc::make_mut(&mut self.tenants).insert(tenant.clone(), Arc::new(state));
                 Ok(())
             }

@@ -60,7 +60,7 @@ impl Snapshot {
         // slots of the object and every container above it (see `placement.rs`).
         access.entries.iter().any(|entry| {
             entry.bits.contains(bit)
-                && !entry.expires_at.is_some_and(|t| t <= now)
+                && entry.expires_at.is_none_or(|t| t > now)
                 && match (&entry.node, ancestry) {
                     (GrantNode::Service, _) => true,
                     (GrantNode::Object(_), None) => false,

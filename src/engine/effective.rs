@@ -74,7 +74,7 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
     let users = &state.users;
     for (service, objects) in &mut state.services {
         let objects = Arc::make_mut(objects);
-        for (user, access) in Arc::make_mut(&mut objects.effective).iter_mut() {
+        for (user, access) in objects.effective.iter_mut() {
             access.gate = users
                 .get(user)
                 .map(|u| UserGate::of(u, service))
@@ -297,7 +297,7 @@ fn refresh(
         let Some(objects) = state.services.get_mut(&service).map(Arc::make_mut) else {
             continue;
         };
-        let effective = Arc::make_mut(&mut objects.effective);
+        let effective = &mut objects.effective;
         for (user, access) in computed {
             match access {
                 Some(access) => {

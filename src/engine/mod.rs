@@ -16,6 +16,7 @@
 mod apply;
 mod authority;
 mod check;
+mod cow_map;
 mod decision;
 mod effective;
 mod error;

@@ -8,24 +8,26 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use super::cow_map::CowMap;
+
 /// The engine's hash map: foldhash (fast on short string keys, seeded per process so keys
 /// chosen by callers cannot force collisions) instead of the default `SipHash`, which
 /// dominated check time.
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Adds `value` under `key` in a one-to-many index.
-pub(crate) fn index_insert<K: std::hash::Hash + Eq, V: Ord>(
-    index: &mut FastMap<K, BTreeSet<V>>,
+pub(crate) fn index_insert<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
+    index: &mut CowMap<K, BTreeSet<V>>,
     key: K,
     value: V,
 ) {
-    index.entry(key).or_default().insert(value);
+    index.get_or_insert_default(key).insert(value);
 }
 
 /// Removes `value` under `key` in a one-to-many index, dropping the key with its last value
 /// so that an index never keeps empty entries.
-pub(crate) fn index_remove<K: std::hash::Hash + Eq, V: Ord>(
-    index: &mut FastMap<K, BTreeSet<V>>,
+pub(crate) fn index_remove<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
+    index: &mut CowMap<K, BTreeSet<V>>,
     key: &K,
     value: &V,
 ) {
@@ -142,13 +144,13 @@ pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) owner: UserId,
-    pub(crate) users: Arc<FastMap<UserId, UserState>>,
+    pub(crate) users: CowMap<UserId, UserState>,
     /// Lowercased e-mail → user, for uniqueness.
-    pub(crate) emails: Arc<FastMap<String, UserId>>,
-    pub(crate) groups: Arc<FastMap<GroupId, GroupState>>,
+    pub(crate) emails: CowMap<String, UserId>,
+    pub(crate) groups: CowMap<GroupId, GroupState>,
     /// Subject → the directory groups it is a direct member of (the reverse of members),
     /// each as a `Subject::Group` so that walking up needs no new keys.
-    pub(crate) member_of: Arc<FastMap<Subject, BTreeSet<Subject>>>,
+    pub(crate) member_of: CowMap<Subject, BTreeSet<Subject>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
 }
 
@@ -159,10 +161,10 @@ pub(crate) struct StoredTenantState {
     name: String,
     customer: Option<CustomerId>,
     owner: UserId,
-    users: Arc<FastMap<UserId, UserState>>,
-    emails: Arc<FastMap<String, UserId>>,
-    groups: Arc<FastMap<GroupId, GroupState>>,
-    member_of: Arc<FastMap<Subject, BTreeSet<Subject>>>,
+    users: CowMap<UserId, UserState>,
+    emails: CowMap<String, UserId>,
+    groups: CowMap<GroupId, GroupState>,
+    member_of: CowMap<Subject, BTreeSet<Subject>>,
     services: FastMap<ServiceId, Arc<TenantService>>,
 }
 
@@ -220,21 +222,21 @@ pub(crate) struct GroupState {
 // Decoding goes through the stored form, which rebuilds the derived object slots.
 #[serde(from = "super::placement::StoredTenantService")]
 pub(crate) struct TenantService {
-    pub(crate) objects: Arc<FastMap<ObjectId, ObjectState>>,
+    pub(crate) objects: CowMap<ObjectId, ObjectState>,
     /// Container → direct children; top-level objects under `None`.
-    pub(crate) children: Arc<FastMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
+    pub(crate) children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     /// The built-in Administrators group's members.
     pub(crate) administrators: Arc<BTreeSet<Subject>>,
-    pub(crate) security_groups: Arc<FastMap<SecurityGroupId, SecurityGroupState>>,
+    pub(crate) security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     /// Subject → security groups it is a direct member of.
-    pub(crate) sg_by_member: Arc<FastMap<Subject, BTreeSet<SecurityGroupId>>>,
-    pub(crate) levels: Arc<FastMap<PermissionLevelId, LevelState>>,
-    pub(crate) grants: Arc<FastMap<GrantId, GrantState>>,
+    pub(crate) sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    pub(crate) levels: CowMap<PermissionLevelId, LevelState>,
+    pub(crate) grants: CowMap<GrantId, GrantState>,
     /// Subject → grants naming it.
-    pub(crate) grants_by_subject: Arc<FastMap<Subject, BTreeSet<GrantId>>>,
+    pub(crate) grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective.rs`).
-    pub(crate) effective: Arc<FastMap<UserId, super::effective::UserAccess>>,
+    pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
     /// The slot the next new object gets (see `placement.rs`). Derived: never stored, so
     /// it must stay the last field (the stored form ends before it).
     #[serde(skip)]

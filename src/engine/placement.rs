@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::{
     effective::UserAccess,
     ids::{GrantId, ObjectId, PermissionLevelId, SecurityGroupId, UserId},
-    model::{FastMap, GrantState, LevelState, ObjectState, SecurityGroupState, TenantService},
+    model::{CowMap, GrantState, LevelState, ObjectState, SecurityGroupState, TenantService},
     mutation::{GrantNode, Subject},
 };
 use std::collections::BTreeSet;
@@ -128,7 +128,7 @@ impl TenantService {
         let subtree = self.subtree(&GrantNode::Object(object.clone()));
         // `subtree` lists a container before what it contains, so each parent is already
         // up to date when its children are computed.
-        let objects = Arc::make_mut(&mut self.objects);
+        let objects = &mut self.objects;
         for id in subtree {
             let Some(state) = objects.get(&id) else {
                 continue;
@@ -149,9 +149,9 @@ impl TenantService {
     /// entry the slot of its node.
     pub(crate) fn renumber(&mut self) {
         let order = self.subtree(&GrantNode::Service);
-        let objects = Arc::make_mut(&mut self.objects);
+        let objects = &mut self.objects;
         let mut next: u32 = 0;
-        let mut assign = |objects: &mut FastMap<ObjectId, ObjectState>, id: &ObjectId| {
+        let mut assign = |objects: &mut CowMap<ObjectId, ObjectState>, id: &ObjectId| {
             let Some(state) = objects.get(id) else {
                 return;
             };
@@ -192,7 +192,7 @@ impl TenantService {
                 (user.clone(), slots)
             })
             .collect();
-        let effective = Arc::make_mut(&mut self.effective);
+        let effective = &mut self.effective;
         for (user, slots) in slots {
             if let Some(access) = effective.get_mut(&user) {
                 for (entry, slot) in access.entries.iter_mut().zip(slots) {
@@ -207,15 +207,15 @@ impl TenantService {
 /// decoding rebuilds (see [`TenantService::renumber`]).
 #[derive(Deserialize)]
 pub(crate) struct StoredTenantService {
-    objects: Arc<FastMap<ObjectId, ObjectState>>,
-    children: Arc<FastMap<Option<ObjectId>, BTreeSet<ObjectId>>>,
+    objects: CowMap<ObjectId, ObjectState>,
+    children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     administrators: Arc<BTreeSet<Subject>>,
-    security_groups: Arc<FastMap<SecurityGroupId, SecurityGroupState>>,
-    sg_by_member: Arc<FastMap<Subject, BTreeSet<SecurityGroupId>>>,
-    levels: Arc<FastMap<PermissionLevelId, LevelState>>,
-    grants: Arc<FastMap<GrantId, GrantState>>,
-    grants_by_subject: Arc<FastMap<Subject, BTreeSet<GrantId>>>,
-    effective: Arc<FastMap<UserId, UserAccess>>,
+    security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
+    sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    levels: CowMap<PermissionLevelId, LevelState>,
+    grants: CowMap<GrantId, GrantState>,
+    grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
+    effective: CowMap<UserId, UserAccess>,
 }
 
 impl From<StoredTenantService> for TenantService {
@@ -239,22 +239,21 @@ impl From<StoredTenantService> for TenantService {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn an_ancestry_lists_the_object_then_its_containers_inline_or_spilled() {
         let mut ancestry = Ancestry::under(None, 0);
-        for slot in 1..12 {
+        for level in 1..12_usize {
+            let slot = u32::try_from(level).unwrap();
             ancestry = Ancestry::under(Some(&ancestry), slot);
             assert_eq!(ancestry.slot(), slot);
-            assert_eq!(ancestry.slots().len(), slot as usize + 1);
+            assert_eq!(ancestry.slots().len(), level + 1);
             assert!((0..=slot).all(|s| ancestry.contains(s)));
             assert!(!ancestry.contains(slot + 1));
             assert!(!ancestry.contains(NO_SLOT));
-            assert_eq!(
-                matches!(ancestry, Ancestry::Inline { .. }),
-                slot < INLINE as u32
-            );
+            assert_eq!(matches!(ancestry, Ancestry::Inline { .. }), level < INLINE);
         }
     }
 }

@@ -52,9 +52,7 @@ pub(super) fn apply(
                 return Ok(());
             }
             let until = now.plus_millis(*lock_for_millis);
-            if let Some(account) =
-                Arc::make_mut(&mut snapshot.tenant_mut(tenant)?.users).get_mut(user)
-            {
+            if let Some(account) = snapshot.tenant_mut(tenant)?.users.get_mut(user) {
                 account.status = UserStatus::LockedUntil(until);
             }
             snapshot.forget_sign_in_failures(tenant, user);

@@ -1,7 +1,5 @@
 //! Objects and containers of a tenant's service.
 
-use std::sync::Arc;
-
 use super::check_text;
 use crate::engine::{
     error::MutationError,
@@ -36,7 +34,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             let slot = objects.take_slot();
             let ancestry = objects.ancestry_under(parent.as_ref(), slot);
-            Arc::make_mut(&mut objects.objects).insert(
+            objects.objects.insert(
                 object.clone(),
                 ObjectState {
                     object_type: object_type.clone(),
@@ -46,11 +44,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     ancestry,
                 },
             );
-            index_insert(
-                Arc::make_mut(&mut objects.children),
-                parent.clone(),
-                object.clone(),
-            );
+            index_insert(&mut objects.children, parent.clone(), object.clone());
             Ok(())
         }
         Mutation::MoveObject {
@@ -82,10 +76,10 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 &current.object_type,
                 new_parent.as_ref(),
             )?;
-            let children = Arc::make_mut(&mut objects.children);
+            let children = &mut objects.children;
             index_remove(children, &current.parent, object);
             index_insert(children, new_parent.clone(), object.clone());
-            if let Some(moved) = Arc::make_mut(&mut objects.objects).get_mut(object) {
+            if let Some(moved) = objects.objects.get_mut(object) {
                 moved.parent.clone_from(new_parent);
             }
             objects.replace_ancestries_under(object);
@@ -138,7 +132,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     return Err(MutationError::not_found("related object", other));
                 }
             }
-            if let Some(updated) = Arc::make_mut(&mut objects.objects).get_mut(object) {
+            if let Some(updated) = objects.objects.get_mut(object) {
                 updated.name.clone_from(name);
                 updated.related.clone_from(related);
             }
@@ -193,8 +187,8 @@ pub(super) fn check_placement(
 
 /// Removes an object with the grants on it, its place in scopes and related sets.
 fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &ObjectState) {
-    Arc::make_mut(&mut objects.objects).remove(object);
-    let children = Arc::make_mut(&mut objects.children);
+    objects.objects.remove(object);
+    let children = &mut objects.children;
     index_remove(children, &removed.parent, object);
     children.remove(&Some(object.clone()));
     let dependents: Vec<ObjectId> = objects
@@ -204,7 +198,7 @@ fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &Objec
         .map(|(id, _)| id.clone())
         .collect();
     if !dependents.is_empty() {
-        let all = Arc::make_mut(&mut objects.objects);
+        let all = &mut objects.objects;
         for dependent in dependents {
             if let Some(o) = all.get_mut(&dependent) {
                 o.related.remove(object);
@@ -216,7 +210,7 @@ fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &Objec
         .values()
         .any(|sg| matches!(&sg.scope, ObjectScope::Objects(set) if set.contains(object)));
     if scoped {
-        for sg in Arc::make_mut(&mut objects.security_groups).values_mut() {
+        for sg in objects.security_groups.values_mut() {
             if let ObjectScope::Objects(set) = &mut sg.scope {
                 set.remove(object);
             }
@@ -230,8 +224,8 @@ fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &Objec
         .map(|(id, g)| (id.clone(), g.subject.clone()))
         .collect();
     if !on_object.is_empty() {
-        let grants = Arc::make_mut(&mut objects.grants);
-        let by_subject = Arc::make_mut(&mut objects.grants_by_subject);
+        let grants = &mut objects.grants;
+        let by_subject = &mut objects.grants_by_subject;
         for (grant, subject) in on_object {
             grants.remove(&grant);
             index_remove(by_subject, &subject, &grant);

@@ -240,7 +240,7 @@ impl Rebits {
 
     fn write(self, tenant_service: &mut TenantService) {
         if !self.security_groups.is_empty() {
-            let all = Arc::make_mut(&mut tenant_service.security_groups);
+            let all = &mut tenant_service.security_groups;
             for (id, bits) in self.security_groups {
                 if let Some(sg) = all.get_mut(&id) {
                     sg.bits = bits;
@@ -248,7 +248,7 @@ impl Rebits {
             }
         }
         if !self.levels.is_empty() {
-            let all = Arc::make_mut(&mut tenant_service.levels);
+            let all = &mut tenant_service.levels;
             for (id, bits) in self.levels {
                 if let Some(level) = all.get_mut(&id) {
                     level.bits = bits;
@@ -256,7 +256,7 @@ impl Rebits {
             }
         }
         if !self.grants.is_empty() {
-            let all = Arc::make_mut(&mut tenant_service.grants);
+            let all = &mut tenant_service.grants;
             for (id, bits) in self.grants {
                 if let Some(grant) = all.get_mut(&id) {
                     grant.bits = bits;
@@ -388,7 +388,7 @@ pub(super) fn apply(
                 .get(group)
                 .map(|sg| sg.members.clone())
                 .unwrap_or_default();
-            Arc::make_mut(&mut tenant_service.security_groups).insert(
+            tenant_service.security_groups.insert(
                 group.clone(),
                 SecurityGroupState {
                     name: name.clone(),
@@ -409,10 +409,11 @@ pub(super) fn apply(
             refuse_administrators(group, service)?;
             let state = snapshot.tenant_mut(tenant)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
-            let removed = Arc::make_mut(&mut tenant_service.security_groups)
+            let removed = tenant_service
+                .security_groups
                 .remove(group)
                 .ok_or_else(|| MutationError::not_found("security group", group))?;
-            let by_member = Arc::make_mut(&mut tenant_service.sg_by_member);
+            let by_member = &mut tenant_service.sg_by_member;
             for member in &removed.members {
                 index_remove(by_member, member, group);
             }
@@ -431,7 +432,8 @@ pub(super) fn apply(
             if group.as_str() == ADMINISTRATORS_GROUP {
                 return add_administrator(tenant_service, service, member);
             }
-            let sg = Arc::make_mut(&mut tenant_service.security_groups)
+            let sg = tenant_service
+                .security_groups
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("security group", group))?;
             if !sg.members.insert(member.clone()) {
@@ -441,7 +443,7 @@ pub(super) fn apply(
                 ));
             }
             index_insert(
-                Arc::make_mut(&mut tenant_service.sg_by_member),
+                &mut tenant_service.sg_by_member,
                 member.clone(),
                 group.clone(),
             );
@@ -458,7 +460,8 @@ pub(super) fn apply(
             if group.as_str() == ADMINISTRATORS_GROUP {
                 return remove_administrator(tenant_service, service, member);
             }
-            let sg = Arc::make_mut(&mut tenant_service.security_groups)
+            let sg = tenant_service
+                .security_groups
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("security group", group))?;
             if !sg.members.remove(member) {
@@ -467,11 +470,7 @@ pub(super) fn apply(
                     format!("{member:?} in {group}"),
                 ));
             }
-            index_remove(
-                Arc::make_mut(&mut tenant_service.sg_by_member),
-                member,
-                group,
-            );
+            index_remove(&mut tenant_service.sg_by_member, member, group);
             Ok(())
         }
         Mutation::PutPermissionLevel {
@@ -499,7 +498,7 @@ pub(super) fn apply(
                     existing: existing.to_string(),
                 });
             }
-            Arc::make_mut(&mut tenant_service.levels).insert(
+            tenant_service.levels.insert(
                 level.clone(),
                 LevelState {
                     name: name.clone(),
@@ -533,7 +532,7 @@ pub(super) fn apply(
                     used_by,
                 });
             }
-            Arc::make_mut(&mut tenant_service.levels).remove(level);
+            tenant_service.levels.remove(level);
             Ok(())
         }
         Mutation::GiveGrant {
@@ -567,7 +566,7 @@ pub(super) fn apply(
             {
                 return Err(MutationError::not_found("object", object));
             }
-            Arc::make_mut(&mut tenant_service.grants).insert(
+            tenant_service.grants.insert(
                 grant.clone(),
                 GrantState {
                     subject: subject.clone(),
@@ -578,7 +577,7 @@ pub(super) fn apply(
                 },
             );
             index_insert(
-                Arc::make_mut(&mut tenant_service.grants_by_subject),
+                &mut tenant_service.grants_by_subject,
                 subject.clone(),
                 grant.clone(),
             );
@@ -612,11 +611,11 @@ pub(super) fn apply(
                     });
                 }
             }
-            let grants = Arc::make_mut(&mut tenant_service.grants);
+            let grants = &mut tenant_service.grants;
             for id in &removing {
                 grants.remove(id);
             }
-            let by_subject = Arc::make_mut(&mut tenant_service.grants_by_subject);
+            let by_subject = &mut tenant_service.grants_by_subject;
             for id in &removing {
                 index_remove(by_subject, &revoked.subject, id);
             }

@@ -25,11 +25,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     user: existing.clone(),
                 });
             }
-            Arc::make_mut(&mut state.users).insert(
+            state.users.insert(
                 user.user.clone(),
                 new_user_state(user, UserStatus::Invited, TenantRole::StandardUser),
             );
-            Arc::make_mut(&mut state.emails).insert(email, user.user.clone());
+            state.emails.insert(email, user.user.clone());
             Ok(())
         }
         Mutation::SetUserStatus {
@@ -38,7 +38,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             status,
         } => {
             let state = snapshot.tenant_mut(tenant)?;
-            let user_state = Arc::make_mut(&mut state.users)
+            let user_state = state
+                .users
                 .get_mut(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             user_state.status = *status;
@@ -49,10 +50,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
         Mutation::DeleteUser { tenant, user } => {
             let state = snapshot.tenant_mut(tenant)?;
             protect(state, user, "deletion")?;
-            let removed = Arc::make_mut(&mut state.users)
+            let removed = state
+                .users
                 .remove(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
-            Arc::make_mut(&mut state.emails).remove(&removed.email.to_lowercase());
+            state.emails.remove(&removed.email.to_lowercase());
             forget_subject(state, &Subject::User(user.clone()));
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
@@ -93,7 +95,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     Arc::make_mut(&mut tenant_service.administrators).remove(&subject);
                 }
             }
-            if let Some(user_state) = Arc::make_mut(&mut state.users).get_mut(user) {
+            if let Some(user_state) = state.users.get_mut(user) {
                 // Administering a service includes reaching it.
                 user_state.services.extend(new_admin_of.iter().cloned());
                 user_state.role = role.clone();
@@ -126,7 +128,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 });
             }
             let old_owner = state.owner.clone();
-            let users = Arc::make_mut(&mut state.users);
+            let users = &mut state.users;
             // INVARIANT: exactly one owner — the old one becomes a service administrator in
             // the same change that makes the new one owner.
             if let Some(old) = users.get_mut(&old_owner) {
@@ -145,7 +147,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
         } => {
             let state = snapshot.tenant_mut(tenant)?;
             state.subscribed(tenant, service)?;
-            let user_state = Arc::make_mut(&mut state.users)
+            let user_state = state
+                .users
                 .get_mut(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             if !user_state.services.insert(service.clone()) {
@@ -162,7 +165,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             service,
         } => {
             let state = snapshot.tenant_mut(tenant)?;
-            let user_state = Arc::make_mut(&mut state.users)
+            let user_state = state
+                .users
                 .get_mut(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             if !user_state.services.remove(service) {
@@ -183,15 +187,16 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if state.groups.contains_key(group) {
                 return Err(MutationError::exists("group", group));
             }
-            Arc::make_mut(&mut state.groups).insert(group.clone(), new_group(name));
+            state.groups.insert(group.clone(), new_group(name));
             Ok(())
         }
         Mutation::DeleteGroup { tenant, group } => {
             let state = snapshot.tenant_mut(tenant)?;
-            let removed = Arc::make_mut(&mut state.groups)
+            let removed = state
+                .groups
                 .remove(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
-            let member_of = Arc::make_mut(&mut state.member_of);
+            let member_of = &mut state.member_of;
             let as_subject = Subject::Group(group.clone());
             for member in &removed.members {
                 index_remove(member_of, member, &as_subject);
@@ -221,7 +226,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     });
                 }
             }
-            let group_state = Arc::make_mut(&mut state.groups)
+            let group_state = state
+                .groups
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             if !group_state.members.insert(member.clone()) {
@@ -231,7 +237,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 ));
             }
             index_insert(
-                Arc::make_mut(&mut state.member_of),
+                &mut state.member_of,
                 member.clone(),
                 Subject::Group(group.clone()),
             );
@@ -243,7 +249,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             member,
         } => {
             let state = snapshot.tenant_mut(tenant)?;
-            let group_state = Arc::make_mut(&mut state.groups)
+            let group_state = state
+                .groups
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             if !group_state.members.remove(member) {
@@ -252,11 +259,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{member:?} in {group}"),
                 ));
             }
-            index_remove(
-                Arc::make_mut(&mut state.member_of),
-                member,
-                &Subject::Group(group.clone()),
-            );
+            index_remove(&mut state.member_of, member, &Subject::Group(group.clone()));
             Ok(())
         }
         Mutation::UpdateUser {
@@ -282,11 +285,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 });
             }
             if old_email != normalized {
-                let emails = Arc::make_mut(&mut state.emails);
+                let emails = &mut state.emails;
                 emails.remove(&old_email);
                 emails.insert(normalized, user.clone());
             }
-            if let Some(user_state) = Arc::make_mut(&mut state.users).get_mut(user) {
+            if let Some(user_state) = state.users.get_mut(user) {
                 user_state.email.clone_from(email);
                 user_state.display_name.clone_from(display_name);
             }
@@ -299,7 +302,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
         } => {
             check_text("name", name)?;
             let state = snapshot.tenant_mut(tenant)?;
-            let group_state = Arc::make_mut(&mut state.groups)
+            let group_state = state
+                .groups
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             group_state.name.clone_from(name);
@@ -341,8 +345,8 @@ fn app_admin_services(role: &TenantRole) -> BTreeSet<ServiceId> {
 
 /// Removes every membership and grant naming `subject` (its deletion).
 fn forget_subject(state: &mut TenantState, subject: &Subject) {
-    if let Some(parents) = Arc::make_mut(&mut state.member_of).remove(subject) {
-        let groups = Arc::make_mut(&mut state.groups);
+    if let Some(parents) = state.member_of.remove(subject) {
+        let groups = &mut state.groups;
         for parent in parents {
             let Subject::Group(parent) = parent else {
                 continue;
@@ -361,16 +365,16 @@ fn forget_subject(state: &mut TenantState, subject: &Subject) {
         }
         let tenant_service = Arc::make_mut(tenant_service);
         Arc::make_mut(&mut tenant_service.administrators).remove(subject);
-        if let Some(groups) = Arc::make_mut(&mut tenant_service.sg_by_member).remove(subject) {
-            let security_groups = Arc::make_mut(&mut tenant_service.security_groups);
+        if let Some(groups) = tenant_service.sg_by_member.remove(subject) {
+            let security_groups = &mut tenant_service.security_groups;
             for group in groups {
                 if let Some(sg) = security_groups.get_mut(&group) {
                     sg.members.remove(subject);
                 }
             }
         }
-        if let Some(grants) = Arc::make_mut(&mut tenant_service.grants_by_subject).remove(subject) {
-            let all = Arc::make_mut(&mut tenant_service.grants);
+        if let Some(grants) = tenant_service.grants_by_subject.remove(subject) {
+            let all = &mut tenant_service.grants;
             for grant in grants {
                 all.remove(&grant);
             }

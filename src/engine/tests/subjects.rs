@@ -270,7 +270,11 @@ fn exactly_one_owner_after_transfer() {
         .collect();
     assert_eq!(owners, vec![user("alice")]);
     assert_eq!(
-        world.snapshot.tenants[&t()].users[&user("owner")].role,
+        world.snapshot.tenants[&t()]
+            .users
+            .get(&user("owner"))
+            .unwrap()
+            .role,
         TenantRole::ServiceAdministrator
     );
     let err = world.refused(Mutation::SetTenantRole {
@@ -323,7 +327,7 @@ fn deleting_a_user_removes_memberships_and_grants() {
         user: user("bob"),
     });
     let tenant = &world.snapshot.tenants[&t()];
-    assert!(tenant.groups[&group].members.is_empty());
+    assert!(tenant.groups.get(&group).unwrap().members.is_empty());
     assert!(tenant.services[&crm()].grants.is_empty());
     // The e-mail is free again.
     world.ok(Mutation::InviteUser {

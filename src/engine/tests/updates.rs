@@ -365,7 +365,10 @@ fn update_user_keeps_emails_unique_per_tenant() {
     // Her own address in another case is hers.
     world.ok(update("ALICE@acme.example"));
     world.ok(update("Alice.New@acme.example"));
-    let alice = &world.snapshot.tenants[&t()].users[&user("alice")];
+    let alice = &world.snapshot.tenants[&t()]
+        .users
+        .get(&user("alice"))
+        .unwrap();
     assert_eq!(
         (alice.email.as_str(), alice.display_name.as_str()),
         ("Alice.New@acme.example", "Alice A.")
@@ -415,7 +418,10 @@ fn update_group_renames_and_keeps_members() {
         group: group("ops"),
         name: "Operations".into(),
     });
-    let ops = &world.snapshot.tenants[&t()].groups[&group("ops")];
+    let ops = &world.snapshot.tenants[&t()]
+        .groups
+        .get(&group("ops"))
+        .unwrap();
     assert_eq!(ops.name, "Operations");
     assert!(ops.members.contains(&u("alice")));
     assert!(world.check("alice", "backup.run", Some("site1")));
@@ -450,7 +456,10 @@ fn update_object_renames_and_validates_related_objects() {
     let err = world.refused_unchanged(&update("missing", &[]));
     assert_eq!(err, MutationError::not_found("object", "missing"));
     world.ok(update("plan1", &["site2"]));
-    let plan = &world.snapshot.tenants[&t()].services[&crm()].objects[&obj("plan1")];
+    let plan = &world.snapshot.tenants[&t()].services[&crm()]
+        .objects
+        .get(&obj("plan1"))
+        .unwrap();
     assert_eq!(plan.name, "Plan");
     assert_eq!(plan.related, BTreeSet::from([obj("site2")]));
     // The revocation rule follows the new dependency: site1 no longer blocks, site2 does.

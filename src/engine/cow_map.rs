@@ -1,0 +1,305 @@
+//! A hash map that snapshots share shard by shard, so that a write copies a small part.
+//!
+//! A snapshot's large maps (a tenant's users, a service's objects, everyone's precomputed
+//! access …) are shared between the snapshot readers hold and the one the writer builds.
+//! Behind a single `Arc`, the first change to such a map copies all of it: thousands of
+//! entries, each with its own strings and sets, for one added user. Here the entries are
+//! spread over `SHARDS` separately shared maps by a hash of the key, and a change copies
+//! only the shard it lands in. A lookup costs one more pointer than a plain map.
+//!
+//! Stored (serde) exactly as a plain map, so checkpoints do not depend on the sharding.
+
+use std::{
+    borrow::Borrow,
+    fmt,
+    hash::{BuildHasher, Hash},
+    marker::PhantomData,
+    sync::Arc,
+};
+
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{MapAccess, Visitor},
+    ser::SerializeMap,
+};
+
+use super::model::FastMap;
+
+/// Shards per map: a change copies about 1/32 of the map.
+const SHARDS: usize = 32;
+const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+
+/// Chooses a key's shard. Fixed, and independent of the per-map seeds of the shards
+/// themselves; keys that all land in one shard only make that shard as large as an
+/// unsharded map would be.
+const SHARD_SEED: u64 = 0x5eed_0f5b_a2d5;
+
+/// A copy-on-write hash map in shards (see the module documentation).
+pub(crate) struct CowMap<K, V> {
+    // Option: an empty shard allocates nothing; small maps stay small.
+    shards: [Option<Arc<FastMap<K, V>>>; SHARDS],
+    len: usize,
+}
+
+fn shard_of<Q: Hash + ?Sized>(key: &Q) -> usize {
+    let hash = foldhash::fast::FixedState::with_seed(SHARD_SEED).hash_one(key);
+    // The top bits: always below SHARDS.
+    usize::try_from(hash >> (u64::BITS - SHARD_BITS)).unwrap_or(0)
+}
+
+impl<K, V> Default for CowMap<K, V> {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| None),
+            len: 0,
+        }
+    }
+}
+
+impl<K, V> Clone for CowMap<K, V> {
+    /// Shares every shard: `SHARDS` reference counts, whatever the size.
+    fn clone(&self) -> Self {
+        Self {
+            shards: self.shards.clone(),
+            len: self.len,
+        }
+    }
+}
+
+impl<K, V> CowMap<K, V> {
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no entries.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every entry, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flatten().flat_map(|shard| shard.iter())
+    }
+
+    /// Every key, in no particular order.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Every value, in no particular order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    fn shard(&self, index: usize) -> Option<&FastMap<K, V>> {
+        self.shards.get(index).and_then(Option::as_deref)
+    }
+}
+
+impl<K: Hash + Eq, V> CowMap<K, V> {
+    /// The value under `key`.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.shard(shard_of(key))?.get(key)
+    }
+
+    /// Whether there is a value under `key`.
+    pub(crate) fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.get(key).is_some()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
+    /// The shard `index`, copied first if another snapshot shares it.
+    fn shard_mut(&mut self, index: usize) -> &mut FastMap<K, V> {
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "shard_of returns the top SHARD_BITS bits of a hash, always below SHARDS"
+        )]
+        let shard = &mut self.shards[index];
+        Arc::make_mut(shard.get_or_insert_with(Arc::default))
+    }
+
+    /// The value under `key`, to change in place (its shard copied first if shared).
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let index = shard_of(key);
+        // Look before copying: a miss must not copy a shard.
+        self.shard(index)?.get(key)?;
+        self.shard_mut(index).get_mut(key)
+    }
+
+    /// Puts `value` under `key`, returning the value it replaces.
+    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let old = self.shard_mut(shard_of(&key)).insert(key, value);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Takes the value under `key` out.
+    pub(crate) fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let index = shard_of(key);
+        self.shard(index)?.get(key)?;
+        let old = self.shard_mut(index).remove(key);
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// The value under `key`, a default one put there first if there is none.
+    pub(crate) fn get_or_insert_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        let index = shard_of(&key);
+        if !self.shard(index).is_some_and(|s| s.contains_key(&key)) {
+            self.len += 1;
+        }
+        self.shard_mut(index).entry(key).or_default()
+    }
+
+    /// Every value, to change in place (every shared shard copied first).
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Every entry, values changeable in place (every shared shard copied first).
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.shards
+            .iter_mut()
+            .flatten()
+            .flat_map(|shard| Arc::make_mut(shard).iter_mut())
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for CowMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for CowMap<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len))?;
+        for (key, value) in self.iter() {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, K, V> Deserialize<'de> for CowMap<K, V>
+where
+    K: Deserialize<'de> + Hash + Eq + Clone,
+    V: Deserialize<'de> + Clone,
+{
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K, V> Visitor<'de> for MapVisitor<K, V>
+        where
+            K: Deserialize<'de> + Hash + Eq + Clone,
+            V: Deserialize<'de> + Clone,
+        {
+            type Value = CowMap<K, V>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = CowMap::default();
+                while let Some((key, value)) = access.next_entry()? {
+                    map.insert(key, value);
+                }
+                Ok(map)
+            }
+        }
+
+        deserializer.deserialize_map(MapVisitor(PhantomData))
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> FromIterator<(K, V)> for CowMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(entries: I) -> Self {
+        let mut map = Self::default();
+        for (key, value) in entries {
+            map.insert(key, value);
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn a_change_copies_one_shard_and_leaves_the_shared_original_as_it_was() {
+        let mut original: CowMap<String, u32> = (0..1000).map(|n| (n.to_string(), n)).collect();
+        assert_eq!(original.len(), 1000);
+        let mut copy = original.clone();
+        copy.insert("new".into(), 1);
+        *copy.get_mut("7").unwrap() = 70;
+        assert_eq!(copy.remove("8"), Some(8));
+        assert_eq!(copy.remove("8"), None);
+        *copy.get_or_insert_default("fresh".into()) += 5;
+        assert_eq!(copy.len(), 1001);
+        assert_eq!(original.len(), 1000);
+        assert_eq!(original.get("7"), Some(&7));
+        assert_eq!(original.get("8"), Some(&8));
+        assert!(!original.contains_key("new"));
+        assert_eq!(copy.get("7"), Some(&70));
+        assert_eq!(copy.get("fresh"), Some(&5));
+        // Shards the change did not reach are still shared.
+        let shared = original
+            .shards
+            .iter()
+            .zip(&copy.shards)
+            .filter(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            })
+            .count();
+        assert!(shared >= SHARDS - 4, "{shared} shards still shared");
+        original.insert("x".into(), 0);
+        assert!(!copy.contains_key("x"));
+    }
+
+    #[test]
+    fn it_is_stored_exactly_as_a_plain_map() {
+        let entries: BTreeMap<String, u32> = (0..50).map(|n| (format!("k{n}"), n)).collect();
+        let map: CowMap<String, u32> = entries.clone().into_iter().collect();
+        let bytes = postcard::to_allocvec(&map).unwrap();
+        let plain: BTreeMap<String, u32> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(plain, entries);
+        let back: CowMap<String, u32> =
+            postcard::from_bytes(&postcard::to_allocvec(&entries).unwrap()).unwrap();
+        assert_eq!(back.len(), 50);
+        assert!(entries.iter().all(|(k, v)| back.get(k.as_str()) == Some(v)));
+        for value in std::iter::once(&map).flat_map(CowMap::values) {
+            assert!(*value < 50);
+        }
+    }
+}
