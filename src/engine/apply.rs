@@ -72,7 +72,7 @@ impl Snapshot {
         affected.collect(self, mutation);
         self.apply_mutation(mutation, now)?;
         affected.collect(self, mutation);
-        affected.refresh(self);
+        affected.refresh_after(self, mutation);
         Ok(affected)
     }
 
