@@ -209,12 +209,10 @@ pub(crate) fn recomputed_records(
             state.users.keys().cloned().collect(),
         );
         // Drop the kept records, so that only what the refresh computes remains.
-        let state = Arc::make_mut(
-            Arc::make_mut(&mut fresh.tenants)
-                .get_mut(tenant)
-                .expect("tenant"),
-        );
-        for objects in state.services.values_mut() {
+        let Some(state) = Arc::make_mut(&mut fresh.tenants).get_mut(tenant) else {
+            continue;
+        };
+        for objects in Arc::make_mut(state).services.values_mut() {
             Arc::make_mut(objects).effective = super::model::CowMap::default();
         }
     }
