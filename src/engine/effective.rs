@@ -34,8 +34,9 @@ pub(crate) struct UserAccess {
     pub(crate) gate: UserGate,
     /// Member of the Administrators group, directly or through directory groups.
     pub(crate) administrator: bool,
-    /// Permission sets on nodes, from security groups and grants.
-    pub(crate) entries: Vec<AccessEntry>,
+    /// Permission sets on nodes, from security groups and grants, merged (see [`merged`]).
+    /// Arc: copying a record (when the shard holding it is copied) copies no entries.
+    pub(crate) entries: Arc<[AccessEntry]>,
 }
 
 /// What a user's own record decides in one service before any grant is looked at.
@@ -439,7 +440,7 @@ impl<'a> Addition<'a> {
             let Some(objects) = state.services.get(&service) else {
                 continue;
             };
-            let mut gained = UserAccess::default();
+            let mut gained = Holdings::default();
             add_holdings(objects, &self.source, &mut gained);
             for (group, _) in state.groups_of(&self.source) {
                 add_holdings(objects, group, &mut gained);
@@ -453,13 +454,18 @@ impl<'a> Addition<'a> {
                     let record = state.users.get(user)?;
                     let current = objects.effective.get(user);
                     let next = match current {
-                        Some(current) => {
-                            let mut next = current.clone();
-                            next.administrator |= gained.administrator;
-                            next.entries.extend(gained.entries.iter().cloned());
-                            merge(&mut next.entries);
-                            next
-                        }
+                        Some(current) => UserAccess {
+                            gate: current.gate,
+                            administrator: current.administrator || gained.administrator,
+                            entries: merged(
+                                current
+                                    .entries
+                                    .iter()
+                                    .chain(&gained.entries)
+                                    .cloned()
+                                    .collect(),
+                            ),
+                        },
                         // It held nothing here before: compute what it holds now.
                         None => compute(state, objects, &service, user, record),
                     };
@@ -485,20 +491,27 @@ fn compute(
 ) -> UserAccess {
     let me = Subject::User(user.clone());
     let groups = state.groups_of(&me);
-    let mut access = UserAccess {
-        gate: UserGate::of(record, service),
-        ..UserAccess::default()
-    };
+    let mut holdings = Holdings::default();
     for holder in std::iter::once(&me).chain(groups.iter().map(|(g, _)| *g)) {
-        add_holdings(objects, holder, &mut access);
+        add_holdings(objects, holder, &mut holdings);
     }
-    merge(&mut access.entries);
-    access
+    UserAccess {
+        gate: UserGate::of(record, service),
+        administrator: holdings.administrator,
+        entries: merged(holdings.entries),
+    }
+}
+
+/// What some subjects hold in one service, gathered before it is merged into a record.
+#[derive(Default)]
+struct Holdings {
+    administrator: bool,
+    entries: Vec<AccessEntry>,
 }
 
 /// Adds what `holder` itself holds in one service (not through its groups): the
 /// Administrators group, security groups and grants.
-fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut UserAccess) {
+fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings) {
     access.administrator |= objects.administrators.contains(holder);
     for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
         let Some(sg) = objects.security_groups.get(sg_id) else {
@@ -534,15 +547,17 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut UserAcce
 }
 
 /// Folds entries on the same node with the same expiry into one (their bits joined), the
-/// service node first: fewer, shorter entries to scan and keep.
-fn merge(entries: &mut Vec<AccessEntry>) {
-    entries.sort_by(|a, b| (&a.node, a.expires_at).cmp(&(&b.node, b.expires_at)));
+/// service node first: fewer, shorter entries to scan and keep. Nodes compare by slot,
+/// never by id: no id is read, so merging touches only the entries themselves.
+fn merged(mut entries: Vec<AccessEntry>) -> Arc<[AccessEntry]> {
+    let key = |e: &AccessEntry| (matches!(e.node, GrantNode::Object(_)), e.slot, e.expires_at);
+    entries.sort_by_key(key);
     entries.dedup_by(|later, kept| {
-        let same = later.node == kept.node && later.expires_at == kept.expires_at;
+        let same = key(later) == key(kept);
         if same {
             kept.bits = kept.bits.union(later.bits);
         }
         same
     });
-    entries.shrink_to_fit();
+    entries.into()
 }

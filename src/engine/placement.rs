@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::{
-    effective::UserAccess,
+    effective::{AccessEntry, UserAccess},
     ids::{GrantId, ObjectId, PermissionLevelId, SecurityGroupId, UserId},
     model::{CowMap, GrantState, LevelState, ObjectState, SecurityGroupState, TenantService},
     mutation::{GrantNode, Subject},
@@ -195,9 +195,15 @@ impl TenantService {
         let effective = &mut self.effective;
         for (user, slots) in slots {
             if let Some(access) = effective.get_mut(&user) {
-                for (entry, slot) in access.entries.iter_mut().zip(slots) {
-                    entry.slot = slot;
-                }
+                access.entries = access
+                    .entries
+                    .iter()
+                    .zip(slots)
+                    .map(|(entry, slot)| AccessEntry {
+                        slot,
+                        ..entry.clone()
+                    })
+                    .collect();
             }
         }
     }
