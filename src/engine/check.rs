@@ -8,6 +8,7 @@
 
 use super::{
     decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace},
+    effective::NodeSlot,
     ids::{ObjectId, Timestamp},
     model::{Snapshot, TenantService, TenantState, UserState, group_chain},
     mutation::{Access, GrantNode, ObjectScope, Subject, TenantRole, UserStatus},
@@ -61,10 +62,10 @@ impl Snapshot {
         access.entries.iter().any(|entry| {
             entry.bits.contains(bit)
                 && entry.expires_at.is_none_or(|t| t > now)
-                && match (&entry.node, ancestry) {
-                    (GrantNode::Service, _) => true,
-                    (GrantNode::Object(_), None) => false,
-                    (GrantNode::Object(_), Some(ancestry)) => ancestry.contains(entry.slot),
+                && match (entry.node, ancestry) {
+                    (NodeSlot::Service, _) => true,
+                    (NodeSlot::Object(_), None) => false,
+                    (NodeSlot::Object(slot), Some(ancestry)) => ancestry.contains(slot),
                 }
         })
     }

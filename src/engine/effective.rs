@@ -12,25 +12,22 @@ use std::{
     sync::Arc,
 };
 
-use serde::{Deserialize, Serialize};
-
 use super::{
     check::full_access_role,
     ids::{ServiceId, TenantId, Timestamp, UserId},
     model::{Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
-    placement::NO_SLOT,
 };
 
 /// What one user holds in one service, from every source but its tenant role (which the
 /// check reads from the user itself).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+// Stored in its own form (see `stored.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct UserAccess {
     /// What the user's own record decides, copied here so that a check reads one record.
     /// Derived from the tenant's user; never stored (decoding rebuilds it, see
     /// [`restore_gates`]).
-    #[serde(skip)]
     pub(crate) gate: UserGate,
     /// Member of the Administrators group, directly or through directory groups.
     pub(crate) administrator: bool,
@@ -84,20 +81,21 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
     }
 }
 
-/// A permission set held on a node until an optional expiry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A permission set held on a node until an optional expiry. Plain data, no ids: copying
+/// and merging entries reads nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
-    pub(crate) node: GrantNode,
-    /// The slot of `node` when it is an object (see `placement.rs`): what a check compares
-    /// with the object's ancestry. Derived, so never stored.
-    #[serde(skip, default = "no_slot")]
-    pub(crate) slot: u32,
+    pub(crate) node: NodeSlot,
     pub(crate) bits: PermissionBits,
     pub(crate) expires_at: Option<Timestamp>,
 }
 
-fn no_slot() -> u32 {
-    NO_SLOT
+/// The node of an access entry: the whole service, or the object in a slot (see
+/// `placement.rs`), which a check finds in the queried object's ancestry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum NodeSlot {
+    Service,
+    Object(u32),
 }
 
 /// Users whose access may have changed, per tenant and service (`None`: every service).
@@ -519,15 +517,13 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
         };
         match &sg.scope {
             ObjectScope::AllObjects => access.entries.push(AccessEntry {
-                node: GrantNode::Service,
-                slot: NO_SLOT,
+                node: NodeSlot::Service,
                 bits: sg.bits,
                 expires_at: None,
             }),
             ObjectScope::Objects(set) => {
                 access.entries.extend(set.iter().map(|object| AccessEntry {
-                    node: GrantNode::Object(object.clone()),
-                    slot: objects.object_slot(object),
+                    node: NodeSlot::Object(objects.object_slot(object)),
                     bits: sg.bits,
                     expires_at: None,
                 }));
@@ -537,8 +533,7 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
     for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
             access.entries.push(AccessEntry {
-                node: grant.node.clone(),
-                slot: objects.node_slot(&grant.node),
+                node: objects.node_slot(&grant.node),
                 bits: objects.grant_bits(grant),
                 expires_at: grant.expires_at,
             });
@@ -547,10 +542,9 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
 }
 
 /// Folds entries on the same node with the same expiry into one (their bits joined), the
-/// service node first: fewer, shorter entries to scan and keep. Nodes compare by slot,
-/// never by id: no id is read, so merging touches only the entries themselves.
-fn merged(mut entries: Vec<AccessEntry>) -> Arc<[AccessEntry]> {
-    let key = |e: &AccessEntry| (matches!(e.node, GrantNode::Object(_)), e.slot, e.expires_at);
+/// service node first: fewer, shorter entries to scan and keep.
+pub(crate) fn merged(mut entries: Vec<AccessEntry>) -> Arc<[AccessEntry]> {
+    let key = |e: &AccessEntry| (e.node, e.expires_at);
     entries.sort_by_key(key);
     entries.dedup_by(|later, kept| {
         let same = key(later) == key(kept);

@@ -27,6 +27,7 @@ mod mutation;
 mod permission;
 mod placement;
 mod resources;
+mod stored;
 mod touch;
 mod view;
 

@@ -139,7 +139,7 @@ pub(crate) struct ServiceState {
 /// One tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 // Decoding goes through the stored form, which rebuilds the derived user gates.
-#[serde(from = "StoredTenantState")]
+#[serde(from = "super::stored::StoredTenantState")]
 pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
@@ -152,37 +152,6 @@ pub(crate) struct TenantState {
     /// each as a `Subject::Group` so that walking up needs no new keys.
     pub(crate) member_of: CowMap<Subject, BTreeSet<Subject>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
-}
-
-/// A tenant as checkpoints store it: the same fields, decoded before the derived parts of
-/// its services' access records are rebuilt from its users.
-#[derive(Deserialize)]
-pub(crate) struct StoredTenantState {
-    name: String,
-    customer: Option<CustomerId>,
-    owner: UserId,
-    users: CowMap<UserId, UserState>,
-    emails: CowMap<String, UserId>,
-    groups: CowMap<GroupId, GroupState>,
-    member_of: CowMap<Subject, BTreeSet<Subject>>,
-    services: FastMap<ServiceId, Arc<TenantService>>,
-}
-
-impl From<StoredTenantState> for TenantState {
-    fn from(stored: StoredTenantState) -> Self {
-        let mut state = Self {
-            name: stored.name,
-            customer: stored.customer,
-            owner: stored.owner,
-            users: stored.users,
-            emails: stored.emails,
-            groups: stored.groups,
-            member_of: stored.member_of,
-            services: stored.services,
-        };
-        super::effective::restore_gates(&mut state);
-        state
-    }
 }
 
 /// A user of a tenant.
@@ -218,9 +187,9 @@ pub(crate) struct GroupState {
 }
 
 /// One subscribed service inside one tenant.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-// Decoding goes through the stored form, which rebuilds the derived object slots.
-#[serde(from = "super::placement::StoredTenantService")]
+// Stored in its own form, without what is derived (see `stored.rs`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(from = "super::stored::StoredTenantService")]
 pub(crate) struct TenantService {
     pub(crate) objects: CowMap<ObjectId, ObjectState>,
     /// Container → direct children; top-level objects under `None`.
@@ -237,9 +206,7 @@ pub(crate) struct TenantService {
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective.rs`).
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
-    /// The slot the next new object gets (see `placement.rs`). Derived: never stored, so
-    /// it must stay the last field (the stored form ends before it).
-    #[serde(skip)]
+    /// The slot the next new object gets (see `placement.rs`). Derived: never stored.
     pub(crate) next_slot: u32,
 }
 

@@ -8,19 +8,16 @@
 //! of one hash lookup per container level.
 //!
 //! Slots and ancestries are derived: they are not stored in checkpoints (whose format
-//! stays as it was) but rebuilt when a service's state is decoded.
+//! stays as it was) but given anew when a service's state is decoded (see `stored.rs`).
 
-use std::sync::Arc;
-
-use serde::Deserialize;
+use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
-    effective::{AccessEntry, UserAccess},
-    ids::{GrantId, ObjectId, PermissionLevelId, SecurityGroupId, UserId},
-    model::{CowMap, GrantState, LevelState, ObjectState, SecurityGroupState, TenantService},
-    mutation::{GrantNode, Subject},
+    effective::{AccessEntry, NodeSlot},
+    ids::ObjectId,
+    model::{FastMap, TenantService},
+    mutation::GrantNode,
 };
-use std::collections::BTreeSet;
 
 /// The slot of no object: no ancestry contains it (slots are renumbered before the counter
 /// gets there), so an entry whose node is gone reaches nothing.
@@ -88,12 +85,12 @@ impl Ancestry {
 }
 
 impl TenantService {
-    /// The slot of the node an entry was granted on (`NO_SLOT` for the service itself or
-    /// an object that is gone: the entry's node kind tells them apart).
-    pub(crate) fn node_slot(&self, node: &GrantNode) -> u32 {
+    /// The node an entry granted on `node` names (an object that is gone gets `NO_SLOT`,
+    /// which reaches nothing).
+    pub(crate) fn node_slot(&self, node: &GrantNode) -> NodeSlot {
         match node {
-            GrantNode::Service => NO_SLOT,
-            GrantNode::Object(object) => self.object_slot(object),
+            GrantNode::Service => NodeSlot::Service,
+            GrantNode::Object(object) => NodeSlot::Object(self.object_slot(object)),
         }
     }
 
@@ -145,101 +142,61 @@ impl TenantService {
         }
     }
 
-    /// Gives every object a slot and an ancestry (containers first), and every access
-    /// entry the slot of its node.
+    /// Gives every object a new slot and ancestry (containers first) and moves every
+    /// access entry to its node's new slot.
     pub(crate) fn renumber(&mut self) {
-        let order = self.subtree(&GrantNode::Service);
-        let objects = &mut self.objects;
+        let mut order = self.subtree(&GrantNode::Service);
+        // Objects the containment index does not reach (it always should) still get a
+        // slot of their own, so that no two objects share one.
+        let reached: BTreeSet<&ObjectId> = order.iter().collect();
+        let unreached: Vec<ObjectId> = self
+            .objects
+            .keys()
+            .filter(|id| !reached.contains(id))
+            .cloned()
+            .collect();
+        order.extend(unreached);
+        let mut renamed: FastMap<u32, u32> = FastMap::default();
         let mut next: u32 = 0;
-        let mut assign = |objects: &mut CowMap<ObjectId, ObjectState>, id: &ObjectId| {
+        let objects = &mut self.objects;
+        for id in &order {
             let Some(state) = objects.get(id) else {
-                return;
+                continue;
             };
             let parent = state
                 .parent
                 .as_ref()
                 .and_then(|p| objects.get(p))
                 .map(|p| p.ancestry.clone());
+            let old = state.ancestry.slot();
             let ancestry = Ancestry::under(parent.as_ref(), next);
+            if old != NO_SLOT {
+                renamed.insert(old, next);
+            }
             next = next.saturating_add(1);
             if let Some(state) = objects.get_mut(id) {
                 state.ancestry = ancestry;
             }
-        };
-        for id in &order {
-            assign(objects, id);
-        }
-        // Objects the containment index does not reach (it always should) still get a
-        // slot of their own, so that no two objects share one.
-        let unreached: Vec<ObjectId> = objects
-            .iter()
-            .filter(|(_, o)| o.ancestry.slots().is_empty())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &unreached {
-            assign(objects, id);
         }
         self.next_slot = next;
-        let slots: Vec<(UserId, Vec<u32>)> = self
-            .effective
-            .iter()
-            .map(|(user, access)| {
-                let slots = access
-                    .entries
-                    .iter()
-                    .map(|e| self.node_slot(&e.node))
-                    .collect();
-                (user.clone(), slots)
-            })
-            .collect();
-        let effective = &mut self.effective;
-        for (user, slots) in slots {
-            if let Some(access) = effective.get_mut(&user) {
-                access.entries = access
-                    .entries
-                    .iter()
-                    .zip(slots)
-                    .map(|(entry, slot)| AccessEntry {
-                        slot,
-                        ..entry.clone()
-                    })
-                    .collect();
-            }
+        if renamed.is_empty() {
+            return;
         }
-    }
-}
-
-/// A tenant's service as checkpoints store it: everything but the derived slots, which
-/// decoding rebuilds (see [`TenantService::renumber`]).
-#[derive(Deserialize)]
-pub(crate) struct StoredTenantService {
-    objects: CowMap<ObjectId, ObjectState>,
-    children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
-    administrators: Arc<BTreeSet<Subject>>,
-    security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
-    sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
-    levels: CowMap<PermissionLevelId, LevelState>,
-    grants: CowMap<GrantId, GrantState>,
-    grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
-    effective: CowMap<UserId, UserAccess>,
-}
-
-impl From<StoredTenantService> for TenantService {
-    fn from(stored: StoredTenantService) -> Self {
-        let mut service = TenantService {
-            objects: stored.objects,
-            children: stored.children,
-            administrators: stored.administrators,
-            security_groups: stored.security_groups,
-            sg_by_member: stored.sg_by_member,
-            levels: stored.levels,
-            grants: stored.grants,
-            grants_by_subject: stored.grants_by_subject,
-            effective: stored.effective,
-            next_slot: 0,
-        };
-        service.renumber();
-        service
+        for access in self.effective.values_mut() {
+            access.entries = access
+                .entries
+                .iter()
+                .map(|entry| AccessEntry {
+                    node: match entry.node {
+                        NodeSlot::Service => NodeSlot::Service,
+                        NodeSlot::Object(old) => {
+                            NodeSlot::Object(renamed.get(&old).copied().unwrap_or(NO_SLOT))
+                        }
+                    },
+                    ..entry.clone()
+                })
+                .collect();
+        }
     }
 }
 

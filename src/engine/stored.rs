@@ -1,0 +1,219 @@
+//! How a tenant and its services are stored in checkpoints, and rebuilt from them.
+//!
+//! In memory, a service keeps derived state that names objects by slot (see
+//! `placement.rs`) and copies each user's status into its access records (see
+//! `effective.rs`). Slots are not stable across processes, so checkpoints keep the layout
+//! they always had: access entries name their node by id, and neither slots nor gates are
+//! written. Encoding translates slots back to ids; decoding gives slots anew and restores
+//! the gates from the tenant's users.
+
+use std::{collections::BTreeSet, sync::Arc};
+
+use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap, ser::SerializeStruct};
+
+use super::{
+    effective::{AccessEntry, NodeSlot, UserAccess, UserGate, merged, restore_gates},
+    ids::{
+        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId,
+        Timestamp, UserId,
+    },
+    model::{
+        CowMap, FastMap, GrantState, GroupState, LevelState, ObjectState, SecurityGroupState,
+        TenantService, TenantState, UserState,
+    },
+    mutation::{GrantNode, Subject},
+    permission::PermissionBits,
+};
+
+/// An access entry as stored: its node by id.
+#[derive(Serialize)]
+#[serde(rename = "AccessEntry")]
+struct EntryRef<'a> {
+    node: NodeRef<'a>,
+    bits: PermissionBits,
+    expires_at: Option<Timestamp>,
+}
+
+/// `GrantNode`, borrowed: the same variants in the same order, so the same encoding.
+#[derive(Serialize)]
+#[serde(rename = "GrantNode")]
+enum NodeRef<'a> {
+    Service,
+    Object(&'a ObjectId),
+}
+
+/// A user's access record as stored (no gate).
+#[derive(Serialize)]
+#[serde(rename = "UserAccess")]
+struct AccessRef<'a> {
+    administrator: bool,
+    entries: Vec<EntryRef<'a>>,
+}
+
+/// The access records of a service, entries naming their nodes by id.
+struct EffectiveRef<'a> {
+    service: &'a TenantService,
+    /// Slot → object id.
+    names: FastMap<u32, &'a ObjectId>,
+}
+
+impl Serialize for EffectiveRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.service.effective.len()))?;
+        for (user, access) in self.service.effective.iter() {
+            let entries = access
+                .entries
+                .iter()
+                .filter_map(|entry| {
+                    let node = match entry.node {
+                        NodeSlot::Service => NodeRef::Service,
+                        // An entry on a vanished object reaches nothing; leave it out.
+                        NodeSlot::Object(slot) => NodeRef::Object(self.names.get(&slot)?),
+                    };
+                    Some(EntryRef {
+                        node,
+                        bits: entry.bits,
+                        expires_at: entry.expires_at,
+                    })
+                })
+                .collect();
+            let stored = AccessRef {
+                administrator: access.administrator,
+                entries,
+            };
+            map.serialize_entry(user, &stored)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for TenantService {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let names = self
+            .objects
+            .iter()
+            .map(|(id, state)| (state.ancestry.slot(), id))
+            .collect();
+        let mut stored = serializer.serialize_struct("TenantService", 9)?;
+        stored.serialize_field("objects", &self.objects)?;
+        stored.serialize_field("children", &self.children)?;
+        stored.serialize_field("administrators", &self.administrators)?;
+        stored.serialize_field("security_groups", &self.security_groups)?;
+        stored.serialize_field("sg_by_member", &self.sg_by_member)?;
+        stored.serialize_field("levels", &self.levels)?;
+        stored.serialize_field("grants", &self.grants)?;
+        stored.serialize_field("grants_by_subject", &self.grants_by_subject)?;
+        stored.serialize_field(
+            "effective",
+            &EffectiveRef {
+                service: self,
+                names,
+            },
+        )?;
+        stored.end()
+    }
+}
+
+/// An access entry as stored.
+#[derive(Clone, Deserialize)]
+struct StoredEntry {
+    node: GrantNode,
+    bits: PermissionBits,
+    expires_at: Option<Timestamp>,
+}
+
+/// A user's access record as stored.
+#[derive(Clone, Deserialize)]
+struct StoredAccess {
+    administrator: bool,
+    entries: Vec<StoredEntry>,
+}
+
+/// A tenant's service as stored.
+#[derive(Deserialize)]
+pub(crate) struct StoredTenantService {
+    objects: CowMap<ObjectId, ObjectState>,
+    children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
+    administrators: Arc<BTreeSet<Subject>>,
+    security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
+    sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    levels: CowMap<PermissionLevelId, LevelState>,
+    grants: CowMap<GrantId, GrantState>,
+    grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
+    effective: CowMap<UserId, StoredAccess>,
+}
+
+impl From<StoredTenantService> for TenantService {
+    fn from(stored: StoredTenantService) -> Self {
+        let mut service = TenantService {
+            objects: stored.objects,
+            children: stored.children,
+            administrators: stored.administrators,
+            security_groups: stored.security_groups,
+            sg_by_member: stored.sg_by_member,
+            levels: stored.levels,
+            grants: stored.grants,
+            grants_by_subject: stored.grants_by_subject,
+            effective: CowMap::default(),
+            next_slot: 0,
+        };
+        service.renumber();
+        let effective = stored
+            .effective
+            .iter()
+            .map(|(user, access)| {
+                let entries = merged(
+                    access
+                        .entries
+                        .iter()
+                        .map(|entry| AccessEntry {
+                            node: service.node_slot(&entry.node),
+                            bits: entry.bits,
+                            expires_at: entry.expires_at,
+                        })
+                        .collect(),
+                );
+                let record = UserAccess {
+                    // Restored by the tenant (see `StoredTenantState`).
+                    gate: UserGate::default(),
+                    administrator: access.administrator,
+                    entries,
+                };
+                (user.clone(), record)
+            })
+            .collect();
+        service.effective = effective;
+        service
+    }
+}
+
+/// A tenant as stored: the same fields, decoded before its services' access records get
+/// their gates from its users.
+#[derive(Deserialize)]
+pub(crate) struct StoredTenantState {
+    name: String,
+    customer: Option<CustomerId>,
+    owner: UserId,
+    users: CowMap<UserId, UserState>,
+    emails: CowMap<String, UserId>,
+    groups: CowMap<GroupId, GroupState>,
+    member_of: CowMap<Subject, BTreeSet<Subject>>,
+    services: FastMap<ServiceId, Arc<TenantService>>,
+}
+
+impl From<StoredTenantState> for TenantState {
+    fn from(stored: StoredTenantState) -> Self {
+        let mut state = Self {
+            name: stored.name,
+            customer: stored.customer,
+            owner: stored.owner,
+            users: stored.users,
+            emails: stored.emails,
+            groups: stored.groups,
+            member_of: stored.member_of,
+            services: stored.services,
+        };
+        restore_gates(&mut state);
+        state
+    }
+}
