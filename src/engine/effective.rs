@@ -98,10 +98,15 @@ pub(crate) enum NodeSlot {
     Object(u32),
 }
 
+/// A set of users, in no order.
+type UserSet = std::collections::HashSet<UserId, foldhash::fast::RandomState>;
+
 /// Users whose access may have changed, per tenant and service (`None`: every service).
 #[derive(Debug, Default)]
 pub(crate) struct Affected {
-    entries: BTreeMap<(TenantId, Option<ServiceId>), BTreeSet<UserId>>,
+    // Hash sets: collecting hundreds of users under a group into an ordered set compared
+    // their ids over and over; the change context sorts once, at the end.
+    entries: BTreeMap<(TenantId, Option<ServiceId>), UserSet>,
 }
 
 impl Affected {
@@ -140,7 +145,7 @@ impl Affected {
         if let Some(objects) = tenant_service {
             subjects.extend(extra_subjects(objects, mutation));
         }
-        let mut users = BTreeSet::new();
+        let mut users = UserSet::default();
         for subject in &subjects {
             users_under(state, subject, &mut users);
         }
@@ -183,8 +188,12 @@ impl Affected {
     /// The affected users per tenant and service (`None`: every service of the tenant).
     pub(crate) fn into_entries(
         self,
-    ) -> impl Iterator<Item = ((TenantId, Option<ServiceId>), BTreeSet<UserId>)> {
-        self.entries.into_iter()
+    ) -> impl Iterator<Item = ((TenantId, Option<ServiceId>), Vec<UserId>)> {
+        self.entries.into_iter().map(|(key, users)| {
+            let mut users: Vec<UserId> = users.into_iter().collect();
+            users.sort_unstable();
+            (key, users)
+        })
     }
 
     /// Recomputes the access of every affected user in `snapshot`.
@@ -282,7 +291,7 @@ fn extra_subjects(objects: &TenantService, mutation: &Mutation) -> Vec<Subject> 
 }
 
 /// Adds every user `subject` stands for: itself, or everyone under a directory group.
-fn users_under(state: &TenantState, subject: &Subject, users: &mut BTreeSet<UserId>) {
+fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
     let mut seen = BTreeSet::new();
     let mut stack = vec![subject];
     while let Some(next) = stack.pop() {
@@ -305,7 +314,7 @@ fn refresh(
     snapshot: &mut Snapshot,
     tenant: &TenantId,
     service: Option<&ServiceId>,
-    users: &BTreeSet<UserId>,
+    users: &UserSet,
 ) {
     let Some(state) = snapshot.tenants.get(tenant) else {
         return;
@@ -427,7 +436,7 @@ impl<'a> Addition<'a> {
         let Some(state) = snapshot.tenants.get(self.tenant) else {
             return;
         };
-        let mut users = BTreeSet::new();
+        let mut users = UserSet::default();
         users_under(state, self.gainers, &mut users);
         let services: Vec<ServiceId> = match self.service {
             Some(service) => vec![service.clone()],
@@ -446,24 +455,25 @@ impl<'a> Addition<'a> {
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
             }
+            let gained_entries = merged(gained.entries);
             let computed: Vec<(UserId, Option<UserAccess>)> = users
                 .iter()
                 .filter_map(|user| {
                     let record = state.users.get(user)?;
                     let current = objects.effective.get(user);
                     let next = match current {
-                        Some(current) => UserAccess {
-                            gate: current.gate,
-                            administrator: current.administrator || gained.administrator,
-                            entries: merged(
-                                current
-                                    .entries
-                                    .iter()
-                                    .chain(&gained.entries)
-                                    .cloned()
-                                    .collect(),
-                            ),
-                        },
+                        Some(current) => {
+                            let administrator = current.administrator || gained.administrator;
+                            let entries = merged_sorted(&current.entries, &gained_entries);
+                            if administrator == current.administrator && entries.is_none() {
+                                return None;
+                            }
+                            UserAccess {
+                                gate: current.gate,
+                                administrator,
+                                entries: entries.unwrap_or_else(|| Arc::clone(&current.entries)),
+                            }
+                        }
                         // It held nothing here before: compute what it holds now.
                         None => compute(state, objects, &service, user, record),
                     };
@@ -498,6 +508,45 @@ fn compute(
         administrator: holdings.administrator,
         entries: merged(holdings.entries),
     }
+}
+
+/// `kept` with `added` merged in, both already merged (sorted, one entry per node and
+/// expiry), in one pass; `None` when `added` brings nothing `kept` does not hold.
+fn merged_sorted(kept: &[AccessEntry], added: &[AccessEntry]) -> Option<Arc<[AccessEntry]>> {
+    let key = |e: &AccessEntry| (e.node, e.expires_at);
+    let mut out: Vec<AccessEntry> = Vec::with_capacity(kept.len() + added.len());
+    let mut changed = false;
+    let (mut kept, mut added) = (kept.iter().peekable(), added.iter().peekable());
+    loop {
+        let next = match (kept.peek(), added.peek()) {
+            (None, None) => break,
+            (Some(_), None) => kept.next().cloned(),
+            (None, Some(_)) => {
+                changed = true;
+                added.next().cloned()
+            }
+            (Some(k), Some(a)) => match key(k).cmp(&key(a)) {
+                std::cmp::Ordering::Less => kept.next().cloned(),
+                std::cmp::Ordering::Greater => {
+                    changed = true;
+                    added.next().cloned()
+                }
+                std::cmp::Ordering::Equal => {
+                    let bits = k.bits.union(a.bits);
+                    changed |= bits != k.bits;
+                    let entry = AccessEntry {
+                        bits,
+                        ..(*k).clone()
+                    };
+                    kept.next();
+                    added.next();
+                    Some(entry)
+                }
+            },
+        };
+        out.extend(next);
+    }
+    changed.then(|| out.into())
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.

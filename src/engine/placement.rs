@@ -13,7 +13,7 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
-    effective::{AccessEntry, NodeSlot},
+    effective::{AccessEntry, NodeSlot, merged},
     ids::ObjectId,
     model::{FastMap, TenantService},
     mutation::GrantNode,
@@ -183,19 +183,22 @@ impl TenantService {
             return;
         }
         for access in self.effective.values_mut() {
-            access.entries = access
-                .entries
-                .iter()
-                .map(|entry| AccessEntry {
-                    node: match entry.node {
-                        NodeSlot::Service => NodeSlot::Service,
-                        NodeSlot::Object(old) => {
-                            NodeSlot::Object(renamed.get(&old).copied().unwrap_or(NO_SLOT))
-                        }
-                    },
-                    ..entry.clone()
-                })
-                .collect();
+            // Merged again: the order of entries follows their slots.
+            access.entries = merged(
+                access
+                    .entries
+                    .iter()
+                    .map(|entry| AccessEntry {
+                        node: match entry.node {
+                            NodeSlot::Service => NodeSlot::Service,
+                            NodeSlot::Object(old) => {
+                                NodeSlot::Object(renamed.get(&old).copied().unwrap_or(NO_SLOT))
+                            }
+                        },
+                        ..entry.clone()
+                    })
+                    .collect(),
+            );
         }
     }
 }
