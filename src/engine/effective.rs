@@ -1,11 +1,15 @@
-//! Each user's effective access per service, kept up to date on every write so that a
-//! check reads one small list instead of walking groups, security groups and grants.
+//! Each user's access record per service, kept up to date on every write so that a
+//! check reads one record instead of walking groups, security groups and grants.
 //!
-//! A check then costs a handful of lookups (tenant, service, user, the object's container
-//! chain) and a scan of that list. The price is paid by writes: a mutation recomputes the
-//! entries of the users it can affect (for a group, every user under it), which stays far
-//! below a millisecond for realistic groups. Explanations and views still take the full
-//! path, which names every source.
+//! A record holds a copy of what the user's own state decides (status, whether it reaches
+//! the service, whether its role allows everything), the Administrators flag, and the
+//! merged permission sets it holds, each naming its node by slot (see `placement.rs`).
+//! A check then costs a few lookups (tenant, service, the record, the object) and a scan
+//! of plain integers. The price is paid by writes: a mutation that only adds access (a
+//! grant, a membership, an administrator) merges what it gives into the record of each
+//! user it reaches; any other recomputes the records of the users it can affect (for a
+//! group, every user under it). Explanations and views still take the full path, which
+//! names every source.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
