@@ -17,6 +17,7 @@ use std::{
 };
 
 use super::{
+    bit_sets::BitsId,
     check::full_access_role,
     ids::{ServiceId, TenantId, Timestamp, UserId},
     model::{Snapshot, TenantService, TenantState, UserState},
@@ -85,13 +86,81 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
     }
 }
 
-/// A permission set held on a node until an optional expiry. Plain data, no ids: copying
-/// and merging entries reads nothing else.
+/// An entry of an access record: a permission set held on a node until an optional
+/// expiry. Plain data, no ids: copying and merging entries reads nothing else; the set is
+/// named by its id in the service's table (see `bit_sets.rs`), which halves the entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
     pub(crate) node: NodeSlot,
+    pub(crate) bits: BitsId,
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+/// An entry while records are computed: its permission set by value, so that computing
+/// needs no table to write to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeldEntry {
+    pub(crate) node: NodeSlot,
     pub(crate) bits: PermissionBits,
     pub(crate) expires_at: Option<Timestamp>,
+}
+
+/// A record as computed, before its sets are interned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Computed {
+    pub(crate) gate: UserGate,
+    pub(crate) administrator: bool,
+    pub(crate) entries: Vec<HeldEntry>,
+}
+
+impl TenantService {
+    /// The entries of a kept record with their sets.
+    pub(crate) fn held(&self, entries: &[AccessEntry]) -> Vec<HeldEntry> {
+        entries
+            .iter()
+            .map(|e| HeldEntry {
+                node: e.node,
+                bits: self.bit_sets.get(e.bits),
+                expires_at: e.expires_at,
+            })
+            .collect()
+    }
+
+    /// A computed record as kept: its sets interned.
+    pub(crate) fn keep(&mut self, computed: Computed) -> UserAccess {
+        let entries = computed
+            .entries
+            .into_iter()
+            .map(|e| AccessEntry {
+                node: e.node,
+                bits: self.bit_sets.intern(e.bits),
+                expires_at: e.expires_at,
+            })
+            .collect();
+        UserAccess {
+            gate: computed.gate,
+            administrator: computed.administrator,
+            entries,
+        }
+    }
+
+    /// Whether a kept record (or its absence) says what a computed one does.
+    fn keeps(&self, kept: Option<&UserAccess>, computed: Option<&Computed>) -> bool {
+        match (kept, computed) {
+            (None, None) => true,
+            (Some(kept), Some(computed)) => {
+                kept.gate == computed.gate
+                    && kept.administrator == computed.administrator
+                    && kept.entries.len() == computed.entries.len()
+                    && kept.entries.iter().zip(&computed.entries).all(|(k, c)| {
+                        k.node == c.node
+                            && k.expires_at == c.expires_at
+                            && self.bit_sets.get(k.bits) == c.bits
+                    })
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The node of an access entry: the whole service, or the object in a slot (see
@@ -333,7 +402,7 @@ fn refresh(
         let Some(objects) = state.services.get(&service) else {
             continue;
         };
-        let computed: Vec<(UserId, Option<UserAccess>)> = users
+        let computed: Vec<(UserId, Option<Computed>)> = users
             .iter()
             .map(|user| {
                 let access = state
@@ -343,7 +412,7 @@ fn refresh(
                     .filter(|a| a.administrator || !a.entries.is_empty());
                 (user.clone(), access)
             })
-            .filter(|(user, access)| objects.effective.get(user) != access.as_ref())
+            .filter(|(user, access)| !objects.keeps(objects.effective.get(user), access.as_ref()))
             .collect();
         if !computed.is_empty() {
             updates.push((service, computed));
@@ -353,7 +422,7 @@ fn refresh(
 }
 
 /// New access records per service of one tenant (`None`: the user holds nothing).
-type Updates = Vec<(ServiceId, Vec<(UserId, Option<UserAccess>)>)>;
+type Updates = Vec<(ServiceId, Vec<(UserId, Option<Computed>)>)>;
 
 /// Stores computed records, copying only the shards of the maps they land in.
 fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
@@ -370,14 +439,14 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
         let Some(objects) = state.services.get_mut(&service).map(Arc::make_mut) else {
             continue;
         };
-        let effective = &mut objects.effective;
         for (user, access) in computed {
             match access {
                 Some(access) => {
-                    effective.insert(user, access);
+                    let kept = objects.keep(access);
+                    objects.effective.insert(user, kept);
                 }
                 None => {
-                    effective.remove(&user);
+                    objects.effective.remove(&user);
                 }
             }
         }
@@ -460,7 +529,7 @@ impl<'a> Addition<'a> {
                 continue;
             }
             let gained_entries = merged(gained.entries);
-            let computed: Vec<(UserId, Option<UserAccess>)> = users
+            let computed: Vec<(UserId, Option<Computed>)> = users
                 .iter()
                 .filter_map(|user| {
                     let record = state.users.get(user)?;
@@ -468,20 +537,21 @@ impl<'a> Addition<'a> {
                     let next = match current {
                         Some(current) => {
                             let administrator = current.administrator || gained.administrator;
-                            let entries = merged_sorted(&current.entries, &gained_entries);
+                            let held = objects.held(&current.entries);
+                            let entries = merged_sorted(&held, &gained_entries);
                             if administrator == current.administrator && entries.is_none() {
                                 return None;
                             }
-                            UserAccess {
+                            Computed {
                                 gate: current.gate,
                                 administrator,
-                                entries: entries.unwrap_or_else(|| Arc::clone(&current.entries)),
+                                entries: entries.unwrap_or(held),
                             }
                         }
                         // It held nothing here before: compute what it holds now.
                         None => compute(state, objects, &service, user, record),
                     };
-                    (current != Some(&next)).then(|| (user.clone(), Some(next)))
+                    (!objects.keeps(current, Some(&next))).then(|| (user.clone(), Some(next)))
                 })
                 .collect();
             if !computed.is_empty() {
@@ -500,14 +570,14 @@ fn compute(
     service: &ServiceId,
     user: &UserId,
     record: &UserState,
-) -> UserAccess {
+) -> Computed {
     let me = Subject::User(user.clone());
     let groups = state.groups_of(&me);
     let mut holdings = Holdings::default();
     for holder in std::iter::once(&me).chain(groups.iter().map(|(g, _)| *g)) {
         add_holdings(objects, holder, &mut holdings);
     }
-    UserAccess {
+    Computed {
         gate: UserGate::of(record, service),
         administrator: holdings.administrator,
         entries: merged(holdings.entries),
@@ -516,9 +586,9 @@ fn compute(
 
 /// `kept` with `added` merged in, both already merged (sorted, one entry per node and
 /// expiry), in one pass; `None` when `added` brings nothing `kept` does not hold.
-fn merged_sorted(kept: &[AccessEntry], added: &[AccessEntry]) -> Option<Arc<[AccessEntry]>> {
-    let key = |e: &AccessEntry| (e.node, e.expires_at);
-    let mut out: Vec<AccessEntry> = Vec::with_capacity(kept.len() + added.len());
+fn merged_sorted(kept: &[HeldEntry], added: &[HeldEntry]) -> Option<Vec<HeldEntry>> {
+    let key = |e: &HeldEntry| (e.node, e.expires_at);
+    let mut out: Vec<HeldEntry> = Vec::with_capacity(kept.len() + added.len());
     let mut changed = false;
     let (mut kept, mut added) = (kept.iter().peekable(), added.iter().peekable());
     loop {
@@ -538,7 +608,7 @@ fn merged_sorted(kept: &[AccessEntry], added: &[AccessEntry]) -> Option<Arc<[Acc
                 std::cmp::Ordering::Equal => {
                     let bits = k.bits.union(a.bits);
                     changed |= bits != k.bits;
-                    let entry = AccessEntry {
+                    let entry = HeldEntry {
                         bits,
                         ..(*k).clone()
                     };
@@ -550,14 +620,14 @@ fn merged_sorted(kept: &[AccessEntry], added: &[AccessEntry]) -> Option<Arc<[Acc
         };
         out.extend(next);
     }
-    changed.then(|| out.into())
+    changed.then_some(out)
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.
 #[derive(Default)]
 struct Holdings {
     administrator: bool,
-    entries: Vec<AccessEntry>,
+    entries: Vec<HeldEntry>,
 }
 
 /// Adds what `holder` itself holds in one service (not through its groups): the
@@ -569,13 +639,13 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
             continue;
         };
         match &sg.scope {
-            ObjectScope::AllObjects => access.entries.push(AccessEntry {
+            ObjectScope::AllObjects => access.entries.push(HeldEntry {
                 node: NodeSlot::Service,
                 bits: sg.bits,
                 expires_at: None,
             }),
             ObjectScope::Objects(set) => {
-                access.entries.extend(set.iter().map(|object| AccessEntry {
+                access.entries.extend(set.iter().map(|object| HeldEntry {
                     node: NodeSlot::Object(objects.object_slot(object)),
                     bits: sg.bits,
                     expires_at: None,
@@ -585,7 +655,7 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
     }
     for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
-            access.entries.push(AccessEntry {
+            access.entries.push(HeldEntry {
                 node: objects.node_slot(&grant.node),
                 bits: objects.grant_bits(grant),
                 expires_at: grant.expires_at,
@@ -596,8 +666,8 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
 
 /// Folds entries on the same node with the same expiry into one (their bits joined), the
 /// service node first: fewer, shorter entries to scan and keep.
-pub(crate) fn merged(mut entries: Vec<AccessEntry>) -> Arc<[AccessEntry]> {
-    let key = |e: &AccessEntry| (e.node, e.expires_at);
+pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
+    let key = |e: &HeldEntry| (e.node, e.expires_at);
     entries.sort_by_key(key);
     entries.dedup_by(|later, kept| {
         let same = key(later) == key(kept);
@@ -606,5 +676,5 @@ pub(crate) fn merged(mut entries: Vec<AccessEntry>) -> Arc<[AccessEntry]> {
         }
         same
     });
-    entries.into()
+    entries
 }

@@ -15,6 +15,7 @@
 
 mod apply;
 mod authority;
+mod bit_sets;
 mod check;
 mod cow_map;
 mod decision;

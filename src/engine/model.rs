@@ -208,6 +208,8 @@ pub(crate) struct TenantService {
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
     /// The slot the next new object gets (see `placement.rs`). Derived: never stored.
     pub(crate) next_slot: u32,
+    /// The permission sets access entries name (see `bit_sets.rs`). Derived: never stored.
+    pub(crate) bit_sets: super::bit_sets::BitSets,
 }
 
 /// An object or container.

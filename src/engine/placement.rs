@@ -13,8 +13,8 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
-    effective::{AccessEntry, NodeSlot, merged},
-    ids::ObjectId,
+    effective::{Computed, NodeSlot, merged},
+    ids::{ObjectId, UserId},
     model::{FastMap, TenantService},
     mutation::GrantNode,
 };
@@ -182,23 +182,25 @@ impl TenantService {
         if renamed.is_empty() {
             return;
         }
-        for access in self.effective.values_mut() {
+        let users: Vec<UserId> = self.effective.keys().cloned().collect();
+        for user in users {
+            let Some(access) = self.effective.get(&user) else {
+                continue;
+            };
+            let mut held = self.held(&access.entries);
+            for entry in &mut held {
+                if let NodeSlot::Object(old) = entry.node {
+                    entry.node = NodeSlot::Object(renamed.get(&old).copied().unwrap_or(NO_SLOT));
+                }
+            }
             // Merged again: the order of entries follows their slots.
-            access.entries = merged(
-                access
-                    .entries
-                    .iter()
-                    .map(|entry| AccessEntry {
-                        node: match entry.node {
-                            NodeSlot::Service => NodeSlot::Service,
-                            NodeSlot::Object(old) => {
-                                NodeSlot::Object(renamed.get(&old).copied().unwrap_or(NO_SLOT))
-                            }
-                        },
-                        ..entry.clone()
-                    })
-                    .collect(),
-            );
+            let computed = Computed {
+                gate: access.gate,
+                administrator: access.administrator,
+                entries: merged(held),
+            };
+            let kept = self.keep(computed);
+            self.effective.insert(user, kept);
         }
     }
 }

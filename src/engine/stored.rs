@@ -12,7 +12,8 @@ use std::{collections::BTreeSet, sync::Arc};
 use serde::{Deserialize, Serialize, Serializer, ser::SerializeMap, ser::SerializeStruct};
 
 use super::{
-    effective::{AccessEntry, NodeSlot, UserAccess, UserGate, merged, restore_gates},
+    bit_sets::BitSets,
+    effective::{Computed, HeldEntry, NodeSlot, UserGate, merged, restore_gates},
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId,
         Timestamp, UserId,
@@ -72,7 +73,7 @@ impl Serialize for EffectiveRef<'_> {
                     };
                     Some(EntryRef {
                         node,
-                        bits: entry.bits,
+                        bits: self.service.bit_sets.get(entry.bits),
                         expires_at: entry.expires_at,
                     })
                 })
@@ -156,33 +157,28 @@ impl From<StoredTenantService> for TenantService {
             grants_by_subject: stored.grants_by_subject,
             effective: CowMap::default(),
             next_slot: 0,
+            bit_sets: BitSets::default(),
         };
         service.renumber();
-        let effective = stored
-            .effective
-            .iter()
-            .map(|(user, access)| {
-                let entries = merged(
-                    access
-                        .entries
-                        .iter()
-                        .map(|entry| AccessEntry {
-                            node: service.node_slot(&entry.node),
-                            bits: entry.bits,
-                            expires_at: entry.expires_at,
-                        })
-                        .collect(),
-                );
-                let record = UserAccess {
-                    // Restored by the tenant (see `StoredTenantState`).
-                    gate: UserGate::default(),
-                    administrator: access.administrator,
-                    entries,
-                };
-                (user.clone(), record)
-            })
-            .collect();
-        service.effective = effective;
+        for (user, access) in stored.effective.iter() {
+            let entries = access
+                .entries
+                .iter()
+                .map(|entry| HeldEntry {
+                    node: service.node_slot(&entry.node),
+                    bits: entry.bits,
+                    expires_at: entry.expires_at,
+                })
+                .collect();
+            let computed = Computed {
+                // Restored by the tenant (see `StoredTenantState`).
+                gate: UserGate::default(),
+                administrator: access.administrator,
+                entries: merged(entries),
+            };
+            let kept = service.keep(computed);
+            service.effective.insert(user.clone(), kept);
+        }
         service
     }
 }
