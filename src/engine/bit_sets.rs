@@ -89,4 +89,33 @@ mod tests {
         assert_eq!(table.get(backup), bits(&["backup.*"]));
         assert_eq!(table.get(BitsId(99)), PermissionBits::default());
     }
+
+    #[test]
+    fn an_entry_reads_low_permissions_inline_and_the_rest_from_the_table() {
+        use crate::engine::effective::{AccessEntry, NodeSlot};
+        let permissions: Vec<crate::engine::Permission> = (0..100)
+            .map(|n| crate::engine::Permission::parse(&format!("f{n:03}.run")).unwrap())
+            .collect();
+        let catalog = Catalog::new(&permissions).unwrap();
+        let bits = catalog
+            .resolve(&PermissionSet::parse(["f003.run", "f080.run"]).unwrap())
+            .unwrap();
+        let mut table = BitSets::default();
+        let entry = AccessEntry {
+            node: NodeSlot::Service,
+            first_word: bits.first_word(),
+            bits: table.intern(bits),
+            expires_at: None,
+        };
+        let bit = |name: &str| {
+            catalog
+                .bit(&crate::engine::Permission::parse(name).unwrap())
+                .unwrap()
+        };
+        assert!(entry.holds(bit("f003.run"), &table));
+        assert!(entry.holds(bit("f080.run"), &table));
+        assert!(!entry.holds(bit("f004.run"), &table));
+        assert!(!entry.holds(bit("f081.run"), &table));
+        assert!(!entry.holds(bit("f080.run"), &BitSets::default()));
+    }
 }

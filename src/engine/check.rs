@@ -60,7 +60,7 @@ impl Snapshot {
         // INVARIANT: an entry's slot is its node's, and an object's ancestry holds the
         // slots of the object and every container above it (see `placement.rs`).
         access.entries.iter().any(|entry| {
-            objects.bit_sets.get(entry.bits).contains(bit)
+            entry.holds(bit, &objects.bit_sets)
                 && entry.expires_at.is_none_or(|t| t > now)
                 && match (entry.node, ancestry) {
                     (NodeSlot::Service, _) => true,

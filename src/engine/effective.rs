@@ -87,13 +87,26 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
 }
 
 /// An entry of an access record: a permission set held on a node until an optional
-/// expiry. Plain data, no ids: copying and merging entries reads nothing else; the set is
-/// named by its id in the service's table (see `bit_sets.rs`), which halves the entry.
+/// expiry. Plain data, no ids: copying and merging entries reads nothing else. The set is
+/// named by its id in the service's table (see `bit_sets.rs`), and its first 64 bits are
+/// copied inline: with up to 64 permissions (the usual catalog) a check never reads the
+/// table, and an entry is 40 bytes instead of 56.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
     pub(crate) node: NodeSlot,
+    pub(crate) first_word: u64,
     pub(crate) bits: BitsId,
     pub(crate) expires_at: Option<Timestamp>,
+}
+
+impl AccessEntry {
+    /// Whether the entry's set holds permission `bit`.
+    pub(crate) fn holds(&self, bit: u16, sets: &super::bit_sets::BitSets) -> bool {
+        match 1u64.checked_shl(u32::from(bit)) {
+            Some(mask) if bit < 64 => self.first_word & mask != 0,
+            _ => sets.get(self.bits).contains(bit),
+        }
+    }
 }
 
 /// An entry while records are computed: its permission set by value, so that computing
@@ -133,6 +146,7 @@ impl TenantService {
             .into_iter()
             .map(|e| AccessEntry {
                 node: e.node,
+                first_word: e.bits.first_word(),
                 bits: self.bit_sets.intern(e.bits),
                 expires_at: e.expires_at,
             })

@@ -181,6 +181,11 @@ impl PermissionBits {
             .is_some_and(|w| w & (1u64 << (index % 64)) != 0)
     }
 
+    /// The first 64 bits: the whole set in a catalog of up to 64 permissions.
+    pub(crate) fn first_word(&self) -> u64 {
+        self.0.first().copied().unwrap_or(0)
+    }
+
     fn insert(&mut self, index: u16) {
         if let Some(w) = self.0.get_mut(usize::from(index / 64)) {
             *w |= 1u64 << (index % 64);
