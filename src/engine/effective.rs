@@ -116,6 +116,9 @@ pub(crate) struct HeldEntry {
     pub(crate) node: NodeSlot,
     pub(crate) bits: PermissionBits,
     pub(crate) expires_at: Option<Timestamp>,
+    /// The id `bits` already has, when it comes from a kept record unchanged: keeping the
+    /// entry again then needs no lookup in the table.
+    pub(crate) id: Option<BitsId>,
 }
 
 /// A record as computed, before its sets are interned.
@@ -135,6 +138,7 @@ impl TenantService {
                 node: e.node,
                 bits: self.bit_sets.get(e.bits),
                 expires_at: e.expires_at,
+                id: Some(e.bits),
             })
             .collect()
     }
@@ -147,7 +151,10 @@ impl TenantService {
             .map(|e| AccessEntry {
                 node: e.node,
                 first_word: e.bits.first_word(),
-                bits: self.bit_sets.intern(e.bits),
+                bits: match e.id {
+                    Some(id) => id,
+                    None => self.bit_sets.intern(e.bits),
+                },
                 expires_at: e.expires_at,
             })
             .collect();
@@ -406,10 +413,7 @@ fn refresh(
     let Some(state) = snapshot.tenants.get(tenant) else {
         return;
     };
-    let services: Vec<ServiceId> = match service {
-        Some(service) => vec![service.clone()],
-        None => state.services.keys().cloned().collect(),
-    };
+    let services = services_of(state, service);
     // Compute first, with shared borrows; then write, copying only what changes.
     let mut updates = Vec::new();
     for service in services {
@@ -433,6 +437,14 @@ fn refresh(
         }
     }
     write(snapshot, tenant, updates);
+}
+
+/// `service`, or every service of the tenant for `None`.
+fn services_of(state: &TenantState, service: Option<&ServiceId>) -> Vec<ServiceId> {
+    match service {
+        Some(service) => vec![service.clone()],
+        None => state.services.keys().cloned().collect(),
+    }
 }
 
 /// New access records per service of one tenant (`None`: the user holds nothing).
@@ -525,10 +537,7 @@ impl<'a> Addition<'a> {
         };
         let mut users = UserSet::default();
         users_under(state, self.gainers, &mut users);
-        let services: Vec<ServiceId> = match self.service {
-            Some(service) => vec![service.clone()],
-            None => state.services.keys().cloned().collect(),
-        };
+        let services = services_of(state, self.service);
         let mut updates = Vec::new();
         for service in services {
             let Some(objects) = state.services.get(&service) else {
@@ -565,7 +574,9 @@ impl<'a> Addition<'a> {
                         // It held nothing here before: compute what it holds now.
                         None => compute(state, objects, &service, user, record),
                     };
-                    (!objects.keeps(current, Some(&next))).then(|| (user.clone(), Some(next)))
+                    // Something changed (an unchanged record returned above; a new one
+                    // holds at least what was gained).
+                    Some((user.clone(), Some(next)))
                 })
                 .collect();
             if !computed.is_empty() {
@@ -624,6 +635,7 @@ fn merged_sorted(kept: &[HeldEntry], added: &[HeldEntry]) -> Option<Vec<HeldEntr
                     changed |= bits != k.bits;
                     let entry = HeldEntry {
                         bits,
+                        id: if bits == k.bits { k.id } else { None },
                         ..(*k).clone()
                     };
                     kept.next();
@@ -657,12 +669,14 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
                 node: NodeSlot::Service,
                 bits: sg.bits,
                 expires_at: None,
+                id: None,
             }),
             ObjectScope::Objects(set) => {
                 access.entries.extend(set.iter().map(|object| HeldEntry {
                     node: NodeSlot::Object(objects.object_slot(object)),
                     bits: sg.bits,
                     expires_at: None,
+                    id: None,
                 }));
             }
         }
@@ -673,6 +687,7 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
                 node: objects.node_slot(&grant.node),
                 bits: objects.grant_bits(grant),
                 expires_at: grant.expires_at,
+                id: None,
             });
         }
     }
@@ -686,7 +701,11 @@ pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
     entries.dedup_by(|later, kept| {
         let same = key(later) == key(kept);
         if same {
-            kept.bits = kept.bits.union(later.bits);
+            let bits = kept.bits.union(later.bits);
+            if bits != kept.bits {
+                kept.bits = bits;
+                kept.id = None;
+            }
         }
         same
     });

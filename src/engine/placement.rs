@@ -15,7 +15,7 @@ use std::{collections::BTreeSet, sync::Arc};
 use super::{
     effective::{Computed, NodeSlot, merged},
     ids::{ObjectId, UserId},
-    model::{FastMap, TenantService},
+    model::{CowMap, FastMap, ObjectState, TenantService},
     mutation::GrantNode,
 };
 
@@ -84,6 +84,18 @@ impl Ancestry {
     }
 }
 
+/// The ancestry of the container `state` sits in, if any.
+fn parent_ancestry(
+    objects: &CowMap<ObjectId, ObjectState>,
+    state: &ObjectState,
+) -> Option<Ancestry> {
+    state
+        .parent
+        .as_ref()
+        .and_then(|p| objects.get(p))
+        .map(|p| p.ancestry.clone())
+}
+
 impl TenantService {
     /// The node an entry granted on `node` names (an object that is gone gets `NO_SLOT`,
     /// which reaches nothing).
@@ -130,12 +142,10 @@ impl TenantService {
             let Some(state) = objects.get(&id) else {
                 continue;
             };
-            let parent = state
-                .parent
-                .as_ref()
-                .and_then(|p| objects.get(p))
-                .map(|p| p.ancestry.clone());
-            let ancestry = Ancestry::under(parent.as_ref(), state.ancestry.slot());
+            let ancestry = Ancestry::under(
+                parent_ancestry(objects, state).as_ref(),
+                state.ancestry.slot(),
+            );
             if let Some(state) = objects.get_mut(&id) {
                 state.ancestry = ancestry;
             }
@@ -163,13 +173,8 @@ impl TenantService {
             let Some(state) = objects.get(id) else {
                 continue;
             };
-            let parent = state
-                .parent
-                .as_ref()
-                .and_then(|p| objects.get(p))
-                .map(|p| p.ancestry.clone());
             let old = state.ancestry.slot();
-            let ancestry = Ancestry::under(parent.as_ref(), next);
+            let ancestry = Ancestry::under(parent_ancestry(objects, state).as_ref(), next);
             if old != NO_SLOT {
                 renamed.insert(old, next);
             }

@@ -168,6 +168,7 @@ impl From<StoredTenantService> for TenantService {
                     node: service.node_slot(&entry.node),
                     bits: entry.bits,
                     expires_at: entry.expires_at,
+                    id: None,
                 })
                 .collect();
             let computed = Computed {

@@ -169,30 +169,42 @@ mod tests {
         assert!(matches!(decode_change(&[]), Err(CodecError::Empty)));
     }
 
+    const GENERATED_AT: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
+
+    /// A small generated dataset and the snapshot it builds.
+    fn generated(
+        tenants: u32,
+        users_per_tenant: u32,
+        objects_per_service: u32,
+        grants_per_service: u32,
+        seed: u64,
+    ) -> (crate::dataset::Dataset, Snapshot) {
+        let spec = crate::dataset::DatasetSpec {
+            scale: 1,
+            tenants,
+            users_per_tenant,
+            objects_per_service,
+            grants_per_service,
+            seed,
+        };
+        let dataset = crate::dataset::Dataset::generate(&spec);
+        let mut builder = crate::engine::SnapshotBuilder::new();
+        for (n, mutation) in dataset.mutations.iter().enumerate() {
+            builder
+                .apply(Revision::new(n as u64 + 1), mutation, GENERATED_AT)
+                .unwrap();
+        }
+        (dataset, builder.finish())
+    }
+
     /// Object slots, ancestries and the users' gates are derived and not stored: a decoded
     /// snapshot must rebuild them and answer every check as the one that was encoded,
     /// also after further moves and new objects.
     #[test]
     fn a_decoded_snapshot_rebuilds_its_derived_access_and_decides_the_same() {
-        use crate::dataset::{Dataset, DatasetSpec};
-        use crate::engine::{ObjectId, SnapshotBuilder};
-        let spec = DatasetSpec {
-            scale: 1,
-            tenants: 3,
-            users_per_tenant: 60,
-            objects_per_service: 120,
-            grants_per_service: 40,
-            seed: 7,
-        };
-        let dataset = Dataset::generate(&spec);
-        let now = Timestamp::from_unix_millis(1_700_000_000_000);
-        let mut builder = SnapshotBuilder::new();
-        for (n, mutation) in dataset.mutations.iter().enumerate() {
-            builder
-                .apply(Revision::new(n as u64 + 1), mutation, now)
-                .unwrap();
-        }
-        let original = builder.finish();
+        use crate::engine::ObjectId;
+        let now = GENERATED_AT;
+        let (dataset, original) = generated(3, 60, 120, 40, 7);
         let decoded = decode_snapshot(&encode(&original).unwrap()).unwrap();
         let queries = dataset.queries(20_000, 3);
         let decide = |snapshot: &Snapshot| -> Vec<bool> {
@@ -237,25 +249,9 @@ mod tests {
     /// the same mutations (the generator is seeded).
     #[test]
     fn a_checkpoint_from_the_previous_build_decides_as_a_fresh_build() {
-        use crate::dataset::{Dataset, DatasetSpec};
-        use crate::engine::SnapshotBuilder;
-        let spec = DatasetSpec {
-            scale: 1,
-            tenants: 2,
-            users_per_tenant: 40,
-            objects_per_service: 80,
-            grants_per_service: 30,
-            seed: 11,
-        };
-        let dataset = Dataset::generate(&spec);
-        let now = Timestamp::from_unix_millis(1_700_000_000_000);
-        let mut builder = SnapshotBuilder::new();
-        for (n, mutation) in dataset.mutations.iter().enumerate() {
-            builder
-                .apply(Revision::new(n as u64 + 1), mutation, now)
-                .unwrap();
-        }
-        let fresh = builder.finish();
+        let now = GENERATED_AT;
+        // The fixture was written from exactly this dataset.
+        let (dataset, fresh) = generated(2, 40, 80, 30, 11);
         let stored = decode_snapshot(include_bytes!("testdata/checkpoint-v2.bin")).unwrap();
         assert_eq!(stored.revision(), fresh.revision());
         let queries = dataset.queries(20_000, 5);
