@@ -19,8 +19,8 @@ use std::{
 use super::{
     bit_sets::BitsId,
     check::full_access_role,
-    ids::{ServiceId, TenantId, Timestamp, UserId},
-    model::{Snapshot, TenantService, TenantState, UserState},
+    ids::{GrantId, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId},
+    model::{GrantState, SecurityGroupState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
 };
@@ -479,14 +479,25 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
     }
 }
 
-/// A mutation that only adds access: everyone under `gainers` comes to hold what `source`
-/// and every group above it hold.
+/// A mutation that only adds access: everyone under `gainers` comes to hold `gain`.
 struct Addition<'a> {
     tenant: &'a TenantId,
     /// `None`: every service of the tenant.
     service: Option<&'a ServiceId>,
     gainers: &'a Subject,
-    source: Subject,
+    gain: Gain<'a>,
+}
+
+/// What the users under an addition's `gainers` come to hold.
+enum Gain<'a> {
+    /// One grant.
+    Grant(&'a GrantId),
+    /// One security group's permissions on its scope.
+    SecurityGroup(&'a SecurityGroupId),
+    /// Membership of the Administrators group.
+    Administrator,
+    /// Everything this group and every group above it hold.
+    Groups(Subject),
 }
 
 impl<'a> Addition<'a> {
@@ -496,15 +507,26 @@ impl<'a> Addition<'a> {
                 tenant,
                 service,
                 subject,
+                grant,
                 ..
-            }
-            | Mutation::AddSecurityGroupMember {
+            } => Some(Self {
+                tenant,
+                service: Some(service),
+                gainers: subject,
+                gain: Gain::Grant(grant),
+            }),
+            Mutation::AddSecurityGroupMember {
                 tenant,
                 service,
-                member: subject,
-                ..
-            }
-            | Mutation::AddAdministrator {
+                member,
+                group,
+            } => Some(Self {
+                tenant,
+                service: Some(service),
+                gainers: member,
+                gain: Gain::SecurityGroup(group),
+            }),
+            Mutation::AddAdministrator {
                 tenant,
                 service,
                 subject,
@@ -512,7 +534,7 @@ impl<'a> Addition<'a> {
                 tenant,
                 service: Some(service),
                 gainers: subject,
-                source: subject.clone(),
+                gain: Gain::Administrator,
             }),
             Mutation::AddGroupMember {
                 tenant,
@@ -522,7 +544,7 @@ impl<'a> Addition<'a> {
                 tenant,
                 service: None,
                 gainers: member,
-                source: Subject::Group(group.clone()),
+                gain: Gain::Groups(Subject::Group(group.clone())),
             }),
             _ => None,
         }
@@ -544,9 +566,24 @@ impl<'a> Addition<'a> {
                 continue;
             };
             let mut gained = Holdings::default();
-            add_holdings(objects, &self.source, &mut gained);
-            for (group, _) in state.groups_of(&self.source) {
-                add_holdings(objects, group, &mut gained);
+            match &self.gain {
+                Gain::Grant(grant) => {
+                    if let Some(grant) = objects.grants.get(*grant) {
+                        add_grant(objects, grant, &mut gained);
+                    }
+                }
+                Gain::SecurityGroup(group) => {
+                    if let Some(group) = objects.security_groups.get(*group) {
+                        add_security_group(objects, group, &mut gained);
+                    }
+                }
+                Gain::Administrator => gained.administrator = true,
+                Gain::Groups(source) => {
+                    add_holdings(objects, source, &mut gained);
+                    for (group, _) in state.groups_of(source) {
+                        add_holdings(objects, group, &mut gained);
+                    }
+                }
             }
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
@@ -661,36 +698,45 @@ struct Holdings {
 fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings) {
     access.administrator |= objects.administrators.contains(holder);
     for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
-        let Some(sg) = objects.security_groups.get(sg_id) else {
-            continue;
-        };
-        match &sg.scope {
-            ObjectScope::AllObjects => access.entries.push(HeldEntry {
-                node: NodeSlot::Service,
-                bits: sg.bits,
-                expires_at: None,
-                id: None,
-            }),
-            ObjectScope::Objects(set) => {
-                access.entries.extend(set.iter().map(|object| HeldEntry {
-                    node: NodeSlot::Object(objects.object_slot(object)),
-                    bits: sg.bits,
-                    expires_at: None,
-                    id: None,
-                }));
-            }
+        if let Some(group) = objects.security_groups.get(sg_id) {
+            add_security_group(objects, group, access);
         }
     }
     for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
-            access.entries.push(HeldEntry {
-                node: objects.node_slot(&grant.node),
-                bits: objects.grant_bits(grant),
-                expires_at: grant.expires_at,
-                id: None,
-            });
+            add_grant(objects, grant, access);
         }
     }
+}
+
+/// Adds a security group's permissions on its scope.
+fn add_security_group(objects: &TenantService, group: &SecurityGroupState, access: &mut Holdings) {
+    match &group.scope {
+        ObjectScope::AllObjects => access.entries.push(HeldEntry {
+            node: NodeSlot::Service,
+            bits: group.bits,
+            expires_at: None,
+            id: None,
+        }),
+        ObjectScope::Objects(set) => {
+            access.entries.extend(set.iter().map(|object| HeldEntry {
+                node: NodeSlot::Object(objects.object_slot(object)),
+                bits: group.bits,
+                expires_at: None,
+                id: None,
+            }));
+        }
+    }
+}
+
+/// Adds what a grant gives.
+fn add_grant(objects: &TenantService, grant: &GrantState, access: &mut Holdings) {
+    access.entries.push(HeldEntry {
+        node: objects.node_slot(&grant.node),
+        bits: objects.grant_bits(grant),
+        expires_at: grant.expires_at,
+        id: None,
+    });
 }
 
 /// Folds entries on the same node with the same expiry into one (their bits joined), the

@@ -24,6 +24,7 @@ use super::{
     },
     mutation::{GrantNode, Subject},
     permission::PermissionBits,
+    placement::NO_SLOT,
 };
 
 /// An access entry as stored: its node by id.
@@ -160,15 +161,38 @@ impl From<StoredTenantService> for TenantService {
             bit_sets: BitSets::default(),
         };
         service.renumber();
+        let mut service_sets = BitSets::default();
+        // Every entry names its node by id: look the slots up in a small dense map of this
+        // service's objects rather than in the object records, and remember the last set
+        // interned (a user's entries often share one), which is most of what decoding costs.
+        let slots: FastMap<&ObjectId, u32> = service
+            .objects
+            .iter()
+            .map(|(id, state)| (id, state.ancestry.slot()))
+            .collect();
+        let mut last: Option<(PermissionBits, super::bit_sets::BitsId)> = None;
+        let mut decoded: Vec<(UserId, Computed)> = Vec::with_capacity(stored.effective.len());
         for (user, access) in stored.effective.iter() {
             let entries = access
                 .entries
                 .iter()
                 .map(|entry| HeldEntry {
-                    node: service.node_slot(&entry.node),
+                    node: match &entry.node {
+                        GrantNode::Service => NodeSlot::Service,
+                        GrantNode::Object(object) => {
+                            NodeSlot::Object(slots.get(object).copied().unwrap_or(NO_SLOT))
+                        }
+                    },
                     bits: entry.bits,
                     expires_at: entry.expires_at,
-                    id: None,
+                    id: match last {
+                        Some((bits, id)) if bits == entry.bits => Some(id),
+                        _ => {
+                            let id = service_sets.intern(entry.bits);
+                            last = Some((entry.bits, id));
+                            Some(id)
+                        }
+                    },
                 })
                 .collect();
             let computed = Computed {
@@ -177,8 +201,13 @@ impl From<StoredTenantService> for TenantService {
                 administrator: access.administrator,
                 entries: merged(entries),
             };
+            decoded.push((user.clone(), computed));
+        }
+        drop(slots);
+        service.bit_sets = service_sets;
+        for (user, computed) in decoded {
             let kept = service.keep(computed);
-            service.effective.insert(user.clone(), kept);
+            service.effective.insert(user, kept);
         }
         service
     }
