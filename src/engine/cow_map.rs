@@ -176,6 +176,16 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         self.shard_mut(index).entry(key).or_default()
     }
 
+    /// Room for `additional` more entries in every shard.
+    fn reserve_per_shard(&mut self, additional: usize) {
+        if additional == 0 {
+            return;
+        }
+        for index in 0..SHARDS {
+            self.shard_mut(index).reserve(additional);
+        }
+    }
+
     /// Every value, to change in place (every shared shard copied first).
     pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
         self.iter_mut().map(|(_, v)| v)
@@ -227,6 +237,11 @@ where
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
                 let mut map = CowMap::default();
+                // Room in every shard for its share, so decoding does not grow tables
+                // again and again; capped, since the length comes from stored bytes.
+                if let Some(len) = access.size_hint() {
+                    map.reserve_per_shard(len.min(1 << 20) / SHARDS);
+                }
                 while let Some((key, value)) = access.next_entry()? {
                     map.insert(key, value);
                 }

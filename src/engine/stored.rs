@@ -165,11 +165,14 @@ impl From<StoredTenantService> for TenantService {
         // Every entry names its node by id: look the slots up in a small dense map of this
         // service's objects rather than in the object records, and remember the last set
         // interned (a user's entries often share one), which is most of what decoding costs.
-        let slots: FastMap<&ObjectId, u32> = service
-            .objects
-            .iter()
-            .map(|(id, state)| (id, state.ancestry.slot()))
-            .collect();
+        let mut slots: FastMap<&ObjectId, u32> = FastMap::default();
+        slots.reserve(service.objects.len());
+        slots.extend(
+            service
+                .objects
+                .iter()
+                .map(|(id, state)| (id, state.ancestry.slot())),
+        );
         let mut last: Option<(PermissionBits, super::bit_sets::BitsId)> = None;
         let mut decoded: Vec<(UserId, Computed)> = Vec::with_capacity(stored.effective.len());
         for (user, access) in stored.effective.iter() {
