@@ -189,7 +189,7 @@ pub(crate) struct GroupState {
 /// One subscribed service inside one tenant.
 // Stored in its own form, without what is derived (see `stored.rs`).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(from = "super::stored::StoredTenantService")]
+#[serde(from = "super::stored::StoredTenantService<'de>")]
 pub(crate) struct TenantService {
     pub(crate) objects: CowMap<ObjectId, ObjectState>,
     /// Container → direct children; top-level objects under `None`.

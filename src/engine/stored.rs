@@ -22,7 +22,7 @@ use super::{
         CowMap, FastMap, GrantState, GroupState, LevelState, ObjectState, SecurityGroupState,
         TenantService, TenantState, UserState,
     },
-    mutation::{GrantNode, Subject},
+    mutation::Subject,
     permission::PermissionBits,
     placement::NO_SLOT,
 };
@@ -118,22 +118,34 @@ impl Serialize for TenantService {
 
 /// An access entry as stored.
 #[derive(Clone, Deserialize)]
-struct StoredEntry {
-    node: GrantNode,
+struct StoredEntry<'a> {
+    /// Borrowed from the stored bytes: millions of entries need no string of their own,
+    /// only a lookup of their slot.
+    #[serde(borrow)]
+    node: StoredNode<'a>,
     bits: PermissionBits,
     expires_at: Option<Timestamp>,
 }
 
 /// A user's access record as stored.
 #[derive(Clone, Deserialize)]
-struct StoredAccess {
+struct StoredAccess<'a> {
     administrator: bool,
-    entries: Vec<StoredEntry>,
+    #[serde(borrow)]
+    entries: Vec<StoredEntry<'a>>,
+}
+
+/// `GrantNode` as stored (the same variants in the same order), its object id borrowed.
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename = "GrantNode")]
+enum StoredNode<'a> {
+    Service,
+    Object(&'a str),
 }
 
 /// A tenant's service as stored.
 #[derive(Deserialize)]
-pub(crate) struct StoredTenantService {
+pub(crate) struct StoredTenantService<'a> {
     objects: CowMap<ObjectId, ObjectState>,
     children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     administrators: Arc<BTreeSet<Subject>>,
@@ -142,11 +154,12 @@ pub(crate) struct StoredTenantService {
     levels: CowMap<PermissionLevelId, LevelState>,
     grants: CowMap<GrantId, GrantState>,
     grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
-    effective: CowMap<UserId, StoredAccess>,
+    #[serde(borrow)]
+    effective: CowMap<UserId, StoredAccess<'a>>,
 }
 
-impl From<StoredTenantService> for TenantService {
-    fn from(stored: StoredTenantService) -> Self {
+impl From<StoredTenantService<'_>> for TenantService {
+    fn from(stored: StoredTenantService<'_>) -> Self {
         let mut service = TenantService {
             objects: stored.objects,
             children: stored.children,
@@ -165,13 +178,13 @@ impl From<StoredTenantService> for TenantService {
         // Every entry names its node by id: look the slots up in a small dense map of this
         // service's objects rather than in the object records, and remember the last set
         // interned (a user's entries often share one), which is most of what decoding costs.
-        let mut slots: FastMap<&ObjectId, u32> = FastMap::default();
+        let mut slots: FastMap<&str, u32> = FastMap::default();
         slots.reserve(service.objects.len());
         slots.extend(
             service
                 .objects
                 .iter()
-                .map(|(id, state)| (id, state.ancestry.slot())),
+                .map(|(id, state)| (id.as_str(), state.ancestry.slot())),
         );
         let mut last: Option<(PermissionBits, super::bit_sets::BitsId)> = None;
         let mut decoded: Vec<(UserId, Computed)> = Vec::with_capacity(stored.effective.len());
@@ -180,9 +193,9 @@ impl From<StoredTenantService> for TenantService {
                 .entries
                 .iter()
                 .map(|entry| HeldEntry {
-                    node: match &entry.node {
-                        GrantNode::Service => NodeSlot::Service,
-                        GrantNode::Object(object) => {
+                    node: match entry.node {
+                        StoredNode::Service => NodeSlot::Service,
+                        StoredNode::Object(object) => {
                             NodeSlot::Object(slots.get(object).copied().unwrap_or(NO_SLOT))
                         }
                     },
