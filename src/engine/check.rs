@@ -1,10 +1,11 @@
 //! `check` and `explain`.
 //!
 //! `check` reads the user's access record in the service (see `effective.rs`) and the
-//! ancestry stored with the object (see `placement.rs`); `explain` walks every source (roles, the Administrators group, security groups,
-//! grants, through the user's directory groups) to name them. Neither walks the data: the
-//! cost grows with the container depth, the group nesting and the user's own grants, never
-//! with the number of tenants, users, objects or grants.
+//! ancestry stored with the object (see `placement.rs`); `explain` walks every source
+//! (roles, the Administrators group, security groups, grants, through the user's directory
+//! groups) to name them. Neither walks the data: the cost grows with the container depth,
+//! the group nesting and the user's own grants, never with the number of tenants, users,
+//! objects or grants.
 
 use super::{
     decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace},
