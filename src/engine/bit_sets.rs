@@ -118,4 +118,13 @@ mod tests {
         assert!(!entry.holds(bit("f081.run"), &table));
         assert!(!entry.holds(bit("f080.run"), &BitSets::default()));
     }
+
+    /// The record layout is a memory budget: millions of entries (see `effective.rs`).
+    #[test]
+    fn an_access_entry_stays_40_bytes() {
+        assert_eq!(
+            std::mem::size_of::<crate::engine::effective::AccessEntry>(),
+            40
+        );
+    }
 }

@@ -90,7 +90,7 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
 /// expiry. Plain data, no ids: copying and merging entries reads nothing else. The set is
 /// named by its id in the service's table (see `bit_sets.rs`), and its first 64 bits are
 /// copied inline: with up to 64 permissions (the usual catalog) a check never reads the
-/// table, and an entry is 40 bytes instead of 56.
+/// table, and an entry is 40 bytes (it was 64 with its node's id and the whole set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
     pub(crate) node: NodeSlot,
