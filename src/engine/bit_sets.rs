@@ -119,7 +119,7 @@ mod tests {
         assert!(!entry.holds(bit("f080.run"), &BitSets::default()));
     }
 
-    /// The record layout is a memory budget: millions of entries (see `effective.rs`).
+    /// The record layout is a memory budget: millions of entries (see `effective/`).
     #[test]
     fn an_access_entry_stays_40_bytes() {
         assert_eq!(

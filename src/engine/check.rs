@@ -1,6 +1,6 @@
 //! `check` and `explain`.
 //!
-//! `check` reads the user's access record in the service (see `effective.rs`) and the
+//! `check` reads the user's access record in the service (see `effective/`) and the
 //! ancestry stored with the object (see `placement.rs`); `explain` walks every source
 //! (roles, the Administrators group, security groups, grants, through the user's directory
 //! groups) to name them. Neither walks the data: the cost grows with the container depth,
@@ -19,7 +19,7 @@ impl Snapshot {
     /// Whether the query is allowed at `now`.
     ///
     /// The hot path: one record of the user's precomputed access in the service (see
-    /// `effective.rs`, which also copies the user's status and role into it) and the
+    /// `effective/`, which also copies the user's status and role into it) and the
     /// object's ancestry stored with the object (see `placement.rs`): a few hash lookups
     /// and a scan of integers, no walk. `explain` gives the same answer the long way,
     /// naming every source.

@@ -204,7 +204,7 @@ pub(crate) struct TenantService {
     /// Subject → grants naming it.
     pub(crate) grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
     /// User → what it holds here, derived from the maps above and kept current by every
-    /// write, so that a check reads one entry (see `effective.rs`).
+    /// write, so that a check reads one entry (see `effective/`).
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
     /// The slot the next new object gets (see `placement.rs`). Derived: never stored.
     pub(crate) next_slot: u32,

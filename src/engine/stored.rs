@@ -2,7 +2,7 @@
 //!
 //! In memory, a service keeps derived state that names objects by slot (see
 //! `placement.rs`) and copies each user's status into its access records (see
-//! `effective.rs`). Slots are not stable across processes, so checkpoints keep the layout
+//! `effective/`). Slots are not stable across processes, so checkpoints keep the layout
 //! they always had: access entries name their node by id, and neither slots nor gates are
 //! written. Encoding translates slots back to ids; decoding gives slots anew and restores
 //! the gates from the tenant's users.

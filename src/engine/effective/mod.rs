@@ -11,6 +11,8 @@
 //! group, every user under it). Explanations and views still take the full path, which
 //! names every source.
 
+mod additions;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::Arc,
@@ -19,7 +21,7 @@ use std::{
 use super::{
     bit_sets::BitsId,
     check::full_access_role,
-    ids::{GrantId, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId},
+    ids::{ServiceId, TenantId, Timestamp, UserId},
     model::{GrantState, SecurityGroupState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
@@ -273,7 +275,7 @@ impl Affected {
     /// mutation that only adds access adds it to each user it reaches; any other
     /// recomputes every affected user.
     pub(crate) fn refresh_after(&self, snapshot: &mut Snapshot, mutation: &Mutation) {
-        match Addition::of(mutation) {
+        match additions::Addition::of(mutation) {
             Some(addition) => addition.apply(snapshot),
             None => self.refresh(snapshot),
         }
@@ -479,151 +481,6 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
     }
 }
 
-/// A mutation that only adds access: everyone under `gainers` comes to hold `gain`.
-struct Addition<'a> {
-    tenant: &'a TenantId,
-    /// `None`: every service of the tenant.
-    service: Option<&'a ServiceId>,
-    gainers: &'a Subject,
-    gain: Gain<'a>,
-}
-
-/// What the users under an addition's `gainers` come to hold.
-enum Gain<'a> {
-    /// One grant.
-    Grant(&'a GrantId),
-    /// One security group's permissions on its scope.
-    SecurityGroup(&'a SecurityGroupId),
-    /// Membership of the Administrators group.
-    Administrator,
-    /// Everything this group and every group above it hold.
-    Groups(Subject),
-}
-
-impl<'a> Addition<'a> {
-    fn of(mutation: &'a Mutation) -> Option<Self> {
-        match mutation {
-            Mutation::GiveGrant {
-                tenant,
-                service,
-                subject,
-                grant,
-                ..
-            } => Some(Self {
-                tenant,
-                service: Some(service),
-                gainers: subject,
-                gain: Gain::Grant(grant),
-            }),
-            Mutation::AddSecurityGroupMember {
-                tenant,
-                service,
-                member,
-                group,
-            } => Some(Self {
-                tenant,
-                service: Some(service),
-                gainers: member,
-                gain: Gain::SecurityGroup(group),
-            }),
-            Mutation::AddAdministrator {
-                tenant,
-                service,
-                subject,
-            } => Some(Self {
-                tenant,
-                service: Some(service),
-                gainers: subject,
-                gain: Gain::Administrator,
-            }),
-            Mutation::AddGroupMember {
-                tenant,
-                group,
-                member,
-            } => Some(Self {
-                tenant,
-                service: None,
-                gainers: member,
-                gain: Gain::Groups(Subject::Group(group.clone())),
-            }),
-            _ => None,
-        }
-    }
-
-    /// Adds what is gained to the record of each user under `gainers`. Merging entries is
-    /// idempotent and everything gained is now held, so the result equals a full
-    /// recomputation at a fraction of its cost: no user's groups are walked.
-    fn apply(&self, snapshot: &mut Snapshot) {
-        let Some(state) = snapshot.tenants.get(self.tenant) else {
-            return;
-        };
-        let mut users = UserSet::default();
-        users_under(state, self.gainers, &mut users);
-        let services = services_of(state, self.service);
-        let mut updates = Vec::new();
-        for service in services {
-            let Some(objects) = state.services.get(&service) else {
-                continue;
-            };
-            let mut gained = Holdings::default();
-            match &self.gain {
-                Gain::Grant(grant) => {
-                    if let Some(grant) = objects.grants.get(*grant) {
-                        add_grant(objects, grant, &mut gained);
-                    }
-                }
-                Gain::SecurityGroup(group) => {
-                    if let Some(group) = objects.security_groups.get(*group) {
-                        add_security_group(objects, group, &mut gained);
-                    }
-                }
-                Gain::Administrator => gained.administrator = true,
-                Gain::Groups(source) => {
-                    add_holdings(objects, source, &mut gained);
-                    for (group, _) in state.groups_of(source) {
-                        add_holdings(objects, group, &mut gained);
-                    }
-                }
-            }
-            if !gained.administrator && gained.entries.is_empty() {
-                continue;
-            }
-            let gained_entries = merged(gained.entries);
-            let computed: Vec<(UserId, Option<Computed>)> = users
-                .iter()
-                .filter_map(|user| {
-                    let record = state.users.get(user)?;
-                    let current = objects.effective.get(user);
-                    let next = match current {
-                        Some(current) => {
-                            let administrator = current.administrator || gained.administrator;
-                            let held = objects.held(&current.entries);
-                            let entries = merged_sorted(&held, &gained_entries);
-                            if administrator == current.administrator && entries.is_none() {
-                                return None;
-                            }
-                            Computed {
-                                gate: current.gate,
-                                administrator,
-                                entries: entries.unwrap_or(held),
-                            }
-                        }
-                        // It held nothing here before: compute what it holds now.
-                        None => compute(state, objects, &service, user, record),
-                    };
-                    // Something changed (an unchanged record returned above; a new one
-                    // holds at least what was gained).
-                    Some((user.clone(), Some(next)))
-                })
-                .collect();
-            if !computed.is_empty() {
-                updates.push((service, computed));
-            }
-        }
-        write(snapshot, self.tenant, updates);
-    }
-}
-
 /// A user's access in one service from the Administrators group, security groups and
 /// grants, directly or through its directory groups.
 fn compute(
@@ -644,46 +501,6 @@ fn compute(
         administrator: holdings.administrator,
         entries: merged(holdings.entries),
     }
-}
-
-/// `kept` with `added` merged in, both already merged (sorted, one entry per node and
-/// expiry), in one pass; `None` when `added` brings nothing `kept` does not hold.
-fn merged_sorted(kept: &[HeldEntry], added: &[HeldEntry]) -> Option<Vec<HeldEntry>> {
-    let key = |e: &HeldEntry| (e.node, e.expires_at);
-    let mut out: Vec<HeldEntry> = Vec::with_capacity(kept.len() + added.len());
-    let mut changed = false;
-    let (mut kept, mut added) = (kept.iter().peekable(), added.iter().peekable());
-    loop {
-        let next = match (kept.peek(), added.peek()) {
-            (None, None) => break,
-            (Some(_), None) => kept.next().cloned(),
-            (None, Some(_)) => {
-                changed = true;
-                added.next().cloned()
-            }
-            (Some(k), Some(a)) => match key(k).cmp(&key(a)) {
-                std::cmp::Ordering::Less => kept.next().cloned(),
-                std::cmp::Ordering::Greater => {
-                    changed = true;
-                    added.next().cloned()
-                }
-                std::cmp::Ordering::Equal => {
-                    let bits = k.bits.union(a.bits);
-                    changed |= bits != k.bits;
-                    let entry = HeldEntry {
-                        bits,
-                        id: if bits == k.bits { k.id } else { None },
-                        ..(*k).clone()
-                    };
-                    kept.next();
-                    added.next();
-                    Some(entry)
-                }
-            },
-        };
-        out.extend(next);
-    }
-    changed.then_some(out)
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.
