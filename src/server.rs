@@ -178,15 +178,13 @@ impl BoundServer {
                 .add_service(pb::grant_service_server::GrantServiceServer::new(
                     management,
                 ))
-                .add_service(pb::watch_service_server::WatchServiceServer::new(
-                    api::WatchApi::new(
-                        self.app.clone(),
-                        crate::app::WatchOptions {
-                            buffer: self.settings.watch_buffer,
-                            checkpoint_every: self.settings.watch_checkpoint_interval,
-                        },
-                    ),
-                ))
+                .add_service(api::WatchServer::new(api::WatchApi::new(
+                    self.app.clone(),
+                    crate::app::WatchOptions {
+                        buffer: self.settings.watch_buffer,
+                        checkpoint_every: self.settings.watch_checkpoint_interval,
+                    },
+                )))
                 .serve_with_incoming_shutdown(accepted(self.listener), async {
                     let _ = stopped.await;
                 }),

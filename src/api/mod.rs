@@ -16,7 +16,7 @@ pub use management::{CALLER_HEADER, ManagementApi, ManagementOptions};
 pub use server_info::ServerInfoApi;
 pub use status::code_name;
 pub use trace::RpcTraceLayer;
-pub use watch::WatchApi;
+pub use watch::{WatchApi, WatchServer};
 
 /// Generated protobuf and tonic code for `authz.v1`.
 #[allow(

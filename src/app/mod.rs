@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use crate::store::{AuditOutcome, AuditQuery, AuditRecord};
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use stream::{WatchError, WatchFilter, WatchItem, WatchOptions};
+pub use stream::{SharedChange, WatchError, WatchFilter, WatchItem, WatchOptions};
 pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{

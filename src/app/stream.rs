@@ -13,7 +13,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -35,7 +35,40 @@ const RING: usize = 256;
 const REPLAY_BATCH: usize = 256;
 
 /// One group commit, shared by every subscriber.
-pub(super) type Commit = Arc<[Arc<ChangeRecord>]>;
+pub(super) type Commit = Arc<[Arc<SharedChange>]>;
+
+/// A committed change as the stream hands it out: one allocation shared by every
+/// subscriber it goes to. It keeps the first encoding a transport makes of it, so that a
+/// change going to a thousand subscribers is encoded once, not a thousand times.
+#[derive(Debug)]
+pub struct SharedChange {
+    record: ChangeRecord,
+    // OnceLock: the first subscriber to send the change encodes it; the others, on other
+    // threads, wait for that encoding or read it.
+    encoded: OnceLock<Box<[u8]>>,
+}
+
+impl SharedChange {
+    pub fn new(record: ChangeRecord) -> Self {
+        Self {
+            record,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The committed change.
+    pub fn record(&self) -> &ChangeRecord {
+        &self.record
+    }
+
+    /// The change's encoding for the wire: made by `encode` the first time it is asked
+    /// for, then shared. The server has one wire encoding of changes, so every caller
+    /// passes the same `encode`.
+    pub fn encoded(&self, encode: impl FnOnce(&ChangeRecord) -> Vec<u8>) -> &[u8] {
+        self.encoded
+            .get_or_init(|| encode(&self.record).into_boxed_slice())
+    }
+}
 
 /// Which changes a subscriber wants. Empty sets match everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +113,7 @@ impl WatchFilter {
 #[derive(Debug, Clone)]
 pub enum WatchItem {
     /// A committed change that matches the filter.
-    Change(Arc<ChangeRecord>),
+    Change(Arc<SharedChange>),
     /// Nothing at or below this revision is still to come.
     Checkpoint(Revision),
 }
@@ -173,21 +206,21 @@ impl WatchHub {
 
     /// Hands a durable group commit to the subscribers. Never waits.
     pub(super) fn publish(&self, commit: Commit) {
-        let newest = commit.last().map(|r| r.revision.get());
+        let newest = commit.last().map(|change| change.record.revision.get());
         if let Ok(mut rings) = self.tenant_rings.lock() {
             // A ring nobody listens to any more goes.
             rings.retain(|_, ring| ring.receiver_count() > 0);
             if !rings.is_empty() {
-                let mut by_tenant: std::collections::HashMap<&TenantId, Vec<Arc<ChangeRecord>>> =
+                let mut by_tenant: std::collections::HashMap<&TenantId, Vec<Arc<SharedChange>>> =
                     std::collections::HashMap::new();
-                for record in commit.iter() {
-                    if let Some(tenant) = &record.context.tenant
+                for change in commit.iter() {
+                    if let Some(tenant) = &change.record.context.tenant
                         && rings.contains_key(tenant)
                     {
                         by_tenant
                             .entry(tenant)
                             .or_default()
-                            .push(Arc::clone(record));
+                            .push(Arc::clone(change));
                     }
                 }
                 for (tenant, records) in by_tenant {
@@ -435,7 +468,7 @@ impl Stream {
                 if self.filter.matches(&record) {
                     let revision = record.revision;
                     self.items
-                        .send(Ok(WatchItem::Change(Arc::new(record))))
+                        .send(Ok(WatchItem::Change(Arc::new(SharedChange::new(record)))))
                         .await
                         .map_err(|_| Stop::Gone)?;
                     self.last_delivered = revision;
@@ -485,15 +518,16 @@ impl Stream {
     }
 
     fn forward(&mut self, commit: &Commit) -> Result<(), Stop> {
-        for record in commit.iter() {
+        for change in commit.iter() {
+            let revision = change.record.revision;
             // Already replayed from the log.
-            if record.revision <= self.last {
+            if revision <= self.last {
                 continue;
             }
-            self.last = record.revision;
-            if self.filter.matches(record) {
-                self.offer(WatchItem::Change(Arc::clone(record)))?;
-                self.last_delivered = record.revision;
+            self.last = revision;
+            if self.filter.matches(&change.record) {
+                self.offer(WatchItem::Change(Arc::clone(change)))?;
+                self.last_delivered = revision;
             }
         }
         self.progressed();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::Clock;
+use super::{Clock, stream::SharedChange};
 use crate::{
     engine::{
         AuthorityError, ChangeRecord, Mutation, MutationError, MutationErrorKind, Revision,
@@ -332,8 +332,13 @@ impl Writer {
                     // A caller that gave up still had its change committed; nothing to undo.
                     let _ = reply.send(Ok(Committed::New(revision)));
                 }
-                self.hub
-                    .publish(records.into_iter().map(Arc::new).collect::<Vec<_>>().into());
+                self.hub.publish(
+                    records
+                        .into_iter()
+                        .map(|record| Arc::new(SharedChange::new(record)))
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
             }
             Err(err) => {
                 tracing::error!(%err, changes = records.len(), "group commit failed; nothing published");

@@ -1,0 +1,128 @@
+//! `authz.v1.WatchService`: the change stream as gRPC server streaming.
+//!
+//! The service is served by hand (`service.rs`) rather than by the generated server, so
+//! that each change is encoded once for all the subscribers it goes to (`event.rs` makes
+//! the wire event).
+
+mod event;
+mod service;
+
+use std::{collections::HashMap, pin::Pin};
+
+use tokio_stream::{Stream, StreamExt as _, wrappers::ReceiverStream};
+use tonic::{Code, Request, Response, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use super::{convert, pb, status::invalid_field};
+use crate::{
+    app::{App, WatchError, WatchFilter, WatchItem, WatchOptions},
+    engine::{Revision, ServiceId, TenantId},
+};
+use event::event_kind_from_pb;
+pub use service::WatchServer;
+
+/// Implements `authz.v1.WatchService`.
+#[derive(Debug, Clone)]
+pub struct WatchApi {
+    app: App,
+    options: WatchOptions,
+}
+
+/// A subscriber's messages as the stream yields them: encoded on the way out.
+type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchItem, Status>> + Send>>;
+
+impl WatchApi {
+    /// Streams `app`'s changes with these buffer and checkpoint settings.
+    pub fn new(app: App, options: WatchOptions) -> Self {
+        Self { app, options }
+    }
+
+    /// `Watch`: validates the filter and start, then streams what the app delivers.
+    async fn watch(
+        &self,
+        request: Request<pb::WatchRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let request = request.into_inner();
+        let filter = filter(&request)?;
+        let start = request.start_revision.map(Revision::new);
+        let items = self
+            .app
+            .watch(start, filter, self.options)
+            .await
+            .map_err(|err| watch_error(&err))?;
+        let stream = ReceiverStream::new(items).map(|item| item.map_err(|err| watch_error(&err)));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
+    let tenants = request
+        .tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| convert::id(&format!("tenants[{i}]"), t, TenantId::parse))
+        .collect::<Result<_, _>>()?;
+    let services = request
+        .services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| convert::id(&format!("services[{i}]"), s, ServiceId::parse))
+        .collect::<Result<_, _>>()?;
+    let kinds = request
+        .kinds
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            pb::EventKind::try_from(*k)
+                .ok()
+                .and_then(event_kind_from_pb)
+                .ok_or_else(|| invalid_field(&format!("kinds[{i}]"), "is not an event kind"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(WatchFilter {
+        tenants,
+        services,
+        kinds,
+    })
+}
+
+/// The status ending a stream, with the revision to resume from in `ErrorInfo`.
+fn watch_error(err: &WatchError) -> Status {
+    let (code, metadata) = match err {
+        WatchError::TooOld { oldest, .. } => (
+            Code::OutOfRange,
+            HashMap::from([
+                ("oldest_revision".to_owned(), oldest.get().to_string()),
+                (
+                    "resume_from".to_owned(),
+                    oldest.get().saturating_sub(1).to_string(),
+                ),
+            ]),
+        ),
+        WatchError::Ahead { current, .. } => (
+            Code::OutOfRange,
+            HashMap::from([("current_revision".to_owned(), current.get().to_string())]),
+        ),
+        WatchError::TooSlow { last_delivered } => (
+            Code::ResourceExhausted,
+            HashMap::from([("resume_from".to_owned(), last_delivered.get().to_string())]),
+        ),
+        WatchError::ShuttingDown { last_delivered } => (
+            Code::Unavailable,
+            HashMap::from([("resume_from".to_owned(), last_delivered.get().to_string())]),
+        ),
+        WatchError::Store(_) => (Code::Unavailable, HashMap::new()),
+    };
+    let reason = match err {
+        WatchError::TooOld { .. } => "revision_too_old",
+        WatchError::Ahead { .. } => "revision_ahead",
+        WatchError::TooSlow { .. } => "subscriber_too_slow",
+        WatchError::ShuttingDown { .. } => "shutting_down",
+        WatchError::Store(_) => "store_unavailable",
+    };
+    Status::with_error_details(
+        code,
+        err.to_string(),
+        ErrorDetails::with_error_info(reason, "authzd", metadata),
+    )
+}
