@@ -483,25 +483,50 @@ impl Stream {
     async fn follow(&mut self, mut live: broadcast::Receiver<Commit>) -> Result<(), Stop> {
         let mut ticks = tokio::time::interval(self.options.checkpoint_every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Made once, not per wake-up: each of these registers a waiter under a lock, and
+        // a thousand subscribers wake on every commit.
         let mut closing = self.closing.clone();
+        let shutdown = closing.wait_for(|closing| *closing);
+        tokio::pin!(shutdown);
         let items = self.items.clone();
+        let gone = items.closed();
+        tokio::pin!(gone);
         loop {
             tokio::select! {
-                commit = live.recv() => match commit {
-                    Ok(commit) => {
-                        self.forward(&commit)?;
-                        self.catch_up(&live);
+                biased;
+                _ = &mut shutdown => return Err(self.shutting_down()),
+                () = &mut gone => return Err(Stop::Gone),
+                commit = live.recv() => {
+                    let mut commit = commit;
+                    // Everything already waiting in the ring goes in one wake-up.
+                    loop {
+                        match commit {
+                            Ok(commit) => self.forward(&commit)?,
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                return Err(self.too_slow());
+                            }
+                            Err(broadcast::error::RecvError::Closed) => {
+                                return Err(self.shutting_down());
+                            }
+                        }
+                        commit = match live.try_recv() {
+                            Ok(next) => Ok(next),
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                                Err(broadcast::error::RecvError::Lagged(n))
+                            }
+                            Err(broadcast::error::TryRecvError::Closed) => {
+                                Err(broadcast::error::RecvError::Closed)
+                            }
+                        };
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => return Err(self.too_slow()),
-                    Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
-                },
+                    self.catch_up(&live);
+                }
                 _ = ticks.tick() => {
                     self.catch_up(&live);
                     self.offer(WatchItem::Checkpoint(self.last))?;
                     self.last_delivered = self.last;
                 }
-                _ = closing.wait_for(|closing| *closing) => return Err(self.shutting_down()),
-                () = items.closed() => return Err(Stop::Gone),
             }
         }
     }
