@@ -1,29 +1,39 @@
-//! Watch benchmarks over real gRPC (server and subscribers in this process, on
-//! 127.0.0.1), printed as markdown tables:
+//! Watch benchmarks over real gRPC on 127.0.0.1, printed as markdown tables:
 //! - commit-to-delivery latency (median, p99) with 1, 100 and 1,000 subscribers, at a
 //!   steady write rate: from the writer's acknowledgement of the durable commit (the
 //!   writer answers, then hands the commit to the stream) to the change's arrival at each
 //!   subscriber; the submit-to-delivery time, which adds the commit itself, beside it;
 //! - write throughput (64 concurrent writers) with no subscriber and with 1,000 sidecars
 //!   each watching one tenant — ten per tenant over 100 tenants, and one per tenant over
-//!   1,000 — in the same run; and, for scale, with 1,000 subscribers that each take every
-//!   change;
-//! - memory per idle subscriber (resident set growth over 1,000 open streams, server and
-//!   client side together, divided by 1,000), measured first, on a fresh heap.
+//!   1,000 — runs with and without alternating; and, for scale, with 1,000 subscribers
+//!   that each take every change;
+//! - memory per idle subscriber: the server's resident growth over 1,000 open streams,
+//!   divided by 1,000, measured first, on a fresh heap.
 //!
-//! Subscribers run in this process: on this machine they share its cores with the server.
+//! The subscribers run in a child process (this binary again, told so by
+//! `AUTHZD_WATCH_BENCH_SUBSCRIBERS`), so the server's figures are its own. On a small
+//! machine the two processes still share the cores: the throughput runs are made twice,
+//! once with the subscriber process at the same priority as the server (it competes for
+//! the cores, as no remote sidecar would) and once at the lowest (`nice -n 19`: it reads
+//! in the time the server leaves, standing in for sidecars on other machines; every
+//! subscriber must still get all its events). Arrival times cross the process boundary
+//! as wall-clock nanoseconds, which both processes read from the same clock.
 //!
-//! `cargo bench --bench watch`.
+//! `cargo bench --bench watch`; `AUTHZD_WATCH_BENCH=latency,throughput,memory` picks
+//! the parts (default all).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::cast_precision_loss
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation
 )]
 
 use std::{
     collections::HashMap,
-    time::{Duration, Instant},
+    io::{BufRead as _, BufReader, Write as _},
+    process::{Child, ChildStdout, Command, Stdio},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use authzd::{
@@ -48,8 +58,18 @@ const TENANTS: usize = 1000;
 const LATENCY_TENANTS: usize = 100;
 /// Streams per HTTP/2 connection.
 const STREAMS_PER_CONNECTION: usize = 100;
+/// Names the subscriber process's task: "ADDR COUNT TENANTS EXPECT REPORT" (TENANTS 0:
+/// every subscriber takes every change, otherwise subscriber n watches tenant
+/// n % TENANTS; REPORT `times` or `count`).
+const SUBSCRIBERS_ENV: &str = "AUTHZD_WATCH_BENCH_SUBSCRIBERS";
 
 fn main() {
+    if let Ok(task) = std::env::var(SUBSCRIBERS_ENV) {
+        subscriber_process(&task);
+        return;
+    }
+    let parts =
+        std::env::var("AUTHZD_WATCH_BENCH").unwrap_or_else(|_| "latency,throughput,memory".into());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,18 +79,24 @@ fn main() {
         std::thread::available_parallelism().map_or(1, usize::from)
     );
     runtime.block_on(async {
-        memory().await;
-        println!();
-        println!(
-            "| subscribers | deliveries | commit-to-delivery median | p99 | submit-to-delivery median | p99 |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for subscribers in [1, 100, 1000] {
-            latency(subscribers, false).await;
+        if parts.contains("memory") {
+            memory().await;
+            println!();
         }
-        latency(1000, true).await;
-        println!();
-        throughput().await;
+        if parts.contains("latency") {
+            println!(
+                "| subscribers | deliveries | commit-to-delivery median | p99 | submit-to-delivery median | p99 |"
+            );
+            println!("|---|---|---|---|---|---|");
+            for subscribers in [1, 100, 1000] {
+                latency(subscribers, false).await;
+            }
+            latency(1000, true).await;
+            println!();
+        }
+        if parts.contains("throughput") {
+            throughput().await;
+        }
     });
 }
 
@@ -91,9 +117,13 @@ impl Running {
     }
 }
 
-async fn start() -> Running {
+/// Starts a server with the default settings but for `watch_buffer`, if given.
+async fn start(watch_buffer: Option<usize>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     let mut layers = Layers::default();
+    if let Some(buffer) = watch_buffer {
+        layers.flags.insert("watch_buffer", buffer.to_string());
+    }
     layers.flags.insert("listen", "127.0.0.1:0".to_owned());
     layers
         .flags
@@ -153,6 +183,151 @@ fn group(tenant: TenantId, n: usize) -> Mutation {
     }
 }
 
+/// Wall-clock nanoseconds: comparable between the server and the subscriber process.
+fn wall_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Subscribers in a child process.
+struct Subscribers {
+    child: Child,
+    lines: std::io::Lines<BufReader<ChildStdout>>,
+}
+
+impl Subscribers {
+    /// Starts `count` subscribers from the current revision (subscriber `n` watching
+    /// tenant `n % tenants`, or every change with `tenants` 0), each until it has `expect`
+    /// events; returns once every stream is open.
+    fn start(
+        addr: std::net::SocketAddr,
+        (count, tenants, expect): (usize, usize, usize),
+        report: Report,
+        lowest_priority: bool,
+    ) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let mut command = if lowest_priority {
+            let mut nice = Command::new("nice");
+            nice.args(["-n", "19"]).arg(exe);
+            nice
+        } else {
+            Command::new(exe)
+        };
+        let mut child = command
+            .env(
+                SUBSCRIBERS_ENV,
+                format!("{addr} {count} {tenants} {expect} {}", report.name()),
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        Self { child, lines }
+    }
+
+    /// Waits for every subscriber to have its events: (revision, wall-clock nanoseconds of
+    /// arrival) of each delivery, as reported with [`Report::Times`].
+    fn arrivals(mut self) -> Vec<(u64, u64)> {
+        let arrivals = self
+            .lines
+            .by_ref()
+            .map(|line| {
+                let line = line.unwrap();
+                let (revision, at) = line.split_once(' ').unwrap();
+                (revision.parse().unwrap(), at.parse().unwrap())
+            })
+            .collect();
+        assert!(self.child.wait().unwrap().success());
+        arrivals
+    }
+
+    /// Waits for every subscriber to have its events: how many were delivered, as reported
+    /// with [`Report::Count`].
+    fn delivered(mut self) -> usize {
+        let count = self.lines.next().unwrap().unwrap().parse().unwrap();
+        assert!(self.child.wait().unwrap().success());
+        count
+    }
+}
+
+/// What the subscriber process reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    /// Every delivery's revision and arrival time.
+    Times,
+    /// Only the number of deliveries (millions of lines would cost more than the run).
+    Count,
+}
+
+impl Report {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Times => "times",
+            Self::Count => "count",
+        }
+    }
+}
+
+/// The subscriber process: opens the streams `task` names, says "ready", and once every
+/// subscriber has its events prints one line `REVISION WALL_NANOS` per delivery, or only
+/// their number.
+fn subscriber_process(task: &str) {
+    let fields: Vec<&str> = task.split_whitespace().collect();
+    let addr: std::net::SocketAddr = fields[0].parse().unwrap();
+    let count: usize = fields[1].parse().unwrap();
+    let tenants: usize = fields[2].parse().unwrap();
+    let expect: usize = fields[3].parse().unwrap();
+    let report = if fields[4] == Report::Count.name() {
+        Report::Count
+    } else {
+        Report::Times
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let arrivals = runtime.block_on(async {
+        let streams = open_streams(addr, count, tenants).await;
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        // Instants are cheap to take per arrival; convert them to wall time once, after.
+        let (base_instant, base_wall) = (Instant::now(), wall_nanos());
+        let mut handles = Vec::new();
+        for mut stream in streams {
+            handles.push(tokio::spawn(async move {
+                let mut arrivals = Vec::with_capacity(expect);
+                while arrivals.len() < expect {
+                    let Ok(Some(message)) = stream.message().await else {
+                        break;
+                    };
+                    if let Some(pb::watch_response::Message::Event(event)) = message.message {
+                        arrivals.push((event.revision, Instant::now()));
+                    }
+                }
+                arrivals
+            }));
+        }
+        let mut all = Vec::new();
+        for handle in handles {
+            for (revision, at) in handle.await.unwrap() {
+                let offset = at.saturating_duration_since(base_instant).as_nanos() as u64;
+                all.push((revision, base_wall + offset));
+            }
+        }
+        all
+    });
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if report == Report::Count {
+        writeln!(out, "{}", arrivals.len()).unwrap();
+        return;
+    }
+    for (revision, at) in arrivals {
+        writeln!(out, "{revision} {at}").unwrap();
+    }
+}
+
 async fn channels(addr: std::net::SocketAddr, subscribers: usize) -> Vec<Channel> {
     let mut channels = Vec::new();
     for _ in 0..subscribers.div_ceil(STREAMS_PER_CONNECTION) {
@@ -167,69 +342,56 @@ async fn channels(addr: std::net::SocketAddr, subscribers: usize) -> Vec<Channel
     channels
 }
 
-/// Opens `count` streams from the current revision (subscriber `n` watching tenant
-/// `n % tenants` if `per_tenant`); each records when every event arrived, until it has
-/// `expect` events.
-async fn subscribe(
+/// Opens `count` streams from the current revision: subscriber `n` watches tenant
+/// `n % tenants`, or every change with `tenants` 0.
+async fn open_streams(
     addr: std::net::SocketAddr,
     count: usize,
-    (per_tenant, tenants): (bool, usize),
-    expect: usize,
-) -> Vec<tokio::task::JoinHandle<Vec<(u64, Instant)>>> {
+    tenants: usize,
+) -> Vec<tonic::Streaming<pb::WatchResponse>> {
     let channels = channels(addr, count).await;
-    let mut handles = Vec::new();
+    let mut streams = Vec::new();
     for n in 0..count {
         let request = pb::WatchRequest {
-            tenants: if per_tenant {
+            tenants: if tenants > 0 {
                 vec![tenant_n(n % tenants).to_string()]
             } else {
                 Vec::new()
             },
             ..Default::default()
         };
-        let mut stream = WatchServiceClient::new(channels[n / STREAMS_PER_CONNECTION].clone())
-            .watch(request)
-            .await
-            .unwrap()
-            .into_inner();
-        handles.push(tokio::spawn(async move {
-            let mut arrivals = Vec::new();
-            while arrivals.len() < expect {
-                let Ok(Some(message)) = stream.message().await else {
-                    break;
-                };
-                if let Some(pb::watch_response::Message::Event(event)) = message.message {
-                    arrivals.push((event.revision, Instant::now()));
-                }
-            }
-            arrivals
-        }));
+        streams.push(
+            WatchServiceClient::new(channels[n / STREAMS_PER_CONNECTION].clone())
+                .watch(request)
+                .await
+                .unwrap()
+                .into_inner(),
+        );
     }
-    handles
+    streams
 }
 
 /// With `per_tenant`, subscriber `n` watches tenant `n % LATENCY_TENANTS` (sidecars of
 /// their tenant) and the writes go round those tenants; otherwise every subscriber takes
 /// every change.
 async fn latency(subscribers: usize, per_tenant: bool) {
-    let running = start().await;
-    let expect = if per_tenant {
-        LATENCY_WRITES / LATENCY_TENANTS
+    let running = start(None).await;
+    let (tenants, expect) = if per_tenant {
+        (LATENCY_TENANTS, LATENCY_WRITES / LATENCY_TENANTS)
     } else {
-        LATENCY_WRITES
+        (0, LATENCY_WRITES)
     };
-    let handles = subscribe(
+    let process = Subscribers::start(
         running.addr,
-        subscribers,
-        (per_tenant, LATENCY_TENANTS),
-        expect,
-    )
-    .await;
-    let mut times: HashMap<u64, (Instant, Instant)> = HashMap::new();
+        (subscribers, tenants, expect),
+        Report::Times,
+        false,
+    );
+    let mut times: HashMap<u64, (u64, u64)> = HashMap::new();
     let mut pause = tokio::time::interval(LATENCY_PAUSE);
     for n in 0..LATENCY_WRITES {
         pause.tick().await;
-        let before = Instant::now();
+        let before = wall_nanos();
         let revision = running
             .app
             .submit(
@@ -238,17 +400,23 @@ async fn latency(subscribers: usize, per_tenant: bool) {
             )
             .await
             .unwrap();
-        times.insert(revision.get(), (before, Instant::now()));
+        times.insert(revision.get(), (before, wall_nanos()));
     }
+    let arrivals = tokio::task::spawn_blocking(move || process.arrivals())
+        .await
+        .unwrap();
+    assert_eq!(
+        arrivals.len(),
+        subscribers * expect,
+        "every delivery arrived"
+    );
     let mut from_commit = Vec::new();
     let mut from_submit = Vec::new();
-    for handle in handles {
-        for (revision, arrived) in handle.await.unwrap() {
-            let (submitted, acknowledged) = times[&revision];
-            // The stream may deliver before the writer's answer reaches the submitter.
-            from_commit.push(arrived.saturating_duration_since(acknowledged));
-            from_submit.push(arrived.duration_since(submitted));
-        }
+    for (revision, arrived) in arrivals {
+        let (submitted, acknowledged) = times[&revision];
+        // The stream may deliver before the writer's answer reaches the submitter.
+        from_commit.push(Duration::from_nanos(arrived.saturating_sub(acknowledged)));
+        from_submit.push(Duration::from_nanos(arrived.saturating_sub(submitted)));
     }
     let (commit_median, commit_p99) = quantiles(&mut from_commit);
     let (submit_median, submit_p99) = quantiles(&mut from_submit);
@@ -292,54 +460,88 @@ async fn write_rate(app: &App, offset: usize, tenants: usize) -> f64 {
     (WRITERS * PER_WRITER) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The write rate with 1,000 subscribers attached (watching `tenants` as in
+/// [`Subscribers::start`]), each of which must get all its events.
+async fn rate_with_subscribers(
+    running: &Running,
+    offset: usize,
+    tenants: usize,
+    lowest_priority: bool,
+) -> f64 {
+    let batch = WRITERS * PER_WRITER;
+    let expect = batch.checked_div(tenants).unwrap_or(batch);
+    let process = Subscribers::start(
+        running.addr,
+        (1000, tenants, expect),
+        Report::Count,
+        lowest_priority,
+    );
+    let rate = write_rate(&running.app, offset, tenants.max(100)).await;
+    let delivered = tokio::task::spawn_blocking(move || process.delivered())
+        .await
+        .unwrap();
+    assert_eq!(delivered, 1000 * expect, "every subscriber got its events");
+    rate
+}
+
 async fn throughput() {
-    let running = start().await;
+    let mut running = start(None).await;
     let batch = WRITERS * PER_WRITER;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    println!("| write throughput (64 writers) | changes/s | vs none, same run |");
-    println!("|---|---|---|");
+    println!(
+        "| write throughput (64 writers) | subscriber process | changes/s | vs none, same run |"
+    );
+    println!("|---|---|---|---|");
     let mut offset = 0;
-    // 1,000 sidecars watching one tenant each: 10 per tenant over 100 tenants, or one per
-    // tenant over 1,000. Runs without and with them alternate, so drift hits both.
-    for tenants in [100, 1000] {
+    // 1,000 sidecars watching one tenant each, 10 per tenant over 100 tenants or one per
+    // tenant over 1,000, then 1,000 subscribers taking every change (tenants 0). Runs
+    // without and with subscribers alternate, so drift hits both.
+    for tenants in [100, 1000, 0] {
+        if tenants == 0 {
+            // Subscribers taking every change from 64 writers fall thousands of changes
+            // behind on this machine: with the default buffer they are ended as too slow
+            // (as they should be). Give them room for a whole batch, to measure the rest.
+            running.stop().await;
+            running = start(Some(batch)).await;
+        }
         let mut without = Vec::new();
-        let mut with = Vec::new();
+        let mut same_priority = Vec::new();
+        let mut lowest_priority = Vec::new();
         for _ in 0..2 {
-            without.push(write_rate(&running.app, offset, tenants).await);
+            without.push(write_rate(&running.app, offset, tenants.max(100)).await);
             offset += batch;
-            let handles = subscribe(running.addr, 1000, (true, tenants), batch / tenants).await;
-            with.push(write_rate(&running.app, offset, tenants).await);
+            same_priority.push(rate_with_subscribers(&running, offset, tenants, false).await);
             offset += batch;
-            let mut delivered = 0;
-            for handle in handles {
-                delivered += handle.await.unwrap().len();
+            // Subscribers that take every change and read only in the time left would fall
+            // more than their buffer behind the writers, and be ended as too slow.
+            if tenants > 0 {
+                lowest_priority.push(rate_with_subscribers(&running, offset, tenants, true).await);
+                offset += batch;
             }
-            assert_eq!(
-                delivered,
-                1000 * batch / tenants,
-                "every sidecar got its tenant's"
-            );
         }
         let base = mean(&without);
-        let sidecars = mean(&with);
-        println!("| no subscriber, writes over {tenants} tenants | {base:.0} | 1.00 |");
+        let who = match tenants {
+            0 => format!(
+                "1,000 subscribers taking every change (writes over 100 tenants; buffer {batch})"
+            ),
+            100 => "1,000 sidecars, 10 per tenant over 100 tenants".to_owned(),
+            n => format!("1,000 sidecars, one per tenant over {n} tenants"),
+        };
         println!(
-            "| 1,000 sidecars over {tenants} tenants | {sidecars:.0} | {:.2} |",
-            sidecars / base
+            "| none (writes over {} tenants) | | {base:.0} | 1.00 |",
+            tenants.max(100)
         );
+        for (priority, rates) in [
+            ("same priority", &same_priority),
+            ("lowest priority", &lowest_priority),
+        ] {
+            if rates.is_empty() {
+                continue;
+            }
+            let rate = mean(rates);
+            println!("| {who} | {priority} | {rate:.0} | {:.2} |", rate / base);
+        }
     }
-    let base = write_rate(&running.app, offset, 100).await;
-    offset += batch;
-    let handles = subscribe(running.addr, 1000, (false, 0), batch).await;
-    let everything = write_rate(&running.app, offset, 100).await;
-    for handle in handles {
-        assert_eq!(handle.await.unwrap().len(), batch);
-    }
-    println!("| no subscriber | {base:.0} | 1.00 |");
-    println!(
-        "| 1,000 subscribers taking every change | {everything:.0} | {:.2} |",
-        everything / base
-    );
     running.stop().await;
 }
 
@@ -353,30 +555,30 @@ fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// The server's resident growth with 1,000 idle streams open.
 async fn memory() {
-    let running = start().await;
-    let channels = channels(running.addr, 1000).await;
+    let running = start(None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = resident_bytes();
-    let mut streams = Vec::new();
-    for n in 0..1000 {
-        streams.push(
-            WatchServiceClient::new(channels[n / STREAMS_PER_CONNECTION].clone())
-                .watch(pb::WatchRequest::default())
-                .await
-                .unwrap()
-                .into_inner(),
-        );
-    }
+    // Each subscriber waits for one event that is written only after the measurement.
+    let process = Subscribers::start(running.addr, (1000, 0, 1), Report::Count, false);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let after = resident_bytes();
-    println!("| idle subscribers | resident growth | per subscriber |");
+    running
+        .app
+        .submit(group(tenant_n(0), 0), ChangeMeta::default())
+        .await
+        .unwrap();
+    let delivered = tokio::task::spawn_blocking(move || process.delivered())
+        .await
+        .unwrap();
+    assert_eq!(delivered, 1000);
+    println!("| idle subscribers | server resident growth | per subscriber |");
     println!("|---|---|---|");
     println!(
         "| 1,000 | {:.1} MB | {:.1} KB |",
         after.saturating_sub(before) as f64 / 1e6,
         after.saturating_sub(before) as f64 / 1000.0 / 1e3
     );
-    drop(streams);
     running.stop().await;
 }
