@@ -6,9 +6,10 @@
 //! to scan and less memory to copy. A service has few distinct sets (its security groups,
 //! levels, the direct grants' sets and their unions), so the table stays small and hot.
 //!
-//! Ids are derived, like slots: never stored, given anew when a checkpoint is decoded.
 //! The table only grows while the process runs (a set no entry uses any more keeps its
-//! id); decoding a checkpoint keeps only the sets in use.
+//! id). A checkpoint stores only the sets in use, numbered anew in order of first use
+//! ([`SetsInUse`]), and entries name them by that number: decoding reads the table back
+//! as it is and needs to intern nothing (see `stored/`).
 
 use std::sync::Arc;
 
@@ -56,6 +57,80 @@ impl BitSets {
         Arc::make_mut(&mut self.ids).insert(bits, id);
         id
     }
+
+    /// The table a checkpoint stored (see [`SetsInUse`]): each set's id is its position.
+    pub(crate) fn from_stored(sets: Vec<PermissionBits>) -> Self {
+        let mut ids = FastMap::default();
+        ids.reserve(sets.len());
+        // A set stored twice (never written so) keeps its first id for new entries; an
+        // entry naming the other still reads the same set.
+        for (bits, index) in sets.iter().zip(0..) {
+            ids.entry(*bits).or_insert(BitsId(index));
+        }
+        Self {
+            sets: Arc::new(sets),
+            ids: Arc::new(ids),
+        }
+    }
+
+    /// The id at position `index` with its set, if the table has a set there.
+    pub(crate) fn at(&self, index: u32) -> Option<(BitsId, PermissionBits)> {
+        let bits = self.sets.get(usize::try_from(index).ok()?)?;
+        Some((BitsId(index), *bits))
+    }
+}
+
+/// The sets some access entries use, numbered densely in order of first use: what a
+/// checkpoint stores of a service's table, so that sets no entry uses any more are left
+/// behind instead of being carried from checkpoint to checkpoint.
+#[derive(Debug)]
+pub(crate) struct SetsInUse {
+    sets: Vec<PermissionBits>,
+    /// Table id → stored number, `None` for a set no entry uses.
+    numbers: Vec<Option<u32>>,
+    /// The number of the empty set that stands for an id the table never gave (see
+    /// [`BitSets::get`]).
+    outside: Option<u32>,
+}
+
+impl SetsInUse {
+    /// Numbers the sets of `table` that `used` names.
+    pub(crate) fn of(table: &BitSets, used: impl IntoIterator<Item = BitsId>) -> Self {
+        let mut sets = Vec::new();
+        let mut numbers = vec![None; table.sets.len()];
+        let mut outside = None;
+        for id in used {
+            let number = match usize::try_from(id.0).ok().and_then(|i| numbers.get_mut(i)) {
+                Some(number) => number,
+                None => &mut outside,
+            };
+            if number.is_none() {
+                // Fewer sets than the table holds, so the count fits in a u32 as ids do.
+                *number = Some(u32::try_from(sets.len()).unwrap_or(u32::MAX));
+                sets.push(table.get(id));
+            }
+        }
+        Self {
+            sets,
+            numbers,
+            outside,
+        }
+    }
+
+    /// The sets in the order of their numbers.
+    pub(crate) fn sets(&self) -> &[PermissionBits] {
+        &self.sets
+    }
+
+    /// The number of the set `id` names; `u32::MAX`, which no stored table reaches, for an
+    /// id that was not among those numbered.
+    pub(crate) fn number(&self, id: BitsId) -> u32 {
+        let number = match usize::try_from(id.0).ok().and_then(|i| self.numbers.get(i)) {
+            Some(number) => *number,
+            None => self.outside,
+        };
+        number.unwrap_or(u32::MAX)
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +163,36 @@ mod tests {
         assert_eq!(shared.id_of(&bits(&["*"])), None);
         assert_eq!(table.get(backup), bits(&["backup.*"]));
         assert_eq!(table.get(BitsId(99)), PermissionBits::default());
+    }
+
+    #[test]
+    fn a_stored_table_keeps_the_sets_in_use_numbered_densely_and_reads_back() {
+        let permissions: Vec<crate::engine::Permission> = ["a.run", "b.run", "c.run"]
+            .iter()
+            .map(|p| crate::engine::Permission::parse(p).unwrap())
+            .collect();
+        let catalog = Catalog::new(&permissions).unwrap();
+        let bits = |pattern: &str| catalog.resolve(&PermissionSet::parse([pattern]).unwrap());
+        let (a, b, c) = (
+            bits("a.run").unwrap(),
+            bits("b.run").unwrap(),
+            bits("c.run").unwrap(),
+        );
+        let mut table = BitSets::default();
+        let (id_a, id_b, id_c) = (table.intern(a), table.intern(b), table.intern(c));
+        // `b` is no longer used; `c` is used first.
+        let in_use = SetsInUse::of(&table, [id_c, id_a, id_c, BitsId(77)]);
+        assert_eq!(in_use.sets(), &[c, a, PermissionBits::default()]);
+        assert_eq!(
+            [id_a, id_b, id_c, BitsId(77)].map(|id| in_use.number(id)),
+            [1, u32::MAX, 0, 2]
+        );
+        let stored = BitSets::from_stored(in_use.sets().to_vec());
+        let (id, set) = stored.at(in_use.number(id_a)).unwrap();
+        assert_eq!((stored.get(id), set), (a, a));
+        assert_eq!(stored.id_of(&c), Some(stored.at(0).unwrap().0));
+        assert_eq!(stored.at(3), None);
+        assert_eq!(stored.at(u32::MAX), None);
     }
 
     #[test]

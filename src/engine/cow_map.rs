@@ -176,14 +176,17 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         self.shard_mut(index).entry(key).or_default()
     }
 
-    /// Room for `additional` more entries in every shard.
-    fn reserve_per_shard(&mut self, additional: usize) {
-        if additional == 0 {
-            return;
+    /// An empty map with room for about `len` entries, so that filling it does not grow
+    /// its shards again and again.
+    pub(crate) fn with_capacity(len: usize) -> Self {
+        let mut map = Self::default();
+        let per_shard = len / SHARDS;
+        if per_shard > 0 {
+            for index in 0..SHARDS {
+                map.shard_mut(index).reserve(per_shard);
+            }
         }
-        for index in 0..SHARDS {
-            self.shard_mut(index).reserve(additional);
-        }
+        map
     }
 
     /// Every value, to change in place (every shared shard copied first).
@@ -236,12 +239,8 @@ where
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut map = CowMap::default();
-                // Room in every shard for its share, so decoding does not grow tables
-                // again and again; capped, since the length comes from stored bytes.
-                if let Some(len) = access.size_hint() {
-                    map.reserve_per_shard(len.min(1 << 20) / SHARDS);
-                }
+                // Capped, since the length comes from stored bytes.
+                let mut map = CowMap::with_capacity(access.size_hint().unwrap_or(0).min(1 << 20));
                 while let Some((key, value)) = access.next_entry()? {
                     map.insert(key, value);
                 }

@@ -44,7 +44,7 @@ pub use ids::{
     CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
     Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
 };
-pub use model::{Snapshot, SnapshotV1};
+pub use model::Snapshot;
 pub use mutation::{
     Access, AdminFunctions, ChangeRecord, DemotionPolicy, GrantNode, Mutation, NewUser,
     ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
@@ -57,6 +57,7 @@ pub use resources::{
     ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
     SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
+pub use stored::{SnapshotV1, SnapshotV2};
 pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};
 

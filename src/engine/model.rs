@@ -61,33 +61,9 @@ pub struct Snapshot {
     pub(crate) customers: Arc<BTreeMap<CustomerId, CustomerState>>,
     pub(crate) services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
     pub(crate) tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
-    /// Failed sign-ins in a row, for users that have any. Last, so that the layout of
-    /// the fields before it stays that of older checkpoints (see [`SnapshotV1`]).
+    /// Failed sign-ins in a row, for users that have any. Last: the layout of codec
+    /// version 1 is that of the fields before it (see `stored/v2.rs`).
     pub(crate) sign_in_failures: Arc<BTreeMap<(TenantId, UserId), u32>>,
-}
-
-/// The layout of a snapshot before sign-in failures were kept: older checkpoints decode
-/// into it, then convert.
-#[derive(Debug, Deserialize)]
-pub struct SnapshotV1 {
-    revision: Revision,
-    partners: Arc<BTreeMap<PartnerId, String>>,
-    customers: Arc<BTreeMap<CustomerId, CustomerState>>,
-    services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
-    tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
-}
-
-impl From<SnapshotV1> for Snapshot {
-    fn from(old: SnapshotV1) -> Self {
-        Self {
-            revision: old.revision,
-            partners: old.partners,
-            customers: old.customers,
-            services: old.services,
-            tenants: old.tenants,
-            sign_in_failures: Arc::default(),
-        }
-    }
 }
 
 impl Snapshot {
@@ -139,7 +115,7 @@ pub(crate) struct ServiceState {
 /// One tenant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 // Decoding goes through the stored form, which rebuilds the derived user gates.
-#[serde(from = "super::stored::StoredTenantState")]
+#[serde(from = "super::stored::StoredTenantState<Arc<TenantService>>")]
 pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
@@ -187,9 +163,10 @@ pub(crate) struct GroupState {
 }
 
 /// One subscribed service inside one tenant.
-// Stored in its own form, without what is derived (see `stored.rs`).
+// Stored in its own form, which keeps slots and sets by number (see `stored/`); decoding
+// checks it.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(from = "super::stored::StoredTenantService<'de>")]
+#[serde(try_from = "super::stored::StoredTenantService")]
 pub(crate) struct TenantService {
     pub(crate) objects: CowMap<ObjectId, ObjectState>,
     /// Container → direct children; top-level objects under `None`.
@@ -206,9 +183,9 @@ pub(crate) struct TenantService {
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective/`).
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
-    /// The slot the next new object gets (see `placement.rs`). Derived: never stored.
+    /// The slot the next new object gets (see `placement.rs`).
     pub(crate) next_slot: u32,
-    /// The permission sets access entries name (see `bit_sets.rs`). Derived: never stored.
+    /// The permission sets access entries name (see `bit_sets.rs`).
     pub(crate) bit_sets: super::bit_sets::BitSets,
 }
 
@@ -220,7 +197,8 @@ pub(crate) struct ObjectState {
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: BTreeSet<ObjectId>,
     /// This object's slot and its containers', nearest first (see `placement.rs`).
-    /// Derived from `parent`, kept current by creates and moves; never stored.
+    /// Kept current by creates and moves; not stored with the object: a checkpoint
+    /// stores the slot beside it and decoding rebuilds the rest from `parent`.
     #[serde(skip)]
     pub(crate) ancestry: super::placement::Ancestry,
 }

@@ -7,8 +7,11 @@
 //! on node N reach object O" is then a scan of a few integers kept inline with O, instead
 //! of one hash lookup per container level.
 //!
-//! Slots and ancestries are derived: they are not stored in checkpoints (whose format
-//! stays as it was) but given anew when a service's state is decoded (see `stored.rs`).
+//! Checkpoints store each object's slot and the service's next slot, so that slots are
+//! never given twice for the life of the state, across restarts too; ancestries are not
+//! stored but rebuilt on decoding from each object's container (see `stored/`). A
+//! checkpoint of an older format, which has no slots, gets them anew
+//! (`TenantService::renumber`).
 
 use std::{collections::BTreeSet, sync::Arc};
 

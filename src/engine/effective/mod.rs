@@ -29,7 +29,7 @@ use super::{
 
 /// What one user holds in one service, from every source but its tenant role (which the
 /// check reads from the user itself).
-// Stored in its own form (see `stored.rs`).
+// Stored in its own form, without the gate (see `stored/`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct UserAccess {
     /// What the user's own record decides, copied here so that a check reads one record.
