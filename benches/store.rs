@@ -32,7 +32,8 @@ const CONCURRENT_WRITERS: usize = 64;
 const PER_WRITER: usize = 200;
 
 fn main() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The server's own runtime, as `authzd serve` builds it.
+    let runtime = authzd::server::runtime().unwrap();
     println!(
         "## store ({} CPUs)\n",
         std::thread::available_parallelism().map_or(1, usize::from)

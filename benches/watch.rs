@@ -70,10 +70,8 @@ fn main() {
     }
     let parts =
         std::env::var("AUTHZD_WATCH_BENCH").unwrap_or_else(|_| "latency,throughput,memory".into());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // The server's own runtime, as `authzd serve` builds it.
+    let runtime = authzd::server::runtime().unwrap();
     println!(
         "## watch ({} CPUs)\n",
         std::thread::available_parallelism().map_or(1, usize::from)

@@ -234,10 +234,7 @@ fn usage_error(err: &ConfigError) -> ExitCode {
 
 fn serve(settings: Settings) -> ExitCode {
     telemetry::init(settings.log_format, &settings.log_level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match server::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             tracing::error!(%err, "cannot start the async runtime");
