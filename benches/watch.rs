@@ -437,8 +437,37 @@ fn quantiles(samples: &mut [Duration]) -> (f64, f64) {
     (at(500).as_secs_f64() * 1e3, at(990).as_secs_f64() * 1e3)
 }
 
-/// Changes per second from 64 concurrent writers, spread over the first `tenants`.
-async fn write_rate(app: &App, offset: usize, tenants: usize) -> f64 {
+/// One batch of writes: changes per second, and this process's CPU time per change in
+/// microseconds (the server's work, fan-out included, and the in-process writers').
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    rate: f64,
+    cpu_per_change: f64,
+}
+
+/// CPU seconds this process has used, user and system (from `/proc/self/stat`, in ticks
+/// of 10 ms).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// 64 concurrent writers, spread over the first `tenants`.
+async fn write_rate(app: &App, offset: usize, tenants: usize) -> Run {
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut writers = Vec::new();
     for w in 0..WRITERS {
@@ -455,7 +484,11 @@ async fn write_rate(app: &App, offset: usize, tenants: usize) -> f64 {
     for writer in writers {
         writer.await.unwrap();
     }
-    (WRITERS * PER_WRITER) as f64 / started.elapsed().as_secs_f64()
+    let changes = (WRITERS * PER_WRITER) as f64;
+    Run {
+        rate: changes / started.elapsed().as_secs_f64(),
+        cpu_per_change: (cpu_seconds() - cpu_before) * 1e6 / changes,
+    }
 }
 
 /// The write rate with 1,000 subscribers attached (watching `tenants` as in
@@ -465,7 +498,7 @@ async fn rate_with_subscribers(
     offset: usize,
     tenants: usize,
     lowest_priority: bool,
-) -> f64 {
+) -> Run {
     let batch = WRITERS * PER_WRITER;
     let expect = batch.checked_div(tenants).unwrap_or(batch);
     let process = Subscribers::start(
@@ -474,22 +507,25 @@ async fn rate_with_subscribers(
         Report::Count,
         lowest_priority,
     );
-    let rate = write_rate(&running.app, offset, tenants.max(100)).await;
+    let run = write_rate(&running.app, offset, tenants.max(100)).await;
     let delivered = tokio::task::spawn_blocking(move || process.delivered())
         .await
         .unwrap();
     assert_eq!(delivered, 1000 * expect, "every subscriber got its events");
-    rate
+    run
 }
 
 async fn throughput() {
     let mut running = start(None).await;
     let batch = WRITERS * PER_WRITER;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let mean = |runs: &[Run]| Run {
+        rate: runs.iter().map(|r| r.rate).sum::<f64>() / runs.len() as f64,
+        cpu_per_change: runs.iter().map(|r| r.cpu_per_change).sum::<f64>() / runs.len() as f64,
+    };
     println!(
-        "| write throughput (64 writers) | subscriber process | changes/s | vs none, same run |"
+        "| write throughput (64 writers) | subscriber process | changes/s | vs none, same run | server CPU per change | server CPU per delivery |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     let mut offset = 0;
     // 1,000 sidecars watching one tenant each, 10 per tenant over 100 tenants or one per
     // tenant over 1,000, then 1,000 subscribers taking every change (tenants 0). Runs
@@ -518,6 +554,7 @@ async fn throughput() {
             }
         }
         let base = mean(&without);
+        let fan_out = 1000_usize.checked_div(tenants).unwrap_or(1000);
         let who = match tenants {
             0 => format!(
                 "1,000 subscribers taking every change (writes over 100 tenants; buffer {batch})"
@@ -526,8 +563,10 @@ async fn throughput() {
             n => format!("1,000 sidecars, one per tenant over {n} tenants"),
         };
         println!(
-            "| none (writes over {} tenants) | | {base:.0} | 1.00 |",
-            tenants.max(100)
+            "| none (writes over {} tenants) | | {:.0} | 1.00 | {:.1} µs | |",
+            tenants.max(100),
+            base.rate,
+            base.cpu_per_change
         );
         for (priority, rates) in [
             ("same priority", &same_priority),
@@ -536,8 +575,15 @@ async fn throughput() {
             if rates.is_empty() {
                 continue;
             }
-            let rate = mean(rates);
-            println!("| {who} | {priority} | {rate:.0} | {:.2} |", rate / base);
+            let run = mean(rates);
+            // What the subscribers added, spread over the deliveries of one change.
+            let per_delivery = (run.cpu_per_change - base.cpu_per_change) / fan_out as f64;
+            println!(
+                "| {who} | {priority} | {:.0} | {:.2} | {:.1} µs | {per_delivery:.1} µs |",
+                run.rate,
+                run.rate / base.rate,
+                run.cpu_per_change
+            );
         }
     }
     running.stop().await;
