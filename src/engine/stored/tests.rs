@@ -200,6 +200,18 @@ fn a_stored_service_that_contradicts_itself_is_refused() {
         refused(|s| s.next_slot = 1),
         Some(Inconsistent::ObjectSlotPastNext)
     );
+    // The node of entries on the service is no slot, whatever the stored next slot.
+    assert_eq!(
+        refused(|s| s.next_slot = SERVICE_NODE + 1),
+        Some(Inconsistent::NextSlotPastLast)
+    );
+    assert_eq!(
+        refused(|s| {
+            s.next_slot = SERVICE_NODE;
+            entries_of(s, "bob").last_mut().unwrap().node = StoredNode::Object(SERVICE_NODE);
+        }),
+        Some(Inconsistent::EntrySlotPastNext)
+    );
     assert_eq!(
         refused(|s| s.objects[1].slot = s.objects[0].slot),
         Some(Inconsistent::SharedSlot)
