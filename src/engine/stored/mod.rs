@@ -142,12 +142,12 @@ enum StoredNode {
 impl StoredEntry {
     fn of(entry: &AccessEntry, sets: &SetsInUse) -> Self {
         Self {
-            node: match entry.node {
+            node: match entry.node() {
                 NodeSlot::Service => StoredNode::Service,
                 NodeSlot::Object(slot) => StoredNode::Object(slot),
             },
             set: sets.number(entry.bits),
-            expires_at: entry.expires_at,
+            expires_at: entry.expires_at(),
         }
     }
 }
@@ -313,19 +313,16 @@ impl TenantService {
                     .bit_sets
                     .at(entry.set)
                     .ok_or(Inconsistent::SetPastTable)?;
+                let kept = AccessEntry::new(node, set.first_word(), bits, entry.expires_at);
                 // INVARIANT: entries are sorted by node and expiry, one per pair (see
-                // `merged`); additions merge into them in that order.
-                let key = (node, entry.expires_at);
+                // `merged`); additions merge into them in that order. Compared as kept,
+                // since an expiry at the last instant is kept as none.
+                let key = (kept.node(), kept.expires_at());
                 if previous.is_some_and(|previous| previous >= key) {
                     return Err(Inconsistent::EntriesOutOfOrder);
                 }
                 previous = Some(key);
-                Ok(AccessEntry {
-                    node,
-                    first_word: set.first_word(),
-                    bits,
-                    expires_at: entry.expires_at,
-                })
+                Ok(kept)
             })
             .collect::<Result<_, _>>()?;
         Ok(UserAccess {
