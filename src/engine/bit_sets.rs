@@ -206,12 +206,12 @@ mod tests {
             .resolve(&PermissionSet::parse(["f003.run", "f080.run"]).unwrap())
             .unwrap();
         let mut table = BitSets::default();
-        let entry = AccessEntry {
-            node: NodeSlot::Service,
-            first_word: bits.first_word(),
-            bits: table.intern(bits),
-            expires_at: None,
-        };
+        let entry = AccessEntry::new(
+            NodeSlot::Service,
+            bits.first_word(),
+            table.intern(bits),
+            None,
+        );
         let bit = |name: &str| {
             catalog
                 .bit(&crate::engine::Permission::parse(name).unwrap())
@@ -226,10 +226,10 @@ mod tests {
 
     /// The record layout is a memory budget: millions of entries (see `effective/`).
     #[test]
-    fn an_access_entry_stays_40_bytes() {
+    fn an_access_entry_stays_24_bytes() {
         assert_eq!(
             std::mem::size_of::<crate::engine::effective::AccessEntry>(),
-            40
+            24
         );
     }
 }

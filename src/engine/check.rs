@@ -62,8 +62,8 @@ impl Snapshot {
         // slots of the object and every container above it (see `placement.rs`).
         access.entries.iter().any(|entry| {
             entry.holds(bit, &objects.bit_sets)
-                && entry.expires_at.is_none_or(|t| t > now)
-                && match (entry.node, ancestry) {
+                && entry.unexpired_at(now)
+                && match (entry.node(), ancestry) {
                     (NodeSlot::Service, _) => true,
                     (NodeSlot::Object(_), None) => false,
                     (NodeSlot::Object(slot), Some(ancestry)) => ancestry.contains(slot),

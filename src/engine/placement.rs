@@ -26,6 +26,11 @@ use super::{
 /// gets there), so an entry whose node is gone reaches nothing.
 pub(crate) const NO_SLOT: u32 = u32::MAX;
 
+/// The node of an access entry on the whole service (see `effective/`): neither an
+/// object's slot (they stay below it, see [`TenantService::take_slot`]) nor `NO_SLOT`, so
+/// that an entry names its node in one integer.
+pub(crate) const SERVICE_NODE: u32 = NO_SLOT - 1;
+
 /// How many slots an ancestry keeps inline; deeper objects spill to the heap.
 const INLINE: usize = 7;
 
@@ -119,7 +124,9 @@ impl TenantService {
     /// A new slot. In the (practically unreachable) case that the counter runs out, every
     /// slot is given anew first, which keeps them unique.
     pub(crate) fn take_slot(&mut self) -> u32 {
-        if self.next_slot >= NO_SLOT - 1 {
+        // INVARIANT: slots stay below `SERVICE_NODE` and `NO_SLOT`, which entries give
+        // meanings of their own.
+        if self.next_slot >= SERVICE_NODE {
             self.renumber();
         }
         let slot = self.next_slot;
@@ -181,6 +188,8 @@ impl TenantService {
             if old != NO_SLOT {
                 renamed.insert(old, next);
             }
+            // Stays below `SERVICE_NODE`: a service cannot hold four billion objects in
+            // memory (each takes over a hundred bytes).
             next = next.saturating_add(1);
             if let Some(state) = objects.get_mut(id) {
                 state.ancestry = ancestry;
@@ -231,5 +240,17 @@ mod tests {
             assert!(!ancestry.contains(NO_SLOT));
             assert_eq!(matches!(ancestry, Ancestry::Inline { .. }), level < INLINE);
         }
+    }
+
+    #[test]
+    fn slots_never_reach_the_service_node() {
+        let mut service = TenantService {
+            next_slot: SERVICE_NODE - 1,
+            ..TenantService::default()
+        };
+        assert_eq!(service.take_slot(), SERVICE_NODE - 1);
+        // The counter ran out: every slot is given anew (there are no objects).
+        assert_eq!(service.take_slot(), 0);
+        assert_eq!(service.next_slot, 1);
     }
 }

@@ -12,6 +12,8 @@
 //! names every source.
 
 mod additions;
+#[cfg(test)]
+mod tests;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -25,6 +27,7 @@ use super::{
     model::{GrantState, SecurityGroupState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
+    placement::{NO_SLOT, SERVICE_NODE},
 };
 
 /// What one user holds in one service, from every source but its tenant role (which the
@@ -92,16 +95,69 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
 /// expiry. Plain data, no ids: copying and merging entries reads nothing else. The set is
 /// named by its id in the service's table (see `bit_sets.rs`), and its first 64 bits are
 /// copied inline: with up to 64 permissions (the usual catalog) a check never reads the
-/// table, and an entry is 40 bytes (it was 64 with its node's id and the whole set).
+/// table. The node and the expiry are plain integers, the whole service and "never" each
+/// a value of their own, so that an entry is 24 bytes (64 with its node's id and the whole
+/// set, 40 with the node and the expiry as enums); [`node`](Self::node) and
+/// [`expires_at`](Self::expires_at) read them back as such.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
-    pub(crate) node: NodeSlot,
-    pub(crate) first_word: u64,
+    /// An object's slot, or [`SERVICE_NODE`] for the whole service.
+    node: u32,
     pub(crate) bits: BitsId,
-    pub(crate) expires_at: Option<Timestamp>,
+    pub(crate) first_word: u64,
+    /// [`NEVER`] for an entry that does not expire.
+    expires_at: Timestamp,
 }
 
+/// The expiry of an entry that does not expire: later than any other, so that a check
+/// compares once. An expiry at that very instant (where a clock saturates) is kept as none
+/// (see [`merged`]): the two differ only when the clock shows it.
+const NEVER: Timestamp = Timestamp::from_unix_millis(i64::MAX);
+
 impl AccessEntry {
+    /// An entry holding the set `bits` (whose first word is `first_word`) on `node`.
+    pub(crate) fn new(
+        node: NodeSlot,
+        first_word: u64,
+        bits: BitsId,
+        expires_at: Option<Timestamp>,
+    ) -> Self {
+        let node = match node {
+            NodeSlot::Service => SERVICE_NODE,
+            // No object has that slot (see `take_slot`); an entry naming it reaches no
+            // object rather than the whole service.
+            NodeSlot::Object(SERVICE_NODE) => NO_SLOT,
+            NodeSlot::Object(slot) => slot,
+        };
+        Self {
+            node,
+            bits,
+            first_word,
+            expires_at: expires_at.unwrap_or(NEVER),
+        }
+    }
+
+    /// The node the entry holds its set on.
+    pub(crate) fn node(&self) -> NodeSlot {
+        if self.node == SERVICE_NODE {
+            NodeSlot::Service
+        } else {
+            NodeSlot::Object(self.node)
+        }
+    }
+
+    /// When the entry stops holding, if ever.
+    pub(crate) fn expires_at(&self) -> Option<Timestamp> {
+        (self.expires_at != NEVER).then_some(self.expires_at)
+    }
+
+    /// Whether the entry still holds at `now`: it does not expire, or expires later.
+    pub(crate) fn unexpired_at(&self, now: Timestamp) -> bool {
+        // `now` kept short of NEVER, so that an entry that does not expire holds at every
+        // instant, that one too.
+        self.expires_at > now.min(NEVER.plus_millis(-1))
+    }
+
     /// Whether the entry's set holds permission `bit`.
     pub(crate) fn holds(&self, bit: u16, sets: &super::bit_sets::BitSets) -> bool {
         match 1u64.checked_shl(u32::from(bit)) {
@@ -137,9 +193,9 @@ impl TenantService {
         entries
             .iter()
             .map(|e| HeldEntry {
-                node: e.node,
+                node: e.node(),
                 bits: self.bit_sets.get(e.bits),
-                expires_at: e.expires_at,
+                expires_at: e.expires_at(),
                 id: Some(e.bits),
             })
             .collect()
@@ -150,14 +206,12 @@ impl TenantService {
         let entries = computed
             .entries
             .into_iter()
-            .map(|e| AccessEntry {
-                node: e.node,
-                first_word: e.bits.first_word(),
-                bits: match e.id {
+            .map(|e| {
+                let id = match e.id {
                     Some(id) => id,
                     None => self.bit_sets.intern(e.bits),
-                },
-                expires_at: e.expires_at,
+                };
+                AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
             })
             .collect();
         UserAccess {
@@ -176,8 +230,8 @@ impl TenantService {
                     && kept.administrator == computed.administrator
                     && kept.entries.len() == computed.entries.len()
                     && kept.entries.iter().zip(&computed.entries).all(|(k, c)| {
-                        k.node == c.node
-                            && k.expires_at == c.expires_at
+                        k.node() == c.node
+                            && k.expires_at() == c.expires_at
                             && self.bit_sets.get(k.bits) == c.bits
                     })
             }
@@ -557,8 +611,15 @@ fn add_grant(objects: &TenantService, grant: &GrantState, access: &mut Holdings)
 }
 
 /// Folds entries on the same node with the same expiry into one (their bits joined), the
-/// service node first: fewer, shorter entries to scan and keep.
+/// service node first: fewer, shorter entries to scan and keep. The order is that of
+/// [`NodeSlot`] and `Option<Timestamp>` (no expiry first), as checkpoints store it, not
+/// that of the integers an [`AccessEntry`] packs them into.
 pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
+    // An entry keeps an expiry at NEVER as none: folded here, so that a record never holds
+    // two entries that read back alike.
+    for entry in &mut entries {
+        entry.expires_at = entry.expires_at.filter(|at| *at != NEVER);
+    }
     let key = |e: &HeldEntry| (e.node, e.expires_at);
     entries.sort_by_key(key);
     entries.dedup_by(|later, kept| {

@@ -85,7 +85,7 @@ fn records(snapshot: &Snapshot) -> BTreeMap<(TenantId, ServiceId, UserId), Resol
                     .map(|e| {
                         let bits = service.bit_sets.get(e.bits);
                         assert_eq!(e.first_word, bits.first_word());
-                        (e.node, e.first_word, bits, e.expires_at)
+                        (e.node(), e.first_word, bits, e.expires_at())
                     })
                     .collect();
                 let key = (tenant.clone(), id.clone(), user.clone());
@@ -200,6 +200,18 @@ fn a_stored_service_that_contradicts_itself_is_refused() {
         refused(|s| s.next_slot = 1),
         Some(Inconsistent::ObjectSlotPastNext)
     );
+    // The node of entries on the service is no slot, whatever the stored next slot.
+    assert_eq!(
+        refused(|s| s.next_slot = SERVICE_NODE + 1),
+        Some(Inconsistent::NextSlotPastLast)
+    );
+    assert_eq!(
+        refused(|s| {
+            s.next_slot = SERVICE_NODE;
+            entries_of(s, "bob").last_mut().unwrap().node = StoredNode::Object(SERVICE_NODE);
+        }),
+        Some(Inconsistent::EntrySlotPastNext)
+    );
     assert_eq!(
         refused(|s| s.objects[1].slot = s.objects[0].slot),
         Some(Inconsistent::SharedSlot)
@@ -245,4 +257,33 @@ fn a_stored_service_that_contradicts_itself_is_refused() {
         }),
         Some(Inconsistent::EntriesOutOfOrder)
     );
+}
+
+/// An entry keeps an expiry at the last instant as none: merged with one on the same node
+/// that never expires, so that the record still decodes (two entries reading back alike
+/// would be out of order).
+#[test]
+fn a_grant_expiring_at_the_last_instant_merges_with_one_that_never_expires() {
+    let mut world = world();
+    let last = Timestamp::from_unix_millis(i64::MAX);
+    world.grant("g9", u("alice"), &["restore.run"], on("c1"), Some(last));
+    let service = crm_of(&world.snapshot);
+    let on_c1 = service.object_slot(&obj("c1"));
+    let alice = service.effective.get(&user("alice")).unwrap();
+    let held: Vec<_> = alice
+        .entries
+        .iter()
+        .filter(|e| e.node() == NodeSlot::Object(on_c1))
+        .map(AccessEntry::expires_at)
+        .collect();
+    assert_eq!(held, vec![None]);
+    let back = decoded(&world.snapshot);
+    assert_eq!(records(&back), records(&world.snapshot));
+    assert_eq!(
+        crate::engine::effective::recomputed_records(&back),
+        crate::engine::effective::kept_records(&back)
+    );
+    world.snapshot = back;
+    assert!(world.check("alice", "restore.run", Some("c1")));
+    assert!(world.check("alice", "backup.run", Some("c1")));
 }
