@@ -53,7 +53,8 @@ struct Inner {
     // Arc: the writer publishes into it; every stream's registration points back to it.
     hub: Arc<stream::WatchHub>,
     clock: Arc<dyn Clock>,
-    // Mutex: taken once, by `close`, to join the writer and checkpointer threads.
+    // Mutex: taken once, by `close`, to join the writer, stream dispatcher and checkpointer
+    // threads.
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     options: StoreOptions,
 }
@@ -99,6 +100,8 @@ impl App {
             last_checkpoint.get(),
         )
         .map_err(io_error)?;
+        let (dispatch, dispatcher_thread) =
+            stream::spawn_dispatcher(Arc::clone(&hub)).map_err(io_error)?;
         let writer_thread = writer::spawn(writer::Writer {
             store: store.clone(),
             current: Arc::clone(&current),
@@ -107,7 +110,7 @@ impl App {
             requests,
             clock: Arc::clone(&clock),
             checkpoints,
-            hub: Arc::clone(&hub),
+            stream: dispatch,
         })
         .map_err(io_error)?;
         Ok(Self {
@@ -119,7 +122,12 @@ impl App {
                 store,
                 hub,
                 clock,
-                threads: std::sync::Mutex::new(vec![writer_thread, checkpointer_thread]),
+                // The writer first: the dispatcher ends when the writer has gone.
+                threads: std::sync::Mutex::new(vec![
+                    writer_thread,
+                    dispatcher_thread,
+                    checkpointer_thread,
+                ]),
                 options,
             }),
         })

@@ -114,7 +114,8 @@ pub(super) struct Writer {
     pub(super) requests: mpsc::Receiver<Work>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
-    pub(super) hub: Arc<super::stream::WatchHub>,
+    /// Hands each durable commit to the change stream.
+    pub(super) stream: super::stream::Dispatch,
 }
 
 /// Starts the writer thread. It ends when every sender (every `App` clone) is gone.
@@ -332,7 +333,7 @@ impl Writer {
                     // A caller that gave up still had its change committed; nothing to undo.
                     let _ = reply.send(Ok(Committed::New(revision)));
                 }
-                self.hub.publish(
+                self.stream.send(
                     records
                         .into_iter()
                         .map(|record| Arc::new(SharedChange::new(record)))
