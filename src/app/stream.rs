@@ -545,6 +545,11 @@ impl Stream {
                                 return Err(self.shutting_down());
                             }
                         }
+                        // Nothing newer handed out: leave the ring alone (looking into
+                        // an empty ring takes the lock the dispatcher sends under).
+                        if self.hub.dispatched.load(Ordering::Acquire) <= self.last.get() {
+                            break;
+                        }
                         commit = match live.try_recv() {
                             Ok(next) => Ok(next),
                             Err(broadcast::error::TryRecvError::Empty) => break,
@@ -572,7 +577,8 @@ impl Stream {
     fn catch_up(&mut self, live: &broadcast::Receiver<Commit>) {
         // Read what was dispatched before looking at the ring.
         let dispatched = Revision::new(self.hub.dispatched.load(Ordering::Acquire));
-        if live.is_empty() && dispatched > self.last {
+        // The cheap test first: `is_empty` takes the ring's lock.
+        if dispatched > self.last && live.is_empty() {
             self.last = dispatched;
             self.progressed();
         }
