@@ -151,6 +151,40 @@ async fn without_a_start_revision_the_stream_begins_at_the_current_one() {
     assert_eq!(events[0].revision, 3);
 }
 
+/// The service is served by hand (to share each change's encoding): a method it does not
+/// have is `UNIMPLEMENTED`, as with a generated server, and a bad filter is refused.
+#[tokio::test]
+async fn an_unknown_watch_method_is_unimplemented_and_a_bad_filter_is_refused() {
+    let server = server(&[]).await;
+    let mut grpc = tonic::client::Grpc::new(server.channel().await);
+    grpc.ready().await.unwrap();
+    let path =
+        tonic::codegen::http::uri::PathAndQuery::from_static("/authz.v1.WatchService/NoSuchMethod");
+    let status = grpc
+        .unary::<pb::WatchRequest, pb::WatchResponse, _>(
+            tonic::Request::new(pb::WatchRequest::default()),
+            path,
+            tonic_prost::ProstCodec::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+
+    let refused = WatchServiceClient::new(server.channel().await)
+        .watch(pb::WatchRequest {
+            tenants: vec!["not a valid id!".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("tenants[0]"),
+        "{}",
+        refused.message()
+    );
+}
+
 #[tokio::test]
 async fn a_thousand_subscribers_with_different_filters_each_get_exactly_their_events() {
     let server = server(&[("watch_checkpoint_interval", "50ms")]).await;
