@@ -12,7 +12,7 @@ use prost::{Message as _, bytes::BufMut as _};
 use tonic::{
     Request, Response, Status,
     body::Body,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
     codegen::{BoxFuture, Context, Poll, Service, http},
     server::{Grpc, NamedService, ServerStreamingService},
 };
@@ -101,9 +101,22 @@ impl Codec for WatchCodec {
 #[derive(Debug, Clone, Copy, Default)]
 struct WatchEncoder;
 
+/// Bytes each stream's send buffer starts with. An event is a few hundred bytes, and an
+/// idle stream holds its buffer for as long as it is open: tonic's default of 8 KiB was
+/// most of the memory an idle subscriber costs. A burst grows the buffer as needed.
+const STREAM_BUFFER: usize = 1024;
+
+/// Buffered bytes after which a burst of messages goes out without waiting for more
+/// (tonic's default).
+const YIELD_THRESHOLD: usize = 32 * 1024;
+
 impl Encoder for WatchEncoder {
     type Item = WatchItem;
     type Error = Status;
+
+    fn buffer_settings(&self) -> BufferSettings {
+        BufferSettings::new(STREAM_BUFFER, YIELD_THRESHOLD)
+    }
 
     fn encode(&mut self, item: WatchItem, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
         match item {
