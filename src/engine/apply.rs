@@ -42,6 +42,10 @@ impl Snapshot {
     /// shares are changed in place instead of copied: the writer applies a whole group of
     /// changes this way and copies each shared map once per group, not once per change.
     /// On error the snapshot comes back unchanged.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the snapshot comes back by value on a refusal, so the caller keeps it"
+    )]
     pub fn apply_owned(
         mut self,
         revision: Revision,

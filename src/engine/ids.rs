@@ -33,24 +33,93 @@ fn validate_id(kind: &str, text: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// Ids up to this many bytes are kept in place (most are: `u123`, `site-42`).
+const INLINE_ID: usize = 22;
+
+/// An id's text: short ones kept in place, longer ones shared on the heap.
+///
+/// A map lookup compares the key it finds with the one asked for. With the text behind a
+/// pointer, that comparison was one more cache miss on every check, for the user and again
+/// for the object; in place, the key is in the bucket the lookup has already loaded.
+#[derive(Clone)]
+enum IdText {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Shared(Arc<str>),
+}
+
+impl IdText {
+    fn new(text: &str) -> Self {
+        let mut bytes = [0; INLINE_ID];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(place), Ok(len)) => {
+                place.copy_from_slice(text.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Shared(Arc::from(text)),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Shared(text) => text.as_bytes(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes came from a `&str`, so this never falls back.
+            Self::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
+            Self::Shared(text) => text,
+        }
+    }
+}
+
+impl PartialEq for IdText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for IdText {}
+
+impl std::hash::Hash for IdText {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl PartialOrd for IdText {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdText {
+    // Byte order is the text's order (UTF-8 keeps it).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        // Arc<str>: ids are cloned into indexes and answers; sharing beats copying.
-        pub struct $name(Arc<str>);
+        // Cloned into indexes and answers: short ids are copied, long ones shared.
+        pub struct $name(IdText);
 
         impl $name {
             /// Validates `text` as an id: 1 to 128 bytes of letters, digits and `. _ : @ -`.
             pub fn parse(text: &str) -> Result<Self, IdError> {
                 validate_id($kind, text)?;
-                Ok(Self(Arc::from(text)))
+                Ok(Self(IdText::new(text)))
             }
 
             /// The id as text.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
@@ -63,19 +132,19 @@ macro_rules! id_type {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0.to_string()
+                id.0.as_str().to_owned()
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.0.as_str())
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), self.0)
+                write!(f, "{}({})", stringify!($name), self.0.as_str())
             }
         }
     };
@@ -182,5 +251,61 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}ms", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn hash_of(id: &UserId) -> u64 {
+        use std::hash::{BuildHasher as _, BuildHasherDefault};
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(id)
+    }
+
+    #[test]
+    fn short_ids_sit_in_place_and_long_ones_are_shared_with_the_same_meaning() {
+        let short = "u".repeat(INLINE_ID);
+        let long = "u".repeat(INLINE_ID + 1);
+        assert!(matches!(
+            UserId::parse(&short).unwrap().0,
+            IdText::Inline { .. }
+        ));
+        assert!(matches!(UserId::parse(&long).unwrap().0, IdText::Shared(_)));
+        let longest = "x".repeat(MAX_ID_LEN);
+        // Text, order, equality and hash are the text's, whichever way it is kept.
+        let mut texts = vec![
+            short.clone(),
+            long.clone(),
+            longest,
+            "a".into(),
+            "u".into(),
+            "u.1".into(),
+            "U".into(),
+            "user@t1.example".into(),
+        ];
+        let mut ids: Vec<UserId> = texts.iter().map(|t| UserId::parse(t).unwrap()).collect();
+        for (id, text) in ids.iter().zip(&texts) {
+            assert_eq!(id.as_str(), text);
+            assert_eq!(id.to_string(), *text);
+            assert_eq!(String::from(id.clone()), *text);
+        }
+        texts.sort();
+        ids.sort();
+        let sorted: Vec<&str> = ids.iter().map(UserId::as_str).collect();
+        assert_eq!(sorted, texts);
+        let again = UserId::parse(&long).unwrap();
+        assert_eq!(again, UserId::parse(&long).unwrap());
+        assert_eq!(hash_of(&again), hash_of(&UserId::parse(&long).unwrap()));
+        assert_ne!(
+            UserId::parse(&short).unwrap(),
+            UserId::parse(&long).unwrap()
+        );
+    }
+
+    #[test]
+    fn an_id_stays_24_bytes() {
+        assert_eq!(std::mem::size_of::<UserId>(), 24);
     }
 }
