@@ -277,13 +277,14 @@ const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService", "authz.v1.CheckServic
 /// How many tasks a runtime worker runs from its own queue between two looks at the shared
 /// one (tokio's default is 31).
 ///
-/// The writer thread is not a runtime worker, so everything it wakes lands in the shared
-/// queue: the callers whose changes it just committed, and the change stream's subscribers.
-/// A subscriber's wake-up fans out into work on the worker's own queue (its HTTP/2 stream,
-/// then the connection), which runs first. Looking at the shared queue more often lets the
-/// callers go on, and the next group commit fill up, while a thousand subscribers are being
-/// fed: the watch bench's write rate with 1,000 sidecars went from 0.46–0.47 to 0.57–0.59 of
-/// the rate without, in alternating runs.
+/// The writer and the stream's dispatcher are threads of their own, not runtime workers,
+/// so everything they wake lands in the shared queue: the callers whose changes were just
+/// committed, and the change stream's subscribers. A subscriber's wake-up fans out into
+/// work on the worker's own queue (its HTTP/2 stream, then the connection), which runs
+/// first. Looking at the shared queue more often lets the callers go on, and the next group
+/// commit fill up, while a thousand subscribers are being fed: the watch bench's write rate
+/// with 1,000 sidecars went from 0.46–0.47 to 0.57–0.59 of the rate without, in alternating
+/// runs.
 const GLOBAL_QUEUE_INTERVAL: u32 = 4;
 
 /// The async runtime `authzd serve` runs on (benchmarks use the same).

@@ -7,9 +7,9 @@
 //! subscriber watching one tenant (the usual sidecar) listens on that tenant's own ring,
 //! which gets only the tenant's changes, so a commit wakes only the subscribers it can
 //! concern; the others listen on the ring of every change. Each subscriber has a task that
-//! filters and forwards into its own bounded buffer. A subscriber that cannot keep up (its buffer full, or the ring lapping
-//! its task) is ended with the last revision it was given, so it resumes from there;
-//! memory stays bounded whatever subscribers do.
+//! filters and forwards into its own bounded buffer. A subscriber that cannot keep up (its
+//! buffer full, or the ring lapping its task) is ended with the last revision it was
+//! given, so it resumes from there; memory stays bounded whatever subscribers do.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -50,16 +50,12 @@ pub struct SharedChange {
 }
 
 impl SharedChange {
+    /// A committed change, not yet encoded.
     pub fn new(record: ChangeRecord) -> Self {
         Self {
             record,
             encoded: OnceLock::new(),
         }
-    }
-
-    /// The committed change.
-    pub fn record(&self) -> &ChangeRecord {
-        &self.record
     }
 
     /// The change's encoding for the wire: made by `encode` the first time it is asked
@@ -533,33 +529,25 @@ impl Stream {
                 _ = &mut shutdown => return Err(self.shutting_down()),
                 () = &mut gone => return Err(Stop::Gone),
                 commit = live.recv() => {
-                    let mut commit = commit;
-                    // Everything already waiting in the ring goes in one wake-up.
-                    loop {
-                        match commit {
-                            Ok(commit) => self.forward(&commit)?,
-                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                    match commit {
+                        Ok(commit) => self.forward(&commit)?,
+                        Err(broadcast::error::RecvError::Lagged(_)) => return Err(self.too_slow()),
+                        Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
+                    }
+                    // Everything already waiting in the ring goes in the same wake-up. With
+                    // nothing newer handed out, the ring is left alone: looking into an
+                    // empty ring takes the lock the dispatcher sends under.
+                    while self.hub.dispatched.load(Ordering::Acquire) > self.last.get() {
+                        match live.try_recv() {
+                            Ok(next) => self.forward(&next)?,
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => {
                                 return Err(self.too_slow());
                             }
-                            Err(broadcast::error::RecvError::Closed) => {
+                            Err(broadcast::error::TryRecvError::Closed) => {
                                 return Err(self.shutting_down());
                             }
                         }
-                        // Nothing newer handed out: leave the ring alone (looking into
-                        // an empty ring takes the lock the dispatcher sends under).
-                        if self.hub.dispatched.load(Ordering::Acquire) <= self.last.get() {
-                            break;
-                        }
-                        commit = match live.try_recv() {
-                            Ok(next) => Ok(next),
-                            Err(broadcast::error::TryRecvError::Empty) => break,
-                            Err(broadcast::error::TryRecvError::Lagged(n)) => {
-                                Err(broadcast::error::RecvError::Lagged(n))
-                            }
-                            Err(broadcast::error::TryRecvError::Closed) => {
-                                Err(broadcast::error::RecvError::Closed)
-                            }
-                        };
                     }
                     self.catch_up(&live);
                 }

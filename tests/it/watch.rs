@@ -169,6 +169,11 @@ async fn an_unknown_watch_method_is_unimplemented_and_a_bad_filter_is_refused() 
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);
+    assert!(
+        status.message().contains("NoSuchMethod"),
+        "{}",
+        status.message()
+    );
 
     let refused = WatchServiceClient::new(server.channel().await)
         .watch(pb::WatchRequest {

@@ -3,8 +3,8 @@
 //! The generated server encodes every message it sends: a change going to a thousand
 //! subscribers would be turned into a `ChangeEvent` and encoded a thousand times. This one
 //! sends each change's encoding, made by the first subscriber that sends it and shared by
-//! the rest (see [`crate::app::SharedChange::encoded`]). What goes on the wire is exactly what the
-//! generated server would send, so the generated clients read it.
+//! the rest (see [`crate::app::SharedChange::encoded`]). What goes on the wire is exactly
+//! what the generated server would send, so the generated clients read it.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -51,8 +51,13 @@ impl Service<http::Request<Body>> for WatchServer {
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        if request.uri().path() != WATCH_PATH {
-            return Box::pin(async { Ok(Status::unimplemented("").into_http()) });
+        let path = request.uri().path();
+        if path != WATCH_PATH {
+            let status = Status::unimplemented(format!(
+                "{path} is not a method of {}; it has only {WATCH_PATH}",
+                Self::NAME
+            ));
+            return Box::pin(async move { Ok(status.into_http()) });
         }
         let method = WatchMethod(Arc::clone(&self.api));
         Box::pin(async move {
