@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use crate::store::{AuditOutcome, AuditQuery, AuditRecord};
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use stream::{SharedChange, WatchError, WatchFilter, WatchItem, WatchOptions};
+pub use stream::{SharedChange, Subscription, WatchError, WatchFilter, WatchItem, WatchOptions};
 pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
@@ -142,10 +142,10 @@ impl App {
     /// Blocking. If other clones of the app are still alive, the database closes when the
     /// last of them is dropped instead.
     pub fn close(self) {
-        // Streams hold the store open: end them and give their tasks a moment to go.
+        // Replays hold the store open: end them and give their tasks a moment to go.
         self.inner.hub.close();
         let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while self.inner.hub.subscriber_count() > 0 && std::time::Instant::now() < deadline {
+        while self.inner.hub.replays_running() > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         let Ok(inner) = Arc::try_unwrap(self.inner) else {

@@ -3,34 +3,36 @@
 //! no gap and no duplicate across the switch.
 //!
 //! The writer hands each durable group commit to the dispatcher thread in one queue push;
-//! it never waits for subscribers. The dispatcher puts the commit on broadcast rings. A
-//! subscriber watching one tenant (the usual sidecar) listens on that tenant's own ring,
-//! which gets only the tenant's changes, so a commit wakes only the subscribers it can
-//! concern; the others listen on the ring of every change. Each subscriber has a task that
-//! filters and forwards into its own bounded buffer. A subscriber that cannot keep up (its
-//! buffer full, or the ring lapping its task) is ended with the last revision it was
-//! given, so it resumes from there; memory stays bounded whatever subscribers do.
+//! it never waits for subscribers. The dispatcher puts each change straight into the
+//! bounded buffer of every live subscriber it matches, which wakes the task sending that
+//! subscriber's stream: one wake-up per delivery, no task of ours in between. Subscribers
+//! are indexed by the tenants their filters name, so a change visits only those that may
+//! want it (and the few that watch every tenant). A subscriber whose buffer is full is
+//! ended with the last revision it was given, so it resumes from there; memory stays
+//! bounded whatever subscribers do.
+//!
+//! A subscriber starting in the past first replays the log from a task of its own, into
+//! the same buffer, and goes live once it has read up to what the dispatcher has handed
+//! out (checked under the dispatcher's lock, so no commit falls between the two).
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
+    pin::Pin,
     sync::{
         Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::App;
 use crate::{
     engine::{ChangeRecord, EventKind, Revision, ServiceId, TenantId},
     store::{RedbStore, StoreError},
 };
-
-/// Group commits the broadcast ring holds. A subscriber task more than this many commits
-/// behind is ended (its client resumes from the log). Bounds the hub's memory.
-const RING: usize = 256;
 
 /// Change records read from the log per replay step.
 const REPLAY_BATCH: usize = 256;
@@ -156,6 +158,32 @@ pub enum WatchError {
     },
 }
 
+impl WatchItem {
+    /// The revision the item is at: the change's, or the checkpoint's.
+    fn revision(&self) -> Revision {
+        match self {
+            Self::Change(change) => change.record.revision,
+            Self::Checkpoint(revision) => *revision,
+        }
+    }
+}
+
+impl WatchError {
+    /// The error with its resume point no earlier than `delivered`: a stream that ends
+    /// early may have given its subscriber a checkpoint past the last change it was sent.
+    fn resuming_after(self, delivered: Revision) -> Self {
+        match self {
+            Self::TooSlow { last_delivered } => Self::TooSlow {
+                last_delivered: last_delivered.max(delivered),
+            },
+            Self::ShuttingDown { last_delivered } => Self::ShuttingDown {
+                last_delivered: last_delivered.max(delivered),
+            },
+            other => other,
+        }
+    }
+}
+
 /// How a subscription behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchOptions {
@@ -165,112 +193,253 @@ pub struct WatchOptions {
     pub checkpoint_every: Duration,
 }
 
-/// Where one subscriber stands, for its lag.
+/// What a subscriber's stream shares with the hub and its replay.
 #[derive(Debug, Default)]
-struct Progress {
-    /// The newest revision it has gone past (delivered or filtered out).
-    processed: AtomicU64,
+struct SubscriberState {
+    /// The newest revision its replay has gone past (delivered or filtered out): its lag
+    /// until it is live.
+    replayed: AtomicU64,
+    /// The revision after which the dispatcher feeds it, set when it goes live.
+    live_after: OnceLock<Revision>,
+    // Mutex: set by whoever ends the stream early (dispatcher, replay, shutdown) before
+    // the buffer's sender goes; taken once by the stream after the buffer's last item.
+    end: Mutex<Option<WatchError>>,
+    // Mutex: the stream leaves its waker while it replays, so that going live wakes it
+    // for its first checkpoint even when the replay delivered nothing.
+    live_waker: Mutex<Option<Waker>>,
+}
+
+impl SubscriberState {
+    /// Records why the stream ends; the first reason stands.
+    fn end_with(&self, err: WatchError) {
+        if let Ok(mut end) = self.end.lock() {
+            end.get_or_insert(err);
+        }
+    }
+}
+
+/// A subscriber as the dispatcher feeds it (or its replay, until it goes live).
+#[derive(Debug)]
+struct Feed {
+    filter: WatchFilter,
+    state: Arc<SubscriberState>,
+    items: mpsc::Sender<WatchItem>,
+    /// Changes up to here were replayed from the log already.
+    replayed_through: Revision,
+    /// The newest revision put into the buffer.
+    last_delivered: Revision,
+    /// Found too slow or gone during the commit being handed out; removed after it.
+    ended: bool,
+}
+
+/// The live subscribers, indexed by the tenants their filters name.
+#[derive(Debug, Default)]
+struct LiveFeeds {
+    by_id: HashMap<u64, Feed>,
+    /// Subscribers whose filter names tenants, under each of those tenants.
+    by_tenant: HashMap<TenantId, Vec<u64>>,
+    /// Subscribers whose filter names no tenant.
+    every_tenant: Vec<u64>,
+    /// Set at shutdown: nobody goes live any more.
+    closed: bool,
+}
+
+impl LiveFeeds {
+    fn insert(&mut self, id: u64, feed: Feed) {
+        if feed.filter.tenants.is_empty() {
+            self.every_tenant.push(id);
+        }
+        for tenant in &feed.filter.tenants {
+            self.by_tenant.entry(tenant.clone()).or_default().push(id);
+        }
+        self.by_id.insert(id, feed);
+    }
+
+    fn remove(&mut self, id: u64) -> Option<Feed> {
+        let feed = self.by_id.remove(&id)?;
+        if feed.filter.tenants.is_empty() {
+            self.every_tenant.retain(|other| *other != id);
+        }
+        for tenant in &feed.filter.tenants {
+            if let Some(ids) = self.by_tenant.get_mut(tenant) {
+                ids.retain(|other| *other != id);
+                if ids.is_empty() {
+                    self.by_tenant.remove(tenant);
+                }
+            }
+        }
+        Some(feed)
+    }
+
+    /// Puts each change of `commit` into the buffer of every subscriber it matches, in
+    /// order. Returns the subscribers that were found too slow or gone.
+    fn deliver(&mut self, commit: &Commit) -> Vec<u64> {
+        let mut ended = Vec::new();
+        for change in commit.iter() {
+            let record = &change.record;
+            let named = record
+                .context
+                .tenant
+                .as_ref()
+                .and_then(|tenant| self.by_tenant.get(tenant))
+                .map_or(&[][..], Vec::as_slice);
+            for id in named.iter().chain(&self.every_tenant) {
+                let Some(feed) = self.by_id.get_mut(id) else {
+                    continue;
+                };
+                if feed.ended
+                    || record.revision <= feed.replayed_through
+                    || !feed.filter.matches(record)
+                {
+                    continue;
+                }
+                match feed.items.try_send(WatchItem::Change(Arc::clone(change))) {
+                    Ok(()) => feed.last_delivered = record.revision,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        feed.ended = true;
+                        feed.state.end_with(WatchError::TooSlow {
+                            last_delivered: feed.last_delivered,
+                        });
+                        ended.push(*id);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        feed.ended = true;
+                        ended.push(*id);
+                    }
+                }
+            }
+        }
+        ended
+    }
+}
+
+/// What became of a subscriber handed to the dispatcher.
+enum Handover {
+    /// The dispatcher feeds it from now on (or it was gone already).
+    Done,
+    /// The dispatcher has handed out commits it has not read from the log yet.
+    Behind(Feed),
+    /// The server is shutting down.
+    Closed(Feed),
 }
 
 /// The fan-out point between the writer and the subscribers.
 #[derive(Debug)]
 pub(super) struct WatchHub {
-    /// Every commit, for subscribers without a single-tenant filter.
-    ring: broadcast::Sender<Commit>,
-    // Mutex: rings are added as single-tenant subscribers arrive, read on every publish.
-    tenant_rings: Mutex<std::collections::HashMap<TenantId, broadcast::Sender<Commit>>>,
-    /// The newest revision handed to every ring: a subscriber with nothing pending in its
-    /// ring has seen everything up to it that concerns it.
+    // Mutex: the dispatcher holds it while it hands out a commit; a subscriber going live
+    // or leaving takes it briefly.
+    live: Mutex<LiveFeeds>,
+    /// The newest revision handed out, stored under `live` after every buffer got its
+    /// part: a stream that reads it and then finds its buffer empty has been given every
+    /// change up to it that concerns it.
     dispatched: AtomicU64,
-    // watch: set once at shutdown; every stream ends with a resumable error.
+    // watch: set once at shutdown; replays end with a resumable error.
     closing: watch::Sender<bool>,
     // Mutex: subscribers come and go from many tasks; held only to insert, remove, read.
-    subscribers: Mutex<BTreeMap<u64, Arc<Progress>>>,
+    subscribers: Mutex<BTreeMap<u64, Arc<SubscriberState>>>,
+    /// Replays running: each holds the store open.
+    replays: AtomicUsize,
     next_id: AtomicU64,
 }
 
 impl WatchHub {
     pub(super) fn new() -> Self {
         Self {
-            ring: broadcast::channel(RING).0,
-            tenant_rings: Mutex::default(),
+            live: Mutex::default(),
             dispatched: AtomicU64::new(0),
             closing: watch::channel(false).0,
             subscribers: Mutex::new(BTreeMap::new()),
+            replays: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
         }
     }
 
-    /// Hands a durable group commit to the subscribers' rings, waking every subscriber it
-    /// may concern. Never waits for a subscriber; runs on the dispatcher thread.
-    fn publish(&self, commit: Commit) {
-        let newest = commit.last().map(|change| change.record.revision.get());
-        if let Ok(mut rings) = self.tenant_rings.lock() {
-            // A ring nobody listens to any more goes.
-            rings.retain(|_, ring| ring.receiver_count() > 0);
-            if !rings.is_empty() {
-                let mut by_tenant: std::collections::HashMap<&TenantId, Vec<Arc<SharedChange>>> =
-                    std::collections::HashMap::new();
-                for change in commit.iter() {
-                    if let Some(tenant) = &change.record.context.tenant
-                        && rings.contains_key(tenant)
-                    {
-                        by_tenant
-                            .entry(tenant)
-                            .or_default()
-                            .push(Arc::clone(change));
-                    }
-                }
-                for (tenant, records) in by_tenant {
-                    if let Some(ring) = rings.get(tenant) {
-                        let _ = ring.send(records.into());
-                    }
-                }
+    /// Hands a durable group commit to the live subscribers it matches. Never waits for
+    /// a subscriber; runs on the dispatcher thread.
+    fn publish(&self, commit: &Commit) {
+        let Some(newest) = commit.last().map(|change| change.record.revision) else {
+            return;
+        };
+        let Ok(mut live) = self.live.lock() else {
+            return;
+        };
+        for id in live.deliver(commit) {
+            // Dropping the feed drops the buffer's sender: the stream ends after what it
+            // holds. Before `dispatched` moves, so that no stream takes an empty buffer
+            // for having been given everything up to it.
+            if let Some(feed) = live.remove(id)
+                && let Ok(end) = feed.state.end.lock()
+                && let Some(WatchError::TooSlow { last_delivered }) = &*end
+            {
+                tracing::warn!(
+                    subscriber = id,
+                    last_delivered = last_delivered.get(),
+                    lag = newest.get().saturating_sub(last_delivered.get()),
+                    "watch subscriber too slow; ended"
+                );
             }
         }
-        // No receiver is not an error: nobody is watching.
-        if self.ring.receiver_count() > 0 {
-            let _ = self.ring.send(commit);
-        }
-        if let Some(newest) = newest {
-            self.dispatched.store(newest, Ordering::Release);
-        }
+        self.dispatched.store(newest.get(), Ordering::Release);
     }
 
-    /// The ring a subscriber with `filter` listens on.
-    fn subscribe(&self, filter: &WatchFilter) -> broadcast::Receiver<Commit> {
-        let mut tenants = filter.tenants.iter();
-        match (tenants.next(), tenants.next(), self.tenant_rings.lock()) {
-            (Some(tenant), None, Ok(mut rings)) => rings
-                .entry(tenant.clone())
-                .or_insert_with(|| broadcast::channel(RING).0)
-                .subscribe(),
-            _ => self.ring.subscribe(),
+    /// Makes `feed` live if it has read every commit handed out so far.
+    fn hand_over(&self, id: u64, feed: Feed) -> Handover {
+        let Ok(mut live) = self.live.lock() else {
+            return Handover::Closed(feed);
+        };
+        if live.closed {
+            return Handover::Closed(feed);
         }
+        if feed.items.is_closed() {
+            return Handover::Done;
+        }
+        if feed.replayed_through.get() < self.dispatched.load(Ordering::Acquire) {
+            return Handover::Behind(feed);
+        }
+        // Before it is fed: a stream that sees it has been given all its replay.
+        let _ = feed.state.live_after.set(feed.replayed_through);
+        let waker = feed.state.live_waker.lock().ok().and_then(|mut w| w.take());
+        live.insert(id, feed);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Handover::Done
     }
 
     /// Ends every stream (with a resumable error) and refuses new ones.
     pub(super) fn close(&self) {
         self.closing.send_replace(true);
-    }
-
-    /// How many streams are running.
-    pub(super) fn subscriber_count(&self) -> usize {
-        self.subscribers.lock().map_or(0, |s| s.len())
-    }
-
-    fn register(self: &Arc<Self>, start: Revision) -> Registration {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let progress = Arc::new(Progress {
-            processed: AtomicU64::new(start.get()),
-        });
-        if let Ok(mut subscribers) = self.subscribers.lock() {
-            subscribers.insert(id, Arc::clone(&progress));
+        if let Ok(mut live) = self.live.lock() {
+            live.closed = true;
+            for (_, feed) in live.by_id.drain() {
+                feed.state.end_with(WatchError::ShuttingDown {
+                    last_delivered: feed.last_delivered,
+                });
+            }
+            live.by_tenant.clear();
+            live.every_tenant.clear();
         }
-        Registration {
-            hub: Arc::clone(self),
-            id,
-            progress,
+    }
+
+    /// How many replays are reading the log.
+    pub(super) fn replays_running(&self) -> usize {
+        self.replays.load(Ordering::Acquire)
+    }
+
+    fn register(&self, state: Arc<SubscriberState>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.insert(id, state);
+        }
+        id
+    }
+
+    fn unregister(&self, id: u64) {
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(id);
+        }
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.remove(&id);
         }
     }
 }
@@ -291,10 +460,10 @@ impl Dispatch {
     }
 }
 
-/// Starts the dispatcher thread, which publishes each commit the writer hands over to the
-/// hub's rings, in order. Waking the subscribers a commit concerns costs about a
-/// microsecond each: done on the writer thread, a thousand of them held up the next group
-/// commit. The thread ends when the writer drops its [`Dispatch`].
+/// Starts the dispatcher thread, which hands each commit the writer passes on to the
+/// subscribers, in order. Filling a thousand buffers (each waking a stream) takes about
+/// a millisecond: done on the writer thread, it held up the next group commit. The thread
+/// ends when the writer drops its [`Dispatch`].
 pub(super) fn spawn_dispatcher(
     hub: Arc<WatchHub>,
 ) -> std::io::Result<(Dispatch, std::thread::JoinHandle<()>)> {
@@ -303,44 +472,100 @@ pub(super) fn spawn_dispatcher(
         .name("authzd-stream".into())
         .spawn(move || {
             while let Ok(commit) = queued.recv() {
-                hub.publish(commit);
+                hub.publish(&commit);
             }
         })?;
     Ok((Dispatch(commits), thread))
 }
 
-/// A subscriber's entry in the hub, removed when the subscriber's task ends.
+/// One subscriber's stream: the items of its buffer, checkpoints once it is live, and at
+/// the end the error that ended it early, if one did. The transport polls it directly;
+/// dropping it unsubscribes.
 #[derive(Debug)]
-struct Registration {
-    hub: Arc<WatchHub>,
+pub struct Subscription {
     id: u64,
-    progress: Arc<Progress>,
+    hub: Arc<WatchHub>,
+    state: Arc<SubscriberState>,
+    items: mpsc::Receiver<WatchItem>,
+    checkpoint_every: Duration,
+    /// Made when the subscriber goes live: a replay sends no checkpoints.
+    checkpoints: Option<tokio::time::Interval>,
+    /// The newest revision yielded (change or checkpoint).
+    last_delivered: Revision,
+    finished: bool,
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if let Ok(mut subscribers) = self.hub.subscribers.lock() {
-            subscribers.remove(&self.id);
+impl tokio_stream::Stream for Subscription {
+    type Item = Result<WatchItem, WatchError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.finished {
+            return Poll::Ready(None);
         }
+        // Both read before the buffer is looked at: whatever they promise was put into the
+        // buffer before they were stored (see `checkpoint`).
+        let live_after = this.state.live_after.get().copied();
+        let dispatched = Revision::new(this.hub.dispatched.load(Ordering::Acquire));
+        match this.items.poll_recv(cx) {
+            Poll::Ready(Some(item)) => {
+                this.last_delivered = this.last_delivered.max(item.revision());
+                return Poll::Ready(Some(Ok(item)));
+            }
+            Poll::Ready(None) => {
+                this.finished = true;
+                let end = this.state.end.lock().ok().and_then(|mut end| end.take());
+                return Poll::Ready(end.map(|err| Err(err.resuming_after(this.last_delivered))));
+            }
+            Poll::Pending => {}
+        }
+        let Some(live_after) = live_after else {
+            if let Ok(mut waker) = this.state.live_waker.lock() {
+                *waker = Some(cx.waker().clone());
+            }
+            // Went live since it was read: the waker may have come too late to be used.
+            if this.state.live_after.get().is_some() {
+                cx.waker().wake_by_ref();
+            }
+            return Poll::Pending;
+        };
+        let every = this.checkpoint_every;
+        let ticks = this.checkpoints.get_or_insert_with(|| {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
+        if ticks.poll_tick(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // The buffer is empty, and was filled with every matching change up to
+        // `dispatched` before that was stored, and with the replay before `live_after`
+        // was set: nothing at or below the checkpoint is still to come.
+        let checkpoint = dispatched.max(live_after).max(this.last_delivered);
+        this.last_delivered = checkpoint;
+        Poll::Ready(Some(Ok(WatchItem::Checkpoint(checkpoint))))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.unregister(self.id);
     }
 }
 
 impl App {
     /// Subscribes to the change stream: from `start` (replaying the log after it) or, with
-    /// `None`, from the current revision. The receiver yields items until the stream ends;
-    /// a final `Err` says why it ended early.
+    /// `None`, from the current revision. The subscription yields items until the stream
+    /// ends; a final `Err` says why it ended early.
     pub async fn watch(
         &self,
         start: Option<Revision>,
         filter: WatchFilter,
         options: WatchOptions,
-    ) -> Result<mpsc::Receiver<Result<WatchItem, WatchError>>, WatchError> {
+    ) -> Result<Subscription, WatchError> {
         let hub = Arc::clone(&self.inner.hub);
-        let closing = hub.closing.subscribe();
-        // Subscribe before reading the revision: every later commit reaches the receiver.
-        let live = hub.subscribe(&filter);
         let current = self.revision();
-        if *closing.borrow() {
+        if *hub.closing.borrow() {
             return Err(WatchError::ShuttingDown {
                 last_delivered: start.unwrap_or(current),
             });
@@ -356,20 +581,55 @@ impl App {
             }
         };
         let (items, receiver) = mpsc::channel(options.buffer.max(1));
-        let stream = Stream {
+        let state = Arc::new(SubscriberState {
+            replayed: AtomicU64::new(start.get()),
+            ..SubscriberState::default()
+        });
+        let id = hub.register(Arc::clone(&state));
+        let subscription = Subscription {
+            id,
             hub: Arc::clone(&hub),
-            store: self.inner.store.clone(),
-            published: self.inner.published.clone(),
-            closing,
-            registration: hub.register(start),
-            filter,
-            items,
-            last: start,
+            state: Arc::clone(&state),
+            items: receiver,
+            checkpoint_every: options.checkpoint_every,
+            checkpoints: None,
             last_delivered: start,
-            options,
+            finished: false,
         };
-        tokio::spawn(stream.run(live, start < current));
-        Ok(receiver)
+        let feed = Feed {
+            filter,
+            state,
+            items,
+            replayed_through: start,
+            last_delivered: start,
+            ended: false,
+        };
+        // Starting in the past, it reads the log at least up to `current` first, so its
+        // first checkpoint is not older than what was committed when it asked.
+        let handover = if start < current {
+            Handover::Behind(feed)
+        } else {
+            hub.hand_over(id, feed)
+        };
+        match handover {
+            Handover::Done => {}
+            Handover::Behind(feed) => {
+                hub.replays.fetch_add(1, Ordering::AcqRel);
+                let replay = Replay {
+                    closing: hub.closing.subscribe(),
+                    hub: Arc::clone(&hub),
+                    store: self.inner.store.clone(),
+                    id,
+                };
+                tokio::spawn(replay.run(feed));
+            }
+            Handover::Closed(_) => {
+                return Err(WatchError::ShuttingDown {
+                    last_delivered: start,
+                });
+            }
+        }
+        Ok(subscription)
     }
 
     /// Refuses a start revision whose successors the log no longer holds.
@@ -399,38 +659,43 @@ impl App {
     /// Per subscriber, how many revisions it is behind the newest: a gauge of who lags.
     pub fn watch_lags(&self) -> Vec<u64> {
         let head = self.revision().get();
-        self.inner
-            .hub
-            .subscribers
+        let hub = &self.inner.hub;
+        let dispatched = hub.dispatched.load(Ordering::Acquire);
+        hub.subscribers
             .lock()
             .map(|subscribers| {
                 subscribers
                     .values()
-                    .map(|p| head.saturating_sub(p.processed.load(Ordering::Relaxed)))
+                    .map(|state| {
+                        let at = if state.live_after.get().is_some() {
+                            dispatched
+                        } else {
+                            state.replayed.load(Ordering::Relaxed)
+                        };
+                        head.saturating_sub(at)
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 }
 
-/// One subscriber's task state. It holds what it reads, not the app, so that closing the
-/// app is not held up by a stream.
-struct Stream {
+/// Empty log reads in a row, each followed by finding the dispatcher further on, after
+/// which a replay gives up. One is a race (the read began just before a commit was handed
+/// out); many mean the log lacks what was handed out.
+const EMPTY_READS: usize = 100;
+
+/// A subscriber's replay of the log: a task of its own, because reading the log blocks
+/// and the subscriber may read slowly. It holds what it reads, not the app, so that
+/// closing the app is not held up by it.
+struct Replay {
     hub: Arc<WatchHub>,
     store: RedbStore,
-    published: watch::Receiver<Revision>,
     closing: watch::Receiver<bool>,
-    registration: Registration,
-    filter: WatchFilter,
-    items: mpsc::Sender<Result<WatchItem, WatchError>>,
-    /// The newest revision gone past.
-    last: Revision,
-    /// The newest revision given to the subscriber (change or checkpoint).
-    last_delivered: Revision,
-    options: WatchOptions,
+    id: u64,
 }
 
-/// Why forwarding stopped.
+/// Why a replay stopped.
 enum Stop {
     /// The subscriber went away.
     Gone,
@@ -438,182 +703,93 @@ enum Stop {
     End(WatchError),
 }
 
-impl Stream {
-    async fn run(mut self, mut live: broadcast::Receiver<Commit>, replay: bool) {
-        let outcome = async {
-            if replay {
-                live = self.replay(live).await?;
-            }
-            self.follow(live).await
-        }
-        .await;
-        if let Err(Stop::End(err)) = outcome {
-            if matches!(err, WatchError::TooSlow { .. }) {
-                tracing::warn!(
-                    subscriber = self.registration.id,
-                    last_delivered = self.last_delivered.get(),
-                    lag = self
-                        .published
-                        .borrow()
-                        .get()
-                        .saturating_sub(self.last.get()),
-                    "watch subscriber too slow; ended"
-                );
-            }
-            // Waits for room, so the error comes after everything already buffered; gives
-            // up if the subscriber leaves first.
-            let _ = self.items.send(Err(err)).await;
-        }
-    }
-
-    /// Replays the log after `last` until it is read to its end, re-subscribing to the
-    /// ring before each read so the live receiver never laps during a long replay: what
-    /// it misses, the next read of the log returns.
-    async fn replay(
-        &mut self,
-        mut live: broadcast::Receiver<Commit>,
-    ) -> Result<broadcast::Receiver<Commit>, Stop> {
+impl Replay {
+    /// Replays the log into the subscriber's buffer until it has read every commit the
+    /// dispatcher has handed out, then hands the subscriber to the dispatcher.
+    async fn run(mut self, mut feed: Feed) {
+        let mut empty_reads = 0;
         loop {
-            live = live.resubscribe();
-            if *self.closing.borrow() {
-                return Err(self.shutting_down());
-            }
-            let store = self.store.clone();
-            let after = self.last;
-            let batch =
-                tokio::task::spawn_blocking(move || store.changes_after(after, REPLAY_BATCH))
-                    .await
-                    .map_err(|err| Stop::End(WatchError::Store(err.to_string())))?
-                    .map_err(|err: StoreError| Stop::End(WatchError::Store(err.to_string())))?;
-            if batch.is_empty() {
-                return Ok(live);
-            }
-            for record in batch {
-                if record.revision != self.last.next() {
-                    // Pruned while we read: the start is no longer retained.
-                    return Err(Stop::End(WatchError::TooOld {
-                        requested: self.last,
-                        oldest: record.revision,
-                    }));
-                }
-                self.last = record.revision;
-                if self.filter.matches(&record) {
-                    let revision = record.revision;
-                    self.items
-                        .send(Ok(WatchItem::Change(Arc::new(SharedChange::new(record)))))
-                        .await
-                        .map_err(|_| Stop::Gone)?;
-                    self.last_delivered = revision;
-                }
-                self.progressed();
-            }
-        }
-    }
-
-    /// Forwards live commits and periodic checkpoints until the subscriber leaves, falls
-    /// behind or the server stops.
-    async fn follow(&mut self, mut live: broadcast::Receiver<Commit>) -> Result<(), Stop> {
-        let mut ticks = tokio::time::interval(self.options.checkpoint_every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Made once, not per wake-up: each of these registers a waiter under a lock, and
-        // a thousand subscribers wake on every commit.
-        let mut closing = self.closing.clone();
-        let shutdown = closing.wait_for(|closing| *closing);
-        tokio::pin!(shutdown);
-        let items = self.items.clone();
-        let gone = items.closed();
-        tokio::pin!(gone);
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => return Err(self.shutting_down()),
-                () = &mut gone => return Err(Stop::Gone),
-                commit = live.recv() => {
-                    match commit {
-                        Ok(commit) => self.forward(&commit)?,
-                        Err(broadcast::error::RecvError::Lagged(_)) => return Err(self.too_slow()),
-                        Err(broadcast::error::RecvError::Closed) => return Err(self.shutting_down()),
+            let outcome = match self.replay_batch(&mut feed).await {
+                Ok(read) => {
+                    empty_reads = if read == 0 { empty_reads + 1 } else { 0 };
+                    if read == REPLAY_BATCH {
+                        continue;
                     }
-                    // Everything already waiting in the ring goes in the same wake-up. With
-                    // nothing newer handed out, the ring is left alone: looking into an
-                    // empty ring takes the lock the dispatcher sends under.
-                    while self.hub.dispatched.load(Ordering::Acquire) > self.last.get() {
-                        match live.try_recv() {
-                            Ok(next) => self.forward(&next)?,
-                            Err(broadcast::error::TryRecvError::Empty) => break,
-                            Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                                return Err(self.too_slow());
-                            }
-                            Err(broadcast::error::TryRecvError::Closed) => {
-                                return Err(self.shutting_down());
-                            }
-                        }
+                    if empty_reads > EMPTY_READS {
+                        Err(Stop::End(WatchError::Store(format!(
+                            "the change log ends at revision {}, before the newest change handed out",
+                            feed.replayed_through
+                        ))))
+                    } else {
+                        Ok(())
                     }
-                    self.catch_up(&live);
                 }
-                _ = ticks.tick() => {
-                    self.catch_up(&live);
-                    self.offer(WatchItem::Checkpoint(self.last))?;
-                    self.last_delivered = self.last;
+                Err(stop) => Err(stop),
+            };
+            match outcome {
+                Ok(()) => match self.hub.hand_over(self.id, feed) {
+                    Handover::Done => break,
+                    Handover::Behind(behind) => feed = behind,
+                    Handover::Closed(closed) => {
+                        closed.state.end_with(WatchError::ShuttingDown {
+                            last_delivered: closed.last_delivered,
+                        });
+                        break;
+                    }
+                },
+                Err(Stop::Gone) => break,
+                Err(Stop::End(err)) => {
+                    feed.state.end_with(err);
+                    break;
                 }
             }
         }
+        self.hub.replays.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// With nothing pending in its ring, a subscriber has seen everything dispatched that
-    /// concerns it: it moves past other tenants' changes (for checkpoints and its lag).
-    fn catch_up(&mut self, live: &broadcast::Receiver<Commit>) {
-        // Read what was dispatched before looking at the ring.
-        let dispatched = Revision::new(self.hub.dispatched.load(Ordering::Acquire));
-        // The cheap test first: `is_empty` takes the ring's lock.
-        if dispatched > self.last && live.is_empty() {
-            self.last = dispatched;
-            self.progressed();
+    /// Reads the next batch of the log after what `feed` has replayed and forwards what
+    /// matches, waiting for room in the buffer. Returns how many records it read.
+    async fn replay_batch(&mut self, feed: &mut Feed) -> Result<usize, Stop> {
+        if *self.closing.borrow() {
+            return Err(shutting_down(feed));
         }
-    }
-
-    fn forward(&mut self, commit: &Commit) -> Result<(), Stop> {
-        for change in commit.iter() {
-            let revision = change.record.revision;
-            // Already replayed from the log.
-            if revision <= self.last {
-                continue;
+        let store = self.store.clone();
+        let after = feed.replayed_through;
+        let batch = tokio::task::spawn_blocking(move || store.changes_after(after, REPLAY_BATCH))
+            .await
+            .map_err(|err| Stop::End(WatchError::Store(err.to_string())))?
+            .map_err(|err: StoreError| Stop::End(WatchError::Store(err.to_string())))?;
+        let read = batch.len();
+        for record in batch {
+            if record.revision != feed.replayed_through.next() {
+                // Pruned while we read: the start is no longer retained.
+                return Err(Stop::End(WatchError::TooOld {
+                    requested: feed.replayed_through,
+                    oldest: record.revision,
+                }));
             }
-            self.last = revision;
-            if self.filter.matches(&change.record) {
-                self.offer(WatchItem::Change(Arc::clone(change)))?;
-                self.last_delivered = revision;
+            feed.replayed_through = record.revision;
+            if feed.filter.matches(&record) {
+                let revision = record.revision;
+                let change = WatchItem::Change(Arc::new(SharedChange::new(record)));
+                tokio::select! {
+                    sent = feed.items.send(change) => sent.map_err(|_| Stop::Gone)?,
+                    _ = self.closing.wait_for(|closing| *closing) => {
+                        return Err(shutting_down(feed));
+                    }
+                }
+                feed.last_delivered = revision;
             }
+            feed.state
+                .replayed
+                .store(feed.replayed_through.get(), Ordering::Relaxed);
         }
-        self.progressed();
-        Ok(())
+        Ok(read)
     }
+}
 
-    /// Buffers an item without waiting: a full buffer means the subscriber is too slow.
-    fn offer(&self, item: WatchItem) -> Result<(), Stop> {
-        match self.items.try_send(Ok(item)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(self.too_slow()),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop::Gone),
-        }
-    }
-
-    fn shutting_down(&self) -> Stop {
-        Stop::End(WatchError::ShuttingDown {
-            last_delivered: self.last_delivered,
-        })
-    }
-
-    fn too_slow(&self) -> Stop {
-        Stop::End(WatchError::TooSlow {
-            last_delivered: self.last_delivered,
-        })
-    }
-
-    fn progressed(&self) {
-        self.registration
-            .progress
-            .processed
-            .store(self.last.get(), Ordering::Relaxed);
-    }
+fn shutting_down(feed: &Feed) -> Stop {
+    Stop::End(WatchError::ShuttingDown {
+        last_delivered: feed.last_delivered,
+    })
 }

@@ -151,6 +151,38 @@ async fn without_a_start_revision_the_stream_begins_at_the_current_one() {
     assert_eq!(events[0].revision, 3);
 }
 
+/// A replay whose filter matches nothing still ends in a checkpoint at once, at the
+/// revision current when it started, not only when the (here hourly) interval comes round.
+#[tokio::test]
+async fn a_replay_that_matches_nothing_ends_in_a_checkpoint_at_once() {
+    let server = server(&[("watch_checkpoint_interval", "1h")]).await;
+    server.apply([create_tenant(0)]).await;
+    let last = server
+        .apply((0..300).map(|g| create_group(0, g)))
+        .await
+        .get();
+    let mut stream = watch(
+        server.channel().await,
+        pb::WatchRequest {
+            start_revision: Some(1),
+            kinds: vec![pb::EventKind::OwnerTransferred.into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("no checkpoint after the replay")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.message,
+        Some(pb::watch_response::Message::Checkpoint(
+            pb::WatchCheckpoint { revision: last }
+        ))
+    );
+}
+
 /// The service is served by hand (to share each change's encoding): a method it does not
 /// have is `UNIMPLEMENTED`, as with a generated server, and a bad filter is refused.
 #[tokio::test]

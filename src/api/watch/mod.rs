@@ -9,7 +9,7 @@ mod service;
 
 use std::{collections::HashMap, pin::Pin};
 
-use tokio_stream::{Stream, StreamExt as _, wrappers::ReceiverStream};
+use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -45,12 +45,12 @@ impl WatchApi {
         let request = request.into_inner();
         let filter = filter(&request)?;
         let start = request.start_revision.map(Revision::new);
-        let items = self
+        let subscription = self
             .app
             .watch(start, filter, self.options)
             .await
             .map_err(|err| watch_error(&err))?;
-        let stream = ReceiverStream::new(items).map(|item| item.map_err(|err| watch_error(&err)));
+        let stream = subscription.map(|item| item.map_err(|err| watch_error(&err)));
         Ok(Response::new(Box::pin(stream)))
     }
 }
