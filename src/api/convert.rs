@@ -22,6 +22,19 @@ pub(crate) fn id<T>(
     parse(text).map_err(|err| invalid_field(field, err))
 }
 
+/// Parses every id of a repeated field, naming the one that fails as `field[i]`.
+pub(crate) fn ids<T, C: FromIterator<T>>(
+    field: &str,
+    texts: &[String],
+    parse: fn(&str) -> Result<T, IdError>,
+) -> Result<C, Status> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| id(&format!("{field}[{i}]"), text, parse))
+        .collect()
+}
+
 /// Parses an optional id field (empty means none).
 pub(crate) fn optional_id<T>(
     field: &str,

@@ -229,12 +229,7 @@ pub(crate) fn tenant_role(message: Option<&pb::TenantRole>) -> Result<TenantRole
                     "an application administrator administers at least one service",
                 ));
             }
-            let services = message
-                .services
-                .iter()
-                .enumerate()
-                .map(|(i, s)| id(&format!("role.services[{i}]"), s, ServiceId::parse))
-                .collect::<Result<_, _>>()?;
+            let services = convert::ids("role.services", &message.services, ServiceId::parse)?;
             Ok(TenantRole::ApplicationAdministrator(services))
         }
     }
@@ -409,12 +404,7 @@ pub(crate) fn object_scope(
             field,
             "set `all_objects` or name at least one object",
         )),
-        (false, false) => message
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| id(&format!("{field}.objects[{i}]"), o, ObjectId::parse))
-            .collect::<Result<_, _>>()
+        (false, false) => object_ids(&format!("{field}.objects"), &message.objects)
             .map(ObjectScope::Objects),
     }
 }
@@ -424,11 +414,7 @@ pub(crate) fn object_ids(
     field: &str,
     items: &[String],
 ) -> Result<std::collections::BTreeSet<ObjectId>, Status> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, o)| id(&format!("{field}[{i}]"), o, ObjectId::parse))
-        .collect()
+    convert::ids(field, items, ObjectId::parse)
 }
 
 /// An optional expiry, which must lie in the future.

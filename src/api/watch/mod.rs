@@ -56,18 +56,8 @@ impl WatchApi {
 }
 
 fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
-    let tenants = request
-        .tenants
-        .iter()
-        .enumerate()
-        .map(|(i, t)| convert::id(&format!("tenants[{i}]"), t, TenantId::parse))
-        .collect::<Result<_, _>>()?;
-    let services = request
-        .services
-        .iter()
-        .enumerate()
-        .map(|(i, s)| convert::id(&format!("services[{i}]"), s, ServiceId::parse))
-        .collect::<Result<_, _>>()?;
+    let tenants = convert::ids("tenants", &request.tenants, TenantId::parse)?;
+    let services = convert::ids("services", &request.services, ServiceId::parse)?;
     let kinds = request
         .kinds
         .iter()
