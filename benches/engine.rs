@@ -5,6 +5,17 @@
 //! `cargo bench --bench engine` runs the default dataset; `AUTHZD_BENCH_SCALE=10` multiplies
 //! its tenants. Latencies are timed per call with `Instant` (its own cost, ~20-30 ns here,
 //! is included); throughput is a tight loop without per-call timing.
+//!
+//! `AUTHZD_BENCH_CHECK_LOOP=N` builds the snapshot and then only runs N checks in
+//! [`check_loop`] (after N others to warm the caches), for a cache simulator, which counts
+//! instructions and misses exactly where this shared machine's timings drift:
+//! `valgrind --tool=callgrind --cache-sim=yes --collect-atstart=no
+//! --toggle-collect='*check_loop*' --toggle-collect='*request_copy*'
+//! target/release/deps/engine-…`, and divide by N.
+//! `AUTHZD_BENCH_TENANTS=K` draws those queries from the first K tenants. Before the
+//! checks it prints `built` and reads a line (or the end) of standard input, so that a
+//! script can start valgrind with `--instr-atstart=no` and switch it on after the build
+//! (`callgrind_control -i on`), which fully instrumented takes many minutes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -14,14 +25,14 @@
     clippy::cast_sign_loss
 )]
 
-use std::{hint::black_box, time::Instant};
+use std::{hint::black_box, io::Write as _, time::Instant};
 
 use authzd::{
     dataset::{Dataset, DatasetSpec},
     engine::{
         Access, CheckQuery, GrantId, GrantNode, GroupId, Mutation, NewUser, ObjectId, Permission,
-        PermissionSet, Revision, SecurityGroupId, ServiceId, SnapshotBuilder, Subject, TenantId,
-        Timestamp, UserId, UserKind,
+        PermissionSet, Revision, SecurityGroupId, ServiceId, Snapshot, SnapshotBuilder, Subject,
+        TenantId, Timestamp, UserId, UserKind,
     },
 };
 
@@ -51,31 +62,38 @@ fn main() {
     let mib_per_million =
         (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / facts as f64 * 1e6;
 
-    // As the API hands them over: every id parsed from the request into a new allocation,
-    // not shared with the snapshot (a shared id would compare by pointer, and its text
-    // would sit cold in the snapshot's memory instead of fresh from the request).
-    let queries: Vec<CheckQuery> = dataset
-        .queries(1_000_000, 42)
-        .iter()
-        .map(as_request)
-        .collect();
+    if let Some(checks) = env_number("AUTHZD_BENCH_CHECK_LOOP") {
+        let tenants = env_number("AUTHZD_BENCH_TENANTS").unwrap_or(dataset.tenants.len());
+        let queries = |seed| request_queries(&dataset, tenants, checks, seed);
+        let warm_up = queries(7);
+        let measured = queries(42);
+        println!("built");
+        std::io::stdout().flush().unwrap();
+        std::io::stdin().read_line(&mut String::new()).unwrap();
+        black_box(warm_up.iter().filter(|q| snapshot.check(q, NOW)).count());
+        let allowed = check_loop(&snapshot, &measured);
+        println!(
+            "{checks} checks over the first {} tenants at scale {scale}: {allowed} allowed",
+            tenants.min(dataset.tenants.len())
+        );
+        return;
+    }
+
+    let queries = request_queries(&dataset, dataset.tenants.len(), 1_000_000, 42);
     let allowed = queries.iter().filter(|q| snapshot.check(q, NOW)).count();
-    // Rounds: this shared machine's speed drifts by tens of percent from one second to
-    // the next, so each figure is the median over ROUNDS passes over every query, with the
-    // spread of the round medians shown beside it.
-    let rounds: Vec<Percentiles> = (0..ROUNDS)
-        .map(|_| {
-            percentiles(
-                queries
-                    .iter()
-                    .map(|q| time(|| snapshot.check(q, NOW)))
-                    .collect(),
-            )
+    let (check, round_medians) = check_rounds(&snapshot, &queries);
+    // The same checks over a fixed working set: the first 100 tenants (the whole default
+    // dataset) and one tenant (its state fits in the CPU's last-level cache). Each reads
+    // as much memory at every scale, so what differs between scales here is what a check
+    // computes, not how far its memory is.
+    let fixed_sets: Vec<(usize, Percentiles, Vec<u64>)> = [100, 1]
+        .into_iter()
+        .map(|tenants| {
+            let queries = request_queries(&dataset, tenants, 1_000_000, 42);
+            let (p, medians) = check_rounds(&snapshot, &queries);
+            (tenants, p, medians)
         })
         .collect();
-    let check = median_of(&rounds);
-    let mut round_medians: Vec<u64> = rounds.iter().map(|p| p.median).collect();
-    round_medians.sort_unstable();
     let mut throughputs: Vec<f64> = (0..ROUNDS)
         .map(|_| {
             let started = Instant::now();
@@ -195,6 +213,22 @@ fn main() {
             human(round_medians[round_medians.len() - 1]),
         ),
     );
+    for (tenants, p, medians) in &fixed_sets {
+        let what = if *tenants == 1 {
+            "one tenant".to_owned()
+        } else {
+            format!("first {tenants} tenants")
+        };
+        row(
+            &format!("check, {what}"),
+            p,
+            &format!(
+                "fixed working set, the same at every scale; round medians {}–{}",
+                human(medians[0]),
+                human(medians[medians.len() - 1]),
+            ),
+        );
+    }
     println!(
         "| checks per second, one core | {throughput:.0} | | | tight loop; median of {ROUNDS} rounds ({:.0}–{:.0}) |",
         throughputs[0],
@@ -281,6 +315,66 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
         });
     }
     out
+}
+
+/// A number from the environment variable `name`, if it is set to one.
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|s| s.parse().ok())
+}
+
+/// `count` queries over the first `tenants` tenants, as the API hands them over: every id
+/// parsed from the request into a new allocation, not shared with the snapshot (a shared
+/// id would compare by pointer, and its text would sit cold in the snapshot's memory
+/// instead of fresh from the request).
+fn request_queries(dataset: &Dataset, tenants: usize, count: usize, seed: u64) -> Vec<CheckQuery> {
+    dataset
+        .queries_within(tenants, count, seed)
+        .iter()
+        .map(as_request)
+        .collect()
+}
+
+/// The checks a cache simulator counts (see the module documentation): kept out of line,
+/// so that it can be told where to start and stop.
+#[inline(never)]
+fn check_loop(snapshot: &Snapshot, queries: &[CheckQuery]) -> usize {
+    let Some(mut query) = queries.first().cloned() else {
+        return 0;
+    };
+    let mut allowed = 0;
+    for next in queries {
+        request_copy(&mut query, next);
+        allowed += usize::from(snapshot.check(black_box(&query), NOW));
+    }
+    allowed
+}
+
+/// Copies the next query where a server has its request: in the CPU caches, fresh from
+/// parsing. Read from the large vector instead, a query costs the simulator (which has
+/// no prefetcher) misses that neither a server nor the timed loop pays; out of line, so
+/// that the simulator can leave it out (`--toggle-collect='*request_copy*'`).
+#[inline(never)]
+fn request_copy(to: &mut CheckQuery, from: &CheckQuery) {
+    to.clone_from(from);
+}
+
+/// The check latencies: each percentile the median over ROUNDS passes over every query,
+/// since this shared machine's speed drifts by tens of percent from one second to the
+/// next; with the round medians, sorted, to show the spread.
+fn check_rounds(snapshot: &Snapshot, queries: &[CheckQuery]) -> (Percentiles, Vec<u64>) {
+    let rounds: Vec<Percentiles> = (0..ROUNDS)
+        .map(|_| {
+            percentiles(
+                queries
+                    .iter()
+                    .map(|q| time(|| snapshot.check(q, NOW)))
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut medians: Vec<u64> = rounds.iter().map(|p| p.median).collect();
+    medians.sort_unstable();
+    (median_of(&rounds), medians)
 }
 
 /// The query with every id parsed anew from its text, as the API builds it from a request.

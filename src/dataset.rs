@@ -417,10 +417,19 @@ impl Dataset {
     /// permissions and objects (a tenth on the service as a whole): a mix of allows and
     /// denies of every kind.
     pub fn queries(&self, count: usize, seed: u64) -> Vec<CheckQuery> {
+        self.queries_within(self.tenants.len(), count, seed)
+    }
+
+    /// `count` queries like [`queries`](Self::queries), drawn from the first `tenants`
+    /// tenants only (all of them if there are fewer). Their working set is then the same
+    /// at every scale: comparing scales separates what a check computes from how far the
+    /// memory it reads is (more of it is a cache or TLB miss in a larger state).
+    pub fn queries_within(&self, tenants: usize, count: usize, seed: u64) -> Vec<CheckQuery> {
+        let pool = self.tenants.get(..tenants).unwrap_or(&self.tenants);
         let mut rng = Rng(seed);
         let mut out = Vec::with_capacity(count);
         while out.len() < count {
-            let Some(tenant) = rng.pick(&self.tenants) else {
+            let Some(tenant) = rng.pick(pool) else {
                 break;
             };
             let s = rng.below(self.services.len());
@@ -592,5 +601,31 @@ mod tests {
         assert_eq!(dataset.stats.tenants, 2);
         assert_eq!(dataset.stats.users, 400);
         assert_eq!(Dataset::generate(&spec).mutations, dataset.mutations);
+    }
+
+    #[test]
+    fn queries_within_a_few_tenants_stay_in_them_and_over_all_equal_the_plain_ones() {
+        let spec = DatasetSpec {
+            tenants: 5,
+            users_per_tenant: 20,
+            objects_per_service: 100,
+            grants_per_service: 10,
+            ..DatasetSpec::standard(1)
+        };
+        let dataset = Dataset::generate(&spec);
+        let first_two = [
+            TenantId::parse("t0").unwrap(),
+            TenantId::parse("t1").unwrap(),
+        ];
+        let within = dataset.queries_within(2, 500, 3);
+        assert_eq!(within.len(), 500);
+        assert!(within.iter().all(|q| first_two.contains(&q.tenant)));
+        assert!(
+            first_two
+                .iter()
+                .all(|t| within.iter().any(|q| q.tenant == *t))
+        );
+        assert_eq!(dataset.queries_within(2, 500, 3), within);
+        assert_eq!(dataset.queries_within(99, 300, 3), dataset.queries(300, 3));
     }
 }

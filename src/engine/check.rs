@@ -13,6 +13,7 @@ use super::{
     ids::{ObjectId, Timestamp},
     model::{Snapshot, TenantService, TenantState, UserState, group_chain},
     mutation::{Access, GrantNode, ObjectScope, Subject, TenantRole, UserStatus},
+    placement::Ancestry,
 };
 
 impl Snapshot {
@@ -21,8 +22,9 @@ impl Snapshot {
     /// The hot path: one record of the user's precomputed access in the service (see
     /// `effective/`, which also copies the user's status and role into it) and the
     /// object's ancestry stored with the object (see `placement.rs`): a few hash lookups
-    /// and a scan of integers, no walk. `explain` gives the same answer the long way,
-    /// naming every source.
+    /// and a scan of integers, no walk. The record's summary of its entries answers many
+    /// denials before the entries, one pointer further, are read. `explain` gives the same
+    /// answer the long way, naming every source.
     pub fn check(&self, query: &CheckQuery, now: Timestamp) -> bool {
         let Some(tenant) = self.tenants.get(&query.tenant) else {
             return false;
@@ -36,14 +38,19 @@ impl Snapshot {
         let Some(bit) = service_def.catalog.bit(&query.permission) else {
             return false;
         };
-        let ancestry = match &query.object {
-            Some(object) => match objects.objects.get(object) {
-                Some(state) => Some(&state.ancestry),
-                None => return false,
-            },
+        // Both lookups before either answer is used: they read unrelated memory, seldom in
+        // a cache, so the CPU waits for the two at once instead of one after the other.
+        let access = objects.effective.get(&query.user);
+        let object = query
+            .object
+            .as_ref()
+            .map(|object| objects.objects.get(object).map(|state| &state.ancestry));
+        let ancestry = match object {
+            Some(Some(ancestry)) => Some(ancestry),
+            Some(None) => return false,
             None => None,
         };
-        let Some(access) = objects.effective.get(&query.user) else {
+        let Some(access) = access else {
             // No access from any source but the role: only a role that reaches everything
             // allows (such roles reach every subscribed service).
             return tenant
@@ -51,12 +58,17 @@ impl Snapshot {
                 .get(&query.user)
                 .is_some_and(|u| is_active(u.status, now) && full_access_role(&u.role).is_some());
         };
-        let gate = access.gate;
-        if !is_active(gate.status, now) || !gate.reaches {
+        if !access.gate.admits(now) {
             return false;
         }
-        if gate.full_access || access.administrator {
+        if access.gate.full_access || access.administrator {
             return true;
+        }
+        if !access
+            .entries
+            .may_give(bit, ancestry.map(Ancestry::folded_slots))
+        {
+            return false;
         }
         // INVARIANT: an entry's slot is its node's, and an object's ancestry holds the
         // slots of the object and every container above it (see `placement.rs`).

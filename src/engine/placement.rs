@@ -16,7 +16,7 @@
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
-    effective::{Computed, NodeSlot, merged},
+    effective::{Computed, NodeSlot, merged, slot_bit},
     ids::{ObjectId, UserId},
     model::{CowMap, FastMap, ObjectState, TenantService},
     mutation::GrantNode,
@@ -89,6 +89,14 @@ impl Ancestry {
     /// Whether the node in `slot` is this object or one of its containers.
     pub(crate) fn contains(&self, slot: u32) -> bool {
         self.slots().contains(&slot)
+    }
+
+    /// The slots folded into 64 bits, as an access record summarises the nodes of its
+    /// entries (see `effective/entries.rs`).
+    pub(crate) fn folded_slots(&self) -> u64 {
+        self.slots()
+            .iter()
+            .fold(0, |folded, slot| folded | slot_bit(*slot))
     }
 }
 
@@ -240,6 +248,16 @@ mod tests {
             assert!(!ancestry.contains(NO_SLOT));
             assert_eq!(matches!(ancestry, Ancestry::Inline { .. }), level < INLINE);
         }
+    }
+
+    #[test]
+    fn an_ancestry_follows_its_objects_key_in_the_map() {
+        use crate::engine::{ids::ObjectId, model::ObjectState};
+        assert_eq!(std::mem::offset_of!(ObjectState, ancestry), 0);
+        assert_eq!(
+            std::mem::offset_of!((ObjectId, ObjectState), 1),
+            std::mem::size_of::<ObjectId>()
+        );
     }
 
     #[test]

@@ -72,3 +72,47 @@ fn entries_on_one_node_that_never_expire_or_at_the_last_instant_merge_into_one()
     ]);
     assert_eq!(merged, vec![held(PermissionBits::ALL, None)]);
 }
+
+/// The record layout is a memory budget and decides how many cache lines a check reads
+/// (see `UserAccess`).
+#[test]
+fn a_record_is_64_bytes_its_gate_and_summary_first() {
+    use super::{AccessEntries, UserAccess};
+    use crate::engine::ids::UserId;
+    assert_eq!(std::mem::size_of::<UserGate>(), 16);
+    assert_eq!(std::mem::size_of::<UserAccess>(), 64);
+    assert_eq!(std::mem::offset_of!(UserAccess, gate), 0);
+    assert_eq!(std::mem::offset_of!(UserAccess, entries), 24);
+    assert_eq!(std::mem::size_of::<AccessEntries>(), 40);
+    assert_eq!(std::mem::offset_of!((UserId, UserAccess), 1), 24);
+}
+
+/// The summary may only leave out entries that give nothing: it denies when no entry on
+/// the service holds the permission and no entry on an object of the ancestry could.
+#[test]
+fn a_records_summary_denies_only_what_its_entries_cannot_give() {
+    let with_word = |node: NodeSlot, first_word: u64| {
+        let id = BitSets::default().intern(PermissionBits::default());
+        AccessEntry::new(node, first_word, id, None)
+    };
+    // Permission 0 on the service; permission 1 on the object in slot 70 (folded to 6).
+    let entries: AccessEntries = [
+        with_word(NodeSlot::Service, 0b01),
+        with_word(NodeSlot::Object(70), 0b10),
+    ]
+    .into_iter()
+    .collect();
+    let reaching = slot_bit(70) | slot_bit(3);
+    let elsewhere = slot_bit(5);
+    assert!(entries.may_give(0, None));
+    assert!(entries.may_give(0, Some(elsewhere)));
+    assert!(entries.may_give(1, Some(reaching)));
+    // Slot 6 folds onto 70's bit: the summary lets the check read the entries.
+    assert!(entries.may_give(1, Some(slot_bit(6))));
+    assert!(!entries.may_give(1, Some(elsewhere)));
+    assert!(!entries.may_give(1, None));
+    assert!(!entries.may_give(2, Some(reaching)));
+    // Past the first word the summary does not tell; only an empty record is denied.
+    assert!(entries.may_give(64, Some(elsewhere)));
+    assert!(!AccessEntries::default().may_give(64, None));
+}
