@@ -404,8 +404,9 @@ pub(crate) fn object_scope(
             field,
             "set `all_objects` or name at least one object",
         )),
-        (false, false) => object_ids(&format!("{field}.objects"), &message.objects)
-            .map(ObjectScope::Objects),
+        (false, false) => {
+            object_ids(&format!("{field}.objects"), &message.objects).map(ObjectScope::Objects)
+        }
     }
 }
 
