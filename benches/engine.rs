@@ -39,6 +39,14 @@ use authzd::{
 const NOW: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
 
 fn main() {
+    // As `authzd serve` runs: with the heap on transparent huge pages where the kernel
+    // allows them (`AUTHZD_HUGE_PAGES=off` measures without). Not in the check-loop mode,
+    // which runs under a cache simulator that would not follow the restart.
+    if std::env::var_os("AUTHZD_BENCH_CHECK_LOOP").is_none()
+        && let Some(err) = authzd::huge_pages::restart_on_huge_pages()
+    {
+        eprintln!("could not restart on huge pages: {err}");
+    }
     let scale: u32 = std::env::var("AUTHZD_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -187,8 +195,13 @@ fn main() {
         .collect();
 
     println!(
-        "## engine, scale {scale} ({} CPUs)\n",
-        std::thread::available_parallelism().map_or(1, usize::from)
+        "## engine, scale {scale} ({} CPUs, huge pages {})\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        if authzd::huge_pages::enabled() {
+            "on"
+        } else {
+            "off"
+        }
     );
     println!(
         "dataset: {} tenants, {} users, {} groups, {} memberships, {} grants, {} objects, {} mutations\n",

@@ -55,7 +55,10 @@ const LATENCY_PAUSE: Duration = Duration::from_millis(5);
 const LATENCY_PAUSE_LIGHT: Duration = Duration::from_millis(20);
 /// Writers and changes per writer of the throughput runs.
 const WRITERS: usize = 64;
-const PER_WRITER: usize = 125;
+const PER_WRITER: usize = 500;
+/// Changes per writer when 1,000 subscribers take every change: each buffers a whole
+/// batch (see `throughput`), so the batch stays small.
+const PER_WRITER_EVERY_CHANGE: usize = 125;
 /// Tenants every run creates; a run spreads its writes over the first `tenants` of them.
 const TENANTS: usize = 1000;
 /// Tenants of the latency runs' sidecars (10 sidecars each).
@@ -472,15 +475,15 @@ fn cpu_seconds() -> f64 {
 }
 
 /// 64 concurrent writers, spread over the first `tenants`.
-async fn write_rate(app: &App, offset: usize, tenants: usize) -> Run {
+async fn write_rate(app: &App, offset: usize, tenants: usize, per_writer: usize) -> Run {
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let app = app.clone();
         writers.push(tokio::spawn(async move {
-            for n in 0..PER_WRITER {
-                let n = offset + w * PER_WRITER + n;
+            for n in 0..per_writer {
+                let n = offset + w * per_writer + n;
                 app.submit(group(tenant_n(n % tenants), n), ChangeMeta::default())
                     .await
                     .unwrap();
@@ -490,7 +493,7 @@ async fn write_rate(app: &App, offset: usize, tenants: usize) -> Run {
     for writer in writers {
         writer.await.unwrap();
     }
-    let changes = (WRITERS * PER_WRITER) as f64;
+    let changes = (WRITERS * per_writer) as f64;
     Run {
         rate: changes / started.elapsed().as_secs_f64(),
         cpu_per_change: (cpu_seconds() - cpu_before) * 1e6 / changes,
@@ -503,9 +506,10 @@ async fn rate_with_subscribers(
     running: &Running,
     offset: usize,
     tenants: usize,
+    per_writer: usize,
     lowest_priority: bool,
 ) -> Run {
-    let batch = WRITERS * PER_WRITER;
+    let batch = WRITERS * per_writer;
     let expect = batch.checked_div(tenants).unwrap_or(batch);
     let process = Subscribers::start(
         running.addr,
@@ -513,7 +517,7 @@ async fn rate_with_subscribers(
         Report::Count,
         lowest_priority,
     );
-    let run = write_rate(&running.app, offset, tenants.max(100)).await;
+    let run = write_rate(&running.app, offset, tenants.max(100), per_writer).await;
     let delivered = tokio::task::spawn_blocking(move || process.delivered())
         .await
         .unwrap();
@@ -523,7 +527,6 @@ async fn rate_with_subscribers(
 
 async fn throughput() {
     let mut running = start(None).await;
-    let batch = WRITERS * PER_WRITER;
     let mean = |runs: &[Run]| Run {
         rate: runs.iter().map(|r| r.rate).sum::<f64>() / runs.len() as f64,
         cpu_per_change: runs.iter().map(|r| r.cpu_per_change).sum::<f64>() / runs.len() as f64,
@@ -537,6 +540,12 @@ async fn throughput() {
     // tenant over 1,000, then 1,000 subscribers taking every change (tenants 0). Runs
     // without and with subscribers alternate, so drift hits both.
     for tenants in [100, 1000, 0] {
+        let per_writer = if tenants == 0 {
+            PER_WRITER_EVERY_CHANGE
+        } else {
+            PER_WRITER
+        };
+        let batch = WRITERS * per_writer;
         if tenants == 0 {
             // Subscribers taking every change from 64 writers fall thousands of changes
             // behind on this machine: with the default buffer they are ended as too slow
@@ -548,14 +557,16 @@ async fn throughput() {
         let mut same_priority = Vec::new();
         let mut lowest_priority = Vec::new();
         for _ in 0..2 {
-            without.push(write_rate(&running.app, offset, tenants.max(100)).await);
+            without.push(write_rate(&running.app, offset, tenants.max(100), per_writer).await);
             offset += batch;
-            same_priority.push(rate_with_subscribers(&running, offset, tenants, false).await);
+            same_priority
+                .push(rate_with_subscribers(&running, offset, tenants, per_writer, false).await);
             offset += batch;
             // Subscribers that take every change and read only in the time left would fall
             // more than their buffer behind the writers, and be ended as too slow.
             if tenants > 0 {
-                lowest_priority.push(rate_with_subscribers(&running, offset, tenants, true).await);
+                lowest_priority
+                    .push(rate_with_subscribers(&running, offset, tenants, per_writer, true).await);
                 offset += batch;
             }
         }

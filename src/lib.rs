@@ -1,7 +1,8 @@
 //! authzd: a gRPC authorization service for multi-tenant `SaaS` administration.
 //!
 //! Code map (see ARCHITECTURE.md for the invariants):
-//! - [`cli`], [`config`], [`telemetry`]: the process: command line, settings, logs.
+//! - [`cli`], [`config`], [`telemetry`], [`huge_pages`]: the process: command line,
+//!   settings, logs, and the heap on transparent huge pages.
 //! - [`client`]: client subcommands that call a running server.
 //! - [`server`]: binds, serves and drains the gRPC server.
 //! - [`api`]: the gRPC services; the only module that knows tonic and protobuf.
@@ -15,6 +16,7 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod engine;
+pub mod huge_pages;
 pub mod server;
 pub mod store;
 pub mod telemetry;

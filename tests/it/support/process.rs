@@ -35,15 +35,21 @@ pub(crate) struct ServerProcess {
 impl ServerProcess {
     /// Starts `authzd serve --listen 127.0.0.1:0 --data-dir DIR` plus `extra` args and waits
     /// for its `listening on` line.
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// As [`Self::start`], with these environment variables set.
     #[allow(
         clippy::zombie_processes,
         reason = "the child is reaped by Drop or wait"
     )]
-    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = authzd()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
