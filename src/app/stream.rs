@@ -232,6 +232,15 @@ struct Feed {
     ended: bool,
 }
 
+impl Feed {
+    /// The error ending this subscriber at shutdown, with where to resume.
+    fn shutting_down(&self) -> WatchError {
+        WatchError::ShuttingDown {
+            last_delivered: self.last_delivered,
+        }
+    }
+}
+
 /// The live subscribers, indexed by the tenants their filters name.
 #[derive(Debug, Default)]
 struct LiveFeeds {
@@ -412,9 +421,7 @@ impl WatchHub {
         if let Ok(mut live) = self.live.lock() {
             live.closed = true;
             for (_, feed) in live.by_id.drain() {
-                feed.state.end_with(WatchError::ShuttingDown {
-                    last_delivered: feed.last_delivered,
-                });
+                feed.state.end_with(feed.shutting_down());
             }
             live.by_tenant.clear();
             live.every_tenant.clear();
@@ -709,37 +716,30 @@ impl Replay {
     async fn run(mut self, mut feed: Feed) {
         let mut empty_reads = 0;
         loop {
-            let outcome = match self.replay_batch(&mut feed).await {
-                Ok(read) => {
-                    empty_reads = if read == 0 { empty_reads + 1 } else { 0 };
-                    if read == REPLAY_BATCH {
-                        continue;
-                    }
-                    if empty_reads > EMPTY_READS {
-                        Err(Stop::End(WatchError::Store(format!(
-                            "the change log ends at revision {}, before the newest change handed out",
-                            feed.replayed_through
-                        ))))
-                    } else {
-                        Ok(())
-                    }
-                }
-                Err(stop) => Err(stop),
-            };
-            match outcome {
-                Ok(()) => match self.hub.hand_over(self.id, feed) {
-                    Handover::Done => break,
-                    Handover::Behind(behind) => feed = behind,
-                    Handover::Closed(closed) => {
-                        closed.state.end_with(WatchError::ShuttingDown {
-                            last_delivered: closed.last_delivered,
-                        });
-                        break;
-                    }
-                },
+            let read = match self.replay_batch(&mut feed).await {
+                Ok(read) => read,
                 Err(Stop::Gone) => break,
                 Err(Stop::End(err)) => {
                     feed.state.end_with(err);
+                    break;
+                }
+            };
+            empty_reads = if read == 0 { empty_reads + 1 } else { 0 };
+            if read == REPLAY_BATCH {
+                continue;
+            }
+            if empty_reads > EMPTY_READS {
+                feed.state.end_with(WatchError::Store(format!(
+                    "the change log ends at revision {}, before the newest change handed out",
+                    feed.replayed_through
+                )));
+                break;
+            }
+            match self.hub.hand_over(self.id, feed) {
+                Handover::Done => break,
+                Handover::Behind(behind) => feed = behind,
+                Handover::Closed(closed) => {
+                    closed.state.end_with(closed.shutting_down());
                     break;
                 }
             }
@@ -751,7 +751,7 @@ impl Replay {
     /// matches, waiting for room in the buffer. Returns how many records it read.
     async fn replay_batch(&mut self, feed: &mut Feed) -> Result<usize, Stop> {
         if *self.closing.borrow() {
-            return Err(shutting_down(feed));
+            return Err(Stop::End(feed.shutting_down()));
         }
         let store = self.store.clone();
         let after = feed.replayed_through;
@@ -775,7 +775,7 @@ impl Replay {
                 tokio::select! {
                     sent = feed.items.send(change) => sent.map_err(|_| Stop::Gone)?,
                     _ = self.closing.wait_for(|closing| *closing) => {
-                        return Err(shutting_down(feed));
+                        return Err(Stop::End(feed.shutting_down()));
                     }
                 }
                 feed.last_delivered = revision;
@@ -786,10 +786,4 @@ impl Replay {
         }
         Ok(read)
     }
-}
-
-fn shutting_down(feed: &Feed) -> Stop {
-    Stop::End(WatchError::ShuttingDown {
-        last_delivered: feed.last_delivered,
-    })
 }
