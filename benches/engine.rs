@@ -16,6 +16,9 @@
 //! checks it prints `built` and reads a line (or the end) of standard input, so that a
 //! script can start valgrind with `--instr-atstart=no` and switch it on after the build
 //! (`callgrind_control -i on`), which fully instrumented takes many minutes.
+//!
+//! `AUTHZD_BENCH_APPLY_ONLY=1` builds the snapshot and then only measures applying
+//! mutations (the same `built` handshake first; `--toggle-collect='*apply_rows*'`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -75,15 +78,22 @@ fn main() {
         let queries = |seed| request_queries(&dataset, tenants, checks, seed);
         let warm_up = queries(7);
         let measured = queries(42);
-        println!("built");
-        std::io::stdout().flush().unwrap();
-        std::io::stdin().read_line(&mut String::new()).unwrap();
+        wait_for_go();
         black_box(warm_up.iter().filter(|q| snapshot.check(q, NOW)).count());
         let allowed = check_loop(&snapshot, &measured);
         println!(
             "{checks} checks over the first {} tenants at scale {scale}: {allowed} allowed",
             tenants.min(dataset.tenants.len())
         );
+        return;
+    }
+
+    if std::env::var_os("AUTHZD_BENCH_APPLY_ONLY").is_some() {
+        wait_for_go();
+        let rows = apply_rows(&snapshot, &dataset);
+        println!("| measure | median | p99 | p99.9 | note |");
+        println!("|---|---|---|---|---|");
+        print_apply_rows(&rows);
         return;
     }
 
@@ -167,32 +177,7 @@ fn main() {
             })
             .collect(),
     );
-    let mutations = sample_mutations(&dataset, 2_000);
-    let next = snapshot.revision().next();
-    let apply_times: Vec<u64> = mutations
-        .iter()
-        .map(|m| {
-            time(|| {
-                snapshot
-                    .apply(next, m, NOW)
-                    .expect("sample mutation applies")
-            })
-        })
-        .collect();
-    let apply = percentiles(apply_times.clone());
-    let apply_by_kind: Vec<(&str, Percentiles)> = SAMPLE_KINDS
-        .iter()
-        .enumerate()
-        .map(|(kind, name)| {
-            let times = apply_times
-                .iter()
-                .skip(kind)
-                .step_by(SAMPLE_KINDS.len())
-                .copied()
-                .collect();
-            (*name, percentiles(times))
-        })
-        .collect();
+    let apply = apply_rows(&snapshot, &dataset);
 
     println!(
         "## engine, scale {scale} ({} CPUs, huge pages {})\n",
@@ -252,14 +237,7 @@ fn main() {
     row("object view", &object_view, "10k objects");
     row("lookup objects", &lookup_objects, "2k");
     row("lookup subjects", &lookup_subjects, "2k");
-    row(
-        "apply one mutation",
-        &apply,
-        "2k varied mutations on the full snapshot",
-    );
-    for (name, p) in &apply_by_kind {
-        row(&format!("apply: {name}"), p, "400 of them");
-    }
+    print_apply_rows(&apply);
     println!(
         "| build whole snapshot | {:.2} s | | | {} mutations |",
         build.as_secs_f64(),
@@ -268,6 +246,67 @@ fn main() {
     println!(
         "| resident memory | {:.0} MiB | | | {mib_per_million:.0} MiB per 1M grants+memberships ({facts}) |",
         (rss_after.saturating_sub(rss_before)) as f64 / 1024.0
+    );
+}
+
+/// Applying each of 2,000 sample mutations to the full snapshot, each on its own: overall,
+/// per kind, and the time to free the snapshot each one made (measured apart: the server
+/// answers a write before it frees the version the write replaced).
+struct ApplyRows {
+    overall: Percentiles,
+    by_kind: Vec<(&'static str, Percentiles)>,
+    free: Percentiles,
+}
+
+fn apply_rows(snapshot: &Snapshot, dataset: &Dataset) -> ApplyRows {
+    let mutations = sample_mutations(dataset, 2_000);
+    let next = snapshot.revision().next();
+    let (apply_times, free_times): (Vec<u64>, Vec<u64>) = mutations
+        .iter()
+        .map(|m| {
+            let started = Instant::now();
+            let applied = black_box(
+                snapshot
+                    .apply(next, m, NOW)
+                    .expect("sample mutation applies"),
+            );
+            let applying = started.elapsed();
+            (nanos(applying), time(|| drop(applied)))
+        })
+        .unzip();
+    let by_kind = SAMPLE_KINDS
+        .iter()
+        .enumerate()
+        .map(|(kind, name)| {
+            let times = apply_times
+                .iter()
+                .skip(kind)
+                .step_by(SAMPLE_KINDS.len())
+                .copied()
+                .collect();
+            (*name, percentiles(times))
+        })
+        .collect();
+    ApplyRows {
+        overall: percentiles(apply_times),
+        by_kind,
+        free: percentiles(free_times),
+    }
+}
+
+fn print_apply_rows(rows: &ApplyRows) {
+    row(
+        "apply one mutation",
+        &rows.overall,
+        "2k varied mutations on the full snapshot",
+    );
+    for (name, p) in &rows.by_kind {
+        row(&format!("apply: {name}"), p, "400 of them");
+    }
+    row(
+        "free the version a mutation replaced",
+        &rows.free,
+        "the same 2k; the server does it after answering",
     );
 }
 
@@ -328,6 +367,14 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
         });
     }
     out
+}
+
+/// Says `built` and waits for a line (or the end) of standard input: a script can then
+/// switch a cache simulator's instrumentation on for what follows only.
+fn wait_for_go() {
+    println!("built");
+    std::io::stdout().flush().unwrap();
+    std::io::stdin().read_line(&mut String::new()).unwrap();
 }
 
 /// A number from the environment variable `name`, if it is set to one.
@@ -407,7 +454,11 @@ fn as_request(query: &CheckQuery) -> CheckQuery {
 fn time<T>(f: impl FnOnce() -> T) -> u64 {
     let started = Instant::now();
     black_box(f());
-    u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    nanos(started.elapsed())
+}
+
+fn nanos(elapsed: std::time::Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
 struct Percentiles {

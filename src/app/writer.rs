@@ -324,7 +324,10 @@ impl Writer {
         match stored {
             Ok(()) => {
                 let revision = working.revision();
-                self.current.store(Arc::new(working));
+                // The version this one replaces is freed last, once callers have their
+                // answers and the stream its changes: freeing the map shards the group
+                // copied takes about as long as copying them did.
+                let replaced = self.current.swap(Arc::new(working));
                 self.published.send_replace(revision);
                 self.checkpoints.committed(revision.get());
                 self.healthy
@@ -340,6 +343,7 @@ impl Writer {
                         .collect::<Vec<_>>()
                         .into(),
                 );
+                drop(replaced);
             }
             Err(err) => {
                 tracing::error!(%err, changes = records.len(), "group commit failed; nothing published");

@@ -73,7 +73,10 @@ impl Snapshot {
         now: Timestamp,
     ) -> Result<Affected, MutationError> {
         let mut affected = Affected::default();
-        affected.collect(self, mutation);
+        // A mutation that only adds access affects, after it, everyone it affected before.
+        if !Affected::only_adds(mutation) {
+            affected.collect(self, mutation);
+        }
         self.apply_mutation(mutation, now)?;
         affected.collect(self, mutation);
         affected.refresh_after(self, mutation);

@@ -1,10 +1,14 @@
 //! Keeping access records current after a mutation that only adds access: what it gives
 //! is merged into the record of each user it reaches, without walking anyone's groups.
 
+use std::sync::Arc;
+
 use super::{
-    Computed, HeldEntry, Holdings, Mutation, Snapshot, Subject, UserId, UserSet, add_grant,
-    add_holdings, add_security_group, compute, merged, services_of, users_under, write,
+    AccessEntries, AccessEntry, Computed, Holdings, Mutation, Snapshot, Subject, TenantService,
+    TenantState, UserAccess, UserId, UserSet, add_grant, add_holdings, add_security_group, compute,
+    merged, services_of, users_under,
 };
+use crate::engine::bit_sets::BitSets;
 use crate::engine::ids::{GrantId, SecurityGroupId, ServiceId, TenantId};
 
 /// A mutation that only adds access: everyone under `gainers` comes to hold `gain`.
@@ -80,83 +84,127 @@ impl<'a> Addition<'a> {
 
     /// Adds what is gained to the record of each user under `gainers`. Merging entries is
     /// idempotent and everything gained is now held, so the result equals a full
-    /// recomputation at a fraction of its cost: no user's groups are walked.
+    /// recomputation at a fraction of its cost: no user's groups are walked, and what is
+    /// gained is interned once per service, not once per user.
     pub(super) fn apply(&self, snapshot: &mut Snapshot) {
         let Some(state) = snapshot.tenants.get(self.tenant) else {
             return;
         };
         let mut users = UserSet::default();
         users_under(state, self.gainers, &mut users);
-        let services = services_of(state, self.service);
-        let mut updates = Vec::new();
-        for service in services {
+        // What each service gives, and the full records of users who held nothing there
+        // before (computed while the tenant is only read).
+        let mut gains = Vec::new();
+        for service in services_of(state, self.service) {
             let Some(objects) = state.services.get(&service) else {
                 continue;
             };
-            let mut gained = Holdings::default();
-            match &self.gain {
-                Gain::Grant(grant) => {
-                    if let Some(grant) = objects.grants.get(*grant) {
-                        add_grant(objects, grant, &mut gained);
-                    }
-                }
-                Gain::SecurityGroup(group) => {
-                    if let Some(group) = objects.security_groups.get(*group) {
-                        add_security_group(objects, group, &mut gained);
-                    }
-                }
-                Gain::Administrator => gained.administrator = true,
-                Gain::Groups(source) => {
-                    add_holdings(objects, source, &mut gained);
-                    for (group, _) in state.groups_of(source) {
-                        add_holdings(objects, group, &mut gained);
-                    }
-                }
-            }
+            let gained = self.gained_in(state, objects);
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
             }
-            let gained_entries = merged(gained.entries);
-            let computed: Vec<(UserId, Option<Computed>)> = users
+            let first_records: Vec<(UserId, Computed)> = users
                 .iter()
+                .filter(|user| !objects.effective.contains_key(*user))
                 .filter_map(|user| {
                     let record = state.users.get(user)?;
-                    let current = objects.effective.get(user);
-                    let next = match current {
-                        Some(current) => {
-                            let administrator = current.administrator || gained.administrator;
-                            let held = objects.held(&current.entries);
-                            let entries = merged_sorted(&held, &gained_entries);
-                            if administrator == current.administrator && entries.is_none() {
-                                return None;
-                            }
-                            Computed {
-                                gate: current.gate,
-                                administrator,
-                                entries: entries.unwrap_or(held),
-                            }
-                        }
-                        // It held nothing here before: compute what it holds now.
-                        None => compute(state, objects, &service, user, record),
-                    };
-                    // Something changed (an unchanged record returned above; a new one
-                    // holds at least what was gained).
-                    Some((user.clone(), Some(next)))
+                    Some((
+                        user.clone(),
+                        compute(state, objects, &service, user, record),
+                    ))
                 })
                 .collect();
-            if !computed.is_empty() {
-                updates.push((service, computed));
+            gains.push((service, gained, first_records));
+        }
+        if gains.is_empty() {
+            return;
+        }
+        let Some(state) = Arc::make_mut(&mut snapshot.tenants)
+            .get_mut(self.tenant)
+            .map(Arc::make_mut)
+        else {
+            return;
+        };
+        for (service, gained, first_records) in gains {
+            let Some(objects) = state.services.get_mut(&service).map(Arc::make_mut) else {
+                continue;
+            };
+            let TenantService {
+                effective,
+                bit_sets,
+                ..
+            } = objects;
+            let gained_entries: Vec<AccessEntry> = merged(gained.entries)
+                .into_iter()
+                .map(|e| {
+                    let id = bit_sets.intern(e.bits);
+                    AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
+                })
+                .collect();
+            for user in &users {
+                let Some(current) = effective.get(user) else {
+                    continue;
+                };
+                let administrator = current.administrator || gained.administrator;
+                let entries = merged_kept(&current.entries, &gained_entries, bit_sets);
+                if administrator == current.administrator && entries.is_none() {
+                    continue;
+                }
+                let next = UserAccess {
+                    gate: current.gate,
+                    administrator,
+                    entries: match entries {
+                        Some(entries) => AccessEntries::from(entries),
+                        None => current.entries.clone(),
+                    },
+                };
+                effective.insert(user.clone(), next);
+            }
+            // Written last, so that the merge above skips them.
+            for (user, computed) in first_records {
+                let kept = objects.keep(computed);
+                objects.effective.insert(user, kept);
             }
         }
-        write(snapshot, self.tenant, updates);
+    }
+
+    /// What the users under `gainers` come to hold in one service.
+    fn gained_in(&self, state: &TenantState, objects: &TenantService) -> Holdings {
+        let mut gained = Holdings::default();
+        match &self.gain {
+            Gain::Grant(grant) => {
+                if let Some(grant) = objects.grants.get(*grant) {
+                    add_grant(objects, grant, &mut gained);
+                }
+            }
+            Gain::SecurityGroup(group) => {
+                if let Some(group) = objects.security_groups.get(*group) {
+                    add_security_group(objects, group, &mut gained);
+                }
+            }
+            Gain::Administrator => gained.administrator = true,
+            Gain::Groups(source) => {
+                add_holdings(objects, source, &mut gained);
+                for (group, _) in state.groups_of(source) {
+                    add_holdings(objects, group, &mut gained);
+                }
+            }
+        }
+        gained
     }
 }
 
-/// `kept` with `added` merged in, both already merged (sorted, one entry per node and
-/// expiry), in one pass; `None` when `added` brings nothing `kept` does not hold.
-fn merged_sorted(kept: &[HeldEntry], added: &[HeldEntry]) -> Option<Vec<HeldEntry>> {
-    let key = |e: &HeldEntry| (e.node, e.expires_at);
-    let mut out: Vec<HeldEntry> = Vec::with_capacity(kept.len() + added.len());
+/// `kept` with `added` merged in, both sorted as [`merged`] leaves them (by node, then
+/// expiry, one entry for each), in one pass over plain entries; `None` when `added`
+/// brings nothing `kept` does not hold. Only a set that grows on a node both hold is
+/// looked up and interned.
+fn merged_kept(
+    kept: &[AccessEntry],
+    added: &[AccessEntry],
+    bit_sets: &mut BitSets,
+) -> Option<Vec<AccessEntry>> {
+    let key = |e: &AccessEntry| (e.node(), e.expires_at());
+    let mut out: Vec<AccessEntry> = Vec::with_capacity(kept.len() + added.len());
     let mut changed = false;
     let (mut kept, mut added) = (kept.iter().peekable(), added.iter().peekable());
     loop {
@@ -174,12 +222,22 @@ fn merged_sorted(kept: &[HeldEntry], added: &[HeldEntry]) -> Option<Vec<HeldEntr
                     added.next().cloned()
                 }
                 std::cmp::Ordering::Equal => {
-                    let bits = k.bits.union(a.bits);
-                    changed |= bits != k.bits;
-                    let entry = HeldEntry {
-                        bits,
-                        id: if bits == k.bits { k.id } else { None },
-                        ..(*k).clone()
+                    let entry = if k.bits == a.bits {
+                        (*k).clone()
+                    } else {
+                        let held = bit_sets.get(k.bits);
+                        let bits = held.union(bit_sets.get(a.bits));
+                        if bits == held {
+                            (*k).clone()
+                        } else {
+                            changed = true;
+                            AccessEntry::new(
+                                k.node(),
+                                bits.first_word(),
+                                bit_sets.intern(bits),
+                                k.expires_at(),
+                            )
+                        }
                     };
                     kept.next();
                     added.next();

@@ -60,7 +60,19 @@ impl Deref for AccessEntries {
 
 impl FromIterator<AccessEntry> for AccessEntries {
     fn from_iter<I: IntoIterator<Item = AccessEntry>>(entries: I) -> Self {
-        let list: Arc<[AccessEntry]> = entries.into_iter().collect();
+        Self::summarized(entries.into_iter().collect())
+    }
+}
+
+impl From<Vec<AccessEntry>> for AccessEntries {
+    /// Moves the entries over in one copy.
+    fn from(entries: Vec<AccessEntry>) -> Self {
+        Self::summarized(entries.into())
+    }
+}
+
+impl AccessEntries {
+    fn summarized(list: Arc<[AccessEntry]>) -> Self {
         let (mut service_words, mut object_words, mut object_slots) = (0, 0, 0);
         for entry in list.iter() {
             match entry.node() {

@@ -351,6 +351,12 @@ impl Affected {
         }
     }
 
+    /// Whether `mutation` only adds access (a grant, a membership, an administrator): the
+    /// users it affects are then all found after it, so collecting before it is not needed.
+    pub(crate) fn only_adds(mutation: &Mutation) -> bool {
+        additions::Addition::of(mutation).is_some()
+    }
+
     /// Brings derived access up to date after `mutation` was applied to `snapshot`: a
     /// mutation that only adds access adds it to each user it reaches; any other
     /// recomputes every affected user.
@@ -468,13 +474,14 @@ fn extra_subjects(objects: &TenantService, mutation: &Mutation) -> Vec<Subject> 
 
 /// Adds every user `subject` stands for: itself, or everyone under a directory group.
 fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
+    // Gathered first and put into the set at once: inserting one by one made the set
+    // grow, rehashing everyone, about as often as it doubled.
+    let mut found = Vec::new();
     let mut seen = BTreeSet::new();
     let mut stack = vec![subject];
     while let Some(next) = stack.pop() {
         match next {
-            Subject::User(user) => {
-                users.insert(user.clone());
-            }
+            Subject::User(user) => found.push(user),
             Subject::Group(group) => {
                 if seen.insert(group)
                     && let Some(state) = state.groups.get(group)
@@ -484,6 +491,8 @@ fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
             }
         }
     }
+    users.reserve(found.len());
+    users.extend(found.into_iter().cloned());
 }
 
 fn refresh(
