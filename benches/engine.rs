@@ -247,6 +247,52 @@ fn main() {
         "| resident memory | {:.0} MiB | | | {mib_per_million:.0} MiB per 1M grants+memberships ({facts}) |",
         (rss_after.saturating_sub(rss_before)) as f64 / 1024.0
     );
+    // The baseline a check's misses are judged by: one random read that waits for the one
+    // before it, over as much memory as the snapshot holds, measured in the same run.
+    let snapshot_bytes = usize::try_from(rss_after.saturating_sub(rss_before) * 1024).unwrap();
+    let read = dependent_read_nanos(snapshot_bytes);
+    println!(
+        "| baseline: dependent random read | {read:.0} ns | | | one cache line at a time over {:.0} MiB, the snapshot's size; check median = {:.1} reads |",
+        snapshot_bytes as f64 / 1024.0 / 1024.0,
+        check.median as f64 / read
+    );
+}
+
+/// The time of one read from a random cache line of a `bytes`-large heap, when the address
+/// comes from the read before (so no two overlap): the median of [`ROUNDS`] passes of a
+/// walk through every line in one random cycle. A check's own misses depend on each
+/// other like that (the user's record, then its entries), so as the state grows past the
+/// caches and the TLB's reach, a check slows down by as many of these as it misses.
+fn dependent_read_nanos(bytes: usize) -> f64 {
+    const WORDS_PER_LINE: usize = 8;
+    const STEPS: usize = 2_000_000;
+    let lines = (bytes / 64).max(2);
+    // Sattolo's shuffle: a permutation that is one cycle through every line.
+    let mut next: Vec<u32> = (0..u32::try_from(lines).unwrap()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..lines).rev() {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let j = ((seed >> 33) as usize) % i;
+        next.swap(i, j);
+    }
+    let mut heap = vec![0u64; lines * WORDS_PER_LINE];
+    for (line, to) in next.iter().enumerate() {
+        heap[line * WORDS_PER_LINE] = u64::from(*to);
+    }
+    drop(next);
+    let mut at = 0usize;
+    let mut rounds: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..STEPS {
+                at = heap[at * WORDS_PER_LINE] as usize;
+            }
+            started.elapsed().as_nanos() as f64 / STEPS as f64
+        })
+        .collect();
+    black_box(at);
+    rounds.sort_by(f64::total_cmp);
+    rounds[rounds.len() / 2]
 }
 
 /// Applying each of 2,000 sample mutations to the full snapshot, each on its own: overall,
