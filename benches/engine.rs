@@ -18,7 +18,7 @@
 //! (`callgrind_control -i on`), which fully instrumented takes many minutes.
 //!
 //! `AUTHZD_BENCH_APPLY_ONLY=1` builds the snapshot and then only measures applying
-//! mutations (the same `built` handshake first; `--toggle-collect='*apply_rows*'`).
+//! mutations (the same `built` handshake first; `--toggle-collect='engine::apply_rows'`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -295,7 +295,7 @@ fn dependent_read_nanos(bytes: usize) -> f64 {
     rounds[rounds.len() / 2]
 }
 
-/// Applying each of 2,000 sample mutations to the full snapshot, each on its own: overall,
+/// Applying each of 2,100 sample mutations to the full snapshot, each on its own: overall,
 /// per kind, and the time to free the snapshot each one made (measured apart: the server
 /// answers a write before it frees the version the write replaced).
 struct ApplyRows {
@@ -305,7 +305,7 @@ struct ApplyRows {
 }
 
 fn apply_rows(snapshot: &Snapshot, dataset: &Dataset) -> ApplyRows {
-    let mutations = sample_mutations(dataset, 2_000);
+    let mutations = sample_mutations(dataset, 2_100);
     let next = snapshot.revision().next();
     let (apply_times, free_times): (Vec<u64>, Vec<u64>) = mutations
         .iter()
@@ -344,25 +344,27 @@ fn print_apply_rows(rows: &ApplyRows) {
     row(
         "apply one mutation",
         &rows.overall,
-        "2k varied mutations on the full snapshot",
+        "2,100 varied mutations on the full snapshot",
     );
     for (name, p) in &rows.by_kind {
-        row(&format!("apply: {name}"), p, "400 of them");
+        row(&format!("apply: {name}"), p, "300 of them");
     }
     row(
         "free the version a mutation replaced",
         &rows.free,
-        "the same 2k; the server does it after answering",
+        "the same 2,100; the server does it after answering",
     );
 }
 
 /// What `sample_mutations` makes, in its order.
-const SAMPLE_KINDS: [&str; 5] = [
+const SAMPLE_KINDS: [&str; 7] = [
     "give a group a grant on an object",
     "nest a directory group",
     "add a security-group member",
     "move an object",
     "invite a user",
+    "take a nested group out of its parent",
+    "revoke a grant",
 ];
 
 /// A mix of writes the management API makes, each valid on the full dataset.
@@ -373,7 +375,7 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
         let t = &dataset.tenants[n % dataset.tenants.len()];
         let object = t.objects[0][n % t.objects[0].len()].clone();
         let tenant = t.tenant.clone();
-        out.push(match n % 5 {
+        out.push(match n % SAMPLE_KINDS.len() {
             0 => Mutation::GiveGrant {
                 tenant,
                 service: service.clone(),
@@ -400,6 +402,17 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
                 service: service.clone(),
                 object: ObjectId::parse("o1500").unwrap(),
                 new_parent: Some(ObjectId::parse("o3").unwrap()),
+            },
+            5 => Mutation::RemoveGroupMember {
+                tenant,
+                group: GroupId::parse("g0").unwrap(),
+                member: Subject::Group(GroupId::parse("g10").unwrap()),
+            },
+            6 => Mutation::RevokeGrant {
+                tenant,
+                service: service.clone(),
+                grant: GrantId::parse(&format!("grant{}", n % 500)).unwrap(),
+                with_dependents: true,
             },
             _ => Mutation::InviteUser {
                 tenant,

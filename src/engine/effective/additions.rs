@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessEntries, AccessEntry, Computed, Holdings, Mutation, Snapshot, Subject, TenantService,
-    TenantState, UserAccess, UserId, UserSet, add_grant, add_holdings, add_security_group, compute,
-    merged, services_of, users_under,
+    AccessEntries, AccessEntry, Computed, GroupHoldings, Holdings, Mutation, Snapshot, Subject,
+    TenantService, TenantState, UserAccess, UserId, UserSet, add_grant, add_holdings,
+    add_security_group, compute, merged, services_of, users_under,
 };
 use crate::engine::bit_sets::BitSets;
 use crate::engine::ids::{GrantId, SecurityGroupId, ServiceId, TenantId};
@@ -103,6 +103,7 @@ impl<'a> Addition<'a> {
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
             }
+            let mut groups = GroupHoldings::default();
             let first_records: Vec<(UserId, Computed)> = users
                 .iter()
                 .filter(|user| !objects.effective.contains_key(*user))
@@ -110,7 +111,7 @@ impl<'a> Addition<'a> {
                     let record = state.users.get(user)?;
                     Some((
                         user.clone(),
-                        compute(state, objects, &service, user, record),
+                        compute(state, objects, &service, user, record, &mut groups),
                     ))
                 })
                 .collect();

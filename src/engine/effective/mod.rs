@@ -17,7 +17,7 @@ mod entries;
 mod tests;
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::Arc,
 };
 
@@ -511,13 +511,14 @@ fn refresh(
         let Some(objects) = state.services.get(&service) else {
             continue;
         };
+        let mut groups = GroupHoldings::default();
         let computed: Vec<(UserId, Option<Computed>)> = users
             .iter()
             .map(|user| {
                 let access = state
                     .users
                     .get(user)
-                    .map(|record| compute(state, objects, &service, user, record))
+                    .map(|record| compute(state, objects, &service, user, record, &mut groups))
                     .filter(|a| a.administrator || !a.entries.is_empty());
                 (user.clone(), access)
             })
@@ -570,20 +571,67 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
     }
 }
 
+/// What directory groups hold in one service, each with every group above it, merged:
+/// looked up once while many records are computed, since the users under a group share
+/// it (looking it up again for each of them cost most of a refresh).
+#[derive(Default)]
+struct GroupHoldings(HashMap<Subject, Holdings, foldhash::fast::RandomState>);
+
+impl GroupHoldings {
+    /// Computes what `group` holds, with the groups above it, unless it is known.
+    fn learn(&mut self, state: &TenantState, objects: &TenantService, group: &Subject) {
+        if self.0.contains_key(group) {
+            return;
+        }
+        let mut held = Holdings::default();
+        add_holdings(objects, group, &mut held);
+        for (above, _) in state.groups_of(group) {
+            add_holdings(objects, above, &mut held);
+        }
+        held.entries = merged(held.entries);
+        // Their ids found once here, so that keeping each record needs no lookup for what
+        // it holds unchanged from its groups.
+        for entry in &mut held.entries {
+            entry.id = objects.bit_sets.id_of(&entry.bits);
+        }
+        self.0.insert(group.clone(), held);
+    }
+
+    /// What [`learn`](Self::learn) computed for `group` (nothing if it was not asked).
+    fn of(&self, group: &Subject) -> Option<&Holdings> {
+        self.0.get(group)
+    }
+}
+
 /// A user's access in one service from the Administrators group, security groups and
-/// grants, directly or through its directory groups.
+/// grants, directly or through its directory groups (what those hold taken from, and
+/// kept in, `groups`).
 fn compute(
     state: &TenantState,
     objects: &TenantService,
     service: &ServiceId,
     user: &UserId,
     record: &UserState,
+    groups: &mut GroupHoldings,
 ) -> Computed {
     let me = Subject::User(user.clone());
-    let groups = state.groups_of(&me);
     let mut holdings = Holdings::default();
-    for holder in std::iter::once(&me).chain(groups.iter().map(|(g, _)| *g)) {
-        add_holdings(objects, holder, &mut holdings);
+    add_holdings(objects, &me, &mut holdings);
+    let direct = state.member_of.get(&me);
+    for group in direct.into_iter().flatten() {
+        groups.learn(state, objects, group);
+    }
+    let from_groups: Vec<&Holdings> = direct
+        .into_iter()
+        .flatten()
+        .filter_map(|group| groups.of(group))
+        .collect();
+    holdings
+        .entries
+        .reserve(from_groups.iter().map(|held| held.entries.len()).sum());
+    for held in from_groups {
+        holdings.administrator |= held.administrator;
+        holdings.entries.extend_from_slice(&held.entries);
     }
     Computed {
         gate: UserGate::of(record, service),
@@ -656,7 +704,7 @@ pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
         entry.expires_at = entry.expires_at.filter(|at| *at != NEVER);
     }
     let key = |e: &HeldEntry| (e.node, e.expires_at);
-    entries.sort_by_key(key);
+    entries.sort_unstable_by_key(key);
     entries.dedup_by(|later, kept| {
         let same = key(later) == key(kept);
         if same {
