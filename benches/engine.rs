@@ -18,7 +18,9 @@
 //! (`callgrind_control -i on`), which fully instrumented takes many minutes.
 //!
 //! `AUTHZD_BENCH_APPLY_ONLY=1` builds the snapshot and then only measures applying
-//! mutations (the same `built` handshake first; `--toggle-collect='engine::apply_rows'`).
+//! mutations (the same `built` handshake first; `--toggle-collect='engine::apply_rows'`);
+//! `AUTHZD_BENCH_APPLY_KIND=K` makes every sample mutation the K-th kind of
+//! [`SAMPLE_KINDS`] (counting from 0), to profile that one.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -371,11 +373,13 @@ const SAMPLE_KINDS: [&str; 7] = [
 fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
     let mut out = Vec::with_capacity(count);
     let service = dataset.services[0].clone();
+    // For profiling one kind (its place in SAMPLE_KINDS); the rows then all show that one.
+    let only_kind = env_number("AUTHZD_BENCH_APPLY_KIND");
     for n in 0..count {
         let t = &dataset.tenants[n % dataset.tenants.len()];
         let object = t.objects[0][n % t.objects[0].len()].clone();
         let tenant = t.tenant.clone();
-        out.push(match n % SAMPLE_KINDS.len() {
+        out.push(match only_kind.unwrap_or(n % SAMPLE_KINDS.len()) {
             0 => Mutation::GiveGrant {
                 tenant,
                 service: service.clone(),

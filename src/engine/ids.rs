@@ -75,9 +75,23 @@ impl IdText {
     }
 }
 
+// Equality and hashing read an inline id as the fixed-size value it is (its unused bytes
+// are zero, see `new`): a few word operations instead of a call comparing or hashing a
+// slice of some length, on every map lookup. An inline id never equals a shared one: only
+// texts longer than INLINE_ID are shared.
 impl PartialEq for IdText {
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        match (self, other) {
+            (
+                Self::Inline { len, bytes },
+                Self::Inline {
+                    len: other_len,
+                    bytes: other_bytes,
+                },
+            ) => len == other_len && bytes == other_bytes,
+            (Self::Shared(text), Self::Shared(other)) => text == other,
+            _ => false,
+        }
     }
 }
 
@@ -85,7 +99,23 @@ impl Eq for IdText {}
 
 impl std::hash::Hash for IdText {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
+        match self {
+            Self::Inline { len, bytes } => {
+                let mut words = [0u8; 24];
+                if let Some((first, rest)) = words.split_first_mut() {
+                    *first = *len;
+                    rest.get_mut(..INLINE_ID)
+                        .into_iter()
+                        .for_each(|place| place.copy_from_slice(bytes));
+                }
+                for word in words.chunks_exact(8) {
+                    let mut eight = [0u8; 8];
+                    eight.copy_from_slice(word);
+                    state.write_u64(u64::from_le_bytes(eight));
+                }
+            }
+            Self::Shared(text) => text.as_bytes().hash(state),
+        }
     }
 }
 

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 
 use authzd::engine::{
     Access, AdminFunctions, CheckQuery, DemotionPolicy, GrantId, GrantNode, GroupId, Mutation,
-    NewUser, ObjectId, ObjectScope, ObjectType, Permission, PermissionLevelId, PermissionSet,
-    SecurityGroupId, ServiceDefinition, ServiceId, Snapshot, Subject, TenantId, TenantRole,
-    Timestamp, UserId, UserKind, UserStatus,
+    MutationError, NewUser, ObjectId, ObjectScope, ObjectType, Permission, PermissionLevelId,
+    PermissionSet, SecurityGroupId, ServiceDefinition, ServiceId, Snapshot, Subject, TenantId,
+    TenantRole, Timestamp, UserId, UserKind, UserStatus,
 };
 use proptest::prelude::*;
 
@@ -108,6 +108,19 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (n(), n()).prop_map(|(a, b)| Op::Revoke(a, b)),
         1 => n().prop_map(Op::DeleteUser),
         1 => n().prop_map(Op::Invite),
+    ]
+}
+
+/// The ops that decide whether a revoke is refused: objects (plans with related objects
+/// among them), grants on few subjects and revokes.
+fn revoke_op() -> impl Strategy<Value = Op> {
+    let n = any::<u8>;
+    prop_oneof![
+        3 => (Just(0u8), n(), n(), proptest::option::of(n()), proptest::collection::vec(n(), 0..3))
+            .prop_map(|(a, b, c, d, e)| Op::Object(a, b, c, d, e)),
+        5 => (Just(0u8), n(), 0..2u8, proptest::option::of(n()), n(), proptest::option::of(n()), proptest::option::of(any::<i8>()))
+            .prop_map(|(a, b, c, d, e, f, g)| Op::Give(a, b, c, d, e, f, g)),
+        3 => (Just(0u8), n()).prop_map(|(a, b)| Op::Revoke(a, b)),
     ]
 }
 
@@ -523,41 +536,76 @@ proptest! {
 
     #[test]
     fn engine_agrees_with_the_reference(ops in proptest::collection::vec(op(), 1..60), probes in proptest::collection::vec(any::<u8>(), 60)) {
-        let mut snapshot = Snapshot::empty();
-        let mut reference = Reference::default();
-        for mutation in setup() {
-            snapshot = snapshot.apply(snapshot.revision().next(), &mutation, NOW).unwrap();
-            reference.apply(&mutation);
-        }
-        let mut accepted = 0;
-        for (step, op) in ops.iter().enumerate() {
-            let mutation = to_mutation(op);
-            let before = fingerprint(&snapshot);
-            let revision = snapshot.revision();
-            if let Ok(next) = snapshot.apply(revision.next(), &mutation, NOW) {
-                reference.apply(&mutation);
-                prop_assert_eq!(next.revision(), revision.next());
-                // The old snapshot is untouched by building the new one.
-                prop_assert_eq!(fingerprint(&snapshot), before);
-                snapshot = next;
-                accepted += 1;
-            } else {
-                prop_assert_eq!(snapshot.revision(), revision);
-                prop_assert_eq!(fingerprint(&snapshot), before.clone());
-                // Applying in place (as the writer does) and failing changes nothing either.
-                let owned = snapshot.clone();
-                let Err((unchanged, _)) = owned.apply_owned(revision.next(), &mutation, NOW) else {
-                    panic!("apply and apply_owned disagree on {mutation:?}");
-                };
-                prop_assert_eq!(fingerprint(&unchanged), before);
-            }
-            let probe = probes[step % probes.len()];
-            compare(&snapshot, &reference, probe % 2, probe / 2);
-        }
-        prop_assert!(accepted <= ops.len());
-        if std::env::var_os("AUTHZD_PROPS_STATS").is_some() {
-            let allowed = fingerprint(&snapshot).iter().filter(|a| **a).count();
-            eprintln!("steps {} accepted {accepted} allowed-in-fingerprint {allowed}", ops.len());
-        }
+        agrees_with_the_reference(&ops, &probes)?;
     }
+
+    /// Containers, related objects, grants and revokes only: enough grants per subject
+    /// that revoking one often leaves a related object depending on what it gave.
+    #[test]
+    fn revokes_are_refused_exactly_where_related_objects_depend(ops in proptest::collection::vec(revoke_op(), 1..60), probes in proptest::collection::vec(any::<u8>(), 60)) {
+        agrees_with_the_reference(&ops, &probes)?;
+    }
+}
+
+/// Applies `ops` to the engine and the reference, comparing them after each (see
+/// [`compare`]); a refused mutation must leave the snapshot as it was.
+fn agrees_with_the_reference(ops: &[Op], probes: &[u8]) -> Result<(), TestCaseError> {
+    let mut snapshot = Snapshot::empty();
+    let mut reference = Reference::default();
+    for mutation in setup() {
+        snapshot = snapshot
+            .apply(snapshot.revision().next(), &mutation, NOW)
+            .unwrap();
+        reference.apply(&mutation);
+    }
+    let mut accepted = 0;
+    for (step, op) in ops.iter().enumerate() {
+        let mutation = to_mutation(op);
+        let before = fingerprint(&snapshot);
+        let revision = snapshot.revision();
+        let applied = snapshot.apply(revision.next(), &mutation, NOW);
+        if let Mutation::RevokeGrant {
+            tenant,
+            service,
+            grant,
+            ..
+        } = &mutation
+        {
+            // Refused for the related objects the definition names, and only for those.
+            let blocking = reference.dependents_blocking_revoke(tenant, service, grant, NOW);
+            let refused_for = match &applied {
+                Err(MutationError::DependentAccess { dependents, .. }) => dependents.clone(),
+                _ => Vec::new(),
+            };
+            prop_assert_eq!(refused_for, blocking);
+        }
+        if let Ok(next) = applied {
+            reference.apply(&mutation);
+            prop_assert_eq!(next.revision(), revision.next());
+            // The old snapshot is untouched by building the new one.
+            prop_assert_eq!(fingerprint(&snapshot), before);
+            snapshot = next;
+            accepted += 1;
+        } else {
+            prop_assert_eq!(snapshot.revision(), revision);
+            prop_assert_eq!(fingerprint(&snapshot), before.clone());
+            // Applying in place (as the writer does) and failing changes nothing either.
+            let owned = snapshot.clone();
+            let Err((unchanged, _)) = owned.apply_owned(revision.next(), &mutation, NOW) else {
+                panic!("apply and apply_owned disagree on {mutation:?}");
+            };
+            prop_assert_eq!(fingerprint(&unchanged), before);
+        }
+        let probe = probes[step % probes.len()];
+        compare(&snapshot, &reference, probe % 2, probe / 2);
+    }
+    prop_assert!(accepted <= ops.len());
+    if std::env::var_os("AUTHZD_PROPS_STATS").is_some() {
+        let allowed = fingerprint(&snapshot).iter().filter(|a| **a).count();
+        eprintln!(
+            "steps {} accepted {accepted} allowed-in-fingerprint {allowed}",
+            ops.len()
+        );
+    }
+    Ok(())
 }

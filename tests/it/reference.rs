@@ -474,6 +474,54 @@ impl Reference {
             .or_default()
     }
 
+    /// The objects that keep the revoke of `grant` from going through (DESIGN.md: a
+    /// subject may not lose access to an object while it keeps access to a related object
+    /// that depends on it), by brute force: every object the subject still reaches through
+    /// its other unexpired grants, one of whose related objects it no longer would.
+    /// Empty for an unknown grant.
+    pub(crate) fn dependents_blocking_revoke(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        grant: &GrantId,
+        now: Timestamp,
+    ) -> Vec<ObjectId> {
+        let Some(s) = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.subscribed.get(service))
+        else {
+            return Vec::new();
+        };
+        let Some((subject, _, revoked_node, _)) = s.grants.get(grant) else {
+            return Vec::new();
+        };
+        let remaining: Vec<&GrantNode> = s
+            .grants
+            .iter()
+            .filter(|(id, (holder, _, _, expires_at))| {
+                *id != grant && holder == subject && expires_at.is_none_or(|t| t > now)
+            })
+            .map(|(_, (_, _, node, _))| node)
+            .collect();
+        let still_reached = |object: &ObjectId| {
+            let chain = s.chain(object);
+            remaining
+                .iter()
+                .any(|node| Service::node_reaches(node, &chain))
+        };
+        let losing = |object: &ObjectId| {
+            s.objects.contains_key(object)
+                && Service::node_reaches(revoked_node, &s.chain(object))
+                && !still_reached(object)
+        };
+        s.objects
+            .iter()
+            .filter(|(object, (_, related))| still_reached(object) && related.iter().any(losing))
+            .map(|(object, _)| object.clone())
+            .collect()
+    }
+
     /// The definition of a check.
     pub(crate) fn allowed(
         &self,

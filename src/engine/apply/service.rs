@@ -16,6 +16,7 @@ use crate::engine::{
     },
     mutation::{Access, GrantNode, Mutation, ObjectScope, ServiceDefinition, Subject},
     permission::{PermissionBits, PermissionPattern, PermissionSet},
+    placement::Ancestry,
 };
 
 /// The reserved id of the built-in Administrators group in security-group calls.
@@ -628,41 +629,63 @@ pub(super) fn apply(
 /// The objects that depend on an object losing the subject's access when `removing`
 /// goes, and that the subject still reaches through its remaining grants. Only the
 /// subject's own grants count: related-object access is a property of a grant holder.
+///
+/// Whether a grant reaches an object is read from the object's ancestry (the slots of
+/// itself and its containers), not by walking up its containers, and the objects losing
+/// access are never listed: only objects with related objects are looked at, and for each
+/// of those only its related objects.
 fn dependents_left(
     tenant_service: &TenantService,
     revoked: &GrantState,
     removing: &BTreeSet<GrantId>,
     now: Timestamp,
 ) -> Vec<ObjectId> {
-    let remaining: Vec<&GrantState> = tenant_service
+    let mut service_wide = false;
+    let mut remaining_slots = Vec::new();
+    let remaining = tenant_service
         .grants_by_subject
         .get(&revoked.subject)
         .into_iter()
         .flatten()
         .filter(|id| !removing.contains(*id))
         .filter_map(|id| tenant_service.grants.get(id))
-        .filter(|g| g.expires_at.is_none_or(|t| t > now))
-        .collect();
-    let covered = |object: &ObjectId| {
-        remaining.iter().any(|g| match &g.node {
-            GrantNode::Service => true,
-            GrantNode::Object(node) => tenant_service.chain(object).any(|o| o == node),
-        })
-    };
-    let losing: BTreeSet<ObjectId> = tenant_service
-        .subtree(&revoked.node)
-        .into_iter()
-        .filter(|o| !covered(o))
-        .collect();
-    if losing.is_empty() {
+        .filter(|g| g.expires_at.is_none_or(|t| t > now));
+    for grant in remaining {
+        match &grant.node {
+            GrantNode::Service => service_wide = true,
+            GrantNode::Object(node) => remaining_slots.extend(
+                tenant_service
+                    .objects
+                    .get(node)
+                    .map(|state| state.ancestry.slot()),
+            ),
+        }
+    }
+    // Still granted the whole service: nothing loses access. No grant left: nothing is
+    // still reached, so nothing depends.
+    if service_wide || remaining_slots.is_empty() {
         return Vec::new();
     }
+    let revoked_slot = match &revoked.node {
+        GrantNode::Service => None,
+        GrantNode::Object(node) => match tenant_service.objects.get(node) {
+            Some(state) => Some(state.ancestry.slot()),
+            None => return Vec::new(),
+        },
+    };
+    let covered = |ancestry: &Ancestry| remaining_slots.iter().any(|s| ancestry.contains(*s));
+    let losing = |object: &ObjectId| {
+        tenant_service.objects.get(object).is_some_and(|state| {
+            revoked_slot.is_none_or(|slot| state.ancestry.contains(slot))
+                && !covered(&state.ancestry)
+        })
+    };
     let mut dependents: Vec<ObjectId> = tenant_service
         .objects
         .iter()
-        .filter(|(_, o)| !o.related.is_disjoint(&losing))
+        .filter(|(_, o)| !o.related.is_empty() && covered(&o.ancestry))
+        .filter(|(_, o)| o.related.iter().any(losing))
         .map(|(id, _)| id.clone())
-        .filter(|id| covered(id))
         .collect();
     dependents.sort();
     dependents

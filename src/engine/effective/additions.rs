@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{
-    AccessEntries, AccessEntry, Computed, GroupHoldings, Holdings, Mutation, Snapshot, Subject,
+    AccessEntries, AccessEntry, Computed, Holdings, Mutation, SharedHoldings, Snapshot, Subject,
     TenantService, TenantState, UserAccess, UserId, UserSet, add_grant, add_holdings,
     add_security_group, compute, merged, services_of, users_under,
 };
@@ -103,7 +103,7 @@ impl<'a> Addition<'a> {
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
             }
-            let mut groups = GroupHoldings::default();
+            let mut shared = SharedHoldings::default();
             let first_records: Vec<(UserId, Computed)> = users
                 .iter()
                 .filter(|user| !objects.effective.contains_key(*user))
@@ -111,7 +111,7 @@ impl<'a> Addition<'a> {
                     let record = state.users.get(user)?;
                     Some((
                         user.clone(),
-                        compute(state, objects, &service, user, record, &mut groups),
+                        compute(state, objects, &service, user, record, &mut shared),
                     ))
                 })
                 .collect();

@@ -26,7 +26,7 @@ pub(crate) use entries::{AccessEntries, slot_bit};
 use super::{
     bit_sets::BitsId,
     check::full_access_role,
-    ids::{ServiceId, TenantId, Timestamp, UserId},
+    ids::{SecurityGroupId, ServiceId, TenantId, Timestamp, UserId},
     model::{GrantState, SecurityGroupState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
@@ -316,7 +316,15 @@ impl Affected {
             | Mutation::SetTenantRole { .. } => None,
             _ => touched.service.clone(),
         };
-        let mut subjects = touched.subjects;
+        let mut subjects = match mutation {
+            // Only the users under the member gain or lose the group and the groups above
+            // it; everyone else under the group is in the same groups as before.
+            Mutation::AddGroupMember { member, .. }
+            | Mutation::RemoveGroupMember { member, .. } => {
+                vec![member.clone()]
+            }
+            _ => touched.subjects,
+        };
         let tenant_service = touched.service.as_ref().and_then(|s| state.services.get(s));
         if let Some(objects) = tenant_service {
             subjects.extend(extra_subjects(objects, mutation));
@@ -511,14 +519,14 @@ fn refresh(
         let Some(objects) = state.services.get(&service) else {
             continue;
         };
-        let mut groups = GroupHoldings::default();
+        let mut shared = SharedHoldings::default();
         let computed: Vec<(UserId, Option<Computed>)> = users
             .iter()
             .map(|user| {
                 let access = state
                     .users
                     .get(user)
-                    .map(|record| compute(state, objects, &service, user, record, &mut groups))
+                    .map(|record| compute(state, objects, &service, user, record, &mut shared))
                     .filter(|a| a.administrator || !a.entries.is_empty());
                 (user.clone(), access)
             })
@@ -571,22 +579,26 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
     }
 }
 
-/// What directory groups hold in one service, each with every group above it, merged:
-/// looked up once while many records are computed, since the users under a group share
-/// it (looking it up again for each of them cost most of a refresh).
+/// What directory groups hold in one service, each with every group above it, merged,
+/// and what each security group gives: looked up once while many records are computed,
+/// since the users under a group and the members of a security group share them (looking
+/// them up again for each user cost most of a refresh).
 #[derive(Default)]
-struct GroupHoldings(HashMap<Subject, Holdings, foldhash::fast::RandomState>);
+struct SharedHoldings {
+    groups: HashMap<Subject, Holdings, foldhash::fast::RandomState>,
+    security_groups: HashMap<SecurityGroupId, Vec<HeldEntry>, foldhash::fast::RandomState>,
+}
 
-impl GroupHoldings {
+impl SharedHoldings {
     /// Computes what `group` holds, with the groups above it, unless it is known.
     fn learn(&mut self, state: &TenantState, objects: &TenantService, group: &Subject) {
-        if self.0.contains_key(group) {
+        if self.groups.contains_key(group) {
             return;
         }
         let mut held = Holdings::default();
-        add_holdings(objects, group, &mut held);
+        self.add_own(objects, group, &mut held);
         for (above, _) in state.groups_of(group) {
-            add_holdings(objects, above, &mut held);
+            self.add_own(objects, above, &mut held);
         }
         held.entries = merged(held.entries);
         // Their ids found once here, so that keeping each record needs no lookup for what
@@ -594,37 +606,55 @@ impl GroupHoldings {
         for entry in &mut held.entries {
             entry.id = objects.bit_sets.id_of(&entry.bits);
         }
-        self.0.insert(group.clone(), held);
+        self.groups.insert(group.clone(), held);
     }
 
     /// What [`learn`](Self::learn) computed for `group` (nothing if it was not asked).
-    fn of(&self, group: &Subject) -> Option<&Holdings> {
-        self.0.get(group)
+    fn group(&self, group: &Subject) -> Option<&Holdings> {
+        self.groups.get(group)
+    }
+
+    /// [`add_holdings`], with what each security group gives computed once.
+    fn add_own(&mut self, objects: &TenantService, holder: &Subject, access: &mut Holdings) {
+        access.administrator |= objects.administrators.contains(holder);
+        for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
+            if !self.security_groups.contains_key(sg_id) {
+                let mut gives = Holdings::default();
+                if let Some(group) = objects.security_groups.get(sg_id) {
+                    add_security_group(objects, group, &mut gives);
+                }
+                self.security_groups.insert(sg_id.clone(), gives.entries);
+            }
+            if let Some(gives) = self.security_groups.get(sg_id) {
+                access.entries.extend_from_slice(gives);
+            }
+        }
+        add_grants(objects, holder, access);
     }
 }
 
 /// A user's access in one service from the Administrators group, security groups and
-/// grants, directly or through its directory groups (what those hold taken from, and
-/// kept in, `groups`).
+/// grants, directly or through its directory groups (what those and security groups
+/// give taken from, and kept in, `shared`).
 fn compute(
     state: &TenantState,
     objects: &TenantService,
     service: &ServiceId,
     user: &UserId,
     record: &UserState,
-    groups: &mut GroupHoldings,
+    shared: &mut SharedHoldings,
 ) -> Computed {
     let me = Subject::User(user.clone());
     let mut holdings = Holdings::default();
-    add_holdings(objects, &me, &mut holdings);
+    shared.add_own(objects, &me, &mut holdings);
     let direct = state.member_of.get(&me);
     for group in direct.into_iter().flatten() {
-        groups.learn(state, objects, group);
+        shared.learn(state, objects, group);
     }
     let from_groups: Vec<&Holdings> = direct
         .into_iter()
         .flatten()
-        .filter_map(|group| groups.of(group))
+        .filter_map(|group| shared.group(group))
         .collect();
     holdings
         .entries
@@ -656,6 +686,11 @@ fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings
             add_security_group(objects, group, access);
         }
     }
+    add_grants(objects, holder, access);
+}
+
+/// Adds what the grants naming `holder` give.
+fn add_grants(objects: &TenantService, holder: &Subject, access: &mut Holdings) {
     for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
             add_grant(objects, grant, access);
