@@ -17,33 +17,36 @@ use std::{
     sync::Arc,
 };
 
+use hashbrown::{HashTable, hash_table::Entry};
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
     de::{MapAccess, Visitor},
     ser::SerializeMap,
 };
 
-use super::model::FastMap;
-
 /// Shards per map: a change copies about 1/32 of the map.
 const SHARDS: usize = 32;
 const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
-/// Chooses a key's shard. Fixed, and independent of the per-map seeds of the shards
-/// themselves; keys that all land in one shard only make that shard as large as an
-/// unsharded map would be.
-const SHARD_SEED: u64 = 0x5eed_0f5b_a2d5;
+/// One shard: a table of entries placed by the map's hash of their keys.
+type Shard<K, V> = HashTable<(K, V)>;
 
 /// A copy-on-write hash map in shards (see the module documentation).
+///
+/// A key is hashed once per lookup: the top bits of its hash choose the shard and the
+/// same hash places it in the shard's table (two hashes, one for each, were a quarter of
+/// a check's instructions). The seed is the map's own, random, shared by its copies.
 pub(crate) struct CowMap<K, V> {
     // Option: an empty shard allocates nothing; small maps stay small.
-    shards: [Option<Arc<FastMap<K, V>>>; SHARDS],
+    shards: [Option<Arc<Shard<K, V>>>; SHARDS],
     len: usize,
+    hasher: foldhash::fast::RandomState,
 }
 
-fn shard_of<Q: Hash + ?Sized>(key: &Q) -> usize {
-    let hash = foldhash::fast::FixedState::with_seed(SHARD_SEED).hash_one(key);
-    // The top bits: always below SHARDS.
+/// The shard a hash chooses: its top bits, always below SHARDS. The table inside uses the
+/// low bits for the bucket and the top 7 as tags, so a shard's keys still differ there
+/// in every bit but the 5 that chose it.
+fn shard_of(hash: u64) -> usize {
     usize::try_from(hash >> (u64::BITS - SHARD_BITS)).unwrap_or(0)
 }
 
@@ -52,6 +55,7 @@ impl<K, V> Default for CowMap<K, V> {
         Self {
             shards: std::array::from_fn(|_| None),
             len: 0,
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ impl<K, V> Clone for CowMap<K, V> {
         Self {
             shards: self.shards.clone(),
             len: self.len,
+            hasher: self.hasher,
         }
     }
 }
@@ -79,7 +84,10 @@ impl<K, V> CowMap<K, V> {
 
     /// Every entry, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.shards.iter().flatten().flat_map(|shard| shard.iter())
+        self.shards
+            .iter()
+            .flatten()
+            .flat_map(|shard| shard.iter().map(|(k, v)| (k, v)))
     }
 
     /// Every key, in no particular order.
@@ -92,19 +100,26 @@ impl<K, V> CowMap<K, V> {
         self.iter().map(|(_, v)| v)
     }
 
-    fn shard(&self, index: usize) -> Option<&FastMap<K, V>> {
+    fn shard(&self, index: usize) -> Option<&Shard<K, V>> {
         self.shards.get(index).and_then(Option::as_deref)
     }
 }
 
 impl<K: Hash + Eq, V> CowMap<K, V> {
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
     /// The value under `key`.
     pub(crate) fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.shard(shard_of(key))?.get(key)
+        let hash = self.hash(key);
+        self.shard(shard_of(hash))?
+            .find(hash, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// Whether there is a value under `key`.
@@ -119,7 +134,7 @@ impl<K: Hash + Eq, V> CowMap<K, V> {
 
 impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     /// The shard `index`, copied first if another snapshot shares it.
-    fn shard_mut(&mut self, index: usize) -> &mut FastMap<K, V> {
+    fn shard_mut(&mut self, index: usize) -> &mut Shard<K, V> {
         #[expect(
             clippy::indexing_slicing,
             reason = "shard_of returns the top SHARD_BITS bits of a hash, always below SHARDS"
@@ -134,19 +149,34 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let index = shard_of(key);
+        let hash = self.hash(key);
+        let index = shard_of(hash);
         // Look before copying: a miss must not copy a shard.
-        self.shard(index)?.get(key)?;
-        self.shard_mut(index).get_mut(key)
+        self.shard(index)?.find(hash, |(k, _)| k.borrow() == key)?;
+        self.shard_mut(index)
+            .find_mut(hash, |(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// Puts `value` under `key`, returning the value it replaces.
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let old = self.shard_mut(shard_of(&key)).insert(key, value);
-        if old.is_none() {
-            self.len += 1;
+        let hash = self.hash(&key);
+        let hasher = self.hasher;
+        let entry = self.shard_mut(shard_of(hash)).entry(
+            hash,
+            |(k, _)| *k == key,
+            |(k, _)| hasher.hash_one(k),
+        );
+        match entry {
+            Entry::Occupied(mut occupied) => {
+                Some(std::mem::replace(&mut occupied.get_mut().1, value))
+            }
+            Entry::Vacant(vacant) => {
+                vacant.insert((key, value));
+                self.len += 1;
+                None
+            }
         }
-        old
     }
 
     /// Takes the value under `key` out.
@@ -155,13 +185,17 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let index = shard_of(key);
-        self.shard(index)?.get(key)?;
-        let old = self.shard_mut(index).remove(key);
-        if old.is_some() {
-            self.len -= 1;
-        }
-        old
+        let hash = self.hash(key);
+        let index = shard_of(hash);
+        self.shard(index)?.find(hash, |(k, _)| k.borrow() == key)?;
+        let (_, value) = self
+            .shard_mut(index)
+            .find_entry(hash, |(k, _)| k.borrow() == key)
+            .ok()?
+            .remove()
+            .0;
+        self.len -= 1;
+        Some(value)
     }
 
     /// The value under `key`, a default one put there first if there is none.
@@ -169,11 +203,19 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     where
         V: Default,
     {
-        let index = shard_of(&key);
-        if !self.shard(index).is_some_and(|s| s.contains_key(&key)) {
+        let hash = self.hash(&key);
+        let hasher = self.hasher;
+        let index = shard_of(hash);
+        let present = self
+            .shard(index)
+            .is_some_and(|s| s.find(hash, |(k, _)| *k == key).is_some());
+        if !present {
             self.len += 1;
         }
-        self.shard_mut(index).entry(key).or_default()
+        let entry =
+            self.shard_mut(index)
+                .entry(hash, |(k, _)| *k == key, |(k, _)| hasher.hash_one(k));
+        &mut entry.or_insert_with(|| (key, V::default())).into_mut().1
     }
 
     /// An empty map with room for about `len` entries, so that filling it does not grow
@@ -182,8 +224,10 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         let mut map = Self::default();
         let per_shard = len / SHARDS;
         if per_shard > 0 {
+            let hasher = map.hasher;
             for index in 0..SHARDS {
-                map.shard_mut(index).reserve(per_shard);
+                map.shard_mut(index)
+                    .reserve(per_shard, |(k, _)| hasher.hash_one(k));
             }
         }
         map
@@ -199,7 +243,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         self.shards
             .iter_mut()
             .flatten()
-            .flat_map(|shard| Arc::make_mut(shard).iter_mut())
+            .flat_map(|shard| Arc::make_mut(shard).iter_mut().map(|(k, v)| (&*k, v)))
     }
 }
 

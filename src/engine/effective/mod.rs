@@ -656,18 +656,58 @@ fn compute(
         .flatten()
         .filter_map(|group| shared.group(group))
         .collect();
-    holdings
-        .entries
-        .reserve(from_groups.iter().map(|held| held.entries.len()).sum());
+    // Each group's entries are merged already: joined one list at a time, in order, rather
+    // than sorted again all together.
+    let mut entries = merged(holdings.entries);
     for held in from_groups {
         holdings.administrator |= held.administrator;
-        holdings.entries.extend_from_slice(&held.entries);
+        entries = merged_pair(&entries, &held.entries);
     }
     Computed {
         gate: UserGate::of(record, service),
         administrator: holdings.administrator,
-        entries: merged(holdings.entries),
+        entries,
     }
+}
+
+/// Two lists as [`merged`] leaves them, joined into one such list in a single pass.
+fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
+    let key = |e: &HeldEntry| (e.node, e.expires_at);
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut first, mut second) = (first.iter().peekable(), second.iter().peekable());
+    loop {
+        let next = match (first.peek(), second.peek()) {
+            (None, None) => break,
+            (Some(_), None) => first.next().cloned(),
+            (None, Some(_)) => second.next().cloned(),
+            (Some(a), Some(b)) => match key(a).cmp(&key(b)) {
+                std::cmp::Ordering::Less => first.next().cloned(),
+                std::cmp::Ordering::Greater => second.next().cloned(),
+                std::cmp::Ordering::Equal => {
+                    let bits = a.bits.union(b.bits);
+                    // The id of the joined set, where one of the two already is it.
+                    let id = if bits == a.bits {
+                        a.id
+                    } else if bits == b.bits {
+                        b.id
+                    } else {
+                        None
+                    };
+                    let entry = HeldEntry {
+                        node: a.node,
+                        bits,
+                        expires_at: a.expires_at,
+                        id,
+                    };
+                    first.next();
+                    second.next();
+                    Some(entry)
+                }
+            },
+        };
+        out.extend(next);
+    }
+    out
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.
