@@ -26,15 +26,14 @@ use serde::{
 
 /// Shards per map: a change copies about 1/32 of the map.
 const SHARDS: usize = 32;
-const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
 /// One shard: a table of entries placed by the map's hash of their keys.
 type Shard<K, V> = HashTable<(K, V)>;
 
 /// A copy-on-write hash map in shards (see the module documentation).
 ///
-/// A key is hashed once per lookup: the top bits of its hash choose the shard and the
-/// same hash places it in the shard's table (two hashes, one for each, were a quarter of
+/// A key is hashed once per lookup: five bits of its hash choose the shard and the same
+/// hash places it in the shard's table (two hashes, one for each, were a quarter of
 /// a check's instructions). The seed is the map's own, random, shared by its copies.
 pub(crate) struct CowMap<K, V> {
     // Option: an empty shard allocates nothing; small maps stay small.
@@ -43,11 +42,12 @@ pub(crate) struct CowMap<K, V> {
     hasher: foldhash::fast::RandomState,
 }
 
-/// The shard a hash chooses: its top bits, always below SHARDS. The table inside uses the
-/// low bits for the bucket and the top 7 as tags, so a shard's keys still differ there
-/// in every bit but the 5 that chose it.
+/// The shard a hash chooses: five bits from its middle. The table inside takes the low
+/// bits for the bucket and the top 7 for the tags it compares before any key; chosen from
+/// either end, every key of a shard would share those bits (with the top 5, the tags told
+/// keys apart by 2 bits, and a lookup compared many more keys).
 fn shard_of(hash: u64) -> usize {
-    usize::try_from(hash >> (u64::BITS - SHARD_BITS)).unwrap_or(0)
+    usize::try_from(hash >> 32).unwrap_or(0) & (SHARDS - 1)
 }
 
 impl<K, V> Default for CowMap<K, V> {
@@ -137,7 +137,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
     fn shard_mut(&mut self, index: usize) -> &mut Shard<K, V> {
         #[expect(
             clippy::indexing_slicing,
-            reason = "shard_of returns the top SHARD_BITS bits of a hash, always below SHARDS"
+            reason = "shard_of masks with SHARDS - 1, so it is always below SHARDS"
         )]
         let shard = &mut self.shards[index];
         Arc::make_mut(shard.get_or_insert_with(Arc::default))
