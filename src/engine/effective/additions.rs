@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{
     AccessEntries, AccessEntry, Computed, Holdings, Mutation, SharedHoldings, Snapshot, Subject,
-    TenantService, TenantState, UserAccess, UserId, UserSet, add_grant, add_holdings,
-    add_security_group, compute, merged, services_of, users_under,
+    TenantService, TenantState, UserAccess, UserId, UserSet, add_grant, add_security_group,
+    compute, join_sorted, merged, services_of, users_under,
 };
 use crate::engine::bit_sets::BitSets;
 use crate::engine::ids::{GrantId, SecurityGroupId, ServiceId, TenantId};
@@ -99,11 +99,11 @@ impl<'a> Addition<'a> {
             let Some(objects) = state.services.get(&service) else {
                 continue;
             };
-            let gained = self.gained_in(state, objects);
+            let mut shared = SharedHoldings::default();
+            let gained = self.gained_in(state, objects, &mut shared);
             if !gained.administrator && gained.entries.is_empty() {
                 continue;
             }
-            let mut shared = SharedHoldings::default();
             let first_records: Vec<(UserId, Computed)> = users
                 .iter()
                 .filter(|user| !objects.effective.contains_key(*user))
@@ -170,7 +170,12 @@ impl<'a> Addition<'a> {
     }
 
     /// What the users under `gainers` come to hold in one service.
-    fn gained_in(&self, state: &TenantState, objects: &TenantService) -> Holdings {
+    fn gained_in(
+        &self,
+        state: &TenantState,
+        objects: &TenantService,
+        shared: &mut SharedHoldings,
+    ) -> Holdings {
         let mut gained = Holdings::default();
         match &self.gain {
             Gain::Grant(grant) => {
@@ -185,9 +190,9 @@ impl<'a> Addition<'a> {
             }
             Gain::Administrator => gained.administrator = true,
             Gain::Groups(source) => {
-                add_holdings(objects, source, &mut gained);
+                shared.add_own(objects, source, &mut gained);
                 for (group, _) in state.groups_of(source) {
-                    add_holdings(objects, group, &mut gained);
+                    shared.add_own(objects, group, &mut gained);
                 }
             }
         }
@@ -204,49 +209,29 @@ fn merged_kept(
     added: &[AccessEntry],
     bit_sets: &mut BitSets,
 ) -> Option<Vec<AccessEntry>> {
-    let key = |e: &AccessEntry| (e.node(), e.expires_at());
-    let mut out: Vec<AccessEntry> = Vec::with_capacity(kept.len() + added.len());
-    let mut changed = false;
-    let (mut kept, mut added) = (kept.iter().peekable(), added.iter().peekable());
-    loop {
-        let next = match (kept.peek(), added.peek()) {
-            (None, None) => break,
-            (Some(_), None) => kept.next().cloned(),
-            (None, Some(_)) => {
-                changed = true;
-                added.next().cloned()
+    let mut grew = false;
+    let out = join_sorted(
+        kept,
+        added,
+        |e| (e.node(), e.expires_at()),
+        |k, a| {
+            if k.bits == a.bits {
+                return k.clone();
             }
-            (Some(k), Some(a)) => match key(k).cmp(&key(a)) {
-                std::cmp::Ordering::Less => kept.next().cloned(),
-                std::cmp::Ordering::Greater => {
-                    changed = true;
-                    added.next().cloned()
-                }
-                std::cmp::Ordering::Equal => {
-                    let entry = if k.bits == a.bits {
-                        (*k).clone()
-                    } else {
-                        let held = bit_sets.get(k.bits);
-                        let bits = held.union(bit_sets.get(a.bits));
-                        if bits == held {
-                            (*k).clone()
-                        } else {
-                            changed = true;
-                            AccessEntry::new(
-                                k.node(),
-                                bits.first_word(),
-                                bit_sets.intern(bits),
-                                k.expires_at(),
-                            )
-                        }
-                    };
-                    kept.next();
-                    added.next();
-                    Some(entry)
-                }
-            },
-        };
-        out.extend(next);
-    }
-    changed.then_some(out)
+            let held = bit_sets.get(k.bits);
+            let bits = held.union(bit_sets.get(a.bits));
+            if bits == held {
+                return k.clone();
+            }
+            grew = true;
+            AccessEntry::new(
+                k.node(),
+                bits.first_word(),
+                bit_sets.intern(bits),
+                k.expires_at(),
+            )
+        },
+    );
+    // Longer: `added` had an entry on a node and expiry `kept` lacked.
+    (grew || out.len() > kept.len()).then_some(out)
 }

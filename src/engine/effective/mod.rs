@@ -614,7 +614,8 @@ impl SharedHoldings {
         self.groups.get(group)
     }
 
-    /// [`add_holdings`], with what each security group gives computed once.
+    /// Adds what `holder` itself holds in one service (not through its groups): the
+    /// Administrators group, security groups (what each gives computed once) and grants.
     fn add_own(&mut self, objects: &TenantService, holder: &Subject, access: &mut Holdings) {
         access.administrator |= objects.administrators.contains(holder);
         for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
@@ -672,7 +673,39 @@ fn compute(
 
 /// Two lists as [`merged`] leaves them, joined into one such list in a single pass.
 fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
-    let key = |e: &HeldEntry| (e.node, e.expires_at);
+    join_sorted(
+        first,
+        second,
+        |e| (e.node, e.expires_at),
+        |a, b| {
+            let bits = a.bits.union(b.bits);
+            // The id of the joined set, where one of the two already is it.
+            let id = if bits == a.bits {
+                a.id
+            } else if bits == b.bits {
+                b.id
+            } else {
+                None
+            };
+            HeldEntry {
+                node: a.node,
+                bits,
+                expires_at: a.expires_at,
+                id,
+            }
+        },
+    )
+}
+
+/// Two lists sorted by `key`, with one entry for each key, joined into one such list in a
+/// single pass: an entry only one list has is copied, two under the same key become
+/// `join(first's, second's)`.
+fn join_sorted<T: Clone, K: Ord>(
+    first: &[T],
+    second: &[T],
+    key: impl Fn(&T) -> K,
+    mut join: impl FnMut(&T, &T) -> T,
+) -> Vec<T> {
     let mut out = Vec::with_capacity(first.len() + second.len());
     let (mut first, mut second) = (first.iter().peekable(), second.iter().peekable());
     loop {
@@ -684,24 +717,10 @@ fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
                 std::cmp::Ordering::Less => first.next().cloned(),
                 std::cmp::Ordering::Greater => second.next().cloned(),
                 std::cmp::Ordering::Equal => {
-                    let bits = a.bits.union(b.bits);
-                    // The id of the joined set, where one of the two already is it.
-                    let id = if bits == a.bits {
-                        a.id
-                    } else if bits == b.bits {
-                        b.id
-                    } else {
-                        None
-                    };
-                    let entry = HeldEntry {
-                        node: a.node,
-                        bits,
-                        expires_at: a.expires_at,
-                        id,
-                    };
+                    let joined = join(a, b);
                     first.next();
                     second.next();
-                    Some(entry)
+                    Some(joined)
                 }
             },
         };
@@ -715,18 +734,6 @@ fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
 struct Holdings {
     administrator: bool,
     entries: Vec<HeldEntry>,
-}
-
-/// Adds what `holder` itself holds in one service (not through its groups): the
-/// Administrators group, security groups and grants.
-fn add_holdings(objects: &TenantService, holder: &Subject, access: &mut Holdings) {
-    access.administrator |= objects.administrators.contains(holder);
-    for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
-        if let Some(group) = objects.security_groups.get(sg_id) {
-            add_security_group(objects, group, access);
-        }
-    }
-    add_grants(objects, holder, access);
 }
 
 /// Adds what the grants naming `holder` give.
