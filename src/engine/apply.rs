@@ -73,8 +73,7 @@ impl Snapshot {
         now: Timestamp,
     ) -> Result<Affected, MutationError> {
         let mut affected = Affected::default();
-        // A mutation that only adds access affects, after it, everyone it affected before.
-        if !Affected::only_adds(mutation) {
+        if !Affected::found_after_alone(mutation) {
             affected.collect(self, mutation);
         }
         self.apply_mutation(mutation, now)?;

@@ -190,9 +190,10 @@ impl<'a> Addition<'a> {
             }
             Gain::Administrator => gained.administrator = true,
             Gain::Groups(source) => {
-                shared.add_own(objects, source, &mut gained);
-                for (group, _) in state.groups_of(source) {
-                    shared.add_own(objects, group, &mut gained);
+                shared.learn(state, objects, source);
+                if let Some(held) = shared.group(source) {
+                    gained.administrator = held.administrator;
+                    gained.entries.clone_from(&held.entries);
                 }
             }
         }
@@ -216,12 +217,12 @@ fn merged_kept(
         |e| (e.node(), e.expires_at()),
         |k, a| {
             if k.bits == a.bits {
-                return k.clone();
+                return *k;
             }
             let held = bit_sets.get(k.bits);
             let bits = held.union(bit_sets.get(a.bits));
             if bits == held {
-                return k.clone();
+                return *k;
             }
             grew = true;
             AccessEntry::new(

@@ -17,7 +17,7 @@ mod entries;
 mod tests;
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::Arc,
 };
 
@@ -125,7 +125,7 @@ pub(crate) fn restore_gates(state: &mut TenantState) {
 /// a value of their own, so that an entry is 24 bytes (64 with its node's id and the whole
 /// set, 40 with the node and the expiry as enums); [`node`](Self::node) and
 /// [`expires_at`](Self::expires_at) read them back as such.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AccessEntry {
     /// An object's slot, or [`SERVICE_NODE`] for the whole service.
     node: u32,
@@ -195,7 +195,7 @@ impl AccessEntry {
 
 /// An entry while records are computed: its permission set by value, so that computing
 /// needs no table to write to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HeldEntry {
     pub(crate) node: NodeSlot,
     pub(crate) bits: PermissionBits,
@@ -359,10 +359,13 @@ impl Affected {
         }
     }
 
-    /// Whether `mutation` only adds access (a grant, a membership, an administrator): the
-    /// users it affects are then all found after it, so collecting before it is not needed.
-    pub(crate) fn only_adds(mutation: &Mutation) -> bool {
+    /// Whether collecting after `mutation` finds every user it affects, so that collecting
+    /// before it is not needed: it only adds access (a grant, a membership, an
+    /// administrator), which reaches everyone it reached before; or it takes a member out
+    /// of a group, which leaves the users under the member as they were.
+    pub(crate) fn found_after_alone(mutation: &Mutation) -> bool {
         additions::Addition::of(mutation).is_some()
+            || matches!(mutation, Mutation::RemoveGroupMember { .. })
     }
 
     /// Brings derived access up to date after `mutation` was applied to `snapshot`: a
@@ -587,26 +590,66 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
 struct SharedHoldings {
     groups: HashMap<Subject, Holdings, foldhash::fast::RandomState>,
     security_groups: HashMap<SecurityGroupId, Vec<HeldEntry>, foldhash::fast::RandomState>,
+    /// A record's entries joined so far, and the buffer the next join writes to: kept
+    /// from one record to the next, so that joining allocates nothing once they have
+    /// grown.
+    joined: Vec<HeldEntry>,
+    spare: Vec<HeldEntry>,
 }
 
 impl SharedHoldings {
-    /// Computes what `group` holds, with the groups above it, unless it is known.
+    /// Computes what `group` holds, with the groups above it, unless it is known: each
+    /// group's own holdings joined with what its parents hold (computed first, and kept),
+    /// so that a chain of groups is gathered once, not once for every group below it.
     fn learn(&mut self, state: &TenantState, objects: &TenantService, group: &Subject) {
         if self.groups.contains_key(group) {
             return;
         }
-        let mut held = Holdings::default();
-        self.add_own(objects, group, &mut held);
-        for (above, _) in state.groups_of(group) {
-            self.add_own(objects, above, &mut held);
+        // Post-order without recursion (nesting has no depth limit): a group is pushed
+        // again, marked, above its parents, and computed when it comes back up.
+        let mut started: HashSet<&Subject, foldhash::fast::RandomState> = HashSet::default();
+        let mut stack: Vec<(&Subject, bool)> = vec![(group, false)];
+        while let Some((next, parents_known)) = stack.pop() {
+            if self.groups.contains_key(next) {
+                continue;
+            }
+            let parents = state.member_of.get(next);
+            if !parents_known {
+                started.insert(next);
+                stack.push((next, true));
+                // A group already started is below this one: only a cycle, which
+                // mutations refuse, leads back to it.
+                stack.extend(
+                    parents
+                        .into_iter()
+                        .flatten()
+                        .filter(|parent| {
+                            !started.contains(parent) && !self.groups.contains_key(*parent)
+                        })
+                        .map(|parent| (parent, false)),
+                );
+                continue;
+            }
+            let mut held = Holdings::default();
+            self.add_own(objects, next, &mut held);
+            let mut entries = merged(std::mem::take(&mut held.entries));
+            for parent in parents.into_iter().flatten() {
+                if let Some(above) = self.groups.get(parent) {
+                    held.administrator |= above.administrator;
+                    merged_pair_into(&entries, &above.entries, &mut self.spare);
+                    entries.clone_from(&self.spare);
+                }
+            }
+            // Their ids found once here, so that keeping each record needs no lookup for
+            // what it holds unchanged from its groups.
+            for entry in &mut entries {
+                if entry.id.is_none() {
+                    entry.id = objects.bit_sets.id_of(&entry.bits);
+                }
+            }
+            held.entries = entries;
+            self.groups.insert(next.clone(), held);
         }
-        held.entries = merged(held.entries);
-        // Their ids found once here, so that keeping each record needs no lookup for what
-        // it holds unchanged from its groups.
-        for entry in &mut held.entries {
-            entry.id = objects.bit_sets.id_of(&entry.bits);
-        }
-        self.groups.insert(group.clone(), held);
     }
 
     /// What [`learn`](Self::learn) computed for `group` (nothing if it was not asked).
@@ -652,18 +695,25 @@ fn compute(
     for group in direct.into_iter().flatten() {
         shared.learn(state, objects, group);
     }
-    let from_groups: Vec<&Holdings> = direct
-        .into_iter()
-        .flatten()
-        .filter_map(|group| shared.group(group))
-        .collect();
     // Each group's entries are merged already: joined one list at a time, in order, rather
-    // than sorted again all together.
-    let mut entries = merged(holdings.entries);
-    for held in from_groups {
-        holdings.administrator |= held.administrator;
-        entries = merged_pair(&entries, &held.entries);
+    // than sorted again all together, through two buffers in turn that keep their room
+    // from one record to the next; the record gets one exact copy.
+    let SharedHoldings {
+        groups,
+        joined,
+        spare,
+        ..
+    } = shared;
+    joined.clear();
+    joined.extend_from_slice(&merged(holdings.entries));
+    for group in direct.into_iter().flatten() {
+        if let Some(held) = groups.get(group) {
+            holdings.administrator |= held.administrator;
+            merged_pair_into(joined, &held.entries, spare);
+            std::mem::swap(joined, spare);
+        }
     }
+    let entries = joined.clone();
     Computed {
         gate: UserGate::of(record, service),
         administrator: holdings.administrator,
@@ -671,9 +721,10 @@ fn compute(
     }
 }
 
-/// Two lists as [`merged`] leaves them, joined into one such list in a single pass.
-fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
-    join_sorted(
+/// Two lists as [`merged`] leaves them, joined into one such list in a single pass
+/// (written to `out`, which is cleared first).
+fn merged_pair_into(first: &[HeldEntry], second: &[HeldEntry], out: &mut Vec<HeldEntry>) {
+    join_sorted_into(
         first,
         second,
         |e| (e.node, e.expires_at),
@@ -694,39 +745,57 @@ fn merged_pair(first: &[HeldEntry], second: &[HeldEntry]) -> Vec<HeldEntry> {
                 id,
             }
         },
-    )
+        out,
+    );
 }
 
 /// Two lists sorted by `key`, with one entry for each key, joined into one such list in a
 /// single pass: an entry only one list has is copied, two under the same key become
 /// `join(first's, second's)`.
-fn join_sorted<T: Clone, K: Ord>(
+fn join_sorted<T: Copy, K: Ord>(
+    first: &[T],
+    second: &[T],
+    key: impl Fn(&T) -> K,
+    join: impl FnMut(&T, &T) -> T,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    join_sorted_into(first, second, key, join, &mut out);
+    out
+}
+
+/// [`join_sorted`] into `out` (cleared first), so that a caller joining many lists
+/// reuses one buffer.
+fn join_sorted_into<T: Copy, K: Ord>(
     first: &[T],
     second: &[T],
     key: impl Fn(&T) -> K,
     mut join: impl FnMut(&T, &T) -> T,
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(first.len() + second.len());
-    let (mut first, mut second) = (first.iter().peekable(), second.iter().peekable());
-    loop {
-        let next = match (first.peek(), second.peek()) {
-            (None, None) => break,
-            (Some(_), None) => first.next().cloned(),
-            (None, Some(_)) => second.next().cloned(),
-            (Some(a), Some(b)) => match key(a).cmp(&key(b)) {
-                std::cmp::Ordering::Less => first.next().cloned(),
-                std::cmp::Ordering::Greater => second.next().cloned(),
-                std::cmp::Ordering::Equal => {
-                    let joined = join(a, b);
-                    first.next();
-                    second.next();
-                    Some(joined)
-                }
-            },
-        };
-        out.extend(next);
+    out: &mut Vec<T>,
+) {
+    out.clear();
+    out.reserve(first.len() + second.len());
+    let (mut first, mut second) = (first, second);
+    while let (Some((a, after_a)), Some((b, after_b))) = (first.split_first(), second.split_first())
+    {
+        match key(a).cmp(&key(b)) {
+            std::cmp::Ordering::Less => {
+                out.push(*a);
+                first = after_a;
+            }
+            std::cmp::Ordering::Greater => {
+                out.push(*b);
+                second = after_b;
+            }
+            std::cmp::Ordering::Equal => {
+                out.push(join(a, b));
+                first = after_a;
+                second = after_b;
+            }
+        }
     }
-    out
+    // One list is used up: the rest of the other follows as it is.
+    out.extend_from_slice(first);
+    out.extend_from_slice(second);
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.
