@@ -590,9 +590,8 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
 struct SharedHoldings {
     groups: HashMap<Subject, Holdings, foldhash::fast::RandomState>,
     security_groups: HashMap<SecurityGroupId, Vec<HeldEntry>, foldhash::fast::RandomState>,
-    /// A record's entries joined so far, and the buffer the next join writes to: kept
-    /// from one record to the next, so that joining allocates nothing once they have
-    /// grown.
+    /// The entries joined so far, and the buffer the next join writes to (see
+    /// [`joined_with_groups`](Self::joined_with_groups)).
     joined: Vec<HeldEntry>,
     spare: Vec<HeldEntry>,
 }
@@ -630,25 +629,49 @@ impl SharedHoldings {
                 );
                 continue;
             }
-            let mut held = Holdings::default();
-            self.add_own(objects, next, &mut held);
-            let mut entries = merged(std::mem::take(&mut held.entries));
-            for parent in parents.into_iter().flatten() {
-                if let Some(above) = self.groups.get(parent) {
-                    held.administrator |= above.administrator;
-                    merged_pair_into(&entries, &above.entries, &mut self.spare);
-                    entries.clone_from(&self.spare);
-                }
-            }
+            let mut own = Holdings::default();
+            self.add_own(objects, next, &mut own);
+            let mut held = self.joined_with_groups(own, parents.into_iter().flatten());
             // Their ids found once here, so that keeping each record needs no lookup for
             // what it holds unchanged from its groups.
-            for entry in &mut entries {
+            for entry in &mut held.entries {
                 if entry.id.is_none() {
                     entry.id = objects.bit_sets.id_of(&entry.bits);
                 }
             }
-            held.entries = entries;
             self.groups.insert(next.clone(), held);
+        }
+    }
+
+    /// `own` merged and joined with what each of `groups` holds (those
+    /// [`learn`](Self::learn) computed). Each group's entries are merged already: joined
+    /// one list at a time, in order, rather than sorted again all together, through two
+    /// buffers in turn that keep their room from one call to the next; the result gets
+    /// one exact copy.
+    fn joined_with_groups<'g>(
+        &mut self,
+        own: Holdings,
+        groups: impl Iterator<Item = &'g Subject>,
+    ) -> Holdings {
+        let Self {
+            groups: known,
+            joined,
+            spare,
+            ..
+        } = self;
+        let mut administrator = own.administrator;
+        joined.clear();
+        joined.extend_from_slice(&merged(own.entries));
+        for group in groups {
+            if let Some(held) = known.get(group) {
+                administrator |= held.administrator;
+                merged_pair_into(joined, &held.entries, spare);
+                std::mem::swap(joined, spare);
+            }
+        }
+        Holdings {
+            administrator,
+            entries: joined.clone(),
         }
     }
 
@@ -695,29 +718,11 @@ fn compute(
     for group in direct.into_iter().flatten() {
         shared.learn(state, objects, group);
     }
-    // Each group's entries are merged already: joined one list at a time, in order, rather
-    // than sorted again all together, through two buffers in turn that keep their room
-    // from one record to the next; the record gets one exact copy.
-    let SharedHoldings {
-        groups,
-        joined,
-        spare,
-        ..
-    } = shared;
-    joined.clear();
-    joined.extend_from_slice(&merged(holdings.entries));
-    for group in direct.into_iter().flatten() {
-        if let Some(held) = groups.get(group) {
-            holdings.administrator |= held.administrator;
-            merged_pair_into(joined, &held.entries, spare);
-            std::mem::swap(joined, spare);
-        }
-    }
-    let entries = joined.clone();
+    let held = shared.joined_with_groups(holdings, direct.into_iter().flatten());
     Computed {
         gate: UserGate::of(record, service),
-        administrator: holdings.administrator,
-        entries,
+        administrator: held.administrator,
+        entries: held.entries,
     }
 }
 
