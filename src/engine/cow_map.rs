@@ -5,7 +5,10 @@
 //! Behind a single `Arc`, the first change to such a map copies all of it: thousands of
 //! entries, each with its own strings and sets, for one added user. Here the entries are
 //! spread over `SHARDS` separately shared maps by a hash of the key, and a change copies
-//! only the shard it lands in. A lookup costs one more pointer than a plain map.
+//! only the shard it lands in. The shards themselves sit behind one more shared pointer,
+//! so that copying a snapshot's part (a tenant, a service), which copies all its maps,
+//! costs one count per map, and a map the write leaves alone is not touched at all. A
+//! lookup costs two more pointers than a plain map (both usually cached).
 //!
 //! Stored (serde) exactly as a plain map, so checkpoints do not depend on the sharding.
 
@@ -30,14 +33,20 @@ const SHARDS: usize = 32;
 /// One shard: a table of entries placed by the map's hash of their keys.
 type Shard<K, V> = HashTable<(K, V)>;
 
+/// Every shard of a map, each shared on its own (`None`: empty).
+type Shards<K, V> = [Option<Arc<Shard<K, V>>>; SHARDS];
+
 /// A copy-on-write hash map in shards (see the module documentation).
 ///
 /// A key is hashed once per lookup: five bits of its hash choose the shard and the same
 /// hash places it in the shard's table (two hashes, one for each, were a quarter of
 /// a check's instructions). The seed is the map's own, random, shared by its copies.
 pub(crate) struct CowMap<K, V> {
-    // Option: an empty shard allocates nothing; small maps stay small.
-    shards: [Option<Arc<Shard<K, V>>>; SHARDS],
+    // Option: an empty shard allocates nothing; small maps stay small. The array behind
+    // one more Arc: copying a snapshot's part (a tenant, a service) copies many maps, and
+    // one count per map, instead of one per shard, leaves the maps it does not change
+    // untouched (each shard's count sits in its own, seldom cached, allocation).
+    shards: Arc<Shards<K, V>>,
     len: usize,
     hasher: foldhash::fast::RandomState,
 }
@@ -53,7 +62,7 @@ fn shard_of(hash: u64) -> usize {
 impl<K, V> Default for CowMap<K, V> {
     fn default() -> Self {
         Self {
-            shards: std::array::from_fn(|_| None),
+            shards: Arc::new(std::array::from_fn(|_| None)),
             len: 0,
             hasher: foldhash::fast::RandomState::default(),
         }
@@ -61,7 +70,7 @@ impl<K, V> Default for CowMap<K, V> {
 }
 
 impl<K, V> Clone for CowMap<K, V> {
-    /// Shares every shard: `SHARDS` reference counts, whatever the size.
+    /// Shares every shard: one reference count, whatever the size.
     fn clone(&self) -> Self {
         Self {
             shards: self.shards.clone(),
@@ -139,7 +148,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
             clippy::indexing_slicing,
             reason = "shard_of masks with SHARDS - 1, so it is always below SHARDS"
         )]
-        let shard = &mut self.shards[index];
+        let shard = &mut Arc::make_mut(&mut self.shards)[index];
         Arc::make_mut(shard.get_or_insert_with(Arc::default))
     }
 
@@ -240,7 +249,7 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
 
     /// Every entry, values changeable in place (every shared shard copied first).
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
-        self.shards
+        Arc::make_mut(&mut self.shards)
             .iter_mut()
             .flatten()
             .flat_map(|shard| Arc::make_mut(shard).iter_mut().map(|(k, v)| (&*k, v)))
@@ -318,6 +327,7 @@ mod tests {
         let mut original: CowMap<String, u32> = (0..1000).map(|n| (n.to_string(), n)).collect();
         assert_eq!(original.len(), 1000);
         let mut copy = original.clone();
+        assert!(Arc::ptr_eq(&original.shards, &copy.shards), "a copy shares all");
         copy.insert("new".into(), 1);
         *copy.get_mut("7").unwrap() = 70;
         assert_eq!(copy.remove("8"), Some(8));
@@ -334,7 +344,7 @@ mod tests {
         let shared = original
             .shards
             .iter()
-            .zip(&copy.shards)
+            .zip(copy.shards.iter())
             .filter(|(a, b)| match (a, b) {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 _ => false,

@@ -101,17 +101,21 @@ impl std::hash::Hash for IdText {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         match self {
             Self::Inline { len, bytes } => {
-                let mut words = [0u8; 24];
-                if let Some((first, rest)) = words.split_first_mut() {
-                    *first = *len;
-                    rest.get_mut(..INLINE_ID)
-                        .into_iter()
-                        .for_each(|place| place.copy_from_slice(bytes));
-                }
-                for word in words.chunks_exact(8) {
+                // The bytes read in place as words: the first two hold most ids (two
+                // hashing steps, on every lookup), the rest is hashed only when used. Equal
+                // ids have equal lengths, so they hash the same words.
+                let word = |range: std::ops::Range<usize>| {
                     let mut eight = [0u8; 8];
-                    eight.copy_from_slice(word);
-                    state.write_u64(u64::from_le_bytes(eight));
+                    if let Some((place, part)) = eight.get_mut(..range.len()).zip(bytes.get(range))
+                    {
+                        place.copy_from_slice(part);
+                    }
+                    u64::from_le_bytes(eight)
+                };
+                state.write_u64(word(0..8));
+                state.write_u64(word(8..16));
+                if usize::from(*len) > 16 {
+                    state.write_u64(word(16..INLINE_ID));
                 }
             }
             Self::Shared(text) => text.as_bytes().hash(state),
@@ -332,6 +336,25 @@ mod tests {
             UserId::parse(&short).unwrap(),
             UserId::parse(&long).unwrap()
         );
+    }
+
+    #[test]
+    fn ids_of_every_inline_length_hash_alike_when_equal_and_are_told_apart_by_the_tail() {
+        use std::collections::HashSet;
+        // Lengths on both sides of the word boundaries the hash reads (8, 16, 22).
+        let texts: Vec<String> = (1..=INLINE_ID + 2)
+            .flat_map(|len| ["a".repeat(len), format!("{}b", "a".repeat(len - 1))])
+            .collect();
+        let ids: HashSet<UserId> = texts.iter().map(|t| UserId::parse(t).unwrap()).collect();
+        assert_eq!(ids.len(), texts.len(), "distinct texts stay distinct ids");
+        // Every byte is hashed: ids that differ only in their last byte hash apart.
+        let hashes: HashSet<u64> = ids.iter().map(hash_of).collect();
+        assert_eq!(hashes.len(), texts.len());
+        for text in &texts {
+            let id = UserId::parse(text).unwrap();
+            assert!(ids.contains(&id), "{text} is found again");
+            assert_eq!(hash_of(&id), hash_of(&UserId::parse(text).unwrap()));
+        }
     }
 
     #[test]

@@ -590,8 +590,13 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
 struct SharedHoldings {
     groups: HashMap<Subject, Holdings, foldhash::fast::RandomState>,
     security_groups: HashMap<SecurityGroupId, Vec<HeldEntry>, foldhash::fast::RandomState>,
-    /// The entries joined so far, and the buffer the next join writes to (see
-    /// [`joined_with_groups`](Self::joined_with_groups)).
+    /// The service's Administrators group, hashed once per refresh: asked of every
+    /// holder, and a search of the ordered set compared ids byte by byte at each level.
+    administrators: Option<HashSet<Subject, foldhash::fast::RandomState>>,
+    /// What the holder at hand holds itself, then the entries joined so far, and the
+    /// buffer the next join writes to (see [`held_by`](Self::held_by)): kept from one
+    /// holder to the next, so that they keep their room.
+    own: Vec<HeldEntry>,
     joined: Vec<HeldEntry>,
     spare: Vec<HeldEntry>,
 }
@@ -629,39 +634,47 @@ impl SharedHoldings {
                 );
                 continue;
             }
-            let mut own = Holdings::default();
-            self.add_own(objects, next, &mut own);
-            let mut held = self.joined_with_groups(own, parents.into_iter().flatten());
+            let administrator = self.held_by(objects, next, parents.into_iter().flatten());
+            let mut entries = self.joined.clone();
             // Their ids found once here, so that keeping each record needs no lookup for
             // what it holds unchanged from its groups.
-            for entry in &mut held.entries {
+            for entry in &mut entries {
                 if entry.id.is_none() {
                     entry.id = objects.bit_sets.id_of(&entry.bits);
                 }
             }
-            self.groups.insert(next.clone(), held);
+            self.groups.insert(
+                next.clone(),
+                Holdings {
+                    administrator,
+                    entries,
+                },
+            );
         }
     }
 
-    /// `own` merged and joined with what each of `groups` holds (those
-    /// [`learn`](Self::learn) computed). Each group's entries are merged already: joined
-    /// one list at a time, in order, rather than sorted again all together, through two
-    /// buffers in turn that keep their room from one call to the next; the result gets
-    /// one exact copy.
-    fn joined_with_groups<'g>(
+    /// What `holder` holds itself, merged and joined with what each of `groups` holds
+    /// (those [`learn`](Self::learn) computed), left in `joined`; returns whether any of
+    /// them is an administrator. Each group's entries are merged already: joined one list
+    /// at a time, in order, rather than sorted again all together, through two buffers
+    /// in turn.
+    fn held_by<'g>(
         &mut self,
-        own: Holdings,
+        objects: &TenantService,
+        holder: &Subject,
         groups: impl Iterator<Item = &'g Subject>,
-    ) -> Holdings {
+    ) -> bool {
+        let mut administrator = self.add_own(objects, holder);
         let Self {
             groups: known,
+            own,
             joined,
             spare,
             ..
         } = self;
-        let mut administrator = own.administrator;
+        merge_in_place(own);
         joined.clear();
-        joined.extend_from_slice(&merged(own.entries));
+        joined.extend_from_slice(own);
         for group in groups {
             if let Some(held) = known.get(group) {
                 administrator |= held.administrator;
@@ -669,10 +682,7 @@ impl SharedHoldings {
                 std::mem::swap(joined, spare);
             }
         }
-        Holdings {
-            administrator,
-            entries: joined.clone(),
-        }
+        administrator
     }
 
     /// What [`learn`](Self::learn) computed for `group` (nothing if it was not asked).
@@ -680,10 +690,19 @@ impl SharedHoldings {
         self.groups.get(group)
     }
 
-    /// Adds what `holder` itself holds in one service (not through its groups): the
-    /// Administrators group, security groups (what each gives computed once) and grants.
-    fn add_own(&mut self, objects: &TenantService, holder: &Subject, access: &mut Holdings) {
-        access.administrator |= objects.administrators.contains(holder);
+    /// Gathers in `own` what `holder` itself holds in one service (not through its
+    /// groups) from security groups (what each gives computed once) and grants; returns
+    /// whether it is in the Administrators group.
+    fn add_own(&mut self, objects: &TenantService, holder: &Subject) -> bool {
+        let administrators = self
+            .administrators
+            .get_or_insert_with(|| objects.administrators.iter().cloned().collect());
+        let administrator = administrators.contains(holder);
+        let mut own = Holdings {
+            administrator,
+            entries: std::mem::take(&mut self.own),
+        };
+        own.entries.clear();
         for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
             if !self.security_groups.contains_key(sg_id) {
                 let mut gives = Holdings::default();
@@ -693,10 +712,12 @@ impl SharedHoldings {
                 self.security_groups.insert(sg_id.clone(), gives.entries);
             }
             if let Some(gives) = self.security_groups.get(sg_id) {
-                access.entries.extend_from_slice(gives);
+                own.entries.extend_from_slice(gives);
             }
         }
-        add_grants(objects, holder, access);
+        add_grants(objects, holder, &mut own);
+        self.own = own.entries;
+        administrator
     }
 }
 
@@ -712,17 +733,15 @@ fn compute(
     shared: &mut SharedHoldings,
 ) -> Computed {
     let me = Subject::User(user.clone());
-    let mut holdings = Holdings::default();
-    shared.add_own(objects, &me, &mut holdings);
     let direct = state.member_of.get(&me);
     for group in direct.into_iter().flatten() {
         shared.learn(state, objects, group);
     }
-    let held = shared.joined_with_groups(holdings, direct.into_iter().flatten());
+    let administrator = shared.held_by(objects, &me, direct.into_iter().flatten());
     Computed {
         gate: UserGate::of(record, service),
-        administrator: held.administrator,
-        entries: held.entries,
+        administrator,
+        entries: shared.joined.clone(),
     }
 }
 
@@ -854,9 +873,15 @@ fn add_grant(objects: &TenantService, grant: &GrantState, access: &mut Holdings)
 /// [`NodeSlot`] and `Option<Timestamp>` (no expiry first), as checkpoints store it, not
 /// that of the integers an [`AccessEntry`] packs them into.
 pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
+    merge_in_place(&mut entries);
+    entries
+}
+
+/// [`merged`] on a buffer the caller keeps.
+fn merge_in_place(entries: &mut Vec<HeldEntry>) {
     // An entry keeps an expiry at NEVER as none: folded here, so that a record never holds
     // two entries that read back alike.
-    for entry in &mut entries {
+    for entry in entries.iter_mut() {
         entry.expires_at = entry.expires_at.filter(|at| *at != NEVER);
     }
     let key = |e: &HeldEntry| (e.node, e.expires_at);
@@ -872,5 +897,4 @@ pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
         }
         same
     });
-    entries
 }
