@@ -327,7 +327,10 @@ mod tests {
         let mut original: CowMap<String, u32> = (0..1000).map(|n| (n.to_string(), n)).collect();
         assert_eq!(original.len(), 1000);
         let mut copy = original.clone();
-        assert!(Arc::ptr_eq(&original.shards, &copy.shards), "a copy shares all");
+        assert!(
+            Arc::ptr_eq(&original.shards, &copy.shards),
+            "a copy shares all"
+        );
         copy.insert("new".into(), 1);
         *copy.get_mut("7").unwrap() = 70;
         assert_eq!(copy.remove("8"), Some(8));

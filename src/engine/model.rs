@@ -183,6 +183,11 @@ pub(crate) struct TenantService {
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective/`).
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
+    /// Directory group → what it holds here with the groups above it, as the last refresh
+    /// that needed it computed it: later refreshes read it instead of gathering it again.
+    /// Derived and never stored; every change forgets the groups it can reach, and a group
+    /// missing here is computed when needed (see `effective/`).
+    pub(crate) group_holdings: CowMap<Subject, super::effective::GroupHoldings>,
     /// The slot the next new object gets (see `placement.rs`).
     pub(crate) next_slot: u32,
     /// The permission sets access entries name (see `bit_sets.rs`).

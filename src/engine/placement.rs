@@ -207,6 +207,8 @@ impl TenantService {
         if renamed.is_empty() {
             return;
         }
+        // Their entries name the old slots; computed again when next needed.
+        self.group_holdings = CowMap::default();
         let users: Vec<UserId> = self.effective.keys().cloned().collect();
         for user in users {
             let Some(access) = self.effective.get(&user) else {

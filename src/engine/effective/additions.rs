@@ -193,7 +193,7 @@ impl<'a> Addition<'a> {
                 shared.learn(state, objects, source);
                 if let Some(held) = shared.group(source) {
                     gained.administrator = held.administrator;
-                    gained.entries.clone_from(&held.entries);
+                    gained.entries = held.entries.to_vec();
                 }
             }
         }

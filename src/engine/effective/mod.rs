@@ -8,8 +8,12 @@
 //! of plain integers. The price is paid by writes: a mutation that only adds access (a
 //! grant, a membership, an administrator) merges what it gives into the record of each
 //! user it reaches; any other recomputes the records of the users it can affect (for a
-//! group, every user under it). Explanations and views still take the full path, which
-//! names every source.
+//! group, every user under it). Recomputing a user joins what it holds itself with what
+//! each of its directory groups holds, with the groups above it; the service keeps those
+//! group holdings between refreshes (`TenantService::group_holdings`), since most
+//! changes reach few groups: each forgets the groups it reaches, and a forgotten group
+//! is computed again when a refresh needs it. Explanations and views still take the full
+//! path, which names every source.
 
 mod additions;
 mod entries;
@@ -247,6 +251,20 @@ impl TenantService {
         }
     }
 
+    /// Gives every set of a group's kept holdings its id, interning the new ones: the
+    /// records of users in the group then take those entries without a lookup.
+    fn intern_group_sets(&mut self, held: &mut GroupHoldings) {
+        if held.entries.iter().all(|e| e.id.is_some()) {
+            return;
+        }
+        let bit_sets = &mut self.bit_sets;
+        let with_ids = held.entries.iter().map(|e| HeldEntry {
+            id: Some(e.id.unwrap_or_else(|| bit_sets.intern(e.bits))),
+            ..*e
+        });
+        held.entries = with_ids.collect();
+    }
+
     /// Whether a kept record (or its absence) says what a computed one does.
     fn keeps(&self, kept: Option<&UserAccess>, computed: Option<&Computed>) -> bool {
         match (kept, computed) {
@@ -283,6 +301,15 @@ pub(crate) struct Affected {
     // Hash sets: collecting hundreds of users under a group into an ordered set compared
     // their ids over and over; the change context sorts once, at the end.
     entries: BTreeMap<(TenantId, Option<ServiceId>), UserSet>,
+    /// Directory groups whose kept holdings may no longer hold, keyed the same way.
+    stale_groups: BTreeMap<(TenantId, Option<ServiceId>), StaleGroups>,
+}
+
+/// Directory groups whose holdings a service must forget (see [`Affected::forget_groups`]).
+#[derive(Debug)]
+enum StaleGroups {
+    All,
+    These(HashSet<Subject, foldhash::fast::RandomState>),
 }
 
 impl Affected {
@@ -330,8 +357,19 @@ impl Affected {
             subjects.extend(extra_subjects(objects, mutation));
         }
         let mut users = UserSet::default();
+        let mut groups = HashSet::default();
         for subject in &subjects {
             users_under(state, subject, &mut users);
+            groups_under(state, subject, &mut groups);
+        }
+        if !groups.is_empty() {
+            let forgotten = self
+                .stale_groups
+                .entry((tenant.clone(), service.clone()))
+                .or_insert_with(|| StaleGroups::These(HashSet::default()));
+            if let StaleGroups::These(known) = forgotten {
+                known.extend(groups);
+            }
         }
         if !users.is_empty() {
             self.entries
@@ -349,6 +387,10 @@ impl Affected {
             let Some(objects) = state.services.get(service) else {
                 continue;
             };
+            if !objects.group_holdings.is_empty() {
+                self.stale_groups
+                    .insert((tenant.clone(), Some(service.clone())), StaleGroups::All);
+            }
             if objects.effective.is_empty() {
                 continue;
             }
@@ -373,8 +415,53 @@ impl Affected {
     /// recomputes every affected user.
     pub(crate) fn refresh_after(&self, snapshot: &mut Snapshot, mutation: &Mutation) {
         match additions::Addition::of(mutation) {
-            Some(addition) => addition.apply(snapshot),
+            Some(addition) => {
+                self.forget_groups(snapshot);
+                addition.apply(snapshot);
+            }
             None => self.refresh(snapshot),
+        }
+    }
+
+    /// Drops the kept holdings of every group the collected changes can reach, so that
+    /// the next refresh that needs them computes them again.
+    fn forget_groups(&self, snapshot: &mut Snapshot) {
+        for ((tenant, service), stale) in &self.stale_groups {
+            let Some(state) = snapshot.tenants.get(tenant) else {
+                continue;
+            };
+            let reaches = |objects: &TenantService| match stale {
+                StaleGroups::All => !objects.group_holdings.is_empty(),
+                StaleGroups::These(groups) => groups
+                    .iter()
+                    .any(|group| objects.group_holdings.contains_key(group)),
+            };
+            let services: Vec<ServiceId> = services_of(state, service.as_ref())
+                .into_iter()
+                .filter(|s| state.services.get(s).is_some_and(|o| reaches(o)))
+                .collect();
+            if services.is_empty() {
+                continue;
+            }
+            let Some(state) = Arc::make_mut(&mut snapshot.tenants)
+                .get_mut(tenant)
+                .map(Arc::make_mut)
+            else {
+                continue;
+            };
+            for service in services {
+                let Some(objects) = state.services.get_mut(&service).map(Arc::make_mut) else {
+                    continue;
+                };
+                match stale {
+                    StaleGroups::All => objects.group_holdings = super::model::CowMap::default(),
+                    StaleGroups::These(groups) => {
+                        for group in groups {
+                            objects.group_holdings.remove(group);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -391,6 +478,7 @@ impl Affected {
 
     /// Recomputes the access of every affected user in `snapshot`.
     pub(crate) fn refresh(&self, snapshot: &mut Snapshot) {
+        self.forget_groups(snapshot);
         for ((tenant, service), users) in &self.entries {
             refresh(snapshot, tenant, service.as_ref(), users);
         }
@@ -414,7 +502,9 @@ pub(crate) fn recomputed_records(
             continue;
         };
         for objects in Arc::make_mut(state).services.values_mut() {
-            Arc::make_mut(objects).effective = super::model::CowMap::default();
+            let objects = Arc::make_mut(objects);
+            objects.effective = super::model::CowMap::default();
+            objects.group_holdings = super::model::CowMap::default();
         }
     }
     everyone.refresh(&mut fresh);
@@ -506,6 +596,29 @@ fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
     users.extend(found.into_iter().cloned());
 }
 
+/// Adds `subject` if it is a directory group, and every group nested in it at any depth:
+/// the groups whose holdings a change to `subject` reaches.
+fn groups_under(
+    state: &TenantState,
+    subject: &Subject,
+    groups: &mut HashSet<Subject, foldhash::fast::RandomState>,
+) {
+    let mut stack = vec![subject];
+    while let Some(next) = stack.pop() {
+        if let Subject::Group(group) = next
+            && groups.insert(next.clone())
+            && let Some(state) = state.groups.get(group)
+        {
+            stack.extend(
+                state
+                    .members
+                    .iter()
+                    .filter(|m| matches!(m, Subject::Group(_))),
+            );
+        }
+    }
+}
+
 fn refresh(
     snapshot: &mut Snapshot,
     tenant: &TenantId,
@@ -523,7 +636,7 @@ fn refresh(
             continue;
         };
         let mut shared = SharedHoldings::default();
-        let computed: Vec<(UserId, Option<Computed>)> = users
+        let records: Vec<(UserId, Option<Computed>)> = users
             .iter()
             .map(|user| {
                 let access = state
@@ -535,8 +648,13 @@ fn refresh(
             })
             .filter(|(user, access)| !objects.keeps(objects.effective.get(user), access.as_ref()))
             .collect();
-        if !computed.is_empty() {
-            updates.push((service, computed));
+        let groups = shared.into_learned();
+        if !records.is_empty() || !groups.is_empty() {
+            updates.push(ServiceUpdates {
+                service,
+                records,
+                groups,
+            });
         }
     }
     write(snapshot, tenant, updates);
@@ -550,11 +668,17 @@ fn services_of(state: &TenantState, service: Option<&ServiceId>) -> Vec<ServiceI
     }
 }
 
-/// New access records per service of one tenant (`None`: the user holds nothing).
-type Updates = Vec<(ServiceId, Vec<(UserId, Option<Computed>)>)>;
+/// What a refresh computed in one service of a tenant.
+struct ServiceUpdates {
+    service: ServiceId,
+    /// New access records (`None`: the user holds nothing).
+    records: Vec<(UserId, Option<Computed>)>,
+    /// Groups' holdings computed afresh, kept for later refreshes.
+    groups: Vec<(Subject, GroupHoldings)>,
+}
 
 /// Stores computed records, copying only the shards of the maps they land in.
-fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
+fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Vec<ServiceUpdates>) {
     if updates.is_empty() {
         return;
     }
@@ -564,11 +688,15 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
     else {
         return;
     };
-    for (service, computed) in updates {
-        let Some(objects) = state.services.get_mut(&service).map(Arc::make_mut) else {
+    for update in updates {
+        let Some(objects) = state.services.get_mut(&update.service).map(Arc::make_mut) else {
             continue;
         };
-        for (user, access) in computed {
+        for (group, mut held) in update.groups {
+            objects.intern_group_sets(&mut held);
+            objects.group_holdings.insert(group, held);
+        }
+        for (user, access) in update.records {
             match access {
                 Some(access) => {
                     let kept = objects.keep(access);
@@ -588,7 +716,10 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Updates) {
 /// them up again for each user cost most of a refresh).
 #[derive(Default)]
 struct SharedHoldings {
-    groups: HashMap<Subject, Holdings, foldhash::fast::RandomState>,
+    groups: HashMap<Subject, GroupHoldings, foldhash::fast::RandomState>,
+    /// The groups computed here rather than read from the service's kept ones, in the
+    /// order computed: a refresh keeps them for the next (see [`refresh`]).
+    learned: Vec<Subject>,
     security_groups: HashMap<SecurityGroupId, Vec<HeldEntry>, foldhash::fast::RandomState>,
     /// The service's Administrators group, hashed once per refresh: asked of every
     /// holder, and a search of the ordered set compared ids byte by byte at each level.
@@ -606,7 +737,7 @@ impl SharedHoldings {
     /// group's own holdings joined with what its parents hold (computed first, and kept),
     /// so that a chain of groups is gathered once, not once for every group below it.
     fn learn(&mut self, state: &TenantState, objects: &TenantService, group: &Subject) {
-        if self.groups.contains_key(group) {
+        if self.groups.contains_key(group) || self.recall(objects, group) {
             return;
         }
         // Post-order without recursion (nesting has no depth limit): a group is pushed
@@ -614,7 +745,7 @@ impl SharedHoldings {
         let mut started: HashSet<&Subject, foldhash::fast::RandomState> = HashSet::default();
         let mut stack: Vec<(&Subject, bool)> = vec![(group, false)];
         while let Some((next, parents_known)) = stack.pop() {
-            if self.groups.contains_key(next) {
+            if self.groups.contains_key(next) || self.recall(objects, next) {
                 continue;
             }
             let parents = state.member_of.get(next);
@@ -635,22 +766,40 @@ impl SharedHoldings {
                 continue;
             }
             let administrator = self.held_by(objects, next, parents.into_iter().flatten());
-            let mut entries = self.joined.clone();
             // Their ids found once here, so that keeping each record needs no lookup for
             // what it holds unchanged from its groups.
-            for entry in &mut entries {
+            for entry in &mut self.joined {
                 if entry.id.is_none() {
                     entry.id = objects.bit_sets.id_of(&entry.bits);
                 }
             }
-            self.groups.insert(
-                next.clone(),
-                Holdings {
-                    administrator,
-                    entries,
-                },
-            );
+            let held = GroupHoldings {
+                administrator,
+                entries: Arc::from(self.joined.as_slice()),
+            };
+            self.groups.insert(next.clone(), held);
+            self.learned.push(next.clone());
         }
+    }
+
+    /// Takes what the service kept for `group` from an earlier refresh, if it did.
+    fn recall(&mut self, objects: &TenantService, group: &Subject) -> bool {
+        let Some(kept) = objects.group_holdings.get(group) else {
+            return false;
+        };
+        self.groups.insert(group.clone(), kept.clone());
+        true
+    }
+
+    /// The groups this computed (not read from the service), with what each holds.
+    fn into_learned(mut self) -> Vec<(Subject, GroupHoldings)> {
+        self.learned
+            .drain(..)
+            .filter_map(|group| {
+                let held = self.groups.remove(&group)?;
+                Some((group, held))
+            })
+            .collect()
     }
 
     /// What `holder` holds itself, merged and joined with what each of `groups` holds
@@ -686,7 +835,7 @@ impl SharedHoldings {
     }
 
     /// What [`learn`](Self::learn) computed for `group` (nothing if it was not asked).
-    fn group(&self, group: &Subject) -> Option<&Holdings> {
+    fn group(&self, group: &Subject) -> Option<&GroupHoldings> {
         self.groups.get(group)
     }
 
@@ -820,6 +969,16 @@ fn join_sorted_into<T: Copy, K: Ord>(
     // One list is used up: the rest of the other follows as it is.
     out.extend_from_slice(first);
     out.extend_from_slice(second);
+}
+
+/// What a directory group holds in one service, with every group above it: merged
+/// entries (their ids found where the service's table has the set), and whether one of
+/// them is in the Administrators group.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupHoldings {
+    administrator: bool,
+    /// Arc: a refresh takes a kept group's entries without copying them.
+    entries: Arc<[HeldEntry]>,
 }
 
 /// What some subjects hold in one service, gathered before it is merged into a record.

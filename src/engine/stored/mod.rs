@@ -246,6 +246,7 @@ impl TryFrom<StoredTenantService> for TenantService {
             grants: stored.grants,
             grants_by_subject: stored.grants_by_subject,
             effective: CowMap::with_capacity(stored.effective.len()),
+            group_holdings: CowMap::default(),
             next_slot: stored.next_slot,
             bit_sets: BitSets::from_stored(stored.bit_sets),
         };

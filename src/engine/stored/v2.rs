@@ -159,6 +159,7 @@ impl From<TenantServiceV2<'_>> for TenantService {
             grants: stored.grants,
             grants_by_subject: stored.grants_by_subject,
             effective: CowMap::default(),
+            group_holdings: CowMap::default(),
             next_slot: 0,
             bit_sets: BitSets::default(),
         };

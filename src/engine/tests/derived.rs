@@ -189,6 +189,17 @@ mod property {
         Move {
             to_org: bool,
         },
+        /// A security group defined again with another set and scope.
+        Redefine {
+            sg: usize,
+            set: usize,
+            all_objects: bool,
+        },
+        /// A directory group deleted (with its memberships) or created again.
+        Group {
+            group: usize,
+            create: bool,
+        },
     }
 
     /// Users first, then groups.
@@ -211,6 +222,9 @@ mod property {
                 .prop_map(|(sg, holder, add)| Op::SecurityMember { sg, holder, add }),
             1 => (0..holders, any::<bool>()).prop_map(|(holder, add)| Op::Administrator { holder, add }),
             1 => any::<bool>().prop_map(|to_org| Op::Move { to_org }),
+            1 => (0..2usize, 0..SETS.len(), any::<bool>())
+                .prop_map(|(sg, set, all_objects)| Op::Redefine { sg, set, all_objects }),
+            1 => (0..GROUPS.len(), any::<bool>()).prop_map(|(group, create)| Op::Group { group, create }),
         ]
     }
 
@@ -302,6 +316,35 @@ mod property {
                 object: obj("site1"),
                 new_parent: Some(obj(if to_org { "org1" } else { "c1" })),
             },
+            Op::Redefine {
+                sg: n,
+                set,
+                all_objects,
+            } => Mutation::PutSecurityGroup {
+                tenant: t(),
+                service: crm(),
+                group: sg(n),
+                name: format!("sg{n}"),
+                description: String::new(),
+                permissions: PermissionSet::parse(SETS[set].iter().copied()).unwrap(),
+                scope: if all_objects {
+                    ObjectScope::AllObjects
+                } else {
+                    ObjectScope::Objects([obj("site2")].into_iter().collect())
+                },
+            },
+            Op::Group { group, create } => {
+                let group = group_id(GROUPS[group]);
+                if create {
+                    Mutation::CreateGroup {
+                        tenant: t(),
+                        name: group.to_string(),
+                        group,
+                    }
+                } else {
+                    Mutation::DeleteGroup { tenant: t(), group }
+                }
+            }
         }
     }
 

@@ -250,6 +250,47 @@ fn update_service_dropping_unused_permission_moves_bits_and_keeps_checks() {
 }
 
 #[test]
+fn update_service_moving_bits_reaches_what_directory_groups_hold() {
+    let mut world = World::new();
+    world.directory_group("ops", &[u("alice")]);
+    world.directory_group("night", &[u("alice")]);
+    world.security_group("restorers", &["restore.*"], &[Subject::Group(group("ops"))]);
+    // Leaving and joining night again: alice's record is computed afresh, from what ops
+    // holds, which the service then keeps.
+    let night = |add: bool| {
+        let (tenant, group, member) = (t(), group("night"), u("alice"));
+        if add {
+            Mutation::AddGroupMember {
+                tenant,
+                group,
+                member,
+            }
+        } else {
+            Mutation::RemoveGroupMember {
+                tenant,
+                group,
+                member,
+            }
+        }
+    };
+    world.ok(night(false));
+    world.ok(night(true));
+    assert!(world.check("alice", "restore.run", Some("site1")));
+    // restore.run moves from bit 3 to bit 2, where settings.edit was: what ops holds must
+    // follow, in alice's record now and whenever it is computed again.
+    world.ok(update_crm(without("backup.run")));
+    assert!(world.check("alice", "restore.run", Some("site1")));
+    assert!(!world.check("alice", "settings.edit", Some("site1")));
+    world.ok(night(false));
+    assert!(world.check("alice", "restore.run", Some("site1")));
+    assert!(!world.check("alice", "settings.edit", Some("site1")));
+    assert_eq!(
+        crate::engine::effective::kept_records(&world.snapshot),
+        crate::engine::effective::recomputed_records(&world.snapshot)
+    );
+}
+
+#[test]
 fn update_service_refuses_dropping_object_type_in_use() {
     let mut world = World::new();
     let err = world.refused_unchanged(&update_crm(changed(|def| {
