@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    AccessEntries, AccessEntry, Computed, Holdings, Mutation, SharedHoldings, Snapshot, Subject,
-    TenantService, TenantState, UserAccess, UserId, UserSet, add_grant, add_security_group,
+    AccessEntries, AccessEntry, Computed, Holder, Holdings, Mutation, SharedHoldings, Snapshot, Subject,
+    TenantService, TenantState, UserAccess, UserGate, UserId, UserSet, add_grant, add_security_group,
     compute, join_sorted, merged, services_of, users_under,
 };
 use crate::engine::bit_sets::BitSets;
@@ -111,7 +111,13 @@ impl<'a> Addition<'a> {
                     let record = state.users.get(user)?;
                     Some((
                         user.clone(),
-                        compute(state, objects, &service, user, record, &mut shared),
+                        compute(
+                            state,
+                            objects,
+                            UserGate::of(record, &service),
+                            &Holder::of(state, objects, Subject::User(user.clone())),
+                            &mut shared,
+                        ),
                     ))
                 })
                 .collect();

@@ -30,7 +30,7 @@ pub(crate) use entries::{AccessEntries, slot_bit};
 use super::{
     bit_sets::BitsId,
     check::full_access_role,
-    ids::{SecurityGroupId, ServiceId, TenantId, Timestamp, UserId},
+    ids::{GrantId, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId},
     model::{GrantState, SecurityGroupState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Access, GrantNode, Mutation, ObjectScope, Subject, UserStatus},
     permission::PermissionBits,
@@ -573,6 +573,43 @@ fn extra_subjects(objects: &TenantService, mutation: &Mutation) -> Vec<Subject> 
     }
 }
 
+/// One user's record and what it is computed from, as a refresh looks them up.
+struct UserInputs<'a> {
+    user: &'a UserId,
+    /// What the user's own state decides, and what it holds itself; `None` for a user
+    /// that is gone.
+    found: Option<(UserGate, Holder<'a>)>,
+    /// Its record as kept.
+    kept: Option<&'a UserAccess>,
+}
+
+/// A holder of access (a user or a directory group) with what its tenant and service
+/// keep under its name: the groups it is in, the security groups it is a member of, the
+/// grants naming it. Looked up together: the lookups do not depend on each other, so
+/// their cache misses overlap instead of coming one after another.
+struct Holder<'a> {
+    subject: Subject,
+    groups: Option<&'a BTreeSet<Subject>>,
+    security_groups: Option<&'a BTreeSet<SecurityGroupId>>,
+    grants: Option<&'a BTreeSet<GrantId>>,
+}
+
+impl<'a> Holder<'a> {
+    fn of(state: &'a TenantState, objects: &'a TenantService, subject: Subject) -> Self {
+        Self {
+            groups: state.member_of.get(&subject),
+            security_groups: objects.sg_by_member.get(&subject),
+            grants: objects.grants_by_subject.get(&subject),
+            subject,
+        }
+    }
+
+    /// The directory groups the holder is a direct member of.
+    fn groups(&self) -> impl Iterator<Item = &'a Subject> + use<'a> {
+        self.groups.into_iter().flatten()
+    }
+}
+
 /// Adds every user `subject` stands for: itself, or everyone under a directory group.
 fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
     // Gathered first and put into the set at once: inserting one by one made the set
@@ -636,17 +673,30 @@ fn refresh(
             continue;
         };
         let mut shared = SharedHoldings::default();
-        let records: Vec<(UserId, Option<Computed>)> = users
+        // What every user's record is computed from, looked up for all of them before any
+        // is computed: one user's lookups then need not wait for another's computation,
+        // and their cache misses overlap.
+        let inputs: Vec<UserInputs<'_>> = users
             .iter()
-            .map(|user| {
-                let access = state
-                    .users
-                    .get(user)
-                    .map(|record| compute(state, objects, &service, user, record, &mut shared))
-                    .filter(|a| a.administrator || !a.entries.is_empty());
-                (user.clone(), access)
+            .map(|user| UserInputs {
+                user,
+                found: state.users.get(user).map(|record| {
+                    let holder = Holder::of(state, objects, Subject::User(user.clone()));
+                    (UserGate::of(record, &service), holder)
+                }),
+                kept: objects.effective.get(user),
             })
-            .filter(|(user, access)| !objects.keeps(objects.effective.get(user), access.as_ref()))
+            .collect();
+        let records: Vec<(UserId, Option<Computed>)> = inputs
+            .into_iter()
+            .filter_map(|inputs| {
+                let access = inputs
+                    .found
+                    .map(|(gate, holder)| compute(state, objects, gate, &holder, &mut shared))
+                    .filter(|a| a.administrator || !a.entries.is_empty());
+                (!objects.keeps(inputs.kept, access.as_ref()))
+                    .then(|| (inputs.user.clone(), access))
+            })
             .collect();
         let groups = shared.into_learned();
         if !records.is_empty() || !groups.is_empty() {
@@ -765,7 +815,8 @@ impl SharedHoldings {
                 );
                 continue;
             }
-            let administrator = self.held_by(objects, next, parents.into_iter().flatten());
+            let holder = Holder::of(state, objects, next.clone());
+            let administrator = self.held_by(objects, &holder);
             // Their ids found once here, so that keeping each record needs no lookup for
             // what it holds unchanged from its groups.
             for entry in &mut self.joined {
@@ -802,17 +853,12 @@ impl SharedHoldings {
             .collect()
     }
 
-    /// What `holder` holds itself, merged and joined with what each of `groups` holds
+    /// What `holder` holds itself, merged and joined with what each of its groups holds
     /// (those [`learn`](Self::learn) computed), left in `joined`; returns whether any of
     /// them is an administrator. Each group's entries are merged already: joined one list
     /// at a time, in order, rather than sorted again all together, through two buffers
     /// in turn.
-    fn held_by<'g>(
-        &mut self,
-        objects: &TenantService,
-        holder: &Subject,
-        groups: impl Iterator<Item = &'g Subject>,
-    ) -> bool {
+    fn held_by(&mut self, objects: &TenantService, holder: &Holder<'_>) -> bool {
         let mut administrator = self.add_own(objects, holder);
         let Self {
             groups: known,
@@ -824,7 +870,7 @@ impl SharedHoldings {
         merge_in_place(own);
         joined.clear();
         joined.extend_from_slice(own);
-        for group in groups {
+        for group in holder.groups() {
             if let Some(held) = known.get(group) {
                 administrator |= held.administrator;
                 merged_pair_into(joined, &held.entries, spare);
@@ -842,17 +888,17 @@ impl SharedHoldings {
     /// Gathers in `own` what `holder` itself holds in one service (not through its
     /// groups) from security groups (what each gives computed once) and grants; returns
     /// whether it is in the Administrators group.
-    fn add_own(&mut self, objects: &TenantService, holder: &Subject) -> bool {
+    fn add_own(&mut self, objects: &TenantService, holder: &Holder<'_>) -> bool {
         let administrators = self
             .administrators
             .get_or_insert_with(|| objects.administrators.iter().cloned().collect());
-        let administrator = administrators.contains(holder);
+        let administrator = administrators.contains(&holder.subject);
         let mut own = Holdings {
             administrator,
             entries: std::mem::take(&mut self.own),
         };
         own.entries.clear();
-        for sg_id in objects.sg_by_member.get(holder).into_iter().flatten() {
+        for sg_id in holder.security_groups.into_iter().flatten() {
             if !self.security_groups.contains_key(sg_id) {
                 let mut gives = Holdings::default();
                 if let Some(group) = objects.security_groups.get(sg_id) {
@@ -864,7 +910,7 @@ impl SharedHoldings {
                 own.entries.extend_from_slice(gives);
             }
         }
-        add_grants(objects, holder, &mut own);
+        add_grants(objects, holder.grants, &mut own);
         self.own = own.entries;
         administrator
     }
@@ -876,19 +922,16 @@ impl SharedHoldings {
 fn compute(
     state: &TenantState,
     objects: &TenantService,
-    service: &ServiceId,
-    user: &UserId,
-    record: &UserState,
+    gate: UserGate,
+    holder: &Holder<'_>,
     shared: &mut SharedHoldings,
 ) -> Computed {
-    let me = Subject::User(user.clone());
-    let direct = state.member_of.get(&me);
-    for group in direct.into_iter().flatten() {
+    for group in holder.groups() {
         shared.learn(state, objects, group);
     }
-    let administrator = shared.held_by(objects, &me, direct.into_iter().flatten());
+    let administrator = shared.held_by(objects, holder);
     Computed {
-        gate: UserGate::of(record, service),
+        gate,
         administrator,
         entries: shared.joined.clone(),
     }
@@ -989,8 +1032,12 @@ struct Holdings {
 }
 
 /// Adds what the grants naming `holder` give.
-fn add_grants(objects: &TenantService, holder: &Subject, access: &mut Holdings) {
-    for grant_id in objects.grants_by_subject.get(holder).into_iter().flatten() {
+fn add_grants(
+    objects: &TenantService,
+    grants: Option<&BTreeSet<GrantId>>,
+    access: &mut Holdings,
+) {
+    for grant_id in grants.into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
             add_grant(objects, grant, access);
         }
