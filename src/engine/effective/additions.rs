@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use super::{
-    AccessEntries, AccessEntry, Computed, Holder, Holdings, Mutation, SharedHoldings, Snapshot, Subject,
-    TenantService, TenantState, UserAccess, UserGate, UserId, UserSet, add_grant, add_security_group,
-    compute, join_sorted, merged, services_of, users_under,
+    AccessEntries, AccessEntry, Computed, Holder, Holdings, Mutation, SharedHoldings, Snapshot,
+    Subject, TenantService, TenantState, UserAccess, UserGate, UserId, UserSet, add_grant,
+    add_security_group, compute, join_sorted, merged, services_of, users_under,
 };
 use crate::engine::bit_sets::BitSets;
 use crate::engine::ids::{GrantId, SecurityGroupId, ServiceId, TenantId};

@@ -1031,12 +1031,8 @@ struct Holdings {
     entries: Vec<HeldEntry>,
 }
 
-/// Adds what the grants naming `holder` give.
-fn add_grants(
-    objects: &TenantService,
-    grants: Option<&BTreeSet<GrantId>>,
-    access: &mut Holdings,
-) {
+/// Adds what the grants `grants` names give.
+fn add_grants(objects: &TenantService, grants: Option<&BTreeSet<GrantId>>, access: &mut Holdings) {
     for grant_id in grants.into_iter().flatten() {
         if let Some(grant) = objects.grants.get(grant_id) {
             add_grant(objects, grant, access);
