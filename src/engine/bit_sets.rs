@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use super::{model::FastMap, permission::PermissionBits};
 
-/// The id of a permission set in a service's [`BitSets`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// The id of a permission set in a service's [`BitSets`]. The default is the first id,
+/// a filler where a value is needed before the real one is known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct BitsId(u32);
 
 /// Interned permission sets. Cloning shares them (two reference counts).

@@ -209,6 +209,24 @@ pub(crate) struct HeldEntry {
     pub(crate) id: Option<BitsId>,
 }
 
+/// A record as a refresh computes it, its entries still in the refresh's buffer.
+#[derive(Debug, Clone, Copy)]
+struct ComputedParts<'a> {
+    gate: UserGate,
+    administrator: bool,
+    entries: &'a [HeldEntry],
+}
+
+/// A user's record as a refresh leaves it to be written.
+enum NewRecord {
+    /// Every set has its id: the record as it is kept.
+    Ready(UserAccess),
+    /// A set is new to the service's table: interned when written.
+    Pending(Computed),
+    /// The user holds nothing here.
+    Nothing,
+}
+
 /// A record as computed, before its sets are interned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Computed {
@@ -251,6 +269,43 @@ impl TenantService {
         }
     }
 
+    /// The record of `gate`, `administrator` and `entries`, built at once when every set
+    /// has its id (found in the table now, if not already known), so that writing it
+    /// copies nothing; otherwise its entries are copied, to be interned when written.
+    fn prepared(
+        &self,
+        gate: UserGate,
+        administrator: bool,
+        entries: &mut [HeldEntry],
+    ) -> NewRecord {
+        for entry in entries.iter_mut() {
+            if entry.id.is_none() {
+                entry.id = self.bit_sets.id_of(&entry.bits);
+            }
+        }
+        if entries.iter().any(|e| e.id.is_none()) {
+            return NewRecord::Pending(Computed {
+                gate,
+                administrator,
+                entries: entries.to_vec(),
+            });
+        }
+        // Mapped one to one, so that the list is allocated once, at its size; every id is
+        // known (just checked), the fallback never taken.
+        let kept: AccessEntries = entries
+            .iter()
+            .map(|e| {
+                let id = e.id.unwrap_or_default();
+                AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
+            })
+            .collect();
+        NewRecord::Ready(UserAccess {
+            gate,
+            administrator,
+            entries: kept,
+        })
+    }
+
     /// Gives every set of a group's kept holdings its id, interning the new ones: the
     /// records of users in the group then take those entries without a lookup.
     fn intern_group_sets(&mut self, held: &mut GroupHoldings) {
@@ -266,14 +321,14 @@ impl TenantService {
     }
 
     /// Whether a kept record (or its absence) says what a computed one does.
-    fn keeps(&self, kept: Option<&UserAccess>, computed: Option<&Computed>) -> bool {
+    fn keeps(&self, kept: Option<&UserAccess>, computed: Option<ComputedParts<'_>>) -> bool {
         match (kept, computed) {
             (None, None) => true,
             (Some(kept), Some(computed)) => {
                 kept.gate == computed.gate
                     && kept.administrator == computed.administrator
                     && kept.entries.len() == computed.entries.len()
-                    && kept.entries.iter().zip(&computed.entries).all(|(k, c)| {
+                    && kept.entries.iter().zip(computed.entries).all(|(k, c)| {
                         k.node() == c.node
                             && k.expires_at() == c.expires_at
                             && self.bit_sets.get(k.bits) == c.bits
@@ -687,15 +742,28 @@ fn refresh(
                 kept: objects.effective.get(user),
             })
             .collect();
-        let records: Vec<(UserId, Option<Computed>)> = inputs
+        let records: Vec<(UserId, NewRecord)> = inputs
             .into_iter()
             .filter_map(|inputs| {
-                let access = inputs
-                    .found
-                    .map(|(gate, holder)| compute(state, objects, gate, &holder, &mut shared))
-                    .filter(|a| a.administrator || !a.entries.is_empty());
-                (!objects.keeps(inputs.kept, access.as_ref()))
-                    .then(|| (inputs.user.clone(), access))
+                let holds = inputs.found.and_then(|(gate, holder)| {
+                    let administrator = compute_into(state, objects, &holder, &mut shared);
+                    (administrator || !shared.joined.is_empty()).then_some((gate, administrator))
+                });
+                let parts = holds.map(|(gate, administrator)| ComputedParts {
+                    gate,
+                    administrator,
+                    entries: &shared.joined,
+                });
+                if objects.keeps(inputs.kept, parts) {
+                    return None;
+                }
+                let record = match holds {
+                    Some((gate, administrator)) => {
+                        objects.prepared(gate, administrator, &mut shared.joined)
+                    }
+                    None => NewRecord::Nothing,
+                };
+                Some((inputs.user.clone(), record))
             })
             .collect();
         let groups = shared.into_learned();
@@ -721,8 +789,8 @@ fn services_of(state: &TenantState, service: Option<&ServiceId>) -> Vec<ServiceI
 /// What a refresh computed in one service of a tenant.
 struct ServiceUpdates {
     service: ServiceId,
-    /// New access records (`None`: the user holds nothing).
-    records: Vec<(UserId, Option<Computed>)>,
+    /// New access records.
+    records: Vec<(UserId, NewRecord)>,
     /// Groups' holdings computed afresh, kept for later refreshes.
     groups: Vec<(Subject, GroupHoldings)>,
 }
@@ -746,13 +814,16 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Vec<ServiceUpdates
             objects.intern_group_sets(&mut held);
             objects.group_holdings.insert(group, held);
         }
-        for (user, access) in update.records {
-            match access {
-                Some(access) => {
-                    let kept = objects.keep(access);
+        for (user, record) in update.records {
+            match record {
+                NewRecord::Ready(access) => {
+                    objects.effective.insert(user, access);
+                }
+                NewRecord::Pending(computed) => {
+                    let kept = objects.keep(computed);
                     objects.effective.insert(user, kept);
                 }
-                None => {
+                NewRecord::Nothing => {
                     objects.effective.remove(&user);
                 }
             }
@@ -926,15 +997,25 @@ fn compute(
     holder: &Holder<'_>,
     shared: &mut SharedHoldings,
 ) -> Computed {
-    for group in holder.groups() {
-        shared.learn(state, objects, group);
-    }
-    let administrator = shared.held_by(objects, holder);
+    let administrator = compute_into(state, objects, holder, shared);
     Computed {
         gate,
         administrator,
         entries: shared.joined.clone(),
     }
+}
+
+/// [`compute`] leaving the entries in `shared.joined`; returns the Administrators flag.
+fn compute_into(
+    state: &TenantState,
+    objects: &TenantService,
+    holder: &Holder<'_>,
+    shared: &mut SharedHoldings,
+) -> bool {
+    for group in holder.groups() {
+        shared.learn(state, objects, group);
+    }
+    shared.held_by(objects, holder)
 }
 
 /// Two lists as [`merged`] leaves them, joined into one such list in a single pass
