@@ -126,10 +126,7 @@ impl<'a> Addition<'a> {
         if gains.is_empty() {
             return;
         }
-        let Some(state) = Arc::make_mut(&mut snapshot.tenants)
-            .get_mut(self.tenant)
-            .map(Arc::make_mut)
-        else {
+        let Ok(state) = snapshot.tenant_mut(self.tenant) else {
             return;
         };
         for (service, gained, first_records) in gains {

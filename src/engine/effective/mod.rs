@@ -498,10 +498,7 @@ impl Affected {
             if services.is_empty() {
                 continue;
             }
-            let Some(state) = Arc::make_mut(&mut snapshot.tenants)
-                .get_mut(tenant)
-                .map(Arc::make_mut)
-            else {
+            let Ok(state) = snapshot.tenant_mut(tenant) else {
                 continue;
             };
             for service in services {
@@ -800,10 +797,7 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Vec<ServiceUpdates
     if updates.is_empty() {
         return;
     }
-    let Some(state) = Arc::make_mut(&mut snapshot.tenants)
-        .get_mut(tenant)
-        .map(Arc::make_mut)
-    else {
+    let Ok(state) = snapshot.tenant_mut(tenant) else {
         return;
     };
     for update in updates {
