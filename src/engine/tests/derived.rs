@@ -195,6 +195,10 @@ mod property {
             set: usize,
             all_objects: bool,
         },
+        /// The permission level `lv0` defined again with another set.
+        Level {
+            set: usize,
+        },
         /// A directory group deleted (with its memberships) or created again.
         Group {
             group: usize,
@@ -215,7 +219,8 @@ mod property {
         prop_oneof![
             3 => (0..GROUPS.len(), 0..holders, any::<bool>())
                 .prop_map(|(group, member, add)| Op::Member { group, member, add }),
-            3 => (0..6usize, 0..holders, proptest::option::of(0..OBJECTS.len()), 0..SETS.len(), any::<bool>())
+            // The set past the last stands for the level `lv0`.
+            3 => (0..6usize, 0..holders, proptest::option::of(0..OBJECTS.len()), 0..=SETS.len(), any::<bool>())
                 .prop_map(|(id, holder, node, set, expiring)| Op::Grant { id, holder, node, set, expiring }),
             1 => (0..6usize).prop_map(|id| Op::Revoke { id }),
             2 => (0..2usize, 0..holders, any::<bool>())
@@ -225,6 +230,7 @@ mod property {
             1 => (0..2usize, 0..SETS.len(), any::<bool>())
                 .prop_map(|(sg, set, all_objects)| Op::Redefine { sg, set, all_objects }),
             1 => (0..GROUPS.len(), any::<bool>()).prop_map(|(group, create)| Op::Group { group, create }),
+            1 => (0..SETS.len()).prop_map(|set| Op::Level { set }),
         ]
     }
 
@@ -259,9 +265,12 @@ mod property {
                 service: crm(),
                 grant: grant(id),
                 subject: holder(h),
-                access: Access::Permissions(
-                    PermissionSet::parse(SETS[set].iter().copied()).unwrap(),
-                ),
+                access: match SETS.get(set) {
+                    Some(set) => {
+                        Access::Permissions(PermissionSet::parse(set.iter().copied()).unwrap())
+                    }
+                    None => Access::Level(level()),
+                },
                 node: node.map_or(GrantNode::Service, |n| on(OBJECTS[n])),
                 // Already expired or not: both must be kept as given.
                 expires_at: expiring.then(|| NOW.plus_millis(-1)),
@@ -333,6 +342,7 @@ mod property {
                     ObjectScope::Objects([obj("site2")].into_iter().collect())
                 },
             },
+            Op::Level { set } => level_of(SETS[set]),
             Op::Group { group, create } => {
                 let group = group_id(GROUPS[group]);
                 if create {
@@ -348,8 +358,24 @@ mod property {
         }
     }
 
+    fn level() -> PermissionLevelId {
+        PermissionLevelId::parse("lv0").unwrap()
+    }
+
+    fn level_of(set: &[&str]) -> Mutation {
+        Mutation::PutPermissionLevel {
+            tenant: t(),
+            service: crm(),
+            level: level(),
+            name: "lv0".into(),
+            description: String::new(),
+            permissions: PermissionSet::parse(set.iter().copied()).unwrap(),
+        }
+    }
+
     fn world() -> World {
         let mut world = World::new();
+        world.ok(level_of(SETS[0]));
         for id in GROUPS {
             world.ok(Mutation::CreateGroup {
                 tenant: t(),
@@ -378,7 +404,7 @@ mod property {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
         #[test]
         fn kept_records_always_equal_a_recomputation(ops in proptest::collection::vec(op(), 1..40)) {
             let mut world = world();
