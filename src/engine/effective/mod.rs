@@ -209,6 +209,18 @@ pub(crate) struct HeldEntry {
     pub(crate) id: Option<BitsId>,
 }
 
+/// Entries whose sets all have their ids, as a record keeps them: mapped one to one, so
+/// that the list is allocated once, at its size. (The fallback id is never taken.)
+fn kept_entries(entries: &[HeldEntry]) -> AccessEntries {
+    entries
+        .iter()
+        .map(|e| {
+            let id = e.id.unwrap_or_default();
+            AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
+        })
+        .collect()
+}
+
 /// A record as a refresh computes it, its entries still in the refresh's buffer.
 #[derive(Debug, Clone, Copy)]
 struct ComputedParts<'a> {
@@ -250,22 +262,19 @@ impl TenantService {
     }
 
     /// A computed record as kept: its sets interned.
-    pub(crate) fn keep(&mut self, computed: Computed) -> UserAccess {
-        let entries = computed
-            .entries
-            .into_iter()
-            .map(|e| {
-                let id = match e.id {
-                    Some(id) => id,
-                    None => self.bit_sets.intern(e.bits),
-                };
-                AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
-            })
-            .collect();
+    pub(crate) fn keep(&mut self, mut computed: Computed) -> UserAccess {
+        self.intern_new_sets(&mut computed.entries);
         UserAccess {
             gate: computed.gate,
             administrator: computed.administrator,
-            entries,
+            entries: kept_entries(&computed.entries),
+        }
+    }
+
+    /// Gives every entry without an id that of its set, interning the sets new here.
+    fn intern_new_sets(&mut self, entries: &mut [HeldEntry]) {
+        for entry in entries.iter_mut().filter(|e| e.id.is_none()) {
+            entry.id = Some(self.bit_sets.intern(entry.bits));
         }
     }
 
@@ -290,34 +299,19 @@ impl TenantService {
                 entries: entries.to_vec(),
             });
         }
-        // Mapped one to one, so that the list is allocated once, at its size; every id is
-        // known (just checked), the fallback never taken.
-        let kept: AccessEntries = entries
-            .iter()
-            .map(|e| {
-                let id = e.id.unwrap_or_default();
-                AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
-            })
-            .collect();
         NewRecord::Ready(UserAccess {
             gate,
             administrator,
-            entries: kept,
+            entries: kept_entries(entries),
         })
     }
 
     /// Gives every set of a group's kept holdings its id, interning the new ones: the
     /// records of users in the group then take those entries without a lookup.
     fn intern_group_sets(&mut self, held: &mut GroupHoldings) {
-        if held.entries.iter().all(|e| e.id.is_some()) {
-            return;
+        if held.entries.iter().any(|e| e.id.is_none()) {
+            self.intern_new_sets(Arc::make_mut(&mut held.entries));
         }
-        let bit_sets = &mut self.bit_sets;
-        let with_ids = held.entries.iter().map(|e| HeldEntry {
-            id: Some(e.id.unwrap_or_else(|| bit_sets.intern(e.bits))),
-            ..*e
-        });
-        held.entries = with_ids.collect();
     }
 
     /// Whether a kept record (or its absence) says what a computed one does.
@@ -350,6 +344,9 @@ pub(crate) enum NodeSlot {
 /// A set of users, in no order.
 type UserSet = std::collections::HashSet<UserId, foldhash::fast::RandomState>;
 
+/// A set of directory groups (as subjects), in no order.
+type GroupSet = HashSet<Subject, foldhash::fast::RandomState>;
+
 /// Users whose access may have changed, per tenant and service (`None`: every service).
 #[derive(Debug, Default)]
 pub(crate) struct Affected {
@@ -364,7 +361,7 @@ pub(crate) struct Affected {
 #[derive(Debug)]
 enum StaleGroups {
     All,
-    These(HashSet<Subject, foldhash::fast::RandomState>),
+    These(GroupSet),
 }
 
 impl Affected {
@@ -412,16 +409,15 @@ impl Affected {
             subjects.extend(extra_subjects(objects, mutation));
         }
         let mut users = UserSet::default();
-        let mut groups = HashSet::default();
+        let mut groups = GroupSet::default();
         for subject in &subjects {
-            users_under(state, subject, &mut users);
-            groups_under(state, subject, &mut groups);
+            users_and_groups_under(state, subject, &mut users, &mut groups);
         }
         if !groups.is_empty() {
             let forgotten = self
                 .stale_groups
                 .entry((tenant.clone(), service.clone()))
-                .or_insert_with(|| StaleGroups::These(HashSet::default()));
+                .or_insert_with(|| StaleGroups::These(GroupSet::default()));
             if let StaleGroups::These(known) = forgotten {
                 known.extend(groups);
             }
@@ -664,16 +660,28 @@ impl<'a> Holder<'a> {
 
 /// Adds every user `subject` stands for: itself, or everyone under a directory group.
 fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
+    users_and_groups_under(state, subject, users, &mut GroupSet::default());
+}
+
+/// Adds every user `subject` stands for to `users`, and to `groups` the directory groups
+/// it reaches: itself if it is one, and every group nested in it at any depth (the groups
+/// whose holdings a change to `subject` reaches). A group already in `groups` is not
+/// walked again: its users were added with it.
+fn users_and_groups_under(
+    state: &TenantState,
+    subject: &Subject,
+    users: &mut UserSet,
+    groups: &mut GroupSet,
+) {
     // Gathered first and put into the set at once: inserting one by one made the set
     // grow, rehashing everyone, about as often as it doubled.
     let mut found = Vec::new();
-    let mut seen = BTreeSet::new();
     let mut stack = vec![subject];
     while let Some(next) = stack.pop() {
         match next {
             Subject::User(user) => found.push(user),
             Subject::Group(group) => {
-                if seen.insert(group)
+                if groups.insert(next.clone())
                     && let Some(state) = state.groups.get(group)
                 {
                     stack.extend(state.members.iter());
@@ -683,29 +691,6 @@ fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
     }
     users.reserve(found.len());
     users.extend(found.into_iter().cloned());
-}
-
-/// Adds `subject` if it is a directory group, and every group nested in it at any depth:
-/// the groups whose holdings a change to `subject` reaches.
-fn groups_under(
-    state: &TenantState,
-    subject: &Subject,
-    groups: &mut HashSet<Subject, foldhash::fast::RandomState>,
-) {
-    let mut stack = vec![subject];
-    while let Some(next) = stack.pop() {
-        if let Subject::Group(group) = next
-            && groups.insert(next.clone())
-            && let Some(state) = state.groups.get(group)
-        {
-            stack.extend(
-                state
-                    .members
-                    .iter()
-                    .filter(|m| matches!(m, Subject::Group(_))),
-            );
-        }
-    }
 }
 
 fn refresh(
