@@ -64,6 +64,9 @@ enum Commands {
         /// The server's gRPC endpoint.
         #[arg(long, default_value = "http://127.0.0.1:50051", env = "AUTHZD_SERVER")]
         server: String,
+        /// The caller's credentials (GetServerInfo needs any caller; health needs none).
+        #[command(flatten)]
+        credentials: client::CredentialArgs,
     },
     /// Stream changes from a running server as JSON lines, resuming after restarts (the
     /// reference sidecar of WatchService/Watch).
@@ -144,10 +147,15 @@ impl Args for SettingsArgs {
             } else {
                 format!(" [default: {}]", spec.default)
             };
+            let arg = Arg::new(spec.key).long(spec.flag).value_name("VALUE");
+            // An on/off switch reads naturally without a value: `--insecure-allow-…`.
+            let arg = if spec.default == "false" {
+                arg.num_args(0..=1).default_missing_value("true")
+            } else {
+                arg
+            };
             cmd.arg(
-                Arg::new(spec.key)
-                    .long(spec.flag)
-                    .value_name("VALUE")
+                arg
                     .help(format!(
                         "{}{default} [env: {}] [file key: {}]",
                         spec.help, spec.env, spec.key
@@ -192,7 +200,10 @@ pub fn main() -> ExitCode {
             Ok(settings) => serve(settings),
             Err(err) => usage_error(&err),
         },
-        Commands::Status { server } => client::status(&server),
+        Commands::Status {
+            server,
+            credentials,
+        } => client::status(&server, &credentials),
         Commands::Watch(args) => client::watch(&args),
         Commands::AuditExport(args) => client::audit_export(&args),
         Commands::Export { out, data_dir } => {

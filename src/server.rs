@@ -1,7 +1,12 @@
 //! `authzd serve`: opens the store, binds the listener and serves the gRPC API with health,
 //! reflection and per-call tracing until a shutdown signal, then drains within a grace period.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::SystemTime};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -10,6 +15,7 @@ use tonic_health::ServingStatus;
 use crate::{
     api::{self, pb},
     app::{App, Clock, StoreOptions, SystemClock},
+    auth::Authenticator,
     config::Settings,
     store::{Retention, StoreError},
 };
@@ -34,6 +40,22 @@ pub enum ServeError {
     /// The transport failed while serving.
     #[error("gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The callers file (or the keys that prove actors) cannot be used.
+    #[error("{0}")]
+    Auth(#[from] crate::auth::AuthConfigError),
+    /// A non-loopback address without callers and without the explicit opt-out.
+    #[error(
+        "refusing to serve {addr} without authentication: set callers_file (see README, \
+         Security), or listen on a loopback address, or pass \
+         --insecure-allow-unauthenticated to accept calls from anyone"
+    )]
+    Unauthenticated {
+        /// The configured address.
+        addr: SocketAddr,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
     /// A blocking task panicked or was cancelled.
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -43,6 +65,8 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct BoundServer {
     app: App,
+    // Arc: the guard layer of every connection reads it; the reloader replaces its callers.
+    auth: Arc<Authenticator>,
     listener: TcpListener,
     settings: Settings,
     started_at: SystemTime,
@@ -59,6 +83,18 @@ impl BoundServer {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServeError> {
+        let auth = Arc::new(match &settings.callers_file {
+            Some(path) => Authenticator::from_file(path)?,
+            None => Authenticator::unauthenticated(),
+        });
+        if !auth.requires_credentials()
+            && !settings.listen.ip().is_loopback()
+            && !settings.insecure_allow_unauthenticated
+        {
+            return Err(ServeError::Unauthenticated {
+                addr: settings.listen,
+            });
+        }
         let data_dir = settings.data_dir.clone();
         let options = StoreOptions {
             checkpoint_every: settings.checkpoint_every,
@@ -81,6 +117,7 @@ impl BoundServer {
                 })?;
         Ok(Self {
             app,
+            auth,
             listener,
             settings,
             started_at: SystemTime::now(),
@@ -121,7 +158,6 @@ impl BoundServer {
         let management = api::ManagementApi::new(
             self.app.clone(),
             api::ManagementOptions {
-                platform_token: self.settings.platform_token.clone(),
                 lockout_threshold: self.settings.lockout_threshold,
                 lockout_duration: self.settings.lockout_duration,
             },
@@ -130,7 +166,18 @@ impl BoundServer {
         // Boxed, not stack-pinned, so that dropping it below really drops the services.
         let mut server = Box::pin(
             tonic::transport::Server::builder()
-                .layer(api::RpcTraceLayer)
+                .max_concurrent_streams(self.settings.max_concurrent_streams)
+                .http2_keepalive_interval(Some(self.settings.keepalive_interval))
+                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+                .max_connection_age(self.settings.max_connection_age)
+                .layer(
+                    tower::ServiceBuilder::new()
+                        .layer(api::RpcTraceLayer)
+                        .layer(api::GuardLayer::new(
+                            Arc::clone(&self.auth),
+                            self.settings.max_request_bytes,
+                        )),
+                )
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha)
@@ -190,6 +237,10 @@ impl BoundServer {
                 }),
         );
 
+        self.auth
+            .spawn_reloader(self.settings.reload_interval)
+            .map_err(ServeError::Signals)?;
+        announce_authentication(&self.auth, &self.settings);
         tracing::info!(
             "listening on {addr} (data dir {})",
             self.settings.data_dir.display()
@@ -227,6 +278,39 @@ impl BoundServer {
         tracing::info!(database = %path.display(), "store closed; bye");
         Ok(())
     }
+}
+
+/// How long a connection's peer has to answer a keep-alive ping.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Says at start who may call, and keeps warning while anyone may.
+fn announce_authentication(auth: &Authenticator, settings: &Settings) {
+    if auth.requires_credentials() {
+        tracing::info!(
+            callers = auth.callers().len(),
+            "every call needs a caller's credential"
+        );
+        return;
+    }
+    if settings.listen.ip().is_loopback() {
+        tracing::info!(
+            "no callers configured: every call is accepted without a credential, \
+             on the loopback address only"
+        );
+        return;
+    }
+    let addr = settings.listen;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_hours(1));
+        loop {
+            hourly.tick().await;
+            tracing::warn!(
+                %addr,
+                "INSECURE: no callers configured and --insecure-allow-unauthenticated given: \
+                 anyone who reaches this address may act as anyone"
+            );
+        }
+    });
 }
 
 /// The connections of `listener`, with Nagle's algorithm off: a small answer (a check, a

@@ -102,3 +102,21 @@ pub fn code_name(code: Code) -> &'static str {
         Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
+
+/// At most this many characters of client input appear in a message.
+const ECHO_CHARS: usize = 200;
+
+/// Client input as a message may quote it: at most 200 characters, control characters
+/// escaped, and the original length noted when cut.
+pub(crate) fn echo(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(ECHO_CHARS)
+        .flat_map(char::escape_default)
+        .collect();
+    if text.chars().nth(ECHO_CHARS).is_some() {
+        use std::fmt::Write as _;
+        let _ = write!(out, "… ({} bytes)", text.len());
+    }
+    out
+}

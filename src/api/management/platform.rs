@@ -4,7 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, chosen_id, etag_matches, list_page, mask_paths, pb,
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths, pb,
     records, reply,
 };
 use crate::{
@@ -22,7 +22,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::TenantResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
             if request.name.is_empty() {
@@ -67,7 +67,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let message = request
                 .service
@@ -98,7 +98,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let message = request
                 .service
@@ -152,7 +152,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::TenantResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -177,7 +177,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::UserResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
