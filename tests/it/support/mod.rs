@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
+pub(crate) mod callers;
 pub(crate) mod process;
 pub(crate) mod server;
