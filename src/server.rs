@@ -134,6 +134,11 @@ impl BoundServer {
             })
     }
 
+    /// The callers the server authenticates (tests reload them directly).
+    pub fn auth(&self) -> &Arc<Authenticator> {
+        &self.auth
+    }
+
     /// The application state behind the API.
     pub fn app(&self) -> &App {
         &self.app
@@ -162,6 +167,14 @@ impl BoundServer {
                 lockout_duration: self.settings.lockout_duration,
             },
         );
+        let max_request_bytes = self.settings.max_request_bytes;
+        // Every service refuses a larger request before decoding it (the guard turns
+        // tonic's OUT_OF_RANGE into RESOURCE_EXHAUSTED).
+        macro_rules! limited {
+            ($server:expr) => {
+                $server.max_decoding_message_size(max_request_bytes)
+            };
+        }
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         // Boxed, not stack-pinned, so that dropping it below really drops the services.
         let mut server = Box::pin(
@@ -181,57 +194,57 @@ impl BoundServer {
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha)
-                .add_service(pb::server_service_server::ServerServiceServer::new(
+                .add_service(limited!(pb::server_service_server::ServerServiceServer::new(
                     api::ServerInfoApi::new(self.app.clone(), self.started_at),
-                ))
-                .add_service(pb::check_service_server::CheckServiceServer::new(
+                )))
+                .add_service(limited!(pb::check_service_server::CheckServiceServer::new(
                     api::CheckApi::new(
                         self.app.clone(),
                         self.settings.max_batch_items,
                         self.settings.consistency_wait,
                     ),
+                )))
+                .add_service(limited!(
+                    pb::platform_service_server::PlatformServiceServer::new(management.clone())
                 ))
-                .add_service(pb::platform_service_server::PlatformServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(
+                    pb::tenant_service_server::TenantServiceServer::new(management.clone())
                 ))
-                .add_service(pb::tenant_service_server::TenantServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(pb::user_service_server::UserServiceServer::new(
+                    management.clone()
+                )))
+                .add_service(limited!(pb::group_service_server::GroupServiceServer::new(
+                    management.clone()
+                )))
+                .add_service(limited!(
+                    pb::object_service_server::ObjectServiceServer::new(management.clone())
                 ))
-                .add_service(pb::user_service_server::UserServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(pb::group_service_server::GroupServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(pb::object_service_server::ObjectServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(
+                .add_service(limited!(
                     pb::security_group_service_server::SecurityGroupServiceServer::new(
-                        management.clone(),
-                    ),
-                )
-                .add_service(
+                        management.clone()
+                    )
+                ))
+                .add_service(limited!(
                     pb::permission_level_service_server::PermissionLevelServiceServer::new(
-                        management.clone(),
-                    ),
-                )
-                .add_service(pb::account_service_server::AccountServiceServer::new(
-                    management.clone(),
+                        management.clone()
+                    )
                 ))
-                .add_service(pb::audit_service_server::AuditServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(
+                    pb::account_service_server::AccountServiceServer::new(management.clone())
                 ))
-                .add_service(pb::grant_service_server::GrantServiceServer::new(
-                    management,
+                .add_service(limited!(
+                    pb::audit_service_server::AuditServiceServer::new(management.clone())
                 ))
-                .add_service(api::WatchServer::new(api::WatchApi::new(
+                .add_service(limited!(pb::grant_service_server::GrantServiceServer::new(
+                    management
+                )))
+                .add_service(limited!(api::WatchServer::new(api::WatchApi::new(
                     self.app.clone(),
                     crate::app::WatchOptions {
                         buffer: self.settings.watch_buffer,
                         checkpoint_every: self.settings.watch_checkpoint_interval,
                     },
-                )))
+                ))))
                 .serve_with_incoming_shutdown(accepted(self.listener), async {
                     let _ = stopped.await;
                 }),

@@ -336,6 +336,14 @@ impl Callers {
             path: path.to_path_buf(),
             message: err.message().to_owned(),
         })?;
+        if file.callers.is_empty() {
+            // Most likely a file caught half-written, or emptied by mistake: loading it
+            // would lock every caller out.
+            return Err(CallersError::Syntax {
+                path: path.to_path_buf(),
+                message: "no caller is defined: add a `[[callers]]` table".to_owned(),
+            });
+        }
         if file.callers.len() > MAX_CALLERS {
             return Err(CallersError::Syntax {
                 path: path.to_path_buf(),

@@ -112,14 +112,6 @@ async fn scripted_session(
     assert_eq!(stranger.code(), Code::PermissionDenied);
     // An allowed read is recorded too.
     users.get_user(user_ref("olivia", "bob")).await.unwrap();
-    let no_token = platform_client
-        .subscribe_service(pb::SubscribeServiceRequest {
-            tenant: "acme".into(),
-            service: "crm".into(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(no_token.code(), Code::Unauthenticated);
     users
         .activate_user(user_ref("olivia", "bob"))
         .await
@@ -175,13 +167,6 @@ async fn scripted_session(
             "actor_must_be_a_tenant_user",
         ),
         ("authz.v1.UserService/GetUser", "olivia", "user bob", "", ""),
-        (
-            "authz.v1.PlatformService/SubscribeService",
-            "",
-            "service crm",
-            "UNAUTHENTICATED",
-            "",
-        ),
         (
             "authz.v1.UserService/ActivateUser",
             "olivia",
@@ -341,7 +326,7 @@ async fn the_audit_trail_holds_exactly_the_calls_of_a_session_allowed_and_refuse
         .into_inner()
         .events;
     assert!(as_owner.iter().all(|e| e.tenant == "acme"));
-    assert_eq!(as_owner.len(), 9, "all but the service registration");
+    assert_eq!(as_owner.len(), 8, "all but the service registration");
     let refused = audit
         .list_audit_events(pb::ListAuditEventsRequest {
             actor: "bob".into(),

@@ -15,6 +15,7 @@ mod crash;
 mod engine_props;
 mod manage;
 mod reference;
+mod security;
 mod store;
 mod support;
 mod watch;

@@ -2,4 +2,5 @@
 
 pub(crate) mod callers;
 pub(crate) mod process;
+pub(crate) mod raw;
 pub(crate) mod server;

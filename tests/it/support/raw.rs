@@ -1,0 +1,85 @@
+//! Calls any method by path with an already-encoded request, for tests generated from the
+//! descriptor set.
+
+use prost::bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::{
+    Request, Status,
+    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    codegen::http::uri::PathAndQuery,
+    metadata::MetadataMap,
+    transport::Channel,
+};
+
+/// Passes encoded messages through.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Bytes;
+    type Encoder = Self;
+    type Decoder = Self;
+
+    fn encoder(&mut self) -> Self {
+        Self
+    }
+
+    fn decoder(&mut self) -> Self {
+        Self
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+/// Calls `method` (`package.Service/Method`) with `body` and `metadata`. For a server
+/// stream, the first message (or the status that ends the stream first) is the answer.
+pub(crate) async fn call(
+    channel: &Channel,
+    method: &str,
+    server_streaming: bool,
+    body: Vec<u8>,
+    metadata: MetadataMap,
+) -> Result<Bytes, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready()
+        .await
+        .map_err(|err| Status::unavailable(err.to_string()))?;
+    let path = PathAndQuery::try_from(format!("/{method}")).unwrap();
+    let request = Request::from_parts(metadata, tonic::Extensions::default(), body);
+    if server_streaming {
+        let mut stream = grpc
+            .server_streaming(request, path, RawCodec)
+            .await?
+            .into_inner();
+        stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::ok("the stream ended without a message"))
+    } else {
+        Ok(grpc.unary(request, path, RawCodec).await?.into_inner())
+    }
+}
+
+/// Metadata with `authorization: Bearer <token>`.
+pub(crate) fn bearer(token: &str) -> MetadataMap {
+    let mut metadata = MetadataMap::new();
+    metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    metadata
+}
