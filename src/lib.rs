@@ -5,6 +5,7 @@
 //!   settings, logs, and the heap on transparent huge pages.
 //! - [`client`]: client subcommands that call a running server.
 //! - [`server`]: binds, serves and drains the gRPC server.
+//! - [`tls`]: the TLS / mutual TLS acceptor, reloading its certificates from disk.
 //! - [`api`]: the gRPC services; the only module that knows tonic and protobuf.
 //! - [`app`]: the application core the services call.
 //! - [`store`]: durable state in redb; the only module that touches redb.
@@ -20,3 +21,4 @@ pub mod huge_pages;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
