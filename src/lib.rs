@@ -5,9 +5,9 @@
 //!   settings, logs, and the heap on transparent huge pages.
 //! - [`client`]: client subcommands that call a running server.
 //! - [`server`]: binds, serves and drains the gRPC server.
+//! - [`tls`]: the TLS / mutual TLS acceptor, reloading its certificates from disk.
 //! - [`api`]: the gRPC services; the only module that knows tonic and protobuf.
 //! - [`auth`]: callers, their credentials, scopes, tenants and limits; proven actors.
-//! - [`tls`]: the server's TLS and mTLS, reloaded when its files change.
 //! - [`app`]: the application core the services call.
 //! - [`store`]: durable state in redb; the only module that touches redb.
 

@@ -136,7 +136,8 @@ impl Authenticator {
         let mut hangup = signal(SignalKind::hangup())?;
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            // The files were read at start: the first look is one interval later.
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {

@@ -460,7 +460,11 @@ async fn a_changed_callers_file_is_picked_up_and_a_broken_one_keeps_the_old_call
     let path = write_callers(dir.path(), "", &first);
     let server = TestServer::start_with(
         Arc::new(SystemClock),
-        &[("callers_file", path.to_str().unwrap())],
+        // Reloaded by the test alone, not by the timer.
+        &[
+            ("callers_file", path.to_str().unwrap()),
+            ("reload_interval", "1h"),
+        ],
     )
     .await;
     let channel = server.channel().await;

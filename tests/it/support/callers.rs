@@ -64,9 +64,12 @@ pub(crate) fn callers_toml(preamble: &str, callers: &[TestCaller]) -> String {
     text
 }
 
-/// Writes `callers.toml` into `dir` and returns its path.
+/// Writes `callers.toml` into `dir` (atomically, as an operator should: a server looking
+/// at it never reads half a file) and returns its path.
 pub(crate) fn write_callers(dir: &Path, preamble: &str, callers: &[TestCaller]) -> PathBuf {
     let path = dir.join("callers.toml");
-    std::fs::write(&path, callers_toml(preamble, callers)).unwrap();
+    let partial = dir.join("callers.toml.partial");
+    std::fs::write(&partial, callers_toml(preamble, callers)).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path
 }
