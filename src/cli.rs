@@ -81,8 +81,8 @@ enum Commands {
     /// Write the audit trail (the user activity report) as JSON lines, one management call
     /// per line, oldest first (AuditService/ExportAuditEvents).
     ///
-    /// The platform (--platform-token) reads every tenant's records; a tenant's owner or a
-    /// service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
+    /// A caller with the audit scope (--token-file) reads its tenants' records; a tenant's
+    /// owner or a service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
     /// when the export is complete; 1 when the server refuses or fails; 2 for a usage error.
     AuditExport(client::AuditExportArgs),
 }
@@ -154,13 +154,10 @@ impl Args for SettingsArgs {
             } else {
                 arg
             };
-            cmd.arg(
-                arg
-                    .help(format!(
-                        "{}{default} [env: {}] [file key: {}]",
-                        spec.help, spec.env, spec.key
-                    )),
-            )
+            cmd.arg(arg.help(format!(
+                "{}{default} [env: {}] [file key: {}]",
+                spec.help, spec.env, spec.key
+            )))
         })
     }
 
@@ -285,6 +282,10 @@ fn serve(settings: Settings) -> ExitCode {
                     | StoreError::UnsupportedFormat { .. }
                     | StoreError::Storage { .. },
                 ) => ExitCode::from(EXIT_STORE),
+                // Settings that name unusable files, or an unprotected address.
+                ServeError::Auth(_) | ServeError::Tls(_) | ServeError::Unauthenticated { .. } => {
+                    ExitCode::from(EXIT_USAGE)
+                }
                 _ => ExitCode::from(EXIT_FAILURE),
             }
         }

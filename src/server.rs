@@ -9,7 +9,6 @@ use std::{
 };
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 use crate::{
@@ -18,6 +17,7 @@ use crate::{
     auth::Authenticator,
     config::Settings,
     store::{Retention, StoreError},
+    tls::{self, TlsAcceptor, TlsFiles},
 };
 
 /// Why the server could not start or stopped with an error.
@@ -43,6 +43,9 @@ pub enum ServeError {
     /// The callers file (or the keys that prove actors) cannot be used.
     #[error("{0}")]
     Auth(#[from] crate::auth::AuthConfigError),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A non-loopback address without callers and without the explicit opt-out.
     #[error(
         "refusing to serve {addr} without authentication: set callers_file (see README, \
@@ -67,6 +70,7 @@ pub struct BoundServer {
     app: App,
     // Arc: the guard layer of every connection reads it; the reloader replaces its callers.
     auth: Arc<Authenticator>,
+    tls: Option<TlsAcceptor>,
     listener: TcpListener,
     settings: Settings,
     started_at: SystemTime,
@@ -95,6 +99,17 @@ impl BoundServer {
                 addr: settings.listen,
             });
         }
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(|files| {
+                TlsAcceptor::load(TlsFiles {
+                    cert: files.cert_file.clone(),
+                    key: files.key_file.clone(),
+                    client_ca: files.client_ca_file.clone(),
+                })
+            })
+            .transpose()?;
         let data_dir = settings.data_dir.clone();
         let options = StoreOptions {
             checkpoint_every: settings.checkpoint_every,
@@ -118,6 +133,7 @@ impl BoundServer {
         Ok(Self {
             app,
             auth,
+            tls,
             listener,
             settings,
             started_at: SystemTime::now(),
@@ -194,9 +210,12 @@ impl BoundServer {
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha)
-                .add_service(limited!(pb::server_service_server::ServerServiceServer::new(
-                    api::ServerInfoApi::new(self.app.clone(), self.started_at),
-                )))
+                .add_service(limited!(
+                    pb::server_service_server::ServerServiceServer::new(api::ServerInfoApi::new(
+                        self.app.clone(),
+                        self.started_at
+                    ),)
+                ))
                 .add_service(limited!(pb::check_service_server::CheckServiceServer::new(
                     api::CheckApi::new(
                         self.app.clone(),
@@ -232,9 +251,9 @@ impl BoundServer {
                 .add_service(limited!(
                     pb::account_service_server::AccountServiceServer::new(management.clone())
                 ))
-                .add_service(limited!(
-                    pb::audit_service_server::AuditServiceServer::new(management.clone())
-                ))
+                .add_service(limited!(pb::audit_service_server::AuditServiceServer::new(
+                    management.clone()
+                )))
                 .add_service(limited!(pb::grant_service_server::GrantServiceServer::new(
                     management
                 )))
@@ -245,17 +264,33 @@ impl BoundServer {
                         checkpoint_every: self.settings.watch_checkpoint_interval,
                     },
                 ))))
-                .serve_with_incoming_shutdown(accepted(self.listener), async {
-                    let _ = stopped.await;
-                }),
+                .serve_with_incoming_shutdown(
+                    tls::incoming(
+                        self.listener,
+                        self.tls.clone(),
+                        self.settings.max_connections,
+                    ),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ),
         );
+        let tls_reloader = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.spawn_reloader(self.settings.reload_interval));
 
         self.auth
             .spawn_reloader(self.settings.reload_interval)
             .map_err(ServeError::Signals)?;
         announce_authentication(&self.auth, &self.settings);
         tracing::info!(
-            "listening on {addr} (data dir {})",
+            "listening on {addr} ({}; data dir {})",
+            match &self.settings.tls {
+                None => "plaintext",
+                Some(tls) if tls.client_ca_file.is_some() => "TLS, client certificates required",
+                Some(_) => "TLS",
+            },
             self.settings.data_dir.display()
         );
         // The store is open and the listener bound: the service can answer. From now on
@@ -274,6 +309,9 @@ impl BoundServer {
             "shutdown requested; draining in-flight calls"
         );
         health_follower.abort();
+        if let Some(reloader) = tls_reloader {
+            reloader.abort();
+        }
         set_status(&health, ServingStatus::NotServing).await;
         // Change streams never end by themselves: end them now, resumably.
         self.app.stop_watchers();
@@ -324,23 +362,6 @@ fn announce_authentication(auth: &Authenticator, settings: &Settings) {
             );
         }
     });
-}
-
-/// The connections of `listener`, with Nagle's algorithm off: a small answer (a check, a
-/// change event) goes out at once instead of waiting up to the peer's delayed ACK (40 ms
-/// on Linux). `serve` with an address would set this itself; an incoming stream does not.
-fn accepted(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt as _;
-    TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            // Only slower, never wrong: serve the connection anyway.
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "cannot turn off Nagle's algorithm on a connection");
-            }
-        })
-    })
 }
 
 /// Mirrors the store's health into the health service until the app goes away.

@@ -16,7 +16,9 @@ use std::{
 
 use http_body_util::BodyExt as _;
 use prost::bytes::{Buf as _, Bytes};
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage as _, Value};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage as _, Value,
+};
 use tonic::{Code, Status, body::Body, codegen::BoxFuture, codegen::http};
 use tonic_types::{ErrorDetails, StatusExt as _};
 use tower::{Layer, Service};
@@ -169,8 +171,8 @@ where
         if let Err(limited) = caller.usage.take_call() {
             return refuse(rate_limited(&caller, limited.retry_after));
         }
-        let inspect = path.starts_with("/authz.v1.")
-            && (caller.tenants().is_some() || caller.prove_actor);
+        let inspect =
+            path.starts_with("/authz.v1.") && (caller.tenants().is_some() || caller.prove_actor);
         request.extensions_mut().insert(Authenticated {
             caller: Arc::clone(&caller),
         });
@@ -183,9 +185,10 @@ where
             let verdict = inspect_request(&shared, &caller, &parts, &path, body).await;
             match verdict {
                 Ok((message, proven)) => {
-                    let mut request = http::Request::from_parts(parts, Body::new(
-                        http_body_util::Full::new(message),
-                    ));
+                    let mut request = http::Request::from_parts(
+                        parts,
+                        Body::new(http_body_util::Full::new(message)),
+                    );
                     if let Some(proven) = proven {
                         request.extensions_mut().insert(proven);
                     }
@@ -489,7 +492,9 @@ fn rate_limited(caller: &Caller, retry_after: std::time::Duration) -> Status {
 fn oversize_as_exhausted(response: http::Response<Body>) -> http::Response<Body> {
     const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
     let headers = response.headers();
-    let is_oversize = headers.get("grpc-status").is_some_and(|s| s.as_bytes() == b"11")
+    let is_oversize = headers
+        .get("grpc-status")
+        .is_some_and(|s| s.as_bytes() == b"11")
         && Status::from_header_map(headers)
             .is_some_and(|status| status.message().starts_with(TONIC_TOO_LARGE));
     if !is_oversize {

@@ -437,9 +437,10 @@ impl Callers {
             let usage = match previous_usage.get(entry.name.as_str()) {
                 Some(usage) => {
                     usage.set_rate(rate);
-                    usage
-                        .max_watch_streams
-                        .store(entry.max_watch_streams.unwrap_or(u32::MAX), Ordering::Release);
+                    usage.max_watch_streams.store(
+                        entry.max_watch_streams.unwrap_or(u32::MAX),
+                        Ordering::Release,
+                    );
                     Arc::clone(usage)
                 }
                 None => Arc::new(CallerUsage::new(rate, entry.max_watch_streams)),

@@ -137,7 +137,8 @@ impl Authenticator {
         let this = Arc::clone(self);
         tokio::spawn(async move {
             // The files were read at start: the first look is one interval later.
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -151,10 +152,9 @@ impl Authenticator {
                 }
                 let reloader = Arc::clone(&this);
                 match tokio::task::spawn_blocking(move || reloader.reload_if_changed()).await {
-                    Ok(Ok(true)) => tracing::info!(
-                        callers = this.callers().len(),
-                        "callers reloaded"
-                    ),
+                    Ok(Ok(true)) => {
+                        tracing::info!(callers = this.callers().len(), "callers reloaded")
+                    }
                     Ok(Ok(false)) => {}
                     Ok(Err(err)) => {
                         tracing::warn!(%err, "callers not reloaded; the previous ones stay");

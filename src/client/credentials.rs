@@ -13,10 +13,20 @@ use crate::api::ACTOR_TOKEN_HEADER;
 pub struct CredentialArgs {
     /// The caller's token, sent as `authorization: Bearer …` on every call (the server's
     /// callers file holds its hash). Prefer --token-file: a flag shows in process lists.
-    #[arg(long, value_name = "TOKEN", env = "AUTHZD_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AUTHZD_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// A file holding the caller's token (a trailing newline is ignored).
-    #[arg(long, value_name = "FILE", env = "AUTHZD_TOKEN_FILE", conflicts_with = "token")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AUTHZD_TOKEN_FILE",
+        conflicts_with = "token"
+    )]
     token_file: Option<PathBuf>,
     /// The end user's signed token (an OIDC JWT) proving the actor, for a caller that
     /// must prove its actors.

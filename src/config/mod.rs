@@ -708,9 +708,14 @@ impl Layers {
                 )
             })?;
         let max_request_bytes = whole_number(&take, &invalid, "max_request_bytes", 1024, 16 << 20)?;
-        let max_concurrent_streams =
-            u32::try_from(whole_number(&take, &invalid, "max_concurrent_streams", 1, 10_000)?)
-                .unwrap_or(u32::MAX);
+        let max_concurrent_streams = u32::try_from(whole_number(
+            &take,
+            &invalid,
+            "max_concurrent_streams",
+            1,
+            10_000,
+        )?)
+        .unwrap_or(u32::MAX);
         let max_connections = whole_number(&take, &invalid, "max_connections", 1, 100_000)?;
         let keepalive = take("keepalive_interval");
         let keepalive_interval = parse_duration(&keepalive.0)
@@ -819,7 +824,8 @@ fn tls_settings(
         (None, None, Some(_)) => Err(invalid(
             "tls_client_ca_file",
             ca,
-            "needs tls_cert_file and tls_key_file: client certificates are asked for only over TLS".into(),
+            "needs tls_cert_file and tls_key_file: client certificates are asked for only over TLS"
+                .into(),
         )),
     }
 }
@@ -858,7 +864,8 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let path = |p: Option<&PathBuf>| quote(&p.map(|p| p.display().to_string()).unwrap_or_default());
+        let path =
+            |p: Option<&PathBuf>| quote(&p.map(|p| p.display().to_string()).unwrap_or_default());
         let tls = self.tls.as_ref();
         let values: [(&str, String); 26] = [
             ("listen", quote(&self.listen.to_string())),
@@ -913,7 +920,10 @@ impl Settings {
                 quote(&format!("{}ms", self.reload_interval.as_millis())),
             ),
             ("max_request_bytes", self.max_request_bytes.to_string()),
-            ("max_concurrent_streams", self.max_concurrent_streams.to_string()),
+            (
+                "max_concurrent_streams",
+                self.max_concurrent_streams.to_string(),
+            ),
             ("max_connections", self.max_connections.to_string()),
             (
                 "keepalive_interval",

@@ -80,9 +80,10 @@ impl AuditQuery {
                 .is_none_or(|t| record.target.contains(t.as_str()))
             && self.from.is_none_or(|from| record.at >= from)
             && self.until.is_none_or(|until| record.at < until)
-            && self.within.as_ref().is_none_or(|within| {
-                record.tenant.as_ref().is_some_and(|t| within.contains(t))
-            })
+            && self
+                .within
+                .as_ref()
+                .is_none_or(|within| record.tenant.as_ref().is_some_and(|t| within.contains(t)))
     }
 }
 

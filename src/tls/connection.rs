@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_stream::Stream;
@@ -48,25 +48,48 @@ pub struct PeerInfo {
     pub client_subject: Option<Arc<str>>,
 }
 
-/// A served connection: plaintext or TLS.
+/// A served connection, plaintext or TLS, holding one of the server's connection slots
+/// until it closes.
 #[derive(Debug)]
-pub enum Connection {
+pub struct Connection {
+    io: Io,
+    // Freed when the connection is dropped, which lets the accept loop take another.
+    _slot: OwnedSemaphorePermit,
+}
+
+#[derive(Debug)]
+enum Io {
     /// A plaintext TCP connection.
     Plain(TcpStream),
     /// A TLS connection whose handshake completed (boxed: the session state is large).
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
+impl Connection {
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io, Io::Tls(_))
+    }
+
+    /// The TCP connection under it.
+    pub fn tcp(&self) -> &TcpStream {
+        match &self.io {
+            Io::Plain(stream) => stream,
+            Io::Tls(stream) => stream.get_ref().0,
+        }
+    }
+}
+
 impl Connected for Connection {
     type ConnectInfo = PeerInfo;
 
     fn connect_info(&self) -> PeerInfo {
-        match self {
-            Self::Plain(stream) => PeerInfo {
+        match &self.io {
+            Io::Plain(stream) => PeerInfo {
                 remote: stream.peer_addr().ok(),
                 client_subject: None,
             },
-            Self::Tls(stream) => {
+            Io::Tls(stream) => {
                 let (tcp, session) = stream.get_ref();
                 PeerInfo {
                     remote: tcp.peer_addr().ok(),
@@ -103,9 +126,9 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Io::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
         }
     }
 }
@@ -116,9 +139,9 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Io::Tls(stream) => Pin::new(stream).poll_write(cx, buf),
         }
     }
 
@@ -129,30 +152,30 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Self::Tls(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Io::Tls(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(stream) => stream.is_write_vectored(),
-            Self::Tls(stream) => stream.is_write_vectored(),
+        match &self.io {
+            Io::Plain(stream) => stream.is_write_vectored(),
+            Io::Tls(stream) => stream.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_flush(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Io::Tls(stream) => Pin::new(stream).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
+        match &mut self.get_mut().io {
+            Io::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Io::Tls(stream) => Pin::new(stream).poll_shutdown(cx),
         }
     }
 }
@@ -166,33 +189,50 @@ impl AsyncWrite for Connection {
 /// skipped; accept errors are logged and retried. The stream never yields an error and
 /// ends only when dropped, which also closes the listener. Must be called within a Tokio
 /// runtime (it spawns the accept loop).
+///
+/// At most `max_connections` are open at once (pending handshakes included): at the limit
+/// the loop stops accepting, and further clients wait in the listen backlog until one
+/// closes.
 pub fn incoming(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    max_connections: usize,
 ) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
-    incoming_with_timeout(listener, tls, HANDSHAKE_TIMEOUT)
+    incoming_with_timeout(listener, tls, max_connections, HANDSHAKE_TIMEOUT)
 }
 
 /// [`incoming`] with the handshake timeout as an argument, for the tests.
 pub(super) fn incoming_with_timeout(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    max_connections: usize,
     handshake_timeout: Duration,
 ) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
     // Bounded: see READY_CONNECTIONS. The accept loop and every pending handshake hold a
     // sender; the server holds the receiver, and dropping it stops them all.
     let (ready, connections) = mpsc::channel(READY_CONNECTIONS);
-    tokio::spawn(accept_loop(listener, tls, handshake_timeout, ready));
+    // Semaphore: one permit per open connection, so the count cannot drift.
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    tokio::spawn(accept_loop(listener, tls, slots, handshake_timeout, ready));
     ReceiverStream::new(connections)
 }
 
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    slots: Arc<Semaphore>,
     handshake_timeout: Duration,
     ready: mpsc::Sender<io::Result<Connection>>,
 ) {
     loop {
+        let slot = tokio::select! {
+            () = ready.closed() => return,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                // Never closed: the loop owns the semaphore.
+                Err(_) => return,
+            },
+        };
         // Stop as soon as the server drops the stream, not at the next connection: the
         // listening socket must close with the server.
         let accepted = tokio::select! {
@@ -219,7 +259,11 @@ async fn accept_loop(
         }
         match &tls {
             None => {
-                if ready.send(Ok(Connection::Plain(stream))).await.is_err() {
+                let connection = Connection {
+                    io: Io::Plain(stream),
+                    _slot: slot,
+                };
+                if ready.send(Ok(connection)).await.is_err() {
                     return;
                 }
             }
@@ -228,6 +272,7 @@ async fn accept_loop(
                 tokio::spawn(handshake(
                     config,
                     stream,
+                    slot,
                     remote,
                     handshake_timeout,
                     ready.clone(),
@@ -251,6 +296,7 @@ fn is_connection_error(err: &io::Error) -> bool {
 async fn handshake(
     config: Arc<ServerConfig>,
     stream: TcpStream,
+    slot: OwnedSemaphorePermit,
     remote: SocketAddr,
     timeout: Duration,
     ready: mpsc::Sender<io::Result<Connection>>,
@@ -263,7 +309,11 @@ async fn handshake(
     match outcome {
         Ok(Ok(stream)) => {
             // An error here means the server stopped; the connection just closes.
-            let _ = ready.send(Ok(Connection::Tls(Box::new(stream)))).await;
+            let connection = Connection {
+                io: Io::Tls(Box::new(stream)),
+                _slot: slot,
+            };
+            let _ = ready.send(Ok(connection)).await;
         }
         Ok(Err(err)) => tracing::debug!(%remote, %err, "TLS handshake failed"),
         Err(_) => tracing::debug!(%remote, ?timeout, "TLS handshake timed out"),

@@ -147,7 +147,7 @@ type Incoming = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Connection>>
 async fn serve(acceptor: Option<TlsAcceptor>) -> (std::net::SocketAddr, Incoming) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    (addr, Box::pin(incoming(listener, acceptor)))
+    (addr, Box::pin(incoming(listener, acceptor, 16)))
 }
 
 async fn connect(
@@ -203,7 +203,7 @@ async fn handshake_offers_h2_and_serves_the_certificate() {
 
     assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     assert_eq!(served_certificate(&stream), fixture.server.der);
-    assert!(matches!(served, Connection::Tls(_)));
+    assert!(served.is_tls());
     let info = served.connect_info();
     assert_eq!(info.remote, Some(stream.get_ref().0.local_addr().unwrap()));
     assert_eq!(info.client_subject, None);
@@ -214,9 +214,8 @@ async fn plain_connections_carry_the_remote_address_and_no_subject() {
     let (addr, mut connections) = serve(None).await;
     let (client, served) = tokio::join!(TcpStream::connect(addr), next(&mut connections));
     let client = client.unwrap();
-    let Connection::Plain(stream) = &served else {
-        panic!("a plaintext listener served TLS")
-    };
+    assert!(!served.is_tls(), "a plaintext listener served TLS");
+    let stream = served.tcp();
     assert!(stream.nodelay().unwrap());
     assert_eq!(
         served.connect_info(),
@@ -336,7 +335,8 @@ async fn a_silent_client_is_dropped_after_the_handshake_timeout() {
     let acceptor = TlsAcceptor::load(fixture.files.clone()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let _connections = incoming_with_timeout(listener, Some(acceptor), Duration::from_millis(50));
+    let _connections =
+        incoming_with_timeout(listener, Some(acceptor), 16, Duration::from_millis(50));
 
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut byte = [0_u8; 1];
@@ -438,7 +438,7 @@ async fn a_tonic_channel_calls_through_mutual_tls_and_the_server_sees_the_peer()
                 },
             ))
             .add_service(health_service)
-            .serve_with_incoming(incoming(listener, Some(acceptor))),
+            .serve_with_incoming(incoming(listener, Some(acceptor), 16)),
     );
 
     let member = client_leaf(&fixture.ca, "Example", "backup-service");

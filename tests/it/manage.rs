@@ -282,11 +282,7 @@ fn denied_by<T: std::fmt::Debug>(result: Result<T, Status>, rule: &str) {
 }
 
 async fn started() -> (TestServer, Admin) {
-    let server = TestServer::start_with(
-        std::sync::Arc::new(authzd::app::SystemClock),
-        &[],
-    )
-    .await;
+    let server = TestServer::start_with(std::sync::Arc::new(authzd::app::SystemClock), &[]).await;
     let mut admin = Admin::connect(&server).await;
     admin
         .tenant(pb::DemotionPolicy::RemoveFromAdministrators)
@@ -1037,11 +1033,7 @@ async fn rule_the_administrators_group_is_readable_but_cannot_be_edited_or_delet
 /// Makes `user` an application administrator of the service, then a standard user, and
 /// answers whether it is still in the Administrators group.
 async fn demoted_stays_administrator(policy: pb::DemotionPolicy) -> bool {
-    let server = TestServer::start_with(
-        std::sync::Arc::new(authzd::app::SystemClock),
-        &[],
-    )
-    .await;
+    let server = TestServer::start_with(std::sync::Arc::new(authzd::app::SystemClock), &[]).await;
     let mut admin = Admin::connect(&server).await;
     admin.tenant(policy).await;
     admin.user("ann").await;

@@ -250,7 +250,10 @@ async fn a_caller_confined_to_acme_gets_nothing_of_globex_from_any_method() {
             assert_eq!(reason(&status), "TENANT_REQUIRED", "{path}: {status:?}");
         }
     }
-    assert!(tenant_methods >= 50, "{tenant_methods} methods name a tenant");
+    assert!(
+        tenant_methods >= 50,
+        "{tenant_methods} methods name a tenant"
+    );
     assert_eq!(server.app().revision(), before, "nothing was written");
 }
 
@@ -487,7 +490,10 @@ async fn a_changed_callers_file_is_picked_up_and_a_broken_one_keeps_the_old_call
     assert!(server.auth().reload_if_changed().unwrap());
     info(CHECKER).await.unwrap();
     assert_eq!(info(ADMIN).await.unwrap_err().code(), Code::Unauthenticated);
-    assert!(!server.auth().reload_if_changed().unwrap(), "nothing changed");
+    assert!(
+        !server.auth().reload_if_changed().unwrap(),
+        "nothing changed"
+    );
     // A broken file: the callers in place stay.
     std::fs::write(&path, "[[callers]]\nname = \"x\"\nscopes = [\"nope\"]\n").unwrap();
     let err = server.auth().reload_if_changed().unwrap_err();

@@ -471,10 +471,7 @@ async fn watch_cli_resumes_after_its_checkpoint_file() {
 async fn watch_cli_resumes_without_gap_after_being_ended_as_too_slow() {
     let dir = tempfile::tempdir().unwrap();
     // A one-message buffer: a group commit of several changes overflows it at once.
-    let server = ServerProcess::start(
-        &dir.path().join("data"),
-        &["--watch-buffer", "1"],
-    );
+    let server = ServerProcess::start(&dir.path().join("data"), &["--watch-buffer", "1"]);
     let uri = server.uri();
     let mut watcher = Watcher::start(&uri, &["--from", "0", "--max-backoff", "200ms"]);
     create_tenant(&uri).await;

@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths, pb,
-    records, reply,
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
+    pb, records, reply,
 };
 use crate::{
     api::{convert::id, convert::optional_id, status::required},
