@@ -18,5 +18,6 @@ mod reference;
 mod security;
 mod store;
 mod support;
+mod transport;
 mod watch;
 mod watch_cli;
