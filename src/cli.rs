@@ -64,7 +64,7 @@ enum Commands {
         /// The server's gRPC endpoint.
         #[arg(long, default_value = "http://127.0.0.1:50051", env = "AUTHZD_SERVER")]
         server: String,
-        /// The caller's credentials (GetServerInfo needs any caller; health needs none).
+        /// The caller's credentials (`GetServerInfo` needs any caller; health needs none).
         #[command(flatten)]
         credentials: client::CredentialArgs,
     },

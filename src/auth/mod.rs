@@ -96,7 +96,7 @@ impl Authenticator {
     pub fn actor_verifier(&self) -> Option<ActorTokenVerifier> {
         self.source
             .as_ref()
-            .and_then(|s| s.verifier.load().as_ref().as_ref().cloned())
+            .and_then(|s| s.verifier.load().as_ref().clone())
     }
 
     /// Loads the callers file again if it (or a token file it names) changed, and the
@@ -153,7 +153,7 @@ impl Authenticator {
                 let reloader = Arc::clone(&this);
                 match tokio::task::spawn_blocking(move || reloader.reload_if_changed()).await {
                     Ok(Ok(true)) => {
-                        tracing::info!(callers = this.callers().len(), "callers reloaded")
+                        tracing::info!(callers = this.callers().len(), "callers reloaded");
                     }
                     Ok(Ok(false)) => {}
                     Ok(Err(err)) => {

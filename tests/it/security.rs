@@ -284,7 +284,6 @@ async fn a_confined_callers_unfiltered_stream_and_audit_reads_hold_only_its_tena
                 pb::SubscribeServiceRequest {
                     tenant: tenant.into(),
                     service: "exporter".into(),
-                    ..Default::default()
                 },
             ))
             .await
@@ -349,7 +348,6 @@ async fn a_header_naming_another_caller_changes_nothing_recorded() {
         pb::SubscribeServiceRequest {
             tenant: "globex".into(),
             service: "crm-backup".into(),
-            ..Default::default()
         },
     );
     request

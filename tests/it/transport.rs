@@ -169,7 +169,7 @@ async fn mutual_tls_names_a_caller_by_its_certificate_and_refuses_clients_withou
         "authz.v1.CheckService/Check",
         false,
         Vec::new(),
-        Default::default(),
+        tonic::metadata::MetadataMap::default(),
     )
     .await
     .unwrap_err();

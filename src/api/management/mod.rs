@@ -35,7 +35,7 @@ const AUDITED: &str = "x-authzd-audited";
 const MERGE_ATTEMPTS: usize = 3;
 
 /// What the management services are configured with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ManagementOptions {
     /// Failed sign-ins in a row that lock a user.
     pub lockout_threshold: u32,
