@@ -87,8 +87,7 @@ impl ManagementApi {
                     request_id: fields.request_id,
                     // Set by the writer: the revision the call was answered at.
                     revision: 0,
-                })
-                .await;
+                });
         }
         result
     }

@@ -71,6 +71,8 @@ impl ManagementApi {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Status> {
+        // The calls made before this read, refused ones included, are in the trail.
+        self.app.flush_audit().await;
         let app = self.app.clone();
         tokio::task::spawn_blocking(move || app.audit_records(&query, after, limit))
             .await
