@@ -256,12 +256,12 @@ impl App {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writes
-            .send(writer::Work::Change(writer::WriteRequest {
+            .send(writer::Work::Change(Box::new(writer::WriteRequest {
                 mutation,
                 meta,
                 precondition,
                 reply,
-            }))
+            })))
             .await
             .map_err(|_| WriteError::WriterStopped)?;
         answer.await.map_err(|_| WriteError::WriterStopped)?

@@ -19,10 +19,11 @@ use crate::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeMeta {
     /// The signed-in user the change is made for, whose authority the writer checks
-    /// against the state the change is applied to; `None` for platform calls (the API
-    /// authenticates the platform before it submits one).
+    /// against the state the change is applied to; `None` for calls a caller makes as
+    /// itself (platform calls: the API checked the caller's scope before it submits one).
     pub actor: Option<UserId>,
-    /// The calling service (from its credential); empty while callers are not authenticated.
+    /// The authenticated caller's name (`anonymous` on a server without callers); empty for
+    /// internal writes.
     pub caller: String,
     /// The caller's request id, if any.
     pub request_id: Option<String>,
@@ -86,7 +87,7 @@ pub enum WriteError {
 #[derive(Debug)]
 pub(super) enum Work {
     /// Make a change.
-    Change(WriteRequest),
+    Change(Box<WriteRequest>),
     /// Records of calls the writer did not handle (refused before it, or reads) are
     /// waiting in the audit queue: store them with the next group.
     AuditPending,

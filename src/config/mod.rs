@@ -17,13 +17,15 @@ use std::{
 pub const ENV_PREFIX: &str = "AUTHZD_";
 
 /// `AUTHZD_*` variables that are not settings (the config file's path; the client
-/// subcommands' server, actor and caller; the huge-pages opt-out, read before the settings
-/// at start-up): the settings reader skips them instead of calling them unknown.
+/// subcommands' server, actor and credentials; the huge-pages opt-out, read before the
+/// settings at start-up): the settings reader skips them instead of calling them unknown.
 pub const NON_SETTING_ENV: &[&str] = &[
     "AUTHZD_CONFIG",
     "AUTHZD_SERVER",
     "AUTHZD_ACTOR",
-    "AUTHZD_CALLER",
+    "AUTHZD_TOKEN",
+    "AUTHZD_TOKEN_FILE",
+    "AUTHZD_ACTOR_TOKEN",
     crate::huge_pages::OPT_OUT_ENV,
 ];
 

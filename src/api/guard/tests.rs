@@ -2,7 +2,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 use super::{Access, access, tenants_named, unframe};

@@ -32,7 +32,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
             self.user_reply(&tenant, &user, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn unlock_user(
@@ -65,7 +65,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn reset_mfa(
@@ -87,6 +87,6 @@ impl pb::account_service_server::AccountService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

@@ -55,7 +55,7 @@ impl CallAudit {
 impl ManagementApi {
     /// Records `result` in the audit trail unless the writer did: a refusal before the
     /// writer, or an allowed read (the writer records every change, allowed or refused).
-    pub(super) async fn audited<R>(
+    pub(super) fn audited<R>(
         &self,
         audit: CallAudit,
         result: Result<R, Status>,

@@ -85,7 +85,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_grant(
@@ -109,7 +109,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_grants(
@@ -150,7 +150,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn revoke_grant(
@@ -186,6 +186,6 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

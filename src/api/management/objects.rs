@@ -122,7 +122,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_object(
@@ -148,7 +148,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_objects(
@@ -184,7 +184,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_object(
@@ -233,7 +233,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn move_object(
@@ -259,7 +259,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_object(
@@ -286,6 +286,6 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

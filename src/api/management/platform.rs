@@ -58,7 +58,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn register_service(
@@ -89,7 +89,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_service(
@@ -143,7 +143,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn subscribe_service(
@@ -168,7 +168,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn recover_ownership(
@@ -193,7 +193,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -218,7 +218,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_services(
@@ -246,6 +246,6 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

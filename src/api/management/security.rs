@@ -222,7 +222,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             self.security_group_reply(&scope, group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_security_group(
@@ -253,7 +253,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_security_groups(
@@ -289,7 +289,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_security_group(
@@ -359,7 +359,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             self.security_group_reply(&scope, &group, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_security_group(
@@ -394,7 +394,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn add_security_group_member(
@@ -404,7 +404,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::SecurityGroupResponse>, Status> =
             async move { self.security_group_member(request, true).await }.await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn remove_security_group_member(
@@ -414,7 +414,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::SecurityGroupResponse>, Status> =
             async move { self.security_group_member(request, false).await }.await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -476,7 +476,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             self.level_reply(&scope, level, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_permission_level(
@@ -507,7 +507,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_permission_levels(
@@ -541,7 +541,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_permission_level(
@@ -602,7 +602,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             self.level_reply(&scope, &level, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_permission_level(
@@ -637,6 +637,6 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

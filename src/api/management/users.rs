@@ -129,7 +129,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             self.user_reply(&tenant, &user.user, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn activate_user(
@@ -152,7 +152,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_user(
@@ -175,7 +175,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_users(
@@ -209,7 +209,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_user(
@@ -266,7 +266,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             self.user_reply(&tenant, &user, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_user(
@@ -290,7 +290,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn set_tenant_role(
@@ -314,7 +314,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn transfer_ownership(
@@ -336,7 +336,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn grant_service_access(
@@ -387,7 +387,7 @@ impl ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -426,7 +426,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_group(
@@ -449,7 +449,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_groups(
@@ -483,7 +483,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_group(
@@ -514,7 +514,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_group(
@@ -538,7 +538,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn add_group_member(
@@ -564,7 +564,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn remove_group_member(
@@ -590,6 +590,6 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

@@ -50,7 +50,7 @@ fn a_token_file_is_read_and_only_its_hash_kept() {
         callers.by_token(TOKEN).is_some(),
         "the newline is not part of it"
     );
-    assert_eq!(callers.token_files(), [file.clone()]);
+    assert_eq!(callers.token_files(), std::slice::from_ref(&file));
     std::fs::write(&file, "short\n").unwrap();
     assert!(refusal(&text).contains("16 to 4096"));
 }
