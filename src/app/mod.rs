@@ -282,7 +282,13 @@ impl App {
     /// trail sees the calls made before its own.
     pub async fn flush_audit(&self) {
         let (done, stored) = oneshot::channel();
-        if self.inner.writes.send(writer::Work::Flush(done)).await.is_ok() {
+        if self
+            .inner
+            .writes
+            .send(writer::Work::Flush(done))
+            .await
+            .is_ok()
+        {
             let _ = stored.await;
         }
     }

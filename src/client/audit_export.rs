@@ -98,9 +98,14 @@ async fn export(args: &AuditExportArgs) -> Result<(), Failure> {
         filter: Some(filter),
     });
     *request.metadata_mut() = args.credentials.metadata().map_err(Failure::Usage)?;
-    let mut client = AuditServiceClient::connect(args.server.clone())
+    let channel = args
+        .credentials
+        .endpoint(&args.server)
+        .map_err(Failure::Usage)?
+        .connect()
         .await
         .map_err(|err| Failure::Call(format!("cannot connect to `{}`: {err}", args.server)))?;
+    let mut client = AuditServiceClient::new(channel);
     let mut stream = client
         .export_audit_events(request)
         .await

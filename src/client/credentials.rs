@@ -1,10 +1,15 @@
-//! The credentials every client command sends: the caller's token (`authorization:
-//! Bearer …`) and, for callers that must prove their actors, the end user's token.
+//! How every client command reaches the server: TLS for an `https://` server (the CA
+//! that signed its certificate, and a client certificate for mutual TLS), the caller's
+//! token (`authorization: Bearer …`) and, for callers that must prove their actors, the
+//! end user's token.
 
 use std::path::PathBuf;
 
 use clap::{Arg, ArgMatches, Command};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{
+    metadata::{MetadataMap, MetadataValue},
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
+};
 
 use crate::api::ACTOR_TOKEN_HEADER;
 
@@ -37,11 +42,59 @@ pub struct CredentialArgs {
         hide_env_values = true
     )]
     actor_token: Option<String>,
+    /// PEM file of the CA that signed the server's certificate (for an `https://` server).
+    #[arg(long, value_name = "FILE", env = "AUTHZD_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// PEM client certificate, for a server that asks for one (mutual TLS).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AUTHZD_CERT_FILE",
+        requires = "key_file"
+    )]
+    cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AUTHZD_KEY_FILE",
+        requires = "cert_file"
+    )]
+    key_file: Option<PathBuf>,
 }
+
+/// The names and variables of the TLS flags, as global arguments.
+const TLS_FLAGS: [(&str, &str, &str); 3] = [
+    (
+        "ca-file",
+        "AUTHZD_CA_FILE",
+        "PEM file of the CA that signed the server's certificate (for an https:// server)",
+    ),
+    (
+        "cert-file",
+        "AUTHZD_CERT_FILE",
+        "PEM client certificate, for a server that asks for one (mutual TLS)",
+    ),
+    (
+        "key-file",
+        "AUTHZD_KEY_FILE",
+        "PEM private key of --cert-file",
+    ),
+];
 
 impl CredentialArgs {
     /// The same flags as global arguments of a dynamically built command.
     pub(crate) fn global_args(cmd: Command) -> Command {
+        let cmd = TLS_FLAGS.iter().fold(cmd, |cmd, (name, env, help)| {
+            cmd.arg(
+                Arg::new(*name)
+                    .long(*name)
+                    .value_name("FILE")
+                    .env(*env)
+                    .global(true)
+                    .help(*help),
+            )
+        });
         cmd.arg(
             Arg::new("token")
                 .long("token")
@@ -83,7 +136,46 @@ impl CredentialArgs {
             token: text("token"),
             token_file: text("token-file").map(PathBuf::from),
             actor_token: text("actor-token"),
+            ca_file: text("ca-file").map(PathBuf::from),
+            cert_file: text("cert-file").map(PathBuf::from),
+            key_file: text("key-file").map(PathBuf::from),
         }
+    }
+
+    /// The endpoint of `server`, with TLS for an `https://` one.
+    pub(crate) fn endpoint(&self, server: &str) -> Result<Endpoint, String> {
+        let endpoint = Endpoint::from_shared(server.to_owned())
+            .map_err(|err| format!("invalid --server `{server}`: {err}"))?;
+        if !server.starts_with("https://") {
+            if self.ca_file.is_some() || self.cert_file.is_some() {
+                return Err(format!(
+                    "--ca-file and --cert-file need an https:// server, not `{server}`"
+                ));
+            }
+            return Ok(endpoint);
+        }
+        let read = |flag: &str, path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|err| format!("cannot read --{flag} `{}`: {err}", path.display()))
+        };
+        let ca = self.ca_file.as_ref().ok_or_else(|| {
+            "an https:// server needs --ca-file (the CA that signed its certificate)".to_owned()
+        })?;
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read("ca-file", ca)?));
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(Identity::from_pem(
+                    read("cert-file", cert)?,
+                    read("key-file", key)?,
+                ));
+            }
+            (None, None) => {}
+            _ => return Err("--cert-file and --key-file go together".to_owned()),
+        }
+        endpoint
+            .tls_config(tls)
+            .map_err(|err| format!("cannot use TLS for `{server}`: {err}"))
     }
 
     /// The metadata that carries these credentials.

@@ -27,7 +27,6 @@ use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
 use clap::{Arg, ArgMatches, Command, builder::PossibleValuesParser};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
-use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt as _;
 
@@ -290,9 +289,8 @@ fn global(matches: &ArgMatches, name: &str) -> Option<String> {
 fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
     let request = build_request(bound, matches)?;
     let global = |name: &str| global(matches, name);
-    let metadata = CredentialArgs::from_globals(matches)
-        .metadata()
-        .map_err(Failure::Usage)?;
+    let connection = CredentialArgs::from_globals(matches);
+    let metadata = connection.metadata().map_err(Failure::Usage)?;
     let server = global("server").unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -300,13 +298,13 @@ fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
         .map_err(|err| Failure::Call(format!("cannot start the async runtime: {err}")))?;
     let answer = runtime
         .block_on(call::unary(
+            connection.endpoint(&server).map_err(Failure::Usage)?,
             &server,
             bound.entry.method,
             request.encode_to_vec(),
             metadata,
         ))
         .map_err(|err| match err {
-            CallError::BadServer(message) => Failure::Usage(message),
             CallError::Connect(message) => Failure::Call(message),
             CallError::Status(status) => Failure::Call(status_text(&status)),
         })?;
@@ -367,8 +365,8 @@ pub fn status(server: &str, credentials: &CredentialArgs) -> ExitCode {
 
 async fn fetch_status(server: &str, credentials: &CredentialArgs) -> Result<String, String> {
     let metadata = credentials.metadata()?;
-    let channel = Channel::from_shared(server.to_owned())
-        .map_err(|err| format!("invalid --server `{server}`: {err}"))?
+    let channel = credentials
+        .endpoint(server)?
         .connect()
         .await
         .map_err(|err| format!("cannot connect to `{server}`: {err}"))?;

@@ -200,8 +200,10 @@ impl Plan {
                 .filter(|v| !v.is_empty())
                 .collect()
         };
-        let endpoint = Endpoint::from_shared(args.server.clone())
-            .map_err(|err| Failure::Usage(format!("invalid --server `{}`: {err}", args.server)))?
+        let endpoint = args
+            .credentials
+            .endpoint(&args.server)
+            .map_err(Failure::Usage)?
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)

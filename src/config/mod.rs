@@ -26,6 +26,9 @@ pub const NON_SETTING_ENV: &[&str] = &[
     "AUTHZD_TOKEN",
     "AUTHZD_TOKEN_FILE",
     "AUTHZD_ACTOR_TOKEN",
+    "AUTHZD_CA_FILE",
+    "AUTHZD_CERT_FILE",
+    "AUTHZD_KEY_FILE",
     crate::huge_pages::OPT_OUT_ENV,
 ];
 

@@ -138,6 +138,32 @@ async fn tls_carries_bearer_tokens_and_refuses_plaintext() {
     // A plaintext client gets no answer from a TLS port.
     let plaintext = server.channel().await;
     assert!(server_info(&plaintext, Some(ADMIN)).await.is_err());
+    // The CLI speaks TLS to an https:// server, trusting the CA it is given.
+    std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+    let addr = server.addr;
+    let ca_file = dir.path().join("ca.crt");
+    let output = tokio::task::spawn_blocking(move || {
+        authzd()
+            .args([
+                "status",
+                "--server",
+                &format!("https://localhost:{}", addr.port()),
+            ])
+            .arg("--ca-file")
+            .arg(&ca_file)
+            .env("AUTHZD_TOKEN", ADMIN)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("health: SERVING"), "{stdout}");
 }
 
 #[tokio::test]

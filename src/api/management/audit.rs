@@ -74,20 +74,19 @@ impl ManagementApi {
         };
         if let Some(outcome) = outcome {
             let fields = RequestFields::decode(&self.descriptors, &audit);
-            self.app
-                .audit_call(AuditRecord {
-                    id: 0,
-                    at: self.app.now(),
-                    tenant: fields.tenant,
-                    actor: fields.actor,
-                    caller: audit.caller,
-                    method: audit.method,
-                    target: fields.target,
-                    outcome,
-                    request_id: fields.request_id,
-                    // Set by the writer: the revision the call was answered at.
-                    revision: 0,
-                });
+            self.app.audit_call(AuditRecord {
+                id: 0,
+                at: self.app.now(),
+                tenant: fields.tenant,
+                actor: fields.actor,
+                caller: audit.caller,
+                method: audit.method,
+                target: fields.target,
+                outcome,
+                request_id: fields.request_id,
+                // Set by the writer: the revision the call was answered at.
+                revision: 0,
+            });
         }
         result
     }
