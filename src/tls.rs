@@ -34,7 +34,7 @@ mod connection;
 #[cfg(test)]
 mod tests;
 
-pub use connection::{Connection, HANDSHAKE_TIMEOUT, PeerInfo, incoming};
+pub use connection::{Connection, ConnectionTag, HANDSHAKE_TIMEOUT, PeerInfo, incoming};
 
 /// Paths of the server's TLS material, all PEM files.
 #[derive(Debug, Clone, PartialEq, Eq)]

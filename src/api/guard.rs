@@ -168,6 +168,18 @@ where
                 ),
             ));
         }
+        if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
+            && let Err(exhausted) = caller.usage.admit_connection(&peer.connection)
+        {
+            return refuse(with_reason(
+                Code::ResourceExhausted,
+                "CONNECTIONS_EXHAUSTED",
+                format!(
+                    "caller `{}` already uses the {} connections it may; send its calls on one of them",
+                    caller.name, exhausted.max
+                ),
+            ));
+        }
         if let Err(limited) = caller.usage.take_call() {
             return refuse(rate_limited(&caller, limited.retry_after));
         }

@@ -12,7 +12,7 @@ use std::{
     num::NonZeroU32,
     path::{Path, PathBuf},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, Weak,
         atomic::{AtomicU32, Ordering},
     },
     time::Duration,
@@ -21,6 +21,8 @@ use std::{
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
+
+use crate::tls::ConnectionTag;
 
 /// Longest caller name.
 const MAX_NAME_LEN: usize = 64;
@@ -109,7 +111,7 @@ impl Caller {
             scopes: Scope::ALL.into_iter().collect(),
             tenants: None,
             prove_actor: false,
-            usage: Arc::new(CallerUsage::new(None, None)),
+            usage: Arc::new(CallerUsage::new(None, None, None)),
         }
     }
 
@@ -137,6 +139,17 @@ pub struct CallerUsage {
     limiter: Mutex<Option<(RateLimit, Arc<Limiter>)>>,
     max_watch_streams: AtomicU32,
     watch_streams: Arc<AtomicU32>,
+    max_connections: AtomicU32,
+    // Mutex: looked at on each call of a caller limited in connections (a scan of at most
+    // `max_connections` entries); weak, so a closed connection frees its place by itself.
+    connections: Mutex<Vec<Weak<ConnectionTag>>>,
+}
+
+/// A caller already uses as many connections as it may.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionsExhausted {
+    /// The caller's limit.
+    pub max: u32,
 }
 
 type Limiter = governor::DefaultDirectRateLimiter;
@@ -159,11 +172,17 @@ impl Drop for WatchStreamSlot {
 }
 
 impl CallerUsage {
-    fn new(rate: Option<RateLimit>, max_watch_streams: Option<u32>) -> Self {
+    fn new(
+        rate: Option<RateLimit>,
+        max_watch_streams: Option<u32>,
+        max_connections: Option<u32>,
+    ) -> Self {
         let usage = Self {
             limiter: Mutex::new(None),
             max_watch_streams: AtomicU32::new(max_watch_streams.unwrap_or(u32::MAX)),
             watch_streams: Arc::new(AtomicU32::new(0)),
+            max_connections: AtomicU32::new(max_connections.unwrap_or(u32::MAX)),
+            connections: Mutex::new(Vec::new()),
         };
         usage.set_rate(rate);
         usage
@@ -211,6 +230,32 @@ impl CallerUsage {
             })
             .ok()
             .map(|_| WatchStreamSlot(Arc::clone(&self.watch_streams)))
+    }
+
+    /// Admits a call on `connection`: one the caller already uses, or a new one while it
+    /// uses fewer than it may.
+    pub fn admit_connection(
+        &self,
+        connection: &Arc<ConnectionTag>,
+    ) -> Result<(), ConnectionsExhausted> {
+        let max = self.max_connections.load(Ordering::Acquire);
+        if max == u32::MAX {
+            return Ok(());
+        }
+        let mut connections = self
+            .connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = Arc::downgrade(connection);
+        if connections.iter().any(|c| c.ptr_eq(&known)) {
+            return Ok(());
+        }
+        connections.retain(|c| c.strong_count() > 0);
+        if connections.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+            return Err(ConnectionsExhausted { max });
+        }
+        connections.push(known);
+        Ok(())
     }
 
     /// The most Watch streams the caller may hold open.
@@ -276,6 +321,8 @@ struct CallerEntry {
     burst: Option<u32>,
     #[serde(default)]
     max_watch_streams: Option<u32>,
+    #[serde(default)]
+    max_connections: Option<u32>,
 }
 
 /// Why a callers file cannot be used. At start the server exits with status 2; on reload
@@ -434,6 +481,9 @@ impl Callers {
                         .to_owned(),
                 ));
             }
+            if entry.max_connections == Some(0) {
+                return Err(invalid("`max_connections` must be at least 1".to_owned()));
+            }
             let usage = match previous_usage.get(entry.name.as_str()) {
                 Some(usage) => {
                     usage.set_rate(rate);
@@ -441,9 +491,16 @@ impl Callers {
                         entry.max_watch_streams.unwrap_or(u32::MAX),
                         Ordering::Release,
                     );
+                    usage
+                        .max_connections
+                        .store(entry.max_connections.unwrap_or(u32::MAX), Ordering::Release);
                     Arc::clone(usage)
                 }
-                None => Arc::new(CallerUsage::new(rate, entry.max_watch_streams)),
+                None => Arc::new(CallerUsage::new(
+                    rate,
+                    entry.max_watch_streams,
+                    entry.max_connections,
+                )),
             };
             let caller = Arc::new(Caller {
                 name: Arc::from(entry.name.as_str()),

@@ -37,7 +37,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// What the transport knows of the peer. tonic puts it into every request's extensions
 /// (`request.extensions().get::<PeerInfo>()`); `Request::remote_addr` does not see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PeerInfo {
     /// The client's address, when the socket still knows it.
     pub remote: Option<SocketAddr>,
@@ -46,13 +46,21 @@ pub struct PeerInfo {
     /// certificate whose subject is empty (an identity carried only in its alternative
     /// names), so that an empty string can never pass for a name.
     pub client_subject: Option<Arc<str>>,
+    /// The connection itself: alive while the connection or a call on it is. A caller
+    /// limited in connections keeps a weak reference to each one it uses.
+    pub connection: Arc<ConnectionTag>,
 }
+
+/// Stands for one served connection (see [`PeerInfo::connection`]).
+#[derive(Debug, Default)]
+pub struct ConnectionTag;
 
 /// A served connection, plaintext or TLS, holding one of the server's connection slots
 /// until it closes.
 #[derive(Debug)]
 pub struct Connection {
     io: Io,
+    tag: Arc<ConnectionTag>,
     // Freed when the connection is dropped, which lets the accept loop take another.
     _slot: OwnedSemaphorePermit,
 }
@@ -88,6 +96,7 @@ impl Connected for Connection {
             Io::Plain(stream) => PeerInfo {
                 remote: stream.peer_addr().ok(),
                 client_subject: None,
+                connection: Arc::clone(&self.tag),
             },
             Io::Tls(stream) => {
                 let (tcp, session) = stream.get_ref();
@@ -98,6 +107,7 @@ impl Connected for Connection {
                         .peer_certificates()
                         .and_then(<[_]>::first)
                         .and_then(|leaf| subject(leaf)),
+                    connection: Arc::clone(&self.tag),
                 }
             }
         }
@@ -261,6 +271,7 @@ async fn accept_loop(
             None => {
                 let connection = Connection {
                     io: Io::Plain(stream),
+                    tag: Arc::default(),
                     _slot: slot,
                 };
                 if ready.send(Ok(connection)).await.is_err() {
@@ -311,6 +322,7 @@ async fn handshake(
             // An error here means the server stopped; the connection just closes.
             let connection = Connection {
                 io: Io::Tls(Box::new(stream)),
+                tag: Arc::default(),
                 _slot: slot,
             };
             let _ = ready.send(Ok(connection)).await;

@@ -217,13 +217,13 @@ async fn plain_connections_carry_the_remote_address_and_no_subject() {
     assert!(!served.is_tls(), "a plaintext listener served TLS");
     let stream = served.tcp();
     assert!(stream.nodelay().unwrap());
-    assert_eq!(
-        served.connect_info(),
-        PeerInfo {
-            remote: Some(client.local_addr().unwrap()),
-            client_subject: None
-        }
-    );
+    let info = served.connect_info();
+    assert_eq!(info.remote, Some(client.local_addr().unwrap()));
+    assert_eq!(info.client_subject, None);
+    assert!(Arc::ptr_eq(
+        &info.connection,
+        &served.connect_info().connection
+    ));
 }
 
 #[tokio::test]

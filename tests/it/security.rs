@@ -29,6 +29,7 @@ const ACME_ONLY: &str = "acme-only-token-0123456789";
 const CHECKER: &str = "checker-token-0123456789abcdef";
 const SLOW: &str = "slow-token-0123456789abcdef";
 const ONE_STREAM: &str = "one-stream-token-0123456789";
+const ONE_CONNECTION: &str = "one-connection-token-0123456789";
 
 fn callers() -> Vec<TestCaller> {
     vec![
@@ -50,6 +51,11 @@ fn callers() -> Vec<TestCaller> {
             scopes: &["watch"],
             extra: "max_watch_streams = 1",
             ..TestCaller::full("one-sidecar", ONE_STREAM)
+        },
+        TestCaller {
+            scopes: &["check"],
+            extra: "max_connections = 1",
+            ..TestCaller::full("one-connection", ONE_CONNECTION)
         },
     ]
 }
@@ -497,4 +503,46 @@ async fn a_changed_callers_file_is_picked_up_and_a_broken_one_keeps_the_old_call
     let err = server.auth().reload_if_changed().unwrap_err();
     assert!(err.to_string().contains("callers.toml"), "{err}");
     info(CHECKER).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_caller_uses_at_most_its_connections_and_a_closed_one_frees_its_place() {
+    let (_dir, server, first) = secured().await;
+    let info = |channel: Channel| async move {
+        call(
+            &channel,
+            "authz.v1.ServerService/GetServerInfo",
+            false,
+            Vec::new(),
+            bearer(ONE_CONNECTION),
+        )
+        .await
+    };
+    info(first.clone()).await.unwrap();
+    info(first.clone()).await.unwrap();
+    let second = server.channel().await;
+    let status = info(second.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&status), "CONNECTIONS_EXHAUSTED");
+    // Other callers are not counted against it.
+    call(
+        &second,
+        "authz.v1.ServerService/GetServerInfo",
+        false,
+        Vec::new(),
+        bearer(ADMIN),
+    )
+    .await
+    .unwrap();
+    drop(first);
+    // The server sees the first connection close asynchronously; its place comes back.
+    let mut admitted = false;
+    for _ in 0..200 {
+        if info(second.clone()).await.is_ok() {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(admitted, "the closed connection's place was never freed");
 }

@@ -96,6 +96,7 @@ fn every_rule_of_a_caller_is_named_when_broken() {
         (caller("rate_per_second = 0"), "at least 1"),
         (caller("burst = 5"), "`burst` needs `rate_per_second`"),
         (caller("max_watch_streams = 0"), "at least 1"),
+        (caller("max_connections = 0"), "at least 1"),
         (
             format!("{}{}", caller(""), caller("").replace("svc", "other")),
             "token is used by another caller",
