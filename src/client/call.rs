@@ -28,7 +28,7 @@ pub(crate) enum CallError {
 /// A codec over already-encoded messages: requests are written as they are, answers are
 /// handed back whole.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Vec<u8>;

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Arg, ArgMatches, Command};
+use clap::{ArgMatches, Command};
 use tonic::{
     metadata::{MetadataMap, MetadataValue},
     transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
@@ -63,83 +63,18 @@ pub struct CredentialArgs {
     key_file: Option<PathBuf>,
 }
 
-/// The names and variables of the TLS flags, as global arguments.
-const TLS_FLAGS: [(&str, &str, &str); 3] = [
-    (
-        "ca-file",
-        "AUTHZD_CA_FILE",
-        "PEM file of the CA that signed the server's certificate (for an https:// server)",
-    ),
-    (
-        "cert-file",
-        "AUTHZD_CERT_FILE",
-        "PEM client certificate, for a server that asks for one (mutual TLS)",
-    ),
-    (
-        "key-file",
-        "AUTHZD_KEY_FILE",
-        "PEM private key of --cert-file",
-    ),
-];
-
 impl CredentialArgs {
     /// The same flags as global arguments of a dynamically built command.
     pub(crate) fn global_args(cmd: Command) -> Command {
-        let cmd = TLS_FLAGS.iter().fold(cmd, |cmd, (name, env, help)| {
-            cmd.arg(
-                Arg::new(*name)
-                    .long(*name)
-                    .value_name("FILE")
-                    .env(*env)
-                    .global(true)
-                    .help(*help),
-            )
-        });
-        cmd.arg(
-            Arg::new("token")
-                .long("token")
-                .value_name("TOKEN")
-                .env("AUTHZD_TOKEN")
-                // The token is a secret: `--help` must not print it.
-                .hide_env_values(true)
-                .global(true)
-                .help("The caller's token, sent as `authorization: Bearer …` (prefer --token-file)"),
-        )
-        .arg(
-            Arg::new("token-file")
-                .long("token-file")
-                .value_name("FILE")
-                .env("AUTHZD_TOKEN_FILE")
-                .global(true)
-                .help("A file holding the caller's token"),
-        )
-        .arg(
-            Arg::new("actor-token")
-                .long("actor-token")
-                .value_name("JWT")
-                .env("AUTHZD_ACTOR_TOKEN")
-                .hide_env_values(true)
-                .global(true)
-                .help("The end user's signed token proving --actor, for callers that must prove actors"),
-        )
+        let flags = <Self as clap::Args>::augment_args(Command::new("credentials"));
+        flags
+            .get_arguments()
+            .fold(cmd, |cmd, arg| cmd.arg(arg.clone().global(true)))
     }
 
     /// Reads the global flags of [`Self::global_args`].
-    pub(crate) fn from_globals(matches: &ArgMatches) -> Self {
-        let text = |name: &str| {
-            matches
-                .get_one::<String>(name)
-                .filter(|v| !v.is_empty())
-                .cloned()
-        };
-        Self {
-            token: text("token"),
-            token_file: text("token-file").map(PathBuf::from),
-            actor_token: text("actor-token"),
-            ca_file: text("ca-file").map(PathBuf::from),
-            cert_file: text("cert-file").map(PathBuf::from),
-            key_file: text("key-file").map(PathBuf::from),
-        }
+    pub(crate) fn from_globals(matches: &ArgMatches) -> Result<Self, String> {
+        <Self as clap::FromArgMatches>::from_arg_matches(matches).map_err(|err| err.to_string())
     }
 
     /// The endpoint of `server`, with TLS for an `https://` one.

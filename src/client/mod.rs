@@ -19,6 +19,7 @@ mod text;
 mod watch;
 
 pub use audit_export::{AuditExportArgs, audit_export};
+pub use call::RawCodec;
 pub use credentials::CredentialArgs;
 pub use watch::{WatchArgs, watch};
 
@@ -289,7 +290,7 @@ fn global(matches: &ArgMatches, name: &str) -> Option<String> {
 fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
     let request = build_request(bound, matches)?;
     let global = |name: &str| global(matches, name);
-    let connection = CredentialArgs::from_globals(matches);
+    let connection = CredentialArgs::from_globals(matches).map_err(Failure::Usage)?;
     let metadata = connection.metadata().map_err(Failure::Usage)?;
     let server = global("server").unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -120,6 +120,16 @@ fn with_token<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
+/// The audit trail as the caller of `token` may read it.
+async fn audit_events(channel: &Channel, token: &str) -> Vec<pb::AuditEvent> {
+    pb::audit_service_client::AuditServiceClient::new(channel.clone())
+        .list_audit_events(with_token(token, pb::ListAuditEventsRequest::default()))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+}
+
 #[tokio::test]
 async fn every_method_but_health_answers_unauthenticated_without_a_credential() {
     let (_dir, server, channel) = secured().await;
@@ -327,21 +337,10 @@ async fn a_confined_callers_unfiltered_stream_and_audit_reads_hold_only_its_tena
     // The change made through the API names the authenticated caller, not a header.
     assert_eq!(callers.last().map(String::as_str), Some("platform-admin"));
 
-    let mut audit = pb::audit_service_client::AuditServiceClient::new(channel.clone());
-    let all = audit
-        .list_audit_events(with_token(ADMIN, pb::ListAuditEventsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let all = audit_events(&channel, ADMIN).await;
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(all.iter().all(|e| e.caller == "platform-admin"));
-    let mine = audit
-        .list_audit_events(with_token(ACME_ONLY, pb::ListAuditEventsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let mine = audit_events(&channel, ACME_ONLY).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].tenant, "acme");
 }
@@ -363,12 +362,7 @@ async fn a_header_naming_another_caller_changes_nothing_recorded() {
         .subscribe_service(request)
         .await
         .unwrap();
-    let events = pb::audit_service_client::AuditServiceClient::new(channel)
-        .list_audit_events(with_token(ADMIN, pb::ListAuditEventsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = audit_events(&channel, ADMIN).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].caller, "platform-admin");
 }

@@ -1,52 +1,11 @@
 //! Calls any method by path with an already-encoded request, for tests generated from the
 //! descriptor set.
 
-use prost::bytes::{Buf as _, BufMut as _, Bytes};
+use authzd::client::RawCodec;
+use prost::bytes::Bytes;
 use tonic::{
-    Request, Status,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
-    codegen::http::uri::PathAndQuery,
-    metadata::MetadataMap,
-    transport::Channel,
+    Request, Status, codegen::http::uri::PathAndQuery, metadata::MetadataMap, transport::Channel,
 };
-
-/// Passes encoded messages through.
-#[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Bytes;
-    type Encoder = Self;
-    type Decoder = Self;
-
-    fn encoder(&mut self) -> Self {
-        Self
-    }
-
-    fn decoder(&mut self) -> Self {
-        Self
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
 
 /// Calls `method` (`package.Service/Method`) with `body` and `metadata`. For a server
 /// stream, the first message (or the status that ends the stream first) is the answer.
