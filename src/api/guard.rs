@@ -147,44 +147,47 @@ where
         // The clone that was polled ready serves this call; the fresh one waits for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let path = request.uri().path().to_owned();
-        let access = access(&path);
+        let access = access(request.uri().path());
         if access == Access::Open {
             return Box::pin(inner.call(request));
         }
-        let caller = match identify(&self.shared.auth, &request, &path) {
+        let limit = self.shared.max_request_bytes;
+        let caller = match identify(&self.shared.auth, &request) {
             Ok(caller) => caller,
-            Err(status) => return refuse(status),
+            Err(status) => return refuse(request, status, limit),
         };
         if let Access::Scope(scope) = access
             && !caller.has_scope(scope)
         {
-            return refuse(denied(
+            let status = denied(
                 "SCOPE_MISSING",
                 format!(
                     "caller `{}` lacks the `{scope}` scope that {} needs",
                     caller.name,
-                    method_name(&path)
+                    method_name(request.uri().path())
                 ),
-            ));
+            );
+            return refuse(request, status, limit);
         }
         if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
             && let Err(exhausted) = caller.usage.admit_connection(&peer.connection)
         {
-            return refuse(with_reason(
+            let status = with_reason(
                 Code::ResourceExhausted,
                 "CONNECTIONS_EXHAUSTED",
                 format!(
                     "caller `{}` already uses the {} connections it may; send its calls on one of them",
                     caller.name, exhausted.max
                 ),
-            ));
+            );
+            return refuse(request, status, limit);
         }
         if let Err(limited) = caller.usage.take_call() {
-            return refuse(rate_limited(&caller, limited.retry_after));
+            let status = rate_limited(&caller, limited.retry_after);
+            return refuse(request, status, limit);
         }
-        let inspect =
-            path.starts_with("/authz.v1.") && (caller.tenants().is_some() || caller.prove_actor);
+        let inspect = request.uri().path().starts_with("/authz.v1.")
+            && (caller.tenants().is_some() || caller.prove_actor);
         request.extensions_mut().insert(Authenticated {
             caller: Arc::clone(&caller),
         });
@@ -194,6 +197,7 @@ where
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
+            let path = parts.uri.path().to_owned();
             let verdict = inspect_request(&shared, &caller, &parts, &path, body).await;
             match verdict {
                 Ok((message, proven)) => {
@@ -212,16 +216,27 @@ where
     }
 }
 
-fn refuse<E: Send + 'static>(status: Status) -> BoxFuture<http::Response<Body>, E> {
-    Box::pin(async move { Ok(status.into_http()) })
+/// How long a refusal waits for the rest of the request before it answers.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Answers `status` once the request's message has been read (up to `limit` bytes, for at
+/// most [`DRAIN_WAIT`]). An answer that leaves the client's data unread resets its stream,
+/// and h2 closes a connection after too many resets, with every call on it: a flood of
+/// refused calls would take down the good calls that share its connections.
+fn refuse<E: Send + 'static>(
+    request: http::Request<Body>,
+    status: Status,
+    limit: usize,
+) -> BoxFuture<http::Response<Body>, E> {
+    Box::pin(async move {
+        let unread = http_body_util::Limited::new(request.into_body(), limit.saturating_add(5));
+        let _ = tokio::time::timeout(DRAIN_WAIT, unread.collect()).await;
+        Ok(status.into_http())
+    })
 }
 
 /// The configured caller whose credential the request presents.
-fn identify<B>(
-    auth: &Authenticator,
-    request: &http::Request<B>,
-    path: &str,
-) -> Result<Arc<Caller>, Status> {
+fn identify<B>(auth: &Authenticator, request: &http::Request<B>) -> Result<Arc<Caller>, Status> {
     if let Some(anonymous) = auth.anonymous() {
         return Ok(Arc::clone(anonymous));
     }
@@ -264,7 +279,7 @@ fn identify<B>(
         "CREDENTIAL_MISSING",
         format!(
             "{} needs a credential: `authorization: Bearer <token>` or a client certificate",
-            method_name(path)
+            method_name(request.uri().path())
         ),
     ))
 }

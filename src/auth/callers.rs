@@ -135,8 +135,8 @@ impl Caller {
 /// reloads, so that editing the file does not hand every caller a full bucket.
 #[derive(Debug)]
 pub struct CallerUsage {
-    // Mutex: replaced when a reload changes the caller's rate; read once per call.
-    limiter: Mutex<Option<(RateLimit, Arc<Limiter>)>>,
+    // ArcSwapOption: read lock-free on every call; replaced when a reload changes the rate.
+    limiter: arc_swap::ArcSwapOption<(RateLimit, Limiter)>,
     max_watch_streams: AtomicU32,
     watch_streams: Arc<AtomicU32>,
     max_connections: AtomicU32,
@@ -178,7 +178,7 @@ impl CallerUsage {
         max_connections: Option<u32>,
     ) -> Self {
         let usage = Self {
-            limiter: Mutex::new(None),
+            limiter: arc_swap::ArcSwapOption::empty(),
             max_watch_streams: AtomicU32::new(max_watch_streams.unwrap_or(u32::MAX)),
             watch_streams: Arc::new(AtomicU32::new(0)),
             max_connections: AtomicU32::new(max_connections.unwrap_or(u32::MAX)),
@@ -189,31 +189,22 @@ impl CallerUsage {
     }
 
     fn set_rate(&self, rate: Option<RateLimit>) {
-        let mut limiter = self
-            .limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if limiter.as_ref().map(|(r, _)| *r) == rate {
+        if self.limiter.load().as_ref().map(|l| l.0) == rate {
             return;
         }
-        *limiter = rate.map(|rate| {
+        self.limiter.store(rate.map(|rate| {
             let quota = governor::Quota::per_second(rate.per_second).allow_burst(rate.burst);
-            (rate, Arc::new(governor::RateLimiter::direct(quota)))
-        });
+            Arc::new((rate, governor::RateLimiter::direct(quota)))
+        }));
     }
 
     /// Takes one call from the bucket, or says how long until one is there.
     pub fn take_call(&self) -> Result<(), RateLimited> {
-        let limiter = self
-            .limiter
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .map(|(_, limiter)| Arc::clone(limiter));
-        let Some(limiter) = limiter else {
+        let limiter = self.limiter.load();
+        let Some(limiter) = limiter.as_ref() else {
             return Ok(());
         };
-        limiter.check().map_err(|not_until| {
+        limiter.1.check().map_err(|not_until| {
             use governor::clock::{Clock as _, DefaultClock};
             RateLimited {
                 retry_after: not_until.wait_time_from(DefaultClock::default().now()),
@@ -357,10 +348,15 @@ pub enum CallersError {
     },
 }
 
+/// A token's SHA-256 and its caller.
+type TokenCaller = ([u8; 32], Arc<Caller>);
+
 /// Every configured caller, found by token hash or certificate subject.
 #[derive(Debug, Default)]
 pub struct Callers {
-    by_token: Vec<([u8; 32], Arc<Caller>)>,
+    // Keyed by the hash's first eight bytes, so a call looks up one candidate; the whole
+    // hash is then compared in constant time.
+    by_token: HashMap<u64, Vec<TokenCaller>>,
     by_subject: HashMap<String, Arc<Caller>>,
     token_files: Vec<PathBuf>,
     /// How actors are proven, if any caller must prove them.
@@ -510,10 +506,11 @@ impl Callers {
                 usage,
             });
             if let Some(hash) = token {
-                if callers.by_token.iter().any(|(known, _)| *known == hash) {
+                let same_prefix = callers.by_token.entry(hash_prefix(&hash)).or_default();
+                if same_prefix.iter().any(|(known, _)| *known == hash) {
                     return Err(invalid("the token is used by another caller".to_owned()));
                 }
-                callers.by_token.push((hash, Arc::clone(&caller)));
+                same_prefix.push((hash, Arc::clone(&caller)));
             }
             if let Some(subject) = subject {
                 if callers.by_subject.contains_key(&subject) {
@@ -547,19 +544,21 @@ impl Callers {
     }
 
     fn all(&self) -> impl Iterator<Item = &Arc<Caller>> {
+        let with_token = || self.by_token.values().flatten().map(|(_, c)| c);
         let by_subject = self
             .by_subject
             .values()
-            .filter(|c| !self.by_token.iter().any(|(_, t)| Arc::ptr_eq(t, c)));
-        self.by_token.iter().map(|(_, c)| c).chain(by_subject)
+            .filter(move |c| !with_token().any(|t| Arc::ptr_eq(t, c)));
+        with_token().chain(by_subject)
     }
 
-    /// The caller whose token this is. Every known hash is compared, in constant time, so
-    /// the time taken says nothing about which (or how much of one) matched.
+    /// The caller whose token this is. The token is hashed; the lookup by the hash's first
+    /// bytes tells an attacker only about hashes of tokens it chose, and the whole hash is
+    /// compared in constant time.
     pub fn by_token(&self, token: &str) -> Option<&Arc<Caller>> {
         let presented: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
-        for (hash, caller) in &self.by_token {
+        for (hash, caller) in self.by_token.get(&hash_prefix(&presented))? {
             if bool::from(hash.ct_eq(&presented)) {
                 found = Some(caller);
             }
@@ -572,6 +571,10 @@ impl Callers {
         let normalized = normalize_subject(subject).ok()?;
         self.by_subject.get(&normalized)
     }
+}
+
+fn hash_prefix(hash: &[u8; 32]) -> u64 {
+    u64::from_le_bytes(*hash.first_chunk::<8>().unwrap_or(&[0; 8]))
 }
 
 fn validate_name(name: &str) -> Result<(), &'static str> {
