@@ -3,6 +3,7 @@
 //! gRPC codes in one place.
 
 mod check;
+mod codec;
 mod convert;
 mod management;
 mod paging;
