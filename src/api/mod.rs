@@ -2,6 +2,7 @@
 //! Requests are converted to domain values by hand, once, and domain errors are mapped to
 //! gRPC codes in one place.
 
+mod bounds;
 mod check;
 mod codec;
 mod convert;

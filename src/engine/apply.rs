@@ -22,7 +22,7 @@ mod users;
 pub(crate) use service::ADMINISTRATORS_GROUP;
 
 /// Longest display name, description or e-mail, in bytes.
-pub(crate) const MAX_TEXT: usize = 256;
+pub const MAX_TEXT: usize = 256;
 
 impl Snapshot {
     /// Validates `mutation` and returns the next snapshot, at `revision`. On error, `self`

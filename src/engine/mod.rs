@@ -36,7 +36,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use apply::SnapshotBuilder;
+pub use apply::{MAX_TEXT, SnapshotBuilder};
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use echo::{ECHO_CHARS, echo};
