@@ -45,7 +45,7 @@ pub(crate) fn invalid_field(field: &str, rule: impl std::fmt::Display) -> Status
     let rule = bounded(rule.to_string());
     Status::with_error_details(
         Code::InvalidArgument,
-        format!("{field}: {rule}"),
+        bounded(format!("{field}: {rule}")),
         ErrorDetails::with_bad_request_violation(field, rule),
     )
 }

@@ -2,6 +2,8 @@
 //! writer saw them. An allowed change's record is written in the same transaction as the
 //! change itself; a refusal gets its own record.
 
+use std::fmt::Write as _;
+
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +106,7 @@ fn clip(text: &mut String, max: usize) {
     }
     let cut = text.len() - end;
     text.truncate(end);
-    text.push_str(&format!("…(+{cut} bytes)"));
+    let _ = write!(text, "…(+{cut} bytes)");
 }
 
 /// Which audit records to read.

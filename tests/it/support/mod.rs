@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
 
 pub(crate) mod process;
+pub(crate) mod raw;
 pub(crate) mod server;
