@@ -33,7 +33,7 @@ const MAX_MESSAGE: usize = 1024;
 /// How much the database may grow over the whole sweep. Every refusal is audited, so it
 /// grows, but by a bounded record per call: before records were bounded, 60 refused
 /// invitations with 1 MiB ids grew it by 395 MB.
-const MAX_GROWTH: u64 = 4 << 20;
+const MAX_GROWTH: u64 = 2 << 20;
 /// Calls in flight at once: enough to overlap encoding, the network and the server on two
 /// cores without starving the writer of the audit records.
 const IN_FLIGHT: usize = 4;
