@@ -6,6 +6,8 @@ mod bounds;
 mod check;
 mod codec;
 mod convert;
+#[doc(hidden)]
+pub mod fuzz;
 mod management;
 mod paging;
 mod server_info;

@@ -55,7 +55,8 @@ impl WatchApi {
     }
 }
 
-fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
+/// The filter of a `Watch` request.
+pub(crate) fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
     let tenants = convert::ids("tenants", &request.tenants, TenantId::parse)?;
     let services = convert::ids("services", &request.services, ServiceId::parse)?;
     let kinds = request
