@@ -64,6 +64,9 @@ enum Commands {
         /// The server's gRPC endpoint.
         #[arg(long, default_value = "http://127.0.0.1:50051", env = "AUTHZD_SERVER")]
         server: String,
+        /// The caller's credentials (`GetServerInfo` needs any caller; health needs none).
+        #[command(flatten)]
+        credentials: client::CredentialArgs,
     },
     /// Stream changes from a running server as JSON lines, resuming after restarts (the
     /// reference sidecar of WatchService/Watch).
@@ -78,8 +81,8 @@ enum Commands {
     /// Write the audit trail (the user activity report) as JSON lines, one management call
     /// per line, oldest first (AuditService/ExportAuditEvents).
     ///
-    /// The platform (--platform-token) reads every tenant's records; a tenant's owner or a
-    /// service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
+    /// A caller with the audit scope (--token-file) reads its tenants' records; a tenant's
+    /// owner or a service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
     /// when the export is complete; 1 when the server refuses or fails; 2 for a usage error.
     AuditExport(client::AuditExportArgs),
 }
@@ -144,15 +147,17 @@ impl Args for SettingsArgs {
             } else {
                 format!(" [default: {}]", spec.default)
             };
-            cmd.arg(
-                Arg::new(spec.key)
-                    .long(spec.flag)
-                    .value_name("VALUE")
-                    .help(format!(
-                        "{}{default} [env: {}] [file key: {}]",
-                        spec.help, spec.env, spec.key
-                    )),
-            )
+            let arg = Arg::new(spec.key).long(spec.flag).value_name("VALUE");
+            // An on/off switch reads naturally without a value: `--insecure-allow-…`.
+            let arg = if spec.default == "false" {
+                arg.num_args(0..=1).default_missing_value("true")
+            } else {
+                arg
+            };
+            cmd.arg(arg.help(format!(
+                "{}{default} [env: {}] [file key: {}]",
+                spec.help, spec.env, spec.key
+            )))
         })
     }
 
@@ -192,7 +197,10 @@ pub fn main() -> ExitCode {
             Ok(settings) => serve(settings),
             Err(err) => usage_error(&err),
         },
-        Commands::Status { server } => client::status(&server),
+        Commands::Status {
+            server,
+            credentials,
+        } => client::status(&server, &credentials),
         Commands::Watch(args) => client::watch(&args),
         Commands::AuditExport(args) => client::audit_export(&args),
         Commands::Export { out, data_dir } => {
@@ -274,6 +282,10 @@ fn serve(settings: Settings) -> ExitCode {
                     | StoreError::UnsupportedFormat { .. }
                     | StoreError::Storage { .. },
                 ) => ExitCode::from(EXIT_STORE),
+                // Settings that name unusable files, or an unprotected address.
+                ServeError::Auth(_) | ServeError::Tls(_) | ServeError::Unauthenticated { .. } => {
+                    ExitCode::from(EXIT_USAGE)
+                }
                 _ => ExitCode::from(EXIT_FAILURE),
             }
         }

@@ -5,12 +5,15 @@
 //!   settings, logs, and the heap on transparent huge pages.
 //! - [`client`]: client subcommands that call a running server.
 //! - [`server`]: binds, serves and drains the gRPC server.
+//! - [`tls`]: the TLS / mutual TLS acceptor, reloading its certificates from disk.
 //! - [`api`]: the gRPC services; the only module that knows tonic and protobuf.
+//! - [`auth`]: callers, their credentials, scopes, tenants and limits; proven actors.
 //! - [`app`]: the application core the services call.
 //! - [`store`]: durable state in redb; the only module that touches redb.
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -20,3 +23,4 @@ pub mod huge_pages;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;

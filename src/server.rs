@@ -1,17 +1,23 @@
 //! `authzd serve`: opens the store, binds the listener and serves the gRPC API with health,
 //! reflection and per-call tracing until a shutdown signal, then drains within a grace period.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::SystemTime};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 use crate::{
     api::{self, pb},
     app::{App, Clock, StoreOptions, SystemClock},
+    auth::Authenticator,
     config::Settings,
     store::{Retention, StoreError},
+    tls::{self, TlsAcceptor, TlsFiles},
 };
 
 /// Why the server could not start or stopped with an error.
@@ -34,6 +40,25 @@ pub enum ServeError {
     /// The transport failed while serving.
     #[error("gRPC transport failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The callers file (or the keys that prove actors) cannot be used.
+    #[error("{0}")]
+    Auth(#[from] crate::auth::AuthConfigError),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// A non-loopback address without callers and without the explicit opt-out.
+    #[error(
+        "refusing to serve {addr} without authentication: set callers_file (see README, \
+         Security), or listen on a loopback address, or pass \
+         --insecure-allow-unauthenticated to accept calls from anyone"
+    )]
+    Unauthenticated {
+        /// The configured address.
+        addr: SocketAddr,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
     /// A blocking task panicked or was cancelled.
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -43,6 +68,9 @@ pub enum ServeError {
 #[derive(Debug)]
 pub struct BoundServer {
     app: App,
+    // Arc: the guard layer of every connection reads it; the reloader replaces its callers.
+    auth: Arc<Authenticator>,
+    tls: Option<TlsAcceptor>,
     listener: TcpListener,
     settings: Settings,
     started_at: SystemTime,
@@ -59,6 +87,29 @@ impl BoundServer {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ServeError> {
+        let auth = Arc::new(match &settings.callers_file {
+            Some(path) => Authenticator::from_file(path)?,
+            None => Authenticator::unauthenticated(),
+        });
+        if !auth.requires_credentials()
+            && !settings.listen.ip().is_loopback()
+            && !settings.insecure_allow_unauthenticated
+        {
+            return Err(ServeError::Unauthenticated {
+                addr: settings.listen,
+            });
+        }
+        let tls = settings
+            .tls
+            .as_ref()
+            .map(|files| {
+                TlsAcceptor::load(TlsFiles {
+                    cert: files.cert_file.clone(),
+                    key: files.key_file.clone(),
+                    client_ca: files.client_ca_file.clone(),
+                })
+            })
+            .transpose()?;
         let data_dir = settings.data_dir.clone();
         let options = StoreOptions {
             checkpoint_every: settings.checkpoint_every,
@@ -81,6 +132,8 @@ impl BoundServer {
                 })?;
         Ok(Self {
             app,
+            auth,
+            tls,
             listener,
             settings,
             started_at: SystemTime::now(),
@@ -95,6 +148,11 @@ impl BoundServer {
                 addr: self.settings.listen,
                 source,
             })
+    }
+
+    /// The callers the server authenticates (tests reload them directly).
+    pub fn auth(&self) -> &Arc<Authenticator> {
+        &self.auth
     }
 
     /// The application state behind the API.
@@ -121,77 +179,118 @@ impl BoundServer {
         let management = api::ManagementApi::new(
             self.app.clone(),
             api::ManagementOptions {
-                platform_token: self.settings.platform_token.clone(),
                 lockout_threshold: self.settings.lockout_threshold,
                 lockout_duration: self.settings.lockout_duration,
             },
         );
+        let max_request_bytes = self.settings.max_request_bytes;
+        // Every service refuses a larger request before decoding it (the guard turns
+        // tonic's OUT_OF_RANGE into RESOURCE_EXHAUSTED).
+        macro_rules! limited {
+            ($server:expr) => {
+                $server.max_decoding_message_size(max_request_bytes)
+            };
+        }
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
         // Boxed, not stack-pinned, so that dropping it below really drops the services.
         let mut server = Box::pin(
             tonic::transport::Server::builder()
-                .layer(api::RpcTraceLayer)
+                .max_concurrent_streams(self.settings.max_concurrent_streams)
+                .http2_keepalive_interval(Some(self.settings.keepalive_interval))
+                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+                .max_connection_age(self.settings.max_connection_age)
+                .layer(
+                    tower::ServiceBuilder::new()
+                        .layer(api::RpcTraceLayer)
+                        .layer(api::GuardLayer::new(
+                            Arc::clone(&self.auth),
+                            self.settings.max_request_bytes,
+                        )),
+                )
                 .add_service(health_service)
                 .add_service(reflection_v1)
                 .add_service(reflection_v1alpha)
-                .add_service(pb::server_service_server::ServerServiceServer::new(
-                    api::ServerInfoApi::new(self.app.clone(), self.started_at),
+                .add_service(limited!(
+                    pb::server_service_server::ServerServiceServer::new(api::ServerInfoApi::new(
+                        self.app.clone(),
+                        self.started_at
+                    ),)
                 ))
-                .add_service(pb::check_service_server::CheckServiceServer::new(
+                .add_service(limited!(pb::check_service_server::CheckServiceServer::new(
                     api::CheckApi::new(
                         self.app.clone(),
                         self.settings.max_batch_items,
                         self.settings.consistency_wait,
                     ),
+                )))
+                .add_service(limited!(
+                    pb::platform_service_server::PlatformServiceServer::new(management.clone())
                 ))
-                .add_service(pb::platform_service_server::PlatformServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(
+                    pb::tenant_service_server::TenantServiceServer::new(management.clone())
                 ))
-                .add_service(pb::tenant_service_server::TenantServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(pb::user_service_server::UserServiceServer::new(
+                    management.clone()
+                )))
+                .add_service(limited!(pb::group_service_server::GroupServiceServer::new(
+                    management.clone()
+                )))
+                .add_service(limited!(
+                    pb::object_service_server::ObjectServiceServer::new(management.clone())
                 ))
-                .add_service(pb::user_service_server::UserServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(pb::group_service_server::GroupServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(pb::object_service_server::ObjectServiceServer::new(
-                    management.clone(),
-                ))
-                .add_service(
+                .add_service(limited!(
                     pb::security_group_service_server::SecurityGroupServiceServer::new(
-                        management.clone(),
-                    ),
-                )
-                .add_service(
+                        management.clone()
+                    )
+                ))
+                .add_service(limited!(
                     pb::permission_level_service_server::PermissionLevelServiceServer::new(
-                        management.clone(),
-                    ),
-                )
-                .add_service(pb::account_service_server::AccountServiceServer::new(
-                    management.clone(),
+                        management.clone()
+                    )
                 ))
-                .add_service(pb::audit_service_server::AuditServiceServer::new(
-                    management.clone(),
+                .add_service(limited!(
+                    pb::account_service_server::AccountServiceServer::new(management.clone())
                 ))
-                .add_service(pb::grant_service_server::GrantServiceServer::new(
-                    management,
-                ))
-                .add_service(api::WatchServer::new(api::WatchApi::new(
+                .add_service(limited!(pb::audit_service_server::AuditServiceServer::new(
+                    management.clone()
+                )))
+                .add_service(limited!(pb::grant_service_server::GrantServiceServer::new(
+                    management
+                )))
+                .add_service(limited!(api::WatchServer::new(api::WatchApi::new(
                     self.app.clone(),
                     crate::app::WatchOptions {
                         buffer: self.settings.watch_buffer,
                         checkpoint_every: self.settings.watch_checkpoint_interval,
                     },
-                )))
-                .serve_with_incoming_shutdown(accepted(self.listener), async {
-                    let _ = stopped.await;
-                }),
+                ))))
+                .serve_with_incoming_shutdown(
+                    tls::incoming(
+                        self.listener,
+                        self.tls.clone(),
+                        self.settings.max_connections,
+                    ),
+                    async {
+                        let _ = stopped.await;
+                    },
+                ),
         );
+        let tls_reloader = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.spawn_reloader(self.settings.reload_interval));
 
+        self.auth
+            .spawn_reloader(self.settings.reload_interval)
+            .map_err(ServeError::Signals)?;
+        announce_authentication(&self.auth, &self.settings);
         tracing::info!(
-            "listening on {addr} (data dir {})",
+            "listening on {addr} ({}; data dir {})",
+            match &self.settings.tls {
+                None => "plaintext",
+                Some(tls) if tls.client_ca_file.is_some() => "TLS, client certificates required",
+                Some(_) => "TLS",
+            },
             self.settings.data_dir.display()
         );
         // The store is open and the listener bound: the service can answer. From now on
@@ -210,6 +309,9 @@ impl BoundServer {
             "shutdown requested; draining in-flight calls"
         );
         health_follower.abort();
+        if let Some(reloader) = tls_reloader {
+            reloader.abort();
+        }
         set_status(&health, ServingStatus::NotServing).await;
         // Change streams never end by themselves: end them now, resumably.
         self.app.stop_watchers();
@@ -229,21 +331,37 @@ impl BoundServer {
     }
 }
 
-/// The connections of `listener`, with Nagle's algorithm off: a small answer (a check, a
-/// change event) goes out at once instead of waiting up to the peer's delayed ACK (40 ms
-/// on Linux). `serve` with an address would set this itself; an incoming stream does not.
-fn accepted(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use tokio_stream::StreamExt as _;
-    TcpListenerStream::new(listener).map(|accepted| {
-        accepted.inspect(|stream| {
-            // Only slower, never wrong: serve the connection anyway.
-            if let Err(err) = stream.set_nodelay(true) {
-                tracing::debug!(%err, "cannot turn off Nagle's algorithm on a connection");
-            }
-        })
-    })
+/// How long a connection's peer has to answer a keep-alive ping.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Says at start who may call, and keeps warning while anyone may.
+fn announce_authentication(auth: &Authenticator, settings: &Settings) {
+    if auth.requires_credentials() {
+        tracing::info!(
+            callers = auth.callers().len(),
+            "every call needs a caller's credential"
+        );
+        return;
+    }
+    if settings.listen.ip().is_loopback() {
+        tracing::info!(
+            "no callers configured: every call is accepted without a credential, \
+             on the loopback address only"
+        );
+        return;
+    }
+    let addr = settings.listen;
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_hours(1));
+        loop {
+            hourly.tick().await;
+            tracing::warn!(
+                %addr,
+                "INSECURE: no callers configured and --insecure-allow-unauthenticated given: \
+                 anyone who reaches this address may act as anyone"
+            );
+        }
+    });
 }
 
 /// Mirrors the store's health into the health service until the app goes away.

@@ -8,6 +8,7 @@ mod codec;
 mod convert;
 #[doc(hidden)]
 pub mod fuzz;
+mod guard;
 mod management;
 mod paging;
 mod server_info;
@@ -16,7 +17,8 @@ mod trace;
 mod watch;
 
 pub use check::CheckApi;
-pub use management::{CALLER_HEADER, ManagementApi, ManagementOptions};
+pub use guard::{ACTOR_TOKEN_HEADER, GuardLayer};
+pub use management::{ManagementApi, ManagementOptions};
 pub use server_info::ServerInfoApi;
 pub use status::code_name;
 pub use trace::RpcTraceLayer;

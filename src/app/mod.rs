@@ -49,6 +49,8 @@ struct Inner {
     store_healthy: watch::Receiver<bool>,
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
     writes: mpsc::Sender<writer::Work>,
+    // Arc: handlers push into it, the writer drains it with each group.
+    audit_queue: Arc<writer::AuditQueue>,
     store: RedbStore,
     // Arc: the writer publishes into it; every stream's registration points back to it.
     hub: Arc<stream::WatchHub>,
@@ -87,6 +89,7 @@ impl App {
         let (published_tx, published) = watch::channel(revision);
         let (healthy_tx, store_healthy) = watch::channel(true);
         let (writes, requests) = mpsc::channel(WRITE_QUEUE);
+        let audit_queue = Arc::new(writer::AuditQueue::new());
         let hub = Arc::new(stream::WatchHub::new());
         let io_error = |source| StoreError::Io {
             path: store.path().to_path_buf(),
@@ -108,6 +111,8 @@ impl App {
             published: published_tx,
             healthy: healthy_tx,
             requests,
+            audit_queue: Arc::clone(&audit_queue),
+            flushes: Vec::new(),
             clock: Arc::clone(&clock),
             checkpoints,
             stream: dispatch,
@@ -119,6 +124,7 @@ impl App {
                 published,
                 store_healthy,
                 writes,
+                audit_queue,
                 store,
                 hub,
                 clock,
@@ -250,28 +256,40 @@ impl App {
         let (reply, answer) = oneshot::channel();
         self.inner
             .writes
-            .send(writer::Work::Change(writer::WriteRequest {
+            .send(writer::Work::Change(Box::new(writer::WriteRequest {
                 mutation,
                 meta,
                 precondition,
                 reply,
-            }))
+            })))
             .await
             .map_err(|_| WriteError::WriterStopped)?;
         answer.await.map_err(|_| WriteError::WriterStopped)?
     }
 
-    /// Records a management call the writer did not see (a refusal before it, or a read),
-    /// in order with the writer's records; returns once the record is stored.
-    pub async fn audit_call(&self, record: AuditRecord) {
+    /// Records a management call the writer did not see (a refusal before it, or a read).
+    /// Never waits on the writer: the record is queued and stored with the writer's next
+    /// group (a full queue drops it, with a warning).
+    pub fn audit_call(&self, record: AuditRecord) {
+        if self.inner.audit_queue.push(record) {
+            // A full channel means the writer is busy: it drains the queue with its next
+            // group anyway.
+            let _ = self.inner.writes.try_send(writer::Work::AuditPending);
+        }
+    }
+
+    /// Waits until every audit record queued so far is stored, so that a reader of the
+    /// trail sees the calls made before its own.
+    pub async fn flush_audit(&self) {
         let (done, stored) = oneshot::channel();
-        let sent = self
+        if self
             .inner
             .writes
-            .send(writer::Work::Record(record, done))
-            .await;
-        if sent.is_err() || stored.await.is_err() {
-            tracing::warn!("writer stopped; a call was not audited");
+            .send(writer::Work::Flush(done))
+            .await
+            .is_ok()
+        {
+            let _ = stored.await;
         }
     }
 

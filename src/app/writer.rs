@@ -19,10 +19,11 @@ use crate::{
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeMeta {
     /// The signed-in user the change is made for, whose authority the writer checks
-    /// against the state the change is applied to; `None` for platform calls (the API
-    /// authenticates the platform before it submits one).
+    /// against the state the change is applied to; `None` for calls a caller makes as
+    /// itself (platform calls: the API checked the caller's scope before it submits one).
     pub actor: Option<UserId>,
-    /// The calling service (from its credential); empty while callers are not authenticated.
+    /// The authenticated caller's name (`anonymous` on a server without callers); empty for
+    /// internal writes.
     pub caller: String,
     /// The caller's request id, if any.
     pub request_id: Option<String>,
@@ -86,10 +87,84 @@ pub enum WriteError {
 #[derive(Debug)]
 pub(super) enum Work {
     /// Make a change.
-    Change(WriteRequest),
-    /// Record a call the writer did not handle (refused before it, or a read); the reply
-    /// comes once the record is durable.
-    Record(AuditRecord, oneshot::Sender<()>),
+    Change(Box<WriteRequest>),
+    /// Records of calls the writer did not handle (refused before it, or reads) are
+    /// waiting in the audit queue: store them with the next group.
+    AuditPending,
+    /// Answer once every audit record queued before this is stored (a reader of the
+    /// trail sees the calls made before its own).
+    Flush(oneshot::Sender<()>),
+}
+
+/// The audit records of calls the writer did not handle, queued apart from the changes:
+/// a flood of refused calls neither waits on the writer nor takes the changes' place in
+/// its queue. Bounded: a record that finds it full is counted and dropped, with a warning.
+#[derive(Debug)]
+pub(super) struct AuditQueue {
+    records: std::sync::Mutex<std::collections::VecDeque<AuditRecord>>,
+    // Set while an `AuditPending` nudge is on its way to the writer: at most one at a time.
+    nudged: std::sync::atomic::AtomicBool,
+    dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Most audit records waiting for the writer.
+const AUDIT_QUEUE: usize = 16_384;
+
+/// Most queued audit records stored with one group: the changes of the group are not
+/// held up by a long queue of records.
+const AUDIT_PER_GROUP: usize = 1_024;
+
+impl AuditQueue {
+    pub(super) fn new() -> Self {
+        Self {
+            records: std::sync::Mutex::new(std::collections::VecDeque::new()),
+            nudged: std::sync::atomic::AtomicBool::new(false),
+            dropped: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Queues a record; `true` if the writer must be nudged to store it.
+    pub(super) fn push(&self, record: AuditRecord) -> bool {
+        use std::sync::atomic::Ordering;
+        {
+            let mut records = self
+                .records
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if records.len() >= AUDIT_QUEUE {
+                drop(records);
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped,
+                        "audit queue full: records of refused calls and reads are dropped"
+                    );
+                }
+                return false;
+            }
+            records.push_back(record);
+        }
+        !self.nudged.swap(true, Ordering::AcqRel)
+    }
+
+    /// Takes up to `limit` records, oldest first.
+    fn take(&self, limit: usize) -> Vec<AuditRecord> {
+        self.nudged
+            .store(false, std::sync::atomic::Ordering::Release);
+        let mut records = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = records.len().min(limit);
+        records.drain(..n).collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_empty()
+    }
 }
 
 /// A change waiting for the writer.
@@ -112,10 +187,13 @@ pub(super) struct Writer {
     pub(super) published: watch::Sender<Revision>,
     pub(super) healthy: watch::Sender<bool>,
     pub(super) requests: mpsc::Receiver<Work>,
+    pub(super) audit_queue: Arc<AuditQueue>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
     /// Hands each durable commit to the change stream.
     pub(super) stream: super::stream::Dispatch,
+    /// Flushes waiting for a long audit queue to be stored.
+    pub(super) flushes: Vec<oneshot::Sender<()>>,
 }
 
 /// Starts the writer thread. It ends when every sender (every `App` clone) is gone.
@@ -225,7 +303,20 @@ impl Writer {
 
     fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
-        while let Some(first) = self.requests.blocking_recv() {
+        loop {
+            // A queue longer than one group's share goes on being stored without a nudge.
+            let first = if self.audit_queue.is_empty() {
+                match self.requests.blocking_recv() {
+                    Some(first) => first,
+                    None => break,
+                }
+            } else {
+                match self.requests.try_recv() {
+                    Ok(first) => first,
+                    Err(mpsc::error::TryRecvError::Empty) => Work::AuditPending,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            };
             group.push(first);
             while group.len() < MAX_GROUP {
                 match self.requests.try_recv() {
@@ -249,15 +340,23 @@ impl Writer {
         let mut records = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
         let mut refused = Vec::new();
-        let mut audit = Vec::new();
+        let mut audit = self.audit_queue.take(AUDIT_PER_GROUP);
+        for record in &mut audit {
+            record.revision = working.revision().get();
+        }
         let mut recorded = Vec::new();
         for work in group.drain(..) {
             let mut request = match work {
                 Work::Change(request) => request,
-                Work::Record(mut record, done) => {
-                    record.revision = working.revision().get();
-                    audit.push(record);
-                    recorded.push(done);
+                Work::AuditPending => continue,
+                Work::Flush(done) => {
+                    // Everything queued before the flush is in `audit` unless the queue
+                    // was longer than one group's share: then the next group takes more.
+                    if self.audit_queue.is_empty() {
+                        recorded.push(done);
+                    } else {
+                        self.flushes.push(done);
+                    }
                     continue;
                 }
             };
@@ -314,6 +413,11 @@ impl Writer {
         }
         for done in recorded {
             let _ = done.send(());
+        }
+        if self.audit_queue.is_empty() {
+            for done in self.flushes.drain(..) {
+                let _ = done.send(());
+            }
         }
         if records.is_empty() {
             if let Err(err) = stored {

@@ -5,14 +5,11 @@ use std::{io::Write as _, process::ExitCode, str::FromStr as _};
 
 use clap::Args;
 use prost_reflect::{DescriptorPool, SerializeOptions};
-use tonic::{Request, metadata::MetadataValue};
+use tonic::Request;
 
-use super::{Failure, status_text, watch::json_line};
+use super::{CredentialArgs, Failure, status_text, watch::json_line};
 use crate::{
-    api::{
-        CALLER_HEADER,
-        pb::{self, audit_service_client::AuditServiceClient},
-    },
+    api::pb::{self, audit_service_client::AuditServiceClient},
     cli::{EXIT_FAILURE, EXIT_USAGE},
 };
 
@@ -27,17 +24,13 @@ pub struct AuditExportArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     server: String,
-    /// Read as this user (the tenant's owner or a service administrator; needs --tenant).
+    /// Read as this user (the tenant's owner or a service administrator; needs --tenant);
+    /// without it, the caller reads as itself (it needs the audit scope).
     #[arg(long, value_name = "USER", env = "AUTHZD_ACTOR")]
     actor: Option<String>,
-    /// Read as the platform (every tenant), instead of an actor.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "AUTHZD_PLATFORM_TOKEN",
-        hide_env_values = true
-    )]
-    platform_token: Option<String>,
+    /// The caller's credentials.
+    #[command(flatten)]
+    credentials: CredentialArgs,
     /// Only this tenant's records.
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
@@ -93,11 +86,6 @@ async fn export(args: &AuditExportArgs) -> Result<(), Failure> {
     let descriptor = pool
         .get_message_by_name("authz.v1.AuditEvent")
         .ok_or_else(|| Failure::Call("no message `authz.v1.AuditEvent`".to_owned()))?;
-    if args.actor.is_none() && args.platform_token.is_none() {
-        return Err(Failure::Usage(
-            "give --actor USER (with --tenant) or --platform-token".to_owned(),
-        ));
-    }
     let filter = pb::AuditFilter {
         tenant: args.tenant.clone().unwrap_or_default(),
         by_actor: args.by_actor.clone().unwrap_or_default(),
@@ -109,18 +97,15 @@ async fn export(args: &AuditExportArgs) -> Result<(), Failure> {
         actor: args.actor.clone().unwrap_or_default(),
         filter: Some(filter),
     });
-    request
-        .metadata_mut()
-        .insert(CALLER_HEADER, MetadataValue::from_static("authzd-cli"));
-    if let (None, Some(token)) = (&args.actor, &args.platform_token) {
-        let bearer = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
-            Failure::Usage("invalid value for `--platform-token`: expected visible ASCII".into())
-        })?;
-        request.metadata_mut().insert("authorization", bearer);
-    }
-    let mut client = AuditServiceClient::connect(args.server.clone())
+    *request.metadata_mut() = args.credentials.metadata().map_err(Failure::Usage)?;
+    let channel = args
+        .credentials
+        .endpoint(&args.server)
+        .map_err(Failure::Usage)?
+        .connect()
         .await
         .map_err(|err| Failure::Call(format!("cannot connect to `{}`: {err}", args.server)))?;
+    let mut client = AuditServiceClient::new(channel);
     let mut stream = client
         .export_audit_events(request)
         .await

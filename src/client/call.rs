@@ -19,8 +19,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why a call did not get an answer.
 #[derive(Debug)]
 pub(crate) enum CallError {
-    /// `--server` is not a URI (a usage error).
-    BadServer(String),
     /// The server could not be reached.
     Connect(String),
     /// The server answered with an error status.
@@ -30,7 +28,7 @@ pub(crate) enum CallError {
 /// A codec over already-encoded messages: requests are written as they are, answers are
 /// handed back whole.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Vec<u8>;
@@ -69,14 +67,13 @@ impl Decoder for RawCodec {
 /// Calls `method` (`package.Service/Method`) on `server` with an encoded request and the
 /// given headers; returns the encoded answer.
 pub(crate) async fn unary(
+    endpoint: Endpoint,
     server: &str,
     method: &str,
     request: Vec<u8>,
     metadata: MetadataMap,
 ) -> Result<Bytes, CallError> {
-    let endpoint = Endpoint::from_shared(server.to_owned())
-        .map_err(|err| CallError::BadServer(format!("invalid --server `{server}`: {err}")))?
-        .connect_timeout(CONNECT_TIMEOUT);
+    let endpoint = endpoint.connect_timeout(CONNECT_TIMEOUT);
     let channel: Channel = endpoint.connect().await.map_err(|err| {
         CallError::Connect(format!("cannot connect to `{server}`: {}", chain(&err)))
     })?;

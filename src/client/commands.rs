@@ -267,7 +267,7 @@ const fn cmd(
 /// field of a request but `actor` has a flag.
 #[rustfmt::skip]
 pub(crate) const COMMANDS: &[Entry] = &[
-    // PlatformService: needs --platform-token, no actor.
+    // PlatformService: a caller with the platform scope, no actor.
     cmd("tenant", "create", "authz.v1.PlatformService/CreateTenant", &[CREATE_TENANT, REQUEST_ID]),
     cmd("service", "register", "authz.v1.PlatformService/RegisterService", &[SERVICE_DEFINITION, REQUEST_ID]),
     cmd("service", "update", "authz.v1.PlatformService/UpdateService", &[SERVICE_DEFINITION, MASK, ETAG]),

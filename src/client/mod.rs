@@ -10,6 +10,7 @@
 mod audit_export;
 mod call;
 mod commands;
+mod credentials;
 mod output;
 mod request;
 #[cfg(test)]
@@ -18,6 +19,8 @@ mod text;
 mod watch;
 
 pub use audit_export::{AuditExportArgs, audit_export};
+pub use call::RawCodec;
+pub use credentials::CredentialArgs;
 pub use watch::{WatchArgs, watch};
 
 use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
@@ -25,23 +28,19 @@ use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
 use clap::{Arg, ArgMatches, Command, builder::PossibleValuesParser};
 use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
-use tonic::{
-    metadata::{MetadataMap, MetadataValue},
-    transport::Channel,
-};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt as _;
 
 use crate::{
-    api::{CALLER_HEADER, pb},
+    api::pb,
     cli::{EXIT_FAILURE, EXIT_USAGE},
 };
 use call::CallError;
 use commands::{COMMANDS, Entry, NOUNS};
 use request::BoundFlag;
 
-/// The calls that carry the platform credential instead of an actor: the platform's
-/// service, and the sign-in front end's reports.
+/// The calls a caller makes without an actor: the platform's service, and the sign-in
+/// front end's reports.
 const PLATFORM_CALLS: &[&str] = &[
     "authz.v1.PlatformService/",
     "authz.v1.AccountService/ReportSignIn",
@@ -51,7 +50,7 @@ fn is_platform_call(method: &str) -> bool {
     PLATFORM_CALLS.iter().any(|call| method.starts_with(call))
 }
 
-/// Calls made either by the platform (with its credential, no actor) or by an actor.
+/// Calls made either by the caller itself (no actor) or for an actor.
 const PLATFORM_OR_ACTOR_CALLS: &[&str] = &["authz.v1.AuditService/"];
 
 fn is_platform_or_actor_call(method: &str) -> bool {
@@ -171,7 +170,7 @@ impl Client {
             .to_owned();
         let input = method.input();
         let needs = if is_platform_call(bound.entry.method) {
-            "Needs --platform-token (a platform call)."
+            "A platform call: needs a caller with the platform scope (--token-file)."
         } else if input.get_field_by_name("actor").is_some() {
             "Needs --actor (the user of the tenant the change is made for)."
         } else {
@@ -224,7 +223,7 @@ impl Client {
 
 /// The flags every client command takes (global: given before or after the verb).
 fn global_args(cmd: Command) -> Command {
-    cmd.next_help_heading("Client options")
+    let cmd = cmd.next_help_heading("Client options")
         .arg(
         Arg::new("server")
             .long("server")
@@ -251,35 +250,17 @@ fn global_args(cmd: Command) -> Command {
             .env("AUTHZD_ACTOR")
             .global(true)
             .help("The user of the tenant the call acts for (fills the request's `actor`)"),
-    )
-    .arg(
-        Arg::new("platform-token")
-            .long("platform-token")
-            .value_name("TOKEN")
-            .env("AUTHZD_PLATFORM_TOKEN")
-            // The token is a secret: `--help` must not print it.
-            .hide_env_values(true)
-            .global(true)
-            .help("The platform credential, sent as `authorization: Bearer …` on platform calls"),
-    )
-    .arg(
-        Arg::new("caller")
-            .long("caller")
-            .value_name("NAME")
-            .env("AUTHZD_CALLER")
-            .default_value("authzd-cli")
-            .global(true)
-            .help("The calling service, sent as the `x-authzd-caller` header"),
-    )
+    );
+    CredentialArgs::global_args(cmd)
 }
 
 /// The request the flags describe, with the actor for methods that have one.
 fn build_request(bound: &Bound, matches: &ArgMatches) -> Result<DynamicMessage, Failure> {
     let input = bound.method.input();
     let mut request = request::build(&input, &bound.flags, matches).map_err(Failure::Usage)?;
-    let platform_instead = is_platform_or_actor_call(bound.entry.method)
-        && global(matches, "platform-token").is_some()
-        && global(matches, "actor").is_none();
+    // The audit trail is read either by an actor or by the caller itself.
+    let platform_instead =
+        is_platform_or_actor_call(bound.entry.method) && global(matches, "actor").is_none();
     if let Some(field) = input
         .get_field_by_name("actor")
         .filter(|_| !platform_instead)
@@ -309,31 +290,8 @@ fn global(matches: &ArgMatches, name: &str) -> Option<String> {
 fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
     let request = build_request(bound, matches)?;
     let global = |name: &str| global(matches, name);
-    let mut metadata = MetadataMap::new();
-    let caller = global("caller").unwrap_or_else(|| "authzd-cli".to_owned());
-    let caller = MetadataValue::try_from(caller.as_str()).map_err(|_| {
-        Failure::Usage(format!(
-            "invalid value `{caller}` for `--caller`: expected visible ASCII"
-        ))
-    })?;
-    metadata.insert(CALLER_HEADER, caller);
-    let token_optional = is_platform_or_actor_call(bound.entry.method);
-    if is_platform_call(bound.entry.method)
-        || (token_optional && global("platform-token").is_some() && global("actor").is_none())
-    {
-        let token = global("platform-token").ok_or_else(|| {
-            Failure::Usage(format!(
-                "`authzd {} {}` is a platform call: give --platform-token (or set AUTHZD_PLATFORM_TOKEN)",
-                bound.entry.noun, bound.entry.verb
-            ))
-        })?;
-        let bearer = MetadataValue::try_from(format!("Bearer {token}")).map_err(|_| {
-            Failure::Usage(
-                "invalid value for `--platform-token`: expected visible ASCII".to_owned(),
-            )
-        })?;
-        metadata.insert("authorization", bearer);
-    }
+    let connection = CredentialArgs::from_globals(matches).map_err(Failure::Usage)?;
+    let metadata = connection.metadata().map_err(Failure::Usage)?;
     let server = global("server").unwrap_or_else(|| "http://127.0.0.1:50051".to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -341,13 +299,13 @@ fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
         .map_err(|err| Failure::Call(format!("cannot start the async runtime: {err}")))?;
     let answer = runtime
         .block_on(call::unary(
+            connection.endpoint(&server).map_err(Failure::Usage)?,
             &server,
             bound.entry.method,
             request.encode_to_vec(),
             metadata,
         ))
         .map_err(|err| match err {
-            CallError::BadServer(message) => Failure::Usage(message),
             CallError::Connect(message) => Failure::Call(message),
             CallError::Status(status) => Failure::Call(status_text(&status)),
         })?;
@@ -383,7 +341,7 @@ fn status_text(status: &tonic::Status) -> String {
 }
 
 /// `authzd status`: prints the server's health, version and revision.
-pub fn status(server: &str) -> ExitCode {
+pub fn status(server: &str, credentials: &CredentialArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -394,7 +352,7 @@ pub fn status(server: &str) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(fetch_status(server)) {
+    match runtime.block_on(fetch_status(server, credentials)) {
         Ok(text) => {
             println!("{text}");
             ExitCode::SUCCESS
@@ -406,9 +364,10 @@ pub fn status(server: &str) -> ExitCode {
     }
 }
 
-async fn fetch_status(server: &str) -> Result<String, String> {
-    let channel = Channel::from_shared(server.to_owned())
-        .map_err(|err| format!("invalid --server `{server}`: {err}"))?
+async fn fetch_status(server: &str, credentials: &CredentialArgs) -> Result<String, String> {
+    let metadata = credentials.metadata()?;
+    let channel = credentials
+        .endpoint(server)?
         .connect()
         .await
         .map_err(|err| format!("cannot connect to `{server}`: {err}"))?;
@@ -422,7 +381,11 @@ async fn fetch_status(server: &str) -> Result<String, String> {
     let health = tonic_health::pb::health_check_response::ServingStatus::try_from(health.status)
         .map_or("UNKNOWN", |s| s.as_str_name());
     let info = pb::server_service_client::ServerServiceClient::new(channel)
-        .get_server_info(pb::GetServerInfoRequest {})
+        .get_server_info(tonic::Request::from_parts(
+            metadata,
+            tonic::Extensions::default(),
+            pb::GetServerInfoRequest {},
+        ))
         .await
         .map_err(|status| format!("GetServerInfo failed: {}", status.message()))?
         .into_inner();

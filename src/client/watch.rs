@@ -24,17 +24,13 @@ use tokio::{
 };
 use tonic::{
     Code, Status, Streaming,
-    metadata::MetadataValue,
     transport::{Endpoint, Error as TransportError},
 };
 use tonic_types::StatusExt as _;
 
-use super::{Failure, status_text, text};
+use super::{CredentialArgs, Failure, status_text, text};
 use crate::{
-    api::{
-        CALLER_HEADER,
-        pb::{self, watch_response::Message, watch_service_client::WatchServiceClient},
-    },
+    api::pb::{self, watch_response::Message, watch_service_client::WatchServiceClient},
     cli::{EXIT_FAILURE, EXIT_USAGE},
 };
 
@@ -50,12 +46,13 @@ const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a keep-alive ping may go unanswered.
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `x-authzd-caller` the sidecar sends, so server logs name it.
-const CALLER: &str = "authzd-watch";
-
 /// The flags of `authzd watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
+    /// The caller's credentials (a token file is read again at every reconnection, so a
+    /// rotated token is picked up).
+    #[command(flatten)]
+    credentials: CredentialArgs,
     /// The server's gRPC endpoint.
     #[arg(
         long,
@@ -149,6 +146,7 @@ pub fn watch(args: &WatchArgs) -> ExitCode {
 #[derive(Debug)]
 struct Plan {
     server: String,
+    credentials: CredentialArgs,
     endpoint: Endpoint,
     /// The filters; `start_revision` is filled in per connection.
     filters: pb::WatchRequest,
@@ -202,8 +200,10 @@ impl Plan {
                 .filter(|v| !v.is_empty())
                 .collect()
         };
-        let endpoint = Endpoint::from_shared(args.server.clone())
-            .map_err(|err| Failure::Usage(format!("invalid --server `{}`: {err}", args.server)))?
+        let endpoint = args
+            .credentials
+            .endpoint(&args.server)
+            .map_err(Failure::Usage)?
             .connect_timeout(CONNECT_TIMEOUT)
             .http2_keep_alive_interval(KEEPALIVE_INTERVAL)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT)
@@ -212,8 +212,11 @@ impl Plan {
             Some(path) => read_checkpoint(path)?,
             None => None,
         };
+        // A token that cannot be read is a usage error now rather than a retry loop later.
+        args.credentials.metadata().map_err(Failure::Usage)?;
         Ok(Self {
             server: args.server.clone(),
+            credentials: args.credentials.clone(),
             endpoint,
             filters: pb::WatchRequest {
                 start_revision: None,
@@ -330,9 +333,10 @@ async fn open(
         start_revision: position,
         ..plan.filters.clone()
     });
-    request
-        .metadata_mut()
-        .insert(CALLER_HEADER, MetadataValue::from_static(CALLER));
+    match plan.credentials.metadata() {
+        Ok(metadata) => *request.metadata_mut() = metadata,
+        Err(err) => tracing::warn!(%err, "calling without credentials"),
+    }
     WatchServiceClient::new(channel)
         .watch(request)
         .await

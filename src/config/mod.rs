@@ -17,13 +17,18 @@ use std::{
 pub const ENV_PREFIX: &str = "AUTHZD_";
 
 /// `AUTHZD_*` variables that are not settings (the config file's path; the client
-/// subcommands' server, actor and caller; the huge-pages opt-out, read before the settings
-/// at start-up): the settings reader skips them instead of calling them unknown.
+/// subcommands' server, actor and credentials; the huge-pages opt-out, read before the
+/// settings at start-up): the settings reader skips them instead of calling them unknown.
 pub const NON_SETTING_ENV: &[&str] = &[
     "AUTHZD_CONFIG",
     "AUTHZD_SERVER",
     "AUTHZD_ACTOR",
-    "AUTHZD_CALLER",
+    "AUTHZD_TOKEN",
+    "AUTHZD_TOKEN_FILE",
+    "AUTHZD_ACTOR_TOKEN",
+    "AUTHZD_CA_FILE",
+    "AUTHZD_CERT_FILE",
+    "AUTHZD_KEY_FILE",
     crate::huge_pages::OPT_OUT_ENV,
 ];
 
@@ -158,13 +163,91 @@ pub const SETTINGS: &[SettingSpec] = &[
         help: "how long such a lock lasts (e.g. `15m`, `1h`; 1s to 30d)",
     },
     SettingSpec {
-        key: "platform_token",
-        env: "AUTHZD_PLATFORM_TOKEN",
-        flag: "platform-token",
+        key: "callers_file",
+        env: "AUTHZD_CALLERS_FILE",
+        flag: "callers-file",
         default: "",
-        help: "the platform's credential for PlatformService calls (create tenants, register \
-               services), sent as `authorization: Bearer <token>`; empty disables those calls; \
-               at least 16 characters; never printed",
+        help: "TOML file of the callers allowed to call the API (names, token hashes or \
+               token files, client-certificate subjects, scopes, tenants, limits); reloaded \
+               when it changes and on SIGHUP; empty: no caller is authenticated, and the \
+               server listens only on loopback addresses",
+    },
+    SettingSpec {
+        key: "insecure_allow_unauthenticated",
+        env: "AUTHZD_INSECURE_ALLOW_UNAUTHENTICATED",
+        flag: "insecure-allow-unauthenticated",
+        default: "false",
+        help: "serve a non-loopback address with no callers file: anyone who reaches the \
+               port may act as anyone (`true` or `false`; warned about at start and hourly)",
+    },
+    SettingSpec {
+        key: "tls_cert_file",
+        env: "AUTHZD_TLS_CERT_FILE",
+        flag: "tls-cert-file",
+        default: "",
+        help: "PEM certificate chain of the server; set with tls_key_file to serve TLS \
+               (reloaded when it changes); empty: plaintext",
+    },
+    SettingSpec {
+        key: "tls_key_file",
+        env: "AUTHZD_TLS_KEY_FILE",
+        flag: "tls-key-file",
+        default: "",
+        help: "PEM private key of the server's certificate (reloaded when it changes)",
+    },
+    SettingSpec {
+        key: "tls_client_ca_file",
+        env: "AUTHZD_TLS_CLIENT_CA_FILE",
+        flag: "tls-client-ca-file",
+        default: "",
+        help: "PEM bundle of the CAs that sign client certificates: set, every client must \
+               present one (mTLS), and callers may be named by certificate subject",
+    },
+    SettingSpec {
+        key: "reload_interval",
+        env: "AUTHZD_RELOAD_INTERVAL",
+        flag: "reload-interval",
+        default: "5s",
+        help: "how often the callers, key and certificate files are looked at for changes \
+               (e.g. `1s`, `30s`; 100ms to 1h)",
+    },
+    SettingSpec {
+        key: "max_request_bytes",
+        env: "AUTHZD_MAX_REQUEST_BYTES",
+        flag: "max-request-bytes",
+        default: "1048576",
+        help: "largest request message any service accepts, in bytes; larger ones are \
+               refused with RESOURCE_EXHAUSTED (1024 to 16777216)",
+    },
+    SettingSpec {
+        key: "max_concurrent_streams",
+        env: "AUTHZD_MAX_CONCURRENT_STREAMS",
+        flag: "max-concurrent-streams",
+        default: "128",
+        help: "calls (HTTP/2 streams) one connection may have open at once (1 to 10000)",
+    },
+    SettingSpec {
+        key: "max_connections",
+        env: "AUTHZD_MAX_CONNECTIONS",
+        flag: "max-connections",
+        default: "1024",
+        help: "connections served at once; further ones wait to be accepted (1 to 100000)",
+    },
+    SettingSpec {
+        key: "keepalive_interval",
+        env: "AUTHZD_KEEPALIVE_INTERVAL",
+        flag: "keepalive-interval",
+        default: "60s",
+        help: "how often an HTTP/2 ping checks that a connection's peer is alive; one that \
+               does not answer within 20s is closed (e.g. `30s`; 1s to 1h)",
+    },
+    SettingSpec {
+        key: "max_connection_age",
+        env: "AUTHZD_MAX_CONNECTION_AGE",
+        flag: "max-connection-age",
+        default: "1h",
+        help: "a connection older than this is closed gracefully, so clients rebalance and \
+               idle ones go away (e.g. `30m`, `1h`; 1s to 7d)",
     },
 ];
 
@@ -243,10 +326,37 @@ pub struct Settings {
     pub lockout_threshold: u32,
     /// How long a lock by failed sign-ins lasts.
     pub lockout_duration: Duration,
-    /// The platform credential; `None`: platform calls are refused.
-    pub platform_token: Option<String>,
+    /// The callers file; `None`: no caller is authenticated.
+    pub callers_file: Option<PathBuf>,
+    /// Whether a non-loopback address may be served without callers.
+    pub insecure_allow_unauthenticated: bool,
+    /// The server's certificate and key; `None`: plaintext.
+    pub tls: Option<TlsSettings>,
+    /// How often the callers, key and certificate files are looked at.
+    pub reload_interval: Duration,
+    /// Largest request message.
+    pub max_request_bytes: usize,
+    /// HTTP/2 streams one connection may have open.
+    pub max_concurrent_streams: u32,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Interval of HTTP/2 keep-alive pings.
+    pub keepalive_interval: Duration,
+    /// Age at which a connection is closed gracefully.
+    pub max_connection_age: Duration,
     /// Where each setting came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
+}
+
+/// The server's TLS material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+    /// PEM bundle of client-certificate CAs; set: mTLS.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used. The process exits with status 2.
@@ -577,17 +687,61 @@ impl Layers {
                     "expected a duration like `15m` or `1h`, from 1s to 30d".into(),
                 )
             })?;
-        let token = take("platform_token");
-        if !token.0.is_empty()
-            && (token.0.len() < 16 || token.0.chars().any(|c| c.is_whitespace() || c.is_control()))
-        {
-            return Err(invalid(
-                "platform_token",
-                (String::from("(not shown)"), token.1),
-                "expected at least 16 characters without spaces".into(),
-            ));
-        }
-        let platform_token = Some(token.0).filter(|t| !t.is_empty());
+        let callers = take("callers_file");
+        let callers_file = Some(PathBuf::from(&callers.0)).filter(|_| !callers.0.trim().is_empty());
+        let insecure = take("insecure_allow_unauthenticated");
+        let insecure_allow_unauthenticated = match insecure.0.as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(invalid(
+                    "insecure_allow_unauthenticated",
+                    insecure,
+                    "expected `true` or `false`".into(),
+                ));
+            }
+        };
+        let tls = tls_settings(&take, &invalid)?;
+        let reload = take("reload_interval");
+        let reload_interval = parse_duration(&reload.0)
+            .filter(|d| (Duration::from_millis(100)..=Duration::from_hours(1)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "reload_interval",
+                    reload.clone(),
+                    "expected a duration like `1s` or `30s`, from 100ms to 1h".into(),
+                )
+            })?;
+        let max_request_bytes = whole_number(&take, &invalid, "max_request_bytes", 1024, 16 << 20)?;
+        let max_concurrent_streams = u32::try_from(whole_number(
+            &take,
+            &invalid,
+            "max_concurrent_streams",
+            1,
+            10_000,
+        )?)
+        .unwrap_or(u32::MAX);
+        let max_connections = whole_number(&take, &invalid, "max_connections", 1, 100_000)?;
+        let keepalive = take("keepalive_interval");
+        let keepalive_interval = parse_duration(&keepalive.0)
+            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(1)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "keepalive_interval",
+                    keepalive.clone(),
+                    "expected a duration like `30s` or `1m`, from 1s to 1h".into(),
+                )
+            })?;
+        let age = take("max_connection_age");
+        let max_connection_age = parse_duration(&age.0)
+            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(24 * 7)).contains(d))
+            .ok_or_else(|| {
+                invalid(
+                    "max_connection_age",
+                    age.clone(),
+                    "expected a duration like `30m` or `1h`, from 1s to 7d".into(),
+                )
+            })?;
 
         Ok(Settings {
             audit_retention_age,
@@ -595,7 +749,15 @@ impl Layers {
             lockout_duration,
             watch_buffer,
             watch_checkpoint_interval,
-            platform_token,
+            callers_file,
+            insecure_allow_unauthenticated,
+            tls,
+            reload_interval,
+            max_request_bytes,
+            max_concurrent_streams,
+            max_connections,
+            keepalive_interval,
+            max_connection_age,
             listen: listen_addr,
             data_dir: data_dir_path,
             log_format: log_format_value,
@@ -608,6 +770,68 @@ impl Layers {
             changelog_retention_count: count_value,
             sources: chosen.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
+    }
+}
+
+/// Reads a whole-number setting within `min..=max`.
+fn whole_number(
+    take: &impl Fn(&'static str) -> (String, Source),
+    invalid: &impl Fn(&'static str, (String, Source), String) -> ConfigError,
+    key: &'static str,
+    min: usize,
+    max: usize,
+) -> Result<usize, ConfigError> {
+    let value = take(key);
+    value
+        .0
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            invalid(
+                key,
+                value.clone(),
+                format!("expected a whole number from {min} to {max}"),
+            )
+        })
+}
+
+/// The TLS files: a certificate and a key together, or neither; a client CA only with them.
+fn tls_settings(
+    take: &impl Fn(&'static str) -> (String, Source),
+    invalid: &impl Fn(&'static str, (String, Source), String) -> ConfigError,
+) -> Result<Option<TlsSettings>, ConfigError> {
+    let path = |value: &(String, Source)| {
+        Some(PathBuf::from(&value.0)).filter(|_| !value.0.trim().is_empty())
+    };
+    let (cert, key, ca) = (
+        take("tls_cert_file"),
+        take("tls_key_file"),
+        take("tls_client_ca_file"),
+    );
+    match (path(&cert), path(&key), path(&ca)) {
+        (None, None, None) => Ok(None),
+        (Some(cert_file), Some(key_file), client_ca_file) => Ok(Some(TlsSettings {
+            cert_file,
+            key_file,
+            client_ca_file,
+        })),
+        (Some(_), None, _) => Err(invalid(
+            "tls_key_file",
+            take("tls_key_file"),
+            "must be set when tls_cert_file is".into(),
+        )),
+        (None, Some(_), _) => Err(invalid(
+            "tls_cert_file",
+            cert,
+            "must be set when tls_key_file is".into(),
+        )),
+        (None, None, Some(_)) => Err(invalid(
+            "tls_client_ca_file",
+            ca,
+            "needs tls_cert_file and tls_key_file: client certificates are asked for only over TLS"
+                .into(),
+        )),
     }
 }
 
@@ -645,7 +869,10 @@ fn parse_duration(text: &str) -> Option<Duration> {
 impl Settings {
     /// Renders the effective configuration as TOML, each value annotated with its source.
     pub fn to_toml(&self) -> String {
-        let values: [(&str, String); 15] = [
+        let path =
+            |p: Option<&PathBuf>| quote(&p.map(|p| p.display().to_string()).unwrap_or_default());
+        let tls = self.tls.as_ref();
+        let values: [(&str, String); 26] = [
             ("listen", quote(&self.listen.to_string())),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
@@ -682,6 +909,35 @@ impl Settings {
                 "watch_checkpoint_interval",
                 quote(&format!("{}ms", self.watch_checkpoint_interval.as_millis())),
             ),
+            ("callers_file", path(self.callers_file.as_ref())),
+            (
+                "insecure_allow_unauthenticated",
+                self.insecure_allow_unauthenticated.to_string(),
+            ),
+            ("tls_cert_file", path(tls.map(|t| &t.cert_file))),
+            ("tls_key_file", path(tls.map(|t| &t.key_file))),
+            (
+                "tls_client_ca_file",
+                path(tls.and_then(|t| t.client_ca_file.as_ref())),
+            ),
+            (
+                "reload_interval",
+                quote(&format!("{}ms", self.reload_interval.as_millis())),
+            ),
+            ("max_request_bytes", self.max_request_bytes.to_string()),
+            (
+                "max_concurrent_streams",
+                self.max_concurrent_streams.to_string(),
+            ),
+            ("max_connections", self.max_connections.to_string()),
+            (
+                "keepalive_interval",
+                quote(&format!("{}s", self.keepalive_interval.as_secs())),
+            ),
+            (
+                "max_connection_age",
+                quote(&format!("{}s", self.max_connection_age.as_secs())),
+            ),
         ];
         let mut out =
             String::from("# effective authzd configuration; each value's source follows it\n");
@@ -691,13 +947,6 @@ impl Settings {
                 .get(key)
                 .map_or_else(|| "default".to_owned(), ToString::to_string);
             let _ = writeln!(out, "{key} = {value}  # {source}");
-        }
-        if self.platform_token.is_some() {
-            let source = self
-                .sources
-                .get("platform_token")
-                .map_or_else(|| "default".to_owned(), ToString::to_string);
-            let _ = writeln!(out, "# platform_token is set (not shown)  # {source}");
         }
         out
     }

@@ -122,6 +122,9 @@ pub struct AuditQuery {
     pub from: Option<Timestamp>,
     /// Only before this time.
     pub until: Option<Timestamp>,
+    /// Only records of these tenants (a caller confined to them reads no others; records
+    /// without a tenant are not theirs); `None`: any.
+    pub within: Option<std::collections::BTreeSet<String>>,
 }
 
 impl AuditQuery {
@@ -137,6 +140,10 @@ impl AuditQuery {
                 .is_none_or(|t| record.target.contains(t.as_str()))
             && self.from.is_none_or(|from| record.at >= from)
             && self.until.is_none_or(|until| record.at < until)
+            && self
+                .within
+                .as_ref()
+                .is_none_or(|within| record.tenant.as_ref().is_some_and(|t| within.contains(t)))
     }
 }
 

@@ -37,7 +37,7 @@ struct World {
 /// local user `bob` who may restore, a directory user `dina` and a support account.
 async fn world(settings: &[(&'static str, &str)]) -> World {
     let clock = Arc::new(ManualClock::new(Timestamp::from_unix_millis(START)));
-    let mut all = vec![("platform_token", TOKEN)];
+    let mut all = vec![];
     all.extend_from_slice(settings);
     let server = TestServer::start_with(clock.clone(), &all).await;
     let channel = server.channel().await;

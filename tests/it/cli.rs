@@ -3,16 +3,19 @@
 
 use std::process::Output;
 
-use crate::support::process::{ServerProcess, authzd};
+use crate::support::{
+    callers::{TestCaller, write_callers},
+    process::{ServerProcess, authzd},
+};
 
-const TOKEN: &str = "cli-test-platform-token";
+const TOKEN: &str = "cli-test-caller-token";
 
-/// Runs `authzd ARGS…` against `server`, with the platform token in the environment (as
+/// Runs `authzd ARGS…` against `server`, with the caller's token in the environment (as
 /// an operator's shell would have it) and the actor given as a flag where needed.
 fn run(server: &ServerProcess, args: &[&str]) -> Output {
     authzd()
         .env("AUTHZD_SERVER", server.uri())
-        .env("AUTHZD_PLATFORM_TOKEN", TOKEN)
+        .env("AUTHZD_TOKEN", TOKEN)
         .args(args)
         .output()
         .expect("run authzd")
@@ -43,11 +46,15 @@ fn field<'a>(table: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no `{name}` row in\n{table}"))
 }
 
-/// A server with the platform token, a registered service and a tenant `acme` owned by
-/// `alice`, subscribed to it.
+/// A server whose one caller is `authzd-cli` (with every scope), a registered service and
+/// a tenant `acme` owned by `alice`, subscribed to it.
 fn platform() -> (tempfile::TempDir, ServerProcess) {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(dir.path(), &["--platform-token", TOKEN]);
+    let callers = write_callers(dir.path(), "", &[TestCaller::full("authzd-cli", TOKEN)]);
+    let server = ServerProcess::start(
+        &dir.path().join("data"),
+        &["--callers-file", callers.to_str().unwrap()],
+    );
     let service = ok(
         &server,
         &[
@@ -400,13 +407,16 @@ fn cli_exports_the_audit_trail_as_json_lines_and_lists_it() {
     );
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed["events"].as_array().unwrap().len(), 1);
-    // Without a credential the export is a usage error.
+    // Without a credential the server refuses the export.
     let bare = authzd()
         .env("AUTHZD_SERVER", server.uri())
-        .env_remove("AUTHZD_PLATFORM_TOKEN")
-        .env_remove("AUTHZD_ACTOR")
         .args(["audit-export"])
         .output()
         .unwrap();
-    assert_eq!(bare.status.code(), Some(2));
+    assert_eq!(bare.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("UNAUTHENTICATED"),
+        "{}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
 }

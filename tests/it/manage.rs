@@ -282,11 +282,7 @@ fn denied_by<T: std::fmt::Debug>(result: Result<T, Status>, rule: &str) {
 }
 
 async fn started() -> (TestServer, Admin) {
-    let server = TestServer::start_with(
-        std::sync::Arc::new(authzd::app::SystemClock),
-        &[("platform_token", TOKEN)],
-    )
-    .await;
+    let server = TestServer::start_with(std::sync::Arc::new(authzd::app::SystemClock), &[]).await;
     let mut admin = Admin::connect(&server).await;
     admin
         .tenant(pb::DemotionPolicy::RemoveFromAdministrators)
@@ -538,41 +534,6 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
         .into_inner();
     assert!(group.revision >= deleted.revision);
     assert!(group.group.unwrap().members.is_empty());
-}
-
-#[tokio::test]
-async fn platform_calls_need_the_platform_token() {
-    let (server, mut admin) = started().await;
-    let tenant = || pb::CreateTenantRequest {
-        id: "other".into(),
-        name: "Other".into(),
-        owner_email: "o@other.example".into(),
-        owner_display_name: "O".into(),
-        ..Default::default()
-    };
-    refused(
-        admin.platform.create_tenant(tenant()).await,
-        Code::Unauthenticated,
-        "authorization",
-    );
-    let mut wrong = Request::new(tenant());
-    wrong
-        .metadata_mut()
-        .insert("authorization", "Bearer not-the-token".parse().unwrap());
-    refused(
-        admin.platform.create_tenant(wrong).await,
-        Code::Unauthenticated,
-        "not valid",
-    );
-    drop(server);
-
-    let unconfigured = TestServer::start().await;
-    let mut other = Admin::connect(&unconfigured).await;
-    refused(
-        other.platform.create_tenant(platform(tenant())).await,
-        Code::Unauthenticated,
-        "platform_token",
-    );
 }
 
 #[tokio::test]
@@ -1072,11 +1033,7 @@ async fn rule_the_administrators_group_is_readable_but_cannot_be_edited_or_delet
 /// Makes `user` an application administrator of the service, then a standard user, and
 /// answers whether it is still in the Administrators group.
 async fn demoted_stays_administrator(policy: pb::DemotionPolicy) -> bool {
-    let server = TestServer::start_with(
-        std::sync::Arc::new(authzd::app::SystemClock),
-        &[("platform_token", TOKEN)],
-    )
-    .await;
+    let server = TestServer::start_with(std::sync::Arc::new(authzd::app::SystemClock), &[]).await;
     let mut admin = Admin::connect(&server).await;
     admin.tenant(policy).await;
     admin.user("ann").await;

@@ -133,7 +133,7 @@ impl Server {
         for _ in 0..20 {
             let mut command = authzd();
             command
-                .args(["serve", "--listen", listen, "--platform-token", TOKEN])
+                .args(["serve", "--listen", listen])
                 .arg("--data-dir")
                 .arg(data_dir);
             let mut proc = Proc::spawn(command);
@@ -417,7 +417,7 @@ async fn watch_cli_prints_every_change_once_in_order_across_a_server_restart() {
 async fn watch_cli_resumes_after_its_checkpoint_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("watch.checkpoint");
-    let server = ServerProcess::start(&dir.path().join("data"), &["--platform-token", TOKEN]);
+    let server = ServerProcess::start(&dir.path().join("data"), &[]);
     let uri = server.uri();
     create_tenant(&uri).await;
     invite_users(&uri, 1..5).await;
@@ -471,10 +471,7 @@ async fn watch_cli_resumes_after_its_checkpoint_file() {
 async fn watch_cli_resumes_without_gap_after_being_ended_as_too_slow() {
     let dir = tempfile::tempdir().unwrap();
     // A one-message buffer: a group commit of several changes overflows it at once.
-    let server = ServerProcess::start(
-        &dir.path().join("data"),
-        &["--platform-token", TOKEN, "--watch-buffer", "1"],
-    );
+    let server = ServerProcess::start(&dir.path().join("data"), &["--watch-buffer", "1"]);
     let uri = server.uri();
     let mut watcher = Watcher::start(&uri, &["--from", "0", "--max-backoff", "200ms"]);
     create_tenant(&uri).await;
@@ -530,8 +527,6 @@ async fn watch_cli_exits_1_when_its_resume_point_was_pruned() {
     let server = ServerProcess::start(
         &dir.path().join("data"),
         &[
-            "--platform-token",
-            TOKEN,
             "--checkpoint-every",
             "1",
             "--changelog-retention-count",

@@ -16,7 +16,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
     ) -> Result<Response<pb::UserResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -32,7 +32,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
             self.user_reply(&tenant, &user, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn unlock_user(
@@ -72,7 +72,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
             .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn reset_mfa(
@@ -101,6 +101,6 @@ impl pb::account_service_server::AccountService for ManagementApi {
             .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

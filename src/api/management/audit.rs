@@ -55,7 +55,7 @@ impl CallAudit {
 impl ManagementApi {
     /// Records `result` in the audit trail unless the writer did: a refusal before the
     /// writer, or an allowed read (the writer records every change, allowed or refused).
-    pub(super) async fn audited<R>(
+    pub(super) fn audited<R>(
         &self,
         audit: CallAudit,
         result: Result<R, Status>,
@@ -74,21 +74,19 @@ impl ManagementApi {
         };
         if let Some(outcome) = outcome {
             let fields = RequestFields::decode(&self.descriptors, &audit);
-            self.app
-                .audit_call(AuditRecord {
-                    id: 0,
-                    at: self.app.now(),
-                    tenant: fields.tenant,
-                    actor: fields.actor,
-                    caller: audit.caller,
-                    method: audit.method,
-                    target: fields.target,
-                    outcome,
-                    request_id: fields.request_id,
-                    // Set by the writer: the revision the call was answered at.
-                    revision: 0,
-                })
-                .await;
+            self.app.audit_call(AuditRecord {
+                id: 0,
+                at: self.app.now(),
+                tenant: fields.tenant,
+                actor: fields.actor,
+                caller: audit.caller,
+                method: audit.method,
+                target: fields.target,
+                outcome,
+                request_id: fields.request_id,
+                // Set by the writer: the revision the call was answered at.
+                revision: 0,
+            });
         }
         result
     }

@@ -86,7 +86,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_grant(
@@ -110,7 +110,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_grants(
@@ -151,7 +151,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn revoke_grant(
@@ -188,6 +188,6 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

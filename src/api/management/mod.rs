@@ -20,16 +20,13 @@ pub(crate) use records::role as role_to_pb;
 
 use std::{hash::BuildHasher as _, sync::Arc, sync::atomic::AtomicU64};
 
-use tonic::{Request, Status, metadata::MetadataMap};
+use tonic::{Request, Status};
 
-use super::{convert::id, paging, pb, status};
+use super::{convert::id, guard::Authenticated, paging, pb, status};
 use crate::{
     app::{App, ChangeMeta, Committed, Precondition, WriteError},
     engine::{ChangeRecord, Mutation, Revision, Snapshot, TenantId, UserId},
 };
-
-/// Header naming the calling service.
-pub const CALLER_HEADER: &str = "x-authzd-caller";
 
 /// Marks a refusal the writer has already put in the audit trail.
 const AUDITED: &str = "x-authzd-audited";
@@ -39,10 +36,8 @@ const AUDITED: &str = "x-authzd-audited";
 const MERGE_ATTEMPTS: usize = 3;
 
 /// What the management services are configured with.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ManagementOptions {
-    /// The platform credential; `None`: platform calls are refused.
-    pub platform_token: Option<String>,
     /// Failed sign-ins in a row that lock a user.
     pub lockout_threshold: u32,
     /// How long such a lock lasts.
@@ -53,8 +48,6 @@ pub struct ManagementOptions {
 #[derive(Debug, Clone)]
 pub struct ManagementApi {
     app: App,
-    /// The platform credential; `None`: platform calls are refused.
-    platform_token: Option<Arc<str>>,
     lockout_threshold: u32,
     lockout_duration: std::time::Duration,
     // Arc: decoded once from the descriptor set; every clone of the service reads it.
@@ -72,20 +65,24 @@ struct Caller {
     method: String,
 }
 
+/// The caller the guard authenticated (its name is what the change log and the audit
+/// trail record) and the method called.
 fn caller<T>(request: &Request<T>) -> Caller {
     Caller {
-        service: caller_service(request.metadata()),
+        service: request
+            .extensions()
+            .get::<Authenticated>()
+            .map_or_else(|| "unidentified".to_owned(), |a| a.name().to_owned()),
         method: method_of(request),
     }
 }
 
-fn caller_service(metadata: &MetadataMap) -> String {
-    metadata
-        .get(CALLER_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .unwrap_or("unidentified")
-        .to_owned()
+/// The tenants the caller is confined to; `None`: every tenant.
+fn caller_tenants<T>(request: &Request<T>) -> Option<std::collections::BTreeSet<String>> {
+    request
+        .extensions()
+        .get::<Authenticated>()
+        .and_then(|a| a.caller.tenants().cloned())
 }
 
 /// `package.Service/Method` of a call, from the extension the tracing layer sets.
@@ -98,15 +95,11 @@ fn method_of<T>(request: &Request<T>) -> String {
 }
 
 impl ManagementApi {
-    /// Serves management calls on `app`; platform calls need the options' platform token
-    /// (none configured: they are refused).
+    /// Serves management calls on `app`. Callers and their scopes are checked before a
+    /// call gets here (`api::guard`).
     pub fn new(app: App, options: ManagementOptions) -> Self {
         Self {
             app,
-            platform_token: options
-                .platform_token
-                .filter(|t| !t.is_empty())
-                .map(Arc::from),
             lockout_threshold: options.lockout_threshold,
             lockout_duration: options.lockout_duration,
             // The set is compiled into this binary by build.rs: it always decodes.
@@ -125,29 +118,6 @@ impl ManagementApi {
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
-    }
-
-    /// Checks the platform credential of a platform call.
-    fn platform<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        let Some(expected) = &self.platform_token else {
-            return Err(Status::unauthenticated(
-                "platform calls are disabled: the server has no platform_token configured",
-            ));
-        };
-        let presented = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                Status::unauthenticated(
-                    "platform calls need the header `authorization: Bearer <platform token>`",
-                )
-            })?;
-        if !constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
-            return Err(Status::unauthenticated("the platform token is not valid"));
-        }
-        Ok(caller(request))
     }
 
     /// Submits a change: the writer checks the actor's authority and the precondition on
@@ -381,10 +351,6 @@ fn list_page<T>(
         })
         .collect();
     Ok(paging::page(matching, size, after.as_deref(), id_of))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Answers a tonic call.

@@ -125,7 +125,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_object(
@@ -151,7 +151,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_objects(
@@ -187,7 +187,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_object(
@@ -237,7 +237,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn move_object(
@@ -263,7 +263,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             self.object_reply(&key, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_object(
@@ -290,6 +290,6 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, chosen_id, etag_matches, list_page, mask_paths, pb,
-    records, reply,
+    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
+    pb, records, reply,
 };
 use crate::{
     api::{bounds, convert::id, convert::optional_id, status::required},
@@ -22,7 +22,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::TenantResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
             bounds::required_text("name", &request.name)?;
@@ -52,7 +52,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn register_service(
@@ -61,7 +61,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let message = request
                 .service
@@ -83,7 +83,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_service(
@@ -92,7 +92,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let message = request
                 .service
@@ -137,7 +137,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn subscribe_service(
@@ -146,7 +146,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::TenantResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -162,7 +162,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn recover_ownership(
@@ -171,7 +171,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
     ) -> Result<Response<pb::UserResponse>, Status> {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = self.platform(&request)?;
+            let caller = caller(&request);
             let request = request.into_inner();
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -187,7 +187,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -212,7 +212,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_services(
@@ -240,6 +240,6 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

@@ -221,7 +221,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             self.security_group_reply(&scope, group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_security_group(
@@ -252,7 +252,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_security_groups(
@@ -288,7 +288,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_security_group(
@@ -363,7 +363,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             self.security_group_reply(&scope, &group, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_security_group(
@@ -398,7 +398,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn add_security_group_member(
@@ -408,7 +408,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::SecurityGroupResponse>, Status> =
             async move { self.security_group_member(request, true).await }.await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn remove_security_group_member(
@@ -418,7 +418,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         let audit = CallAudit::of(&request);
         let result: Result<Response<pb::SecurityGroupResponse>, Status> =
             async move { self.security_group_member(request, false).await }.await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -479,7 +479,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             self.level_reply(&scope, level, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_permission_level(
@@ -510,7 +510,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_permission_levels(
@@ -544,7 +544,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_permission_level(
@@ -607,7 +607,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             self.level_reply(&scope, &level, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_permission_level(
@@ -642,6 +642,6 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

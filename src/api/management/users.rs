@@ -125,7 +125,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             self.user_reply(&tenant, &user.user, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn activate_user(
@@ -155,7 +155,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_user(
@@ -178,7 +178,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_users(
@@ -212,7 +212,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_user(
@@ -267,7 +267,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             self.user_reply(&tenant, &user, revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_user(
@@ -294,7 +294,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn set_tenant_role(
@@ -325,7 +325,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn transfer_ownership(
@@ -347,7 +347,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn grant_service_access(
@@ -398,7 +398,7 @@ impl ManagementApi {
                 .await
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }
 
@@ -435,7 +435,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn get_group(
@@ -458,7 +458,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn list_groups(
@@ -492,7 +492,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn update_group(
@@ -524,7 +524,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn delete_group(
@@ -551,7 +551,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             })
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn add_group_member(
@@ -577,7 +577,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 
     async fn remove_group_member(
@@ -603,6 +603,6 @@ impl pb::group_service_server::GroupService for ManagementApi {
             self.group_reply(&tenant, &group, written.revision.get())
         }
         .await;
-        self.audited(audit, result).await
+        self.audited(audit, result)
     }
 }

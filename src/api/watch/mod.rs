@@ -7,13 +7,13 @@
 mod event;
 mod service;
 
-use std::{collections::HashMap, pin::Pin};
+use std::{collections::HashMap, pin::Pin, sync::Arc};
 
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use super::{convert, pb, status::invalid_field};
+use super::{convert, guard::Authenticated, pb, status::invalid_field};
 use crate::{
     app::{App, WatchError, WatchFilter, WatchItem, WatchOptions},
     engine::{Revision, ServiceId, TenantId},
@@ -37,26 +37,79 @@ impl WatchApi {
         Self { app, options }
     }
 
-    /// `Watch`: validates the filter and start, then streams what the app delivers.
+    /// `Watch`: validates the filter and start, then streams what the app delivers. A
+    /// caller confined to tenants sees only theirs (the guard refused filters naming
+    /// others); each open stream holds one of the caller's stream slots until it ends.
     async fn watch(
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<WatchStream>, Status> {
+        let caller = request
+            .extensions()
+            .get::<Authenticated>()
+            .map(|a| Arc::clone(&a.caller));
         let request = request.into_inner();
-        let filter = filter(&request)?;
+        let mut filter = filter(&request)?;
+        let slot = match &caller {
+            Some(caller) => Some(caller.usage.open_watch_stream().ok_or_else(|| {
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!(
+                        "caller `{}` already holds the {} Watch streams it may have open",
+                        caller.name,
+                        caller.usage.max_watch_streams()
+                    ),
+                    ErrorDetails::with_error_info(
+                        "WATCH_STREAMS_EXHAUSTED",
+                        "authzd",
+                        HashMap::new(),
+                    ),
+                )
+            })?),
+            None => None,
+        };
+        if let Some(allowed) = caller.as_ref().and_then(|c| c.tenants())
+            && filter.tenants.is_empty()
+        {
+            // Validated when the callers file was loaded.
+            filter.tenants = allowed
+                .iter()
+                .filter_map(|t| TenantId::parse(t).ok())
+                .collect();
+        }
         let start = request.start_revision.map(Revision::new);
         let subscription = self
             .app
             .watch(start, filter, self.options)
             .await
             .map_err(|err| watch_error(&err))?;
-        let stream = subscription.map(|item| item.map_err(|err| watch_error(&err)));
+        let stream = subscription.map(move |item| {
+            // The slot is freed when the stream (and with it this closure) is dropped.
+            let _held = &slot;
+            item.map_err(|err| watch_error(&err))
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 }
 
+/// Most tenants, services or kinds one filter may name: a filter is kept for as long as
+/// its stream is open, and matched against every change.
+const MAX_FILTER_ITEMS: usize = 1_000;
+
 /// The filter of a `Watch` request.
 pub(crate) fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
+    for (field, len) in [
+        ("tenants", request.tenants.len()),
+        ("services", request.services.len()),
+        ("kinds", request.kinds.len()),
+    ] {
+        if len > MAX_FILTER_ITEMS {
+            return Err(invalid_field(
+                field,
+                format!("may name at most {MAX_FILTER_ITEMS} items"),
+            ));
+        }
+    }
     let tenants = convert::ids("tenants", &request.tenants, TenantId::parse)?;
     let services = convert::ids("services", &request.services, ServiceId::parse)?;
     let kinds = request

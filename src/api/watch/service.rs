@@ -27,12 +27,23 @@ const WATCH_PATH: &str = "/authz.v1.WatchService/Watch";
 #[derive(Debug, Clone)]
 pub struct WatchServer {
     api: Arc<WatchApi>,
+    max_request_bytes: Option<usize>,
 }
 
 impl WatchServer {
     /// Serves `api`.
     pub fn new(api: WatchApi) -> Self {
-        Self { api: Arc::new(api) }
+        Self {
+            api: Arc::new(api),
+            max_request_bytes: None,
+        }
+    }
+
+    /// Refuses requests larger than `limit` bytes before decoding them.
+    #[must_use]
+    pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+        self.max_request_bytes = Some(limit);
+        self
     }
 }
 
@@ -60,8 +71,10 @@ impl Service<http::Request<Body>> for WatchServer {
             return Box::pin(async move { Ok(status.into_http()) });
         }
         let method = WatchMethod(Arc::clone(&self.api));
+        let limit = self.max_request_bytes;
         Box::pin(async move {
             Ok(Grpc::new(WatchCodec)
+                .apply_max_message_size_config(limit, None)
                 .server_streaming(method, request)
                 .await)
         })

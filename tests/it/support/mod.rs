@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub(crate) mod callers;
 pub(crate) mod process;
 pub(crate) mod raw;
 pub(crate) mod server;

@@ -1,95 +1,44 @@
-//! Calls of any method with the request as raw bytes (the idea of `src/client/call.rs`):
-//! a test can send what no generated client would, such as malformed protobuf.
+//! Calls any method by path with an already-encoded request, for tests generated from the
+//! descriptor set.
 
-use std::time::Duration;
-
-use prost::bytes::{Buf as _, BufMut as _, Bytes};
+use authzd::client::RawCodec;
+use prost::bytes::Bytes;
 use tonic::{
-    Request, Status,
-    codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
-    codegen::http::uri::PathAndQuery,
-    transport::Channel,
+    Request, Status, codegen::http::uri::PathAndQuery, metadata::MetadataMap, transport::Channel,
 };
 
-/// A codec over already-encoded messages: requests go out as they are, answers come back
-/// whole.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Bytes;
-    type Encoder = Self;
-    type Decoder = Self;
-
-    fn encoder(&mut self) -> Self {
-        Self
-    }
-
-    fn decoder(&mut self) -> Self {
-        Self
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
-}
-
-fn request(bytes: Vec<u8>) -> Request<Vec<u8>> {
-    let mut request = Request::new(bytes);
-    request
-        .metadata_mut()
-        .insert("x-authzd-caller", "hostile-test".parse().unwrap());
-    request
-}
-
-/// Calls the unary method at `path` (`/package.Service/Method`) with `bytes`.
-pub(crate) async fn unary(channel: Channel, path: &str, bytes: Vec<u8>) -> Result<Bytes, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
+/// Calls `method` (`package.Service/Method`) with `body` and `metadata`. For a server
+/// stream, the first message (or the status that ends the stream first) is the answer.
+pub(crate) async fn call(
+    channel: &Channel,
+    method: &str,
+    server_streaming: bool,
+    body: Vec<u8>,
+    metadata: MetadataMap,
+) -> Result<Bytes, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready()
         .await
         .map_err(|err| Status::unavailable(err.to_string()))?;
-    let path = PathAndQuery::try_from(path.to_owned()).unwrap();
-    grpc.unary(request(bytes), path, RawCodec)
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-/// Calls the server-streaming method at `path` with `bytes` and reads its first message,
-/// waiting at most `wait` for it: `Ok(None)` when the stream is open but quiet (a live
-/// watch), or ended without a message.
-pub(crate) async fn first_streamed(
-    channel: Channel,
-    path: &str,
-    bytes: Vec<u8>,
-    wait: Duration,
-) -> Result<Option<Bytes>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|err| Status::unavailable(err.to_string()))?;
-    let path = PathAndQuery::try_from(path.to_owned()).unwrap();
-    let call = async {
+    let path = PathAndQuery::try_from(format!("/{method}")).unwrap();
+    let request = Request::from_parts(metadata, tonic::Extensions::default(), body);
+    if server_streaming {
         let mut stream = grpc
-            .server_streaming(request(bytes), path, RawCodec)
+            .server_streaming(request, path, RawCodec)
             .await?
             .into_inner();
-        stream.message().await
-    };
-    tokio::time::timeout(wait, call).await.unwrap_or(Ok(None))
+        stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::ok("the stream ended without a message"))
+    } else {
+        Ok(grpc.unary(request, path, RawCodec).await?.into_inner())
+    }
+}
+
+/// Metadata with `authorization: Bearer <token>`.
+pub(crate) fn bearer(token: &str) -> MetadataMap {
+    let mut metadata = MetadataMap::new();
+    metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
+    metadata
 }

@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 #[derive(Debug)]
 pub(crate) struct TestServer {
     app: Option<App>,
+    auth: Arc<authzd::auth::Authenticator>,
     pub(crate) addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -68,6 +69,7 @@ impl TestServer {
         let bound = BoundServer::bind_with_clock(settings, clock).await.unwrap();
         let addr = bound.local_addr().unwrap();
         let app = bound.app().clone();
+        let auth = Arc::clone(bound.auth());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             bound
@@ -79,11 +81,17 @@ impl TestServer {
         });
         Self {
             app: Some(app),
+            auth,
             addr,
             stop: Some(stop),
             task: Some(task),
             _dir: owned_dir,
         }
+    }
+
+    /// The callers the server authenticates.
+    pub(crate) fn auth(&self) -> &authzd::auth::Authenticator {
+        &self.auth
     }
 
     /// The application behind the server.

@@ -1,0 +1,524 @@
+//! The guard in front of every service but health: who is calling (a bearer token or a
+//! client certificate), whether the caller holds the scope the method needs, whether it
+//! is within its rate, and — for a caller confined to tenants or bound to prove its
+//! actors — whether the request stays within its tenants and names a proven actor.
+//!
+//! A call that passes carries the caller in its extensions ([`Authenticated`]); the
+//! handlers record that name, never a header the client chose. A call refused here never
+//! reaches a handler, the writer or the audit trail: refusals of unknown callers cost one
+//! hash and a lookup, and are logged by the trace layer at DEBUG.
+
+use std::{
+    collections::BTreeSet,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http_body_util::BodyExt as _;
+use prost::bytes::{Buf as _, Bytes};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage as _, Value,
+};
+use tonic::{Code, Status, body::Body, codegen::BoxFuture, codegen::http};
+use tonic_types::{ErrorDetails, StatusExt as _};
+use tower::{Layer, Service};
+
+use super::{pb, status::echo};
+use crate::auth::{Authenticator, Caller, ProvenActor, Scope};
+
+/// The header that carries the end user's OIDC token for a caller that must prove its
+/// actors.
+pub const ACTOR_TOKEN_HEADER: &str = "x-authzd-actor-token";
+
+/// The caller of a call that passed the guard, and the actor it proved, if it had to.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated {
+    pub(crate) caller: Arc<Caller>,
+}
+
+impl Authenticated {
+    /// The caller's name, as recorded.
+    pub(crate) fn name(&self) -> &str {
+        &self.caller.name
+    }
+}
+
+/// Builds [`Guard`]s that share one authenticator and one descriptor pool.
+#[derive(Debug, Clone)]
+pub struct GuardLayer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    // Arc: the server's reloader replaces the callers inside it; every guard reads them.
+    auth: Arc<Authenticator>,
+    descriptors: DescriptorPool,
+    max_request_bytes: usize,
+}
+
+impl GuardLayer {
+    /// A guard over `auth`'s callers, refusing requests over `max_request_bytes`.
+    pub fn new(auth: Arc<Authenticator>, max_request_bytes: usize) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                auth,
+                // The set is compiled into this binary by build.rs: it always decodes.
+                descriptors: DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default(),
+                max_request_bytes,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug, Clone)]
+pub struct Guard<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// What a method requires of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Health: no credential, so that probes and load balancers work.
+    Open,
+    /// Any authenticated caller (server information, reflection).
+    AnyCaller,
+    /// A caller holding this scope.
+    Scope(Scope),
+}
+
+fn access(path: &str) -> Access {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
+    match service {
+        "grpc.health.v1.Health" => Access::Open,
+        "authz.v1.CheckService" => Access::Scope(Scope::Check),
+        "authz.v1.WatchService" => Access::Scope(Scope::Watch),
+        "authz.v1.AuditService" => Access::Scope(Scope::Audit),
+        "authz.v1.PlatformService" => Access::Scope(Scope::Platform),
+        // The sign-in front end reports on behalf of no actor, as the platform does.
+        "authz.v1.AccountService" if method == "ReportSignIn" => Access::Scope(Scope::Platform),
+        "authz.v1.ServerService" => Access::AnyCaller,
+        s if s.starts_with("authz.v1.") => Access::Scope(Scope::Manage),
+        _ => Access::AnyCaller,
+    }
+}
+
+/// Methods that name no tenant by design: a confined caller may call them, and the
+/// handler narrows what they answer to the caller's tenants.
+const NARROWED_TO_CALLER_TENANTS: &[&str] = &[
+    "authz.v1.ServerService/GetServerInfo",
+    "authz.v1.WatchService/Watch",
+    "authz.v1.AuditService/ListAuditEvents",
+    "authz.v1.AuditService/ExportAuditEvents",
+];
+
+/// Fields that name a tenant besides `tenant` and `tenants`: (message, field).
+const OTHER_TENANT_FIELDS: &[(&str, &str)] = &[("authz.v1.CreateTenantRequest", "id")];
+
+impl<S> Service<http::Request<Body>> for Guard<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call; the fresh one waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let path = request.uri().path().to_owned();
+        let access = access(&path);
+        if access == Access::Open {
+            return Box::pin(inner.call(request));
+        }
+        let caller = match identify(&self.shared.auth, &request, &path) {
+            Ok(caller) => caller,
+            Err(status) => return refuse(status),
+        };
+        if let Access::Scope(scope) = access
+            && !caller.has_scope(scope)
+        {
+            return refuse(denied(
+                "SCOPE_MISSING",
+                format!(
+                    "caller `{}` lacks the `{scope}` scope that {} needs",
+                    caller.name,
+                    method_name(&path)
+                ),
+            ));
+        }
+        if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
+            && let Err(exhausted) = caller.usage.admit_connection(&peer.connection)
+        {
+            return refuse(with_reason(
+                Code::ResourceExhausted,
+                "CONNECTIONS_EXHAUSTED",
+                format!(
+                    "caller `{}` already uses the {} connections it may; send its calls on one of them",
+                    caller.name, exhausted.max
+                ),
+            ));
+        }
+        if let Err(limited) = caller.usage.take_call() {
+            return refuse(rate_limited(&caller, limited.retry_after));
+        }
+        let inspect =
+            path.starts_with("/authz.v1.") && (caller.tenants().is_some() || caller.prove_actor);
+        request.extensions_mut().insert(Authenticated {
+            caller: Arc::clone(&caller),
+        });
+        if !inspect {
+            return Box::pin(async move { Ok(oversize_as_exhausted(inner.call(request).await?)) });
+        }
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let verdict = inspect_request(&shared, &caller, &parts, &path, body).await;
+            match verdict {
+                Ok((message, proven)) => {
+                    let mut request = http::Request::from_parts(
+                        parts,
+                        Body::new(http_body_util::Full::new(message)),
+                    );
+                    if let Some(proven) = proven {
+                        request.extensions_mut().insert(proven);
+                    }
+                    Ok(oversize_as_exhausted(inner.call(request).await?))
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+fn refuse<E: Send + 'static>(status: Status) -> BoxFuture<http::Response<Body>, E> {
+    Box::pin(async move { Ok(status.into_http()) })
+}
+
+/// The configured caller whose credential the request presents.
+fn identify<B>(
+    auth: &Authenticator,
+    request: &http::Request<B>,
+    path: &str,
+) -> Result<Arc<Caller>, Status> {
+    if let Some(anonymous) = auth.anonymous() {
+        return Ok(Arc::clone(anonymous));
+    }
+    let callers = auth.callers();
+    if let Some(header) = request.headers().get(http::header::AUTHORIZATION) {
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| t.len() <= crate::auth::callers::MAX_TOKEN_LEN)
+            .ok_or_else(|| {
+                unauthenticated(
+                    "CREDENTIAL_MALFORMED",
+                    "the `authorization` header must be `Bearer <token>`".to_owned(),
+                )
+            })?;
+        return callers.by_token(token).cloned().ok_or_else(|| {
+            unauthenticated(
+                "CREDENTIAL_INVALID",
+                "the bearer token is not the token of any caller".to_owned(),
+            )
+        });
+    }
+    if let Some(subject) = request
+        .extensions()
+        .get::<crate::tls::PeerInfo>()
+        .and_then(|peer| peer.client_subject.as_deref())
+    {
+        return callers.by_subject(subject).cloned().ok_or_else(|| {
+            unauthenticated(
+                "CREDENTIAL_INVALID",
+                format!(
+                    "the client certificate `{}` is not the certificate of any caller",
+                    echo(subject)
+                ),
+            )
+        });
+    }
+    Err(unauthenticated(
+        "CREDENTIAL_MISSING",
+        format!(
+            "{} needs a credential: `authorization: Bearer <token>` or a client certificate",
+            method_name(path)
+        ),
+    ))
+}
+
+/// Reads the one message of a unary or server-streaming request, and checks that it names
+/// only the caller's tenants and, for a caller that must, a proven actor.
+async fn inspect_request(
+    shared: &Shared,
+    caller: &Caller,
+    parts: &http::request::Parts,
+    path: &str,
+    body: Body,
+) -> Result<(Bytes, Option<ProvenActor>), Status> {
+    let limit = shared.max_request_bytes.saturating_add(5);
+    let framed = http_body_util::Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|err| {
+            if err.is::<http_body_util::LengthLimitError>() {
+                too_large(shared.max_request_bytes)
+            } else {
+                Status::cancelled("the request body could not be read")
+            }
+        })?
+        .to_bytes();
+    let message = unframe(&framed)?;
+    let method = path.strip_prefix('/').unwrap_or(path);
+    let Some(input) = input_of(&shared.descriptors, method) else {
+        // Not a method of ours: the router answers UNIMPLEMENTED.
+        return Ok((framed, None));
+    };
+    let decoded = DynamicMessage::decode(input.clone(), message).map_err(|_| {
+        super::status::invalid_field(
+            "request",
+            format!("is not a valid `{}` message", input.name()),
+        )
+    })?;
+    if let Some(allowed) = caller.tenants() {
+        confine(caller, allowed, &decoded, method)?;
+    }
+    let proven = if caller.prove_actor {
+        prove_actor(shared, caller, parts, &decoded)?
+    } else {
+        None
+    };
+    Ok((framed, proven))
+}
+
+/// The message of a gRPC frame: a flag byte, a 4-byte length, the message; exactly one.
+fn unframe(framed: &Bytes) -> Result<Bytes, Status> {
+    let mut header = framed.clone();
+    if header.remaining() < 5 {
+        return Err(Status::invalid_argument(
+            "the request holds no complete gRPC message",
+        ));
+    }
+    let compressed = header.get_u8();
+    let len = usize::try_from(header.get_u32()).unwrap_or(usize::MAX);
+    if compressed != 0 {
+        return Err(Status::unimplemented(
+            "compressed requests are not accepted; send them uncompressed",
+        ));
+    }
+    if header.remaining() != len {
+        return Err(Status::invalid_argument(
+            "the request must hold exactly one complete gRPC message",
+        ));
+    }
+    Ok(header)
+}
+
+fn input_of(pool: &DescriptorPool, method: &str) -> Option<MessageDescriptor> {
+    let (service, name) = method.split_once('/')?;
+    pool.get_service_by_name(service)?
+        .methods()
+        .find(|m| m.name() == name)
+        .map(|m| m.input())
+}
+
+/// Refuses a request that names a tenant outside `allowed`, or that names none where one
+/// is needed.
+fn confine(
+    caller: &Caller,
+    allowed: &BTreeSet<String>,
+    message: &DynamicMessage,
+    method: &str,
+) -> Result<(), Status> {
+    let mut named = Vec::new();
+    tenants_named(message, &mut named, 0);
+    if let Some(outside) = named.iter().find(|t| !allowed.contains(t.as_str())) {
+        return Err(denied(
+            "TENANT_NOT_ALLOWED",
+            format!(
+                "caller `{}` may not act in tenant `{}`",
+                caller.name,
+                echo(outside)
+            ),
+        ));
+    }
+    if named.is_empty() && !NARROWED_TO_CALLER_TENANTS.contains(&method) {
+        return Err(denied(
+            "TENANT_REQUIRED",
+            format!(
+                "caller `{}` is confined to its tenants; {method} must name one of them",
+                caller.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Every non-empty tenant the message names, in any field at any depth.
+fn tenants_named(message: &DynamicMessage, out: &mut Vec<String>, depth: usize) {
+    // Requests nest a few levels at most; the bound keeps a hostile nesting cheap.
+    if depth > 8 {
+        return;
+    }
+    let name = message.descriptor().full_name().to_owned();
+    for (field, value) in message.fields() {
+        let is_tenant = matches!(field.name(), "tenant" | "tenants")
+            || OTHER_TENANT_FIELDS.contains(&(name.as_str(), field.name()));
+        match value {
+            Value::String(text) if is_tenant && !text.is_empty() => out.push(text.clone()),
+            Value::List(items) if is_tenant => out.extend(
+                items
+                    .iter()
+                    .filter_map(|v| v.as_str().filter(|t| !t.is_empty()).map(str::to_owned)),
+            ),
+            Value::Message(inner) => tenants_named(inner, out, depth + 1),
+            Value::List(items) => {
+                for item in items {
+                    if let Value::Message(inner) = item {
+                        tenants_named(inner, out, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Checks the end user's token against the actor the request names.
+fn prove_actor(
+    shared: &Shared,
+    caller: &Caller,
+    parts: &http::request::Parts,
+    message: &DynamicMessage,
+) -> Result<Option<ProvenActor>, Status> {
+    let actor = message
+        .get_field_by_name("actor")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if actor.is_empty() {
+        // A call without an actor acts as the caller itself; its scope governs it.
+        return Ok(None);
+    }
+    let token = parts
+        .headers
+        .get(ACTOR_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            unauthenticated(
+                "ACTOR_TOKEN_MISSING",
+                format!(
+                    "caller `{}` must prove its actors: send the user's token in `{ACTOR_TOKEN_HEADER}`",
+                    caller.name
+                ),
+            )
+        })?;
+    let verifier = shared.auth.actor_verifier().ok_or_else(|| {
+        Status::unavailable("actor tokens cannot be checked: no keys are configured")
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let proven = verifier
+        .verify(token, now)
+        .map_err(|refusal| unauthenticated(refusal.reason(), format!("actor token: {refusal}")))?;
+    if proven.user_id != actor {
+        return Err(denied(
+            "ACTOR_NOT_PROVEN",
+            format!(
+                "the actor token is for user `{}`, not for the actor `{}`",
+                echo(&proven.user_id),
+                echo(&actor)
+            ),
+        ));
+    }
+    Ok(Some(proven))
+}
+
+/// `package.Service/Method` of a path.
+fn method_name(path: &str) -> String {
+    echo(path.strip_prefix('/').unwrap_or(path))
+}
+
+fn unauthenticated(reason: &str, message: String) -> Status {
+    with_reason(Code::Unauthenticated, reason, message)
+}
+
+fn denied(reason: &str, message: String) -> Status {
+    with_reason(Code::PermissionDenied, reason, message)
+}
+
+fn with_reason(code: Code, reason: &str, message: String) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, "authzd", std::collections::HashMap::new()),
+    )
+}
+
+fn too_large(limit: usize) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        "REQUEST_TOO_LARGE",
+        format!("the request is larger than the {limit} bytes a request may have"),
+    )
+}
+
+fn rate_limited(caller: &Caller, retry_after: std::time::Duration) -> Status {
+    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
+    details.set_error_info("RATE_LIMITED", "authzd", std::collections::HashMap::new());
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!(
+            "caller `{}` is over its rate limit; retry in {} ms",
+            caller.name,
+            retry_after.as_millis()
+        ),
+        details,
+    )
+}
+
+/// tonic answers a message over the decoding limit with `OUT_OF_RANGE`; the contract says
+/// `RESOURCE_EXHAUSTED`, which clients treat as "too much", not "bad position".
+fn oversize_as_exhausted(response: http::Response<Body>) -> http::Response<Body> {
+    const TONIC_TOO_LARGE: &str = "Error, decoded message length too large";
+    let headers = response.headers();
+    let is_oversize = headers
+        .get("grpc-status")
+        .is_some_and(|s| s.as_bytes() == b"11")
+        && Status::from_header_map(headers)
+            .is_some_and(|status| status.message().starts_with(TONIC_TOO_LARGE));
+    if !is_oversize {
+        return response;
+    }
+    with_reason(
+        Code::ResourceExhausted,
+        "REQUEST_TOO_LARGE",
+        "the request is larger than a request may be".to_owned(),
+    )
+    .into_http()
+}
+
+#[cfg(test)]
+mod tests;
