@@ -14,7 +14,7 @@ use crate::engine;
 // Ids: `engine::MAX_ID_LEN` (128) bytes of letters, digits and `. _ : @ -`, checked by the
 // engine's parsers (`convert::id`) before anything else reads them. Request ids: 1–128
 // bytes without spaces or control characters, checked by `management::request_id_of`. The
-// `x-authzd-caller` header: at most 128 bytes of visible ASCII (`management::caller`).
+// caller's name comes from the callers file (`auth`), never from the request.
 
 /// Longest name, display name, e-mail or description: the engine's text rule, which also
 /// refuses control characters (newlines included: these texts are one line in every view).
