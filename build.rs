@@ -29,9 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compiler.encode_file_descriptor_set(),
     )?;
 
+    // Type names (`prost::Name`) let the codec name the message a request failed to be.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_fds(compiler.file_descriptor_set())?;
+        // prost's codec answers a malformed request with INTERNAL; ours says
+        // INVALID_ARGUMENT (src/api/codec.rs).
+        .codec_path("crate::api::codec::ValidatingCodec")
+        .compile_fds_with_config(compiler.file_descriptor_set(), config)?;
     Ok(())
 }

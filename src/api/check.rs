@@ -67,13 +67,7 @@ impl pb::check_service_server::CheckService for CheckApi {
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let deadline = convert::deadline(&request);
         let request = request.into_inner();
-        let query = CheckQuery {
-            tenant: id("tenant", &request.tenant, TenantId::parse)?,
-            service: id("service", &request.service, ServiceId::parse)?,
-            user: id("user", &request.user, UserId::parse)?,
-            permission: permission("permission", &request.permission)?,
-            object: optional_id("object", &request.object, ObjectId::parse)?,
-        };
+        let query = query(&request)?;
         let snapshot = self
             .snapshot(request.consistency.as_ref(), deadline)
             .await?;
@@ -338,6 +332,17 @@ impl CheckApi {
         }
         Ok(())
     }
+}
+
+/// The query of a `Check` request.
+pub(crate) fn query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
+    Ok(CheckQuery {
+        tenant: id("tenant", &request.tenant, TenantId::parse)?,
+        service: id("service", &request.service, ServiceId::parse)?,
+        user: id("user", &request.user, UserId::parse)?,
+        permission: permission("permission", &request.permission)?,
+        object: optional_id("object", &request.object, ObjectId::parse)?,
+    })
 }
 
 /// Sort key of a node: the service sorts before its objects, objects by id.

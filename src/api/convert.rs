@@ -53,6 +53,7 @@ pub(crate) fn permission(field: &str, text: &str) -> Result<Permission, Status> 
     if text.is_empty() {
         return Err(super::status::required(field));
     }
+    super::bounds::at_most(field, text, super::bounds::MAX_PERMISSION_BYTES)?;
     Permission::parse(text).map_err(|err| invalid_field(field, err))
 }
 

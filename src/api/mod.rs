@@ -2,8 +2,12 @@
 //! Requests are converted to domain values by hand, once, and domain errors are mapped to
 //! gRPC codes in one place.
 
+mod bounds;
 mod check;
+mod codec;
 mod convert;
+#[doc(hidden)]
+pub mod fuzz;
 mod guard;
 mod management;
 mod paging;

@@ -29,6 +29,11 @@ pub(crate) fn page_size(requested: i32) -> Result<usize, Status> {
 /// Validates a request's `page_size` and `page_token`: the size, and the key to continue
 /// after (`None` for the first page).
 pub(crate) fn request(page_size: i32, page_token: &str) -> Result<(usize, Option<String>), Status> {
+    super::bounds::at_most(
+        "page_token",
+        page_token,
+        super::bounds::MAX_PAGE_TOKEN_BYTES,
+    )?;
     Ok((self::page_size(page_size)?, decode_token(page_token)?))
 }
 

@@ -12,12 +12,40 @@ use crate::{
     engine::MutationErrorKind,
 };
 
+/// Longest message a status carries, in bytes. The rules themselves are short and every
+/// client value in them goes through [`echo`]; this bounds what a list in a refusal (the
+/// children of a container, the users of a permission) can add, so a message always fits
+/// the headers a client accepts.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Client text as a message quotes it: at most [`crate::engine::ECHO_CHARS`] characters,
+/// control and direction characters escaped, `… (N bytes)` when cut. The engine's
+/// messages quote request values through the same function.
+pub(crate) fn echo(text: &str) -> String {
+    crate::engine::echo(text)
+}
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] on a character boundary.
+fn bounded(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let suffix = format!("… ({} bytes)", message.len());
+        let mut end = MAX_MESSAGE_BYTES - suffix.len();
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str(&suffix);
+    }
+    message
+}
+
 /// `INVALID_ARGUMENT` for one request field that breaks `rule`.
 pub(crate) fn invalid_field(field: &str, rule: impl std::fmt::Display) -> Status {
-    let rule = rule.to_string();
+    let field = echo(field);
+    let rule = bounded(rule.to_string());
     Status::with_error_details(
         Code::InvalidArgument,
-        format!("{field}: {rule}"),
+        bounded(format!("{field}: {rule}")),
         ErrorDetails::with_bad_request_violation(field, rule),
     )
 }
@@ -47,7 +75,7 @@ pub(crate) fn view_error(err: &crate::engine::ViewError) -> Status {
         ViewError::UnknownTenant(_)
         | ViewError::UnknownService(_)
         | ViewError::UnknownUser(_)
-        | ViewError::UnknownObject(_) => Status::not_found(err.to_string()),
+        | ViewError::UnknownObject(_) => Status::not_found(bounded(err.to_string())),
     }
 }
 
@@ -56,7 +84,7 @@ pub(crate) fn view_error(err: &crate::engine::ViewError) -> Status {
 pub(crate) fn authority(err: &crate::engine::AuthorityError) -> Status {
     Status::with_error_details(
         Code::PermissionDenied,
-        format!("{err} (rule: {})", err.rule()),
+        bounded(format!("{err} (rule: {})", err.rule())),
         ErrorDetails::with_error_info(err.rule(), "authzd", std::collections::HashMap::new()),
     )
 }
@@ -71,10 +99,10 @@ pub(crate) fn write_error(err: &WriteError) -> Status {
                 MutationErrorKind::InvalidArgument => Code::InvalidArgument,
                 MutationErrorKind::FailedPrecondition => Code::FailedPrecondition,
             };
-            Status::new(code, refusal.to_string())
+            Status::new(code, bounded(refusal.to_string()))
         }
         WriteError::Unauthorized(refusal) => authority(refusal),
-        WriteError::PreconditionFailed(reason) => Status::aborted(reason.clone()),
+        WriteError::PreconditionFailed(reason) => Status::aborted(bounded(reason.clone())),
         // The client may retry: nothing was written, and the store may recover.
         WriteError::Store(_) | WriteError::WriterStopped => Status::unavailable(err.to_string()),
     }
@@ -101,22 +129,4 @@ pub fn code_name(code: Code) -> &'static str {
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
     }
-}
-
-/// At most this many characters of client input appear in a message.
-const ECHO_CHARS: usize = 200;
-
-/// Client input as a message may quote it: at most 200 characters, control characters
-/// escaped, and the original length noted when cut.
-pub(crate) fn echo(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(ECHO_CHARS)
-        .flat_map(char::escape_default)
-        .collect();
-    if text.chars().nth(ECHO_CHARS).is_some() {
-        use std::fmt::Write as _;
-        let _ = write!(out, "… ({} bytes)", text.len());
-    }
-    out
 }

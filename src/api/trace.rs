@@ -29,16 +29,38 @@ impl<S> Layer<S> for RpcTraceLayer {
     }
 }
 
-/// Successful calls log at DEBUG (a line per Check at INFO would cost more than the check),
-/// refusals caused by the request at INFO, server-side failures at WARN.
+/// Successful calls log at DEBUG (a line per Check at INFO would cost more than the check).
+/// Refusals caused by the request log at DEBUG too: any client can send them as fast as it
+/// likes, so a line per refusal at a level operators keep would let it fill their logs.
+/// Only server-side failures log at WARN.
 fn log_outcome(code: tonic::Code, latency_us: u64) {
+    if is_server_failure(code) {
+        tracing::warn!(?code, latency_us, "rpc failed");
+    } else if code == tonic::Code::Ok {
+        tracing::debug!(?code, latency_us, "rpc finished");
+    } else {
+        tracing::debug!(?code, latency_us, "rpc refused");
+    }
+}
+
+/// Whether a status reports a fault of the server rather than of the request.
+fn is_server_failure(code: tonic::Code) -> bool {
     use tonic::Code;
     match code {
-        Code::Ok => tracing::debug!(?code, latency_us, "rpc finished"),
-        Code::Internal | Code::Unknown | Code::Unavailable | Code::DataLoss => {
-            tracing::warn!(?code, latency_us, "rpc failed");
-        }
-        _ => tracing::info!(?code, latency_us, "rpc refused"),
+        Code::Internal | Code::Unknown | Code::DataLoss | Code::Unavailable => true,
+        Code::Ok
+        | Code::Cancelled
+        | Code::InvalidArgument
+        | Code::DeadlineExceeded
+        | Code::NotFound
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::ResourceExhausted
+        | Code::FailedPrecondition
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unimplemented
+        | Code::Unauthenticated => false,
     }
 }
 
@@ -92,5 +114,40 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_server_failure;
+    use tonic::Code;
+
+    #[test]
+    fn only_server_faults_are_failures_that_warn() {
+        for code in [
+            Code::Internal,
+            Code::Unknown,
+            Code::DataLoss,
+            Code::Unavailable,
+        ] {
+            assert!(is_server_failure(code), "{code:?}");
+        }
+        for code in [
+            Code::Ok,
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::ResourceExhausted,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Unimplemented,
+        ] {
+            assert!(!is_server_failure(code), "{code:?}");
+        }
     }
 }

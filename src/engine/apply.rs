@@ -22,7 +22,7 @@ mod users;
 pub(crate) use service::ADMINISTRATORS_GROUP;
 
 /// Longest display name, description or e-mail, in bytes.
-pub(crate) const MAX_TEXT: usize = 256;
+pub const MAX_TEXT: usize = 256;
 
 impl Snapshot {
     /// Validates `mutation` and returns the next snapshot, at `revision`. On error, `self`
@@ -384,7 +384,10 @@ pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), Mutation
 pub(crate) fn normalized_email(email: &str) -> Result<String, MutationError> {
     let invalid = || MutationError::Invalid {
         field: "email",
-        rule: format!("`{email}` is not an e-mail address like someone@example.com"),
+        rule: format!(
+            "`{}` is not an e-mail address like someone@example.com",
+            super::echo(email)
+        ),
     };
     check_text("email", email)?;
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;

@@ -1,6 +1,7 @@
 //! Why the engine refused a mutation. A refused mutation changes nothing.
 
 use super::{
+    echo::echo,
     ids::{GrantId, ObjectId, PermissionLevelId, ServiceId, TenantId, UserId},
     mutation::Subject,
 };
@@ -39,7 +40,8 @@ pub enum MutationError {
     },
     /// The e-mail belongs to another user of the tenant.
     #[error(
-        "e-mail `{email}` is already used by user `{user}` (e-mails are unique per tenant, ignoring case)"
+        "e-mail `{}` is already used by user `{user}` (e-mails are unique per tenant, ignoring case)",
+        echo(.email)
     )]
     EmailTaken {
         /// The e-mail.
@@ -49,7 +51,8 @@ pub enum MutationError {
     },
     /// The name belongs to another security group or permission level of the service.
     #[error(
-        "{what} name `{name}` is already used by `{existing}` (names are unique per service, ignoring case)"
+        "{what} name `{}` is already used by `{existing}` (names are unique per service, ignoring case)",
+        echo(.name)
     )]
     NameTaken {
         /// Kind of thing.
@@ -68,7 +71,7 @@ pub enum MutationError {
         rule: String,
     },
     /// The permission pattern matches nothing in the service's catalog.
-    #[error("permission `{pattern}` is not in the catalog of service `{service}`")]
+    #[error("permission `{}` is not in the catalog of service `{service}`", echo(.pattern))]
     PermissionNotInCatalog {
         /// Service.
         service: ServiceId,
@@ -76,7 +79,7 @@ pub enum MutationError {
         pattern: String,
     },
     /// The object type does not fit the catalog's containment.
-    #[error("object type `{child}` may not be placed {place} in service `{service}`")]
+    #[error("object type `{}` may not be placed {place} in service `{service}`", echo(.child))]
     ContainmentNotAllowed {
         /// Service.
         service: ServiceId,
@@ -186,7 +189,8 @@ pub enum MutationError {
     },
     /// A service update drops an object type that an object still has.
     #[error(
-        "object type `{object_type}` of service `{service}` is still the type of object `{object}`; delete those objects first"
+        "object type `{}` of service `{service}` is still the type of object `{object}`; delete those objects first",
+        echo(.object_type)
     )]
     ObjectTypeInUse {
         /// Service.

@@ -27,7 +27,9 @@ fn validate_id(kind: &str, text: &str) -> Result<(), IdError> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '-')))
     {
         return Err(IdError(format!(
-            "{kind} id `{text}` contains `{bad}`; allowed are letters, digits and . _ : @ -"
+            "{kind} id `{}` contains `{}`; allowed are letters, digits and . _ : @ -",
+            super::echo(text),
+            super::echo(bad.encode_utf8(&mut [0; 4]))
         )));
     }
     Ok(())

@@ -19,6 +19,7 @@ mod bit_sets;
 mod check;
 mod cow_map;
 mod decision;
+mod echo;
 mod effective;
 mod error;
 mod events;
@@ -35,9 +36,10 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use apply::SnapshotBuilder;
+pub use apply::{MAX_TEXT, SnapshotBuilder};
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
+pub use echo::{ECHO_CHARS, echo};
 pub use error::{MutationError, MutationErrorKind};
 pub use events::{ChangeContext, EventKind, Invalidation};
 pub use ids::{

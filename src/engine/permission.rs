@@ -34,7 +34,8 @@ impl Permission {
                 Ok(Self(text.to_owned()))
             }
             _ => Err(PermissionSyntaxError(format!(
-                "permission `{text}` must be `feature.operation`, each part 1-64 of a-z 0-9 _"
+                "permission `{}` must be `feature.operation`, each part 1-64 of a-z 0-9 _",
+                super::echo(text)
             ))),
         }
     }
@@ -98,7 +99,8 @@ impl PermissionPattern {
                 return Ok(Self::Feature(feature.to_owned()));
             }
             return Err(PermissionSyntaxError(format!(
-                "pattern `{text}`: the feature must be 1-64 of a-z 0-9 _"
+                "pattern `{}`: the feature must be 1-64 of a-z 0-9 _",
+                super::echo(text)
             )));
         }
         Permission::parse(text).map(Self::Exact)

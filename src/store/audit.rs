@@ -2,6 +2,8 @@
 //! writer saw them. An allowed change's record is written in the same transaction as the
 //! change itself; a refusal gets its own record.
 
+use std::fmt::Write as _;
+
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +49,64 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
     /// For an allowed change, its revision; for a refusal, the revision it was judged at.
     pub revision: u64,
+}
+
+/// Longest id-like text an audit record keeps (tenant, actor, caller, method, target,
+/// request id, code, rule), in bytes: twice the longest id, so a valid one is kept whole.
+pub(crate) const MAX_AUDIT_TEXT: usize = 256;
+/// Longest refusal message an audit record keeps, in bytes (the API's status messages are
+/// at most 1 KiB already).
+pub(crate) const MAX_AUDIT_MESSAGE: usize = 1024;
+
+impl AuditRecord {
+    /// Cuts every text a client could have chosen to its bound, so that a refused call
+    /// costs the trail a bounded number of bytes whatever it sent (the API already refuses
+    /// long values; this holds for every record, whoever made it).
+    pub fn bound_texts(&mut self) {
+        for text in [
+            self.tenant.as_mut(),
+            self.actor.as_mut(),
+            Some(&mut self.caller),
+            Some(&mut self.method),
+            Some(&mut self.target),
+            self.request_id.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            clip(text, MAX_AUDIT_TEXT);
+        }
+        if let AuditOutcome::Refused {
+            code,
+            rule,
+            message,
+        } = &mut self.outcome
+        {
+            clip(code, MAX_AUDIT_TEXT);
+            if let Some(rule) = rule {
+                clip(rule, MAX_AUDIT_TEXT);
+            }
+            clip(message, MAX_AUDIT_MESSAGE);
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary, ending it with `…(+N bytes)`
+/// for the N bytes cut, so a reader sees that, and how much, is missing.
+fn clip(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    // The suffix is counted in the bound; its number can only shrink as the cut grows, so
+    // sizing it for the whole length is enough.
+    let room = max.saturating_sub(format!("…(+{} bytes)", text.len()).len());
+    let mut end = room;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text.len() - end;
+    text.truncate(end);
+    let _ = write!(text, "…(+{cut} bytes)");
 }
 
 /// Which audit records to read.
@@ -165,6 +225,7 @@ pub(super) fn write_audit(
         .map_or(0, |(id, _)| id.value());
     for (n, record) in records.iter_mut().enumerate() {
         record.id = last + 1 + n as u64;
+        record.bound_texts();
         let bytes = codec::encode(record).map_err(|err| StoreError::Storage {
             path: store.path.clone(),
             message: format!("cannot encode audit record: {err}"),
@@ -185,7 +246,7 @@ fn decode(id: u64, bytes: &[u8], path: &std::path::Path) -> Result<AuditRecord, 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     fn record(at: i64, tenant: &str) -> AuditRecord {
@@ -201,6 +262,95 @@ mod tests {
             request_id: None,
             revision: 0,
         }
+    }
+
+    #[test]
+    fn stored_records_keep_bounded_texts_and_say_how_much_was_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let huge = "é".repeat(512 * 1024);
+        let mut refused = AuditRecord {
+            tenant: Some(huge.clone()),
+            actor: Some(huge.clone()),
+            caller: huge.clone(),
+            method: huge.clone(),
+            target: format!("user {huge}"),
+            request_id: Some(huge.clone()),
+            outcome: AuditOutcome::Refused {
+                code: huge.clone(),
+                rule: Some(huge.clone()),
+                message: huge.clone(),
+            },
+            ..record(1_000, "t")
+        };
+        store
+            .append_audit(std::slice::from_mut(&mut refused))
+            .unwrap();
+        let stored = store.audit_records(&AuditQuery::default(), 0, 10).unwrap();
+        let stored = &stored[0];
+        let AuditOutcome::Refused {
+            code,
+            rule,
+            message,
+        } = &stored.outcome
+        else {
+            panic!("not a refusal: {stored:?}");
+        };
+        let texts = [
+            stored.tenant.as_deref().unwrap(),
+            stored.actor.as_deref().unwrap(),
+            &stored.caller,
+            &stored.method,
+            &stored.target,
+            stored.request_id.as_deref().unwrap(),
+            code,
+            rule.as_deref().unwrap(),
+        ];
+        for text in texts {
+            assert!(text.len() <= MAX_AUDIT_TEXT, "{} bytes", text.len());
+            assert!(
+                text.starts_with('é') || text.starts_with("user é"),
+                "{text}"
+            );
+            let (kept, note) = text.split_once('…').unwrap();
+            let cut: usize = note
+                .strip_prefix("(+")
+                .and_then(|n| n.strip_suffix(" bytes)"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let original = if kept.starts_with("user") { 5 } else { 0 } + huge.len();
+            assert_eq!(kept.len() + cut, original, "{text}");
+        }
+        assert!(message.len() <= MAX_AUDIT_MESSAGE);
+        assert!(message.ends_with(&format!(
+            "…(+{} bytes)",
+            huge.len() - message.split_once('…').unwrap().0.len()
+        )));
+        // What fits is kept as it is.
+        let mut short = record(2_000, "t");
+        let before = short.clone();
+        short.bound_texts();
+        assert_eq!(short, before);
+        // The whole record stays small: a refusal with megabytes of input costs ~3 KiB.
+        let encoded = codec::encode(stored).unwrap();
+        assert!(encoded.len() < 4 * 1024, "{} bytes", encoded.len());
+    }
+
+    #[test]
+    fn clipping_cuts_on_character_boundaries_within_the_bound() {
+        let original = "aé🦀".repeat(20);
+        for max in 16..original.len() {
+            let mut text = original.clone();
+            clip(&mut text, max);
+            assert!(text.len() <= max, "{max}: {text}");
+            let (kept, note) = text.split_once('…').unwrap();
+            assert!(original.starts_with(kept));
+            assert_eq!(note, format!("(+{} bytes)", original.len() - kept.len()));
+        }
+        let mut whole = original.clone();
+        clip(&mut whole, original.len());
+        assert_eq!(whole, original);
     }
 
     #[test]

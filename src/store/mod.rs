@@ -9,6 +9,8 @@ mod checkpoint;
 mod codec;
 mod error;
 mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 mod redb_store;
 
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord};

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod audit;
+pub(crate) mod fuzz;
 mod grants;
 mod objects;
 mod platform;

@@ -7,7 +7,7 @@ use super::{
     pb, records, reply,
 };
 use crate::{
-    api::{convert::id, status::required},
+    api::{bounds, convert::id, status::required},
     engine::{Mutation, ObjectId, ServiceId, Snapshot, TenantId},
 };
 
@@ -90,9 +90,12 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             if message.r#type.is_empty() {
                 return Err(required("object.type"));
             }
-            if message.name.is_empty() {
-                return Err(required("object.name"));
-            }
+            bounds::at_most(
+                "object.type",
+                &message.r#type,
+                bounds::MAX_OBJECT_TYPE_BYTES,
+            )?;
+            bounds::required_text("object.name", &message.name)?;
             let mutation = Mutation::CreateObject {
                 tenant: tenant.clone(),
                 service: service.clone(),
@@ -170,7 +173,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 objects,
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |o| o.id.to_string(),
                 |o| vec![o.name.as_str()],
             )?;
@@ -198,7 +201,8 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let actor = actor(&request.actor)?;
             let message = request.object.as_ref().ok_or_else(|| required("object"))?;
             let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
-            let paths = mask_paths(request.update_mask.as_ref(), OBJECT_MASK)?;
+            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, OBJECT_MASK)?;
+            bounds::text("object.name", &message.name)?;
             if paths.contains(&"name") && message.name.is_empty() {
                 return Err(required("object.name"));
             }
@@ -208,7 +212,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 .update(
                     &caller,
                     &actor,
-                    &request.etag,
+                    bounds::etag("etag", &request.etag)?,
                     move |s| reader.read(s),
                     |current| {
                         let mut name = current.name;
@@ -252,7 +256,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 object: key.object.clone(),
                 new_parent: records::optional_object("new_parent", &request.new_parent)?,
             };
-            let precondition = etag_matches(&request.etag, key.etag_now());
+            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, key.etag_now());
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)
                 .await?;
@@ -272,7 +276,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let request = request.into_inner();
             let actor = actor(&request.actor)?;
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-            let precondition = etag_matches(&request.etag, key.etag_now());
+            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, key.etag_now());
             let mutation = Mutation::DeleteObject {
                 tenant: key.tenant,
                 service: key.service,

@@ -8,7 +8,7 @@ use super::{
     pb, records, reply,
 };
 use crate::{
-    api::{convert::id, convert::optional_id, status::required},
+    api::{bounds, convert::id, convert::optional_id, status::required},
     engine::{CustomerId, Mutation, NewUser, ServiceId, TenantId, UserId},
 };
 
@@ -25,15 +25,9 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             let caller = caller(&request);
             let request = request.into_inner();
             let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
-            if request.name.is_empty() {
-                return Err(required("name"));
-            }
-            if request.owner_email.is_empty() {
-                return Err(required("owner_email"));
-            }
-            if request.owner_display_name.is_empty() {
-                return Err(required("owner_display_name"));
-            }
+            bounds::required_text("name", &request.name)?;
+            bounds::required_text("owner_email", &request.owner_email)?;
+            bounds::required_text("owner_display_name", &request.owner_display_name)?;
             let mutation = Mutation::CreateTenant {
                 tenant,
                 name: request.name.clone(),
@@ -105,7 +99,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 .as_ref()
                 .ok_or_else(|| required("service"))?;
             let service = id("service.id", &message.id, ServiceId::parse)?;
-            let paths = mask_paths(request.update_mask.as_ref(), SERVICE_MASK)?;
+            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, SERVICE_MASK)?;
             let current = self
                 .app
                 .snapshot()
@@ -124,7 +118,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             }
             let definition = records::service_definition(&merged, "service")?;
             let for_etag = service.clone();
-            let precondition = etag_matches(&request.etag, move |s| {
+            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
                 s.service_record(&for_etag)
                     .ok()
                     .map(|r| records::service(&r).etag)
@@ -235,7 +229,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
                 snapshot.service_records(),
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |r| r.id.to_string(),
                 |r| vec![r.id.as_str(), r.definition.display_name.as_str()],
             )?;

@@ -4,6 +4,7 @@ use prost::Message;
 use tonic::Status;
 
 use super::super::{
+    bounds,
     convert::{self, id, optional_id},
     pb,
     status::{invalid_field, required},
@@ -86,9 +87,7 @@ pub(crate) fn service_definition(
     prefix: &str,
 ) -> Result<ServiceDefinition, Status> {
     let field = |name: &str| format!("{prefix}.{name}");
-    if message.display_name.is_empty() {
-        return Err(required(&field("display_name")));
-    }
+    bounds::required_text(&field("display_name"), &message.display_name)?;
     let permissions = message
         .permissions
         .iter()
@@ -100,8 +99,17 @@ pub(crate) fn service_definition(
         .iter()
         .enumerate()
         .map(|(i, t)| {
+            let name = field(&format!("object_types[{i}].name"));
             if t.name.is_empty() {
-                return Err(required(&field(&format!("object_types[{i}].name"))));
+                return Err(required(&name));
+            }
+            bounds::at_most(&name, &t.name, bounds::MAX_OBJECT_TYPE_BYTES)?;
+            for (j, contained) in t.may_contain.iter().enumerate() {
+                bounds::at_most(
+                    &field(&format!("object_types[{i}].may_contain[{j}]")),
+                    contained,
+                    bounds::MAX_OBJECT_TYPE_BYTES,
+                )?;
             }
             Ok(ObjectType {
                 name: t.name.clone(),
@@ -383,6 +391,13 @@ pub(crate) fn subject(field: &str, message: Option<&pb::SubjectRef>) -> Result<S
 pub(crate) fn permission_set(field: &str, patterns: &[String]) -> Result<PermissionSet, Status> {
     if patterns.is_empty() {
         return Err(invalid_field(field, "must hold at least one permission"));
+    }
+    for (i, pattern) in patterns.iter().enumerate() {
+        bounds::at_most(
+            &format!("{field}[{i}]"),
+            pattern,
+            bounds::MAX_PERMISSION_BYTES,
+        )?;
     }
     PermissionSet::parse(patterns.iter().map(String::as_str))
         .map_err(|err| invalid_field(field, err))

@@ -8,7 +8,7 @@ use super::{
     pb, records, reply,
 };
 use crate::{
-    api::{convert::id, status::required},
+    api::{bounds, convert::id, status::required},
     app::{Precondition, WriteError},
     engine::{
         ADMINISTRATORS_GROUP, MutationError, PermissionLevelId, SecurityGroupId, ServiceId,
@@ -178,9 +178,8 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 .as_ref()
                 .ok_or_else(|| required("security_group"))?;
             let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
-            if message.name.is_empty() {
-                return Err(required("security_group.name"));
-            }
+            bounds::required_text("security_group.name", &message.name)?;
+            bounds::text("security_group.description", &message.description)?;
             let group = chosen_id(
                 self,
                 "security_group.id",
@@ -273,7 +272,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 groups,
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |g| g.id.to_string(),
                 |g| vec![g.name.as_str(), g.description.as_str()],
             )?;
@@ -307,7 +306,12 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 .ok_or_else(|| required("security_group"))?;
             let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
             let group = id("security_group.id", &message.id, SecurityGroupId::parse)?;
-            let paths = mask_paths(request.update_mask.as_ref(), SECURITY_GROUP_MASK)?;
+            let paths = mask_paths(
+                bounds::mask(request.update_mask.as_ref())?,
+                SECURITY_GROUP_MASK,
+            )?;
+            bounds::text("security_group.name", &message.name)?;
+            bounds::text("security_group.description", &message.description)?;
             if paths.contains(&"name") && message.name.is_empty() {
                 return Err(required("security_group.name"));
             }
@@ -332,7 +336,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 .update(
                     &caller,
                     &actor,
-                    &request.etag,
+                    bounds::etag("etag", &request.etag)?,
                     move |s| reader.security_group(s, &probe),
                     |current| {
                         let mut name = current.name;
@@ -378,7 +382,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 SecurityGroupId::parse,
             )?;
             let (reader, probe) = (scope.clone(), group.clone());
-            let precondition = etag_matches(&request.etag, move |s| {
+            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
                 reader.security_group(s, &probe).map(|(_, etag)| etag)
             });
             let mutation = Mutation::DeleteSecurityGroup {
@@ -434,9 +438,8 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 .as_ref()
                 .ok_or_else(|| required("permission_level"))?;
             let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
-            if message.name.is_empty() {
-                return Err(required("permission_level.name"));
-            }
+            bounds::required_text("permission_level.name", &message.name)?;
+            bounds::text("permission_level.description", &message.description)?;
             let level = chosen_id(
                 self,
                 "permission_level.id",
@@ -527,7 +530,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 levels,
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |l| l.id.to_string(),
                 |l| vec![l.name.as_str(), l.description.as_str()],
             )?;
@@ -559,7 +562,9 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 .ok_or_else(|| required("permission_level"))?;
             let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
             let level = id("permission_level.id", &message.id, PermissionLevelId::parse)?;
-            let paths = mask_paths(request.update_mask.as_ref(), LEVEL_MASK)?;
+            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, LEVEL_MASK)?;
+            bounds::text("permission_level.name", &message.name)?;
+            bounds::text("permission_level.description", &message.description)?;
             if paths.contains(&"name") && message.name.is_empty() {
                 return Err(required("permission_level.name"));
             }
@@ -576,7 +581,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 .update(
                     &caller,
                     &actor,
-                    &request.etag,
+                    bounds::etag("etag", &request.etag)?,
                     move |s| reader.level(s, &probe),
                     |current| {
                         let mut name = current.name;
@@ -621,7 +626,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 PermissionLevelId::parse,
             )?;
             let (reader, probe) = (scope.clone(), level.clone());
-            let precondition = etag_matches(&request.etag, move |s| {
+            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
                 reader.level(s, &probe).map(|(_, etag)| etag)
             });
             let mutation = Mutation::DeletePermissionLevel {

@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{ManagementApi, actor, caller_tenants, pb};
 use crate::{
     api::{
+        bounds,
         convert::{self, id},
         paging,
         status::invalid_field,
@@ -56,7 +57,8 @@ impl ManagementApi {
         Ok(AuditQuery {
             tenant: tenant.map(|t| t.to_string()),
             actor: by_actor,
-            target: Some(filter.target).filter(|t| !t.is_empty()),
+            target: Some(bounds::filter("filter.target", &filter.target)?.to_owned())
+                .filter(|t| !t.is_empty()),
             from: convert::optional_time("filter.from", filter.from.as_ref())?,
             until: convert::optional_time("filter.until", filter.until.as_ref())?,
             // The guard let a confined caller name only its tenants; without a tenant it

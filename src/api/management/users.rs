@@ -8,7 +8,7 @@ use super::{
     mask_paths, pb, records, reply,
 };
 use crate::{
-    api::{convert::id, status::required},
+    api::{bounds, convert::id, status::required},
     engine::{GroupId, Mutation, NewUser, ServiceId, TenantId, UserId, UserStatus},
 };
 
@@ -99,12 +99,8 @@ impl pb::user_service_server::UserService for ManagementApi {
             let request = request.into_inner();
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            if request.email.is_empty() {
-                return Err(required("email"));
-            }
-            if request.display_name.is_empty() {
-                return Err(required("display_name"));
-            }
+            bounds::required_text("email", &request.email)?;
+            bounds::required_text("display_name", &request.display_name)?;
             let mutation = Mutation::InviteUser {
                 tenant: tenant.clone(),
                 user: NewUser {
@@ -148,8 +144,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 user: user.clone(),
                 status: UserStatus::Active,
             };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-                .await
+            self.change_user(
+                &caller,
+                &actor,
+                tenant,
+                user,
+                bounds::etag("etag", &request.etag)?,
+                mutation,
+            )
+            .await
         }
         .await;
         self.audited(audit, result)
@@ -195,7 +198,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 users,
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |u| u.id.to_string(),
                 |u| vec![u.email.as_str(), u.display_name.as_str()],
             )?;
@@ -224,22 +227,20 @@ impl pb::user_service_server::UserService for ManagementApi {
             let message = request.user.as_ref().ok_or_else(|| required("user"))?;
             let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
             let user = id("user.id", &message.id, UserId::parse)?;
-            let paths = mask_paths(request.update_mask.as_ref(), USER_MASK)?;
+            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, USER_MASK)?;
             for path in &paths {
-                let empty = match *path {
-                    "email" => message.email.is_empty(),
-                    _ => message.display_name.is_empty(),
+                let text = match *path {
+                    "email" => &message.email,
+                    _ => &message.display_name,
                 };
-                if empty {
-                    return Err(required(&format!("user.{path}")));
-                }
+                bounds::required_text(&format!("user.{path}"), text)?;
             }
             let (t, u) = (tenant.clone(), user.clone());
             let revision = self
                 .update(
                     &caller,
                     &actor,
-                    &request.etag,
+                    bounds::etag("etag", &request.etag)?,
                     move |s| {
                         let record = s.user_record(&t, &u).ok()?;
                         let etag = records::user(t.as_str(), &record).etag;
@@ -280,7 +281,10 @@ impl pb::user_service_server::UserService for ManagementApi {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
-            let precondition = etag_matches(&request.etag, user_etag(&tenant, &user));
+            let precondition = etag_matches(
+                bounds::etag("etag", &request.etag)?,
+                user_etag(&tenant, &user),
+            );
             let mutation = Mutation::DeleteUser { tenant, user };
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)
@@ -310,8 +314,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 user: user.clone(),
                 role,
             };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-                .await
+            self.change_user(
+                &caller,
+                &actor,
+                tenant,
+                user,
+                bounds::etag("etag", &request.etag)?,
+                mutation,
+            )
+            .await
         }
         .await;
         self.audited(audit, result)
@@ -403,9 +414,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let request = request.into_inner();
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            if request.name.is_empty() {
-                return Err(required("name"));
-            }
+            bounds::required_text("name", &request.name)?;
             let mutation = Mutation::CreateGroup {
                 tenant: tenant.clone(),
                 group: chosen_id(self, "id", &request.id, "group", GroupId::parse)?,
@@ -469,7 +478,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 groups,
                 request.page_size,
                 &request.page_token,
-                &request.filter,
+                bounds::filter("filter", &request.filter)?,
                 |g| g.id.to_string(),
                 |g| vec![g.name.as_str()],
             )?;
@@ -498,11 +507,12 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let message = request.group.as_ref().ok_or_else(|| required("group"))?;
             let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
             let group = id("group.id", &message.id, GroupId::parse)?;
-            mask_paths(request.update_mask.as_ref(), GROUP_MASK)?;
-            if message.name.is_empty() {
-                return Err(required("group.name"));
-            }
-            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
+            mask_paths(bounds::mask(request.update_mask.as_ref())?, GROUP_MASK)?;
+            bounds::required_text("group.name", &message.name)?;
+            let precondition = etag_matches(
+                bounds::etag("etag", &request.etag)?,
+                group_etag(&tenant, &group),
+            );
             let mutation = Mutation::UpdateGroup {
                 tenant: tenant.clone(),
                 group: group.clone(),
@@ -528,7 +538,10 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
-            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group));
+            let precondition = etag_matches(
+                bounds::etag("etag", &request.etag)?,
+                group_etag(&tenant, &group),
+            );
             let mutation = Mutation::DeleteGroup { tenant, group };
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)

@@ -96,7 +96,8 @@ impl WatchApi {
 /// its stream is open, and matched against every change.
 const MAX_FILTER_ITEMS: usize = 1_000;
 
-fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
+/// The filter of a `Watch` request.
+pub(crate) fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> {
     for (field, len) in [
         ("tenants", request.tenants.len()),
         ("services", request.services.len()),

@@ -16,7 +16,6 @@ use tonic::{
     codegen::{BoxFuture, Context, Poll, Service, http},
     server::{Grpc, NamedService, ServerStreamingService},
 };
-use tonic_prost::ProstCodec;
 
 use super::{WatchApi, WatchStream, event::event};
 use crate::{api::pb, app::WatchItem};
@@ -65,7 +64,8 @@ impl Service<http::Request<Body>> for WatchServer {
         let path = request.uri().path();
         if path != WATCH_PATH {
             let status = Status::unimplemented(format!(
-                "{path} is not a method of {}; it has only {WATCH_PATH}",
+                "{} is not a method of {}; it has only {WATCH_PATH}",
+                crate::api::status::echo(path),
                 Self::NAME
             ));
             return Box::pin(async move { Ok(status.into_http()) });
@@ -111,7 +111,7 @@ impl Codec for WatchCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        RequestDecoder(ProstCodec::<pb::WatchResponse, pb::WatchRequest>::default().decoder())
+        RequestDecoder
     }
 }
 
@@ -163,15 +163,16 @@ fn encode_change(record: &crate::engine::ChangeRecord) -> Vec<u8> {
     .encode_to_vec()
 }
 
-/// Decodes a `WatchRequest` (prost's decoder, named so the codec's type can be written).
-struct RequestDecoder(<ProstCodec<pb::WatchResponse, pb::WatchRequest> as Codec>::Decoder);
+/// Decodes a `WatchRequest` as the generated services decode theirs: malformed bytes are
+/// `INVALID_ARGUMENT` (see `api/codec.rs`).
+struct RequestDecoder;
 
 impl Decoder for RequestDecoder {
     type Item = pb::WatchRequest;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<pb::WatchRequest>, Status> {
-        self.0.decode(buf)
+        crate::api::codec::decode(buf).map(Some)
     }
 }
 

@@ -153,7 +153,10 @@ pub(super) fn check_placement(
     let Some(type_def) = definition.types.get(object_type) else {
         return Err(MutationError::Invalid {
             field: "object_type",
-            rule: format!("`{object_type}` is not an object type of service `{service}`"),
+            rule: format!(
+                "`{}` is not an object type of service `{service}`",
+                crate::engine::echo(object_type)
+            ),
         });
     };
     match parent {

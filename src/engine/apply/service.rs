@@ -38,7 +38,10 @@ pub(crate) fn validate_definition(
         if !valid {
             return Err(MutationError::Invalid {
                 field: "definition.object_types.name",
-                rule: format!("`{}` must be 1-64 of a-z 0-9 _", object_type.name),
+                rule: format!(
+                    "`{}` must be 1-64 of a-z 0-9 _",
+                    crate::engine::echo(&object_type.name)
+                ),
             });
         }
         if types
@@ -47,7 +50,10 @@ pub(crate) fn validate_definition(
         {
             return Err(MutationError::Invalid {
                 field: "definition.object_types.name",
-                rule: format!("`{}` is listed twice", object_type.name),
+                rule: format!(
+                    "`{}` is listed twice",
+                    crate::engine::echo(&object_type.name)
+                ),
             });
         }
     }
@@ -60,8 +66,9 @@ pub(crate) fn validate_definition(
             return Err(MutationError::Invalid {
                 field: "definition.object_types.may_contain",
                 rule: format!(
-                    "`{}` may contain `{unknown}`, which is not an object type of the service",
-                    object_type.name
+                    "`{}` may contain `{}`, which is not an object type of the service",
+                    crate::engine::echo(&object_type.name),
+                    crate::engine::echo(unknown)
                 ),
             });
         }
