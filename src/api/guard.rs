@@ -154,7 +154,10 @@ where
         let limit = self.shared.max_request_bytes;
         let caller = match identify(&self.shared.auth, &request) {
             Ok(caller) => caller,
-            Err(status) => return refuse(request, status, limit),
+            Err(status) => {
+                count_against_connection(&request);
+                return refuse(request, status, limit);
+            }
         };
         if let Access::Scope(scope) = access
             && !caller.has_scope(scope)
@@ -183,8 +186,12 @@ where
             return refuse(request, status, limit);
         }
         if let Err(limited) = caller.usage.take_call() {
+            count_against_connection(&request);
             let status = rate_limited(&caller, limited.retry_after);
             return refuse(request, status, limit);
+        }
+        if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>() {
+            peer.connection.note_success();
         }
         let inspect = request.uri().path().starts_with("/authz.v1.")
             && (caller.tenants().is_some() || caller.prove_actor);
@@ -213,6 +220,25 @@ where
                 Err(status) => Ok(status.into_http()),
             }
         })
+    }
+}
+
+/// Calls in a row refused for a bad credential or an exceeded rate after which their
+/// connection is closed: such a client must connect (and, with TLS, shake hands) again
+/// instead of costing the server one cheap refusal after another.
+const REFUSALS_BEFORE_CLOSING: u32 = 64;
+
+/// Counts a refusal for a bad credential or an exceeded rate against the connection, and
+/// closes the connection after [`REFUSALS_BEFORE_CLOSING`] in a row.
+fn count_against_connection<B>(request: &http::Request<B>) {
+    if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
+        && peer.connection.note_refusal() >= REFUSALS_BEFORE_CLOSING
+    {
+        tracing::debug!(
+            remote = ?peer.remote,
+            "closing a connection after {REFUSALS_BEFORE_CLOSING} refused calls in a row"
+        );
+        peer.connection.close();
     }
 }
 

@@ -5,6 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -51,9 +52,39 @@ pub struct PeerInfo {
     pub connection: Arc<ConnectionTag>,
 }
 
-/// Stands for one served connection (see [`PeerInfo::connection`]).
+/// Stands for one served connection (see [`PeerInfo::connection`]), and lets the layers
+/// above close it.
 #[derive(Debug, Default)]
-pub struct ConnectionTag;
+pub struct ConnectionTag {
+    refused_in_a_row: AtomicU32,
+    closing: AtomicBool,
+}
+
+impl ConnectionTag {
+    /// Counts one more refused call in a row; returns how many there are now.
+    pub fn note_refusal(&self) -> u32 {
+        self.refused_in_a_row.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A call was let through: the refusals in a row start over.
+    pub fn note_success(&self) {
+        // Read first: most connections never see a refusal, and a store on every call
+        // would bounce the cache line between the cores serving them.
+        if self.refused_in_a_row.load(Ordering::Relaxed) != 0 {
+            self.refused_in_a_row.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Closes the connection: its next read ends it, with every call on it.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+}
 
 /// A served connection, plaintext or TLS, holding one of the server's connection slots
 /// until it closes.
@@ -136,7 +167,12 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        if this.tag.is_closing() {
+            // The end of the stream: the transport closes the connection.
+            return Poll::Ready(Ok(()));
+        }
+        match &mut this.io {
             Io::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             Io::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
         }

@@ -137,6 +137,9 @@ async fn every_method_but_health_answers_unauthenticated_without_a_credential() 
     let methods = methods();
     assert!(methods.len() >= 59, "{} methods", methods.len());
     for (path, _, streaming) in &methods {
+        // A connection of its own per method: one that keeps presenting bad credentials
+        // is closed (see the next test).
+        let channel = server.channel().await;
         for metadata in [MetadataMap::new(), bearer("not-the-token-of-anyone")] {
             let status = call(&channel, path, *streaming, Vec::new(), metadata)
                 .await
@@ -171,6 +174,44 @@ async fn every_method_but_health_answers_unauthenticated_without_a_credential() 
         .into_inner();
     assert_eq!(health.status, 1, "SERVING");
     assert_eq!(server.app().revision(), before, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_connection_that_keeps_presenting_bad_credentials_is_closed() {
+    let (_dir, _server, channel) = secured().await;
+    let info = |token: &'static str| {
+        let channel = channel.clone();
+        async move {
+            call(
+                &channel,
+                "authz.v1.ServerService/GetServerInfo",
+                false,
+                Vec::new(),
+                bearer(token),
+            )
+            .await
+        }
+    };
+    // Refusals in a row below the limit are answered as such.
+    for _ in 0..63 {
+        let status = info("not-the-token-of-anyone").await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    // The 64th closes the connection (its answer may be lost with it); a good caller on
+    // the same channel is then served on a new connection.
+    let _ = info("not-the-token-of-anyone").await.unwrap_err();
+    let mut served = false;
+    for _ in 0..5 {
+        match info(ADMIN).await {
+            Ok(_) => {
+                served = true;
+                break;
+            }
+            // The call that met the closed connection.
+            Err(status) => assert_ne!(status.code(), Code::Unauthenticated, "{status:?}"),
+        }
+    }
+    assert!(served, "no new connection was served");
 }
 
 #[tokio::test]
