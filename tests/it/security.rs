@@ -19,7 +19,7 @@ use crate::{
     check::world,
     support::{
         callers::{TestCaller, write_callers},
-        raw::{bearer, call},
+        raw::{bearer, call, server_info},
         server::TestServer,
     },
 };
@@ -181,16 +181,7 @@ async fn a_connection_that_keeps_presenting_bad_credentials_is_closed() {
     let (_dir, _server, channel) = secured().await;
     let info = |token: &'static str| {
         let channel = channel.clone();
-        async move {
-            call(
-                &channel,
-                "authz.v1.ServerService/GetServerInfo",
-                false,
-                Vec::new(),
-                bearer(token),
-            )
-            .await
-        }
+        async move { server_info(&channel, Some(token)).await }
     };
     // Refusals in a row below the limit are answered as such.
     for _ in 0..63 {
@@ -203,7 +194,7 @@ async fn a_connection_that_keeps_presenting_bad_credentials_is_closed() {
     let mut served = false;
     for _ in 0..5 {
         match info(ADMIN).await {
-            Ok(_) => {
+            Ok(()) => {
                 served = true;
                 break;
             }
@@ -512,16 +503,7 @@ async fn a_changed_callers_file_is_picked_up_and_a_broken_one_keeps_the_old_call
     let channel = server.channel().await;
     let info = |token: &'static str| {
         let channel = channel.clone();
-        async move {
-            call(
-                &channel,
-                "authz.v1.ServerService/GetServerInfo",
-                false,
-                Vec::new(),
-                bearer(token),
-            )
-            .await
-        }
+        async move { server_info(&channel, Some(token)).await }
     };
     info(ADMIN).await.unwrap();
     // Replaced by a file with another caller: the old token stops working, the new works.
@@ -543,16 +525,7 @@ async fn a_changed_callers_file_is_picked_up_and_a_broken_one_keeps_the_old_call
 #[tokio::test]
 async fn a_caller_uses_at_most_its_connections_and_a_closed_one_frees_its_place() {
     let (_dir, server, first) = secured().await;
-    let info = |channel: Channel| async move {
-        call(
-            &channel,
-            "authz.v1.ServerService/GetServerInfo",
-            false,
-            Vec::new(),
-            bearer(ONE_CONNECTION),
-        )
-        .await
-    };
+    let info = |channel: Channel| async move { server_info(&channel, Some(ONE_CONNECTION)).await };
     info(first.clone()).await.unwrap();
     info(first.clone()).await.unwrap();
     let second = server.channel().await;
@@ -560,15 +533,7 @@ async fn a_caller_uses_at_most_its_connections_and_a_closed_one_frees_its_place(
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(reason(&status), "CONNECTIONS_EXHAUSTED");
     // Other callers are not counted against it.
-    call(
-        &second,
-        "authz.v1.ServerService/GetServerInfo",
-        false,
-        Vec::new(),
-        bearer(ADMIN),
-    )
-    .await
-    .unwrap();
+    server_info(&second, Some(ADMIN)).await.unwrap();
     drop(first);
     // The server sees the first connection close asynchronously; its place comes back.
     let mut admitted = false;

@@ -23,7 +23,7 @@ use crate::{
     support::{
         callers::{TestCaller, write_callers},
         process::{ServerProcess, authzd},
-        raw::{bearer, call},
+        raw::{bearer, call, server_info},
         server::TestServer,
     },
 };
@@ -106,19 +106,6 @@ async fn tls_channel(
         .unwrap()
         .connect()
         .await
-}
-
-async fn server_info(channel: &Channel, token: Option<&str>) -> Result<(), Status> {
-    let metadata = token.map(bearer).unwrap_or_default();
-    call(
-        channel,
-        "authz.v1.ServerService/GetServerInfo",
-        false,
-        Vec::new(),
-        metadata,
-    )
-    .await
-    .map(|_| ())
 }
 
 #[tokio::test]

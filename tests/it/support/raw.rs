@@ -42,3 +42,17 @@ pub(crate) fn bearer(token: &str) -> MetadataMap {
     metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
     metadata
 }
+
+/// `ServerService/GetServerInfo`, which any authenticated caller may call, with `token`.
+pub(crate) async fn server_info(channel: &Channel, token: Option<&str>) -> Result<(), Status> {
+    let metadata = token.map(bearer).unwrap_or_default();
+    call(
+        channel,
+        "authz.v1.ServerService/GetServerInfo",
+        false,
+        Vec::new(),
+        metadata,
+    )
+    .await
+    .map(|_| ())
+}
