@@ -12,9 +12,8 @@ use super::status::{invalid_field, required};
 use crate::engine;
 
 // Ids: `engine::MAX_ID_LEN` (128) bytes of letters, digits and `. _ : @ -`, checked by the
-// engine's parsers (`convert::id`) before anything else reads them. Request ids: 1–128
-// bytes without spaces or control characters, checked by `management::request_id_of`. The
-// caller's name comes from the callers file (`auth`), never from the request.
+// engine's parsers (`convert::id`) before anything else reads them. The caller's name comes
+// from the callers file (`auth`), never from the request.
 
 /// Longest name, display name, e-mail or description: the engine's text rule, which also
 /// refuses control characters (newlines included: these texts are one line in every view).
@@ -27,6 +26,8 @@ pub(crate) const MAX_OBJECT_TYPE_BYTES: usize = 64;
 pub(crate) const MAX_ETAG_BYTES: usize = 64;
 /// Longest list filter (a case-insensitive substring).
 pub(crate) const MAX_FILTER_BYTES: usize = 256;
+/// Longest request id (a client's retry key).
+pub(crate) const MAX_REQUEST_ID_BYTES: usize = 128;
 /// Longest page token; the longest we hand out (three ids and a permission, hex-encoded)
 /// is under 800 bytes.
 pub(crate) const MAX_PAGE_TOKEN_BYTES: usize = 1024;
@@ -115,6 +116,25 @@ pub(crate) fn at_most(field: &str, text: &str, max: usize) -> Result<(), Status>
         ));
     }
     Ok(())
+}
+
+/// A request id: empty (none), or 1 to [`MAX_REQUEST_ID_BYTES`] bytes without spaces or
+/// control characters.
+pub(crate) fn request_id(text: &str) -> Result<Option<String>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > MAX_REQUEST_ID_BYTES
+        || text.chars().any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err(invalid_field(
+            "request_id",
+            format!(
+                "must be 1 to {MAX_REQUEST_ID_BYTES} bytes without spaces or control characters"
+            ),
+        ));
+    }
+    Ok(Some(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -208,7 +208,7 @@ fn invite_user(world: &Snapshot, request: &pb::InviteUserRequest) -> Result<(), 
             kind: records::user_kind(request.kind, "kind")?,
         },
     };
-    super::request_id_of(&request.request_id)?;
+    crate::api::bounds::request_id(&request.request_id)?;
     submit(world, Some(&actor), &mutation)
 }
 

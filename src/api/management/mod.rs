@@ -130,7 +130,7 @@ impl ManagementApi {
         request_id: &str,
         precondition: Option<Precondition>,
     ) -> Result<Written, Status> {
-        let request_id = request_id_of(request_id)?;
+        let request_id = super::bounds::request_id(request_id)?;
         let meta = ChangeMeta {
             actor: actor.cloned(),
             caller: caller.service.clone(),
@@ -262,19 +262,6 @@ impl Written {
     fn mutation<'a>(&'a self, made: &'a Mutation) -> &'a Mutation {
         self.first.as_ref().map_or(made, |first| &first.mutation)
     }
-}
-
-fn request_id_of(text: &str) -> Result<Option<String>, Status> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    if text.len() > 128 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(status::invalid_field(
-            "request_id",
-            "must be 1 to 128 bytes without spaces or control characters",
-        ));
-    }
-    Ok(Some(text.to_owned()))
 }
 
 /// The actor of a tenant call.
