@@ -338,7 +338,7 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 fn announce_authentication(auth: &Authenticator, settings: &Settings) {
     if auth.requires_credentials() {
         tracing::info!(
-            callers = auth.callers().len(),
+            callers = auth.callers().count(),
             "every call needs a caller's credential"
         );
         return;

@@ -171,11 +171,6 @@ impl TlsAcceptor {
         })
     }
 
-    /// The files this acceptor reads.
-    pub fn files(&self) -> &TlsFiles {
-        &self.inner.files
-    }
-
     /// Re-reads the files and installs new material if their contents changed since the
     /// last read (comparing contents, not timestamps, catches a same-second rewrite and a
     /// Kubernetes secret's symlink swap alike). `Ok(true)` when new material was installed.

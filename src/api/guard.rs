@@ -23,14 +23,14 @@ use tonic::{Code, Status, body::Body, codegen::BoxFuture, codegen::http};
 use tonic_types::{ErrorDetails, StatusExt as _};
 use tower::{Layer, Service};
 
-use super::{pb, status::echo};
-use crate::auth::{Authenticator, Caller, ProvenActor, Scope};
+use super::status::echo;
+use crate::auth::{Authenticator, Caller, Scope};
 
 /// The header that carries the end user's OIDC token for a caller that must prove its
 /// actors.
 pub const ACTOR_TOKEN_HEADER: &str = "x-authzd-actor-token";
 
-/// The caller of a call that passed the guard, and the actor it proved, if it had to.
+/// The caller of a call that passed the guard.
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticated {
     pub(crate) caller: Arc<Caller>,
@@ -63,8 +63,7 @@ impl GuardLayer {
         Self {
             shared: Arc::new(Shared {
                 auth,
-                // The set is compiled into this binary by build.rs: it always decodes.
-                descriptors: DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default(),
+                descriptors: super::descriptors(),
                 max_request_bytes,
             }),
         }
@@ -151,48 +150,10 @@ where
         if access == Access::Open {
             return Box::pin(inner.call(request));
         }
-        let limit = self.shared.max_request_bytes;
-        let caller = match identify(&self.shared.auth, &request) {
+        let caller = match admit(&self.shared.auth, &request, access) {
             Ok(caller) => caller,
-            Err(status) => {
-                count_against_connection(&request);
-                return refuse(request, status, limit);
-            }
+            Err(status) => return refuse(request, status, self.shared.max_request_bytes),
         };
-        if let Access::Scope(scope) = access
-            && !caller.has_scope(scope)
-        {
-            let status = denied(
-                "SCOPE_MISSING",
-                format!(
-                    "caller `{}` lacks the `{scope}` scope that {} needs",
-                    caller.name,
-                    method_name(request.uri().path())
-                ),
-            );
-            return refuse(request, status, limit);
-        }
-        if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
-            && let Err(exhausted) = caller.usage.admit_connection(&peer.connection)
-        {
-            let status = with_reason(
-                Code::ResourceExhausted,
-                "CONNECTIONS_EXHAUSTED",
-                format!(
-                    "caller `{}` already uses the {} connections it may; send its calls on one of them",
-                    caller.name, exhausted.max
-                ),
-            );
-            return refuse(request, status, limit);
-        }
-        if let Err(limited) = caller.usage.take_call() {
-            count_against_connection(&request);
-            let status = rate_limited(&caller, limited.retry_after);
-            return refuse(request, status, limit);
-        }
-        if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>() {
-            peer.connection.note_success();
-        }
         let inspect = request.uri().path().starts_with("/authz.v1.")
             && (caller.tenants().is_some() || caller.prove_actor);
         request.extensions_mut().insert(Authenticated {
@@ -204,23 +165,65 @@ where
         let shared = Arc::clone(&self.shared);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
-            let path = parts.uri.path().to_owned();
-            let verdict = inspect_request(&shared, &caller, &parts, &path, body).await;
-            match verdict {
-                Ok((message, proven)) => {
-                    let mut request = http::Request::from_parts(
+            match inspect_request(&shared, &caller, &parts, body).await {
+                Ok(message) => {
+                    let request = http::Request::from_parts(
                         parts,
                         Body::new(http_body_util::Full::new(message)),
                     );
-                    if let Some(proven) = proven {
-                        request.extensions_mut().insert(proven);
-                    }
                     Ok(oversize_as_exhausted(inner.call(request).await?))
                 }
                 Err(status) => Ok(status.into_http()),
             }
         })
     }
+}
+
+/// The caller of a request, if it may make this call: its credential, the scope `access`
+/// asks for, its connections and its rate. A refusal for a bad credential or an exceeded
+/// rate counts against the connection.
+fn admit<B>(
+    auth: &Authenticator,
+    request: &http::Request<B>,
+    access: Access,
+) -> Result<Arc<Caller>, Status> {
+    let connection = request
+        .extensions()
+        .get::<crate::tls::PeerInfo>()
+        .map(|peer| &peer.connection);
+    let caller = identify(auth, request).inspect_err(|_| count_against(connection))?;
+    if let Access::Scope(scope) = access
+        && !caller.has_scope(scope)
+    {
+        return Err(denied(
+            "SCOPE_MISSING",
+            format!(
+                "caller `{}` lacks the `{scope}` scope that {} needs",
+                caller.name,
+                method_name(request.uri().path())
+            ),
+        ));
+    }
+    if let Some(connection) = connection
+        && let Err(exhausted) = caller.usage.admit_connection(connection)
+    {
+        return Err(with_reason(
+            Code::ResourceExhausted,
+            "CONNECTIONS_EXHAUSTED",
+            format!(
+                "caller `{}` already uses the {} connections it may; send its calls on one of them",
+                caller.name, exhausted.max
+            ),
+        ));
+    }
+    if let Err(limited) = caller.usage.take_call() {
+        count_against(connection);
+        return Err(rate_limited(&caller, limited.retry_after));
+    }
+    if let Some(connection) = connection {
+        connection.note_success();
+    }
+    Ok(caller)
 }
 
 /// Calls in a row refused for a bad credential or an exceeded rate after which their
@@ -230,15 +233,14 @@ const REFUSALS_BEFORE_CLOSING: u32 = 64;
 
 /// Counts a refusal for a bad credential or an exceeded rate against the connection, and
 /// closes the connection after [`REFUSALS_BEFORE_CLOSING`] in a row.
-fn count_against_connection<B>(request: &http::Request<B>) {
-    if let Some(peer) = request.extensions().get::<crate::tls::PeerInfo>()
-        && peer.connection.note_refusal() >= REFUSALS_BEFORE_CLOSING
+fn count_against(connection: Option<&Arc<crate::tls::ConnectionTag>>) {
+    if let Some(connection) = connection
+        && connection.note_refusal() >= REFUSALS_BEFORE_CLOSING
     {
         tracing::debug!(
-            remote = ?peer.remote,
             "closing a connection after {REFUSALS_BEFORE_CLOSING} refused calls in a row"
         );
-        peer.connection.close();
+        connection.close();
     }
 }
 
@@ -316,9 +318,8 @@ async fn inspect_request(
     shared: &Shared,
     caller: &Caller,
     parts: &http::request::Parts,
-    path: &str,
     body: Body,
-) -> Result<(Bytes, Option<ProvenActor>), Status> {
+) -> Result<Bytes, Status> {
     let limit = shared.max_request_bytes.saturating_add(5);
     let framed = http_body_util::Limited::new(body, limit)
         .collect()
@@ -332,10 +333,11 @@ async fn inspect_request(
         })?
         .to_bytes();
     let message = unframe(&framed)?;
+    let path = parts.uri.path();
     let method = path.strip_prefix('/').unwrap_or(path);
     let Some(input) = input_of(&shared.descriptors, method) else {
         // Not a method of ours: the router answers UNIMPLEMENTED.
-        return Ok((framed, None));
+        return Ok(framed);
     };
     let decoded = DynamicMessage::decode(input.clone(), message).map_err(|_| {
         super::status::invalid_field(
@@ -346,12 +348,10 @@ async fn inspect_request(
     if let Some(allowed) = caller.tenants() {
         confine(caller, allowed, &decoded, method)?;
     }
-    let proven = if caller.prove_actor {
-        prove_actor(shared, caller, parts, &decoded)?
-    } else {
-        None
-    };
-    Ok((framed, proven))
+    if caller.prove_actor {
+        prove_actor(shared, caller, parts, &decoded)?;
+    }
+    Ok(framed)
 }
 
 /// The message of a gRPC frame: a flag byte, a 4-byte length, the message; exactly one.
@@ -453,14 +453,14 @@ fn prove_actor(
     caller: &Caller,
     parts: &http::request::Parts,
     message: &DynamicMessage,
-) -> Result<Option<ProvenActor>, Status> {
+) -> Result<(), Status> {
     let actor = message
         .get_field_by_name("actor")
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     if actor.is_empty() {
         // A call without an actor acts as the caller itself; its scope governs it.
-        return Ok(None);
+        return Ok(());
     }
     let token = parts
         .headers
@@ -494,7 +494,7 @@ fn prove_actor(
             ),
         ));
     }
-    Ok(Some(proven))
+    Ok(())
 }
 
 /// `package.Service/Method` of a path.

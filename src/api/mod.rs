@@ -24,6 +24,17 @@ pub use status::code_name;
 pub use trace::RpcTraceLayer;
 pub use watch::{WatchApi, WatchServer};
 
+/// The descriptor pool of `authz.v1`, decoded once per process: the guard and the
+/// management services read requests generically through it. (Cloning a pool shares it.)
+pub(crate) fn descriptors() -> prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        // The set is compiled into this binary by build.rs: it always decodes.
+        prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default()
+    })
+    .clone()
+}
+
 /// Generated protobuf and tonic code for `authz.v1`.
 #[allow(
     clippy::pedantic,

@@ -18,12 +18,9 @@ use crate::{
 /// the headers a client accepts.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// Client text as a message quotes it: at most [`crate::engine::ECHO_CHARS`] characters,
-/// control and direction characters escaped, `… (N bytes)` when cut. The engine's
-/// messages quote request values through the same function.
-pub(crate) fn echo(text: &str) -> String {
-    crate::engine::echo(text)
-}
+// Client text as a message quotes it: the engine's messages quote request values through
+// the same function.
+pub(crate) use crate::engine::echo;
 
 /// `message` cut to [`MAX_MESSAGE_BYTES`] on a character boundary.
 fn bounded(mut message: String) -> String {

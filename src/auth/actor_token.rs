@@ -51,11 +51,6 @@ pub const DEFAULT_USER_CLAIM: &str = "sub";
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest leeway accepted: more would quietly extend every token's lifetime.
 pub const MAX_LEEWAY: Duration = Duration::from_mins(5);
-/// The shortest interval [`ActorTokenVerifier::spawn_reloader`] checks the key set file at.
-pub const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
-/// The longest: a key rotation must reach authzd within a day, and the bound keeps the
-/// timer arithmetic far from overflow.
-pub const MAX_RELOAD_INTERVAL: Duration = Duration::from_hours(24);
 
 /// How actor tokens are checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,59 +207,6 @@ impl ActorTokenVerifier {
     /// How many keys of the installed set check tokens.
     pub fn key_count(&self) -> usize {
         self.shared.keys.load().keys.len()
-    }
-
-    /// Starts a task that calls [`reload_if_changed`](Self::reload_if_changed) every
-    /// `interval` (kept between [`MIN_RELOAD_INTERVAL`] and [`MAX_RELOAD_INTERVAL`]), logging an installed set at INFO and a
-    /// failure at WARN (the old keys stay in use). The task runs until it is aborted.
-    ///
-    /// Must be called within a Tokio runtime.
-    pub fn spawn_reloader(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let verifier = self.clone();
-        let interval = interval.clamp(MIN_RELOAD_INTERVAL, MAX_RELOAD_INTERVAL);
-        tokio::spawn(async move {
-            // The first tick is one interval away: `load` has just read the file.
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-            // A stalled runtime should not make the reloader read the file several times
-            // in a row to catch up.
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                verifier.reload_and_log().await;
-            }
-        })
-    }
-
-    /// One reload of the reloader task, logged.
-    async fn reload_and_log(&self) {
-        let verifier = self.clone();
-        // spawn_blocking: reading a file is blocking I/O, kept off the executor threads.
-        let outcome = tokio::task::spawn_blocking(move || verifier.reload_if_changed()).await;
-        let path = self.shared.settings.jwks_file.display();
-        match outcome {
-            Ok(Ok(true)) => {
-                let keys = self.shared.keys.load();
-                let kids: Vec<&str> = keys
-                    .keys
-                    .iter()
-                    .map(|key| key.kid.as_deref().unwrap_or("(no kid)"))
-                    .collect();
-                tracing::info!(
-                    file = %path,
-                    keys = %kids.join(", "),
-                    ignored = %keys.ignored.join("; "),
-                    "actor token key set installed"
-                );
-            }
-            Ok(Ok(false)) => {}
-            Ok(Err(err)) => {
-                tracing::warn!(file = %path, %err, "actor token key set not reloaded; the keys in use stay");
-            }
-            Err(err) => {
-                tracing::warn!(file = %path, %err, "actor token key set reload did not finish; the keys in use stay");
-            }
-        }
     }
 
     /// Verifies `token` at the time `now_unix_secs` (seconds since the Unix epoch) and

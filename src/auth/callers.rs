@@ -533,13 +533,8 @@ impl Callers {
         &self.token_files
     }
 
-    /// Whether no caller is configured.
-    pub fn is_empty(&self) -> bool {
-        self.by_token.is_empty() && self.by_subject.is_empty()
-    }
-
     /// How many callers are configured.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.all().count()
     }
 

@@ -111,8 +111,17 @@ impl Authenticator {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let current = source.callers.load();
+        // The key set is looked at on its own: a broken one must not hold back callers.
         if let Some(verifier) = source.verifier.load().as_ref() {
-            verifier.reload_if_changed()?;
+            match verifier.reload_if_changed() {
+                Ok(true) => {
+                    tracing::info!(keys = verifier.key_count(), "actor token key set reloaded");
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    tracing::warn!(%err, "actor token key set not reloaded; the keys in use stay");
+                }
+            }
         }
         if fingerprint(&source.path, &current) == *last {
             return Ok(false);
@@ -153,7 +162,7 @@ impl Authenticator {
                 let reloader = Arc::clone(&this);
                 match tokio::task::spawn_blocking(move || reloader.reload_if_changed()).await {
                     Ok(Ok(true)) => {
-                        tracing::info!(callers = this.callers().len(), "callers reloaded");
+                        tracing::info!(callers = this.callers().count(), "callers reloaded");
                     }
                     Ok(Ok(false)) => {}
                     Ok(Err(err)) => {

@@ -120,6 +120,18 @@ fn with_token<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
+/// A check the world allows: alice may restore site1 (through a security group).
+fn alice_restores_site1() -> pb::CheckRequest {
+    pb::CheckRequest {
+        tenant: "acme".into(),
+        service: "crm-backup".into(),
+        user: "alice".into(),
+        permission: "restore.run".into(),
+        object: "site1".into(),
+        ..Default::default()
+    }
+}
+
 /// The audit trail as the caller of `token` may read it.
 async fn audit_events(channel: &Channel, token: &str) -> Vec<pb::AuditEvent> {
     pb::audit_service_client::AuditServiceClient::new(channel.clone())
@@ -208,14 +220,7 @@ async fn a_connection_that_keeps_presenting_bad_credentials_is_closed() {
 #[tokio::test]
 async fn a_caller_without_the_scope_is_denied_naming_it_and_one_with_it_is_answered() {
     let (_dir, _server, channel) = secured().await;
-    let check = pb::CheckRequest {
-        tenant: "acme".into(),
-        service: "crm-backup".into(),
-        user: "alice".into(),
-        permission: "restore.run".into(),
-        object: "site1".into(),
-        ..Default::default()
-    };
+    let check = alice_restores_site1();
     let answer = CheckServiceClient::new(channel.clone())
         .check(with_token(CHECKER, check.clone()))
         .await
@@ -402,14 +407,7 @@ async fn a_header_naming_another_caller_changes_nothing_recorded() {
 #[tokio::test]
 async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_not_slowed() {
     let (_dir, _server, channel) = secured().await;
-    let check = pb::CheckRequest {
-        tenant: "acme".into(),
-        service: "crm-backup".into(),
-        user: "alice".into(),
-        permission: "restore.run".into(),
-        object: "site1".into(),
-        ..Default::default()
-    };
+    let check = alice_restores_site1();
     let mut client = CheckServiceClient::new(channel.clone());
     let mut limited = None;
     // A burst of 2 and 1 per second: the fourth quick call cannot all pass.

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{ManagementApi, actor, audit::CallAudit, caller, pb};
 use crate::{
-    api::{bounds, convert::id},
+    api::convert::id,
     engine::{Mutation, TenantId, UserId, UserStatus},
 };
 
@@ -61,15 +61,8 @@ impl pb::account_service_server::AccountService for ManagementApi {
                 user: user.clone(),
                 status: UserStatus::Active,
             };
-            self.change_user(
-                &caller,
-                &actor,
-                tenant,
-                user,
-                bounds::etag("etag", &request.etag)?,
-                mutation,
-            )
-            .await
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
         }
         .await;
         self.audited(audit, result)
@@ -90,15 +83,8 @@ impl pb::account_service_server::AccountService for ManagementApi {
                 tenant: tenant.clone(),
                 user: user.clone(),
             };
-            self.change_user(
-                &caller,
-                &actor,
-                tenant,
-                user,
-                bounds::etag("etag", &request.etag)?,
-                mutation,
-            )
-            .await
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
         }
         .await;
         self.audited(audit, result)

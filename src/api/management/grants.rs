@@ -8,7 +8,6 @@ use super::{
 };
 use crate::{
     api::{
-        bounds,
         convert::id,
         status::{invalid_field, required},
     },
@@ -167,13 +166,12 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             let service = id("service", &request.service, ServiceId::parse)?;
             let grant = id("grant", &request.grant, GrantId::parse)?;
             let (t, s, g) = (tenant.clone(), service.clone(), grant.clone());
-            let precondition =
-                etag_matches(bounds::etag("etag", &request.etag)?, move |snapshot| {
-                    snapshot
-                        .grant_record(&t, &s, &g)
-                        .ok()
-                        .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
-                });
+            let precondition = etag_matches(&request.etag, move |snapshot| {
+                snapshot
+                    .grant_record(&t, &s, &g)
+                    .ok()
+                    .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
+            })?;
             let mutation = Mutation::RevokeGrant {
                 tenant,
                 service,

@@ -50,8 +50,8 @@ pub struct ManagementApi {
     app: App,
     lockout_threshold: u32,
     lockout_duration: std::time::Duration,
-    // Arc: decoded once from the descriptor set; every clone of the service reads it.
-    descriptors: Arc<prost_reflect::DescriptorPool>,
+    // Shared with the guard: decoded once per process (`api::descriptors`).
+    descriptors: prost_reflect::DescriptorPool,
     // Arc: the counter behind server-chosen ids is shared by every clone of the service.
     next_id: Arc<AtomicU64>,
     // Seeded at random per process: ids chosen in different runs do not repeat.
@@ -102,10 +102,7 @@ impl ManagementApi {
             app,
             lockout_threshold: options.lockout_threshold,
             lockout_duration: options.lockout_duration,
-            // The set is compiled into this binary by build.rs: it always decodes.
-            descriptors: Arc::new(
-                prost_reflect::DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).unwrap_or_default(),
-            ),
+            descriptors: super::descriptors(),
             next_id: Arc::new(AtomicU64::new(0)),
             id_seed: foldhash::fast::RandomState::default(),
         }
@@ -194,6 +191,7 @@ impl ManagementApi {
         read: impl Fn(&Snapshot) -> Option<(R, String)> + Clone + Send + 'static,
         merge: impl Fn(R) -> Result<Mutation, Status>,
     ) -> Result<Revision, Status> {
+        let client_etag = super::bounds::etag("etag", client_etag)?;
         for _ in 0..MERGE_ATTEMPTS {
             let snapshot = self.app.snapshot();
             let (current, base) = read(&snapshot)
@@ -225,16 +223,18 @@ impl ManagementApi {
 }
 
 /// The precondition that a resource still has the etag the client read (none if the
-/// client sent no etag). `etag_now` reads the resource's current etag.
+/// client sent no etag). `etag_now` reads the resource's current etag. An etag that breaks
+/// the request bounds is refused before it is kept or quoted.
 fn etag_matches(
     client_etag: &str,
     etag_now: impl FnOnce(&Snapshot) -> Option<String> + Send + 'static,
-) -> Option<Precondition> {
+) -> Result<Option<Precondition>, Status> {
+    let client_etag = super::bounds::etag("etag", client_etag)?;
     if client_etag.is_empty() {
-        return None;
+        return Ok(None);
     }
     let expected = client_etag.to_owned();
-    Some(Precondition::new(move |state: &Snapshot| {
+    Ok(Some(Precondition::new(move |state: &Snapshot| {
         match etag_now(state) {
             Some(current) if current != expected => Err(WriteError::PreconditionFailed(format!(
                 "etag: `{expected}` is stale; read the resource again"
@@ -242,7 +242,7 @@ fn etag_matches(
             // Missing: the change itself reports NOT_FOUND.
             _ => Ok(()),
         }
-    }))
+    })))
 }
 
 fn stale(etag: &str) -> Status {

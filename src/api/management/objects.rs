@@ -212,7 +212,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 .update(
                     &caller,
                     &actor,
-                    bounds::etag("etag", &request.etag)?,
+                    &request.etag,
                     move |s| reader.read(s),
                     |current| {
                         let mut name = current.name;
@@ -256,7 +256,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 object: key.object.clone(),
                 new_parent: records::optional_object("new_parent", &request.new_parent)?,
             };
-            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, key.etag_now());
+            let precondition = etag_matches(&request.etag, key.etag_now())?;
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)
                 .await?;
@@ -276,7 +276,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let request = request.into_inner();
             let actor = actor(&request.actor)?;
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, key.etag_now());
+            let precondition = etag_matches(&request.etag, key.etag_now())?;
             let mutation = Mutation::DeleteObject {
                 tenant: key.tenant,
                 service: key.service,

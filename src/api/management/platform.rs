@@ -118,11 +118,11 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             }
             let definition = records::service_definition(&merged, "service")?;
             let for_etag = service.clone();
-            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
+            let precondition = etag_matches(&request.etag, move |s| {
                 s.service_record(&for_etag)
                     .ok()
                     .map(|r| records::service(&r).etag)
-            });
+            })?;
             let mutation = Mutation::UpdateService {
                 service: service.clone(),
                 definition,

@@ -336,7 +336,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 .update(
                     &caller,
                     &actor,
-                    bounds::etag("etag", &request.etag)?,
+                    &request.etag,
                     move |s| reader.security_group(s, &probe),
                     |current| {
                         let mut name = current.name;
@@ -382,9 +382,9 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 SecurityGroupId::parse,
             )?;
             let (reader, probe) = (scope.clone(), group.clone());
-            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
+            let precondition = etag_matches(&request.etag, move |s| {
                 reader.security_group(s, &probe).map(|(_, etag)| etag)
-            });
+            })?;
             let mutation = Mutation::DeleteSecurityGroup {
                 tenant: scope.tenant,
                 service: scope.service,
@@ -581,7 +581,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 .update(
                     &caller,
                     &actor,
-                    bounds::etag("etag", &request.etag)?,
+                    &request.etag,
                     move |s| reader.level(s, &probe),
                     |current| {
                         let mut name = current.name;
@@ -626,9 +626,9 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 PermissionLevelId::parse,
             )?;
             let (reader, probe) = (scope.clone(), level.clone());
-            let precondition = etag_matches(bounds::etag("etag", &request.etag)?, move |s| {
+            let precondition = etag_matches(&request.etag, move |s| {
                 reader.level(s, &probe).map(|(_, etag)| etag)
-            });
+            })?;
             let mutation = Mutation::DeletePermissionLevel {
                 tenant: scope.tenant,
                 service: scope.service,

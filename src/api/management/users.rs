@@ -53,7 +53,7 @@ impl ManagementApi {
         etag: &str,
         mutation: Mutation,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let precondition = etag_matches(etag, user_etag(&tenant, &user));
+        let precondition = etag_matches(etag, user_etag(&tenant, &user))?;
         let written = self
             .write(caller, Some(actor), mutation, "", precondition)
             .await?;
@@ -144,15 +144,8 @@ impl pb::user_service_server::UserService for ManagementApi {
                 user: user.clone(),
                 status: UserStatus::Active,
             };
-            self.change_user(
-                &caller,
-                &actor,
-                tenant,
-                user,
-                bounds::etag("etag", &request.etag)?,
-                mutation,
-            )
-            .await
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
         }
         .await;
         self.audited(audit, result)
@@ -240,7 +233,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .update(
                     &caller,
                     &actor,
-                    bounds::etag("etag", &request.etag)?,
+                    &request.etag,
                     move |s| {
                         let record = s.user_record(&t, &u).ok()?;
                         let etag = records::user(t.as_str(), &record).etag;
@@ -281,10 +274,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
-            let precondition = etag_matches(
-                bounds::etag("etag", &request.etag)?,
-                user_etag(&tenant, &user),
-            );
+            let precondition = etag_matches(&request.etag, user_etag(&tenant, &user))?;
             let mutation = Mutation::DeleteUser { tenant, user };
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)
@@ -314,15 +304,8 @@ impl pb::user_service_server::UserService for ManagementApi {
                 user: user.clone(),
                 role,
             };
-            self.change_user(
-                &caller,
-                &actor,
-                tenant,
-                user,
-                bounds::etag("etag", &request.etag)?,
-                mutation,
-            )
-            .await
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
         }
         .await;
         self.audited(audit, result)
@@ -509,10 +492,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let group = id("group.id", &message.id, GroupId::parse)?;
             mask_paths(bounds::mask(request.update_mask.as_ref())?, GROUP_MASK)?;
             bounds::required_text("group.name", &message.name)?;
-            let precondition = etag_matches(
-                bounds::etag("etag", &request.etag)?,
-                group_etag(&tenant, &group),
-            );
+            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group))?;
             let mutation = Mutation::UpdateGroup {
                 tenant: tenant.clone(),
                 group: group.clone(),
@@ -538,10 +518,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
-            let precondition = etag_matches(
-                bounds::etag("etag", &request.etag)?,
-                group_etag(&tenant, &group),
-            );
+            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group))?;
             let mutation = Mutation::DeleteGroup { tenant, group };
             let written = self
                 .write(&caller, Some(&actor), mutation, "", precondition)

@@ -69,18 +69,6 @@ fn corrupt_key_set_on_reload_is_an_error_and_the_old_keys_stay() {
     assert!(!verifier.reload_if_changed().unwrap());
 }
 
-#[tokio::test]
-async fn reloader_step_installs_a_changed_key_set_off_the_executor() {
-    let (_dir, path, verifier) = verifier_over_copy();
-    write_key_set(&path, &[public_jwk(Kind::Ec, true, "ec-2")]);
-    verifier.reload_and_log().await;
-    assert_eq!(verifier.key_count(), 1);
-    // A failure leaves the keys in use.
-    std::fs::write(&path, b"[]").unwrap();
-    verifier.reload_and_log().await;
-    assert_eq!(verifier.key_count(), 1);
-}
-
 // --- loading ---
 
 #[test]
