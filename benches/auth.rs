@@ -13,12 +13,17 @@
 //! - a refusal flood against a legitimate writer: one task writes as caller A
 //!   (`UserService/UpdateUser`, a new display name each call, so each commits a change),
 //!   one call at a time, alone and while 32 tasks flood (i) calls with a wrong token
-//!   (refused by the guard) and (ii) `InviteUser` calls of a valid caller B with an invalid
-//!   e-mail (refused by the writer, which audits each refusal); the writer's p50 and p99.
+//!   (refused by the guard) and (ii) `InviteUser` calls of a valid caller B, limited to
+//!   100 calls/s, with an invalid e-mail (over the rate refused by the guard, within it by
+//!   the writer, which audits each refusal); the writer's p50 and p99. For comparison, no
+//!   target: (iii) the same flood from a caller C with no rate limit, which the server
+//!   serves as fast as the cores allow.
 //!
 //! Client and server share this process and the machine's cores; the ratios are what the
 //! bench is for. `cargo bench --bench auth`; `AUTHZD_BENCH_SECS` sets the seconds of each
-//! measured run (default 5; the whole bench takes about 12 times as long, plus loading).
+//! measured run (default 5; the whole bench takes about 17 times as long, plus loading);
+//! `AUTHZD_BENCH_PARTS` names the parts to run (`memory`, `check`, `flood`, separated by
+//! commas; all by default).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -61,7 +66,7 @@ const CHANNELS: usize = 4;
 /// Rounds of the alternating throughput runs.
 const ROUNDS: usize = 3;
 /// Rounds of the flood runs (alone, wrong token, invalid invitations).
-const FLOOD_ROUNDS: usize = 2;
+const FLOOD_ROUNDS: usize = 4;
 /// Tasks flooding refused calls.
 const FLOODERS: usize = 32;
 /// Callers in the callers file.
@@ -78,6 +83,9 @@ const CHECK_TOKEN: &str = "bench-check-unconfined-0123456789";
 const CONFINED_TOKEN: &str = "bench-check-confined-0123456789";
 const WRITER_TOKEN: &str = "bench-writer-caller-a-0123456789";
 const INVITER_TOKEN: &str = "bench-inviter-caller-b-012345678";
+const UNLIMITED_TOKEN: &str = "bench-unlimited-caller-c-0123456";
+/// Caller B's rate limit (calls per second, and its burst).
+const INVITER_RATE: u32 = 100;
 const WATCH_TOKEN: &str = "bench-watcher-0123456789abcdef";
 const WRONG_TOKEN: &str = "bench-nobody-has-this-token-0123";
 
@@ -88,6 +96,8 @@ fn main() {
         .filter(|s: &f64| *s > 0.0)
         .unwrap_or(5.0);
     let measure = Duration::from_secs_f64(secs);
+    let parts = std::env::var("AUTHZD_BENCH_PARTS").unwrap_or_default();
+    let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == name);
     // The server's own runtime, as `authzd serve` builds it.
     let runtime = authzd::server::runtime().unwrap();
     println!(
@@ -118,8 +128,10 @@ fn main() {
             dataset.stats.objects,
             loading.elapsed().as_secs_f64()
         );
-        memory(guarded.addr).await;
-        println!();
+        if part("memory") {
+            memory(guarded.addr).await;
+            println!();
+        }
         let queries: Arc<Vec<pb::CheckRequest>> = Arc::new(
             dataset
                 .queries_within(CONFINED_TENANTS, 10_000, 7)
@@ -134,9 +146,13 @@ fn main() {
                 })
                 .collect(),
         );
-        throughput(&open, &guarded, &queries, measure).await;
-        println!();
-        flood(&guarded, measure).await;
+        if part("check") {
+            throughput(&open, &guarded, &queries, measure).await;
+            println!();
+        }
+        if part("flood") {
+            flood(&guarded, measure).await;
+        }
         open.stop().await;
         guarded.stop().await;
     });
@@ -222,14 +238,14 @@ fn write_callers(dir: &Path, dataset: &Dataset) -> std::path::PathBuf {
         .map(|t| format!("\"{}\"", t.tenant))
         .collect();
     let mut text = String::new();
-    let mut caller = |name: &str, token: &str, scopes: &str, tenants: Option<&str>| {
+    let mut caller = |name: &str, token: &str, scopes: &str, extra: Option<String>| {
         let _ = writeln!(
             text,
             "[[callers]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\nscopes = [{scopes}]",
             hash(token)
         );
-        if let Some(tenants) = tenants {
-            let _ = writeln!(text, "tenants = [{tenants}]");
+        if let Some(extra) = extra {
+            let _ = writeln!(text, "{extra}");
         }
         text.push('\n');
     };
@@ -238,12 +254,20 @@ fn write_callers(dir: &Path, dataset: &Dataset) -> std::path::PathBuf {
         "confined-checker",
         CONFINED_TOKEN,
         "\"check\"",
-        Some(&confined.join(", ")),
+        Some(format!("tenants = [{}]", confined.join(", "))),
     );
     caller("writer", WRITER_TOKEN, "\"manage\"", None);
-    caller("inviter", INVITER_TOKEN, "\"manage\"", None);
+    caller(
+        "inviter",
+        INVITER_TOKEN,
+        "\"manage\"",
+        Some(format!(
+            "rate_per_second = {INVITER_RATE}\nburst = {INVITER_RATE}"
+        )),
+    );
+    caller("unlimited-inviter", UNLIMITED_TOKEN, "\"manage\"", None);
     caller("watcher", WATCH_TOKEN, "\"watch\"", None);
-    for n in 5..CALLERS {
+    for n in 6..CALLERS {
         caller(
             &format!("service-{n}"),
             &format!("bench-other-caller-{n:02}-0123456789"),
@@ -437,18 +461,31 @@ enum Flood {
     None,
     WrongToken,
     InvalidInvitations,
+    UnlimitedInvalidInvitations,
+    /// No flood again: how far two runs of the writer alone differ on this machine.
+    Control,
 }
 
 impl Flood {
-    const ALL: [Self; 3] = [Self::None, Self::WrongToken, Self::InvalidInvitations];
+    const ALL: [Self; 5] = [
+        Self::None,
+        Self::WrongToken,
+        Self::InvalidInvitations,
+        Self::UnlimitedInvalidInvitations,
+        Self::Control,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::None => "alone",
             Self::WrongToken => "i: 32 tasks, wrong token (refused by the guard)",
             Self::InvalidInvitations => {
-                "ii: 32 tasks, caller B, InviteUser with an invalid e-mail (refused by the writer, audited)"
+                "ii: 32 tasks, caller B (100 calls/s), InviteUser with an invalid e-mail (over the rate refused by the guard, within it by the writer, audited)"
             }
+            Self::UnlimitedInvalidInvitations => {
+                "iii: 32 tasks, caller C (no rate limit), InviteUser with an invalid e-mail (refused by the writer, audited)"
+            }
+            Self::Control => "control: alone again (the noise floor of these ratios)",
         }
     }
 }
@@ -479,10 +516,14 @@ async fn write_run(
     // Calls that failed otherwise than refused, and the first such error.
     let failures = Arc::new(std::sync::Mutex::new((0_u64, None::<String>)));
     let mut tasks = Vec::new();
-    if flood != Flood::None {
-        let (token, expected) = match flood {
-            Flood::WrongToken => (bearer(WRONG_TOKEN), tonic::Code::Unauthenticated),
-            _ => (bearer(INVITER_TOKEN), tonic::Code::InvalidArgument),
+    if !matches!(flood, Flood::None | Flood::Control) {
+        let (token, expected): (_, &[tonic::Code]) = match flood {
+            Flood::WrongToken => (bearer(WRONG_TOKEN), &[tonic::Code::Unauthenticated]),
+            Flood::InvalidInvitations => (
+                bearer(INVITER_TOKEN),
+                &[tonic::Code::InvalidArgument, tonic::Code::ResourceExhausted],
+            ),
+            _ => (bearer(UNLIMITED_TOKEN), &[tonic::Code::InvalidArgument]),
         };
         for _ in 0..FLOODERS {
             let mut client = UserServiceClient::new(flooders.clone());
@@ -502,7 +543,7 @@ async fn write_run(
                         .invite_user(with_token(invitation, Some(&token)))
                         .await
                         .expect_err("the flood's calls are refused");
-                    if status.code() == expected {
+                    if expected.contains(&status.code()) {
                         refused.fetch_add(1, Ordering::Relaxed);
                     } else {
                         // The connection failed under the flood: the channel reconnects.
@@ -584,8 +625,8 @@ async fn flood(guarded: &Running, measure: Duration) {
     );
     println!("|---|---|---|---|---|---|---|---|");
     let mut failures = Vec::new();
-    let mut pooled = [Vec::new(), Vec::new(), Vec::new()];
-    let mut ratios = [Vec::new(), Vec::new(), Vec::new()];
+    let mut pooled: [Vec<Duration>; Flood::ALL.len()] = std::array::from_fn(|_| Vec::new());
+    let mut ratios: [Vec<f64>; Flood::ALL.len()] = std::array::from_fn(|_| Vec::new());
     for round in 1..=FLOOD_ROUNDS {
         let mut alone_p99 = 0.0;
         for (i, flood) in Flood::ALL.into_iter().enumerate() {
@@ -596,7 +637,7 @@ async fn flood(guarded: &Running, measure: Duration) {
                 alone_p99 = p99;
             }
             ratios[i].push(p99 / alone_p99);
-            let (rate, failed) = if flood == Flood::None {
+            let (rate, failed) = if matches!(flood, Flood::None | Flood::Control) {
                 (String::new(), String::new())
             } else {
                 (format!("{:.0}", run.refused_rate), run.failed.to_string())
@@ -629,7 +670,10 @@ async fn flood(guarded: &Running, measure: Duration) {
                 .map(|r| format!("{r:.2}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            if flood == Flood::None { "" } else { "≤ 1.10" }
+            match flood {
+                Flood::None | Flood::UnlimitedInvalidInvitations | Flood::Control => "",
+                _ => "≤ 1.10",
+            }
         );
     }
     for failure in failures {

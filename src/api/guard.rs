@@ -12,6 +12,7 @@ use std::{
     collections::BTreeSet,
     sync::Arc,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use http_body_util::BodyExt as _;
@@ -152,7 +153,7 @@ where
         }
         let caller = match admit(&self.shared.auth, &request, access) {
             Ok(caller) => caller,
-            Err(status) => return refuse(request, status, self.shared.max_request_bytes),
+            Err(refusal) => return refuse(request, refusal, self.shared.max_request_bytes),
         };
         let inspect = request.uri().path().starts_with("/authz.v1.")
             && (caller.tenants().is_some() || caller.prove_actor);
@@ -179,6 +180,23 @@ where
     }
 }
 
+/// A call the guard turns away, and how long its answer is held back.
+struct Refusal {
+    status: Status,
+    /// Non-zero once the call's connection has been refused [`FREE_REFUSALS`] times in a
+    /// row (see [`count_against`]).
+    hold: Duration,
+}
+
+impl From<Status> for Refusal {
+    fn from(status: Status) -> Self {
+        Self {
+            status,
+            hold: Duration::ZERO,
+        }
+    }
+}
+
 /// The caller of a request, if it may make this call: its credential, the scope `access`
 /// asks for, its connections and its rate. A refusal for a bad credential or an exceeded
 /// rate counts against the connection.
@@ -186,12 +204,20 @@ fn admit<B>(
     auth: &Authenticator,
     request: &http::Request<B>,
     access: Access,
-) -> Result<Arc<Caller>, Status> {
+) -> Result<Arc<Caller>, Refusal> {
     let connection = request
         .extensions()
         .get::<crate::tls::PeerInfo>()
         .map(|peer| &peer.connection);
-    let caller = identify(auth, request).inspect_err(|_| count_against(connection))?;
+    let caller = match identify(auth, request) {
+        Ok(caller) => caller,
+        Err(status) => {
+            return Err(Refusal {
+                status,
+                hold: count_against(connection),
+            });
+        }
+    };
     if let Access::Scope(scope) = access
         && !caller.has_scope(scope)
     {
@@ -202,7 +228,8 @@ fn admit<B>(
                 caller.name,
                 method_name(request.uri().path())
             ),
-        ));
+        )
+        .into());
     }
     if let Some(connection) = connection
         && let Err(exhausted) = caller.usage.admit_connection(connection)
@@ -214,11 +241,14 @@ fn admit<B>(
                 "caller `{}` already uses the {} connections it may; send its calls on one of them",
                 caller.name, exhausted.max
             ),
-        ));
+        )
+        .into());
     }
     if let Err(limited) = caller.usage.take_call() {
-        count_against(connection);
-        return Err(rate_limited(&caller, limited.retry_after));
+        return Err(Refusal {
+            status: rate_limited(&caller, limited.retry_after),
+            hold: count_against(connection),
+        });
     }
     if let Some(connection) = connection {
         connection.note_success();
@@ -226,40 +256,62 @@ fn admit<B>(
     Ok(caller)
 }
 
-/// Calls in a row refused for a bad credential or an exceeded rate after which their
-/// connection is closed: such a client must connect (and, with TLS, shake hands) again
-/// instead of costing the server one cheap refusal after another.
-const REFUSALS_BEFORE_CLOSING: u32 = 64;
+/// Calls in a row on one connection refused for a bad credential or an exceeded rate that
+/// are answered at once. A client that presents a stale token or bursts over its rate
+/// sees a few quick refusals; a client that keeps on is answered ever more slowly. The
+/// connection stays open: closing it would give the client a fresh count, and cost the
+/// server a new handshake.
+const FREE_REFUSALS: u32 = 4;
+/// How long the first held refusal waits; each further one in a row waits twice as long,
+/// up to [`MAX_HOLD`].
+const FIRST_HOLD: Duration = Duration::from_millis(10);
+const MAX_HOLD: Duration = Duration::from_secs(1);
 
 /// Counts a refusal for a bad credential or an exceeded rate against the connection, and
-/// closes the connection after [`REFUSALS_BEFORE_CLOSING`] in a row.
-fn count_against(connection: Option<&Arc<crate::tls::ConnectionTag>>) {
-    if let Some(connection) = connection
-        && connection.note_refusal() >= REFUSALS_BEFORE_CLOSING
-    {
-        tracing::debug!(
-            "closing a connection after {REFUSALS_BEFORE_CLOSING} refused calls in a row"
-        );
-        connection.close();
-    }
+/// says how long its answer is held back. A flood of refused calls is the cheapest way to
+/// take the server's cores from the callers it serves: each refusal costs the server
+/// about what it costs the client, so the client's next refusals must wait. Holding an
+/// answer costs one timer, and the calls it holds count against the connection's
+/// concurrent streams, so a flooding connection soon has none to flood with.
+fn count_against(connection: Option<&Arc<crate::tls::ConnectionTag>>) -> Duration {
+    let Some(connection) = connection else {
+        return Duration::ZERO;
+    };
+    hold_after(connection.note_refusal())
+}
+
+/// How long the answer to the `in_a_row`-th refused call in a row is held back.
+fn hold_after(in_a_row: u32) -> Duration {
+    let Some(held) = in_a_row.checked_sub(FREE_REFUSALS + 1) else {
+        return Duration::ZERO;
+    };
+    FIRST_HOLD
+        .checked_mul(1_u32.checked_shl(held).unwrap_or(u32::MAX))
+        .map_or(MAX_HOLD, |hold| hold.min(MAX_HOLD))
 }
 
 /// How long a refusal waits for the rest of the request before it answers.
-const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+const DRAIN_WAIT: Duration = Duration::from_millis(500);
 
-/// Answers `status` once the request's message has been read (up to `limit` bytes, for at
-/// most [`DRAIN_WAIT`]). An answer that leaves the client's data unread resets its stream,
-/// and h2 closes a connection after too many resets, with every call on it: a flood of
-/// refused calls would take down the good calls that share its connections.
+/// Answers the refusal once the request's message has been read (up to `limit` bytes, for
+/// at most [`DRAIN_WAIT`]) and its hold is over. An answer that leaves the client's data
+/// unread resets its stream, and h2 closes a connection after too many resets, with every
+/// call on it: a flood of refused calls would take down the good calls that share its
+/// connections.
 fn refuse<E: Send + 'static>(
     request: http::Request<Body>,
-    status: Status,
+    refusal: Refusal,
     limit: usize,
 ) -> BoxFuture<http::Response<Body>, E> {
     Box::pin(async move {
         let unread = http_body_util::Limited::new(request.into_body(), limit.saturating_add(5));
-        let _ = tokio::time::timeout(DRAIN_WAIT, unread.collect()).await;
-        Ok(status.into_http())
+        let drained = tokio::time::timeout(DRAIN_WAIT, unread.collect());
+        if refusal.hold.is_zero() {
+            let _ = drained.await;
+        } else {
+            let ((), _) = tokio::join!(tokio::time::sleep(refusal.hold), drained);
+        }
+        Ok(refusal.status.into_http())
     })
 }
 
@@ -526,7 +578,7 @@ fn too_large(limit: usize) -> Status {
     )
 }
 
-fn rate_limited(caller: &Caller, retry_after: std::time::Duration) -> Status {
+fn rate_limited(caller: &Caller, retry_after: Duration) -> Status {
     let mut details = ErrorDetails::with_retry_info(Some(retry_after));
     details.set_error_info("RATE_LIMITED", "authzd", std::collections::HashMap::new());
     Status::with_error_details(

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -52,12 +52,11 @@ pub struct PeerInfo {
     pub connection: Arc<ConnectionTag>,
 }
 
-/// Stands for one served connection (see [`PeerInfo::connection`]), and lets the layers
-/// above close it.
+/// Stands for one served connection (see [`PeerInfo::connection`]), and counts the calls
+/// refused on it in a row.
 #[derive(Debug, Default)]
 pub struct ConnectionTag {
     refused_in_a_row: AtomicU32,
-    closing: AtomicBool,
 }
 
 impl ConnectionTag {
@@ -73,16 +72,6 @@ impl ConnectionTag {
         if self.refused_in_a_row.load(Ordering::Relaxed) != 0 {
             self.refused_in_a_row.store(0, Ordering::Relaxed);
         }
-    }
-
-    /// Closes the connection: its next read ends it, with every call on it.
-    pub fn close(&self) {
-        self.closing.store(true, Ordering::Release);
-    }
-
-    /// Whether [`Self::close`] was called.
-    pub fn is_closing(&self) -> bool {
-        self.closing.load(Ordering::Acquire)
     }
 }
 
@@ -167,12 +156,7 @@ impl AsyncRead for Connection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.tag.is_closing() {
-            // The end of the stream: the transport closes the connection.
-            return Poll::Ready(Ok(()));
-        }
-        match &mut this.io {
+        match &mut self.get_mut().io {
             Io::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
             Io::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
         }

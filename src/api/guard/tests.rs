@@ -117,17 +117,43 @@ fn a_request_body_is_exactly_one_uncompressed_message() {
 }
 
 #[test]
-fn a_connection_is_closed_after_64_bad_credentials_or_rate_refusals_in_a_row() {
+fn a_call_let_through_starts_the_refusals_in_a_row_over() {
     let tag = std::sync::Arc::new(crate::tls::ConnectionTag::default());
     for _ in 0..40 {
         super::count_against(Some(&tag));
     }
-    // A call let through starts the count over.
+    assert_eq!(super::count_against(Some(&tag)), super::MAX_HOLD);
     tag.note_success();
-    for _ in 0..63 {
-        super::count_against(Some(&tag));
+    for _ in 0..super::FREE_REFUSALS {
+        assert!(super::count_against(Some(&tag)).is_zero());
     }
-    assert!(!tag.is_closing());
-    super::count_against(Some(&tag));
-    assert!(tag.is_closing());
+    assert_eq!(super::count_against(Some(&tag)), super::FIRST_HOLD);
+}
+
+#[test]
+fn refusals_in_a_row_are_answered_ever_more_slowly_after_the_first_few() {
+    use std::time::Duration;
+    let holds: Vec<Duration> = (1..=12).map(super::hold_after).collect();
+    let ms = |ms| Duration::from_millis(ms);
+    assert_eq!(
+        holds,
+        [
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            ms(10),
+            ms(20),
+            ms(40),
+            ms(80),
+            ms(160),
+            ms(320),
+            ms(640),
+            ms(1000),
+        ]
+    );
+    assert_eq!(super::hold_after(63), ms(1000));
+    assert_eq!(super::hold_after(u32::MAX), ms(1000));
+    // Without a connection (in-process calls) nothing is counted or held.
+    assert_eq!(super::count_against(None), Duration::ZERO);
 }
