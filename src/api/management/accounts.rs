@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, audit::CallAudit, caller, pb};
+use super::{ManagementApi, actor, pb};
 use crate::{
     api::convert::id,
     engine::{Mutation, TenantId, UserId, UserStatus},
@@ -14,10 +14,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
         &self,
         request: Request<pb::ReportSignInRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let mutation = Mutation::ReportSignIn {
@@ -30,19 +27,15 @@ impl pb::account_service_server::AccountService for ManagementApi {
             };
             let written = self.write(&caller, None, mutation, "", None).await?;
             self.user_reply(&tenant, &user, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn unlock_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -63,19 +56,15 @@ impl pb::account_service_server::AccountService for ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn reset_mfa(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -85,8 +74,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }

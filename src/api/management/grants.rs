@@ -2,10 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, pb,
-    records, reply,
-};
+use super::{ManagementApi, actor, chosen_id, etag_matches, list_page, pb, records, reply};
 use crate::{
     api::{
         convert::id,
@@ -20,10 +17,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::GiveGrantRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GrantResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request.grant.as_ref().ok_or_else(|| required("grant"))?;
             let tenant = id("grant.tenant", &message.tenant, TenantId::parse)?;
@@ -83,18 +77,15 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                 grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_grant(
         &self,
         request: Request<pb::GrantRefRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GrantResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -107,18 +98,15 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                 grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_grants(
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListGrantsResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -148,19 +136,15 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn revoke_grant(
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -184,8 +168,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }

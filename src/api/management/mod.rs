@@ -117,6 +117,24 @@ impl ManagementApi {
         format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
     }
 
+    /// Serves one management call: `handle` turns the request into a command and the
+    /// result into a reply; this keeps what auditing needs, passes it the caller, and
+    /// records the outcome in the audit trail unless the writer did (see `audit`).
+    async fn serve<Req, Resp, Handled>(
+        &self,
+        request: Request<Req>,
+        handle: impl FnOnce(Caller, Req) -> Handled,
+    ) -> Result<tonic::Response<Resp>, Status>
+    where
+        Req: prost::Message,
+        Handled: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        let audit = audit::CallAudit::of(&request);
+        let caller = caller(&request);
+        let result = handle(caller, request.into_inner()).await;
+        self.audited(audit, result)
+    }
+
     /// Submits a change: the writer checks the actor's authority and the precondition on
     /// the state it applies it to. A retried request id answers with the first change.
     async fn write(

@@ -3,8 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
-    pb, records, reply,
+    ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
 };
 use crate::{
     api::{bounds, convert::id, status::required},
@@ -79,10 +78,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::CreateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request.object.as_ref().ok_or_else(|| required("object"))?;
             let tenant = id("object.tenant", &message.tenant, TenantId::parse)?;
@@ -123,18 +119,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 object: object.clone(),
             };
             self.object_reply(&key, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_object(
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let snapshot = self.read_as(&key.tenant, &actor)?;
@@ -149,18 +142,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 )),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_objects(
         &self,
         request: Request<pb::ListObjectsRequest>,
     ) -> Result<Response<pb::ListObjectsResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListObjectsResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -185,19 +175,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_object(
         &self,
         request: Request<pb::UpdateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request.object.as_ref().ok_or_else(|| required("object"))?;
             let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
@@ -235,19 +221,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 )
                 .await?;
             self.object_reply(&key, revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn move_object(
         &self,
         request: Request<pb::MoveObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ObjectResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let mutation = Mutation::MoveObject {
@@ -261,19 +243,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 .write(&caller, Some(&actor), mutation, "", precondition)
                 .await?;
             self.object_reply(&key, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn delete_object(
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let precondition = etag_matches(&request.etag, key.etag_now())?;
@@ -288,8 +266,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }

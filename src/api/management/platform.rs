@@ -4,8 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
-    pb, records, reply,
+    ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
 };
 use crate::{
     api::{bounds, convert::id, convert::optional_id, status::required},
@@ -20,10 +19,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         &self,
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
             bounds::required_text("name", &request.name)?;
             bounds::required_text("owner_email", &request.owner_email)?;
@@ -50,19 +46,15 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 tenant: Some(records::tenant(&tenant)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn register_service(
         &self,
         request: Request<pb::RegisterServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let message = request
                 .service
                 .as_ref()
@@ -81,19 +73,15 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 service: Some(records::service(&record)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_service(
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ServiceDefinitionResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let message = request
                 .service
                 .as_ref()
@@ -135,19 +123,15 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 service: Some(records::service(&record)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn subscribe_service(
         &self,
         request: Request<pb::SubscribeServiceRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
             let mutation = Mutation::SubscribeService {
@@ -160,19 +144,15 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 tenant: Some(records::tenant(&record)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn recover_ownership(
         &self,
         request: Request<pb::RecoverOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let mutation = Mutation::TransferOwnership {
@@ -185,9 +165,8 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 user: Some(records::user(tenant.as_str(), &record)),
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }
 
@@ -197,9 +176,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
         &self,
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::TenantResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -210,18 +187,15 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
                 tenant: Some(records::tenant(&record)),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_services(
         &self,
         request: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListServicesResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -238,8 +212,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }

@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page, mask_paths,
-    pb, records, reply,
+    Caller, ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records,
+    reply,
 };
 use crate::{
     api::{bounds, convert::id, status::required},
@@ -117,11 +117,10 @@ impl ManagementApi {
 
     async fn security_group_member(
         &self,
-        request: Request<pb::SecurityGroupMemberRequest>,
+        caller: Caller,
+        request: pb::SecurityGroupMemberRequest,
         add: bool,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let caller = caller(&request);
-        let request = request.into_inner();
         let actor = actor(&request.actor)?;
         let scope = Scope::parse("", &request.tenant, &request.service)?;
         let group = id(
@@ -168,10 +167,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::CreateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request
                 .security_group
@@ -219,18 +215,15 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 return Err(Status::internal("retried change is not a security group"));
             };
             self.security_group_reply(&scope, group, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_security_group(
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let group = id(
@@ -250,18 +243,15 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 )),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_security_groups(
         &self,
         request: Request<pb::ListSecurityGroupsRequest>,
     ) -> Result<Response<pb::ListSecurityGroupsResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListSecurityGroupsResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let snapshot = self.read_as(&scope.tenant, &actor)?;
@@ -286,19 +276,15 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_security_group(
         &self,
         request: Request<pb::UpdateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::SecurityGroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request
                 .security_group
@@ -361,19 +347,15 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 )
                 .await?;
             self.security_group_reply(&scope, &group, revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn delete_security_group(
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let group = id(
@@ -396,29 +378,28 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn add_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::SecurityGroupResponse>, Status> =
-            async move { self.security_group_member(request, true).await }.await;
-        self.audited(audit, result)
+        self.serve(request, |caller, request| {
+            self.security_group_member(caller, request, true)
+        })
+        .await
     }
 
     async fn remove_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::SecurityGroupResponse>, Status> =
-            async move { self.security_group_member(request, false).await }.await;
-        self.audited(audit, result)
+        self.serve(request, |caller, request| {
+            self.security_group_member(caller, request, false)
+        })
+        .await
     }
 }
 
@@ -428,10 +409,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::CreatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request
                 .permission_level
@@ -477,18 +455,15 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 return Err(Status::internal("retried change is not a permission level"));
             };
             self.level_reply(&scope, level, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_permission_level(
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let level = id(
@@ -508,18 +483,15 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 )),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_permission_levels(
         &self,
         request: Request<pb::ListPermissionLevelsRequest>,
     ) -> Result<Response<pb::ListPermissionLevelsResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListPermissionLevelsResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let snapshot = self.read_as(&scope.tenant, &actor)?;
@@ -542,19 +514,15 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_permission_level(
         &self,
         request: Request<pb::UpdatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::PermissionLevelResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request
                 .permission_level
@@ -605,19 +573,15 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 )
                 .await?;
             self.level_reply(&scope, &level, revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn delete_permission_level(
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let level = id(
@@ -640,8 +604,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }

@@ -4,8 +4,8 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    Caller, ManagementApi, actor, audit::CallAudit, caller, chosen_id, etag_matches, list_page,
-    mask_paths, pb, records, reply,
+    Caller, ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records,
+    reply,
 };
 use crate::{
     api::{bounds, convert::id, status::required},
@@ -93,10 +93,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::InviteUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             bounds::required_text("email", &request.email)?;
@@ -123,19 +120,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 return Err(Status::internal("retried change is not an invitation"));
             };
             self.user_reply(&tenant, &user.user, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn activate_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -146,18 +139,15 @@ impl pb::user_service_server::UserService for ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -169,18 +159,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 user: Some(records::user(tenant.as_str(), &record)),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListUsersResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -203,19 +190,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request.user.as_ref().ok_or_else(|| required("user"))?;
             let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
@@ -258,19 +241,15 @@ impl pb::user_service_server::UserService for ManagementApi {
                 )
                 .await?;
             self.user_reply(&tenant, &user, revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn delete_user(
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -282,19 +261,15 @@ impl pb::user_service_server::UserService for ManagementApi {
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn set_tenant_role(
         &self,
         request: Request<pb::SetTenantRoleRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -306,19 +281,15 @@ impl pb::user_service_server::UserService for ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn transfer_ownership(
         &self,
         request: Request<pb::TransferOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("new_owner", &request.new_owner, UserId::parse)?;
@@ -328,9 +299,8 @@ impl pb::user_service_server::UserService for ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, "", mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn grant_service_access(
@@ -355,10 +325,7 @@ impl ManagementApi {
         request: Request<pb::ServiceAccessRequest>,
         grant: bool,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::UserResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
@@ -379,9 +346,8 @@ impl ManagementApi {
             };
             self.change_user(&caller, &actor, tenant, user, "", mutation)
                 .await
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }
 
@@ -391,10 +357,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             bounds::required_text("name", &request.name)?;
@@ -416,18 +379,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 return Err(Status::internal("retried change is not a group creation"));
             };
             self.group_reply(&tenant, group, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn get_group(
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GroupResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
@@ -439,18 +399,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 group: Some(records::group(tenant.as_str(), &record)),
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn list_groups(
         &self,
         request: Request<pb::ListGroupsRequest>,
     ) -> Result<Response<pb::ListGroupsResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::ListGroupsResponse>, Status> = async move {
-            let request = request.into_inner();
+        self.serve(request, |_caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -473,19 +430,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn update_group(
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let message = request.group.as_ref().ok_or_else(|| required("group"))?;
             let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
@@ -502,19 +455,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 .write(&caller, Some(&actor), mutation, "", precondition)
                 .await?;
             self.group_reply(&tenant, &group, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn delete_group(
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::DeleteResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
@@ -526,19 +475,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
             reply(pb::DeleteResponse {
                 revision: written.revision.get(),
             })
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn add_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
@@ -552,19 +497,15 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 .write(&caller, Some(&actor), mutation, "", None)
                 .await?;
             self.group_reply(&tenant, &group, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 
     async fn remove_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        let audit = CallAudit::of(&request);
-        let result: Result<Response<pb::GroupResponse>, Status> = async move {
-            let caller = caller(&request);
-            let request = request.into_inner();
+        self.serve(request, |caller, request| async move {
             let actor = actor(&request.actor)?;
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
@@ -578,8 +519,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 .write(&caller, Some(&actor), mutation, "", None)
                 .await?;
             self.group_reply(&tenant, &group, written.revision.get())
-        }
-        .await;
-        self.audited(audit, result)
+        })
+        .await
     }
 }
