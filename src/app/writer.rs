@@ -34,16 +34,28 @@ pub struct ChangeMeta {
 
 /// A condition on the state a change is applied to, checked by the writer right before
 /// it applies the change (so no other change can slip in between): an etag that must
-/// still match, or an id that must still be free. `Err` is the caller's answer.
+/// still match, or an id that must still be free. `Err` is the caller's answer. It may
+/// also make the change anew from that state ([`Precondition::remake`]).
 pub struct Precondition(Box<CheckState>);
 
-/// The check a [`Precondition`] runs on the state.
-type CheckState = dyn FnOnce(&Snapshot) -> Result<(), WriteError> + Send;
+/// The check a [`Precondition`] runs on the state: `Some` replaces the submitted change.
+type CheckState = dyn FnOnce(&Snapshot) -> Result<Option<Mutation>, WriteError> + Send;
 
 impl Precondition {
     /// Wraps a check of the state.
     pub fn new(check: impl FnOnce(&Snapshot) -> Result<(), WriteError> + Send + 'static) -> Self {
-        Self(Box::new(check))
+        Self(Box::new(move |state| check(state).map(|()| None)))
+    }
+
+    /// Makes the change from the state it will be applied to, so that an update merging
+    /// a few fields into a resource merges them into the resource as it is then, and no
+    /// concurrent change of other fields can make it fail. `Ok(None)` keeps the submitted
+    /// change (the resource is gone: applying it reports that). The actor's authority is
+    /// checked again on the change made.
+    pub fn remake(
+        make: impl FnOnce(&Snapshot) -> Result<Option<Mutation>, WriteError> + Send + 'static,
+    ) -> Self {
+        Self(Box::new(make))
     }
 }
 
@@ -277,8 +289,13 @@ fn admit(
     if let Some(actor) = &request.meta.actor {
         working.authorize(actor, &request.mutation, now)?;
     }
-    if let Some(Precondition(check)) = request.precondition.take() {
-        check(working)?;
+    if let Some(Precondition(check)) = request.precondition.take()
+        && let Some(remade) = check(working)?
+    {
+        request.mutation = remade;
+        if let Some(actor) = &request.meta.actor {
+            working.authorize(actor, &request.mutation, now)?;
+        }
     }
     Ok(())
 }

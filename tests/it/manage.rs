@@ -600,6 +600,74 @@ async fn a_stale_etag_is_aborted_and_the_current_one_updates() {
 }
 
 #[tokio::test]
+async fn concurrent_updates_without_an_etag_all_apply_each_keeping_the_others_fields() {
+    let (_server, mut admin) = started().await;
+    let alice = admin.user("alice").await;
+    // Half rename alice, half change her e-mail, all at once and without an etag: each
+    // merges into alice as she is when its change is applied, so none is refused for
+    // another's edit, and the last of each field wins.
+    let mut calls = Vec::new();
+    for n in 0..32 {
+        let mut users = admin.users.clone();
+        let (path, user) = if n % 2 == 0 {
+            (
+                "display_name",
+                pb::User {
+                    display_name: format!("Alice {n}"),
+                    ..Default::default()
+                },
+            )
+        } else {
+            (
+                "email",
+                pb::User {
+                    email: format!("alice.{n}@example.com"),
+                    ..Default::default()
+                },
+            )
+        };
+        calls.push(tokio::spawn(async move {
+            users
+                .update_user(pb::UpdateUserRequest {
+                    actor: OWNER.into(),
+                    user: Some(pb::User {
+                        tenant: TENANT.into(),
+                        id: "alice".into(),
+                        ..user
+                    }),
+                    update_mask: Some(prost_types::FieldMask {
+                        paths: strings(&[path]),
+                    }),
+                    etag: String::new(),
+                })
+                .await
+                .map(|answer| answer.into_inner().revision)
+        }));
+    }
+    let mut revisions = Vec::new();
+    for call in calls {
+        revisions.push(
+            call.await
+                .unwrap()
+                .expect("an update without an etag applies"),
+        );
+    }
+    revisions.sort_unstable();
+    revisions.dedup();
+    assert_eq!(revisions.len(), 32, "each update is its own change");
+    let now = admin
+        .users
+        .get_user(user_ref(OWNER, "alice"))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_ne!(now.display_name, alice.display_name);
+    assert_ne!(now.email, alice.email);
+}
+
+#[tokio::test]
 async fn a_retry_with_the_same_request_id_returns_the_first_result() {
     let (_server, mut admin) = started().await;
     let invite = || pb::InviteUserRequest {

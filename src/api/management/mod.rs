@@ -31,10 +31,6 @@ use crate::{
 /// Marks a refusal the writer has already put in the audit trail.
 const AUDITED: &str = "x-authzd-audited";
 
-/// How many times an update without an etag re-reads and re-merges when another change
-/// lands between its read and its write.
-const MERGE_ATTEMPTS: usize = 3;
-
 /// What the management services are configured with.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ManagementOptions {
@@ -198,45 +194,41 @@ impl ManagementApi {
         read(&self.app.snapshot()).map_err(|err| Status::not_found(err.to_string()))
     }
 
-    /// Updates a resource from a merge of its current state and the request: reads it
-    /// (with its etag), merges, and writes on condition that it is still as read (and as
-    /// the client's etag says, if given); if another change slipped in, merges again.
+    /// Updates a resource from a merge of its current state and the request. The writer
+    /// merges again into the resource as it is when the change is applied: a change of
+    /// other fields in between is kept, never a reason to fail. With the client's etag,
+    /// the resource must still have it.
     async fn update<R>(
         &self,
         caller: &Caller,
         actor: &UserId,
         client_etag: &str,
-        read: impl Fn(&Snapshot) -> Option<(R, String)> + Clone + Send + 'static,
-        merge: impl Fn(R) -> Result<Mutation, Status>,
+        read: impl Fn(&Snapshot) -> Option<(R, String)> + Send + 'static,
+        merge: impl Fn(R) -> Mutation + Send + 'static,
     ) -> Result<Revision, Status> {
-        let client_etag = super::bounds::etag("etag", client_etag)?;
-        for _ in 0..MERGE_ATTEMPTS {
-            let snapshot = self.app.snapshot();
-            let (current, base) = read(&snapshot)
-                .ok_or_else(|| Status::not_found("the resource to update does not exist"))?;
-            if !client_etag.is_empty() && client_etag != base {
-                return Err(stale(client_etag));
-            }
-            let mutation = merge(current)?;
-            let reread = read.clone();
-            let precondition = Precondition::new(move |state: &Snapshot| match reread(state) {
-                Some((_, now)) if now != base => Err(WriteError::PreconditionFailed(format!(
-                    "etag: the resource changed since `{base}` was read"
-                ))),
-                _ => Ok(()),
-            });
-            match self
-                .write(caller, Some(actor), mutation, "", Some(precondition))
-                .await
-            {
-                Ok(written) => return Ok(written.revision),
-                Err(err) if err.code() == tonic::Code::Aborted && client_etag.is_empty() => {}
-                Err(err) => return Err(err),
-            }
+        let client_etag = super::bounds::etag("etag", client_etag)?.to_owned();
+        let (current, etag) = read(&self.app.snapshot())
+            .ok_or_else(|| Status::not_found("the resource to update does not exist"))?;
+        if !client_etag.is_empty() && client_etag != etag {
+            return Err(stale(&client_etag));
         }
-        Err(Status::aborted(
-            "the resource kept changing while it was being updated; read it and try again",
-        ))
+        // What the writer checks the actor's authority on first; it then merges anew.
+        let merged = merge(current);
+        let precondition = Precondition::remake(move |state: &Snapshot| {
+            let Some((current, etag)) = read(state) else {
+                return Ok(None);
+            };
+            if !client_etag.is_empty() && client_etag != etag {
+                return Err(WriteError::PreconditionFailed(format!(
+                    "etag: `{client_etag}` is stale; read the resource again"
+                )));
+            }
+            Ok(Some(merge(current)))
+        });
+        let written = self
+            .write(caller, Some(actor), merged, "", Some(precondition))
+            .await?;
+        Ok(written.revision)
     }
 }
 

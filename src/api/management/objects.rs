@@ -193,14 +193,14 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 return Err(required("object.name"));
             }
             let related = records::object_ids("object.related", &message.related)?;
-            let reader = key.clone();
+            let (reader, merged, message) = (key.clone(), key.clone(), message.clone());
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.read(s),
-                    |current| {
+                    move |current| {
                         let mut name = current.name;
                         let mut merged_related: std::collections::BTreeSet<ObjectId> =
                             current.related.into_iter().collect();
@@ -210,13 +210,13 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                                 _ => merged_related.clone_from(&related),
                             }
                         }
-                        Ok(Mutation::UpdateObject {
-                            tenant: key.tenant.clone(),
-                            service: key.service.clone(),
-                            object: key.object.clone(),
+                        Mutation::UpdateObject {
+                            tenant: merged.tenant.clone(),
+                            service: merged.service.clone(),
+                            object: merged.object.clone(),
                             name,
                             related: merged_related,
-                        })
+                        }
                     },
                 )
                 .await?;

@@ -318,13 +318,14 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 None
             };
             let (reader, probe) = (scope.clone(), group.clone());
+            let (message, merged) = (message.clone(), (scope.clone(), group.clone()));
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.security_group(s, &probe),
-                    |current| {
+                    move |current| {
                         let mut name = current.name;
                         let mut description = current.description;
                         for path in &paths {
@@ -334,15 +335,15 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                                 _ => {}
                             }
                         }
-                        Ok(Mutation::PutSecurityGroup {
-                            tenant: scope.tenant.clone(),
-                            service: scope.service.clone(),
-                            group: group.clone(),
+                        Mutation::PutSecurityGroup {
+                            tenant: merged.0.tenant.clone(),
+                            service: merged.0.service.clone(),
+                            group: merged.1.clone(),
                             name,
                             description,
                             permissions: permissions.clone().unwrap_or(current.permissions),
                             scope: object_scope.clone().unwrap_or(current.scope),
-                        })
+                        }
                     },
                 )
                 .await?;
@@ -545,13 +546,14 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 None
             };
             let (reader, probe) = (scope.clone(), level.clone());
+            let (message, merged) = (message.clone(), (scope.clone(), level.clone()));
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.level(s, &probe),
-                    |current| {
+                    move |current| {
                         let mut name = current.name;
                         let mut description = current.description;
                         for path in &paths {
@@ -561,14 +563,14 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                                 _ => {}
                             }
                         }
-                        Ok(Mutation::PutPermissionLevel {
-                            tenant: scope.tenant.clone(),
-                            service: scope.service.clone(),
-                            level: level.clone(),
+                        Mutation::PutPermissionLevel {
+                            tenant: merged.0.tenant.clone(),
+                            service: merged.0.service.clone(),
+                            level: merged.1.clone(),
                             name,
                             description,
                             permissions: permissions.clone().unwrap_or(current.permissions),
-                        })
+                        }
                     },
                 )
                 .await?;

@@ -212,6 +212,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 bounds::required_text(&format!("user.{path}"), text)?;
             }
             let (t, u) = (tenant.clone(), user.clone());
+            let (message, merged) = (message.clone(), (tenant.clone(), user.clone()));
             let revision = self
                 .update(
                     &caller,
@@ -222,7 +223,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                         let etag = records::user(t.as_str(), &record).etag;
                         Some((record, etag))
                     },
-                    |current| {
+                    move |current| {
                         let mut email = current.email;
                         let mut display_name = current.display_name;
                         for path in &paths {
@@ -231,12 +232,12 @@ impl pb::user_service_server::UserService for ManagementApi {
                                 _ => display_name.clone_from(&message.display_name),
                             }
                         }
-                        Ok(Mutation::UpdateUser {
-                            tenant: tenant.clone(),
-                            user: user.clone(),
+                        Mutation::UpdateUser {
+                            tenant: merged.0.clone(),
+                            user: merged.1.clone(),
                             email,
                             display_name,
-                        })
+                        }
                     },
                 )
                 .await?;
