@@ -76,10 +76,12 @@ fn malformed(name: &str, err: &prost::DecodeError) -> Status {
     let cause = cause
         .strip_prefix("failed to decode Protobuf message: ")
         .unwrap_or(&cause);
-    Status::invalid_argument(format!(
-        "request is not a valid {name} message: {}",
-        echo(cause)
-    ))
+    super::status::refusal(
+        tonic::Code::InvalidArgument,
+        "REQUEST_MALFORMED",
+        [("message", name.to_owned())],
+        format!("request is not a valid {name} message: {}", echo(cause)),
+    )
 }
 
 #[cfg(test)]

@@ -21,10 +21,9 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage as _, Value,
 };
 use tonic::{Code, Status, body::Body, codegen::BoxFuture, codegen::http};
-use tonic_types::{ErrorDetails, StatusExt as _};
 use tower::{Layer, Service};
 
-use super::status::echo;
+use super::status::{echo, refusal};
 use crate::auth::{Authenticator, Caller, Scope};
 
 /// The header that carries the end user's OIDC token for a caller that must prove its
@@ -380,7 +379,12 @@ async fn inspect_request(
             if err.is::<http_body_util::LengthLimitError>() {
                 too_large(shared.max_request_bytes)
             } else {
-                Status::cancelled("the request body could not be read")
+                refusal(
+                    Code::Cancelled,
+                    "REQUEST_UNREADABLE",
+                    [],
+                    "the request body could not be read",
+                )
             }
         })?
         .to_bytes();
@@ -410,19 +414,28 @@ async fn inspect_request(
 fn unframe(framed: &Bytes) -> Result<Bytes, Status> {
     let mut header = framed.clone();
     if header.remaining() < 5 {
-        return Err(Status::invalid_argument(
+        return Err(refusal(
+            Code::InvalidArgument,
+            "REQUEST_MALFORMED",
+            [],
             "the request holds no complete gRPC message",
         ));
     }
     let compressed = header.get_u8();
     let len = usize::try_from(header.get_u32()).unwrap_or(usize::MAX);
     if compressed != 0 {
-        return Err(Status::unimplemented(
+        return Err(refusal(
+            Code::Unimplemented,
+            "COMPRESSION_UNSUPPORTED",
+            [],
             "compressed requests are not accepted; send them uncompressed",
         ));
     }
     if header.remaining() != len {
-        return Err(Status::invalid_argument(
+        return Err(refusal(
+            Code::InvalidArgument,
+            "REQUEST_MALFORMED",
+            [],
             "the request must hold exactly one complete gRPC message",
         ));
     }
@@ -528,7 +541,12 @@ fn prove_actor(
             )
         })?;
     let verifier = shared.auth.actor_verifier().ok_or_else(|| {
-        Status::unavailable("actor tokens cannot be checked: no keys are configured")
+        refusal(
+            Code::Unavailable,
+            "ACTOR_KEYS_MISSING",
+            [],
+            "actor tokens cannot be checked: no keys are configured",
+        )
     })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -563,11 +581,7 @@ fn denied(reason: &str, message: String) -> Status {
 }
 
 fn with_reason(code: Code, reason: &str, message: String) -> Status {
-    Status::with_error_details(
-        code,
-        message,
-        ErrorDetails::with_error_info(reason, "authzd", std::collections::HashMap::new()),
-    )
+    refusal(code, reason, [], message)
 }
 
 fn too_large(limit: usize) -> Status {
@@ -579,16 +593,13 @@ fn too_large(limit: usize) -> Status {
 }
 
 fn rate_limited(caller: &Caller, retry_after: Duration) -> Status {
-    let mut details = ErrorDetails::with_retry_info(Some(retry_after));
-    details.set_error_info("RATE_LIMITED", "authzd", std::collections::HashMap::new());
-    Status::with_error_details(
-        Code::ResourceExhausted,
+    super::status::rate_limited(
         format!(
             "caller `{}` is over its rate limit; retry in {} ms",
             caller.name,
             retry_after.as_millis()
         ),
-        details,
+        retry_after,
     )
 }
 

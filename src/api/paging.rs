@@ -20,9 +20,10 @@ pub(crate) fn page_size(requested: i32) -> Result<usize, Status> {
     match usize::try_from(requested) {
         Ok(0) => Ok(DEFAULT_PAGE_SIZE),
         Ok(size) if size <= MAX_PAGE_SIZE => Ok(size),
-        _ => Err(Status::invalid_argument(format!(
-            "page_size: must be between 0 and {MAX_PAGE_SIZE}, got {requested}"
-        ))),
+        _ => Err(super::status::invalid_field(
+            "page_size",
+            format!("must be between 0 and {MAX_PAGE_SIZE}, got {requested}"),
+        )),
     }
 }
 
@@ -52,7 +53,7 @@ pub(crate) fn decode_token(token: &str) -> Result<Option<String>, Status> {
     if token.is_empty() {
         return Ok(None);
     }
-    let invalid = || Status::invalid_argument("page_token: not a token returned by this API");
+    let invalid = || super::status::invalid_field("page_token", "not a token returned by this API");
     let hex = token.strip_prefix(TOKEN_PREFIX).ok_or_else(invalid)?;
     if hex.len() % 2 != 0 {
         return Err(invalid());

@@ -270,11 +270,13 @@ impl WriteError {
         }
     }
 
-    /// The rule that refused the change, when an authority rule did.
+    /// The rule that refused the change (the reason its status names), when one did.
     pub fn rule(&self) -> Option<&'static str> {
         match self {
+            Self::Refused(err) => Some(err.reason()),
             Self::Unauthorized(err) => Some(err.rule()),
-            _ => None,
+            Self::PreconditionFailed(_) => Some("ETAG_STALE"),
+            Self::Store(_) | Self::WriterStopped => None,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Why the engine refused a mutation. A refused mutation changes nothing.
 
+use std::fmt::Write as _;
+
 use super::{
     echo::echo,
     ids::{GrantId, ObjectId, PermissionLevelId, ServiceId, TenantId, UserId},
@@ -97,7 +99,7 @@ pub enum MutationError {
         target: ObjectId,
     },
     /// A container still holds objects.
-    #[error("object `{object}` still contains {children:?}; delete or move them first")]
+    #[error("object `{object}` still contains {}; delete or move them first", listed(.children))]
     ContainerNotEmpty {
         /// The container.
         object: ObjectId,
@@ -121,6 +123,22 @@ pub enum MutationError {
         protection: &'static str,
         /// What was attempted.
         action: &'static str,
+    },
+    /// The user is not in the state the change needs (invited, locked or disabled).
+    #[error("user `{user}` must be active to {purpose}")]
+    UserNotActive {
+        /// The user.
+        user: UserId,
+        /// What it would have done.
+        purpose: &'static str,
+    },
+    /// Ownership goes to the user who has it already.
+    #[error("user `{user}` already owns tenant `{tenant}`")]
+    AlreadyOwner {
+        /// The user.
+        user: UserId,
+        /// Tenant.
+        tenant: TenantId,
     },
     /// Ownership changes only by an explicit transfer.
     #[error("the owner role is given only by an ownership transfer (tenant `{tenant}`)")]
@@ -155,7 +173,10 @@ pub enum MutationError {
         service: ServiceId,
     },
     /// A permission level in use cannot be deleted.
-    #[error("permission level `{level}` is used by {used_by:?}; take those grants away first")]
+    #[error(
+        "permission level `{level}` is used by {}; take those grants away first",
+        listed(.used_by)
+    )]
     PermissionLevelInUse {
         /// The level.
         level: PermissionLevelId,
@@ -164,7 +185,8 @@ pub enum MutationError {
     },
     /// Revoking would leave dependent objects reachable without what they cover.
     #[error(
-        "revoking grant `{grant}` would leave `{subject:?}` with access to {dependents:?}, which depend on objects losing access; revoke those too (with_dependents) or first"
+        "revoking grant `{grant}` would leave {subject} with access to {}, which depend on objects losing access; revoke those too (with_dependents) or first",
+        listed(.dependents)
     )]
     DependentAccess {
         /// The grant.
@@ -177,7 +199,9 @@ pub enum MutationError {
     /// A service update drops a permission (or leaves a pattern matching nothing) that a
     /// security group, permission level or grant of a subscribed tenant still names.
     #[error(
-        "permission `{permission}` of service `{service}` is still used by {used_by:?}; take it out of those first"
+        "permission `{}` of service `{service}` is still used by {}; take it out of those first",
+        echo(.permission),
+        listed(.used_by)
     )]
     PermissionInUse {
         /// Service.
@@ -202,7 +226,119 @@ pub enum MutationError {
     },
 }
 
+/// Items of a refusal, quoted: the first few, and how many more.
+fn listed(items: &[impl std::fmt::Display]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .map(|item| format!("`{}`", echo(&item.to_string())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > SHOWN {
+        let _ = write!(text, " and {} more", items.len() - SHOWN);
+    }
+    text
+}
+
 impl MutationError {
+    /// The rule the refusal is for, as a stable name clients and the audit trail can
+    /// branch on (the `reason` of the status's `google.rpc.ErrorInfo`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::AlreadyExists { .. } => "ALREADY_EXISTS",
+            Self::EmailTaken { .. } => "EMAIL_TAKEN",
+            Self::NameTaken { .. } => "NAME_TAKEN",
+            Self::Invalid { .. } => "FIELD_INVALID",
+            Self::PermissionNotInCatalog { .. } => "PERMISSION_NOT_IN_CATALOG",
+            Self::ContainmentNotAllowed { .. } => "CONTAINMENT_NOT_ALLOWED",
+            Self::ContainmentCycle { .. } => "CONTAINMENT_CYCLE",
+            Self::ContainerNotEmpty { .. } => "CONTAINER_NOT_EMPTY",
+            Self::GroupCycle { .. } => "GROUP_CYCLE",
+            Self::ProtectedUser { .. } => "USER_PROTECTED",
+            Self::UserNotActive { .. } => "USER_NOT_ACTIVE",
+            Self::AlreadyOwner { .. } => "USER_ALREADY_OWNER",
+            Self::OwnerOnlyByTransfer { .. } => "OWNER_ONLY_BY_TRANSFER",
+            Self::AdministratorsGroupImmutable { .. } => "ADMINISTRATORS_GROUP_BUILT_IN",
+            Self::ServiceNotSubscribed { .. } => "SERVICE_NOT_SUBSCRIBED",
+            Self::NoServiceAccess { .. } => "NO_SERVICE_ACCESS",
+            Self::PermissionLevelInUse { .. } => "PERMISSION_LEVEL_IN_USE",
+            Self::DependentAccess { .. } => "DEPENDENT_ACCESS",
+            Self::PermissionInUse { .. } => "PERMISSION_IN_USE",
+            Self::ObjectTypeInUse { .. } => "OBJECT_TYPE_IN_USE",
+        }
+    }
+
+    /// The ids the refusal is about, by what they are (the `metadata` of its
+    /// `ErrorInfo`). Client values are cut as in messages.
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        let quoted = |text: &str| echo(text);
+        match self {
+            Self::NotFound { what, id } | Self::AlreadyExists { what, id } => {
+                vec![("kind", (*what).to_owned()), ("id", quoted(id))]
+            }
+            Self::EmailTaken { user, .. }
+            | Self::ProtectedUser { user, .. }
+            | Self::UserNotActive { user, .. } => vec![("user", user.to_string())],
+            Self::AlreadyOwner { user, tenant } => {
+                vec![("user", user.to_string()), ("tenant", tenant.to_string())]
+            }
+            Self::NameTaken { what, existing, .. } => {
+                vec![("kind", (*what).to_owned()), ("id", quoted(existing))]
+            }
+            Self::Invalid { field, .. } => vec![("field", (*field).to_owned())],
+            Self::PermissionNotInCatalog { service, pattern } => vec![
+                ("service", service.to_string()),
+                ("permission", quoted(pattern)),
+            ],
+            Self::ContainmentNotAllowed { service, child, .. } => vec![
+                ("service", service.to_string()),
+                ("object_type", quoted(child)),
+            ],
+            Self::ContainmentCycle { object, target } => vec![
+                ("object", object.to_string()),
+                ("target", target.to_string()),
+            ],
+            Self::ContainerNotEmpty { object, .. } => vec![("object", object.to_string())],
+            Self::GroupCycle { group, member } => {
+                vec![("group", quoted(group)), ("member", quoted(member))]
+            }
+            Self::OwnerOnlyByTransfer { tenant } => vec![("tenant", tenant.to_string())],
+            Self::AdministratorsGroupImmutable { service } => {
+                vec![("service", service.to_string())]
+            }
+            Self::ServiceNotSubscribed { tenant, service } => vec![
+                ("tenant", tenant.to_string()),
+                ("service", service.to_string()),
+            ],
+            Self::NoServiceAccess { user, service } => {
+                vec![("user", user.to_string()), ("service", service.to_string())]
+            }
+            Self::PermissionLevelInUse { level, .. } => {
+                vec![("permission_level", level.to_string())]
+            }
+            Self::DependentAccess { grant, .. } => vec![("grant", grant.to_string())],
+            Self::PermissionInUse {
+                service,
+                permission,
+                ..
+            } => vec![
+                ("service", service.to_string()),
+                ("permission", quoted(permission)),
+            ],
+            Self::ObjectTypeInUse {
+                service,
+                object_type,
+                object,
+            } => vec![
+                ("service", service.to_string()),
+                ("object_type", quoted(object_type)),
+                ("object", object.to_string()),
+            ],
+        }
+    }
+
     /// The class of the refusal.
     pub fn kind(&self) -> MutationErrorKind {
         match self {
@@ -217,6 +353,8 @@ impl MutationError {
             | Self::ContainerNotEmpty { .. }
             | Self::GroupCycle { .. }
             | Self::ProtectedUser { .. }
+            | Self::UserNotActive { .. }
+            | Self::AlreadyOwner { .. }
             | Self::OwnerOnlyByTransfer { .. }
             | Self::AdministratorsGroupImmutable { .. }
             | Self::ServiceNotSubscribed { .. }

@@ -22,6 +22,15 @@ pub enum Subject {
     Group(GroupId),
 }
 
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(user) => write!(f, "user `{user}`"),
+            Self::Group(group) => write!(f, "group `{group}`"),
+        }
+    }
+}
+
 /// How a user signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum UserKind {

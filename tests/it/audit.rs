@@ -150,14 +150,14 @@ async fn scripted_session(
             "olivia",
             "user dora",
             "INVALID_ARGUMENT",
-            "",
+            "FIELD_INVALID",
         ),
         (
             "authz.v1.GroupService/CreateGroup",
             "olivia",
             "id ops",
             "INVALID_ARGUMENT",
-            "",
+            "FIELD_INVALID",
         ),
         (
             "authz.v1.UserService/GetUser",

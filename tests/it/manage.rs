@@ -262,7 +262,9 @@ fn customized(management: bool, auto_discovery: bool, administration: bool) -> p
     }
 }
 
-/// Asserts a refusal's code and that its message mentions `needle`.
+/// Asserts a refusal's code and that its message mentions `needle`; and what every
+/// refusal has: an `ErrorInfo` naming the rule, a message in domain words (no Rust
+/// `Debug` text), and for a refusal by the state of the data a `PreconditionFailure`.
 fn refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, needle: &str) -> Status {
     let status = result.unwrap_err();
     assert_eq!(status.code(), code, "{status:?}");
@@ -271,6 +273,24 @@ fn refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, needle: &s
         "`{}` should mention `{needle}`",
         status.message()
     );
+    let info = status
+        .get_details_error_info()
+        .expect("every refusal names its rule");
+    assert_eq!(info.domain, "authzd");
+    assert!(!info.reason.is_empty());
+    for debug in ["Id(", "Some(", "None", "[\"", "ms "] {
+        assert!(
+            !status.message().contains(debug),
+            "`{}` shows Rust text `{debug}`",
+            status.message()
+        );
+    }
+    if code == Code::FailedPrecondition {
+        let failure = status
+            .get_details_precondition_failure()
+            .expect("a state refusal says which condition failed");
+        assert_eq!(failure.violations[0].r#type, info.reason);
+    }
     status
 }
 
@@ -481,7 +501,7 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
     );
 
     // The level is in use: deleting it is refused, naming bob.
-    refused(
+    let in_use = refused(
         admin
             .levels
             .delete_permission_level(pb::PermissionLevelRefRequest {
@@ -495,6 +515,9 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
         Code::FailedPrecondition,
         "bob",
     );
+    let info = in_use.get_details_error_info().unwrap();
+    assert_eq!(info.reason, "PERMISSION_LEVEL_IN_USE");
+    assert_eq!(info.metadata["permission_level"], "operator");
     let revoked = admin
         .grants
         .revoke_grant(pb::RevokeGrantRequest {
@@ -1159,6 +1182,34 @@ async fn rule_an_owner_transfer_leaves_exactly_one_owner() {
             .await,
         "role_does_not_allow",
     );
+    // Only an active user can become the owner: a state of the data, not a bad request.
+    admin
+        .users
+        .invite_user(pb::InviteUserRequest {
+            actor: OWNER.into(),
+            tenant: TENANT.into(),
+            id: "ivan".into(),
+            email: "ivan@acme.example".into(),
+            display_name: "Ivan".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let inactive = refused(
+        admin
+            .users
+            .transfer_ownership(pb::TransferOwnershipRequest {
+                actor: OWNER.into(),
+                tenant: TENANT.into(),
+                new_owner: "ivan".into(),
+            })
+            .await,
+        Code::FailedPrecondition,
+        "must be active",
+    );
+    let info = inactive.get_details_error_info().unwrap();
+    assert_eq!(info.reason, "USER_NOT_ACTIVE");
+    assert_eq!(info.metadata["user"], "ivan");
     let nora = admin
         .users
         .transfer_ownership(pb::TransferOwnershipRequest {

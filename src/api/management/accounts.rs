@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::{ManagementApi, actor, pb};
 use crate::{
-    api::convert::id,
+    api::{convert::id, status},
     engine::{Mutation, TenantId, UserId, UserStatus},
 };
 
@@ -42,12 +42,14 @@ impl pb::account_service_server::AccountService for ManagementApi {
             let snapshot = self.app.snapshot();
             let status = snapshot
                 .user_record(&tenant, &user)
-                .map_err(|err| Status::not_found(err.to_string()))?
+                .map_err(|err| status::not_found(&err))?
                 .status;
             if !matches!(status, UserStatus::LockedUntil(_)) {
-                return Err(Status::failed_precondition(format!(
-                    "user `{user}` is not locked"
-                )));
+                return Err(status::state_refusal(
+                    "USER_NOT_LOCKED",
+                    format!("user {user}"),
+                    format!("user `{user}` is not locked"),
+                ));
             }
             let mutation = Mutation::SetUserStatus {
                 tenant: tenant.clone(),

@@ -13,7 +13,7 @@ use tonic::Status;
 
 use super::{mask_paths, records};
 use crate::{
-    api::{bounds, check, codec, convert, paging, pb, watch},
+    api::{bounds, check, codec, convert, paging, pb, status, watch},
     engine::{
         CheckQuery, DemotionPolicy, GrantId, GrantNode, Mutation, NewUser, ObjectId, ObjectScope,
         ObjectType, Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition,
@@ -172,7 +172,7 @@ fn update_service(world: &Snapshot, request: &pb::UpdateServiceRequest) -> Resul
     let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, SERVICE_MASK)?;
     let current = world
         .service_record(&service)
-        .map_err(|err| Status::not_found(err.to_string()))?;
+        .map_err(|err| status::not_found(&err))?;
     let mut merged = records::service(&current);
     for path in paths {
         match path {
@@ -236,7 +236,7 @@ fn update_user(
     bounds::etag("etag", &request.etag)?;
     let current = world
         .user_record(&tenant, &user)
-        .map_err(|err| Status::not_found(err.to_string()))?;
+        .map_err(|err| status::not_found(&err))?;
     let (mut email, mut display_name) = (current.email, current.display_name);
     for path in &paths {
         match *path {

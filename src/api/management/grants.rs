@@ -6,7 +6,7 @@ use super::{ManagementApi, actor, chosen_id, etag_matches, list_page, pb, record
 use crate::{
     api::{
         convert::id,
-        status::{invalid_field, required},
+        status::{self, invalid_field, required},
     },
     engine::{Access, GrantId, GrantNode, Mutation, PermissionLevelId, ServiceId, TenantId},
 };
@@ -70,7 +70,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                 )
                 .await?;
             let Mutation::GiveGrant { grant, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not a grant"));
+                return Err(status::internal("retried change is not a grant"));
             };
             let record = self.after_write(|s| s.grant_record(&tenant, &service, grant))?;
             reply(pb::GrantResponse {
@@ -93,7 +93,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let record = snapshot
                 .grant_record(&tenant, &service, &grant)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::GrantResponse {
                 grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
                 revision: snapshot.revision().get(),
@@ -119,7 +119,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let grants = snapshot
                 .grant_records(&tenant, &service, subject.as_ref(), object.as_ref())
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 grants,
                 request.page_size,

@@ -156,10 +156,7 @@ impl ManagementApi {
             }),
             Ok(Committed::Retried(first)) => {
                 if std::mem::discriminant(&first.mutation) != kind {
-                    return Err(Status::already_exists(format!(
-                        "request_id: already used by a different call (revision {})",
-                        first.revision
-                    )));
+                    return Err(status::request_id_reused(first.revision.get()));
                 }
                 Ok(Written {
                     revision: first.revision,
@@ -191,7 +188,7 @@ impl ManagementApi {
         &self,
         read: impl FnOnce(&Snapshot) -> Result<T, crate::engine::NotFound>,
     ) -> Result<T, Status> {
-        read(&self.app.snapshot()).map_err(|err| Status::not_found(err.to_string()))
+        read(&self.app.snapshot()).map_err(|err| status::not_found(&err))
     }
 
     /// Updates a resource from a merge of its current state and the request. The writer
@@ -207,10 +204,10 @@ impl ManagementApi {
         merge: impl Fn(R) -> Mutation + Send + 'static,
     ) -> Result<Revision, Status> {
         let client_etag = super::bounds::etag("etag", client_etag)?.to_owned();
-        let (current, etag) = read(&self.app.snapshot())
-            .ok_or_else(|| Status::not_found("the resource to update does not exist"))?;
+        let (current, etag) =
+            read(&self.app.snapshot()).ok_or_else(status::update_target_missing)?;
         if !client_etag.is_empty() && client_etag != etag {
-            return Err(stale(&client_etag));
+            return Err(status::stale_etag(&client_etag));
         }
         // What the writer checks the actor's authority on first; it then merges anew.
         let merged = merge(current);
@@ -255,10 +252,6 @@ fn etag_matches(
     })))
 }
 
-fn stale(etag: &str) -> Status {
-    Status::aborted(format!("etag: `{etag}` is stale; read the resource again"))
-}
-
 /// A committed change, or the first change of a retried request id.
 #[derive(Debug)]
 struct Written {
@@ -289,7 +282,7 @@ fn chosen_id<T>(
 ) -> Result<T, Status> {
     if text.is_empty() {
         let generated = api.new_id(prefix);
-        parse(&generated).map_err(|err| Status::internal(format!("generated id: {err}")))
+        parse(&generated).map_err(|err| status::internal(format!("generated id: {err}")))
     } else {
         id(field, text, parse)
     }

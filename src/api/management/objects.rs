@@ -6,7 +6,11 @@ use super::{
     ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
 };
 use crate::{
-    api::{bounds, convert::id, status::required},
+    api::{
+        bounds,
+        convert::id,
+        status::{self, required},
+    },
     engine::{Mutation, ObjectId, ServiceId, Snapshot, TenantId},
 };
 
@@ -111,7 +115,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
                 )
                 .await?;
             let Mutation::CreateObject { object, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not an object creation"));
+                return Err(status::internal("retried change is not an object creation"));
             };
             let key = ObjectKey {
                 tenant,
@@ -133,7 +137,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let snapshot = self.read_as(&key.tenant, &actor)?;
             let record = snapshot
                 .object_record(&key.tenant, &key.service, &key.object)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::ObjectResponse {
                 object: Some(records::object(
                     key.tenant.as_str(),
@@ -158,7 +162,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let objects = snapshot
                 .object_records(&tenant, &service, parent.as_ref())
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 objects,
                 request.page_size,

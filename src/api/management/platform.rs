@@ -7,7 +7,12 @@ use super::{
     ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
 };
 use crate::{
-    api::{bounds, convert::id, convert::optional_id, status::required},
+    api::{
+        bounds,
+        convert::id,
+        convert::optional_id,
+        status::{self, required},
+    },
     engine::{CustomerId, Mutation, NewUser, ServiceId, TenantId, UserId},
 };
 
@@ -39,7 +44,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 .write(&caller, None, mutation.clone(), &request.request_id, None)
                 .await?;
             let Mutation::CreateTenant { tenant, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not a tenant creation"));
+                return Err(status::internal("retried change is not a tenant creation"));
             };
             let tenant = self.after_write(|s| s.tenant_record(tenant))?;
             reply(pb::TenantResponse {
@@ -92,7 +97,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
                 .app
                 .snapshot()
                 .service_record(&service)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             // Fill what the mask leaves out from the current definition, then validate the
             // whole.
             let mut merged = records::service(&current);
@@ -182,7 +187,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let record = snapshot
                 .tenant_record(&tenant)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::TenantResponse {
                 tenant: Some(records::tenant(&record)),
                 revision: snapshot.revision().get(),

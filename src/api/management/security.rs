@@ -8,7 +8,11 @@ use super::{
     reply,
 };
 use crate::{
-    api::{bounds, convert::id, status::required},
+    api::{
+        bounds,
+        convert::id,
+        status::{self, required},
+    },
     app::{Precondition, WriteError},
     engine::{
         ADMINISTRATORS_GROUP, MutationError, PermissionLevelId, SecurityGroupId, ServiceId,
@@ -212,7 +216,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
                 )
                 .await?;
             let Mutation::PutSecurityGroup { group, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not a security group"));
+                return Err(status::internal("retried change is not a security group"));
             };
             self.security_group_reply(&scope, group, written.revision.get())
         })
@@ -234,7 +238,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let record = snapshot
                 .security_group_record(&scope.tenant, &scope.service, &group)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::SecurityGroupResponse {
                 security_group: Some(records::security_group(
                     scope.tenant.as_str(),
@@ -257,7 +261,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let groups = snapshot
                 .security_group_records(&scope.tenant, &scope.service)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 groups,
                 request.page_size,
@@ -453,7 +457,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
                 )
                 .await?;
             let Mutation::PutPermissionLevel { level, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not a permission level"));
+                return Err(status::internal("retried change is not a permission level"));
             };
             self.level_reply(&scope, level, written.revision.get())
         })
@@ -475,7 +479,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let record = snapshot
                 .level_record(&scope.tenant, &scope.service, &level)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::PermissionLevelResponse {
                 permission_level: Some(records::level(
                     scope.tenant.as_str(),
@@ -498,7 +502,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let levels = snapshot
                 .level_records(&scope.tenant, &scope.service)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 levels,
                 request.page_size,

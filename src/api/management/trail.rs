@@ -11,7 +11,7 @@ use crate::{
         bounds,
         convert::{self, id},
         paging,
-        status::invalid_field,
+        status::{self, invalid_field},
     },
     app::{AuditOutcome, AuditQuery, AuditRecord},
     engine::{TenantId, UserId},
@@ -78,8 +78,8 @@ impl ManagementApi {
         let app = self.app.clone();
         tokio::task::spawn_blocking(move || app.audit_records(&query, after, limit))
             .await
-            .map_err(|err| Status::internal(err.to_string()))?
-            .map_err(|err| Status::unavailable(err.to_string()))
+            .map_err(|err| status::internal(format!("reading the audit trail failed: {err}")))?
+            .map_err(status::store_unavailable)
     }
 }
 

@@ -8,7 +8,11 @@ use super::{
     reply,
 };
 use crate::{
-    api::{bounds, convert::id, status::required},
+    api::{
+        bounds,
+        convert::id,
+        status::{self, required},
+    },
     engine::{GroupId, Mutation, NewUser, ServiceId, TenantId, UserId, UserStatus},
 };
 
@@ -117,7 +121,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 )
                 .await?;
             let Mutation::InviteUser { user, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not an invitation"));
+                return Err(status::internal("retried change is not an invitation"));
             };
             self.user_reply(&tenant, &user.user, written.revision.get())
         })
@@ -154,7 +158,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let record = snapshot
                 .user_record(&tenant, &user)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::UserResponse {
                 user: Some(records::user(tenant.as_str(), &record)),
                 revision: snapshot.revision().get(),
@@ -173,7 +177,7 @@ impl pb::user_service_server::UserService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let users = snapshot
                 .user_records(&tenant)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 users,
                 request.page_size,
@@ -377,7 +381,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 )
                 .await?;
             let Mutation::CreateGroup { group, .. } = written.mutation(&mutation) else {
-                return Err(Status::internal("retried change is not a group creation"));
+                return Err(status::internal("retried change is not a group creation"));
             };
             self.group_reply(&tenant, group, written.revision.get())
         })
@@ -395,7 +399,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let record = snapshot
                 .group_record(&tenant, &group)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             reply(pb::GroupResponse {
                 group: Some(records::group(tenant.as_str(), &record)),
                 revision: snapshot.revision().get(),
@@ -414,7 +418,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let snapshot = self.read_as(&tenant, &actor)?;
             let groups = snapshot
                 .group_records(&tenant)
-                .map_err(|err| Status::not_found(err.to_string()))?;
+                .map_err(|err| status::not_found(&err))?;
             let (page, next_page_token) = list_page(
                 groups,
                 request.page_size,

@@ -7,15 +7,19 @@
 mod event;
 mod service;
 
-use std::{collections::HashMap, pin::Pin, sync::Arc};
+use std::{pin::Pin, sync::Arc};
 
 use tokio_stream::{Stream, StreamExt as _};
 use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
 
-use super::{convert, guard::Authenticated, pb, status::invalid_field};
+use super::{
+    convert,
+    guard::Authenticated,
+    pb,
+    status::{invalid_field, refusal, watch_error},
+};
 use crate::{
-    app::{App, WatchError, WatchFilter, WatchItem, WatchOptions},
+    app::{App, WatchFilter, WatchItem, WatchOptions},
     engine::{Revision, ServiceId, TenantId},
 };
 use event::event_kind_from_pb;
@@ -52,17 +56,14 @@ impl WatchApi {
         let mut filter = filter(&request)?;
         let slot = match &caller {
             Some(caller) => Some(caller.usage.open_watch_stream().ok_or_else(|| {
-                Status::with_error_details(
+                refusal(
                     Code::ResourceExhausted,
+                    "WATCH_STREAMS_EXHAUSTED",
+                    [],
                     format!(
                         "caller `{}` already holds the {} Watch streams it may have open",
                         caller.name,
                         caller.usage.max_watch_streams()
-                    ),
-                    ErrorDetails::with_error_info(
-                        "WATCH_STREAMS_EXHAUSTED",
-                        "authzd",
-                        HashMap::new(),
                     ),
                 )
             })?),
@@ -128,45 +129,4 @@ pub(crate) fn filter(request: &pb::WatchRequest) -> Result<WatchFilter, Status> 
         services,
         kinds,
     })
-}
-
-/// The status ending a stream, with the revision to resume from in `ErrorInfo`.
-fn watch_error(err: &WatchError) -> Status {
-    let (code, metadata) = match err {
-        WatchError::TooOld { oldest, .. } => (
-            Code::OutOfRange,
-            HashMap::from([
-                ("oldest_revision".to_owned(), oldest.get().to_string()),
-                (
-                    "resume_from".to_owned(),
-                    oldest.get().saturating_sub(1).to_string(),
-                ),
-            ]),
-        ),
-        WatchError::Ahead { current, .. } => (
-            Code::OutOfRange,
-            HashMap::from([("current_revision".to_owned(), current.get().to_string())]),
-        ),
-        WatchError::TooSlow { last_delivered } => (
-            Code::ResourceExhausted,
-            HashMap::from([("resume_from".to_owned(), last_delivered.get().to_string())]),
-        ),
-        WatchError::ShuttingDown { last_delivered } => (
-            Code::Unavailable,
-            HashMap::from([("resume_from".to_owned(), last_delivered.get().to_string())]),
-        ),
-        WatchError::Store(_) => (Code::Unavailable, HashMap::new()),
-    };
-    let reason = match err {
-        WatchError::TooOld { .. } => "revision_too_old",
-        WatchError::Ahead { .. } => "revision_ahead",
-        WatchError::TooSlow { .. } => "subscriber_too_slow",
-        WatchError::ShuttingDown { .. } => "shutting_down",
-        WatchError::Store(_) => "store_unavailable",
-    };
-    Status::with_error_details(
-        code,
-        err.to_string(),
-        ErrorDetails::with_error_info(reason, "authzd", metadata),
-    )
 }

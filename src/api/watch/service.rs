@@ -63,11 +63,16 @@ impl Service<http::Request<Body>> for WatchServer {
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         let path = request.uri().path();
         if path != WATCH_PATH {
-            let status = Status::unimplemented(format!(
-                "{} is not a method of {}; it has only {WATCH_PATH}",
-                crate::api::status::echo(path),
-                Self::NAME
-            ));
+            let status = crate::api::status::refusal(
+                tonic::Code::Unimplemented,
+                "METHOD_UNKNOWN",
+                [],
+                format!(
+                    "{} is not a method of {}; it has only {WATCH_PATH}",
+                    crate::api::status::echo(path),
+                    Self::NAME
+                ),
+            );
             return Box::pin(async move { Ok(status.into_http()) });
         }
         let method = WatchMethod(Arc::clone(&self.api));
@@ -150,7 +155,9 @@ impl Encoder for WatchEncoder {
                 )),
             }
             .encode(buf)
-            .map_err(|err| Status::internal(format!("encoding a checkpoint failed: {err}"))),
+            .map_err(|err| {
+                crate::api::status::internal(format!("encoding a checkpoint failed: {err}"))
+            }),
         }
     }
 }

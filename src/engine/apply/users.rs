@@ -116,15 +116,15 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 });
             }
             if candidate.status != UserStatus::Active {
-                return Err(MutationError::Invalid {
-                    field: "new_owner",
-                    rule: format!("user `{new_owner}` must be active to become the owner"),
+                return Err(MutationError::UserNotActive {
+                    user: new_owner.clone(),
+                    purpose: "become the owner",
                 });
             }
             if *new_owner == state.owner {
-                return Err(MutationError::Invalid {
-                    field: "new_owner",
-                    rule: format!("user `{new_owner}` already owns tenant `{tenant}`"),
+                return Err(MutationError::AlreadyOwner {
+                    user: new_owner.clone(),
+                    tenant: tenant.clone(),
                 });
             }
             let old_owner = state.owner.clone();
