@@ -108,12 +108,13 @@ impl std::fmt::Display for Denial {
             Self::NoGrant => f.write_str("no grant gives the permission"),
             Self::GrantExpired(grants) => write!(
                 f,
-                "the grants that gave the permission have expired: {:?}",
+                "the grants that gave the permission have expired: {}",
                 grants
                     .iter()
                     .filter_map(|g| g.grant.as_ref())
-                    .map(GrantId::as_str)
+                    .map(|grant| format!("`{}`", grant.as_str()))
                     .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::OutsideScope => f.write_str("grants give the permission only on other objects"),
         }

@@ -22,6 +22,16 @@ pub enum Subject {
     Group(GroupId),
 }
 
+impl Subject {
+    /// The user's or the group's id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::User(user) => user.as_str(),
+            Self::Group(group) => group.as_str(),
+        }
+    }
+}
+
 impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

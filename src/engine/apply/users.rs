@@ -233,7 +233,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if !group_state.members.insert(member.clone()) {
                 return Err(MutationError::exists(
                     "group membership",
-                    format!("{member:?} in {group}"),
+                    format!("{} in {group}", member.id()),
                 ));
             }
             index_insert(
@@ -256,7 +256,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if !group_state.members.remove(member) {
                 return Err(MutationError::not_found(
                     "group membership",
-                    format!("{member:?} in {group}"),
+                    format!("{} in {group}", member.id()),
                 ));
             }
             index_remove(&mut state.member_of, member, &Subject::Group(group.clone()));
