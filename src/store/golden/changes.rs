@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use crate::engine::{
     Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, EventKind,
     GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
-    ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision,
-    SecurityGroupId, ServiceDefinition, ServiceId, Subject, TenantId, TenantRole, Timestamp,
-    UserId, UserKind, UserStatus,
+    ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
+    ServiceDefinition, ServiceId, Subject, TenantId, TenantRole, Timestamp, UserId, UserKind,
+    UserStatus,
 };
 
 /// 2026-01-01T00:00:00Z: every golden time is this plus a few seconds.
@@ -542,7 +542,10 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
 
     // The nested variants and event kinds the first pass leaves out.
     for (status, kind) in [
-        (UserStatus::LockedUntil(EPOCH.plus_millis(3_600_000)), K::UserLocked),
+        (
+            UserStatus::LockedUntil(EPOCH.plus_millis(3_600_000)),
+            K::UserLocked,
+        ),
         (UserStatus::Active, K::UserUnlocked),
         (UserStatus::Disabled, K::UserDisabled),
         (UserStatus::Active, K::UserEnabled),

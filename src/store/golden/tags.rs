@@ -10,8 +10,8 @@
 use super::variants::declared_variants;
 use crate::{
     engine::{
-        Access, DemotionPolicy, EventKind, GrantNode, Mutation, ObjectScope, Subject,
-        TenantRole, UserKind, UserStatus,
+        Access, DemotionPolicy, EventKind, GrantNode, Mutation, ObjectScope, Subject, TenantRole,
+        UserKind, UserStatus,
     },
     store::AuditOutcome,
 };

@@ -9,15 +9,14 @@
 use std::collections::BTreeMap;
 
 use super::changes::{
-    EPOCH, acme, crm, definition, grant, group, iaas, level, new_user, obj, objects,
-    permissions, security_group, user,
+    EPOCH, acme, crm, definition, grant, group, iaas, level, new_user, obj, objects, permissions,
+    security_group, user,
 };
 use crate::engine::{
     Access, AdminFunctions, CheckQuery, CustomerId, DemotionPolicy, Explanation, GrantNode,
     GrantRecord, GroupRecord, LevelRecord, Mutation, ObjectRecord, ObjectScope, PartnerId,
-    Permission, Revision, SecurityGroupRecord, ServiceId, ServiceRecord, Snapshot,
-    SnapshotBuilder, Subject, TenantRecord, TenantRole, Timestamp, UserId, UserKind,
-    UserRecord, UserStatus,
+    Permission, Revision, SecurityGroupRecord, ServiceId, ServiceRecord, Snapshot, SnapshotBuilder,
+    Subject, TenantRecord, TenantRole, Timestamp, UserId, UserKind, UserRecord, UserStatus,
 };
 
 /// When the world was built and is checked.
@@ -66,7 +65,11 @@ fn mutations() -> Vec<Mutation> {
     ];
     let users = [
         ("alice", UserKind::Local, None),
-        ("dan", UserKind::Directory, Some(TenantRole::ServiceAdministrator)),
+        (
+            "dan",
+            UserKind::Directory,
+            Some(TenantRole::ServiceAdministrator),
+        ),
         (
             "erin",
             UserKind::Local,
@@ -281,6 +284,12 @@ struct Subscription {
 }
 
 impl View {
+    /// How many of its checks are allowed, of how many.
+    pub(super) fn allowed_of_all(&self) -> (usize, usize) {
+        let allowed = self.decisions.iter().filter(|(_, allowed, _)| *allowed);
+        (allowed.count(), self.decisions.len())
+    }
+
     /// The view of `snapshot`, which must hold the world's tenant.
     pub(super) fn of(snapshot: &Snapshot) -> Self {
         let tenant = acme();
@@ -298,7 +307,9 @@ impl View {
                     objects: snapshot.object_records(&tenant, service, None).unwrap(),
                     security_groups: snapshot.security_group_records(&tenant, service).unwrap(),
                     levels: snapshot.level_records(&tenant, service).unwrap(),
-                    grants: snapshot.grant_records(&tenant, service, None, None).unwrap(),
+                    grants: snapshot
+                        .grant_records(&tenant, service, None, None)
+                        .unwrap(),
                     next_slot: kept.next_slot,
                     slots: kept
                         .objects
