@@ -9,6 +9,9 @@
 //! in memory, see `engine/stored/`), so that start-up rebuilds little; versions 1 and 2
 //! decode through their own layouts ([`SnapshotV1`], [`SnapshotV2`]), which rebuild it.
 //! Change and audit records have kept one layout since version 2.
+//!
+//! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
+//! tests in `golden/` pin it, so that a change of a stored type cannot go unnoticed.
 
 use serde::{Deserialize, Serialize};
 
