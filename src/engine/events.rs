@@ -17,7 +17,8 @@ use super::{
     mutation::{Mutation, TenantRole, UserStatus},
 };
 
-/// The kind of a domain event.
+/// The kind of a domain event. Stored by variant index: new kinds go last (see
+/// `docs/storage-format.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum EventKind {
     /// A partner node was created.

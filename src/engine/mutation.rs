@@ -1,5 +1,8 @@
 //! Mutations: the only way the engine's state changes. The store persists these values and
 //! the change stream carries them, so each is self-contained, with ids chosen by the caller.
+//!
+//! The store writes every enum here by variant index: new variants go last, never between
+//! or instead of others (`docs/storage-format.md` says why and where the indexes are pinned).
 
 use std::collections::BTreeSet;
 

@@ -9,6 +9,9 @@
 //! in memory, see `engine/stored/`), so that start-up rebuilds little; versions 1 and 2
 //! decode through their own layouts ([`SnapshotV1`], [`SnapshotV2`]), which rebuild it.
 //! Change and audit records have kept one layout since version 2.
+//!
+//! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
+//! tests in `golden/` pin it, so that a change of a stored type cannot go unnoticed.
 
 use serde::{Deserialize, Serialize};
 
@@ -123,33 +126,52 @@ mod tests {
         }
     }
 
-    /// A change record as version 1 wrote it.
-    #[derive(Serialize)]
-    struct WrittenV1 {
-        revision: Revision,
-        committed_at: Timestamp,
-        actor: Option<String>,
-        caller: String,
-        request_id: Option<String>,
-        mutation: Mutation,
-    }
+    /// A change record as a version 1 build wrote it, byte by byte: written out here, not
+    /// encoded with today's types, so that it stops decoding if their stored form changes.
+    #[rustfmt::skip]
+    const CHANGE_V1: &[u8] = &[
+        1,                          // encoding version 1
+        7,                          // revision 7
+        10,                         // committed at 5 ms (i64, zigzag)
+        1, 1, b'a',                 // actor: Some("a")
+        1, b'c',                    // caller: "c"
+        0,                          // request id: None
+        3,                          // mutation: Mutation::CreateTenant, index 3
+        2, b't', b'1',              //   tenant: "t1"
+        1, b'T',                    //   name: "T"
+        0,                          //   customer: None
+        1, b'o',                    //   owner.user: "o"
+        11, b'o', b'@', b't', b'.', b'e', b'x', b'a', b'm', b'p', b'l', b'e', // owner.email
+        1, b'O',                    //   owner.display_name: "O"
+        0,                          //   owner.kind: UserKind::Local, index 0
+    ];
 
     #[test]
     fn version_1_change_records_still_decode_with_a_context_from_their_mutation() {
-        let old = WrittenV1 {
+        let t1 = TenantId::parse("t1").unwrap();
+        let expected = ChangeRecord {
             revision: Revision::new(7),
             committed_at: Timestamp::from_unix_millis(5),
             actor: Some("a".into()),
             caller: "c".into(),
             request_id: None,
             mutation: tenant(),
+            // Version 1 stored no context: every user of the tenant may be affected.
+            context: ChangeContext {
+                kind: crate::engine::EventKind::TenantCreated,
+                tenant: Some(t1.clone()),
+                service: None,
+                notify: Vec::new(),
+                invalidations: vec![crate::engine::Invalidation {
+                    tenant: t1,
+                    service: None,
+                    users: Vec::new(),
+                    objects: Vec::new(),
+                    everyone: true,
+                }],
+            },
         };
-        let bytes = postcard::to_extend(&old, vec![1]).unwrap();
-        let record = decode_change(&bytes).unwrap();
-        assert_eq!(record.revision, Revision::new(7));
-        assert_eq!(record.mutation, tenant());
-        assert_eq!(record.context, ChangeContext::from_mutation(&tenant()));
-        assert_eq!(record.context.kind, crate::engine::EventKind::TenantCreated);
+        assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);
     }
 
     #[test]

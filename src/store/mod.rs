@@ -11,6 +11,8 @@ mod error;
 mod export;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(test)]
+mod golden;
 mod redb_store;
 
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord};

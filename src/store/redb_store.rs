@@ -30,7 +30,7 @@ pub(super) const AUDIT: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("
 
 /// Store-wide facts: format version, current revision.
 pub(super) const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
-const META_FORMAT_VERSION: &str = "format_version";
+pub(super) const META_FORMAT_VERSION: &str = "format_version";
 pub(super) const META_REVISION: &str = "revision";
 
 /// How processes share the file: this one writes; `authzd export` may read beside it.

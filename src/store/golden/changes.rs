@@ -1,0 +1,643 @@
+//! The change records of the golden file, written out as values: one per [`Mutation`]
+//! variant in declaration order, then more for the nested variants and event kinds the
+//! first pass leaves out. Each is a literal, not something the engine computed, so a
+//! change of engine behaviour cannot move them; only a change of the stored format can
+//! make them disagree with the golden bytes.
+//!
+//! Append only: the golden file holds these in this order, and the writer refuses to
+//! change a record already written (see `mod.rs`).
+
+use std::collections::BTreeSet;
+
+use crate::engine::{
+    Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, EventKind,
+    GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
+    ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
+    ServiceDefinition, ServiceId, Subject, TenantId, TenantRole, Timestamp, UserId, UserKind,
+    UserStatus,
+};
+
+/// 2026-01-01T00:00:00Z: every golden time is this plus a few seconds.
+pub(super) const EPOCH: Timestamp = Timestamp::from_unix_millis(1_767_225_600_000);
+
+pub(super) fn acme() -> TenantId {
+    TenantId::parse("acme").unwrap()
+}
+pub(super) fn crm() -> ServiceId {
+    ServiceId::parse("crm-backup").unwrap()
+}
+pub(super) fn iaas() -> ServiceId {
+    ServiceId::parse("iaas-backup").unwrap()
+}
+pub(super) fn user(id: &str) -> UserId {
+    UserId::parse(id).unwrap()
+}
+pub(super) fn obj(id: &str) -> ObjectId {
+    ObjectId::parse(id).unwrap()
+}
+pub(super) fn group(id: &str) -> GroupId {
+    GroupId::parse(id).unwrap()
+}
+pub(super) fn security_group(id: &str) -> SecurityGroupId {
+    SecurityGroupId::parse(id).unwrap()
+}
+pub(super) fn level(id: &str) -> PermissionLevelId {
+    PermissionLevelId::parse(id).unwrap()
+}
+pub(super) fn grant(id: &str) -> GrantId {
+    GrantId::parse(id).unwrap()
+}
+pub(super) fn permissions(patterns: &[&str]) -> PermissionSet {
+    PermissionSet::parse(patterns.iter().copied()).unwrap()
+}
+pub(super) fn objects(ids: &[&str]) -> BTreeSet<ObjectId> {
+    ids.iter().map(|id| obj(id)).collect()
+}
+pub(super) fn new_user(id: &str, kind: UserKind) -> NewUser {
+    NewUser {
+        user: user(id),
+        email: format!("{id}@acme.example"),
+        display_name: format!("User {id}"),
+        kind,
+    }
+}
+
+/// A backup service's catalog: five permissions, four object types.
+pub(super) fn definition(display_name: &str, demotion: DemotionPolicy) -> ServiceDefinition {
+    let object_type = |name: &str, top_level: bool, may_contain: &[&str]| ObjectType {
+        name: name.into(),
+        top_level,
+        may_contain: may_contain.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    ServiceDefinition {
+        display_name: display_name.into(),
+        permissions: [
+            "backup.run",
+            "backup.view",
+            "restore.run",
+            "settings.edit",
+            "export.run",
+        ]
+        .into_iter()
+        .map(|p| Permission::parse(p).unwrap())
+        .collect(),
+        object_types: vec![
+            object_type("org", true, &["folder", "site", "plan"]),
+            object_type("folder", true, &["folder", "site"]),
+            object_type("site", false, &[]),
+            object_type("plan", true, &[]),
+        ],
+        demotion,
+    }
+}
+
+/// A context with no one to notify and no invalidation.
+fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>) -> ChangeContext {
+    ChangeContext {
+        kind,
+        tenant,
+        service,
+        notify: Vec::new(),
+        invalidations: Vec::new(),
+    }
+}
+
+/// The context of a change in `acme` (and `service`) whose decisions changed for `users`.
+fn for_users(kind: EventKind, service: Option<ServiceId>, users: &[&str]) -> ChangeContext {
+    ChangeContext {
+        invalidations: vec![Invalidation {
+            tenant: acme(),
+            service: service.clone(),
+            users: users.iter().map(|id| user(id)).collect(),
+            objects: Vec::new(),
+            everyone: false,
+        }],
+        ..context(kind, Some(acme()), service)
+    }
+}
+
+/// A context in `acme` and crm-backup with nobody's decisions changed.
+fn in_crm(kind: EventKind) -> ChangeContext {
+    context(kind, Some(acme()), Some(crm()))
+}
+
+/// A context in `acme` (no service) with nobody's decisions changed.
+fn in_acme(kind: EventKind) -> ChangeContext {
+    context(kind, Some(acme()), None)
+}
+
+/// The records, numbered from revision 1 in the order they are pushed.
+#[derive(Debug, Default)]
+struct History {
+    records: Vec<ChangeRecord>,
+}
+
+impl History {
+    /// Records `mutation` at the next revision, `revision` seconds after [`EPOCH`]; platform
+    /// changes have no actor, odd revisions carry a request id.
+    fn push(&mut self, actor: Option<&str>, mutation: Mutation, context: ChangeContext) {
+        let revision = self.records.len() as u64 + 1;
+        let seconds = i64::try_from(revision).unwrap();
+        self.records.push(ChangeRecord {
+            revision: Revision::new(revision),
+            committed_at: EPOCH.plus_millis(seconds * 1_000),
+            actor: actor.map(str::to_owned),
+            caller: if matches!(mutation, Mutation::ReportSignIn { .. }) {
+                "sign-in-frontend".into()
+            } else {
+                "admin-console".into()
+            },
+            request_id: (revision % 2 == 1).then(|| format!("req-{revision:04}")),
+            mutation,
+            context,
+        });
+    }
+}
+
+/// Every golden change record, in file order.
+#[allow(clippy::too_many_lines, reason = "one literal per stored record")]
+pub(super) fn expected() -> Vec<ChangeRecord> {
+    use EventKind as K;
+    let mut history = History::default();
+    let owner = Some("olivia");
+    let mut h = |actor: Option<&str>, mutation: Mutation, context: ChangeContext| {
+        history.push(actor, mutation, context);
+    };
+
+    // One record per `Mutation` variant, in declaration (index) order.
+    h(
+        None,
+        Mutation::CreatePartner {
+            partner: PartnerId::parse("p-north").unwrap(),
+            name: "North Partners".into(),
+        },
+        context(K::PartnerCreated, None, None),
+    );
+    h(
+        None,
+        Mutation::CreateCustomer {
+            customer: CustomerId::parse("c-acme").unwrap(),
+            partner: Some(PartnerId::parse("p-north").unwrap()),
+            name: "Acme Holdings".into(),
+        },
+        context(K::CustomerCreated, None, None),
+    );
+    h(
+        None,
+        Mutation::RegisterService {
+            service: crm(),
+            definition: definition("CRM backup", DemotionPolicy::RemoveFromAdministrators),
+        },
+        context(K::ServiceRegistered, None, Some(crm())),
+    );
+    h(
+        None,
+        Mutation::CreateTenant {
+            tenant: acme(),
+            name: "Acme".into(),
+            customer: Some(CustomerId::parse("c-acme").unwrap()),
+            owner: new_user("olivia", UserKind::Local),
+        },
+        in_acme(K::TenantCreated),
+    );
+    h(
+        None,
+        Mutation::SubscribeService {
+            tenant: acme(),
+            service: crm(),
+        },
+        for_users(K::ServiceSubscribed, Some(crm()), &["olivia"]),
+    );
+    h(
+        owner,
+        Mutation::InviteUser {
+            tenant: acme(),
+            user: new_user("dan", UserKind::Directory),
+        },
+        ChangeContext {
+            notify: vec![user("dan")],
+            ..in_acme(K::UserInvited)
+        },
+    );
+    h(
+        owner,
+        Mutation::SetUserStatus {
+            tenant: acme(),
+            user: user("dan"),
+            status: UserStatus::Active,
+        },
+        for_users(K::UserActivated, None, &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::DeleteUser {
+            tenant: acme(),
+            user: user("sam"),
+        },
+        for_users(K::UserDeleted, None, &["sam"]),
+    );
+    h(
+        owner,
+        Mutation::SetTenantRole {
+            tenant: acme(),
+            user: user("dan"),
+            role: TenantRole::StandardUser,
+        },
+        for_users(K::TenantRoleChanged, None, &["dan"]),
+    );
+    // The full context: several to notify, a tenant-wide and a service invalidation.
+    h(
+        owner,
+        Mutation::TransferOwnership {
+            tenant: acme(),
+            new_owner: user("ava"),
+        },
+        ChangeContext {
+            kind: K::OwnerTransferred,
+            tenant: Some(acme()),
+            service: None,
+            notify: vec![user("ava"), user("olivia"), user("zoe")],
+            invalidations: vec![
+                Invalidation {
+                    tenant: acme(),
+                    service: None,
+                    users: vec![user("ava"), user("olivia")],
+                    objects: Vec::new(),
+                    everyone: false,
+                },
+                Invalidation {
+                    tenant: acme(),
+                    service: Some(crm()),
+                    users: vec![user("ava")],
+                    objects: vec![obj("org-1"), obj("plan-1")],
+                    everyone: true,
+                },
+            ],
+        },
+    );
+    h(
+        owner,
+        Mutation::GrantServiceAccess {
+            tenant: acme(),
+            user: user("dan"),
+            service: crm(),
+        },
+        for_users(K::ServiceAccessGranted, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::RevokeServiceAccess {
+            tenant: acme(),
+            user: user("dan"),
+            service: iaas(),
+        },
+        for_users(K::ServiceAccessRevoked, Some(iaas()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::CreateGroup {
+            tenant: acme(),
+            group: group("ops"),
+            name: "Operations".into(),
+        },
+        in_acme(K::GroupCreated),
+    );
+    h(
+        owner,
+        Mutation::DeleteGroup {
+            tenant: acme(),
+            group: group("old-team"),
+        },
+        for_users(K::GroupDeleted, Some(crm()), &["dan", "zoe"]),
+    );
+    h(
+        owner,
+        Mutation::AddGroupMember {
+            tenant: acme(),
+            group: group("ops"),
+            member: Subject::User(user("dan")),
+        },
+        for_users(K::GroupMemberAdded, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::RemoveGroupMember {
+            tenant: acme(),
+            group: group("ops"),
+            member: Subject::Group(group("interns")),
+        },
+        for_users(K::GroupMemberRemoved, Some(crm()), &["ian", "ivy"]),
+    );
+    h(
+        owner,
+        Mutation::CreateObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("plan-1"),
+            object_type: "plan".into(),
+            name: "Nightly plan".into(),
+            parent: None,
+            related: objects(&["site-1", "site-2"]),
+        },
+        in_crm(K::ObjectCreated),
+    );
+    h(
+        owner,
+        Mutation::MoveObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("site-1"),
+            new_parent: Some(obj("folder-2")),
+        },
+        ChangeContext {
+            invalidations: vec![Invalidation {
+                tenant: acme(),
+                service: Some(crm()),
+                users: Vec::new(),
+                objects: vec![obj("site-1")],
+                everyone: true,
+            }],
+            ..in_crm(K::ObjectMoved)
+        },
+    );
+    h(
+        owner,
+        Mutation::DeleteObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("site-3"),
+        },
+        in_crm(K::ObjectDeleted),
+    );
+    h(
+        owner,
+        Mutation::AddAdministrator {
+            tenant: acme(),
+            service: crm(),
+            subject: Subject::Group(group("ops")),
+        },
+        for_users(K::AdministratorAdded, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::RemoveAdministrator {
+            tenant: acme(),
+            service: crm(),
+            subject: Subject::User(user("dan")),
+        },
+        for_users(K::AdministratorRemoved, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::PutSecurityGroup {
+            tenant: acme(),
+            service: crm(),
+            group: security_group("restorers"),
+            name: "Restorers".into(),
+            description: "May restore under org-1".into(),
+            permissions: permissions(&["restore.*"]),
+            scope: ObjectScope::Objects(objects(&["org-1"])),
+        },
+        in_crm(K::SecurityGroupChanged),
+    );
+    h(
+        owner,
+        Mutation::DeleteSecurityGroup {
+            tenant: acme(),
+            service: crm(),
+            group: security_group("auditors"),
+        },
+        in_crm(K::SecurityGroupDeleted),
+    );
+    h(
+        owner,
+        Mutation::AddSecurityGroupMember {
+            tenant: acme(),
+            service: crm(),
+            group: security_group("restorers"),
+            member: Subject::User(user("dan")),
+        },
+        for_users(K::SecurityGroupMemberAdded, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::RemoveSecurityGroupMember {
+            tenant: acme(),
+            service: crm(),
+            group: security_group("restorers"),
+            member: Subject::Group(group("ops")),
+        },
+        for_users(K::SecurityGroupMemberRemoved, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::PutPermissionLevel {
+            tenant: acme(),
+            service: crm(),
+            level: level("viewer"),
+            name: "Viewer".into(),
+            description: "Sees backups".into(),
+            permissions: permissions(&["backup.view", "export.run"]),
+        },
+        in_crm(K::PermissionLevelChanged),
+    );
+    h(
+        owner,
+        Mutation::DeletePermissionLevel {
+            tenant: acme(),
+            service: crm(),
+            level: level("editor"),
+        },
+        in_crm(K::PermissionLevelDeleted),
+    );
+    h(
+        owner,
+        Mutation::GiveGrant {
+            tenant: acme(),
+            service: crm(),
+            grant: grant("g-1"),
+            subject: Subject::User(user("dan")),
+            access: Access::Level(level("viewer")),
+            node: GrantNode::Object(obj("site-1")),
+            expires_at: None,
+        },
+        for_users(K::GrantGiven, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::RevokeGrant {
+            tenant: acme(),
+            service: crm(),
+            grant: grant("g-0"),
+            with_dependents: true,
+        },
+        for_users(K::GrantRevoked, Some(crm()), &["dan"]),
+    );
+    h(
+        None,
+        Mutation::UpdateService {
+            service: crm(),
+            definition: definition("CRM backup v2", DemotionPolicy::KeepInAdministrators),
+        },
+        ChangeContext {
+            invalidations: vec![Invalidation {
+                tenant: acme(),
+                service: Some(crm()),
+                users: Vec::new(),
+                objects: Vec::new(),
+                everyone: true,
+            }],
+            ..context(K::ServiceUpdated, None, Some(crm()))
+        },
+    );
+    h(
+        owner,
+        Mutation::UpdateUser {
+            tenant: acme(),
+            user: user("dan"),
+            email: "daniel@acme.example".into(),
+            display_name: "Daniel Ø".into(),
+        },
+        in_acme(K::UserUpdated),
+    );
+    h(
+        owner,
+        Mutation::UpdateGroup {
+            tenant: acme(),
+            group: group("ops"),
+            name: "Operations team".into(),
+        },
+        in_acme(K::GroupUpdated),
+    );
+    h(
+        owner,
+        Mutation::UpdateObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("plan-1"),
+            name: "Nightly plan (all sites)".into(),
+            related: objects(&["site-1"]),
+        },
+        in_crm(K::ObjectUpdated),
+    );
+    h(
+        None,
+        Mutation::ReportSignIn {
+            tenant: acme(),
+            user: user("dan"),
+            success: false,
+            lock_after: 5,
+            lock_for_millis: 900_000,
+        },
+        in_acme(K::SignInFailed),
+    );
+    h(
+        owner,
+        Mutation::ResetMfa {
+            tenant: acme(),
+            user: user("olivia"),
+        },
+        in_acme(K::MfaReset),
+    );
+
+    // The nested variants and event kinds the first pass leaves out.
+    for (status, kind) in [
+        (
+            UserStatus::LockedUntil(EPOCH.plus_millis(3_600_000)),
+            K::UserLocked,
+        ),
+        (UserStatus::Active, K::UserUnlocked),
+        (UserStatus::Disabled, K::UserDisabled),
+        (UserStatus::Active, K::UserEnabled),
+    ] {
+        h(
+            owner,
+            Mutation::SetUserStatus {
+                tenant: acme(),
+                user: user("dan"),
+                status,
+            },
+            for_users(kind, None, &["dan"]),
+        );
+    }
+    for role in [
+        TenantRole::ServiceAdministrator,
+        TenantRole::CustomizedAdministrator(AdminFunctions {
+            management: true,
+            auto_discovery: false,
+            administration: true,
+        }),
+        TenantRole::ApplicationAdministrator([crm(), iaas()].into()),
+    ] {
+        h(
+            owner,
+            Mutation::SetTenantRole {
+                tenant: acme(),
+                user: user("dan"),
+                role,
+            },
+            for_users(K::TenantRoleChanged, None, &["dan"]),
+        );
+    }
+    h(
+        owner,
+        Mutation::InviteUser {
+            tenant: acme(),
+            user: new_user("sky", UserKind::Support),
+        },
+        ChangeContext {
+            notify: vec![user("sky")],
+            ..in_acme(K::UserInvited)
+        },
+    );
+    h(
+        owner,
+        Mutation::GiveGrant {
+            tenant: acme(),
+            service: crm(),
+            grant: grant("g-2"),
+            subject: Subject::Group(group("ops")),
+            access: Access::Permissions(permissions(&["backup.*", "export.run"])),
+            node: GrantNode::Service,
+            expires_at: Some(EPOCH.plus_millis(86_400_000)),
+        },
+        for_users(K::GrantGiven, Some(crm()), &["dan", "zoe"]),
+    );
+    h(
+        owner,
+        Mutation::PutSecurityGroup {
+            tenant: acme(),
+            service: crm(),
+            group: security_group("everything"),
+            name: "Everything".into(),
+            description: String::new(),
+            permissions: PermissionSet::all(),
+            scope: ObjectScope::AllObjects,
+        },
+        in_crm(K::SecurityGroupChanged),
+    );
+    h(
+        None,
+        Mutation::ReportSignIn {
+            tenant: acme(),
+            user: user("dan"),
+            success: true,
+            lock_after: 5,
+            lock_for_millis: 900_000,
+        },
+        in_acme(K::SignInSucceeded),
+    );
+    // A failure that locked the user: the kind is judged after the change.
+    h(
+        None,
+        Mutation::ReportSignIn {
+            tenant: acme(),
+            user: user("dan"),
+            success: false,
+            lock_after: 1,
+            lock_for_millis: i64::MAX,
+        },
+        for_users(K::UserLocked, None, &["dan"]),
+    );
+    history.records
+}
