@@ -103,7 +103,12 @@ pub(crate) fn revision_not_reached(err: &RevisionNotReached, caller_deadline: bo
     } else {
         Code::FailedPrecondition
     };
-    Status::new(code, format!("consistency.min_revision: {err}"))
+    refusal(
+        code,
+        "REVISION_NOT_REACHED",
+        [("current_revision", err.current.get().to_string())],
+        format!("consistency.min_revision: {err}"),
+    )
 }
 
 /// The status for a view or lookup that cannot be computed.

@@ -63,7 +63,10 @@ struct Inner {
 
 /// A read asked for a revision the server has not reached in time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("revision {wanted} not reached within {waited:?}; current revision is {current}")]
+#[error(
+    "revision {wanted} not reached within {} ms; current revision is {current}",
+    .waited.as_millis()
+)]
 pub struct RevisionNotReached {
     /// The minimum revision asked for.
     pub wanted: Revision,
