@@ -48,8 +48,8 @@ pub enum ServeError {
     Tls(#[from] crate::tls::TlsError),
     /// A non-loopback address without callers and without the explicit opt-out.
     #[error(
-        "refusing to serve {addr} without authentication: set callers_file (see README, \
-         Security), or listen on a loopback address, or pass \
+        "refusing to serve {addr} without authentication: set callers_file (see docs/security.md), \
+         or listen on a loopback address, or pass \
          --insecure-allow-unauthenticated to accept calls from anyone"
     )]
     Unauthenticated {

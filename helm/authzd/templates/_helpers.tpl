@@ -49,7 +49,7 @@ needs callers or the explicit opt-out.
 */}}
 {{- define "authzd.validate" -}}
 {{- if and (kindIs "map" .Values.platformToken) (.Values.platformToken | default dict).existingSecret -}}
-{{- fail "platformToken was removed: authzd now authenticates every caller. Add a caller with the `platform` scope to auth.callers or to the Secret in auth.existingSecret (see the authzd README, Security) and drop platformToken" -}}
+{{- fail "platformToken was removed: authzd now authenticates every caller. Add a caller with the `platform` scope to auth.callers or to the Secret in auth.existingSecret (see docs/security.md in the authzd repository) and drop platformToken" -}}
 {{- end -}}
 {{- if and .Values.auth.callers .Values.auth.existingSecret -}}
 {{- fail "auth.callers and auth.existingSecret are both set: give the callers file one way" -}}
@@ -58,7 +58,7 @@ needs callers or the explicit opt-out.
 {{- fail "auth.files goes into the chart's Secret with auth.callers; with auth.existingSecret, put those files into that Secret" -}}
 {{- end -}}
 {{- if and (not .Values.auth.callers) (not .Values.auth.existingSecret) (not .Values.auth.insecureAllowUnauthenticated) -}}
-{{- fail "authzd needs callers: set auth.callers (the callers file's content) or auth.existingSecret (a Secret with the key callers.toml); see the authzd README, Security. To accept calls from anyone who reaches the port instead, set auth.insecureAllowUnauthenticated=true" -}}
+{{- fail "authzd needs callers: set auth.callers (the callers file's content) or auth.existingSecret (a Secret with the key callers.toml); see docs/security.md in the authzd repository. To accept calls from anyone who reaches the port instead, set auth.insecureAllowUnauthenticated=true" -}}
 {{- end -}}
 {{- if and .Values.tls.clientCertificates (not .Values.tls.existingSecret) -}}
 {{- fail "tls.clientCertificates needs tls.existingSecret (with tls.crt, tls.key and ca.crt)" -}}
