@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, pb};
+use super::{ManagementApi, pb};
 use crate::{
     api::{convert::id, status},
     engine::{Mutation, TenantId, UserId, UserStatus},
@@ -35,8 +35,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let snapshot = self.app.snapshot();
@@ -66,8 +65,7 @@ impl pb::account_service_server::AccountService for ManagementApi {
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let mutation = Mutation::ResetMfa {

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, chosen_id, etag_matches, list_page, pb, records, reply};
+use super::{ManagementApi, chosen_id, etag_matches, list_page, pb, records, reply};
 use crate::{
     api::{
         convert::id,
@@ -17,8 +17,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::GiveGrantRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request.grant.as_ref().ok_or_else(|| required("grant"))?;
             let tenant = id("grant.tenant", &message.tenant, TenantId::parse)?;
             let service = id("grant.service", &message.service, ServiceId::parse)?;
@@ -85,8 +84,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::GrantRefRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
             let grant = id("grant", &request.grant, GrantId::parse)?;
@@ -106,8 +104,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::ListGrantsRequest>,
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
             let subject = request
@@ -144,8 +141,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         &self,
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
             let grant = id("grant", &request.grant, GrantId::parse)?;

@@ -131,6 +131,24 @@ impl ManagementApi {
         self.audited(audit, result)
     }
 
+    /// Serves a call made for an actor ([`Acting`]): as [`Self::serve`], with the actor
+    /// read from the request first.
+    async fn serve_acting<Req, Resp, Handled>(
+        &self,
+        request: Request<Req>,
+        handle: impl FnOnce(Caller, UserId, Req) -> Handled,
+    ) -> Result<tonic::Response<Resp>, Status>
+    where
+        Req: Acting,
+        Handled: Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        self.serve(request, |caller, request| async move {
+            let actor = actor(request.actor())?;
+            handle(caller, actor, request).await
+        })
+        .await
+    }
+
     /// Submits a change: the writer checks the actor's authority and the precondition on
     /// the state it applies it to. A retried request id answers with the first change.
     async fn write(
@@ -266,6 +284,58 @@ impl Written {
         self.first.as_ref().map_or(made, |first| &first.mutation)
     }
 }
+
+/// A request made for an actor: the user of the tenant whose own authority the server
+/// checks.
+trait Acting: prost::Message {
+    /// The actor's id, as sent.
+    fn actor(&self) -> &str;
+}
+
+macro_rules! acting {
+    ($($request:ident),* $(,)?) => {
+        $(impl Acting for pb::$request {
+            fn actor(&self) -> &str {
+                &self.actor
+            }
+        })*
+    };
+}
+
+acting!(
+    GetTenantRequest,
+    ListServicesRequest,
+    InviteUserRequest,
+    UserRefRequest,
+    ListUsersRequest,
+    UpdateUserRequest,
+    SetTenantRoleRequest,
+    TransferOwnershipRequest,
+    ServiceAccessRequest,
+    CreateGroupRequest,
+    GroupRefRequest,
+    ListGroupsRequest,
+    UpdateGroupRequest,
+    GroupMemberRequest,
+    CreateObjectRequest,
+    ObjectRefRequest,
+    ListObjectsRequest,
+    UpdateObjectRequest,
+    MoveObjectRequest,
+    CreateSecurityGroupRequest,
+    SecurityGroupRefRequest,
+    ListSecurityGroupsRequest,
+    UpdateSecurityGroupRequest,
+    SecurityGroupMemberRequest,
+    CreatePermissionLevelRequest,
+    PermissionLevelRefRequest,
+    ListPermissionLevelsRequest,
+    UpdatePermissionLevelRequest,
+    GiveGrantRequest,
+    GrantRefRequest,
+    ListGrantsRequest,
+    RevokeGrantRequest,
+);
 
 /// The actor of a tenant call.
 fn actor(text: &str) -> Result<UserId, Status> {

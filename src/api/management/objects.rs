@@ -2,9 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
-};
+use super::{ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply};
 use crate::{
     api::{
         bounds,
@@ -82,8 +80,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::CreateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request.object.as_ref().ok_or_else(|| required("object"))?;
             let tenant = id("object.tenant", &message.tenant, TenantId::parse)?;
             let service = id("object.service", &message.service, ServiceId::parse)?;
@@ -131,8 +128,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let snapshot = self.read_as(&key.tenant, &actor)?;
             let record = snapshot
@@ -154,8 +150,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::ListObjectsRequest>,
     ) -> Result<Response<pb::ListObjectsResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
             let parent = records::optional_object("parent", &request.parent)?;
@@ -187,8 +182,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::UpdateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request.object.as_ref().ok_or_else(|| required("object"))?;
             let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
             let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, OBJECT_MASK)?;
@@ -233,8 +227,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::MoveObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let mutation = Mutation::MoveObject {
                 tenant: key.tenant.clone(),
@@ -255,8 +248,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         &self,
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
             let precondition = etag_matches(&request.etag, key.etag_now())?;
             let mutation = Mutation::DeleteObject {

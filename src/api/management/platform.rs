@@ -3,9 +3,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
-};
+use super::{ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply};
 use crate::{
     api::{
         bounds,
@@ -181,8 +179,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
         &self,
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
             let record = snapshot
@@ -200,8 +197,7 @@ impl pb::tenant_service_server::TenantService for ManagementApi {
         &self,
         request: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
             let (page, next_page_token) = list_page(

@@ -171,8 +171,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::CreateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request
                 .security_group
                 .as_ref()
@@ -227,8 +226,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let group = id(
                 "security_group",
@@ -255,8 +253,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::ListSecurityGroupsRequest>,
     ) -> Result<Response<pb::ListSecurityGroupsResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let groups = snapshot
@@ -288,8 +285,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::UpdateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request
                 .security_group
                 .as_ref()
@@ -360,8 +356,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let group = id(
                 "security_group",
@@ -414,8 +409,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::CreatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request
                 .permission_level
                 .as_ref()
@@ -468,8 +462,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let level = id(
                 "permission_level",
@@ -496,8 +489,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::ListPermissionLevelsRequest>,
     ) -> Result<Response<pb::ListPermissionLevelsResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let snapshot = self.read_as(&scope.tenant, &actor)?;
             let levels = snapshot
@@ -527,8 +519,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::UpdatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request
                 .permission_level
                 .as_ref()
@@ -587,8 +578,7 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         &self,
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let scope = Scope::parse("", &request.tenant, &request.service)?;
             let level = id(
                 "permission_level",

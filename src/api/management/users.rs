@@ -4,8 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    Caller, ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records,
-    reply,
+    Caller, ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
 };
 use crate::{
     api::{
@@ -97,8 +96,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::InviteUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             bounds::required_text("email", &request.email)?;
             bounds::required_text("display_name", &request.display_name)?;
@@ -132,8 +130,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let mutation = Mutation::SetUserStatus {
@@ -151,8 +148,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -171,8 +167,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
             let users = snapshot
@@ -202,8 +197,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request.user.as_ref().ok_or_else(|| required("user"))?;
             let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
             let user = id("user.id", &message.id, UserId::parse)?;
@@ -254,8 +248,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let precondition = etag_matches(&request.etag, user_etag(&tenant, &user))?;
@@ -274,8 +267,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::SetTenantRoleRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let role = records::tenant_role(request.role.as_ref())?;
@@ -294,8 +286,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         &self,
         request: Request<pb::TransferOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("new_owner", &request.new_owner, UserId::parse)?;
             let mutation = Mutation::TransferOwnership {
@@ -330,8 +321,7 @@ impl ManagementApi {
         request: Request<pb::ServiceAccessRequest>,
         grant: bool,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let user = id("user", &request.user, UserId::parse)?;
             let service = id("service", &request.service, ServiceId::parse)?;
@@ -362,8 +352,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             bounds::required_text("name", &request.name)?;
             let mutation = Mutation::CreateGroup {
@@ -392,8 +381,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
@@ -412,8 +400,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::ListGroupsRequest>,
     ) -> Result<Response<pb::ListGroupsResponse>, Status> {
-        self.serve(request, |_caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
             let groups = snapshot
@@ -443,8 +430,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::UpdateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let message = request.group.as_ref().ok_or_else(|| required("group"))?;
             let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
             let group = id("group.id", &message.id, GroupId::parse)?;
@@ -468,8 +454,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
             let precondition = etag_matches(&request.etag, group_etag(&tenant, &group))?;
@@ -488,8 +473,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
             let member = records::subject("member", request.member.as_ref())?;
@@ -510,8 +494,7 @@ impl pb::group_service_server::GroupService for ManagementApi {
         &self,
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
-        self.serve(request, |caller, request| async move {
-            let actor = actor(&request.actor)?;
+        self.serve_acting(request, |caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let group = id("group", &request.group, GroupId::parse)?;
             let member = records::subject("member", request.member.as_ref())?;
