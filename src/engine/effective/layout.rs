@@ -7,9 +7,8 @@ use std::sync::Arc;
 use super::AccessEntries;
 use crate::engine::{
     bit_sets::{BitSets, BitsId},
-    check::full_access_role,
     ids::{ServiceId, Timestamp},
-    model::{TenantState, UserState},
+    model::{TenantState, UserState, full_access_role},
     mutation::UserStatus,
     permission::PermissionBits,
     placement::{NO_SLOT, SERVICE_NODE},
