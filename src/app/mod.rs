@@ -148,12 +148,10 @@ impl App {
     /// Blocking. If other clones of the app are still alive, the database closes when the
     /// last of them is dropped instead.
     pub fn close(self) {
-        // Replays hold the store open: end them and give their tasks a moment to go.
+        // Replays hold the store open: end them and wait (at most 2 s) for their tasks to
+        // go; each counts itself out when it stops.
         self.inner.hub.close();
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while self.inner.hub.replays_running() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.inner.hub.wait_for_replays(Duration::from_secs(2));
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             tracing::warn!("store stays open until the last reference is dropped");
             return;

@@ -6,10 +6,11 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{
-        Arc, Mutex, OnceLock,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Condvar, Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
     },
     task::Waker,
+    time::Duration,
 };
 
 use tokio::sync::{mpsc, watch};
@@ -173,8 +174,10 @@ pub(crate) struct WatchHub {
     pub(super) closing: watch::Sender<bool>,
     // Mutex: subscribers come and go from many tasks; held only to insert, remove, read.
     pub(super) subscribers: Mutex<BTreeMap<u64, Arc<SubscriberState>>>,
-    /// Replays running: each holds the store open.
-    pub(super) replays: AtomicUsize,
+    // Mutex and Condvar: replays running, each holding the store open; `close` waits on
+    // the condvar (from a blocking thread) for the count to reach zero.
+    replays: Mutex<usize>,
+    replays_ended: Condvar,
     next_id: AtomicU64,
 }
 
@@ -185,7 +188,8 @@ impl WatchHub {
             dispatched: AtomicU64::new(0),
             closing: watch::channel(false).0,
             subscribers: Mutex::new(BTreeMap::new()),
-            replays: AtomicUsize::new(0),
+            replays: Mutex::new(0),
+            replays_ended: Condvar::new(),
             next_id: AtomicU64::new(0),
         }
     }
@@ -255,9 +259,31 @@ impl WatchHub {
         }
     }
 
-    /// How many replays are reading the log.
-    pub(crate) fn replays_running(&self) -> usize {
-        self.replays.load(Ordering::Acquire)
+    /// Counts a replay that starts reading the log.
+    pub(super) fn replay_started(&self) {
+        if let Ok(mut running) = self.replays.lock() {
+            *running += 1;
+        }
+    }
+
+    /// Counts a replay that stopped, and wakes [`wait_for_replays`](Self::wait_for_replays)
+    /// when it was the last.
+    pub(super) fn replay_ended(&self) {
+        if let Ok(mut running) = self.replays.lock() {
+            *running = running.saturating_sub(1);
+            if *running == 0 {
+                self.replays_ended.notify_all();
+            }
+        }
+    }
+
+    /// Blocks until no replay reads the log, or `timeout` passes.
+    pub(crate) fn wait_for_replays(&self, timeout: Duration) {
+        if let Ok(running) = self.replays.lock() {
+            let _ = self
+                .replays_ended
+                .wait_timeout_while(running, timeout, |running| *running > 0);
+        }
     }
 
     pub(super) fn register(&self, state: Arc<SubscriberState>) -> u64 {

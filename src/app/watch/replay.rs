@@ -71,7 +71,7 @@ impl Replay {
                 }
             }
         }
-        self.hub.replays.fetch_sub(1, Ordering::AcqRel);
+        self.hub.replay_ended();
     }
 
     /// Reads the next batch of the log after what `feed` has replayed and forwards what

@@ -165,7 +165,7 @@ impl App {
         match handover {
             Handover::Done => {}
             Handover::Behind(feed) => {
-                hub.replays.fetch_add(1, Ordering::AcqRel);
+                hub.replay_started();
                 let replay = Replay {
                     closing: hub.closing.subscribe(),
                     hub: Arc::clone(&hub),
