@@ -389,8 +389,23 @@ async fn set_status(health: &tonic_health::server::HealthReporter, status: Servi
     }
 }
 
-/// The fully-qualified names of the authz.v1 services, as health checks name them.
-const SERVICE_NAMES: &[&str] = &["authz.v1.ServerService", "authz.v1.CheckService"];
+/// The fully-qualified names of the authz.v1 services, as health checks name them: every
+/// service `serve` adds (the generated names, so that a renamed service cannot drift).
+const SERVICE_NAMES: &[&str] = &[
+    pb::server_service_server::SERVICE_NAME,
+    pb::check_service_server::SERVICE_NAME,
+    pb::platform_service_server::SERVICE_NAME,
+    pb::tenant_service_server::SERVICE_NAME,
+    pb::user_service_server::SERVICE_NAME,
+    pb::group_service_server::SERVICE_NAME,
+    pb::object_service_server::SERVICE_NAME,
+    pb::security_group_service_server::SERVICE_NAME,
+    pb::permission_level_service_server::SERVICE_NAME,
+    pb::account_service_server::SERVICE_NAME,
+    pb::audit_service_server::SERVICE_NAME,
+    pb::grant_service_server::SERVICE_NAME,
+    <api::WatchServer as tonic::server::NamedService>::NAME,
+];
 
 /// How many tasks a runtime worker runs from its own queue between two looks at the shared
 /// one (tokio's default is 31).

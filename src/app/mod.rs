@@ -7,19 +7,19 @@
 
 mod checkpointer;
 mod clock;
-mod stream;
+mod watch;
 mod writer;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 /// The audit trail's records, as the API reads and writes them through the app.
 pub use crate::store::{AuditOutcome, AuditQuery, AuditRecord};
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use stream::{SharedChange, Subscription, WatchError, WatchFilter, WatchItem, WatchOptions};
+pub use watch::{SharedChange, Subscription, WatchError, WatchFilter, WatchItem, WatchOptions};
 pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
@@ -44,16 +44,16 @@ struct Inner {
     current: Arc<ArcSwap<Snapshot>>,
     // watch: wakes readers waiting for a minimum revision. It carries only the revision;
     // the snapshot itself is read from `current`.
-    published: watch::Receiver<Revision>,
+    published: tokio::sync::watch::Receiver<Revision>,
     // watch: the server's health reporter follows whether the store accepts writes.
-    store_healthy: watch::Receiver<bool>,
+    store_healthy: tokio::sync::watch::Receiver<bool>,
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
     writes: mpsc::Sender<writer::Work>,
     // Arc: handlers push into it, the writer drains it with each group.
     audit_queue: Arc<writer::AuditQueue>,
     store: RedbStore,
     // Arc: the writer publishes into it; every stream's registration points back to it.
-    hub: Arc<stream::WatchHub>,
+    hub: Arc<watch::WatchHub>,
     clock: Arc<dyn Clock>,
     // Mutex: taken once, by `close`, to join the writer, stream dispatcher and checkpointer
     // threads.
@@ -89,11 +89,11 @@ impl App {
         let last_checkpoint = store.checkpoint_revision()?.unwrap_or_default();
         let revision = snapshot.revision();
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
-        let (published_tx, published) = watch::channel(revision);
-        let (healthy_tx, store_healthy) = watch::channel(true);
+        let (published_tx, published) = tokio::sync::watch::channel(revision);
+        let (healthy_tx, store_healthy) = tokio::sync::watch::channel(true);
         let (writes, requests) = mpsc::channel(WRITE_QUEUE);
         let audit_queue = Arc::new(writer::AuditQueue::new());
-        let hub = Arc::new(stream::WatchHub::new());
+        let hub = Arc::new(watch::WatchHub::new());
         let io_error = |source| StoreError::Io {
             path: store.path().to_path_buf(),
             source,
@@ -107,7 +107,7 @@ impl App {
         )
         .map_err(io_error)?;
         let (dispatch, dispatcher_thread) =
-            stream::spawn_dispatcher(Arc::clone(&hub)).map_err(io_error)?;
+            watch::spawn_dispatcher(Arc::clone(&hub)).map_err(io_error)?;
         let writer_thread = writer::spawn(writer::Writer {
             store: store.clone(),
             current: Arc::clone(&current),
@@ -151,12 +151,10 @@ impl App {
     /// Blocking. If other clones of the app are still alive, the database closes when the
     /// last of them is dropped instead.
     pub fn close(self) {
-        // Replays hold the store open: end them and give their tasks a moment to go.
+        // Replays hold the store open: end them and wait (at most 2 s) for their tasks to
+        // go; each counts itself out when it stops.
         self.inner.hub.close();
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while self.inner.hub.replays_running() > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.inner.hub.wait_for_replays(Duration::from_secs(2));
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
             tracing::warn!("store stays open until the last reference is dropped");
             return;
@@ -220,7 +218,7 @@ impl App {
 
     /// Follows whether the store accepts writes: `false` after a failed commit, `true`
     /// again after the next successful one.
-    pub fn store_health(&self) -> watch::Receiver<bool> {
+    pub fn store_health(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner.store_healthy.clone()
     }
 

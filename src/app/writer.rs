@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Clock, stream::SharedChange};
+use super::{Clock, watch::SharedChange};
 use crate::{
     engine::{
         AuthorityError, ChangeRecord, Mutation, MutationError, MutationErrorKind, Revision,
@@ -203,7 +203,7 @@ pub(super) struct Writer {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) checkpoints: super::checkpointer::CheckpointTrigger,
     /// Hands each durable commit to the change stream.
-    pub(super) stream: super::stream::Dispatch,
+    pub(super) stream: super::watch::Dispatch,
     /// Flushes waiting for a long audit queue to be stored.
     pub(super) flushes: Vec<oneshot::Sender<()>>,
 }

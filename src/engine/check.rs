@@ -11,8 +11,8 @@ use super::{
     decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace},
     effective::NodeSlot,
     ids::{ObjectId, Timestamp},
-    model::{Snapshot, TenantService, TenantState, UserState, group_chain},
-    mutation::{Access, GrantNode, ObjectScope, Subject, TenantRole, UserStatus},
+    model::{Snapshot, TenantService, TenantState, UserState, full_access_role, group_chain},
+    mutation::{Access, GrantNode, ObjectScope, Subject, UserStatus},
     placement::Ancestry,
 };
 
@@ -258,15 +258,5 @@ pub(crate) fn is_active(status: UserStatus, now: Timestamp) -> bool {
         UserStatus::Active => true,
         UserStatus::LockedUntil(until) => until <= now,
         UserStatus::Invited | UserStatus::Disabled => false,
-    }
-}
-
-/// The tenant roles that reach every permission of every subscribed service.
-pub(crate) fn full_access_role(role: &TenantRole) -> Option<&'static str> {
-    match role {
-        TenantRole::Owner => Some("owner"),
-        TenantRole::ServiceAdministrator => Some("service_administrator"),
-        TenantRole::CustomizedAdministrator(_) => Some("customized_administrator"),
-        TenantRole::StandardUser | TenantRole::ApplicationAdministrator(_) => None,
     }
 }

@@ -16,6 +16,7 @@
 mod apply;
 mod authority;
 mod bit_sets;
+mod change;
 mod check;
 mod cow_map;
 mod decision;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use apply::{MAX_TEXT, SnapshotBuilder};
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
+pub use change::ChangeRecord;
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use echo::{ECHO_CHARS, echo};
 pub use error::{MutationError, MutationErrorKind};
@@ -48,8 +50,8 @@ pub use ids::{
 };
 pub use model::Snapshot;
 pub use mutation::{
-    Access, AdminFunctions, ChangeRecord, DemotionPolicy, GrantNode, Mutation, NewUser,
-    ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
+    Access, AdminFunctions, DemotionPolicy, GrantNode, Mutation, NewUser, ObjectScope, ObjectType,
+    ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
 };
 pub use permission::{
     Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,

@@ -155,6 +155,16 @@ impl UserState {
     }
 }
 
+/// The tenant roles that reach every permission of every subscribed service.
+pub(crate) fn full_access_role(role: &TenantRole) -> Option<&'static str> {
+    match role {
+        TenantRole::Owner => Some("owner"),
+        TenantRole::ServiceAdministrator => Some("service_administrator"),
+        TenantRole::CustomizedAdministrator(_) => Some("customized_administrator"),
+        TenantRole::StandardUser | TenantRole::ApplicationAdministrator(_) => None,
+    }
+}
+
 /// A directory group.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct GroupState {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ids::{
-        CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,
-        SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
+        CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, SecurityGroupId,
+        ServiceId, TenantId, Timestamp, UserId,
     },
     permission::{Permission, PermissionSet},
 };
@@ -526,23 +526,4 @@ pub enum Mutation {
         /// User.
         user: UserId,
     },
-}
-
-/// A committed change as the store keeps it and the change stream carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeRecord {
-    /// Its revision.
-    pub revision: Revision,
-    /// When it was committed (the engine applied it at this time).
-    pub committed_at: Timestamp,
-    /// The user it was made for; none for platform calls.
-    pub actor: Option<String>,
-    /// The calling service.
-    pub caller: String,
-    /// The caller's request id.
-    pub request_id: Option<String>,
-    /// The change.
-    pub mutation: Mutation,
-    /// What it means to watchers: event kind, whom to notify, whose decisions changed.
-    pub context: super::events::ChangeContext,
 }

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
-    check::{full_access_role, is_active},
+    check::is_active,
     decision::{GrantSource, GrantTrace},
     ids::{GroupId, ObjectId, ServiceId, TenantId, Timestamp, UserId},
-    model::{ServiceState, Snapshot, TenantService, TenantState, group_chain},
+    model::{ServiceState, Snapshot, TenantService, TenantState, full_access_role, group_chain},
     mutation::{Access, GrantNode, ObjectScope, Subject},
     permission::{Permission, PermissionBits},
 };

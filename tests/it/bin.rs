@@ -23,20 +23,25 @@ async fn channel(uri: &str) -> tonic::transport::Channel {
 }
 
 async fn wait_serving(uri: &str) {
+    // Health's Watch sends the status now and at every change: no polling.
     let mut health = HealthClient::new(channel(uri).await);
-    for _ in 0..500 {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status);
-        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-            return;
+    let mut statuses = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let serving = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(answer) = statuses.next().await {
+            if answer.unwrap().status == ServingStatus::Serving as i32 {
+                return true;
+            }
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("health never reported SERVING");
+        false
+    })
+    .await;
+    assert!(matches!(serving, Ok(true)), "health never reported SERVING");
 }
 
 async fn reflected_services(uri: &str) -> Vec<String> {
@@ -72,6 +77,24 @@ async fn serve_reports_health_lists_services_and_exits_cleanly_on_sigterm() {
             services.iter().any(|s| s == expected),
             "{expected} missing from {services:?}"
         );
+    }
+    // Health answers for every served service by name, not only for the server as a whole.
+    let authz_services: Vec<&String> = services
+        .iter()
+        .filter(|name| name.starts_with("authz.v1."))
+        .collect();
+    assert_eq!(authz_services.len(), 13, "{services:?}");
+    let mut health = HealthClient::new(channel(&uri).await);
+    for service in authz_services {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.clone(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("health of {service}: {status:?}"))
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32, "health of {service}");
     }
 
     let mut info = pb::server_service_client::ServerServiceClient::connect(uri.clone())

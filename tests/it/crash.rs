@@ -118,6 +118,7 @@ fn acknowledged_changes_survive_kill_9() {
         seed = seed
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
+        // The behaviour under test: the kill lands at a random point of the writes.
         std::thread::sleep(Duration::from_millis(20 + (seed >> 33) % 300));
         // SIGKILL: no shutdown path runs, as in a crash.
         child.kill().unwrap();

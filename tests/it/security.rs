@@ -440,7 +440,8 @@ async fn a_caller_holds_at_most_its_watch_streams_and_a_closed_one_frees_its_slo
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert_eq!(reason(&status), "WATCH_STREAMS_EXHAUSTED");
     drop(first);
-    // The server notices the reset stream asynchronously; the slot comes back.
+    // The server notices the reset stream asynchronously; the slot comes back. A client
+    // gets no signal of it, so the call is tried again until it is admitted.
     let mut reopened = None;
     for _ in 0..200 {
         match client
@@ -531,7 +532,8 @@ async fn a_caller_uses_at_most_its_connections_and_a_closed_one_frees_its_place(
     // Other callers are not counted against it.
     server_info(&second, Some(ADMIN)).await.unwrap();
     drop(first);
-    // The server sees the first connection close asynchronously; its place comes back.
+    // The server sees the first connection close asynchronously; its place comes back. A
+    // client gets no signal of it, so the call is tried again until it is admitted.
     let mut admitted = false;
     for _ in 0..200 {
         if info(second.clone()).await.is_ok() {

@@ -408,7 +408,9 @@ async fn a_stalled_subscriber_is_ended_resumably_while_others_keep_up() {
     let rest = events_until(&mut resumed, last_written).await;
     assert_eq!(rest.first().unwrap().revision, got + 1);
     assert_eq!(rest.len() as u64, last_written - got);
-    // Nobody is behind any more: the lag gauge says so.
+    // Nobody is behind any more: the lag gauge says so. The resumed stream goes live on
+    // its replay task after it delivered the events read above, and the app signals
+    // nothing when it does: the gauge is read until it settles.
     let mut lags = server.app().watch_lags();
     for _ in 0..100 {
         if lags.iter().all(|lag| *lag == 0) {
@@ -435,7 +437,8 @@ async fn resuming_from_before_the_retained_log_is_out_of_range_with_the_oldest_r
     server.apply((0..20).map(|g| create_group(0, g))).await;
     let channel = server.channel().await;
     // Pruning follows checkpoints in the background: wait until it has kept only the
-    // newest five changes (17 to 21).
+    // newest five changes (17 to 21). The checkpointer thread signals nothing outside the
+    // app, so the log is asked until it answers so.
     let mut status = None;
     for _ in 0..250 {
         let answer = WatchServiceClient::new(channel.clone())

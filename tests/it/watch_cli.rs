@@ -69,6 +69,8 @@ impl Proc {
                 "the child did not exit in time; stderr:\n{}",
                 self.drain_stderr()
             );
+            // std's `Child` has no wait with a timeout, and a blocking `wait` could not be
+            // given up on: asked again until the deadline.
             thread::sleep(Duration::from_millis(20));
         };
         // The reader threads end at EOF, which follows the exit.
@@ -161,6 +163,7 @@ impl Server {
             }
             let (status, _, stderr) = proc.wait();
             failures.push(format!("{status}: {stderr}"));
+            // A pause before the next port, not a poll: the failed start is over.
             thread::sleep(Duration::from_millis(250));
         }
         panic!(
@@ -551,6 +554,7 @@ async fn watch_cli_exits_1_when_its_resume_point_was_pruned() {
             break;
         }
         assert!(Instant::now() < deadline, "the log was never pruned");
+        // The server prunes in the background and signals nothing to a client: asked again.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 

@@ -4,12 +4,18 @@
 use std::sync::Arc;
 
 use super::{
-    AccessEntries, AccessEntry, Computed, Holder, Holdings, Mutation, SharedHoldings, Snapshot,
-    Subject, TenantService, TenantState, UserAccess, UserGate, UserId, UserSet, add_grant,
-    add_security_group, compute, join_sorted, merged, services_of, users_under,
+    AccessEntries, AccessEntry, Computed, UserAccess, UserGate,
+    affected::{UserSet, users_under},
+    group_holdings::{Holder, Holdings, SharedHoldings, add_grant, add_security_group},
+    merge::{join_sorted, merged},
+    refresh::{compute, services_of},
 };
-use crate::engine::bit_sets::BitSets;
-use crate::engine::ids::{GrantId, SecurityGroupId, ServiceId, TenantId};
+use crate::engine::{
+    bit_sets::BitSets,
+    ids::{GrantId, SecurityGroupId, ServiceId, TenantId, UserId},
+    model::{Snapshot, TenantService, TenantState},
+    mutation::{Mutation, Subject},
+};
 
 /// A mutation that only adds access: everyone under `gainers` comes to hold `gain`.
 pub(super) struct Addition<'a> {

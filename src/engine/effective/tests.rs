@@ -2,8 +2,15 @@
 //! grants do: an expiry at `t` no longer holds at `t`.
 #![allow(clippy::unwrap_used)]
 
-use super::*;
-use crate::engine::bit_sets::BitSets;
+use super::{
+    AccessEntries, AccessEntry, HeldEntry, NodeSlot, UserGate, layout::NEVER, merged, slot_bit,
+};
+use crate::engine::{
+    bit_sets::BitSets,
+    ids::Timestamp,
+    permission::PermissionBits,
+    placement::{NO_SLOT, SERVICE_NODE},
+};
 
 fn entry(node: NodeSlot, expires_at: Option<Timestamp>) -> AccessEntry {
     let id = BitSets::default().intern(PermissionBits::default());

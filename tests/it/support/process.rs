@@ -131,6 +131,8 @@ impl ServerProcess {
                 return (status, rest.join("\n"));
             }
             assert!(Instant::now() < deadline, "authzd did not exit in time");
+            // std's `Child` has no wait with a timeout, and a blocking `wait` could not be
+            // given up on: asked again until the deadline.
             std::thread::sleep(Duration::from_millis(20));
         }
     }

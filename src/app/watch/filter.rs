@@ -1,0 +1,44 @@
+//! Which changes a subscriber wants: tenants, services and event kinds.
+
+use std::collections::BTreeSet;
+
+use crate::engine::{ChangeRecord, EventKind, ServiceId, TenantId};
+
+/// Which changes a subscriber wants. Empty sets match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchFilter {
+    /// Only changes in these tenants.
+    pub tenants: BTreeSet<TenantId>,
+    /// Only changes in these services. A tenant-level change (users, groups, roles), which
+    /// may change decisions in every service of its tenant, matches every service filter.
+    pub services: BTreeSet<ServiceId>,
+    /// Only these kinds of event.
+    pub kinds: BTreeSet<EventKind>,
+}
+
+impl WatchFilter {
+    /// Whether `record` passes the filter.
+    pub fn matches(&self, record: &ChangeRecord) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.contains(&record.context.kind) {
+            return false;
+        }
+        let context = &record.context;
+        if !self.tenants.is_empty()
+            && !context
+                .tenant
+                .as_ref()
+                .is_some_and(|t| self.tenants.contains(t))
+        {
+            return false;
+        }
+        if self.services.is_empty() {
+            return true;
+        }
+        match &context.service {
+            Some(service) => self.services.contains(service),
+            // Platform-wide changes without a service name none; tenant-level ones reach
+            // every service.
+            None => context.tenant.is_some(),
+        }
+    }
+}
