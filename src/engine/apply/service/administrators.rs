@@ -46,7 +46,7 @@ pub(super) fn add_administrator(
     if !Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
         return Err(MutationError::exists(
             "administrator",
-            format!("{subject:?} of {service}"),
+            format!("{} of {service}", subject.id()),
         ));
     }
     Ok(())
@@ -61,7 +61,7 @@ pub(super) fn remove_administrator(
     if !Arc::make_mut(&mut tenant_service.administrators).remove(subject) {
         return Err(MutationError::not_found(
             "administrator",
-            format!("{subject:?} of {service}"),
+            format!("{} of {service}", subject.id()),
         ));
     }
     Ok(())

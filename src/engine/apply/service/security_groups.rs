@@ -108,7 +108,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if !sg.members.insert(member.clone()) {
                 return Err(MutationError::exists(
                     "security group member",
-                    format!("{member:?} in {group}"),
+                    format!("{} in {group}", member.id()),
                 ));
             }
             index_insert(
@@ -136,7 +136,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if !sg.members.remove(member) {
                 return Err(MutationError::not_found(
                     "security group member",
-                    format!("{member:?} in {group}"),
+                    format!("{} in {group}", member.id()),
                 ));
             }
             index_remove(&mut tenant_service.sg_by_member, member, group);
