@@ -20,7 +20,8 @@
 //!   serves as fast as the cores allow.
 //!
 //! Client and server share this process and the machine's cores; the ratios are what the
-//! bench is for. `cargo bench --bench auth`; `AUTHZD_BENCH_SECS` sets the seconds of each
+//! bench is for. The servers' data directories are on tmpfs where there is one (see
+//! `data_dir`). `cargo bench --bench auth`; `AUTHZD_BENCH_SECS` sets the seconds of each
 //! measured run (default 5; the whole bench takes about 17 times as long, plus loading);
 //! `AUTHZD_BENCH_PARTS` names the parts to run (`memory`, `check`, `flood`, separated by
 //! commas; all by default).
@@ -158,6 +159,15 @@ fn main() {
     });
 }
 
+/// A data directory for a server: on tmpfs (`/dev/shm`) where there is one, so that the
+/// disk's fsync time, which varies more from run to run than a flood changes anything,
+/// does not hide what the flood costs the writer's cores.
+fn data_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap()
+}
+
 /// A server running in this process.
 struct Running {
     app: App,
@@ -170,7 +180,7 @@ struct Running {
 impl Running {
     /// Starts a server (with `callers_file`, if given) and loads the dataset into it.
     async fn start(dataset: &Dataset, callers_file: Option<&Path>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = data_dir();
         let mut layers = Layers::default();
         layers.flags.insert("listen", "127.0.0.1:0".to_owned());
         layers
