@@ -41,17 +41,13 @@ use authzd::{
     },
 };
 
+// As `authzd serve` runs: on mimalloc, which puts the heap on transparent huge pages.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NOW: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
 
 fn main() {
-    // As `authzd serve` runs: with the heap on transparent huge pages where the kernel
-    // allows them (`AUTHZD_HUGE_PAGES=off` measures without). Not in the check-loop mode,
-    // which runs under a cache simulator that would not follow the restart.
-    if std::env::var_os("AUTHZD_BENCH_CHECK_LOOP").is_none()
-        && let Some(err) = authzd::huge_pages::restart_on_huge_pages()
-    {
-        eprintln!("could not restart on huge pages: {err}");
-    }
     let scale: u32 = std::env::var("AUTHZD_BENCH_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -71,6 +67,7 @@ fn main() {
     let snapshot = builder.finish();
     let build = started.elapsed();
     let rss_after = rss_kib();
+    let huge_after = status_kib("/proc/self/smaps_rollup", "AnonHugePages:");
     let facts = stats.grants + stats.memberships;
     let mib_per_million =
         (rss_after.saturating_sub(rss_before)) as f64 / 1024.0 / facts as f64 * 1e6;
@@ -182,13 +179,9 @@ fn main() {
     let apply = apply_rows(&snapshot, &dataset);
 
     println!(
-        "## engine, scale {scale} ({} CPUs, huge pages {})\n",
+        "## engine, scale {scale} ({} CPUs, {} MiB of the heap on huge pages after the build)\n",
         std::thread::available_parallelism().map_or(1, usize::from),
-        if authzd::huge_pages::enabled() {
-            "on"
-        } else {
-            "off"
-        }
+        huge_after / 1024,
     );
     println!(
         "dataset: {} tenants, {} users, {} groups, {} memberships, {} grants, {} objects, {} mutations\n",
@@ -578,11 +571,17 @@ fn human(nanos: u64) -> String {
 
 /// Resident set size of this process, in KiB (0 where /proc is missing).
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kib("/proc/self/status", "VmRSS:")
+}
+
+/// The kibibytes on the line starting with `field` of a `/proc` file such as
+/// `/proc/self/status`, or 0 where there is none.
+fn status_kib(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)

@@ -9,7 +9,6 @@ use clap::{Arg, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parse
 use crate::{
     client,
     config::{self, ConfigError, Layers, RawValues, SETTINGS, Settings},
-    huge_pages,
     server::{self, BoundServer, ServeError},
     store::{self, StoreError},
     telemetry,
@@ -243,11 +242,6 @@ fn usage_error(err: &ConfigError) -> ExitCode {
 
 fn serve(settings: Settings) -> ExitCode {
     telemetry::init(settings.log_format, &settings.log_level);
-    // Before any thread starts: on success the process starts over with the same
-    // arguments, and comes back here with huge pages on.
-    if let Some(err) = huge_pages::restart_on_huge_pages() {
-        tracing::warn!(%err, "could not restart on huge pages; the heap stays on ordinary pages");
-    }
     let runtime = match server::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {

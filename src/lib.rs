@@ -1,8 +1,7 @@
 //! authzd: a gRPC authorization service for multi-tenant `SaaS` administration.
 //!
 //! Code map (see ARCHITECTURE.md for the invariants):
-//! - [`cli`], [`config`], [`telemetry`], [`huge_pages`]: the process: command line,
-//!   settings, logs, and the heap on transparent huge pages.
+//! - [`cli`], [`config`], [`telemetry`]: the process: command line, settings, logs.
 //! - [`client`]: client subcommands that call a running server.
 //! - [`server`]: binds, serves and drains the gRPC server.
 //! - [`tls`]: the TLS / mutual TLS acceptor, reloading its certificates from disk.
@@ -19,7 +18,6 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod engine;
-pub mod huge_pages;
 pub mod server;
 pub mod store;
 pub mod telemetry;

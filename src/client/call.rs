@@ -91,8 +91,9 @@ pub(crate) async fn unary(
         .map_err(CallError::Status)
 }
 
-/// An error and its causes, `: `-separated (tonic's own message is only "transport error").
-fn chain(err: &dyn std::error::Error) -> String {
+/// An error and its causes, `: `-separated (tonic's own message is only "transport error";
+/// the cause says "connection refused"). The client's one formatter of error chains.
+pub(super) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -28,7 +28,7 @@ use tonic::{
 };
 use tonic_types::StatusExt as _;
 
-use super::{CredentialArgs, Failure, status_text, text};
+use super::{CredentialArgs, Failure, call::chain, status_text, text};
 use crate::{
     api::pb::{self, watch_response::Message, watch_service_client::WatchServiceClient},
     cli::{EXIT_FAILURE, EXIT_USAGE},
@@ -91,30 +91,17 @@ pub struct WatchArgs {
     include_checkpoints: bool,
 }
 
-/// Parses `250ms`, `10s`, `2m`, `1h`, `1d` or a bare number of seconds (the spelling of
-/// the server's duration settings); zero is refused, since it would make the back-off a
-/// busy loop.
+/// Parses a duration flag as the server's duration settings are spelled
+/// ([`crate::config::parse_duration`]: `250ms`, `10s`, `2m`, `1h 30m`, or a bare number of
+/// seconds); less than a millisecond is refused, since it would make the back-off a busy
+/// loop.
 fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let text = raw.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let rule = || "expected a duration such as `250ms`, `10s` or `2m`".to_owned();
-    let number: u64 = number.parse().map_err(|_| rule())?;
-    let millis = match unit {
-        "ms" => Some(number),
-        "" | "s" => number.checked_mul(1_000),
-        "m" => number.checked_mul(60_000),
-        "h" => number.checked_mul(3_600_000),
-        "d" => number.checked_mul(86_400_000),
-        _ => None,
-    }
-    .ok_or_else(rule)?;
-    if millis == 0 {
+    let duration = crate::config::parse_duration(raw)
+        .map_err(|err| format!("expected a duration such as `250ms`, `10s` or `2m` ({err})"))?;
+    if duration < Duration::from_millis(1) {
         return Err("must be at least 1ms".to_owned());
     }
-    Ok(Duration::from_millis(millis))
+    Ok(duration)
 }
 
 /// `authzd watch`: streams changes until a signal, an idle timeout or a failure that
@@ -584,23 +571,6 @@ fn fatal_text(status: &Status) -> String {
     text
 }
 
-/// A transport error and its causes, `: `-separated (tonic's own message is only
-/// "transport error"; the cause says "connection refused").
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Layers often repeat their inner error's message; say it once.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -663,6 +633,8 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5x").is_err());
+        assert_eq!(parse_duration(" 1h 30m "), Ok(Duration::from_mins(90)));
+        assert!(parse_duration("500us").is_err());
     }
 
     #[test]

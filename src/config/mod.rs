@@ -13,12 +13,17 @@ use std::{
     time::Duration,
 };
 
+mod duration;
+
+use duration::duration_setting;
+pub use duration::parse_duration;
+
 /// Prefix of the environment variables that configure the server.
 pub const ENV_PREFIX: &str = "AUTHZD_";
 
 /// `AUTHZD_*` variables that are not settings (the config file's path; the client
-/// subcommands' server, actor and credentials; the huge-pages opt-out, read before the
-/// settings at start-up): the settings reader skips them instead of calling them unknown.
+/// subcommands' server, actor and credentials): the settings reader skips them instead of
+/// calling them unknown.
 pub const NON_SETTING_ENV: &[&str] = &[
     "AUTHZD_CONFIG",
     "AUTHZD_SERVER",
@@ -29,7 +34,6 @@ pub const NON_SETTING_ENV: &[&str] = &[
     "AUTHZD_CA_FILE",
     "AUTHZD_CERT_FILE",
     "AUTHZD_KEY_FILE",
-    crate::huge_pages::OPT_OUT_ENV,
 ];
 
 /// One configurable setting.
@@ -564,16 +568,13 @@ impl Layers {
             ));
         }
 
-        let grace = take("shutdown_grace");
-        let grace_value = parse_duration(&grace.0)
-            .filter(|d| *d <= Duration::from_hours(1))
-            .ok_or_else(|| {
-                invalid(
-                    "shutdown_grace",
-                    grace.clone(),
-                    "expected a duration like `500ms`, `10s` or `1m`, at most 1h".into(),
-                )
-            })?;
+        let grace_value = duration_setting(
+            &take,
+            &invalid,
+            "shutdown_grace",
+            Duration::ZERO..=Duration::from_hours(1),
+            "like `500ms`, `10s` or `1m`, at most 1h",
+        )?;
 
         let batch = take("max_batch_items");
         let batch_value = batch
@@ -589,16 +590,13 @@ impl Layers {
                 )
             })?;
 
-        let wait = take("consistency_wait");
-        let wait_value = parse_duration(&wait.0)
-            .filter(|d| *d <= Duration::from_mins(1))
-            .ok_or_else(|| {
-                invalid(
-                    "consistency_wait",
-                    wait.clone(),
-                    "expected a duration like `100ms` or `5s`, at most 1m".into(),
-                )
-            })?;
+        let wait_value = duration_setting(
+            &take,
+            &invalid,
+            "consistency_wait",
+            Duration::ZERO..=Duration::from_mins(1),
+            "like `100ms` or `5s`, at most 1m",
+        )?;
         let every = take("checkpoint_every");
         let every_value = every
             .0
@@ -612,16 +610,13 @@ impl Layers {
                     "expected a whole number from 1 to 10000000".into(),
                 )
             })?;
-        let age = take("changelog_retention_age");
-        let age_value = parse_duration(&age.0)
-            .filter(|d| *d <= Duration::from_hours(24 * 3650))
-            .ok_or_else(|| {
-                invalid(
-                    "changelog_retention_age",
-                    age.clone(),
-                    "expected a duration like `12h` or `7d`, at most 3650d".into(),
-                )
-            })?;
+        let age_value = duration_setting(
+            &take,
+            &invalid,
+            "changelog_retention_age",
+            Duration::ZERO..=Duration::from_hours(24 * 3650),
+            "like `12h` or `7d`, at most 3650d",
+        )?;
         let count = take("changelog_retention_count");
         let count_value = count.0.parse::<u64>().map_err(|_| {
             invalid(
@@ -644,26 +639,20 @@ impl Layers {
                     "expected a whole number from 1 to 1000000".into(),
                 )
             })?;
-        let interval = take("watch_checkpoint_interval");
-        let watch_checkpoint_interval = parse_duration(&interval.0)
-            .filter(|d| (Duration::from_millis(10)..=Duration::from_hours(1)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "watch_checkpoint_interval",
-                    interval.clone(),
-                    "expected a duration like `500ms` or `5s`, from 10ms to 1h".into(),
-                )
-            })?;
-        let audit_age = take("audit_retention_age");
-        let audit_retention_age = parse_duration(&audit_age.0)
-            .filter(|d| (Duration::from_hours(1)..=Duration::from_hours(24 * 3650)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "audit_retention_age",
-                    audit_age.clone(),
-                    "expected a duration like `90d` or `365d`, from 1h to 3650d".into(),
-                )
-            })?;
+        let watch_checkpoint_interval = duration_setting(
+            &take,
+            &invalid,
+            "watch_checkpoint_interval",
+            Duration::from_millis(10)..=Duration::from_hours(1),
+            "like `500ms` or `5s`, from 10ms to 1h",
+        )?;
+        let audit_retention_age = duration_setting(
+            &take,
+            &invalid,
+            "audit_retention_age",
+            Duration::from_hours(1)..=Duration::from_hours(24 * 3650),
+            "like `90d` or `365d`, from 1h to 3650d",
+        )?;
         let threshold = take("lockout_threshold");
         let lockout_threshold = threshold
             .0
@@ -677,16 +666,13 @@ impl Layers {
                     "expected a whole number from 1 to 100".into(),
                 )
             })?;
-        let lock = take("lockout_duration");
-        let lockout_duration = parse_duration(&lock.0)
-            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(24 * 30)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "lockout_duration",
-                    lock.clone(),
-                    "expected a duration like `15m` or `1h`, from 1s to 30d".into(),
-                )
-            })?;
+        let lockout_duration = duration_setting(
+            &take,
+            &invalid,
+            "lockout_duration",
+            Duration::from_secs(1)..=Duration::from_hours(24 * 30),
+            "like `15m` or `1h`, from 1s to 30d",
+        )?;
         let callers = take("callers_file");
         let callers_file = Some(PathBuf::from(&callers.0)).filter(|_| !callers.0.trim().is_empty());
         let insecure = take("insecure_allow_unauthenticated");
@@ -702,16 +688,13 @@ impl Layers {
             }
         };
         let tls = tls_settings(&take, &invalid)?;
-        let reload = take("reload_interval");
-        let reload_interval = parse_duration(&reload.0)
-            .filter(|d| (Duration::from_millis(100)..=Duration::from_hours(1)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "reload_interval",
-                    reload.clone(),
-                    "expected a duration like `1s` or `30s`, from 100ms to 1h".into(),
-                )
-            })?;
+        let reload_interval = duration_setting(
+            &take,
+            &invalid,
+            "reload_interval",
+            Duration::from_millis(100)..=Duration::from_hours(1),
+            "like `1s` or `30s`, from 100ms to 1h",
+        )?;
         let max_request_bytes = whole_number(&take, &invalid, "max_request_bytes", 1024, 16 << 20)?;
         let max_concurrent_streams = u32::try_from(whole_number(
             &take,
@@ -722,26 +705,20 @@ impl Layers {
         )?)
         .unwrap_or(u32::MAX);
         let max_connections = whole_number(&take, &invalid, "max_connections", 1, 100_000)?;
-        let keepalive = take("keepalive_interval");
-        let keepalive_interval = parse_duration(&keepalive.0)
-            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(1)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "keepalive_interval",
-                    keepalive.clone(),
-                    "expected a duration like `30s` or `1m`, from 1s to 1h".into(),
-                )
-            })?;
-        let age = take("max_connection_age");
-        let max_connection_age = parse_duration(&age.0)
-            .filter(|d| (Duration::from_secs(1)..=Duration::from_hours(24 * 7)).contains(d))
-            .ok_or_else(|| {
-                invalid(
-                    "max_connection_age",
-                    age.clone(),
-                    "expected a duration like `30m` or `1h`, from 1s to 7d".into(),
-                )
-            })?;
+        let keepalive_interval = duration_setting(
+            &take,
+            &invalid,
+            "keepalive_interval",
+            Duration::from_secs(1)..=Duration::from_hours(1),
+            "like `30s` or `1m`, from 1s to 1h",
+        )?;
+        let max_connection_age = duration_setting(
+            &take,
+            &invalid,
+            "max_connection_age",
+            Duration::from_secs(1)..=Duration::from_hours(24 * 7),
+            "like `30m` or `1h`, from 1s to 7d",
+        )?;
 
         Ok(Settings {
             audit_retention_age,
@@ -845,25 +822,6 @@ pub fn default_data_dir() -> PathBuf {
         return PathBuf::from(home).join(".local/share/authzd");
     }
     PathBuf::from("authzd-data")
-}
-
-/// Parses `250ms`, `10s`, `2m`, `1h`, `7d`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number.parse().ok()?;
-    let millis = match unit {
-        "ms" => number,
-        "" | "s" => number.checked_mul(1_000)?,
-        "m" => number.checked_mul(60_000)?,
-        "h" => number.checked_mul(3_600_000)?,
-        "d" => number.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    Some(Duration::from_millis(millis))
 }
 
 impl Settings {

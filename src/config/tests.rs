@@ -93,13 +93,63 @@ fn bad_values_name_the_setting_and_the_rule() {
 
 #[test]
 fn durations_parse_in_every_unit() {
-    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-    assert_eq!(parse_duration("3"), Some(Duration::from_secs(3)));
-    assert_eq!(parse_duration("2m"), Some(Duration::from_mins(2)));
-    assert_eq!(parse_duration("1h"), Some(Duration::from_hours(1)));
-    assert_eq!(parse_duration("1d"), Some(Duration::from_hours(24)));
-    assert_eq!(parse_duration("1w"), None);
-    assert_eq!(parse_duration(""), None);
+    let parse = |text| parse_duration(text).ok();
+    assert_eq!(parse("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(parse("3"), Some(Duration::from_secs(3)));
+    assert_eq!(parse(" 5s "), Some(Duration::from_secs(5)));
+    assert_eq!(parse("2m"), Some(Duration::from_mins(2)));
+    assert_eq!(parse("1h"), Some(Duration::from_hours(1)));
+    assert_eq!(parse("1d"), Some(Duration::from_hours(24)));
+    assert_eq!(parse("3650d"), Some(Duration::from_hours(24 * 3650)));
+    // humantime's spellings, accepted since it parses them.
+    assert_eq!(parse("1w"), Some(Duration::from_hours(24 * 7)));
+    assert_eq!(parse("1h 30m"), Some(Duration::from_mins(90)));
+    assert_eq!(parse("2min"), Some(Duration::from_mins(2)));
+    assert_eq!(parse(""), None);
+    assert_eq!(parse("5x"), None);
+    assert_eq!(parse("-5s"), None);
+    assert_eq!(parse("99999999999999999999"), None);
+}
+
+#[test]
+fn bad_durations_name_the_setting_the_rule_and_the_fault() {
+    let cases = [
+        ("reload_interval", "soon", "from 100ms to 1h"),
+        ("reload_interval", "10ms", "from 100ms to 1h"),
+        ("reload_interval", "5parsecs", "unknown time unit"),
+        ("keepalive_interval", "2h", "from 1s to 1h"),
+        ("audit_retention_age", "30m", "from 1h to 3650d"),
+        ("max_connection_age", "8d", "from 1s to 7d"),
+    ];
+    for (key, value, rule) in cases {
+        let layers = Layers {
+            flags: [(key, value.to_owned())].into_iter().collect(),
+            ..Layers::default()
+        };
+        let err = layers.resolve().unwrap_err().to_string();
+        assert!(err.contains(&format!("setting `{key}`")), "{err}");
+        assert!(err.contains("expected a duration like"), "{err}");
+        assert!(err.contains(rule), "{err}");
+    }
+}
+
+#[test]
+fn durations_read_back_as_they_are_rendered() {
+    let layers = Layers {
+        flags: [
+            ("shutdown_grace", "1m 30s".to_owned()),
+            ("lockout_duration", "2w".to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        ..Layers::default()
+    };
+    let settings = layers.resolve().unwrap();
+    assert_eq!(settings.shutdown_grace, Duration::from_secs(90));
+    assert_eq!(settings.lockout_duration, Duration::from_hours(24 * 14));
+    let reread = parse_file(std::path::Path::new("x.toml"), &settings.to_toml()).unwrap();
+    assert_eq!(reread["shutdown_grace"], "90000ms");
+    assert_eq!(reread["lockout_duration"], "1209600s");
 }
 
 #[test]
