@@ -61,6 +61,33 @@ async fn watch(channel: Channel, request: pb::WatchRequest) -> Streaming<pb::Wat
         .into_inner()
 }
 
+/// [`events_until`] a revision that `until` gives later: the stream is read meanwhile, and
+/// its checkpoints (every stream gets them) let it see the revision when it comes.
+async fn events_until_signalled(
+    stream: &mut Streaming<pb::WatchResponse>,
+    until: tokio::sync::watch::Receiver<u64>,
+) -> Vec<pb::ChangeEvent> {
+    let mut events = Vec::new();
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .expect("the stream stalled")
+            .unwrap()
+            .expect("the stream ended");
+        let revision = match message.message.unwrap() {
+            pb::watch_response::Message::Event(event) => {
+                let revision = event.revision;
+                events.push(event);
+                revision
+            }
+            pb::watch_response::Message::Checkpoint(checkpoint) => checkpoint.revision,
+        };
+        if revision >= *until.borrow() {
+            return events;
+        }
+    }
+}
+
 /// Reads events until one at or past `until` (checkpoints included), returning the
 /// events' revisions.
 async fn events_until(
@@ -233,9 +260,12 @@ async fn a_thousand_subscribers_with_different_filters_each_get_exactly_their_ev
     for _ in 0..10 {
         channels.push(server.channel().await);
     }
-    // The last revision, once the changes are in (0 until then).
-    let (last_tx, last_rx) = tokio::sync::watch::channel(0_u64);
-    let mut readers = Vec::new();
+    // Each stream is read from the moment it opens: unread, the checkpoints of the streams
+    // opened first pile up in their connection while the others open, and h2 ends a
+    // connection whose buffered small frames exceed its budget (`too_many_data_frames`).
+    // The revision to read up to is known once the writes land.
+    let (last_written, until) = tokio::sync::watch::channel(u64::MAX);
+    let mut handles = Vec::new();
     for n in 0..1000 {
         let request = pb::WatchRequest {
             start_revision: Some(start),
@@ -248,31 +278,15 @@ async fn a_thousand_subscribers_with_different_filters_each_get_exactly_their_ev
             },
             ..Default::default()
         };
-        // Each subscriber reads from the start, as a real one does: h2 ends a connection
-        // on which a hundred streams leave their small frames (checkpoints) unread.
         let mut stream = watch(channels[n % 10].clone(), request).await;
-        let last = last_rx.clone();
-        readers.push(tokio::spawn(async move {
-            // Revisions of the events, until a message at or past the last revision.
-            let mut got = Vec::new();
-            loop {
-                let message = tokio::time::timeout(Duration::from_secs(20), stream.message())
-                    .await
-                    .expect("the stream stalled")
-                    .unwrap()
-                    .expect("the stream ended");
-                let revision = match message.message.unwrap() {
-                    pb::watch_response::Message::Event(event) => {
-                        got.push(event.revision);
-                        event.revision
-                    }
-                    pb::watch_response::Message::Checkpoint(checkpoint) => checkpoint.revision,
-                };
-                let last = *last.borrow();
-                if last != 0 && revision >= last {
-                    return (n, got);
-                }
-            }
+        let until = until.clone();
+        handles.push(tokio::spawn(async move {
+            let got: Vec<u64> = events_until_signalled(&mut stream, until)
+                .await
+                .iter()
+                .map(|e| e.revision)
+                .collect();
+            (n, got)
         }));
     }
     let mut mutations = Vec::new();
@@ -299,8 +313,8 @@ async fn a_thousand_subscribers_with_different_filters_each_get_exactly_their_ev
             expected.entry((t, true)).or_default().push(revision);
         }
     }
-    last_tx.send(last).unwrap();
-    for handle in readers {
+    last_written.send_replace(last);
+    for handle in handles {
         let (n, got) = handle.await.unwrap();
         assert_eq!(got, expected[&(n % tenants, n % 3 == 0)], "subscriber {n}");
     }

@@ -298,6 +298,7 @@ fn extra_subjects(objects: &TenantService, mutation: &Mutation) -> Vec<Subject> 
 }
 
 /// Adds every user `subject` stands for: itself, or everyone under a directory group.
+#[inline]
 pub(super) fn users_under(state: &TenantState, subject: &Subject, users: &mut UserSet) {
     users_and_groups_under(state, subject, users, &mut GroupSet::default());
 }

@@ -203,6 +203,7 @@ pub(super) struct Holder<'a> {
 }
 
 impl<'a> Holder<'a> {
+    #[inline]
     pub(super) fn of(state: &'a TenantState, objects: &'a TenantService, subject: Subject) -> Self {
         Self {
             groups: state.member_of.get(&subject),
@@ -213,12 +214,14 @@ impl<'a> Holder<'a> {
     }
 
     /// The directory groups the holder is a direct member of.
+    #[inline]
     pub(super) fn groups(&self) -> impl Iterator<Item = &'a Subject> + use<'a> {
         self.groups.into_iter().flatten()
     }
 }
 
 /// Adds what the grants `grants` names give.
+#[inline]
 pub(super) fn add_grants(
     objects: &TenantService,
     grants: Option<&BTreeSet<GrantId>>,
@@ -232,6 +235,7 @@ pub(super) fn add_grants(
 }
 
 /// Adds a security group's permissions on its scope.
+#[inline]
 pub(super) fn add_security_group(
     objects: &TenantService,
     group: &SecurityGroupState,
@@ -256,6 +260,7 @@ pub(super) fn add_security_group(
 }
 
 /// Adds what a grant gives.
+#[inline]
 pub(super) fn add_grant(objects: &TenantService, grant: &GrantState, access: &mut Holdings) {
     access.entries.push(HeldEntry {
         node: objects.node_slot(&grant.node),

@@ -9,6 +9,7 @@ use crate::engine::model::TenantService;
 
 /// Entries whose sets all have their ids, as a record keeps them: mapped one to one, so
 /// that the list is allocated once, at its size. (The fallback id is never taken.)
+#[inline]
 pub(super) fn kept_entries(entries: &[HeldEntry]) -> AccessEntries {
     entries
         .iter()

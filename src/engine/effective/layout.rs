@@ -62,6 +62,7 @@ impl Default for UserGate {
 }
 
 impl UserGate {
+    #[inline]
     pub(super) fn of(user: &UserState, service: &ServiceId) -> Self {
         let (acts, active_from) = match user.status {
             UserStatus::Active => (true, Timestamp::from_unix_millis(i64::MIN)),
@@ -79,6 +80,7 @@ impl UserGate {
 
     /// Whether the user may act in the service at `now`: what `is_active` decides of its
     /// status (a lock ends by itself when its time passes) and it reaches the service.
+    #[inline]
     pub(crate) fn admits(&self, now: Timestamp) -> bool {
         self.open && self.active_from <= now
     }
@@ -123,6 +125,7 @@ pub(super) const NEVER: Timestamp = Timestamp::from_unix_millis(i64::MAX);
 
 impl AccessEntry {
     /// An entry holding the set `bits` (whose first word is `first_word`) on `node`.
+    #[inline]
     pub(crate) fn new(
         node: NodeSlot,
         first_word: u64,
@@ -145,6 +148,7 @@ impl AccessEntry {
     }
 
     /// The node the entry holds its set on.
+    #[inline]
     pub(crate) fn node(&self) -> NodeSlot {
         if self.node == SERVICE_NODE {
             NodeSlot::Service
@@ -154,11 +158,13 @@ impl AccessEntry {
     }
 
     /// When the entry stops holding, if ever.
+    #[inline]
     pub(crate) fn expires_at(&self) -> Option<Timestamp> {
         (self.expires_at != NEVER).then_some(self.expires_at)
     }
 
     /// Whether the entry still holds at `now`: it does not expire, or expires later.
+    #[inline]
     pub(crate) fn unexpired_at(&self, now: Timestamp) -> bool {
         // `now` kept short of NEVER, so that an entry that does not expire holds at every
         // instant, that one too.
@@ -166,6 +172,7 @@ impl AccessEntry {
     }
 
     /// Whether the entry's set holds permission `bit`.
+    #[inline]
     pub(crate) fn holds(&self, bit: u16, sets: &BitSets) -> bool {
         match 1u64.checked_shl(u32::from(bit)) {
             Some(mask) if bit < 64 => self.first_word & mask != 0,

@@ -5,6 +5,7 @@ use super::{HeldEntry, layout::NEVER};
 
 /// Two lists as [`merged`] leaves them, joined into one such list in a single pass
 /// (written to `out`, which is cleared first).
+#[inline]
 pub(super) fn merged_pair_into(
     first: &[HeldEntry],
     second: &[HeldEntry],
@@ -88,12 +89,14 @@ fn join_sorted_into<T: Copy, K: Ord>(
 /// service node first: fewer, shorter entries to scan and keep. The order is that of
 /// [`NodeSlot`](super::NodeSlot) and `Option<Timestamp>` (no expiry first), as checkpoints store it, not
 /// that of the integers an [`AccessEntry`](super::AccessEntry) packs them into.
+#[inline]
 pub(crate) fn merged(mut entries: Vec<HeldEntry>) -> Vec<HeldEntry> {
     merge_in_place(&mut entries);
     entries
 }
 
 /// [`merged`] on a buffer the caller keeps.
+#[inline]
 pub(super) fn merge_in_place(entries: &mut Vec<HeldEntry>) {
     // An entry keeps an expiry at NEVER as none: folded here, so that a record never holds
     // two entries that read back alike.

@@ -23,6 +23,10 @@
 //! - `group_holdings`: what groups and security groups give, shared between records;
 //! - `interning`: computed records made into kept ones, their sets named by id;
 //! - `merge`: folding and joining sorted entry lists.
+//!
+//! The small helpers these files call per entry or per user of one another are
+//! `#[inline]`: split out of one file, building a whole snapshot (engine bench) measured up
+//! to 35% slower without the hints, since codegen units follow modules.
 
 mod additions;
 mod affected;

@@ -96,6 +96,7 @@ pub(super) fn refresh(
 }
 
 /// `service`, or every service of the tenant for `None`.
+#[inline]
 pub(super) fn services_of(state: &TenantState, service: Option<&ServiceId>) -> Vec<ServiceId> {
     match service {
         Some(service) => vec![service.clone()],
@@ -148,6 +149,7 @@ fn write(snapshot: &mut Snapshot, tenant: &TenantId, updates: Vec<ServiceUpdates
 /// A user's access in one service from the Administrators group, security groups and
 /// grants, directly or through its directory groups (what those and security groups
 /// give taken from, and kept in, `shared`).
+#[inline]
 pub(super) fn compute(
     state: &TenantState,
     objects: &TenantService,
@@ -164,6 +166,7 @@ pub(super) fn compute(
 }
 
 /// [`compute`] leaving the entries in `shared.joined`; returns the Administrators flag.
+#[inline]
 pub(super) fn compute_into(
     state: &TenantState,
     objects: &TenantService,
