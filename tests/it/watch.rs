@@ -89,33 +89,13 @@ async fn events_until_signalled(
 }
 
 /// Reads events until one at or past `until` (checkpoints included), returning the
-/// events' revisions.
+/// events.
 async fn events_until(
     stream: &mut Streaming<pb::WatchResponse>,
     until: u64,
 ) -> Vec<pb::ChangeEvent> {
-    let mut events = Vec::new();
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(20), stream.message())
-            .await
-            .expect("the stream stalled")
-            .unwrap()
-            .expect("the stream ended");
-        match message.message.unwrap() {
-            pb::watch_response::Message::Event(event) => {
-                let revision = event.revision;
-                events.push(event);
-                if revision >= until {
-                    return events;
-                }
-            }
-            pb::watch_response::Message::Checkpoint(checkpoint) => {
-                if checkpoint.revision >= until {
-                    return events;
-                }
-            }
-        }
-    }
+    let (_fixed, until) = tokio::sync::watch::channel(until);
+    events_until_signalled(stream, until).await
 }
 
 async fn server(settings: &[(&'static str, &str)]) -> TestServer {
