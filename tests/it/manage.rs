@@ -691,6 +691,52 @@ async fn concurrent_updates_without_an_etag_all_apply_each_keeping_the_others_fi
 }
 
 #[tokio::test]
+async fn a_standard_user_edits_their_own_display_name_but_not_their_e_mail() {
+    let (_server, mut admin) = started().await;
+    admin.user("bob").await;
+    let update = |path: &str, user: pb::User| pb::UpdateUserRequest {
+        actor: "bob".into(),
+        user: Some(pb::User {
+            tenant: TENANT.into(),
+            id: "bob".into(),
+            ..user
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: strings(&[path]),
+        }),
+        etag: String::new(),
+    };
+    let renamed = admin
+        .users
+        .update_user(update(
+            "display_name",
+            pb::User {
+                display_name: "Bob B.".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(renamed.display_name, "Bob B.");
+    denied_by(
+        admin
+            .users
+            .update_user(update(
+                "email",
+                pb::User {
+                    email: "bob@elsewhere.example".into(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        "role_does_not_allow",
+    );
+}
+
+#[tokio::test]
 async fn a_retry_with_the_same_request_id_returns_the_first_result() {
     let (_server, mut admin) = started().await;
     let invite = || pb::InviteUserRequest {

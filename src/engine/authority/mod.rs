@@ -251,6 +251,18 @@ impl Actor<'_> {
                 }
                 _ => self.manage_user(user),
             },
+            // Everyone edits their own profile: the name they are shown by. The e-mail they
+            // sign in with stays an administrator's to change.
+            Mutation::UpdateUser { user, email, .. }
+                if user == self.id
+                    && self
+                        .state
+                        .users
+                        .get(user)
+                        .is_some_and(|me| me.email == *email) =>
+            {
+                Ok(())
+            }
             Mutation::SetUserStatus { user, .. }
             | Mutation::DeleteUser { user, .. }
             | Mutation::UpdateUser { user, .. } => self.manage_user(user),

@@ -338,6 +338,31 @@ fn application_administrator_gives_only_services_it_administers() {
 }
 
 #[test]
+fn everyone_edits_their_own_display_name_but_not_their_e_mail_or_anyone_else() {
+    let world = world();
+    let update = |user: &str, email: &str, display_name: &str| Mutation::UpdateUser {
+        tenant: t(),
+        user: u(user),
+        email: email.into(),
+        display_name: display_name.into(),
+    };
+    for actor in ["std1", "appadmin", "ad"] {
+        let own = update(actor, &format!("{actor}@acme.example"), "A new name");
+        assert_eq!(rule(&world, actor, &own), None, "{actor}");
+        let own_email = update(actor, "elsewhere@acme.example", actor);
+        assert!(rule(&world, actor, &own_email).is_some(), "{actor}");
+    }
+    assert_eq!(
+        rule(
+            &world,
+            "std1",
+            &update("std2", "std2@acme.example", "Renamed")
+        ),
+        Some("role_does_not_allow")
+    );
+}
+
+#[test]
 fn standard_user_cannot_administer() {
     let world = world();
     let invite = Mutation::InviteUser {
