@@ -278,6 +278,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("service", "list", "authz.v1.TenantService/ListServices", &[TENANT, PAGING, FILTER]),
     cmd("user", "invite", "authz.v1.UserService/InviteUser", &[TENANT, INVITE_USER, REQUEST_ID]),
     cmd("user", "activate", "authz.v1.UserService/ActivateUser", &[TENANT, USER, ETAG]),
+    cmd("user", "disable", "authz.v1.UserService/DisableUser", &[TENANT, USER, ETAG]),
+    cmd("user", "enable", "authz.v1.UserService/EnableUser", &[TENANT, USER, ETAG]),
     cmd("user", "get", "authz.v1.UserService/GetUser", &[TENANT, USER]),
     cmd("user", "list", "authz.v1.UserService/ListUsers", &[TENANT, PAGING, FILTER]),
     cmd("user", "update", "authz.v1.UserService/UpdateUser", &[UPDATE_USER, MASK, ETAG]),

@@ -737,6 +737,75 @@ async fn a_standard_user_edits_their_own_display_name_but_not_their_e_mail() {
 }
 
 #[tokio::test]
+async fn a_disabled_user_is_denied_until_enabled_and_the_owner_cannot_be_disabled() {
+    let (_server, mut admin) = started().await;
+    admin.user("bob").await;
+    admin
+        .set_role(OWNER, "bob", role(pb::RoleKind::ServiceAdministrator))
+        .await
+        .unwrap();
+    let revision = admin
+        .users
+        .get_user(user_ref(OWNER, "bob"))
+        .await
+        .unwrap()
+        .into_inner()
+        .revision;
+    assert!(admin.allowed("bob", "restore.run", "", revision).await);
+    let disabled = admin
+        .users
+        .disable_user(user_ref(OWNER, "bob"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        disabled.user.unwrap().status,
+        i32::from(pb::UserStatus::Disabled)
+    );
+    assert!(
+        !admin
+            .allowed("bob", "restore.run", "", disabled.revision)
+            .await
+    );
+    // Only a disabled user can be enabled.
+    let enabled = admin
+        .users
+        .enable_user(user_ref(OWNER, "bob"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        admin
+            .allowed("bob", "restore.run", "", enabled.revision)
+            .await
+    );
+    let not_disabled = refused(
+        admin.users.enable_user(user_ref(OWNER, "bob")).await,
+        Code::FailedPrecondition,
+        "not disabled",
+    );
+    assert_eq!(
+        not_disabled.get_details_error_info().unwrap().reason,
+        "USER_NOT_DISABLED"
+    );
+    let owner = refused(
+        admin.users.disable_user(user_ref(OWNER, OWNER)).await,
+        Code::FailedPrecondition,
+        "owner",
+    );
+    assert_eq!(
+        owner.get_details_error_info().unwrap().reason,
+        "USER_PROTECTED"
+    );
+    // Nobody below an administrator disables anyone.
+    admin.user("carl").await;
+    denied_by(
+        admin.users.disable_user(user_ref("carl", "bob")).await,
+        "role_does_not_allow",
+    );
+}
+
+#[tokio::test]
 async fn a_retry_with_the_same_request_id_returns_the_first_result() {
     let (_server, mut admin) = started().await;
     let invite = || pb::InviteUserRequest {

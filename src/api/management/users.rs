@@ -144,6 +144,55 @@ impl pb::user_service_server::UserService for ManagementApi {
         .await
     }
 
+    async fn disable_user(
+        &self,
+        request: Request<pb::UserRefRequest>,
+    ) -> Result<Response<pb::UserResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let mutation = Mutation::SetUserStatus {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                status: UserStatus::Disabled,
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
+        })
+        .await
+    }
+
+    async fn enable_user(
+        &self,
+        request: Request<pb::UserRefRequest>,
+    ) -> Result<Response<pb::UserResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+            let user = id("user", &request.user, UserId::parse)?;
+            let current = self
+                .app
+                .snapshot()
+                .user_record(&tenant, &user)
+                .map_err(|err| status::not_found(&err))?
+                .status;
+            if current != UserStatus::Disabled {
+                return Err(status::state_refusal(
+                    "USER_NOT_DISABLED",
+                    format!("user {user}"),
+                    format!("user `{user}` is not disabled"),
+                ));
+            }
+            let mutation = Mutation::SetUserStatus {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                status: UserStatus::Active,
+            };
+            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+                .await
+        })
+        .await
+    }
+
     async fn get_user(
         &self,
         request: Request<pb::UserRefRequest>,

@@ -38,6 +38,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             status,
         } => {
             let state = snapshot.tenant_mut(tenant)?;
+            if *status == UserStatus::Disabled {
+                protect(state, user, "disabling it")?;
+            }
             let user_state = state
                 .users
                 .get_mut(user)
