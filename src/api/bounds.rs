@@ -107,6 +107,20 @@ pub(crate) fn mask(
     Ok(mask)
 }
 
+/// Most values of one enum a list may be narrowed to (an enum has fewer).
+pub(crate) const MAX_SELECTED_VALUES: usize = 16;
+
+/// Whether a list of enum values to select by is short enough to be one.
+pub(crate) fn at_most_items(field: &str, count: usize) -> Result<(), Status> {
+    if count > MAX_SELECTED_VALUES {
+        return Err(invalid_field(
+            field,
+            format!("must hold at most {MAX_SELECTED_VALUES} values, got {count}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `text` fits a limit of `max` bytes; the refusal names the field and the limit.
 pub(crate) fn at_most(field: &str, text: &str, max: usize) -> Result<(), Status> {
     if text.len() > max {

@@ -119,6 +119,11 @@ const PAGING: &[Flag] = &[
     opt("page-token", "page_token").help("The `next_page_token` of the previous page"),
 ];
 const FILTER: &[Flag] = &[opt("filter", "filter")];
+const LIST_USERS: &[Flag] = &[
+    opt("status", "statuses").help("Only users in these statuses (e.g. `locked`)"),
+    opt("role", "roles").help("Only users whose role is of these kinds"),
+    opt("kind", "kinds").help("Only users of these kinds"),
+];
 const AUDIT_FILTER: &[Flag] = &[
     opt("tenant", "filter.tenant"),
     opt("by-actor", "filter.by_actor"),
@@ -281,7 +286,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("user", "disable", "authz.v1.UserService/DisableUser", &[TENANT, USER, ETAG]),
     cmd("user", "enable", "authz.v1.UserService/EnableUser", &[TENANT, USER, ETAG]),
     cmd("user", "get", "authz.v1.UserService/GetUser", &[TENANT, USER]),
-    cmd("user", "list", "authz.v1.UserService/ListUsers", &[TENANT, PAGING, FILTER]),
+    cmd("user", "list", "authz.v1.UserService/ListUsers", &[TENANT, PAGING, FILTER, LIST_USERS]),
     cmd("user", "update", "authz.v1.UserService/UpdateUser", &[UPDATE_USER, MASK, ETAG]),
     cmd("user", "delete", "authz.v1.UserService/DeleteUser", &[TENANT, USER, ETAG]),
     cmd("user", "set-role", "authz.v1.UserService/SetTenantRole", &[TENANT, USER, SET_ROLE, ETAG]),

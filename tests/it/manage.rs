@@ -806,6 +806,97 @@ async fn a_disabled_user_is_denied_until_enabled_and_the_owner_cannot_be_disable
 }
 
 #[tokio::test]
+async fn users_are_listed_by_status_role_and_kind() {
+    let (_server, mut admin) = started().await;
+    admin.user("bob").await;
+    admin
+        .set_role(OWNER, "bob", role(pb::RoleKind::ServiceAdministrator))
+        .await
+        .unwrap();
+    admin
+        .users
+        .invite_user(pb::InviteUserRequest {
+            actor: OWNER.into(),
+            tenant: TENANT.into(),
+            id: "carl".into(),
+            email: "carl@acme.example".into(),
+            display_name: "Carl".into(),
+            kind: pb::UserKind::Directory.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut list =
+        |statuses: Vec<pb::UserStatus>, roles: Vec<pb::RoleKind>, kinds: Vec<pb::UserKind>| {
+            let mut users = admin.users.clone();
+            async move {
+                users
+                    .list_users(pb::ListUsersRequest {
+                        actor: OWNER.into(),
+                        tenant: TENANT.into(),
+                        statuses: statuses.into_iter().map(i32::from).collect(),
+                        roles: roles.into_iter().map(i32::from).collect(),
+                        kinds: kinds.into_iter().map(i32::from).collect(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(|answer| {
+                        answer
+                            .into_inner()
+                            .users
+                            .into_iter()
+                            .map(|u| u.id)
+                            .collect::<Vec<_>>()
+                    })
+            }
+        };
+    let ids = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        list(vec![pb::UserStatus::Invited], vec![], vec![])
+            .await
+            .unwrap(),
+        ids(&["carl"])
+    );
+    assert_eq!(
+        list(vec![pb::UserStatus::Active], vec![], vec![])
+            .await
+            .unwrap(),
+        ids(&["bob", OWNER])
+    );
+    assert_eq!(
+        list(
+            vec![],
+            vec![pb::RoleKind::ServiceAdministrator, pb::RoleKind::Owner],
+            vec![]
+        )
+        .await
+        .unwrap(),
+        ids(&["bob", OWNER])
+    );
+    assert_eq!(
+        list(vec![], vec![], vec![pb::UserKind::Directory])
+            .await
+            .unwrap(),
+        ids(&["carl"])
+    );
+    assert_eq!(
+        list(
+            vec![pb::UserStatus::Active],
+            vec![pb::RoleKind::StandardUser],
+            vec![]
+        )
+        .await
+        .unwrap(),
+        Vec::<String>::new()
+    );
+    refused(
+        list(vec![pb::UserStatus::Unspecified], vec![], vec![]).await,
+        Code::InvalidArgument,
+        "statuses",
+    );
+}
+
+#[tokio::test]
 async fn a_retry_with_the_same_request_id_returns_the_first_result() {
     let (_server, mut admin) = started().await;
     let invite = || pb::InviteUserRequest {

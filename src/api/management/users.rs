@@ -90,6 +90,50 @@ impl ManagementApi {
     }
 }
 
+/// The statuses, role kinds and user kinds a user list is narrowed to (empty: any).
+struct UserSelection {
+    statuses: Vec<i32>,
+    roles: Vec<i32>,
+    kinds: Vec<i32>,
+}
+
+impl UserSelection {
+    fn of(request: &pb::ListUsersRequest) -> Result<Self, Status> {
+        fn known(
+            field: &str,
+            values: &[i32],
+            is_known: impl Fn(i32) -> bool,
+        ) -> Result<Vec<i32>, Status> {
+            bounds::at_most_items(field, values.len())?;
+            match values.iter().find(|v| **v == 0 || !is_known(**v)) {
+                Some(value) => Err(status::invalid_field(
+                    field,
+                    format!("{value} is not a value to select by"),
+                )),
+                None => Ok(values.to_vec()),
+            }
+        }
+        Ok(Self {
+            statuses: known("statuses", &request.statuses, |v| {
+                pb::UserStatus::try_from(v).is_ok()
+            })?,
+            roles: known("roles", &request.roles, |v| {
+                pb::RoleKind::try_from(v).is_ok()
+            })?,
+            kinds: known("kinds", &request.kinds, |v| {
+                pb::UserKind::try_from(v).is_ok()
+            })?,
+        })
+    }
+
+    fn selects(&self, user: &pb::User) -> bool {
+        let within = |wanted: &[i32], value: i32| wanted.is_empty() || wanted.contains(&value);
+        within(&self.statuses, user.status)
+            && within(&self.roles, user.role.as_ref().map_or(0, |r| r.kind))
+            && within(&self.kinds, user.kind)
+    }
+}
+
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for ManagementApi {
     async fn invite_user(
@@ -219,22 +263,24 @@ impl pb::user_service_server::UserService for ManagementApi {
         self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
+            let wanted = UserSelection::of(&request)?;
             let users = snapshot
                 .user_records(&tenant)
-                .map_err(|err| status::not_found(&err))?;
-            let (page, next_page_token) = list_page(
+                .map_err(|err| status::not_found(&err))?
+                .iter()
+                .map(|u| records::user(tenant.as_str(), u))
+                .filter(|u| wanted.selects(u))
+                .collect();
+            let (users, next_page_token) = list_page(
                 users,
                 request.page_size,
                 &request.page_token,
                 bounds::filter("filter", &request.filter)?,
-                |u| u.id.to_string(),
+                |u| u.id.clone(),
                 |u| vec![u.email.as_str(), u.display_name.as_str()],
             )?;
             reply(pb::ListUsersResponse {
-                users: page
-                    .iter()
-                    .map(|u| records::user(tenant.as_str(), u))
-                    .collect(),
+                users,
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
