@@ -826,7 +826,7 @@ async fn users_are_listed_by_status_role_and_kind() {
         })
         .await
         .unwrap();
-    let mut list =
+    let list =
         |statuses: Vec<pb::UserStatus>, roles: Vec<pb::RoleKind>, kinds: Vec<pb::UserKind>| {
             let mut users = admin.users.clone();
             async move {
