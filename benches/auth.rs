@@ -66,7 +66,7 @@ const CONCURRENCY: usize = 64;
 const CHANNELS: usize = 4;
 /// Rounds of the alternating throughput runs.
 const ROUNDS: usize = 3;
-/// Rounds of the flood runs (alone, wrong token, invalid invitations).
+/// Rounds of the flood runs (each: alone, the three floods, alone again).
 const FLOOD_ROUNDS: usize = 4;
 /// Tasks flooding refused calls.
 const FLOODERS: usize = 32;

@@ -2,10 +2,17 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, pb};
+use super::{ManagementApi, pb, users::StatusNow};
 use crate::{
-    api::{convert::id, status},
+    api::convert::id,
     engine::{Mutation, TenantId, UserId, UserStatus},
+};
+
+/// Only a locked user is unlocked.
+const NOW_LOCKED: StatusNow = StatusNow {
+    holds: |status| matches!(status, UserStatus::LockedUntil(_)),
+    reason: "USER_NOT_LOCKED",
+    state: "locked",
 };
 
 #[tonic::async_trait]
@@ -36,27 +43,14 @@ impl pb::account_service_server::AccountService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let snapshot = self.app.snapshot();
-            let status = snapshot
-                .user_record(&tenant, &user)
-                .map_err(|err| status::not_found(&err))?
-                .status;
-            if !matches!(status, UserStatus::LockedUntil(_)) {
-                return Err(status::state_refusal(
-                    "USER_NOT_LOCKED",
-                    format!("user {user}"),
-                    format!("user `{user}` is not locked"),
-                ));
-            }
-            let mutation = Mutation::SetUserStatus {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                status: UserStatus::Active,
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-                .await
+            self.set_user_status(
+                &caller,
+                &actor,
+                &request,
+                UserStatus::Active,
+                Some(&NOW_LOCKED),
+            )
+            .await
         })
         .await
     }

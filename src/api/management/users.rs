@@ -16,6 +16,22 @@ use crate::{
 };
 
 const USER_MASK: &[&str] = &["email", "display_name"];
+
+/// The status a user must have now for a status change to apply, and the refusal when not.
+pub(super) struct StatusNow {
+    pub(super) holds: fn(UserStatus) -> bool,
+    /// The refusal's reason.
+    pub(super) reason: &'static str,
+    /// The status, in words.
+    pub(super) state: &'static str,
+}
+
+/// Only a disabled user is enabled.
+const NOW_DISABLED: StatusNow = StatusNow {
+    holds: |status| status == UserStatus::Disabled,
+    reason: "USER_NOT_DISABLED",
+    state: "disabled",
+};
 const GROUP_MASK: &[&str] = &["name"];
 
 /// Reads a user's current etag.
@@ -61,6 +77,42 @@ impl ManagementApi {
             .write(caller, Some(actor), mutation, "", precondition)
             .await?;
         self.user_reply(&tenant, &user, written.revision.get())
+    }
+
+    /// Sets a user's status; with `from`, only when the status the user has now allows
+    /// it (read before the writer, like the etag check without an etag).
+    pub(super) async fn set_user_status(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        request: &pb::UserRefRequest,
+        status: UserStatus,
+        from: Option<&StatusNow>,
+    ) -> Result<Response<pb::UserResponse>, Status> {
+        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+        let user = id("user", &request.user, UserId::parse)?;
+        if let Some(from) = from {
+            let now = self
+                .app
+                .snapshot()
+                .user_record(&tenant, &user)
+                .map_err(|err| status::not_found(&err))?
+                .status;
+            if !(from.holds)(now) {
+                return Err(status::state_refusal(
+                    from.reason,
+                    format!("user {user}"),
+                    format!("user `{user}` is not {}", from.state),
+                ));
+            }
+        }
+        let mutation = Mutation::SetUserStatus {
+            tenant: tenant.clone(),
+            user: user.clone(),
+            status,
+        };
+        self.change_user(caller, actor, tenant, user, &request.etag, mutation)
+            .await
     }
 
     pub(super) fn user_reply(
@@ -175,14 +227,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let mutation = Mutation::SetUserStatus {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                status: UserStatus::Active,
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+            self.set_user_status(&caller, &actor, &request, UserStatus::Active, None)
                 .await
         })
         .await
@@ -193,14 +238,7 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let mutation = Mutation::SetUserStatus {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                status: UserStatus::Disabled,
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+            self.set_user_status(&caller, &actor, &request, UserStatus::Disabled, None)
                 .await
         })
         .await
@@ -211,28 +249,14 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let current = self
-                .app
-                .snapshot()
-                .user_record(&tenant, &user)
-                .map_err(|err| status::not_found(&err))?
-                .status;
-            if current != UserStatus::Disabled {
-                return Err(status::state_refusal(
-                    "USER_NOT_DISABLED",
-                    format!("user {user}"),
-                    format!("user `{user}` is not disabled"),
-                ));
-            }
-            let mutation = Mutation::SetUserStatus {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                status: UserStatus::Active,
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
-                .await
+            self.set_user_status(
+                &caller,
+                &actor,
+                &request,
+                UserStatus::Active,
+                Some(&NOW_DISABLED),
+            )
+            .await
         })
         .await
     }
