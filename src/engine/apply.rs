@@ -52,11 +52,8 @@ impl Snapshot {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<Snapshot, (Snapshot, MutationError)> {
-        match self.apply_in_place(mutation, now) {
-            Ok(_) => {
-                self.revision = revision;
-                Ok(self)
-            }
+        match self.apply_in_place(revision, mutation, now) {
+            Ok(_) => Ok(self),
             Err(err) => Err((self, err)),
         }
     }
@@ -66,9 +63,12 @@ impl Snapshot {
     /// INVARIANT: every arm validates before it changes anything, so an error leaves the
     /// value as it was (copy-on-write may have copied a map, never changed it). The
     /// property tests check this for random mutations.
+    /// On success the value is at `revision`, and every resource the change made look
+    /// different carries `revision` as its last change.
     /// Returns the users whose access it refreshed (the change context reuses them).
     pub(crate) fn apply_in_place(
         &mut self,
+        revision: Revision,
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<Affected, MutationError> {
@@ -76,7 +76,12 @@ impl Snapshot {
         if !Affected::found_after_alone(mutation) {
             affected.collect(self, mutation);
         }
-        self.apply_mutation(mutation, now)?;
+        // The arms stamp what they change with the revision being applied.
+        let before = std::mem::replace(&mut self.revision, revision);
+        if let Err(err) = self.apply_mutation(mutation, now) {
+            self.revision = before;
+            return Err(err);
+        }
         affected.collect(self, mutation);
         affected.refresh_after(self, mutation);
         Ok(affected)
@@ -123,7 +128,7 @@ impl Snapshot {
                 if self.services.contains_key(service) {
                     return Err(MutationError::exists("service", service));
                 }
-                let state = service::validate_definition(definition)?;
+                let state = service::validate_definition(definition, self.revision)?;
                 Arc::make_mut(&mut self.services).insert(service.clone(), Arc::new(state));
                 Ok(())
             }
@@ -163,10 +168,11 @@ impl Snapshot {
                     groups: super::model::CowMap::default(),
                     member_of: super::model::CowMap::default(),
                     services: super::model::FastMap::default(),
+                    changed_at: self.revision,
                 };
                 state.users.insert(
                     owner.user.clone(),
-                    new_user_state(owner, UserStatus::Active, TenantRole::Owner),
+                    new_user_state(owner, UserStatus::Active, TenantRole::Owner, self.revision),
                 );
                 state.emails.insert(email, owner.user.clone());
                 Arc::make_mut(&mut self.tenants).insert(tenant.clone(), Arc::new(state));
@@ -176,6 +182,7 @@ impl Snapshot {
                 if !self.services.contains_key(service) {
                     return Err(MutationError::not_found("service", service));
                 }
+                let at = self.revision;
                 let state = self.tenant_mut(tenant)?;
                 if state.services.contains_key(service) {
                     return Err(MutationError::exists(
@@ -193,11 +200,13 @@ impl Snapshot {
                     .collect();
                 let tenant_service = TenantService {
                     administrators: Arc::new(admins),
+                    administrators_changed_at: at,
                     ..TenantService::default()
                 };
                 state
                     .services
                     .insert(service.clone(), Arc::new(tenant_service));
+                state.changed_at = at;
                 Ok(())
             }
             Mutation::InviteUser { .. }
@@ -351,9 +360,9 @@ impl SnapshotBuilder {
         now: Timestamp,
     ) -> Result<(), MutationError> {
         self.affected.collect(&self.snapshot, mutation);
+        self.snapshot.revision = revision;
         self.snapshot.apply_mutation(mutation, now)?;
         self.affected.collect(&self.snapshot, mutation);
-        self.snapshot.revision = revision;
         Ok(())
     }
 
@@ -401,7 +410,12 @@ pub(crate) fn normalized_email(email: &str) -> Result<String, MutationError> {
     Ok(email.to_lowercase())
 }
 
-pub(crate) fn new_user_state(user: &NewUser, status: UserStatus, role: TenantRole) -> UserState {
+pub(crate) fn new_user_state(
+    user: &NewUser,
+    status: UserStatus,
+    role: TenantRole,
+    at: Revision,
+) -> UserState {
     UserState {
         email: user.email.clone(),
         display_name: user.display_name.clone(),
@@ -409,13 +423,15 @@ pub(crate) fn new_user_state(user: &NewUser, status: UserStatus, role: TenantRol
         status,
         role,
         services: BTreeSet::new(),
+        changed_at: at,
     }
 }
 
-pub(crate) fn new_group(name: &str) -> GroupState {
+pub(crate) fn new_group(name: &str, at: Revision) -> GroupState {
     GroupState {
         name: name.to_owned(),
         members: BTreeSet::new(),
+        changed_at: at,
     }
 }
 

@@ -242,11 +242,6 @@ impl<K: Hash + Eq + Clone, V: Clone> CowMap<K, V> {
         map
     }
 
-    /// Every value, to change in place (every shared shard copied first).
-    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
-        self.iter_mut().map(|(_, v)| v)
-    }
-
     /// Every entry, values changeable in place (every shared shard copied first).
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
         Arc::make_mut(&mut self.shards)

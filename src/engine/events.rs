@@ -181,9 +181,8 @@ impl Snapshot {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
             _ => None,
         };
-        match self.apply_in_place(mutation, now) {
+        match self.apply_in_place(revision, mutation, now) {
             Ok(affected) => {
-                self.revision = revision;
                 let context = describe(&self, mutation, kind, status_before, affected);
                 Ok((self, context))
             }

@@ -61,7 +61,7 @@ pub use resources::{
     ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
     SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
-pub use stored::{SnapshotV1, SnapshotV2};
+pub use stored::{SnapshotV1, SnapshotV2, without_stamps};
 pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};
 

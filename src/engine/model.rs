@@ -110,6 +110,9 @@ pub(crate) struct ServiceState {
     pub(crate) definition: ServiceDefinition,
     pub(crate) catalog: Catalog,
     pub(crate) types: FastMap<String, ObjectType>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// One tenant.
@@ -128,6 +131,9 @@ pub(crate) struct TenantState {
     /// each as a `Subject::Group` so that walking up needs no new keys.
     pub(crate) member_of: CowMap<Subject, BTreeSet<Subject>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
+    /// The revision of its last visible change (name, customer, owner, services) (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// A user of a tenant.
@@ -140,6 +146,9 @@ pub(crate) struct UserState {
     pub(crate) role: TenantRole,
     /// Services the user was given access to (owner and service admins reach all anyway).
     pub(crate) services: BTreeSet<ServiceId>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 impl UserState {
@@ -170,6 +179,9 @@ pub(crate) fn full_access_role(role: &TenantRole) -> Option<&'static str> {
 pub(crate) struct GroupState {
     pub(crate) name: String,
     pub(crate) members: BTreeSet<Subject>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// One subscribed service inside one tenant.
@@ -183,6 +195,8 @@ pub(crate) struct TenantService {
     pub(crate) children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     /// The built-in Administrators group's members.
     pub(crate) administrators: Arc<BTreeSet<Subject>>,
+    /// The revision of the last change of `administrators` (0: before codec version 4).
+    pub(crate) administrators_changed_at: Revision,
     pub(crate) security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     /// Subject → security groups it is a direct member of.
     pub(crate) sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
@@ -221,6 +235,9 @@ pub(crate) struct ObjectState {
     pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: BTreeSet<ObjectId>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// A security group.
@@ -233,6 +250,9 @@ pub(crate) struct SecurityGroupState {
     pub(crate) bits: PermissionBits,
     pub(crate) scope: ObjectScope,
     pub(crate) members: BTreeSet<Subject>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// A permission level.
@@ -242,6 +262,9 @@ pub(crate) struct LevelState {
     pub(crate) description: String,
     pub(crate) permissions: PermissionSet,
     pub(crate) bits: PermissionBits,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 /// A grant.
@@ -254,6 +277,9 @@ pub(crate) struct GrantState {
     pub(crate) bits: PermissionBits,
     pub(crate) node: GrantNode,
     pub(crate) expires_at: Option<super::ids::Timestamp>,
+    /// The revision of its last visible change (0: before codec version 4 kept it).
+    #[serde(deserialize_with = "super::stored::stamp")]
+    pub(crate) changed_at: Revision,
 }
 
 impl TenantService {

@@ -4,8 +4,8 @@
 
 use super::{
     ids::{
-        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId,
-        TenantId, Timestamp, UserId,
+        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, Revision, SecurityGroupId,
+        ServiceId, TenantId, Timestamp, UserId,
     },
     model::{Snapshot, TenantService, TenantState},
     mutation::{
@@ -48,6 +48,8 @@ pub struct TenantRecord {
     pub owner: UserId,
     /// Subscribed services, sorted.
     pub services: Vec<ServiceId>,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A registered service.
@@ -57,6 +59,8 @@ pub struct ServiceRecord {
     pub id: ServiceId,
     /// Its definition as registered.
     pub definition: ServiceDefinition,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A user of a tenant.
@@ -78,6 +82,8 @@ pub struct UserRecord {
     pub services: Vec<ServiceId>,
     /// Failed sign-ins in a row.
     pub failed_sign_ins: u32,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A directory group.
@@ -89,6 +95,8 @@ pub struct GroupRecord {
     pub name: String,
     /// Direct members, sorted.
     pub members: Vec<Subject>,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// An object or container.
@@ -104,6 +112,8 @@ pub struct ObjectRecord {
     pub parent: Option<ObjectId>,
     /// Related objects, sorted.
     pub related: Vec<ObjectId>,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A security group, or the built-in Administrators group.
@@ -123,6 +133,8 @@ pub struct SecurityGroupRecord {
     pub members: Vec<Subject>,
     /// Whether it is the built-in Administrators group.
     pub built_in: bool,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A permission level.
@@ -136,6 +148,8 @@ pub struct LevelRecord {
     pub description: String,
     /// Its permissions as written.
     pub permissions: PermissionSet,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 /// A grant.
@@ -151,6 +165,8 @@ pub struct GrantRecord {
     pub node: GrantNode,
     /// Until when.
     pub expires_at: Option<Timestamp>,
+    /// The revision of its last change (0: unchanged since before that was kept).
+    pub changed_at: Revision,
 }
 
 fn sorted<T: Ord + Clone>(items: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -245,6 +261,7 @@ impl Snapshot {
             customer: state.customer.clone(),
             owner: state.owner.clone(),
             services: sorted(state.services.keys().cloned()),
+            changed_at: state.changed_at,
         })
     }
 
@@ -255,6 +272,7 @@ impl Snapshot {
             .map(|state| ServiceRecord {
                 id: service.clone(),
                 definition: state.definition.clone(),
+                changed_at: state.changed_at,
             })
             .ok_or_else(|| not_found("service", service))
     }
@@ -267,6 +285,7 @@ impl Snapshot {
             .map(|(id, state)| ServiceRecord {
                 id: id.clone(),
                 definition: state.definition.clone(),
+                changed_at: state.changed_at,
             })
             .collect();
         sorted_by_id(records, |r| r.id.as_str())
@@ -312,6 +331,7 @@ impl Snapshot {
             id: group.clone(),
             name: found.name.clone(),
             members: sorted(found.members.iter().cloned()),
+            changed_at: found.changed_at,
         })
     }
 
@@ -325,6 +345,7 @@ impl Snapshot {
                 id: id.clone(),
                 name: g.name.clone(),
                 members: sorted(g.members.iter().cloned()),
+                changed_at: g.changed_at,
             })
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
@@ -348,6 +369,7 @@ impl Snapshot {
             name: found.name.clone(),
             parent: found.parent.clone(),
             related: sorted(found.related.iter().cloned()),
+            changed_at: found.changed_at,
         })
     }
 
@@ -375,6 +397,7 @@ impl Snapshot {
                 name: o.name.clone(),
                 parent: o.parent.clone(),
                 related: sorted(o.related.iter().cloned()),
+                changed_at: o.changed_at,
             })
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
@@ -403,6 +426,7 @@ impl Snapshot {
             scope: found.scope.clone(),
             members: sorted(found.members.iter().cloned()),
             built_in: false,
+            changed_at: found.changed_at,
         })
     }
 
@@ -424,6 +448,7 @@ impl Snapshot {
                 scope: sg.scope.clone(),
                 members: sorted(sg.members.iter().cloned()),
                 built_in: false,
+                changed_at: sg.changed_at,
             })
             .collect();
         records.push(administrators_record(objects));
@@ -447,6 +472,7 @@ impl Snapshot {
             name: found.name.clone(),
             description: found.description.clone(),
             permissions: found.permissions.clone(),
+            changed_at: found.changed_at,
         })
     }
 
@@ -465,6 +491,7 @@ impl Snapshot {
                 name: l.name.clone(),
                 description: l.description.clone(),
                 permissions: l.permissions.clone(),
+                changed_at: l.changed_at,
             })
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
@@ -516,6 +543,7 @@ fn user_record(id: &UserId, user: &super::model::UserState, failed_sign_ins: u32
         role: user.role.clone(),
         services: sorted(user.services.iter().cloned()),
         failed_sign_ins,
+        changed_at: user.changed_at,
     }
 }
 
@@ -526,6 +554,7 @@ fn grant_record(id: &GrantId, grant: &super::model::GrantState) -> GrantRecord {
         access: grant.access.clone(),
         node: grant.node.clone(),
         expires_at: grant.expires_at,
+        changed_at: grant.changed_at,
     }
 }
 
@@ -539,5 +568,6 @@ fn administrators_record(objects: &TenantService) -> SecurityGroupRecord {
         scope: ObjectScope::AllObjects,
         members: sorted(objects.administrators.iter().cloned()),
         built_in: true,
+        changed_at: objects.administrators_changed_at,
     }
 }

@@ -15,24 +15,24 @@ use proptest::prelude::*;
 
 use crate::reference::Reference;
 
-const NOW: Timestamp = Timestamp::from_unix_millis(10_000_000);
-const USERS: u8 = 6;
+pub(crate) const NOW: Timestamp = Timestamp::from_unix_millis(10_000_000);
+pub(crate) const USERS: u8 = 6;
 const GROUPS: u8 = 4;
 const OBJECTS: u8 = 10;
 
-fn tenant() -> TenantId {
+pub(crate) fn tenant() -> TenantId {
     TenantId::parse("t").unwrap()
 }
-fn service(i: u8) -> ServiceId {
+pub(crate) fn service(i: u8) -> ServiceId {
     ServiceId::parse(if i.is_multiple_of(2) { "crm" } else { "iaas" }).unwrap()
 }
-fn user(i: u8) -> UserId {
+pub(crate) fn user(i: u8) -> UserId {
     UserId::parse(&format!("u{}", i % USERS)).unwrap()
 }
-fn group(i: u8) -> GroupId {
+pub(crate) fn group(i: u8) -> GroupId {
     GroupId::parse(&format!("g{}", i % GROUPS)).unwrap()
 }
-fn object(i: u8) -> ObjectId {
+pub(crate) fn object(i: u8) -> ObjectId {
     ObjectId::parse(&format!("o{}", i % OBJECTS)).unwrap()
 }
 fn subject(i: u8) -> Subject {
@@ -61,7 +61,7 @@ fn set(bits: u8) -> PermissionSet {
 
 /// One random step, with small numbers that map onto the id pools.
 #[derive(Debug, Clone)]
-enum Op {
+pub(crate) enum Op {
     Status(u8, u8),
     Role(u8, u8, u8),
     Transfer(u8),
@@ -83,7 +83,7 @@ enum Op {
     Invite(u8),
 }
 
-fn op() -> impl Strategy<Value = Op> {
+pub(crate) fn op() -> impl Strategy<Value = Op> {
     let n = any::<u8>;
     prop_oneof![
         1 => (n(), n()).prop_map(|(a, b)| Op::Status(a, b)),
@@ -137,7 +137,7 @@ fn new_user(i: u8) -> NewUser {
     }
 }
 
-fn to_mutation(op: &Op) -> Mutation {
+pub(crate) fn to_mutation(op: &Op) -> Mutation {
     let t = tenant();
     match op.clone() {
         Op::Status(u, s) => Mutation::SetUserStatus {
@@ -333,7 +333,7 @@ fn to_mutation(op: &Op) -> Mutation {
 
 /// Two services with the same small catalog, a tenant subscribing to both, its owner u0
 /// and invited users.
-fn setup() -> Vec<Mutation> {
+pub(crate) fn setup() -> Vec<Mutation> {
     let object_type = |name: &str, top: bool, contains: &[&str]| ObjectType {
         name: name.into(),
         top_level: top,

@@ -1,6 +1,5 @@
 //! Engine records ↔ protobuf resources, each with its etag.
 
-use prost::Message;
 use tonic::Status;
 
 use super::super::{
@@ -11,21 +10,16 @@ use super::super::{
 };
 use crate::engine::{
     Access, AdminFunctions, DemotionPolicy, GrantNode, GrantRecord, GroupId, GroupRecord,
-    LevelRecord, ObjectId, ObjectRecord, ObjectScope, ObjectType, PermissionSet,
+    LevelRecord, ObjectId, ObjectRecord, ObjectScope, ObjectType, PermissionSet, Revision,
     SecurityGroupRecord, ServiceDefinition, ServiceId, ServiceRecord, Subject, TenantRecord,
     TenantRole, Timestamp, UserId, UserKind, UserRecord, UserStatus,
 };
 
-/// The etag of a resource: a hash of its encoding (with the etag field empty), so it
-/// changes exactly when something a client can see changes.
-pub(crate) fn etag_of(message: &impl Message) -> String {
-    // FNV-1a: stable across processes and versions, unlike the std hasher.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in message.encode_to_vec() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+/// The etag of a resource: the revision of its last change. The engine stamps a resource
+/// with every change that alters what a client sees of it, so the etag changes exactly
+/// then, and reading it costs nothing.
+pub(crate) fn etag(changed_at: Revision) -> String {
+    format!("r{changed_at}")
 }
 
 fn ids<T: ToString>(items: &[T]) -> Vec<String> {
@@ -37,7 +31,7 @@ fn patterns(set: &PermissionSet) -> Vec<String> {
 }
 
 pub(crate) fn tenant(record: &TenantRecord) -> pb::Tenant {
-    let mut out = pb::Tenant {
+    pb::Tenant {
         id: record.id.to_string(),
         name: record.name.clone(),
         customer: record
@@ -47,15 +41,13 @@ pub(crate) fn tenant(record: &TenantRecord) -> pb::Tenant {
             .unwrap_or_default(),
         owner: record.owner.to_string(),
         services: ids(&record.services),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 pub(crate) fn service(record: &ServiceRecord) -> pb::ServiceDefinition {
     let definition = &record.definition;
-    let mut out = pb::ServiceDefinition {
+    pb::ServiceDefinition {
         id: record.id.to_string(),
         display_name: definition.display_name.clone(),
         permissions: ids(&definition.permissions),
@@ -75,10 +67,8 @@ pub(crate) fn service(record: &ServiceRecord) -> pb::ServiceDefinition {
             DemotionPolicy::KeepInAdministrators => pb::DemotionPolicy::KeepInAdministrators,
         }
         .into(),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 /// The definition fields of a request's service, validated (`prefix` names the message).
@@ -250,7 +240,7 @@ pub(crate) fn user(tenant: &str, record: &UserRecord) -> pb::User {
         UserStatus::LockedUntil(until) => (pb::UserStatus::Locked, Some(convert::timestamp(until))),
         UserStatus::Disabled => (pb::UserStatus::Disabled, None),
     };
-    let mut out = pb::User {
+    pb::User {
         tenant: tenant.to_owned(),
         id: record.id.to_string(),
         email: record.email.clone(),
@@ -265,27 +255,23 @@ pub(crate) fn user(tenant: &str, record: &UserRecord) -> pb::User {
         locked_until,
         role: Some(role(&record.role)),
         services: ids(&record.services),
-        etag: String::new(),
+        etag: etag(record.changed_at),
         failed_sign_ins: record.failed_sign_ins,
-    };
-    out.etag = etag_of(&out);
-    out
+    }
 }
 
 pub(crate) fn group(tenant: &str, record: &GroupRecord) -> pb::Group {
-    let mut out = pb::Group {
+    pb::Group {
         tenant: tenant.to_owned(),
         id: record.id.to_string(),
         name: record.name.clone(),
         members: record.members.iter().map(convert::subject).collect(),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 pub(crate) fn object(tenant: &str, service: &str, record: &ObjectRecord) -> pb::Object {
-    let mut out = pb::Object {
+    pb::Object {
         tenant: tenant.to_owned(),
         service: service.to_owned(),
         id: record.id.to_string(),
@@ -297,10 +283,8 @@ pub(crate) fn object(tenant: &str, service: &str, record: &ObjectRecord) -> pb::
             .map(ToString::to_string)
             .unwrap_or_default(),
         related: ids(&record.related),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 pub(crate) fn security_group(
@@ -308,7 +292,7 @@ pub(crate) fn security_group(
     service: &str,
     record: &SecurityGroupRecord,
 ) -> pb::SecurityGroup {
-    let mut out = pb::SecurityGroup {
+    pb::SecurityGroup {
         tenant: tenant.to_owned(),
         service: service.to_owned(),
         id: record.id.to_string(),
@@ -327,24 +311,20 @@ pub(crate) fn security_group(
         }),
         members: record.members.iter().map(convert::subject).collect(),
         built_in: record.built_in,
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 pub(crate) fn level(tenant: &str, service: &str, record: &LevelRecord) -> pb::PermissionLevel {
-    let mut out = pb::PermissionLevel {
+    pb::PermissionLevel {
         tenant: tenant.to_owned(),
         service: service.to_owned(),
         id: record.id.to_string(),
         name: record.name.clone(),
         description: record.description.clone(),
         permissions: patterns(&record.permissions),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 pub(crate) fn grant(tenant: &str, service: &str, record: &GrantRecord) -> pb::Grant {
@@ -352,7 +332,7 @@ pub(crate) fn grant(tenant: &str, service: &str, record: &GrantRecord) -> pb::Gr
         Access::Level(level) => (level.to_string(), Vec::new()),
         Access::Permissions(set) => (String::new(), patterns(set)),
     };
-    let mut out = pb::Grant {
+    pb::Grant {
         tenant: tenant.to_owned(),
         service: service.to_owned(),
         id: record.id.to_string(),
@@ -364,10 +344,8 @@ pub(crate) fn grant(tenant: &str, service: &str, record: &GrantRecord) -> pb::Gr
             GrantNode::Object(object) => object.to_string(),
         },
         expires_at: record.expires_at.map(convert::timestamp),
-        etag: String::new(),
-    };
-    out.etag = etag_of(&out);
-    out
+        etag: etag(record.changed_at),
+    }
 }
 
 /// A required subject (user or directory group).

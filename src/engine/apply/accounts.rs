@@ -37,8 +37,12 @@ pub(super) fn apply(
                 .get(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?
                 .status;
+            let at = snapshot.revision;
             if *success {
-                snapshot.forget_sign_in_failures(tenant, user);
+                if snapshot.sign_in_failures(tenant, user) > 0 {
+                    snapshot.forget_sign_in_failures(tenant, user);
+                    snapshot.user_changed(tenant, user, at)?;
+                }
                 return Ok(());
             }
             // Failures while locked neither extend the lock nor count towards the next.
@@ -49,11 +53,12 @@ pub(super) fn apply(
             if count < *lock_after {
                 Arc::make_mut(&mut snapshot.sign_in_failures)
                     .insert((tenant.clone(), user.clone()), count);
-                return Ok(());
+                return snapshot.user_changed(tenant, user, at);
             }
             let until = now.plus_millis(*lock_for_millis);
             if let Some(account) = snapshot.tenant_mut(tenant)?.users.get_mut(user) {
                 account.status = UserStatus::LockedUntil(until);
+                account.changed_at = at;
             }
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
@@ -89,6 +94,19 @@ impl Snapshot {
             .get(&(tenant.clone(), user.clone()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Stamps a user whose failure count changed (it is part of what the user looks like).
+    fn user_changed(
+        &mut self,
+        tenant: &crate::engine::TenantId,
+        user: &crate::engine::UserId,
+        at: crate::engine::Revision,
+    ) -> Result<(), MutationError> {
+        if let Some(account) = self.tenant_mut(tenant)?.users.get_mut(user) {
+            account.changed_at = at;
+        }
+        Ok(())
     }
 
     /// Forgets a user's failure count (unlocked by hand, or deleted).

@@ -3,7 +3,7 @@
 use super::check_text;
 use crate::engine::{
     error::MutationError,
-    ids::{ObjectId, ServiceId},
+    ids::{ObjectId, Revision, SecurityGroupId, ServiceId},
     model::{ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
     mutation::{GrantNode, Mutation, ObjectScope},
 };
@@ -21,6 +21,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
         } => {
             check_text("name", name)?;
             let definition = snapshot.service_state(service)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let objects = state.subscribed_mut(tenant, service)?;
             if objects.objects.contains_key(object) {
@@ -42,6 +43,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     parent: parent.clone(),
                     related: related.clone(),
                     ancestry,
+                    changed_at: at,
                 },
             );
             index_insert(&mut objects.children, parent.clone(), object.clone());
@@ -54,6 +56,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             new_parent,
         } => {
             let definition = snapshot.service_state(service)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let objects = state.subscribed_mut(tenant, service)?;
             let current = objects
@@ -81,6 +84,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             index_insert(children, new_parent.clone(), object.clone());
             if let Some(moved) = objects.objects.get_mut(object) {
                 moved.parent.clone_from(new_parent);
+                moved.changed_at = at;
             }
             objects.replace_ancestries_under(object);
             Ok(())
@@ -90,6 +94,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             service,
             object,
         } => {
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let objects = state.subscribed_mut(tenant, service)?;
             let removed = objects
@@ -105,7 +110,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     children: children.iter().take(10).cloned().collect(),
                 });
             }
-            forget_object(objects, object, &removed);
+            forget_object(objects, object, &removed, at);
             Ok(())
         }
         Mutation::UpdateObject {
@@ -116,6 +121,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             related,
         } => {
             check_text("name", name)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let objects = state.subscribed_mut(tenant, service)?;
             if !objects.objects.contains_key(object) {
@@ -135,6 +141,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if let Some(updated) = objects.objects.get_mut(object) {
                 updated.name.clone_from(name);
                 updated.related.clone_from(related);
+                updated.changed_at = at;
             }
             Ok(())
         }
@@ -188,8 +195,14 @@ pub(super) fn check_placement(
     }
 }
 
-/// Removes an object with the grants on it, its place in scopes and related sets.
-fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &ObjectState) {
+/// Removes an object with the grants on it, its place in scopes and related sets (the
+/// objects and security groups that named it change at `at`).
+fn forget_object(
+    objects: &mut TenantService,
+    object: &ObjectId,
+    removed: &ObjectState,
+    at: Revision,
+) {
     objects.objects.remove(object);
     let children = &mut objects.children;
     index_remove(children, &removed.parent, object);
@@ -205,17 +218,24 @@ fn forget_object(objects: &mut TenantService, object: &ObjectId, removed: &Objec
         for dependent in dependents {
             if let Some(o) = all.get_mut(&dependent) {
                 o.related.remove(object);
+                o.changed_at = at;
             }
         }
     }
-    let scoped = objects
+    let scoped: Vec<SecurityGroupId> = objects
         .security_groups
-        .values()
-        .any(|sg| matches!(&sg.scope, ObjectScope::Objects(set) if set.contains(object)));
-    if scoped {
-        for sg in objects.security_groups.values_mut() {
-            if let ObjectScope::Objects(set) = &mut sg.scope {
+        .iter()
+        .filter(|(_, sg)| matches!(&sg.scope, ObjectScope::Objects(set) if set.contains(object)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    if !scoped.is_empty() {
+        let all = &mut objects.security_groups;
+        for id in scoped {
+            if let Some(sg) = all.get_mut(&id)
+                && let ObjectScope::Objects(set) = &mut sg.scope
+            {
                 set.remove(object);
+                sg.changed_at = at;
             }
         }
     }

@@ -5,12 +5,14 @@ use std::{collections::BTreeSet, sync::Arc};
 use super::{check_text, new_group, new_user_state, normalized_email};
 use crate::engine::{
     error::MutationError,
-    ids::{ServiceId, UserId},
+    ids::{Revision, ServiceId, UserId},
     model::{Snapshot, TenantState, index_insert, index_remove},
     mutation::{DemotionPolicy, Mutation, Subject, TenantRole, UserKind, UserStatus},
 };
 
 pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), MutationError> {
+    // What a change makes look different is stamped with it.
+    let at = snapshot.revision;
     match mutation {
         Mutation::InviteUser { tenant, user } => {
             let email = normalized_email(&user.email)?;
@@ -27,7 +29,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             state.users.insert(
                 user.user.clone(),
-                new_user_state(user, UserStatus::Invited, TenantRole::StandardUser),
+                new_user_state(user, UserStatus::Invited, TenantRole::StandardUser, at),
             );
             state.emails.insert(email, user.user.clone());
             Ok(())
@@ -46,6 +48,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .get_mut(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             user_state.status = *status;
+            user_state.changed_at = at;
             // Unlocking (or any status set by hand) starts the failure count afresh.
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
@@ -58,7 +61,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .remove(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             state.emails.remove(&removed.email.to_lowercase());
-            forget_subject(state, &Subject::User(user.clone()));
+            forget_subject(state, &Subject::User(user.clone()), at);
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
         }
@@ -86,7 +89,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             let subject = Subject::User(user.clone());
             for service in new_admin_of.difference(&old_admin_of) {
                 let tenant_service = state.subscribed_mut(tenant, service)?;
-                Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone());
+                if Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
+                    tenant_service.administrators_changed_at = at;
+                }
             }
             // Demotion: the service's registered policy decides whether the user leaves its
             // Administrators group now or stays until removed by hand.
@@ -94,14 +99,16 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 let policy = services.get(service).map(|s| s.definition.demotion);
                 if policy == Some(DemotionPolicy::RemoveFromAdministrators)
                     && let Ok(tenant_service) = state.subscribed_mut(tenant, service)
+                    && Arc::make_mut(&mut tenant_service.administrators).remove(&subject)
                 {
-                    Arc::make_mut(&mut tenant_service.administrators).remove(&subject);
+                    tenant_service.administrators_changed_at = at;
                 }
             }
             if let Some(user_state) = state.users.get_mut(user) {
                 // Administering a service includes reaching it.
                 user_state.services.extend(new_admin_of.iter().cloned());
                 user_state.role = role.clone();
+                user_state.changed_at = at;
             }
             Ok(())
         }
@@ -136,11 +143,14 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             // the same change that makes the new one owner.
             if let Some(old) = users.get_mut(&old_owner) {
                 old.role = TenantRole::ServiceAdministrator;
+                old.changed_at = at;
             }
             if let Some(new) = users.get_mut(new_owner) {
                 new.role = TenantRole::Owner;
+                new.changed_at = at;
             }
             state.owner = new_owner.clone();
+            state.changed_at = at;
             Ok(())
         }
         Mutation::GrantServiceAccess {
@@ -160,6 +170,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{user}/{service}"),
                 ));
             }
+            user_state.changed_at = at;
             Ok(())
         }
         Mutation::RevokeServiceAccess {
@@ -178,6 +189,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{user}/{service}"),
                 ));
             }
+            user_state.changed_at = at;
             Ok(())
         }
         Mutation::CreateGroup {
@@ -190,7 +202,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if state.groups.contains_key(group) {
                 return Err(MutationError::exists("group", group));
             }
-            state.groups.insert(group.clone(), new_group(name));
+            state.groups.insert(group.clone(), new_group(name, at));
             Ok(())
         }
         Mutation::DeleteGroup { tenant, group } => {
@@ -204,7 +216,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             for member in &removed.members {
                 index_remove(member_of, member, &as_subject);
             }
-            forget_subject(state, &Subject::Group(group.clone()));
+            forget_subject(state, &Subject::Group(group.clone()), at);
             Ok(())
         }
         Mutation::AddGroupMember {
@@ -239,6 +251,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{} in {group}", member.id()),
                 ));
             }
+            group_state.changed_at = at;
             index_insert(
                 &mut state.member_of,
                 member.clone(),
@@ -262,6 +275,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{} in {group}", member.id()),
                 ));
             }
+            group_state.changed_at = at;
             index_remove(&mut state.member_of, member, &Subject::Group(group.clone()));
             Ok(())
         }
@@ -295,6 +309,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if let Some(user_state) = state.users.get_mut(user) {
                 user_state.email.clone_from(email);
                 user_state.display_name.clone_from(display_name);
+                user_state.changed_at = at;
             }
             Ok(())
         }
@@ -310,6 +325,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .get_mut(group)
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             group_state.name.clone_from(name);
+            group_state.changed_at = at;
             Ok(())
         }
         _ => Ok(()),
@@ -346,8 +362,9 @@ fn app_admin_services(role: &TenantRole) -> BTreeSet<ServiceId> {
     }
 }
 
-/// Removes every membership and grant naming `subject` (its deletion).
-fn forget_subject(state: &mut TenantState, subject: &Subject) {
+/// Removes every membership and grant naming `subject` (its deletion at `at`, which the
+/// groups and security groups it leaves change at).
+fn forget_subject(state: &mut TenantState, subject: &Subject, at: Revision) {
     if let Some(parents) = state.member_of.remove(subject) {
         let groups = &mut state.groups;
         for parent in parents {
@@ -356,6 +373,7 @@ fn forget_subject(state: &mut TenantState, subject: &Subject) {
             };
             if let Some(group) = groups.get_mut(&parent) {
                 group.members.remove(subject);
+                group.changed_at = at;
             }
         }
     }
@@ -367,12 +385,16 @@ fn forget_subject(state: &mut TenantState, subject: &Subject) {
             continue;
         }
         let tenant_service = Arc::make_mut(tenant_service);
-        Arc::make_mut(&mut tenant_service.administrators).remove(subject);
+        if tenant_service.administrators.contains(subject) {
+            Arc::make_mut(&mut tenant_service.administrators).remove(subject);
+            tenant_service.administrators_changed_at = at;
+        }
         if let Some(groups) = tenant_service.sg_by_member.remove(subject) {
             let security_groups = &mut tenant_service.security_groups;
             for group in groups {
                 if let Some(sg) = security_groups.get_mut(&group) {
                     sg.members.remove(subject);
+                    sg.changed_at = at;
                 }
             }
         }

@@ -27,6 +27,7 @@
 //! Older checkpoints (versions 1 and 2, which name nodes by id and store no derived state)
 //! decode through `v2.rs`.
 
+mod stamp;
 mod v2;
 
 use std::{collections::BTreeSet, sync::Arc};
@@ -36,14 +37,16 @@ use serde::{
     ser::{SerializeSeq, SerializeStruct},
 };
 
+pub(crate) use stamp::stamp;
+pub use stamp::without_stamps;
 pub use v2::{SnapshotV1, SnapshotV2};
 
 use super::{
     bit_sets::{BitSets, SetsInUse},
     effective::{AccessEntry, NodeSlot, UserAccess, UserGate, restore_gates},
     ids::{
-        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId,
-        Timestamp, UserId,
+        CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, Revision, SecurityGroupId,
+        ServiceId, Timestamp, UserId,
     },
     model::{
         CowMap, FastMap, GrantState, GroupState, LevelState, ObjectState, SecurityGroupState,
@@ -195,11 +198,12 @@ impl Serialize for TenantService {
                 })
             },
         };
-        let mut stored = serializer.serialize_struct("TenantService", 11)?;
+        let mut stored = serializer.serialize_struct("TenantService", 12)?;
         stored.serialize_field("objects", &objects)?;
         stored.serialize_field("next_slot", &self.next_slot)?;
         stored.serialize_field("children", &self.children)?;
         stored.serialize_field("administrators", &self.administrators)?;
+        stored.serialize_field("administrators_changed_at", &self.administrators_changed_at)?;
         stored.serialize_field("security_groups", &self.security_groups)?;
         stored.serialize_field("sg_by_member", &self.sg_by_member)?;
         stored.serialize_field("levels", &self.levels)?;
@@ -218,6 +222,8 @@ pub(crate) struct StoredTenantService {
     next_slot: u32,
     children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     administrators: Arc<BTreeSet<Subject>>,
+    #[serde(deserialize_with = "stamp")]
+    administrators_changed_at: Revision,
     security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
@@ -240,6 +246,7 @@ impl TryFrom<StoredTenantService> for TenantService {
             objects: CowMap::with_capacity(stored.objects.len()),
             children: stored.children,
             administrators: stored.administrators,
+            administrators_changed_at: stored.administrators_changed_at,
             security_groups: stored.security_groups,
             sg_by_member: stored.sg_by_member,
             levels: stored.levels,
@@ -346,6 +353,8 @@ pub(crate) struct StoredTenantState<Service> {
     groups: CowMap<GroupId, GroupState>,
     member_of: CowMap<Subject, BTreeSet<Subject>>,
     services: FastMap<ServiceId, Service>,
+    #[serde(deserialize_with = "stamp")]
+    changed_at: Revision,
 }
 
 impl<Service: Into<Arc<TenantService>>> From<StoredTenantState<Service>> for TenantState {
@@ -363,6 +372,7 @@ impl<Service: Into<Arc<TenantService>>> From<StoredTenantState<Service>> for Ten
                 .into_iter()
                 .map(|(id, service)| (id, service.into()))
                 .collect(),
+            changed_at: stored.changed_at,
         };
         restore_gates(&mut state);
         state

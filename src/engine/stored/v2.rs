@@ -153,6 +153,7 @@ impl From<TenantServiceV2<'_>> for TenantService {
             objects: stored.objects,
             children: stored.children,
             administrators: stored.administrators,
+            administrators_changed_at: Revision::ZERO,
             security_groups: stored.security_groups,
             sg_by_member: stored.sg_by_member,
             levels: stored.levels,

@@ -5,7 +5,7 @@ use redb::{TableDefinition, TableHandle};
 
 use super::{
     AUDIT, CHANGES, CHECKPOINT, GOLDEN_VERSION, changes, expected_audit, framed, frames,
-    golden_path, read_golden,
+    golden_path, read_golden, read_versioned,
     tags::{STORED_ENUMS, pinned},
     variants::held_variants,
     world::{self, View},
@@ -68,22 +68,48 @@ fn todays_encoder_writes_the_golden_change_records() {
     }
 }
 
-/// Version 3 changed only snapshots: a change or audit record of version 2 is the same
-/// bytes after its version byte.
+/// Versions 3 and 4 changed only snapshots: a change or audit record of version 2 or 3 is
+/// the same bytes after its version byte.
 #[test]
-fn version_2_records_decode_as_their_version_3_bytes() {
-    let golden = read_golden(CHANGES);
-    for (bytes, want) in frames(&golden).iter().zip(changes::expected()) {
-        let mut older = bytes.to_vec();
-        older[0] = 2;
-        assert_eq!(codec::decode_change(&older).unwrap(), want);
+fn older_records_decode_as_their_current_bytes() {
+    for version in [2, 3] {
+        let golden = read_golden(CHANGES);
+        for (bytes, want) in frames(&golden).iter().zip(changes::expected()) {
+            let mut older = bytes.to_vec();
+            older[0] = version;
+            assert_eq!(codec::decode_change(&older).unwrap(), want);
+        }
+        let golden = read_golden(AUDIT);
+        for (bytes, want) in frames(&golden).iter().zip(expected_audit()) {
+            let mut older = bytes.to_vec();
+            older[0] = version;
+            assert_eq!(codec::decode_value::<AuditRecord>(&older).unwrap(), want);
+        }
     }
-    let golden = read_golden(AUDIT);
-    for (bytes, want) in frames(&golden).iter().zip(expected_audit()) {
-        let mut older = bytes.to_vec();
-        older[0] = 2;
-        assert_eq!(codec::decode_value::<AuditRecord>(&older).unwrap(), want);
+}
+
+/// The goldens of version 3, kept as written: its records are today's after the version
+/// byte, and its checkpoint is today's world with every resource's last change unknown
+/// (revision 0).
+#[test]
+fn old_goldens_still_decode() {
+    for kind in [CHANGES, AUDIT] {
+        let old = read_versioned(kind, 3);
+        let today = read_golden(kind);
+        let (old, today) = (frames(&old), frames(&today));
+        assert_eq!(old.len(), today.len(), "{kind}");
+        for (old, today) in old.iter().zip(&today) {
+            assert_eq!(old.first(), Some(&3));
+            assert_eq!(old.get(1..), today.get(1..), "{kind}");
+        }
     }
+    let checkpoint = read_versioned(CHECKPOINT, 3);
+    assert_eq!(checkpoint.first(), Some(&3));
+    let decoded = codec::decode_snapshot(&checkpoint).unwrap();
+    assert_eq!(
+        View::of(&decoded),
+        View::of(&world::build()).with_unknown_changes()
+    );
 }
 
 #[test]

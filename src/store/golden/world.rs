@@ -337,6 +337,39 @@ impl View {
     }
 }
 
+impl View {
+    /// This view as a checkpoint that predates the revisions of last changes decodes:
+    /// every resource's last change unknown (revision 0).
+    pub(super) fn with_unknown_changes(mut self) -> Self {
+        let unknown = Revision::ZERO;
+        for service in &mut self.services {
+            service.changed_at = unknown;
+        }
+        self.tenant.changed_at = unknown;
+        for user in &mut self.users {
+            user.changed_at = unknown;
+        }
+        for group in &mut self.groups {
+            group.changed_at = unknown;
+        }
+        for subscription in &mut self.subscriptions {
+            for object in &mut subscription.objects {
+                object.changed_at = unknown;
+            }
+            for group in &mut subscription.security_groups {
+                group.changed_at = unknown;
+            }
+            for level in &mut subscription.levels {
+                level.changed_at = unknown;
+            }
+            for grant in &mut subscription.grants {
+                grant.changed_at = unknown;
+            }
+        }
+        self
+    }
+}
+
 /// Every check in the tenant: each user, each catalog permission, the whole service and
 /// each object; its decision and explanation.
 fn decisions(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::engine::{
     error::MutationError,
-    ids::ServiceId,
+    ids::{Revision, ServiceId},
     model::{Snapshot, TenantService},
     mutation::{Mutation, Subject},
 };
@@ -19,29 +19,32 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             service,
             subject,
         } => {
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             state.subscribed(tenant, service)?;
             state.may_hold_access(subject, service)?;
-            add_administrator(state.subscribed_mut(tenant, service)?, service, subject)
+            add_administrator(state.subscribed_mut(tenant, service)?, service, subject, at)
         }
         Mutation::RemoveAdministrator {
             tenant,
             service,
             subject,
         } => {
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
-            remove_administrator(state.subscribed_mut(tenant, service)?, service, subject)
+            remove_administrator(state.subscribed_mut(tenant, service)?, service, subject, at)
         }
         _ => Ok(()),
     }
 }
 
 /// Adds a member to the built-in Administrators group (by hand, or through its reserved
-/// security-group id: one rule for both).
+/// security-group id: one rule for both), at revision `at`.
 pub(super) fn add_administrator(
     tenant_service: &mut TenantService,
     service: &ServiceId,
     subject: &Subject,
+    at: Revision,
 ) -> Result<(), MutationError> {
     if !Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
         return Err(MutationError::exists(
@@ -49,14 +52,16 @@ pub(super) fn add_administrator(
             format!("{} of {service}", subject.id()),
         ));
     }
+    tenant_service.administrators_changed_at = at;
     Ok(())
 }
 
-/// Removes a member from the built-in Administrators group.
+/// Removes a member from the built-in Administrators group, at revision `at`.
 pub(super) fn remove_administrator(
     tenant_service: &mut TenantService,
     service: &ServiceId,
     subject: &Subject,
+    at: Revision,
 ) -> Result<(), MutationError> {
     if !Arc::make_mut(&mut tenant_service.administrators).remove(subject) {
         return Err(MutationError::not_found(
@@ -64,5 +69,6 @@ pub(super) fn remove_administrator(
             format!("{} of {service}", subject.id()),
         ));
     }
+    tenant_service.administrators_changed_at = at;
     Ok(())
 }

@@ -11,14 +11,16 @@ use super::subject_label;
 use crate::engine::{
     apply::{catalog_of, check_text, objects::check_placement},
     error::MutationError,
-    ids::{GrantId, PermissionLevelId, SecurityGroupId, ServiceId, TenantId},
+    ids::{GrantId, PermissionLevelId, Revision, SecurityGroupId, ServiceId, TenantId},
     model::{FastMap, ServiceState, Snapshot, TenantService},
     mutation::{Access, ServiceDefinition, Subject},
     permission::{PermissionBits, PermissionPattern, PermissionSet},
 };
 
+/// The service as it is kept once `definition` is valid, changed at `at`.
 pub(crate) fn validate_definition(
     definition: &ServiceDefinition,
+    at: Revision,
 ) -> Result<ServiceState, MutationError> {
     check_text("definition.display_name", &definition.display_name)?;
     let catalog = catalog_of(&definition.permissions)?;
@@ -72,6 +74,7 @@ pub(crate) fn validate_definition(
         definition: definition.clone(),
         catalog,
         types,
+        changed_at: at,
     })
 }
 
@@ -86,7 +89,8 @@ pub(in crate::engine::apply) fn update_service(
     definition: &ServiceDefinition,
 ) -> Result<(), MutationError> {
     snapshot.service_state(service)?;
-    let updated = validate_definition(definition)?;
+    // Bits resolved again below are no visible change of the tenants' resources.
+    let updated = validate_definition(definition, snapshot.revision)?;
     let mut tenants: Vec<(&TenantId, &TenantService)> = snapshot
         .tenants
         .iter()

@@ -31,6 +31,7 @@ pub(super) fn apply(
             expires_at,
         } => {
             let definition = snapshot.service_state(service)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             state.subscribed(tenant, service)?;
             state.may_hold_access(subject, service)?;
@@ -60,6 +61,7 @@ pub(super) fn apply(
                     bits,
                     node: node.clone(),
                     expires_at: *expires_at,
+                    changed_at: at,
                 },
             );
             index_insert(

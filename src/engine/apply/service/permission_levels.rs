@@ -24,6 +24,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             check_text("description", description)?;
             let definition = snapshot.service_state(service)?;
             let bits = resolve(&definition, service, permissions)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if let Some((existing, _)) = tenant_service
@@ -44,6 +45,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     description: description.clone(),
                     permissions: permissions.clone(),
                     bits,
+                    changed_at: at,
                 },
             );
             Ok(())

@@ -29,6 +29,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             check_text("description", description)?;
             let definition = snapshot.service_state(service)?;
             let bits = resolve(&definition, service, permissions)?;
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if name.eq_ignore_ascii_case("administrators") {
@@ -66,6 +67,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     bits,
                     scope: scope.clone(),
                     members,
+                    changed_at: at,
                 },
             );
             Ok(())
@@ -94,12 +96,13 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             group,
             member,
         } => {
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             state.subscribed(tenant, service)?;
             state.may_hold_access(member, service)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if group.as_str() == ADMINISTRATORS_GROUP {
-                return administrators::add_administrator(tenant_service, service, member);
+                return administrators::add_administrator(tenant_service, service, member, at);
             }
             let sg = tenant_service
                 .security_groups
@@ -111,6 +114,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{} in {group}", member.id()),
                 ));
             }
+            sg.changed_at = at;
             index_insert(
                 &mut tenant_service.sg_by_member,
                 member.clone(),
@@ -124,10 +128,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             group,
             member,
         } => {
+            let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let tenant_service = state.subscribed_mut(tenant, service)?;
             if group.as_str() == ADMINISTRATORS_GROUP {
-                return administrators::remove_administrator(tenant_service, service, member);
+                return administrators::remove_administrator(tenant_service, service, member, at);
             }
             let sg = tenant_service
                 .security_groups
@@ -139,6 +144,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     format!("{} in {group}", member.id()),
                 ));
             }
+            sg.changed_at = at;
             index_remove(&mut tenant_service.sg_by_member, member, group);
             Ok(())
         }
