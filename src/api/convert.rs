@@ -6,8 +6,8 @@ use tonic::{Request, Status};
 
 use super::{pb, status::invalid_field};
 use crate::engine::{
-    Denial, GrantNode, GrantSource, GrantTrace, IdError, Permission, Revision, Subject, Timestamp,
-    UserStatus,
+    Denial, GrantNode, GrantSource, GrantTrace, IdError, Permission, Revision, Subject, SyncRule,
+    Timestamp, UserStatus,
 };
 
 /// Parses a required id field.
@@ -112,6 +112,16 @@ pub(crate) fn node(node: &GrantNode, service: &str) -> pb::NodeRef {
             kind: pb::NodeKind::Object.into(),
             id: object.to_string(),
         },
+    }
+}
+
+/// Why a member is in an Administrators group, as the wire names it.
+pub(crate) fn sync_rule(rule: SyncRule) -> pb::SyncRule {
+    match rule {
+        SyncRule::Owner => pb::SyncRule::Owner,
+        SyncRule::ServiceAdministrator => pb::SyncRule::ServiceAdministrator,
+        SyncRule::CustomizedAdministrator => pb::SyncRule::CustomizedAdministrator,
+        SyncRule::ApplicationAdministrator => pb::SyncRule::ApplicationAdministrator,
     }
 }
 

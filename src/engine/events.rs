@@ -15,6 +15,7 @@ use super::{
     ids::{ObjectId, Revision, ServiceId, TenantId, Timestamp, UserId},
     model::Snapshot,
     mutation::{Mutation, TenantRole, UserStatus},
+    synced::SyncedChange,
 };
 
 /// The kind of a domain event. Stored by variant index: new kinds go last (see
@@ -134,6 +135,10 @@ pub struct ChangeContext {
     pub notify: Vec<UserId>,
     /// Whose decisions may have changed.
     pub invalidations: Vec<Invalidation>,
+    /// Members synchronised into (or out of) services' Administrators groups by this
+    /// change (added in codec version 4).
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
+    pub synced: Vec<SyncedChange>,
 }
 
 impl ChangeContext {
@@ -146,6 +151,7 @@ impl ChangeContext {
             kind: Snapshot::empty().event_kind(mutation),
             tenant: touched.tenant.clone(),
             service: touched.service.clone(),
+            synced: Vec::new(),
             notify: Vec::new(),
             invalidations: touched
                 .tenant
@@ -181,9 +187,18 @@ impl Snapshot {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
             _ => None,
         };
+        // The tenant as it was, where the change may move synced administrators (shared,
+        // not copied: the change copies what it alters).
+        let tenant_before = moves_synced_administrators(mutation)
+            .and_then(|tenant| self.tenants.get(tenant).cloned());
         match self.apply_in_place(revision, mutation, now) {
             Ok(affected) => {
-                let context = describe(&self, mutation, kind, status_before, affected);
+                let mut context = describe(&self, mutation, kind, status_before, affected);
+                if let Some(tenant) = moves_synced_administrators(mutation)
+                    && let Some(after) = self.tenants.get(tenant)
+                {
+                    context.synced = after.synced_changes(tenant_before.as_deref());
+                }
                 Ok((self, context))
             }
             Err(err) => Err((self, err)),
@@ -283,6 +298,22 @@ impl Snapshot {
     }
 }
 
+/// The tenant in which `mutation` may move members into or out of the Administrators
+/// groups by a rule: role changes, deletions, subscriptions and the group's own members.
+fn moves_synced_administrators(mutation: &Mutation) -> Option<&TenantId> {
+    match mutation {
+        Mutation::SetTenantRole { tenant, .. }
+        | Mutation::TransferOwnership { tenant, .. }
+        | Mutation::DeleteUser { tenant, .. }
+        | Mutation::SubscribeService { tenant, .. }
+        | Mutation::AddAdministrator { tenant, .. }
+        | Mutation::RemoveAdministrator { tenant, .. }
+        | Mutation::AddSecurityGroupMember { tenant, .. }
+        | Mutation::RemoveSecurityGroupMember { tenant, .. } => Some(tenant),
+        _ => None,
+    }
+}
+
 /// The context of `mutation`, now applied to `after`.
 fn describe(
     after: &Snapshot,
@@ -355,6 +386,7 @@ fn describe(
         service: touched.service,
         notify,
         invalidations,
+        synced: Vec::new(),
     }
 }
 

@@ -31,6 +31,7 @@ mod permission;
 mod placement;
 mod resources;
 mod stored;
+mod synced;
 mod touch;
 mod view;
 
@@ -61,7 +62,8 @@ pub use resources::{
     ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
     SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
-pub use stored::{SnapshotV1, SnapshotV2, without_stamps};
+pub use stored::{SnapshotV1, SnapshotV2, before_v4};
+pub use synced::{SyncRule, SyncedChange, SyncedMember};
 pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};
 

@@ -111,7 +111,7 @@ pub(crate) struct ServiceState {
     pub(crate) catalog: Catalog,
     pub(crate) types: FastMap<String, ObjectType>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -132,7 +132,7 @@ pub(crate) struct TenantState {
     pub(crate) member_of: CowMap<Subject, BTreeSet<Subject>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
     /// The revision of its last visible change (name, customer, owner, services) (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -147,7 +147,7 @@ pub(crate) struct UserState {
     /// Services the user was given access to (owner and service admins reach all anyway).
     pub(crate) services: BTreeSet<ServiceId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -180,7 +180,7 @@ pub(crate) struct GroupState {
     pub(crate) name: String,
     pub(crate) members: BTreeSet<Subject>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -236,7 +236,7 @@ pub(crate) struct ObjectState {
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: BTreeSet<ObjectId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -251,7 +251,7 @@ pub(crate) struct SecurityGroupState {
     pub(crate) scope: ObjectScope,
     pub(crate) members: BTreeSet<Subject>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -263,7 +263,7 @@ pub(crate) struct LevelState {
     pub(crate) permissions: PermissionSet,
     pub(crate) bits: PermissionBits,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 
@@ -278,7 +278,7 @@ pub(crate) struct GrantState {
     pub(crate) node: GrantNode,
     pub(crate) expires_at: Option<super::ids::Timestamp>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
-    #[serde(deserialize_with = "super::stored::stamp")]
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
 }
 

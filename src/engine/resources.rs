@@ -13,6 +13,7 @@ use super::{
         UserStatus,
     },
     permission::{PermissionPattern, PermissionSet},
+    synced::SyncedMember,
 };
 
 /// Display name of the built-in Administrators group.
@@ -129,8 +130,10 @@ pub struct SecurityGroupRecord {
     pub permissions: PermissionSet,
     /// Object scope.
     pub scope: ObjectScope,
-    /// Direct members, sorted.
+    /// Direct members, sorted (for the built-in group: those added by hand).
     pub members: Vec<Subject>,
+    /// For the built-in group: the members synchronised into it by a rule, sorted.
+    pub synced: Vec<SyncedMember>,
     /// Whether it is the built-in Administrators group.
     pub built_in: bool,
     /// The revision of its last change (0: unchanged since before that was kept).
@@ -412,7 +415,11 @@ impl Snapshot {
     ) -> Result<SecurityGroupRecord, NotFound> {
         let objects = self.tenant_service(tenant, service)?;
         if group.as_str() == super::ADMINISTRATORS_GROUP {
-            return Ok(administrators_record(objects));
+            return Ok(administrators_record(
+                self.resource_tenant(tenant)?,
+                service,
+                objects,
+            ));
         }
         let found = objects
             .security_groups
@@ -425,6 +432,7 @@ impl Snapshot {
             permissions: found.permissions.clone(),
             scope: found.scope.clone(),
             members: sorted(found.members.iter().cloned()),
+            synced: Vec::new(),
             built_in: false,
             changed_at: found.changed_at,
         })
@@ -447,11 +455,16 @@ impl Snapshot {
                 permissions: sg.permissions.clone(),
                 scope: sg.scope.clone(),
                 members: sorted(sg.members.iter().cloned()),
+                synced: Vec::new(),
                 built_in: false,
                 changed_at: sg.changed_at,
             })
             .collect();
-        records.push(administrators_record(objects));
+        records.push(administrators_record(
+            self.resource_tenant(tenant)?,
+            service,
+            objects,
+        ));
         Ok(sorted_by_id(records, |r| r.id.as_str()))
     }
 
@@ -558,7 +571,18 @@ fn grant_record(id: &GrantId, grant: &super::model::GrantState) -> GrantRecord {
     }
 }
 
-fn administrators_record(objects: &TenantService) -> SecurityGroupRecord {
+/// The built-in group: its members added by hand (and those kept after a demotion), and
+/// its synced members with their rules.
+fn administrators_record(
+    tenant: &TenantState,
+    service: &ServiceId,
+    objects: &TenantService,
+) -> SecurityGroupRecord {
+    let by_hand = objects
+        .administrators
+        .iter()
+        .filter(|subject| !tenant.is_synced_administrator(service, subject))
+        .cloned();
     SecurityGroupRecord {
         id: SecurityGroupId::parse(super::ADMINISTRATORS_GROUP)
             .unwrap_or_else(|_| unreachable!("the reserved id is a valid id")),
@@ -566,7 +590,8 @@ fn administrators_record(objects: &TenantService) -> SecurityGroupRecord {
         description: "built in: every permission of the service on every object".to_owned(),
         permissions: PermissionSet(vec![PermissionPattern::All]),
         scope: ObjectScope::AllObjects,
-        members: sorted(objects.administrators.iter().cloned()),
+        members: sorted(by_hand),
+        synced: tenant.synced_administrators(service, objects),
         built_in: true,
         changed_at: objects.administrators_changed_at,
     }

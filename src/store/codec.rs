@@ -9,7 +9,7 @@
 //! in memory, see `engine/stored/`), so that start-up rebuilds little; versions 1 and 2
 //! decode through their own layouts ([`SnapshotV1`], [`SnapshotV2`]), which rebuild it.
 //! Version 4 adds to each resource of a snapshot the revision of its last change (its
-//! etag); older snapshots decode with revision 0 there (`engine::without_stamps`).
+//! etag); older snapshots decode with revision 0 there (`engine::before_v4`).
 //! Change and audit records have kept one layout since version 2.
 //!
 //! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{
     ChangeContext, ChangeRecord, Mutation, Revision, Snapshot, SnapshotV1, SnapshotV2, Timestamp,
-    without_stamps,
+    before_v4,
 };
 
 /// The encoding version this build writes. Version 2 added the change context (event kind,
@@ -83,7 +83,12 @@ struct ChangeRecordV1 {
 pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
     let (version, body) = split_version(bytes)?;
     if version > 1 {
-        return postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()));
+        let decoded = if version < 4 {
+            before_v4(|| postcard::from_bytes(body))
+        } else {
+            postcard::from_bytes(body)
+        };
+        return decoded.map_err(|err| CodecError::Malformed(err.to_string()));
     }
     let old: ChangeRecordV1 =
         postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()))?;
@@ -102,9 +107,9 @@ pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let (version, body) = split_version(bytes)?;
     let decoded = match version {
-        1 => without_stamps(|| postcard::from_bytes::<SnapshotV1>(body)).map(Snapshot::from),
-        2 => without_stamps(|| postcard::from_bytes::<SnapshotV2>(body)).map(Snapshot::from),
-        3 => without_stamps(|| postcard::from_bytes(body)),
+        1 => before_v4(|| postcard::from_bytes::<SnapshotV1>(body)).map(Snapshot::from),
+        2 => before_v4(|| postcard::from_bytes::<SnapshotV2>(body)).map(Snapshot::from),
+        3 => before_v4(|| postcard::from_bytes(body)),
         _ => postcard::from_bytes(body),
     };
     decoded.map_err(|err| CodecError::Malformed(err.to_string()))
@@ -173,6 +178,7 @@ mod tests {
                     objects: Vec::new(),
                     everyone: true,
                 }],
+                synced: Vec::new(),
             },
         };
         assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);

@@ -34,6 +34,23 @@ struct Admin {
 }
 
 impl Admin {
+    /// The service's built-in Administrators group, read by the owner.
+    async fn administrators_group(&mut self) -> pb::SecurityGroup {
+        self.security
+            .get_security_group(pb::SecurityGroupRefRequest {
+                actor: OWNER.into(),
+                tenant: TENANT.into(),
+                service: SERVICE.into(),
+                security_group: "administrators".into(),
+                etag: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .security_group
+            .unwrap()
+    }
+
     async fn connect(server: &TestServer) -> Self {
         let channel = server.channel().await;
         Self {
@@ -1340,26 +1357,58 @@ async fn demoted_stays_administrator(policy: pb::DemotionPolicy) -> bool {
         ..Default::default()
     };
     admin.set_role(OWNER, "ann", app_admin).await.unwrap();
-    let members = |group: pb::SecurityGroup| group.members.iter().any(|m| m.id == "ann");
-    let get = pb::SecurityGroupRefRequest {
-        actor: OWNER.into(),
-        tenant: TENANT.into(),
-        service: SERVICE.into(),
-        security_group: "administrators".into(),
-        etag: String::new(),
-    };
-    let before = admin
-        .security
-        .get_security_group(get.clone())
-        .await
-        .unwrap();
-    assert!(members(before.into_inner().security_group.unwrap()));
+    let before = admin.administrators_group().await;
+    // Synced by her role, not a member added by hand.
+    assert!(before.synced_members.iter().any(|m| {
+        m.member.as_ref().is_some_and(|s| s.id == "ann")
+            && m.rule() == pb::SyncRule::ApplicationAdministrator
+    }));
+    assert!(!before.members.iter().any(|m| m.id == "ann"));
     admin
         .set_role(OWNER, "ann", role(pb::RoleKind::StandardUser))
         .await
         .unwrap();
-    let after = admin.security.get_security_group(get).await.unwrap();
-    members(after.into_inner().security_group.unwrap())
+    let after = admin.administrators_group().await;
+    assert!(
+        !after
+            .synced_members
+            .iter()
+            .any(|m| m.member.as_ref().is_some_and(|s| s.id == "ann"))
+    );
+    // Kept (where the policy keeps): a member as if added by hand.
+    after.members.iter().any(|m| m.id == "ann")
+}
+
+#[tokio::test]
+async fn rule_the_administrators_group_shows_every_synced_member_with_its_rule() {
+    let (_server, mut admin) = started().await;
+    admin.user("sam").await;
+    admin
+        .set_role(OWNER, "sam", role(pb::RoleKind::ServiceAdministrator))
+        .await
+        .unwrap();
+    let group = admin.administrators_group().await;
+    let synced: Vec<(String, pb::SyncRule)> = group
+        .synced_members
+        .iter()
+        .map(|m| (m.member.clone().unwrap_or_default().id, m.rule()))
+        .collect();
+    assert_eq!(
+        synced,
+        [
+            (OWNER.to_owned(), pb::SyncRule::Owner),
+            ("sam".to_owned(), pb::SyncRule::ServiceAdministrator),
+        ]
+    );
+    assert!(group.members.is_empty());
+    // A role change moves a synced member, so the group's etag changes with it.
+    admin
+        .set_role(OWNER, "sam", role(pb::RoleKind::StandardUser))
+        .await
+        .unwrap();
+    let after = admin.administrators_group().await;
+    assert_eq!(after.synced_members.len(), 1);
+    assert_ne!(after.etag, group.etag);
 }
 
 #[tokio::test]

@@ -573,3 +573,92 @@ async fn a_one_tenant_stream_gets_checkpoints_past_other_tenants_changes() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].tenant, "t1");
 }
+
+#[tokio::test]
+async fn events_name_the_members_they_synchronise_into_or_out_of_administrators_groups() {
+    let server = server(&[]).await;
+    let service = authzd::engine::ServiceId::parse("crm").unwrap();
+    let ann = UserId::parse("ann").unwrap();
+    let first = server
+        .apply([
+            Mutation::RegisterService {
+                service: service.clone(),
+                definition: authzd::engine::ServiceDefinition {
+                    display_name: "CRM".into(),
+                    permissions: vec![authzd::engine::Permission::parse("backup.run").unwrap()],
+                    object_types: Vec::new(),
+                    demotion: authzd::engine::DemotionPolicy::RemoveFromAdministrators,
+                },
+            },
+            create_tenant(0),
+        ])
+        .await
+        .get();
+    let mut stream = watch(
+        server.channel().await,
+        pb::WatchRequest {
+            start_revision: Some(first),
+            ..Default::default()
+        },
+    )
+    .await;
+    let last = server
+        .apply([
+            Mutation::SubscribeService {
+                tenant: tenant(0),
+                service: service.clone(),
+            },
+            Mutation::InviteUser {
+                tenant: tenant(0),
+                user: NewUser {
+                    user: ann.clone(),
+                    email: "ann@t0.example".into(),
+                    display_name: "Ann".into(),
+                    kind: UserKind::Local,
+                },
+            },
+            Mutation::SetUserStatus {
+                tenant: tenant(0),
+                user: ann.clone(),
+                status: authzd::engine::UserStatus::Active,
+            },
+            Mutation::TransferOwnership {
+                tenant: tenant(0),
+                new_owner: ann.clone(),
+            },
+        ])
+        .await
+        .get();
+    let events = events_until(&mut stream, last).await;
+    let synced = |event: &pb::ChangeEvent| -> Vec<(String, String, pb::SyncRule, bool)> {
+        event
+            .synced
+            .iter()
+            .map(|c| {
+                let member = c.member.clone().unwrap_or_default().id;
+                (c.service.clone(), member, c.rule(), c.joined)
+            })
+            .collect()
+    };
+    let crm = || "crm".to_owned();
+    assert_eq!(
+        synced(&events[0]),
+        [(crm(), "owner".to_owned(), pb::SyncRule::Owner, true)],
+        "a subscription fills the new group"
+    );
+    assert!(synced(&events[1]).is_empty() && synced(&events[2]).is_empty());
+    assert_eq!(
+        synced(&events[3]),
+        [
+            (crm(), "ann".to_owned(), pb::SyncRule::Owner, true),
+            (crm(), "owner".to_owned(), pb::SyncRule::Owner, false),
+            (
+                crm(),
+                "owner".to_owned(),
+                pb::SyncRule::ServiceAdministrator,
+                true
+            ),
+        ],
+        "the old owner stays, as a service administrator"
+    );
+}

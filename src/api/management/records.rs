@@ -311,6 +311,14 @@ pub(crate) fn security_group(
         }),
         members: record.members.iter().map(convert::subject).collect(),
         built_in: record.built_in,
+        synced_members: record
+            .synced
+            .iter()
+            .map(|synced| pb::SyncedMember {
+                member: Some(convert::subject(&synced.subject)),
+                rule: convert::sync_rule(synced.rule).into(),
+            })
+            .collect(),
         etag: etag(record.changed_at),
     }
 }

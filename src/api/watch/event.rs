@@ -39,6 +39,16 @@ pub(super) fn event(record: &ChangeRecord) -> pb::ChangeEvent {
                 everyone: i.everyone,
             })
             .collect(),
+        synced: context
+            .synced
+            .iter()
+            .map(|change| pb::SyncedMembershipChange {
+                service: change.service.to_string(),
+                member: Some(convert::subject(&change.member)),
+                rule: convert::sync_rule(change.rule).into(),
+                joined: change.joined,
+            })
+            .collect(),
         ..Default::default()
     };
     describe(&record.mutation, &mut event);

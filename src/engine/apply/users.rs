@@ -61,6 +61,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .remove(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             state.emails.remove(&removed.email.to_lowercase());
+            state.role_changed_administrators(&removed.role, &TenantRole::StandardUser, at);
             forget_subject(state, &Subject::User(user.clone()), at);
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
@@ -110,6 +111,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 user_state.role = role.clone();
                 user_state.changed_at = at;
             }
+            state.role_changed_administrators(&old, role, at);
             Ok(())
         }
         Mutation::TransferOwnership { tenant, new_owner } => {
@@ -138,6 +140,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 });
             }
             let old_owner = state.owner.clone();
+            let new_owner_role = candidate.role.clone();
+            state.role_changed_administrators(&new_owner_role, &TenantRole::Owner, at);
             let users = &mut state.users;
             // INVARIANT: exactly one owner — the old one becomes a service administrator in
             // the same change that makes the new one owner.

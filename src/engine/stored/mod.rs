@@ -27,7 +27,7 @@
 //! Older checkpoints (versions 1 and 2, which name nodes by id and store no derived state)
 //! decode through `v2.rs`.
 
-mod stamp;
+mod added_in_v4;
 mod v2;
 
 use std::{collections::BTreeSet, sync::Arc};
@@ -37,8 +37,8 @@ use serde::{
     ser::{SerializeSeq, SerializeStruct},
 };
 
-pub(crate) use stamp::stamp;
-pub use stamp::without_stamps;
+pub(crate) use added_in_v4::added_in_v4;
+pub use added_in_v4::before_v4;
 pub use v2::{SnapshotV1, SnapshotV2};
 
 use super::{
@@ -222,7 +222,7 @@ pub(crate) struct StoredTenantService {
     next_slot: u32,
     children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
     administrators: Arc<BTreeSet<Subject>>,
-    #[serde(deserialize_with = "stamp")]
+    #[serde(deserialize_with = "added_in_v4")]
     administrators_changed_at: Revision,
     security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
@@ -353,7 +353,7 @@ pub(crate) struct StoredTenantState<Service> {
     groups: CowMap<GroupId, GroupState>,
     member_of: CowMap<Subject, BTreeSet<Subject>>,
     services: FastMap<ServiceId, Service>,
-    #[serde(deserialize_with = "stamp")]
+    #[serde(deserialize_with = "added_in_v4")]
     changed_at: Revision,
 }
 

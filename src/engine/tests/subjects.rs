@@ -88,6 +88,146 @@ fn demotion_keeps_in_administrators_group_when_policy_says_keep() {
     assert!(!world.administrators(&iaas()).contains(&u("alice")));
 }
 
+/// The Administrators group as an administrator reads it: who is in it by which rule, and
+/// who was added by hand (or kept there after a demotion).
+fn administrators_view(
+    world: &World,
+    service: &ServiceId,
+) -> (Vec<Subject>, Vec<(String, SyncRule)>) {
+    let admins = SecurityGroupId::parse(ADMINISTRATORS_GROUP).unwrap();
+    let record = world
+        .snapshot
+        .security_group_record(&t(), service, &admins)
+        .unwrap();
+    let synced = record
+        .synced
+        .into_iter()
+        .map(|m| (m.subject.id().to_string(), m.rule))
+        .collect();
+    (record.members, synced)
+}
+
+#[test]
+fn rule_the_administrators_group_shows_its_synced_members_by_rule_beside_those_added_by_hand() {
+    let mut world = World::new();
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::ApplicationAdministrator([crm(), iaas()].into()),
+    });
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("bob"),
+        role: TenantRole::ServiceAdministrator,
+    });
+    world.ok(Mutation::CreateGroup {
+        tenant: t(),
+        group: GroupId::parse("ops").unwrap(),
+        name: "Ops".into(),
+    });
+    world.ok(Mutation::AddAdministrator {
+        tenant: t(),
+        service: crm(),
+        subject: Subject::Group(GroupId::parse("ops").unwrap()),
+    });
+    let (by_hand, synced) = administrators_view(&world, &crm());
+    assert_eq!(
+        by_hand,
+        vec![Subject::Group(GroupId::parse("ops").unwrap())]
+    );
+    assert_eq!(
+        synced,
+        vec![
+            ("alice".to_owned(), SyncRule::ApplicationAdministrator),
+            ("bob".to_owned(), SyncRule::ServiceAdministrator),
+            ("owner".to_owned(), SyncRule::Owner),
+        ]
+    );
+    // Demoted where the policy keeps: no longer synced, still a member (by hand now).
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("alice"),
+        role: TenantRole::StandardUser,
+    });
+    let (by_hand, synced) = administrators_view(&world, &iaas());
+    assert_eq!(by_hand, vec![u("alice")]);
+    assert_eq!(
+        synced,
+        vec![
+            ("bob".to_owned(), SyncRule::ServiceAdministrator),
+            ("owner".to_owned(), SyncRule::Owner),
+        ]
+    );
+    // Where the policy removes, the demoted user is gone altogether.
+    let (by_hand, _) = administrators_view(&world, &crm());
+    assert!(!by_hand.contains(&u("alice")));
+}
+
+#[test]
+fn rule_a_role_change_reports_the_synced_members_it_moves() {
+    let world = World::new();
+    let revision = world.snapshot.revision().next();
+    let (after, context) = world
+        .snapshot
+        .clone()
+        .apply_described(
+            revision,
+            &Mutation::SetTenantRole {
+                tenant: t(),
+                user: user("alice"),
+                role: TenantRole::ServiceAdministrator,
+            },
+            NOW,
+        )
+        .unwrap();
+    let joined: Vec<_> = context
+        .synced
+        .iter()
+        .map(|c| (c.service.clone(), c.member.clone(), c.rule, c.joined))
+        .collect();
+    assert_eq!(
+        joined,
+        vec![
+            (crm(), u("alice"), SyncRule::ServiceAdministrator, true),
+            (iaas(), u("alice"), SyncRule::ServiceAdministrator, true),
+        ]
+    );
+    // And back: she leaves both.
+    let (_, context) = after
+        .apply_described(
+            revision.next(),
+            &Mutation::SetTenantRole {
+                tenant: t(),
+                user: user("alice"),
+                role: TenantRole::StandardUser,
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(
+        context
+            .synced
+            .iter()
+            .all(|c| !c.joined && c.member == u("alice"))
+    );
+    assert_eq!(context.synced.len(), 2);
+    // A change that moves no synced member reports none.
+    let (_, context) = world
+        .snapshot
+        .clone()
+        .apply_described(
+            revision,
+            &Mutation::AddAdministrator {
+                tenant: t(),
+                service: crm(),
+                subject: u("bob"),
+            },
+            NOW,
+        )
+        .unwrap();
+    assert!(context.synced.is_empty());
+}
+
 #[test]
 fn user_without_service_access_is_denied_despite_group() {
     let mut world = World::new();

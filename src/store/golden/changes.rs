@@ -13,8 +13,8 @@ use crate::engine::{
     Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, EventKind,
     GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
     ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
-    ServiceDefinition, ServiceId, Subject, TenantId, TenantRole, Timestamp, UserId, UserKind,
-    UserStatus,
+    ServiceDefinition, ServiceId, Subject, SyncRule, SyncedChange, TenantId, TenantRole, Timestamp,
+    UserId, UserKind, UserStatus,
 };
 
 /// 2026-01-01T00:00:00Z: every golden time is this plus a few seconds.
@@ -99,6 +99,7 @@ fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>
         service,
         notify: Vec::new(),
         invalidations: Vec::new(),
+        synced: Vec::new(),
     }
 }
 
@@ -257,6 +258,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             tenant: Some(acme()),
             service: None,
             notify: vec![user("ava"), user("olivia"), user("zoe")],
+            synced: Vec::new(),
             invalidations: vec![
                 Invalidation {
                     tenant: acme(),
@@ -638,6 +640,32 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             lock_for_millis: i64::MAX,
         },
         for_users(K::UserLocked, None, &["dan"]),
+    );
+    // Version 4: the synced members a change moves, by every rule.
+    let synced = |service: ServiceId, who: &str, rule: SyncRule, joined: bool| SyncedChange {
+        service,
+        member: Subject::User(user(who)),
+        rule,
+        joined,
+    };
+    h(
+        owner,
+        Mutation::TransferOwnership {
+            tenant: acme(),
+            new_owner: user("dan"),
+        },
+        ChangeContext {
+            notify: vec![user("dan"), user("olivia")],
+            synced: vec![
+                synced(crm(), "dan", SyncRule::Owner, true),
+                synced(crm(), "dan", SyncRule::ServiceAdministrator, false),
+                synced(crm(), "olivia", SyncRule::Owner, false),
+                synced(crm(), "olivia", SyncRule::ServiceAdministrator, true),
+                synced(iaas(), "erin", SyncRule::CustomizedAdministrator, true),
+                synced(iaas(), "frank", SyncRule::ApplicationAdministrator, false),
+            ],
+            ..for_users(K::OwnerTransferred, None, &["dan", "olivia"])
+        },
     );
     history.records
 }

@@ -44,6 +44,15 @@ pub(super) const STORED_ENUMS: &[(&str, &[&str])] = &[
     ("ObjectScope", &["AllObjects", "Objects"]),
     ("EventKind", EVENT_KIND),
     ("AuditOutcome", &["Allowed", "Refused"]),
+    (
+        "SyncRule",
+        &[
+            "Owner",                    // 0
+            "ServiceAdministrator",     // 1
+            "CustomizedAdministrator",  // 2
+            "ApplicationAdministrator", // 3
+        ],
+    ),
     // A checkpoint's access entry names its node (engine/stored, private there): the
     // whole service, or an object by slot.
     ("StoredNode", &["Service", "Object"]),
