@@ -5,9 +5,9 @@
 //! integers in decimal; enums by their short name in any case (`--kind support`,
 //! `--role customized-administrator`) or full name, never `UNSPECIFIED` nor a value the
 //! server always refuses through the flag (clap turns those down before any call);
-//! repeated fields from comma-separated
-//! values and/or repeated flags; messages from their one-word form (see `text.rs`) or
-//! proto JSON (`{…}`, and `[…]` for a whole repeated field).
+//! repeated fields from comma-separated values and/or repeated flags; messages from their
+//! one-word form (see `text.rs`) or proto JSON (`{…}`, and `[…]` for a whole repeated
+//! field).
 
 use std::{collections::HashMap, fmt::Write as _};
 
@@ -186,8 +186,8 @@ impl BoundFlag {
 
 /// A clap value parser that lets through only the values an enum flag accepts (each
 /// comma-separated piece of a repeated one), so that clap refuses the rest as a usage
-/// error (exit 2, with the usage line) before anything is sent. It hands the text on
-/// unchanged: [`BoundFlag::value`] reads it as it reads every flag.
+/// error (exit 2) before anything is sent. It hands the text on unchanged:
+/// [`BoundFlag::value`] reads it as it reads every flag.
 fn enum_value_parser(
     values: EnumValues,
     repeated: bool,

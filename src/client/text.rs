@@ -98,19 +98,16 @@ impl EnumValues {
         let spelled = self.desc.values().find(|v| {
             v.name() == wanted || v.name().strip_prefix(prefix.as_str()) == Some(&wanted)
         });
-        match spelled {
-            Some(value) if self.accepts(&value) => Ok(value.number()),
-            Some(value) => match self.refusal(&value) {
-                Some(refused) => Err(format!(
-                    "{}; expected one of {}",
-                    refused.why,
-                    self.choices()
-                )),
-                // `UNSPECIFIED`: the flag left out says it.
-                None => Err(format!("expected one of {}", self.choices())),
-            },
-            None => Err(format!("expected one of {}", self.choices())),
+        let expected = || format!("expected one of {}", self.choices());
+        let value = spelled.ok_or_else(expected)?;
+        if let Some(refused) = self.refusal(&value) {
+            return Err(format!("{}; {}", refused.why, expected()));
         }
+        // `UNSPECIFIED` is no choice: leaving the flag out says it.
+        if value.number() == 0 {
+            return Err(expected());
+        }
+        Ok(value.number())
     }
 
     /// The accepted values in the short kebab-case spelling, comma-separated.
