@@ -16,8 +16,13 @@ use crate::{
 
 /// Exit status for a bad command line or configuration.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit status when the store cannot be opened (locked, unreadable, corrupt, too new).
+/// Exit status of `serve`, `export` and `import` when the store cannot be opened (locked,
+/// unreadable, corrupt, too new). No client command opens a store, so among them 3 means
+/// only [`EXIT_DENIED`].
 pub const EXIT_STORE: u8 = 3;
+/// Exit status of `authzd check` when the decision is a denial (an allow exits 0). No
+/// other client command and no other failure of `check` exits 3.
+pub const EXIT_DENIED: u8 = 3;
 /// Exit status for any other failure.
 pub const EXIT_FAILURE: u8 = 1;
 
@@ -176,13 +181,16 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let matches = client.augment(Cli::command()).get_matches();
+    let matches = match client.augment(Cli::command()).try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => return clap_exit(&err),
+    };
     if let Some(code) = client.run(&matches) {
         return code;
     }
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(err) => err.exit(),
+        Err(err) => return clap_exit(&err),
     };
     match cli.command {
         Commands::Config(args) => match args.resolve() {
@@ -217,6 +225,15 @@ pub fn main() -> ExitCode {
             )
         }
     }
+}
+
+/// Prints what clap has to say (help and the version on stdout, a usage error on stderr)
+/// and returns its exit status (0, or 2 for a usage error): as `clap::Error::exit` does,
+/// but returned up to `main` instead of ending the process here.
+fn clap_exit(err: &clap::Error) -> ExitCode {
+    // Nothing is left to tell if even the message cannot be written.
+    let _ = err.print();
+    u8::try_from(err.exit_code()).map_or(ExitCode::from(EXIT_USAGE), ExitCode::from)
 }
 
 fn report(result: Result<store::ExportSummary, StoreError>, done: &str) -> ExitCode {

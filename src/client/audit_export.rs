@@ -7,7 +7,7 @@ use clap::Args;
 use prost_reflect::{DescriptorPool, SerializeOptions};
 use tonic::Request;
 
-use super::{CredentialArgs, Failure, status_text, watch::json_line};
+use super::{CredentialArgs, Failure, call::chain, status_text, watch::json_line};
 use crate::{
     api::pb::{self, audit_service_client::AuditServiceClient},
     cli::{EXIT_FAILURE, EXIT_USAGE},
@@ -104,7 +104,13 @@ async fn export(args: &AuditExportArgs) -> Result<(), Failure> {
         .map_err(Failure::Usage)?
         .connect()
         .await
-        .map_err(|err| Failure::Call(format!("cannot connect to `{}`: {err}", args.server)))?;
+        .map_err(|err| {
+            Failure::Call(format!(
+                "cannot connect to `{}`: {}",
+                args.server,
+                chain(&err)
+            ))
+        })?;
     let mut client = AuditServiceClient::new(channel);
     let mut stream = client
         .export_audit_events(request)

@@ -3,6 +3,8 @@
 //! request, the call, the output — is derived from this table and the descriptor pool, so a
 //! new RPC needs one row here and nothing more.
 
+use super::text::Refused;
+
 /// One flag: `--name VALUE` fills the request field at `path` (dotted through nested
 /// messages). How the value is read follows the field's type (see `request.rs`).
 #[derive(Debug, Clone, Copy)]
@@ -15,6 +17,9 @@ pub(crate) struct Flag {
     pub(crate) required: bool,
     /// Help text; empty: the proto comment of the field (kept in the descriptor set).
     pub(crate) help: &'static str,
+    /// For an enum field: the values the server always refuses through this flag, so that
+    /// the command line neither offers nor sends them.
+    pub(crate) refused: &'static [Refused],
 }
 
 /// A required flag whose help is the field's proto comment.
@@ -24,6 +29,7 @@ const fn req(name: &'static str, path: &'static str) -> Flag {
         path,
         required: true,
         help: "",
+        refused: &[],
     }
 }
 
@@ -34,6 +40,7 @@ const fn opt(name: &'static str, path: &'static str) -> Flag {
         path,
         required: false,
         help: "",
+        refused: &[],
     }
 }
 
@@ -41,6 +48,11 @@ impl Flag {
     /// The same flag with its own help text.
     const fn help(self, help: &'static str) -> Self {
         Self { help, ..self }
+    }
+
+    /// The same enum flag without values the server always refuses through it.
+    const fn refusing(self, refused: &'static [Refused]) -> Self {
+        Self { refused, ..self }
     }
 }
 
@@ -152,7 +164,11 @@ const CREATE_TENANT: &[Flag] = &[
     opt("owner-id", "owner_id"),
     req("owner-email", "owner_email"),
     req("owner-display-name", "owner_display_name"),
-    opt("owner-kind", "owner_kind"),
+    // The engine refuses a support account as a tenant's owner (`owner.kind`).
+    opt("owner-kind", "owner_kind").refusing(&[Refused {
+        value: "USER_KIND_SUPPORT",
+        why: "a support account cannot own a tenant",
+    }]),
 ];
 const SERVICE_DEFINITION: &[Flag] = &[
     req("id", "service.id").help("Service id, e.g. `crm-backup`"),
@@ -179,7 +195,11 @@ const UPDATE_USER: &[Flag] = &[
     opt("display-name", "user.display_name"),
 ];
 const SET_ROLE: &[Flag] = &[
-    req("role", "role.kind"),
+    // SetTenantRole always refuses the owner's role (`records::tenant_role`).
+    req("role", "role.kind").refusing(&[Refused {
+        value: "ROLE_KIND_OWNER",
+        why: "the owner changes only by `authzd user transfer-ownership`",
+    }]),
     opt("management", "role.management"),
     opt("auto-discovery", "role.auto_discovery"),
     opt("administration", "role.administration"),

@@ -27,13 +27,13 @@ use std::{collections::HashMap, fmt::Write as _, process::ExitCode};
 
 use clap::{Arg, ArgMatches, Command, builder::PossibleValuesParser};
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, MethodDescriptor, ReflectMessage as _, Value};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 use tonic_types::StatusExt as _;
 
 use crate::{
-    api::pb,
-    cli::{EXIT_FAILURE, EXIT_USAGE},
+    api::{code_name, pb},
+    cli::{EXIT_DENIED, EXIT_FAILURE, EXIT_USAGE},
 };
 use call::CallError;
 use commands::{COMMANDS, Entry, NOUNS};
@@ -59,6 +59,9 @@ fn is_platform_or_actor_call(method: &str) -> bool {
         .any(|call| method.starts_with(call))
 }
 
+/// The answer of a check, whose decision is the command's exit status.
+const CHECK_RESPONSE: &str = "authz.v1.CheckResponse";
+
 /// The client commands, bound to the methods and fields of the descriptor set.
 #[derive(Debug)]
 pub struct Client {
@@ -73,6 +76,15 @@ struct Bound {
     entry: &'static Entry,
     method: MethodDescriptor,
     flags: Vec<BoundFlag>,
+}
+
+/// What an answer the command printed says about its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Done, and for a check, allowed (exit 0).
+    Done,
+    /// The check's decision is a denial (exit 3, and only for this).
+    Denied,
 }
 
 /// Why a client command failed, and so its exit status.
@@ -176,9 +188,15 @@ impl Client {
         } else {
             "No actor: answers any caller."
         };
+        let exit = if method.output().full_name() == CHECK_RESPONSE {
+            " Exit status: 0 allowed; 3 denied; 1 when the server refuses or fails; 2 for a \
+             usage error."
+        } else {
+            ""
+        };
         let mut cmd = Command::new(bound.entry.verb)
             .about(about)
-            .after_help(format!("gRPC: {}. {needs}", bound.entry.method));
+            .after_help(format!("gRPC: {}. {needs}{exit}", bound.entry.method));
         for flag in &bound.flags {
             let doc = self.doc(flag.field.parent_file().name(), flag.field.path());
             cmd = cmd.arg(flag.arg(doc));
@@ -205,9 +223,12 @@ impl Client {
     pub fn run(&self, matches: &ArgMatches) -> Option<ExitCode> {
         let (bound, leaf) = self.select(matches)?;
         Some(match execute(bound, leaf) {
-            Ok(text) => {
+            Ok((text, outcome)) => {
                 print!("{text}");
-                ExitCode::SUCCESS
+                match outcome {
+                    Outcome::Done => ExitCode::SUCCESS,
+                    Outcome::Denied => ExitCode::from(EXIT_DENIED),
+                }
             }
             Err(Failure::Usage(message)) => {
                 eprintln!("authzd: {message}");
@@ -286,8 +307,9 @@ fn global(matches: &ArgMatches, name: &str) -> Option<String> {
         .cloned()
 }
 
-/// Builds the request, calls the server and renders the answer.
-fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
+/// Builds the request, calls the server and renders the answer, with what it says about
+/// the exit status.
+fn execute(bound: &Bound, matches: &ArgMatches) -> Result<(String, Outcome), Failure> {
     let request = build_request(bound, matches)?;
     let global = |name: &str| global(matches, name);
     let connection = CredentialArgs::from_globals(matches).map_err(Failure::Usage)?;
@@ -315,29 +337,85 @@ fn execute(bound: &Bound, matches: &ArgMatches) -> Result<String, Failure> {
             bound.entry.method
         ))
     })?;
-    if matches.get_one::<String>("output").map(String::as_str) == Some("json") {
+    let outcome = outcome(&reply)?;
+    let text = if matches.get_one::<String>("output").map(String::as_str) == Some("json") {
         let mut text = output::json(&reply)
             .map_err(|err| Failure::Call(format!("cannot print the answer as JSON: {err}")))?;
         text.push('\n');
-        Ok(text)
+        text
     } else {
-        Ok(output::table(&reply))
+        output::table(&reply)
+    };
+    Ok((text, outcome))
+}
+
+/// A check's decision as the exit status, so that a script branches on it without reading
+/// the output (`authzd check … && restore`); every other answer is done.
+fn outcome(reply: &DynamicMessage) -> Result<Outcome, Failure> {
+    if reply.descriptor().full_name() != CHECK_RESPONSE {
+        return Ok(Outcome::Done);
+    }
+    let check: pb::CheckResponse = reply.transcode_to().map_err(|err| {
+        Failure::Call(format!("internal: cannot read the check's decision: {err}"))
+    })?;
+    match check.decision() {
+        pb::Decision::Allowed => Ok(Outcome::Done),
+        pb::Decision::Denied => Ok(Outcome::Denied),
+        // A value this client does not know (from a newer server) is no allow.
+        pb::Decision::Unspecified => Err(Failure::Call(format!(
+            "the server's answer holds no decision (decision {})",
+            check.decision
+        ))),
     }
 }
 
-/// `CODE: message`, then the field violations the server attached, one a line.
-fn status_text(status: &tonic::Status) -> String {
-    let mut text = format!(
-        "{}: {}",
-        crate::api::code_name(status.code()),
-        status.message()
-    );
+/// `CODE: message`, then what the status's details add to it, each said once: servers
+/// put a bad field's rule both in the message and in a `BadRequest` violation, and printing
+/// both repeats it. A violation prints only when its description is not in the message
+/// (its field then shows in brackets when the message does not name it); the `ErrorInfo`
+/// reason, the stable name scripts and the docs use, shows unless the code or the message
+/// already spells it.
+pub(super) fn status_text(status: &tonic::Status) -> String {
+    let code = code_name(status.code());
+    let message = status.message();
+    let mut text = format!("{code}: {message}");
+    let mut unnamed_fields = Vec::new();
+    let mut violations = String::new();
     if let Some(bad) = status.get_details_bad_request() {
         for violation in bad.field_violations {
-            let _ = write!(text, "\n  {}: {}", violation.field, violation.description);
+            let named = violation.field.is_empty() || names_field(message, &violation.field);
+            if !message.contains(violation.description.as_str()) {
+                if violation.field.is_empty() {
+                    let _ = write!(violations, "\n  {}", violation.description);
+                } else {
+                    let _ = write!(
+                        violations,
+                        "\n  {}: {}",
+                        violation.field, violation.description
+                    );
+                }
+            } else if !named {
+                unnamed_fields.push(violation.field);
+            }
         }
     }
+    if !unnamed_fields.is_empty() {
+        let _ = write!(text, " (field: {})", unnamed_fields.join(", "));
+    }
+    if let Some(info) = status.get_details_error_info()
+        && !info.reason.is_empty()
+        && info.reason != code
+        && !message.contains(info.reason.as_str())
+    {
+        let _ = write!(text, " (reason: {})", info.reason);
+    }
+    text.push_str(&violations);
     text
+}
+
+/// Whether a message names `field` the way the server's do: `field: rule`, or quoted.
+fn names_field(message: &str, field: &str) -> bool {
+    message.starts_with(&format!("{field}:")) || message.contains(&format!("`{field}`"))
 }
 
 /// `authzd status`: prints the server's health, version and revision.
@@ -370,13 +448,13 @@ async fn fetch_status(server: &str, credentials: &CredentialArgs) -> Result<Stri
         .endpoint(server)?
         .connect()
         .await
-        .map_err(|err| format!("cannot connect to `{server}`: {err}"))?;
+        .map_err(|err| format!("cannot connect to `{server}`: {}", call::chain(&err)))?;
     let health = HealthClient::new(channel.clone())
         .check(HealthCheckRequest {
             service: String::new(),
         })
         .await
-        .map_err(|status| format!("health check failed: {}", status.message()))?
+        .map_err(|status| format!("health check failed: {}", status_text(&status)))?
         .into_inner();
     let health = tonic_health::pb::health_check_response::ServingStatus::try_from(health.status)
         .map_or("UNKNOWN", |s| s.as_str_name());
@@ -387,7 +465,7 @@ async fn fetch_status(server: &str, credentials: &CredentialArgs) -> Result<Stri
             pb::GetServerInfoRequest {},
         ))
         .await
-        .map_err(|status| format!("GetServerInfo failed: {}", status.message()))?
+        .map_err(|status| format!("GetServerInfo failed: {}", status_text(&status)))?
         .into_inner();
     Ok(format!(
         "health: {health}\nversion: {}\nrevision: {}\nstore format: {}",

@@ -2,7 +2,9 @@
 //!
 //! The table has two shapes. An answer holding one resource (or a decision) prints
 //! `field  value` rows: nested messages flattened with dots, repeated values joined with
-//! commas (repeated messages without a one-word form get an index: `grants.0.source.kind`).
+//! commas (repeated messages without a one-word form get an index: `grants.0.source.kind`);
+//! a field with nothing to show (an empty text or list, an unset time) has no row, where a
+//! `false` or a `0` is a value and keeps its row.
 //! A list answer prints one row per item, a column per scalar field (nested ones dotted),
 //! leaving out columns where every row holds the default value. Either way the
 //! `next_page_token` (when there is one) and the `revision` come last.
@@ -145,14 +147,17 @@ fn scalar_text(kind: &Kind, value: &Value) -> String {
 }
 
 /// `field  value` rows of a message: nested messages that are set, flattened with dots;
-/// repeated nested messages with their index.
+/// repeated nested messages with their index. A field with an empty cell gets no row, as
+/// the JSON output leaves it out: a key with nothing after it only reads as a cut line.
 fn flatten(message: &DynamicMessage, prefix: &str, rows: &mut Vec<(String, String)>) {
     for field in message.descriptor().fields() {
         let key = format!("{prefix}{}", field.name());
         let present = message.has_field(&field);
         let value = message.get_field(&field);
         if let Some(cell) = scalar_cell(&field, &value, present) {
-            rows.push((key, cell));
+            if !cell.is_empty() {
+                rows.push((key, cell));
+            }
             continue;
         }
         match &*value {

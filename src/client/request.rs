@@ -3,16 +3,21 @@
 //!
 //! How a value is read follows the field: strings as given; bools are switches (no value);
 //! integers in decimal; enums by their short name in any case (`--kind support`,
-//! `--role customized-administrator`) or full name; repeated fields from comma-separated
-//! values and/or repeated flags; messages from their one-word form (see `text.rs`) or
-//! proto JSON (`{…}`, and `[…]` for a whole repeated field).
+//! `--role customized-administrator`) or full name, never `UNSPECIFIED` nor a value the
+//! server always refuses through the flag (clap turns those down before any call);
+//! repeated fields from comma-separated values and/or repeated flags; messages from their
+//! one-word form (see `text.rs`) or proto JSON (`{…}`, and `[…]` for a whole repeated
+//! field).
 
 use std::{collections::HashMap, fmt::Write as _};
 
 use clap::{Arg, ArgAction, ArgMatches};
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 
-use super::{commands::Flag, text};
+use super::{
+    commands::Flag,
+    text::{self, EnumValues},
+};
 
 /// A table flag bound to its field: the message fields leading to it, then the field.
 #[derive(Debug, Clone)]
@@ -23,6 +28,8 @@ pub(crate) struct BoundFlag {
     parents: Vec<FieldDescriptor>,
     /// The field the value goes to.
     pub(crate) field: FieldDescriptor,
+    /// For an enum field, the values the flag accepts.
+    enum_values: Option<EnumValues>,
 }
 
 impl BoundFlag {
@@ -43,10 +50,24 @@ impl BoundFlag {
                 if field.is_map() {
                     return Err(format!("`--{}`: map fields cannot be flags", flag.name));
                 }
+                let enum_values = match field.kind() {
+                    Kind::Enum(desc) => Some(
+                        EnumValues::refusing(desc, flag.refused)
+                            .map_err(|err| format!("`--{}`: {err}", flag.name))?,
+                    ),
+                    _ if flag.refused.is_empty() => None,
+                    _ => {
+                        return Err(format!(
+                            "`--{}`: refused values belong only to enum fields",
+                            flag.name
+                        ));
+                    }
+                };
                 return Ok(Self {
                     flag,
                     parents,
                     field,
+                    enum_values,
                 });
             }
             let Kind::Message(inner) = field.kind() else {
@@ -75,15 +96,16 @@ impl BoundFlag {
         } else {
             flag.help.to_owned()
         };
-        let arg = Arg::new(flag.name).long(flag.name).required(flag.required);
+        let mut arg = Arg::new(flag.name).long(flag.name).required(flag.required);
         if self.is_switch() {
             return arg.action(ArgAction::SetTrue).help(help);
         }
+        if let Some(values) = &self.enum_values {
+            let _ = write!(help, " [values: {}]", values.choices());
+            arg = arg.value_parser(enum_value_parser(values.clone(), self.field.is_list()));
+        }
         let value_name = match self.field.kind() {
-            Kind::Enum(enum_desc) => {
-                let _ = write!(help, " [values: {}]", text::enum_choices(&enum_desc));
-                Some("VALUE")
-            }
+            Kind::Enum(_) => Some("VALUE"),
             Kind::Message(desc) => Some(text::value_name(&desc)),
             Kind::Bool => Some("BOOL"),
             Kind::Float | Kind::Double => Some("NUMBER"),
@@ -92,7 +114,7 @@ impl BoundFlag {
             Kind::String => None,
             _ => Some("N"),
         };
-        let arg = if self.field.is_list() {
+        arg = if self.field.is_list() {
             help.push_str(" [comma-separated; repeatable]");
             arg.action(ArgAction::Append)
         } else {
@@ -121,7 +143,8 @@ impl BoundFlag {
             let Some(raw) = raws.next_back() else {
                 return Ok(None);
             };
-            return parse_one(&kind, raw)
+            return self
+                .parse_one(&kind, raw)
                 .map(Some)
                 .map_err(|rule| invalid(raw, rule));
         }
@@ -134,21 +157,58 @@ impl BoundFlag {
                 }
                 // A JSON object holds commas of its own: it is one item.
                 Kind::Message(_) if json.starts_with('{') => {
-                    items.push(parse_one(&kind, raw).map_err(|rule| invalid(raw, rule))?);
+                    items.push(
+                        self.parse_one(&kind, raw)
+                            .map_err(|rule| invalid(raw, rule))?,
+                    );
                 }
                 _ => {
                     for piece in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                        items.push(parse_one(&kind, piece).map_err(|rule| invalid(piece, rule))?);
+                        items.push(
+                            self.parse_one(&kind, piece)
+                                .map_err(|rule| invalid(piece, rule))?,
+                        );
                     }
                 }
             }
         }
         Ok(Some(Value::List(items)))
     }
+
+    /// One value of the field (of `kind`); the error is the rule it breaks.
+    fn parse_one(&self, kind: &Kind, raw: &str) -> Result<Value, String> {
+        match (kind, &self.enum_values) {
+            (Kind::Enum(_), Some(values)) => Ok(Value::EnumNumber(values.parse(raw)?)),
+            _ => parse_scalar(kind, raw),
+        }
+    }
 }
 
-/// One value of a field of `kind`; the error is the rule it breaks.
-fn parse_one(kind: &Kind, raw: &str) -> Result<Value, String> {
+/// A clap value parser that lets through only the values an enum flag accepts (each
+/// comma-separated piece of a repeated one), so that clap refuses the rest as a usage
+/// error (exit 2) before anything is sent. It hands the text on unchanged:
+/// [`BoundFlag::value`] reads it as it reads every flag.
+fn enum_value_parser(
+    values: EnumValues,
+    repeated: bool,
+) -> impl Fn(&str) -> Result<String, String> + Clone + Send + Sync + 'static {
+    move |raw: &str| {
+        if repeated {
+            for piece in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                values
+                    .parse(piece)
+                    .map_err(|rule| format!("`{piece}`: {rule}"))?;
+            }
+        } else {
+            values.parse(raw)?;
+        }
+        Ok(raw.to_owned())
+    }
+}
+
+/// One value of a field of `kind` (enums are read by [`BoundFlag::parse_one`], which
+/// knows the values the flag accepts); the error is the rule it breaks.
+fn parse_scalar(kind: &Kind, raw: &str) -> Result<Value, String> {
     let whole = |_| "expected a whole number".to_owned();
     let natural = |_| "expected a whole number, 0 or more".to_owned();
     Ok(match kind {
@@ -177,7 +237,7 @@ fn parse_one(kind: &Kind, raw: &str) -> Result<Value, String> {
                 .parse()
                 .map_err(|_| "expected a number".to_owned())?,
         ),
-        Kind::Enum(enum_desc) => Value::EnumNumber(text::parse_enum(enum_desc, raw)?),
+        Kind::Enum(desc) => Value::EnumNumber(EnumValues::all(desc.clone()).parse(raw)?),
         Kind::Message(desc) => Value::Message(text::parse_message(desc, raw)?),
     })
 }

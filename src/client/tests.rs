@@ -1,5 +1,5 @@
 //! Unit tests of the client commands: the table against the descriptor set, flags →
-//! request, and answer → table.
+//! request, answer → table, and refusal → message.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,12 +7,15 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use clap::{Command, CommandFactory as _};
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage as _};
+use tonic_types::{ErrorDetails, StatusExt as _};
 
-use super::{Client, Failure, build_request, commands::COMMANDS, output, text};
+use super::{
+    Client, Failure, Outcome, build_request, commands::COMMANDS, outcome, output, status_text, text,
+};
 use crate::{api::pb, cli::Cli};
 
 fn client() -> Client {
@@ -123,9 +126,91 @@ fn enums_take_short_names_in_any_case_or_full_names() {
     let role = set_role.role.unwrap();
     assert_eq!(role.kind(), pb::RoleKind::CustomizedAdministrator);
     assert!(role.management && !role.auto_discovery);
+    // Clap turns down a value the flag does not accept, naming the flag and the choices.
+    let err = line(&format!("{INVITE} --kind robot")).unwrap_err();
+    assert!(
+        err.contains("invalid value 'robot' for '--kind <VALUE>'")
+            && err.contains("expected one of local, directory, support"),
+        "{err}"
+    );
+}
+
+const SET_ROLE: &str = "user set-role --actor a --tenant t --user bob --role";
+
+#[test]
+fn enum_flags_offer_only_values_the_server_accepts_there() {
+    // SetTenantRole always refuses the owner (ownership moves by TransferOwnership), and
+    // `UNSPECIFIED` is what leaving a flag out says: clap refuses both, in any spelling.
+    for (refused, why) in [
+        (
+            "owner",
+            "the owner changes only by `authzd user transfer-ownership`; ",
+        ),
+        (
+            "OWNER",
+            "the owner changes only by `authzd user transfer-ownership`; ",
+        ),
+        (
+            "ROLE_KIND_OWNER",
+            "the owner changes only by `authzd user transfer-ownership`; ",
+        ),
+        ("unspecified", ""),
+    ] {
+        let err = line(&format!("{SET_ROLE} {refused}")).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "invalid value '{refused}' for '--role <VALUE>': {why}expected"
+            )) && err.contains(
+                "expected one of service-administrator, customized-administrator, \
+                     standard-user, application-administrator"
+            ),
+            "{err}"
+        );
+    }
+    let standard: pb::SetTenantRoleRequest =
+        typed(&line(&format!("{SET_ROLE} standard-user")).unwrap());
+    assert_eq!(standard.role.unwrap().kind(), pb::RoleKind::StandardUser);
+
+    // Listing by role still selects the owner; each piece of a list is checked.
+    let owners: pb::ListUsersRequest =
+        typed(&line("user list --actor a --tenant t --role owner,standard-user").unwrap());
     assert_eq!(
-        line(&format!("{INVITE} --kind robot")).unwrap_err(),
-        "invalid value `robot` for `--kind`: expected one of local, directory, support"
+        owners.roles,
+        [
+            pb::RoleKind::Owner as i32,
+            pb::RoleKind::StandardUser as i32
+        ]
+    );
+    let err = line("user list --actor a --tenant t --status locked,gone").unwrap_err();
+    assert!(
+        err.contains("`gone`: expected one of invited, active, locked, disabled"),
+        "{err}"
+    );
+
+    // A support account never owns a tenant.
+    let create = "tenant create --name Acme --owner-email o@x.test --owner-display-name O";
+    let err = line(&format!("{create} --owner-kind support")).unwrap_err();
+    assert!(
+        err.contains(
+            "invalid value 'support' for '--owner-kind <VALUE>': a support account cannot own \
+             a tenant; expected one of local, directory\n"
+        ),
+        "{err}"
+    );
+    assert!(line(&format!("{create} --owner-kind directory")).is_ok());
+
+    // `--help` offers the same choices.
+    let client = client();
+    let mut root = client.augment(Command::new("authzd"));
+    let user = root.find_subcommand_mut("user").unwrap();
+    let help = user
+        .find_subcommand_mut("set-role")
+        .unwrap()
+        .render_long_help()
+        .to_string();
+    assert!(
+        help.contains("[values: service-administrator, customized-administrator, standard-user, application-administrator]"),
+        "{help}"
     );
 }
 
@@ -366,12 +451,10 @@ email                bob@acme.test
 display_name         Bob
 kind                 LOCAL
 status               ACTIVE
-locked_until
 role.kind            STANDARD_USER
 role.management      false
 role.auto_discovery  false
 role.administration  false
-role.services
 services             crm,erp
 etag                 e1
 failed_sign_ins      0
@@ -469,7 +552,6 @@ explanation.grants.0.source.id    reader
 explanation.grants.0.node.kind    OBJECT
 explanation.grants.0.node.id      site-1
 explanation.grants.0.group_chain  ops
-explanation.grants.0.expires_at
 revision                          5
 "
     );
@@ -482,6 +564,34 @@ revision                          5
         },
     );
     assert_eq!(output::table(&plain), "decision  DENIED\nrevision  5\n");
+}
+
+#[test]
+fn a_check_tells_its_decision_by_the_outcome_and_other_answers_are_done() {
+    let check = |decision: pb::Decision| {
+        outcome(&dynamic(
+            "authz.v1.CheckResponse",
+            &pb::CheckResponse {
+                decision: decision.into(),
+                revision: 5,
+                explanation: None,
+            },
+        ))
+    };
+    assert_eq!(check(pb::Decision::Allowed).unwrap(), Outcome::Done);
+    assert_eq!(check(pb::Decision::Denied).unwrap(), Outcome::Denied);
+    assert!(matches!(
+        check(pb::Decision::Unspecified),
+        Err(Failure::Call(message)) if message.contains("no decision")
+    ));
+    let user = dynamic(
+        "authz.v1.UserResponse",
+        &pb::UserResponse {
+            user: Some(bob()),
+            revision: 7,
+        },
+    );
+    assert_eq!(outcome(&user).unwrap(), Outcome::Done);
 }
 
 #[test]
@@ -498,4 +608,109 @@ fn json_is_proto_json() {
     assert_eq!(value["user"]["kind"], "USER_KIND_LOCAL");
     assert_eq!(value["revision"], "7");
     assert_eq!(reply.descriptor().full_name(), "authz.v1.UserResponse");
+}
+
+// ---- errors ----
+
+/// A refusal shaped as the server builds them: an `ErrorInfo` and field violations.
+fn refusal(
+    code: tonic::Code,
+    message: &str,
+    reason: &str,
+    violations: &[(&str, &str)],
+) -> tonic::Status {
+    let mut details = ErrorDetails::with_error_info(reason, "authzd", HashMap::new());
+    for (field, description) in violations {
+        details.add_bad_request_violation(*field, *description);
+    }
+    tonic::Status::with_error_details(code, message, details)
+}
+
+#[test]
+fn a_refusal_says_each_thing_once_with_its_field_and_reason() {
+    use tonic::Code::{InvalidArgument, NotFound, PermissionDenied};
+    let cases = [
+        // A bad field: the rule in the message and in the violation.
+        (
+            refusal(
+                InvalidArgument,
+                "role.kind: the owner changes only by TransferOwnership",
+                "FIELD_INVALID",
+                &[("role.kind", "the owner changes only by TransferOwnership")],
+            ),
+            "INVALID_ARGUMENT: role.kind: the owner changes only by TransferOwnership \
+             (reason: FIELD_INVALID)",
+        ),
+        // A refused change: the whole message again as the violation.
+        (
+            refusal(
+                InvalidArgument,
+                "owner.kind: a support account cannot own a tenant",
+                "FIELD_INVALID",
+                &[(
+                    "owner.kind",
+                    "owner.kind: a support account cannot own a tenant",
+                )],
+            ),
+            "INVALID_ARGUMENT: owner.kind: a support account cannot own a tenant \
+             (reason: FIELD_INVALID)",
+        ),
+        // A violation without a field.
+        (
+            refusal(
+                InvalidArgument,
+                "permission `x.y` is not in the catalog of service `crm`",
+                "PERMISSION_NOT_IN_CATALOG",
+                &[(
+                    "",
+                    "permission `x.y` is not in the catalog of service `crm`",
+                )],
+            ),
+            "INVALID_ARGUMENT: permission `x.y` is not in the catalog of service `crm` \
+             (reason: PERMISSION_NOT_IN_CATALOG)",
+        ),
+        // A message that does not name the field: the field is added.
+        (
+            refusal(
+                InvalidArgument,
+                "is required",
+                "FIELD_INVALID",
+                &[("tenant", "is required")],
+            ),
+            "INVALID_ARGUMENT: is required (field: tenant) (reason: FIELD_INVALID)",
+        ),
+        // Violations the message does not hold: one a line.
+        (
+            refusal(
+                InvalidArgument,
+                "2 fields are invalid",
+                "FIELDS_INVALID",
+                &[("name", "is too long"), ("email", "is not an e-mail")],
+            ),
+            "INVALID_ARGUMENT: 2 fields are invalid (reason: FIELDS_INVALID)\n  \
+             name: is too long\n  email: is not an e-mail",
+        ),
+        // The reason already in the message, or the code: not repeated.
+        (
+            refusal(
+                PermissionDenied,
+                "actor `bob` may not invite users (rule: role_does_not_allow)",
+                "role_does_not_allow",
+                &[],
+            ),
+            "PERMISSION_DENIED: actor `bob` may not invite users (rule: role_does_not_allow)",
+        ),
+        (
+            refusal(NotFound, "user `eve` does not exist", "NOT_FOUND", &[]),
+            "NOT_FOUND: user `eve` does not exist",
+        ),
+    ];
+    for (status, expected) in cases {
+        assert_eq!(status_text(&status), expected);
+    }
+    // A status without details prints as it is.
+    assert_eq!(
+        status_text(&tonic::Status::unavailable("draining")),
+        "UNAVAILABLE: draining"
+    );
 }

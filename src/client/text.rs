@@ -4,7 +4,9 @@
 
 use std::{fmt::Write as _, str::FromStr as _};
 
-use prost_reflect::{DynamicMessage, EnumDescriptor, MessageDescriptor, ReflectMessage as _};
+use prost_reflect::{
+    DynamicMessage, EnumDescriptor, EnumValueDescriptor, MessageDescriptor, ReflectMessage as _,
+};
 
 use crate::api::pb;
 
@@ -35,30 +37,92 @@ pub(crate) fn enum_name(enum_desc: &EnumDescriptor, number: i32) -> String {
         .to_owned()
 }
 
-/// Reads an enum value: the short name in any case, `-` or `_` between words
-/// (`customized-administrator`), or the full name (`ROLE_KIND_CUSTOMIZED_ADMINISTRATOR`).
-pub(crate) fn parse_enum(enum_desc: &EnumDescriptor, raw: &str) -> Result<i32, String> {
-    let wanted = raw.trim().to_ascii_uppercase().replace('-', "_");
-    let prefix = enum_prefix(enum_desc);
-    enum_desc
-        .values()
-        .find(|v| v.name() == wanted || v.name().strip_prefix(prefix.as_str()) == Some(&wanted))
-        .map(|v| v.number())
-        .ok_or_else(|| format!("expected one of {}", enum_choices(enum_desc)))
+/// An enum value the server always refuses through one flag, and why.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refused {
+    /// The value's full proto name (`ROLE_KIND_OWNER`).
+    pub(crate) value: &'static str,
+    /// Why, and what to do instead, in the words of the error that names it.
+    pub(crate) why: &'static str,
 }
 
-/// The values a flag accepts, in the short kebab-case spelling (`UNSPECIFIED` left out).
-pub(crate) fn enum_choices(enum_desc: &EnumDescriptor) -> String {
-    enum_desc
-        .values()
-        .filter(|v| v.number() != 0)
-        .map(|v| {
-            enum_name(enum_desc, v.number())
-                .to_ascii_lowercase()
-                .replace('_', "-")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The values an enum flag accepts: every value of the enum but `UNSPECIFIED` (leaving the
+/// flag out says that) and those the server always refuses through this flag (a table
+/// row's `refused`), so that `--help` never offers what the server would turn down.
+#[derive(Debug, Clone)]
+pub(crate) struct EnumValues {
+    desc: EnumDescriptor,
+    /// Each a value of `desc` (checked by [`EnumValues::refusing`]).
+    refused: &'static [Refused],
+}
+
+impl EnumValues {
+    /// Every value of the enum but `UNSPECIFIED`.
+    pub(crate) fn all(desc: EnumDescriptor) -> Self {
+        Self { desc, refused: &[] }
+    }
+
+    /// Every value but `UNSPECIFIED` and `refused`; an error names a refused value the
+    /// enum does not have (the table and the protos disagree).
+    pub(crate) fn refusing(
+        desc: EnumDescriptor,
+        refused: &'static [Refused],
+    ) -> Result<Self, String> {
+        if let Some(unknown) = refused
+            .iter()
+            .find(|refused| desc.get_value_by_name(refused.value).is_none())
+        {
+            return Err(format!(
+                "`{}` has no value `{}`",
+                desc.full_name(),
+                unknown.value
+            ));
+        }
+        Ok(Self { desc, refused })
+    }
+
+    fn refusal(&self, value: &EnumValueDescriptor) -> Option<&Refused> {
+        self.refused.iter().find(|r| r.value == value.name())
+    }
+
+    fn accepts(&self, value: &EnumValueDescriptor) -> bool {
+        value.number() != 0 && self.refusal(value).is_none()
+    }
+
+    /// Reads a value: the short name in any case, `-` or `_` between words
+    /// (`customized-administrator`), or the full name (`ROLE_KIND_CUSTOMIZED_ADMINISTRATOR`).
+    /// A refused value's error says why before it lists the choices.
+    pub(crate) fn parse(&self, raw: &str) -> Result<i32, String> {
+        let wanted = raw.trim().to_ascii_uppercase().replace('-', "_");
+        let prefix = enum_prefix(&self.desc);
+        let spelled = self.desc.values().find(|v| {
+            v.name() == wanted || v.name().strip_prefix(prefix.as_str()) == Some(&wanted)
+        });
+        let expected = || format!("expected one of {}", self.choices());
+        let value = spelled.ok_or_else(expected)?;
+        if let Some(refused) = self.refusal(&value) {
+            return Err(format!("{}; {}", refused.why, expected()));
+        }
+        // `UNSPECIFIED` is no choice: leaving the flag out says it.
+        if value.number() == 0 {
+            return Err(expected());
+        }
+        Ok(value.number())
+    }
+
+    /// The accepted values in the short kebab-case spelling, comma-separated.
+    pub(crate) fn choices(&self) -> String {
+        self.desc
+            .values()
+            .filter(|v| self.accepts(v))
+            .map(|v| {
+                enum_name(&self.desc, v.number())
+                    .to_ascii_lowercase()
+                    .replace('_', "-")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The message types with a one-word form.

@@ -161,6 +161,8 @@ impl Plan {
         let kind_enum = pool
             .get_enum_by_name("authz.v1.EventKind")
             .ok_or_else(|| Failure::Call("no enum `authz.v1.EventKind`".to_owned()))?;
+        // The spelling every enum flag of the client accepts; `UNSPECIFIED` is no kind.
+        let kind_values = text::EnumValues::all(kind_enum);
         let mut kinds = Vec::with_capacity(args.kinds.len());
         for raw in args
             .kinds
@@ -168,16 +170,9 @@ impl Plan {
             .map(|k| k.trim())
             .filter(|k| !k.is_empty())
         {
-            // The spelling every enum flag of the client accepts; `UNSPECIFIED` is no kind.
-            let number = text::parse_enum(&kind_enum, raw)
-                .ok()
-                .filter(|n| *n != 0)
-                .ok_or_else(|| {
-                    Failure::Usage(format!(
-                        "invalid value `{raw}` for `--kind`: expected one of {}",
-                        text::enum_choices(&kind_enum)
-                    ))
-                })?;
+            let number = kind_values.parse(raw).map_err(|rule| {
+                Failure::Usage(format!("invalid value `{raw}` for `--kind`: {rule}"))
+            })?;
             kinds.push(number);
         }
         let list = |values: &[String]| -> Vec<String> {

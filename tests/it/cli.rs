@@ -290,7 +290,7 @@ fn cli_exit_statuses_tell_refusals_from_usage_errors() {
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8(bad.stderr).unwrap();
     assert!(
-        stderr.contains("`--kind`") && stderr.contains("local, directory, support"),
+        stderr.contains("'--kind <VALUE>'") && stderr.contains("local, directory, support"),
         "{stderr}"
     );
 
@@ -418,5 +418,271 @@ fn cli_exports_the_audit_trail_as_json_lines_and_lists_it() {
         String::from_utf8_lossy(&bare.stderr).contains("UNAUTHENTICATED"),
         "{}",
         String::from_utf8_lossy(&bare.stderr)
+    );
+}
+
+/// `bob`, an active standard user of `acme` with the service and `restore.run` on
+/// `site-1`; `alice` (the owner) acts.
+fn with_bob(server: &ServerProcess) {
+    let alice = ["--actor", "alice", "--tenant", "acme"];
+    for command in [
+        &[
+            "user",
+            "invite",
+            "--id",
+            "bob",
+            "--email",
+            "bob@acme.test",
+            "--display-name",
+            "Bob",
+        ][..],
+        &["user", "activate", "--user", "bob"],
+        &[
+            "user",
+            "grant-service",
+            "--user",
+            "bob",
+            "--service",
+            "crm-backup",
+        ],
+        &[
+            "object",
+            "create",
+            "--service",
+            "crm-backup",
+            "--id",
+            "site-1",
+            "--type",
+            "site",
+            "--name",
+            "Site 1",
+        ],
+        &[
+            "grant",
+            "give",
+            "--service",
+            "crm-backup",
+            "--subject",
+            "user:bob",
+            "--permissions",
+            "restore.run",
+            "--object",
+            "site-1",
+        ],
+    ] {
+        ok(server, &[command, &alice[..]].concat());
+    }
+}
+
+/// `authzd check --tenant acme --service crm-backup --user bob --object site-1 …`.
+fn check_bob(server: &ServerProcess, more: &[&str]) -> Output {
+    let check = [
+        "check",
+        "--tenant",
+        "acme",
+        "--service",
+        "crm-backup",
+        "--user",
+        "bob",
+        "--object",
+        "site-1",
+    ];
+    run(server, &[&check[..], more].concat())
+}
+
+#[test]
+fn cli_check_exits_0_when_allowed_and_3_when_denied() {
+    let (_dir, server) = platform();
+    with_bob(&server);
+
+    let allowed = check_bob(&server, &["--permission", "restore.run"]);
+    assert_eq!(allowed.status.code(), Some(0));
+    assert_eq!(
+        field(&String::from_utf8(allowed.stdout).unwrap(), "decision"),
+        "ALLOWED"
+    );
+
+    // A denial is an answer, not a failure: printed on stdout, nothing on stderr, exit 3.
+    let denied = check_bob(&server, &["--permission", "backup.run", "--explain"]);
+    assert_eq!(denied.status.code(), Some(3));
+    let stdout = String::from_utf8(denied.stdout).unwrap();
+    assert_eq!(field(&stdout, "decision"), "DENIED");
+    assert_eq!(field(&stdout, "explanation.denial.reason"), "NO_GRANT");
+    assert!(denied.stderr.is_empty(), "{:?}", denied.stderr);
+    let denied_json = check_bob(&server, &["--permission", "backup.run", "--output", "json"]);
+    assert_eq!(denied_json.status.code(), Some(3));
+    let json: serde_json::Value = serde_json::from_slice(&denied_json.stdout).unwrap();
+    assert_eq!(json["decision"], "DECISION_DENIED");
+
+    // A check the server refuses is a failure (1), and one clap refuses a usage error (2):
+    // neither is a denial.
+    let refused = check_bob(&server, &["--permission", "restore"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.starts_with("authzd: INVALID_ARGUMENT: "), "{stderr}");
+    let usage = check_bob(&server, &[]);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn cli_get_prints_no_empty_rows() {
+    let (_dir, server) = platform();
+    with_bob(&server);
+    let alice = ["--actor", "alice", "--tenant", "acme"];
+    ok(
+        &server,
+        &[
+            &["group", "create", "--id", "ops", "--name", "Ops"][..],
+            &alice,
+        ]
+        .concat(),
+    );
+    let grants = ok(
+        &server,
+        &[
+            &[
+                "grant",
+                "list",
+                "--service",
+                "crm-backup",
+                "--output",
+                "json",
+            ][..],
+            &alice,
+        ]
+        .concat(),
+    );
+    let grants: serde_json::Value = serde_json::from_str(&grants).unwrap();
+    let grant = grants["grants"][0]["id"].as_str().unwrap().to_owned();
+    // Each has fields with nothing in them: bob is not locked and administers no service,
+    // the group has no members, the object no parent or related objects, the grant no
+    // level and no expiry.
+    for get in [
+        &["user", "get", "--user", "bob"][..],
+        &["group", "get", "--group", "ops"],
+        &[
+            "object",
+            "get",
+            "--service",
+            "crm-backup",
+            "--object",
+            "site-1",
+        ],
+        &[
+            "grant",
+            "get",
+            "--service",
+            "crm-backup",
+            "--grant",
+            grant.as_str(),
+        ],
+    ] {
+        let table = ok(&server, &[get, &alice[..]].concat());
+        for line in table.lines() {
+            let value = line.split_once("  ").map(|(_, value)| value.trim());
+            assert!(
+                value.is_some_and(|value| !value.is_empty()),
+                "`{}` prints a row without a value: `{line}`\n{table}",
+                get.join(" ")
+            );
+        }
+        assert!(table.contains("\netag "), "{table}");
+    }
+}
+
+/// How often `needle` occurs in `haystack`.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+#[test]
+fn cli_prints_an_invalid_argument_once_with_its_field_and_reason() {
+    let (_dir, server) = platform();
+    with_bob(&server);
+    let alice = ["--actor", "alice", "--tenant", "acme"];
+
+    // Refused by the API's conversion: the rule once, the field and the reason shown.
+    let no_functions = run(
+        &server,
+        &[
+            &[
+                "user",
+                "set-role",
+                "--user",
+                "bob",
+                "--role",
+                "customized-administrator",
+            ][..],
+            &alice,
+        ]
+        .concat(),
+    );
+    assert_eq!(no_functions.status.code(), Some(1));
+    let stderr = String::from_utf8(no_functions.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "authzd: INVALID_ARGUMENT: role: a customized administrator needs at least one of \
+         management, auto_discovery, administration (reason: FIELD_INVALID)\n"
+    );
+
+    // Refused by the engine, which repeats the whole message as the violation.
+    let bad_email = run(
+        &server,
+        &[
+            &[
+                "user",
+                "invite",
+                "--id",
+                "carol",
+                "--email",
+                "carol",
+                "--display-name",
+                "Carol",
+            ][..],
+            &alice,
+        ]
+        .concat(),
+    );
+    assert_eq!(bad_email.status.code(), Some(1));
+    let stderr = String::from_utf8(bad_email.stderr).unwrap();
+    assert!(
+        stderr.starts_with("authzd: INVALID_ARGUMENT: email: "),
+        "{stderr}"
+    );
+    assert_eq!(
+        occurrences(&stderr, "is not an e-mail address"),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.ends_with(" (reason: FIELD_INVALID)\n"), "{stderr}");
+}
+
+#[test]
+fn cli_set_role_refuses_owner_before_any_call() {
+    let (_dir, server) = platform();
+    with_bob(&server);
+    let owner = run(
+        &server,
+        &[
+            "user", "set-role", "--actor", "alice", "--tenant", "acme", "--user", "bob", "--role",
+            "owner",
+        ],
+    );
+    assert_eq!(owner.status.code(), Some(2));
+    let stderr = String::from_utf8(owner.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "invalid value 'owner' for '--role <VALUE>': the owner changes only by \
+             `authzd user transfer-ownership`; expected one of service-administrator,"
+        ) && stderr.contains("try '--help'"),
+        "{stderr}"
+    );
+    // The audit trail records every call the server answered, refusals too: a role change
+    // it refused would be there.
+    let trail = ok(&server, &["audit-export"]);
+    assert!(
+        !trail.contains("SetTenantRole"),
+        "set-role reached the server:\n{trail}"
     );
 }
