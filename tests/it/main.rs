@@ -13,6 +13,7 @@ mod check;
 mod cli;
 mod crash;
 mod engine_props;
+mod faults;
 mod hostile;
 mod manage;
 mod reference;
