@@ -201,7 +201,7 @@ pub(crate) fn store_file_lost(err: impl std::fmt::Display) -> Status {
 
 /// `UNAVAILABLE` for a read that was not answered because its audit record could not be
 /// kept.
-pub(crate) fn audit_unavailable(err: &crate::app::AuditUnavailable) -> Status {
+pub(crate) fn audit_unavailable(err: crate::app::AuditUnavailable) -> Status {
     refusal(Code::Unavailable, "AUDIT_UNAVAILABLE", [], err.to_string())
 }
 

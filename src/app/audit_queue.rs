@@ -104,6 +104,10 @@ impl AuditQueue {
     pub(super) fn is_empty(&self) -> bool {
         self.records().is_empty()
     }
+
+    pub(super) fn len(&self) -> usize {
+        self.records().len()
+    }
 }
 
 #[cfg(test)]

@@ -194,6 +194,14 @@ impl App {
                 tracing::error!("a store thread panicked");
             }
         }
+        let unstored = inner.audit_queue.len();
+        if unstored > 0 {
+            tracing::error!(
+                records = unstored,
+                state = ?inner.status.state(),
+                "audit records of calls answered could not be stored before shutdown"
+            );
+        }
         // A final checkpoint makes the next start read one value instead of replaying; not
         // into a store that failed (its log already holds every acknowledged change) or a
         // lost file.

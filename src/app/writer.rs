@@ -297,11 +297,8 @@ impl Writer {
                     None => break,
                 }
             } else {
-                match self.requests.try_recv() {
-                    Ok(first) => first,
-                    Err(mpsc::error::TryRecvError::Empty) => Work::AuditPending,
-                    Err(mpsc::error::TryRecvError::Disconnected) => break,
-                }
+                // Closed too: the records waiting are stored before the writer stops.
+                self.requests.try_recv().unwrap_or(Work::AuditPending)
             };
             group.push(first);
             while group.len() < MAX_GROUP {

@@ -92,7 +92,7 @@ impl ManagementApi {
             revision: 0,
         });
         match (result, kept) {
-            (Ok(_), Err(unavailable)) => Err(status::audit_unavailable(&unavailable)),
+            (Ok(_), Err(unavailable)) => Err(status::audit_unavailable(unavailable)),
             // A refusal stays the caller's answer, recorded or not (the queue counts it).
             (result, _) => result,
         }
