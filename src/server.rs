@@ -13,7 +13,7 @@ use tonic_health::ServingStatus;
 
 use crate::{
     api::{self, pb},
-    app::{App, Clock, StoreOptions, SystemClock},
+    app::{App, Clock, StoreOptions, StoreState, SystemClock},
     auth::Authenticator,
     config::Settings,
     store::{Retention, StoreError},
@@ -294,10 +294,14 @@ impl BoundServer {
             self.settings.data_dir.display()
         );
         // The store is open and the listener bound: the service can answer. From now on
-        // health follows the store: a failed commit turns it NOT_SERVING until one succeeds.
+        // health follows the store: a failed commit turns the services that write or read
+        // the store NOT_SERVING until it recovers, a lost database file until restart.
         set_status(&health, ServingStatus::Serving).await;
-        let health_follower =
-            tokio::spawn(follow_store_health(self.app.store_health(), health.clone()));
+        let health_follower = tokio::spawn(follow_store_health(
+            self.app.store_health(),
+            health.clone(),
+            self.app.database_path().to_path_buf(),
+        ));
 
         tokio::select! {
             result = &mut server => return result.map_err(ServeError::from),
@@ -364,22 +368,51 @@ fn announce_authentication(auth: &Authenticator, settings: &Settings) {
     });
 }
 
-/// Mirrors the store's health into the health service until the app goes away.
+/// Mirrors the store's state into the health service until the app goes away: `""` and
+/// the services that need the store report `NOT_SERVING` while it takes no writes; those
+/// answered from memory ([`ANSWERED_FROM_MEMORY`]) go on serving.
 async fn follow_store_health(
-    mut store_healthy: tokio::sync::watch::Receiver<bool>,
+    mut store_state: tokio::sync::watch::Receiver<StoreState>,
     health: tonic_health::server::HealthReporter,
+    database: std::path::PathBuf,
 ) {
-    while store_healthy.changed().await.is_ok() {
-        let healthy = *store_healthy.borrow_and_update();
-        if healthy {
-            tracing::info!("store accepts writes again; serving");
-            set_status(&health, ServingStatus::Serving).await;
-        } else {
-            tracing::error!("store failed a commit; reporting NOT_SERVING");
-            set_status(&health, ServingStatus::NotServing).await;
+    while store_state.changed().await.is_ok() {
+        let state = *store_state.borrow_and_update();
+        let status = match state {
+            StoreState::Writable => {
+                tracing::info!("store accepts writes again; serving");
+                ServingStatus::Serving
+            }
+            StoreState::Failing => {
+                tracing::error!(
+                    database = %database.display(),
+                    "store failed a commit: writes are refused and health reports NOT_SERVING until it recovers"
+                );
+                ServingStatus::NotServing
+            }
+            StoreState::FileLost => {
+                tracing::error!(
+                    database = %database.display(),
+                    "database file lost: writes are refused and health reports NOT_SERVING until the server restarts"
+                );
+                ServingStatus::NotServing
+            }
+        };
+        health.set_service_status("", status).await;
+        for service in SERVICE_NAMES {
+            if !ANSWERED_FROM_MEMORY.contains(service) {
+                health.set_service_status(*service, status).await;
+            }
         }
     }
 }
+
+/// The services whose calls never touch the store (checks and server information read
+/// the published state): healthy whatever the store's state.
+const ANSWERED_FROM_MEMORY: &[&str] = &[
+    pb::server_service_server::SERVICE_NAME,
+    pb::check_service_server::SERVICE_NAME,
+];
 
 /// Sets the overall status and that of every authz.v1 service.
 async fn set_status(health: &tonic_health::server::HealthReporter, status: ServingStatus) {

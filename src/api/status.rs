@@ -193,6 +193,18 @@ pub(crate) fn store_unavailable(err: impl std::fmt::Display) -> Status {
     refusal(Code::Unavailable, "STORE_UNAVAILABLE", [], err.to_string())
 }
 
+/// `UNAVAILABLE`: the database file was deleted, moved away or replaced under the running
+/// server; nothing is written until it restarts.
+pub(crate) fn store_file_lost(err: impl std::fmt::Display) -> Status {
+    refusal(Code::Unavailable, "STORE_FILE_LOST", [], err.to_string())
+}
+
+/// `UNAVAILABLE` for a read that was not answered because its audit record could not be
+/// kept.
+pub(crate) fn audit_unavailable(err: crate::app::AuditUnavailable) -> Status {
+    refusal(Code::Unavailable, "AUDIT_UNAVAILABLE", [], err.to_string())
+}
+
 /// `PERMISSION_DENIED` for an actor without the authority, naming the rule (also as the
 /// `google.rpc.ErrorInfo` reason, so clients can branch on it).
 pub(crate) fn authority(err: &crate::engine::AuthorityError) -> Status {
@@ -245,6 +257,7 @@ pub(crate) fn write_error(err: &WriteError) -> Status {
         }
         // The client may retry: nothing was written, and the store may recover.
         WriteError::Store(_) => store_unavailable(err),
+        WriteError::StoreFileLost(_) => store_file_lost(err),
         WriteError::WriterStopped => {
             refusal(Code::Unavailable, "SHUTTING_DOWN", [], err.to_string())
         }

@@ -5,8 +5,11 @@
 //! store (many waiting changes in one transaction: group commit) and only then publishes
 //! the next snapshot and answers the callers.
 
+mod audit_queue;
 mod checkpointer;
 mod clock;
+mod store_monitor;
+mod store_state;
 mod watch;
 mod writer;
 
@@ -17,14 +20,16 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The audit trail's records, as the API reads and writes them through the app.
 pub use crate::store::{AuditOutcome, AuditQuery, AuditRecord};
+pub use audit_queue::AuditUnavailable;
 pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use store_state::StoreState;
 pub use watch::{SharedChange, Subscription, WatchError, WatchFilter, WatchItem, WatchOptions};
 pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
-    store::{RedbStore, StoreError},
+    store::{Durable, RedbStore, StoreError},
 };
 
 /// How many changes may wait for the writer before callers wait for room. Bounds memory
@@ -46,17 +51,21 @@ struct Inner {
     // the snapshot itself is read from `current`.
     published: tokio::sync::watch::Receiver<Revision>,
     // watch: the server's health reporter follows whether the store accepts writes.
-    store_healthy: tokio::sync::watch::Receiver<bool>,
+    store_state: tokio::sync::watch::Receiver<StoreState>,
+    // Arc: the writer and the store monitor change it; audited reads look at it.
+    status: Arc<store_state::StoreStatus>,
     // Bounded (WRITE_QUEUE): back-pressure on writers instead of unbounded memory.
     writes: mpsc::Sender<writer::Work>,
     // Arc: handlers push into it, the writer drains it with each group.
-    audit_queue: Arc<writer::AuditQueue>,
+    audit_queue: Arc<audit_queue::AuditQueue>,
+    // Dropped by `close` to stop the store monitor's thread.
+    stop_monitor: store_monitor::StopMonitor,
     store: RedbStore,
     // Arc: the writer publishes into it; every stream's registration points back to it.
     hub: Arc<watch::WatchHub>,
     clock: Arc<dyn Clock>,
-    // Mutex: taken once, by `close`, to join the writer, stream dispatcher and checkpointer
-    // threads.
+    // Mutex: taken once, by `close`, to join the writer, stream dispatcher, checkpointer
+    // and store monitor threads.
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>,
     options: StoreOptions,
 }
@@ -88,11 +97,16 @@ impl App {
         let snapshot = store.load_snapshot()?;
         let last_checkpoint = store.checkpoint_revision()?.unwrap_or_default();
         let revision = snapshot.revision();
+        let durable = Durable {
+            revision: revision.get(),
+            last_audit_id: store.last_audit_id()?,
+        };
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
         let (published_tx, published) = tokio::sync::watch::channel(revision);
-        let (healthy_tx, store_healthy) = tokio::sync::watch::channel(true);
+        let (status, store_state) = store_state::StoreStatus::new();
+        let status = Arc::new(status);
         let (writes, requests) = mpsc::channel(WRITE_QUEUE);
-        let audit_queue = Arc::new(writer::AuditQueue::new());
+        let audit_queue = Arc::new(audit_queue::AuditQueue::new());
         let hub = Arc::new(watch::WatchHub::new());
         let io_error = |source| StoreError::Io {
             path: store.path().to_path_buf(),
@@ -112,7 +126,8 @@ impl App {
             store: store.clone(),
             current: Arc::clone(&current),
             published: published_tx,
-            healthy: healthy_tx,
+            status: Arc::clone(&status),
+            durable,
             requests,
             audit_queue: Arc::clone(&audit_queue),
             flushes: Vec::new(),
@@ -121,13 +136,18 @@ impl App {
             stream: dispatch,
         })
         .map_err(io_error)?;
+        let (stop_monitor, monitor_thread) =
+            store_monitor::spawn(store.clone(), Arc::clone(&status), writes.downgrade())
+                .map_err(io_error)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 current,
                 published,
-                store_healthy,
+                store_state,
+                status,
                 writes,
                 audit_queue,
+                stop_monitor,
                 store,
                 hub,
                 clock,
@@ -136,6 +156,7 @@ impl App {
                     writer_thread,
                     dispatcher_thread,
                     checkpointer_thread,
+                    monitor_thread,
                 ]),
                 options,
             }),
@@ -167,12 +188,26 @@ impl App {
         // Dropping the sender lets the writer drain its queue and stop; the writer's end
         // drops the checkpoint trigger, which stops the checkpointer.
         drop(inner.writes);
+        drop(inner.stop_monitor);
         for thread in threads {
             if thread.join().is_err() {
                 tracing::error!("a store thread panicked");
             }
         }
-        // A final checkpoint makes the next start read one value instead of replaying.
+        let unstored = inner.audit_queue.len();
+        if unstored > 0 {
+            tracing::error!(
+                records = unstored,
+                state = ?inner.status.state(),
+                "audit records of calls answered could not be stored before shutdown"
+            );
+        }
+        // A final checkpoint makes the next start read one value instead of replaying; not
+        // into a store that failed (its log already holds every acknowledged change) or a
+        // lost file.
+        if inner.status.state() != StoreState::Writable {
+            return;
+        }
         let snapshot = inner.current.load_full();
         let behind = inner
             .store
@@ -216,10 +251,10 @@ impl App {
         }
     }
 
-    /// Follows whether the store accepts writes: `false` after a failed commit, `true`
-    /// again after the next successful one.
-    pub fn store_health(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.inner.store_healthy.clone()
+    /// Follows whether the store accepts writes: failing after a failed commit until a
+    /// retry succeeds, lost for good once its file is.
+    pub fn store_health(&self) -> tokio::sync::watch::Receiver<StoreState> {
+        self.inner.store_state.clone()
     }
 
     /// The revision of the newest published change.
@@ -270,28 +305,37 @@ impl App {
 
     /// Records a management call the writer did not see (a refusal before it, or a read).
     /// Never waits on the writer: the record is queued and stored with the writer's next
-    /// group (a full queue drops it, with a warning).
-    pub fn audit_call(&self, record: AuditRecord) {
-        if self.inner.audit_queue.push(record) {
+    /// group, or once a failing store recovers. `Err` when it cannot be kept (the queue is
+    /// full, or the database file is lost): the caller must not answer a read it could not
+    /// record.
+    pub fn audit_call(&self, record: AuditRecord) -> Result<(), AuditUnavailable> {
+        if self.inner.status.state() == StoreState::FileLost {
+            return Err(AuditUnavailable::StoreFileLost);
+        }
+        let nudge = self
+            .inner
+            .audit_queue
+            .push(record)
+            .map_err(|audit_queue::QueueFull| AuditUnavailable::QueueFull)?;
+        if nudge {
             // A full channel means the writer is busy: it drains the queue with its next
             // group anyway.
             let _ = self.inner.writes.try_send(writer::Work::AuditPending);
         }
+        Ok(())
     }
 
     /// Waits until every audit record queued so far is stored, so that a reader of the
-    /// trail sees the calls made before its own.
-    pub async fn flush_audit(&self) {
+    /// trail sees the calls made before its own; the store's error if they cannot be
+    /// stored now.
+    pub async fn flush_audit(&self) -> Result<(), WriteError> {
         let (done, stored) = oneshot::channel();
-        if self
-            .inner
+        self.inner
             .writes
             .send(writer::Work::Flush(done))
             .await
-            .is_ok()
-        {
-            let _ = stored.await;
-        }
+            .map_err(|_| WriteError::WriterStopped)?;
+        stored.await.map_err(|_| WriteError::WriterStopped)?
     }
 
     /// Reads the audit trail: up to `limit` records matching `query` after position

@@ -6,13 +6,18 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{Clock, watch::SharedChange};
+use super::{
+    Clock,
+    audit_queue::AuditQueue,
+    store_state::{StoreEvent, StoreState, StoreStatus},
+    watch::SharedChange,
+};
 use crate::{
     engine::{
         AuthorityError, ChangeRecord, Mutation, MutationError, MutationErrorKind, Revision,
         Snapshot, Timestamp, UserId,
     },
-    store::{AuditOutcome, AuditRecord, RedbStore},
+    store::{AuditOutcome, AuditRecord, Durable, RedbStore, StoreError},
 };
 
 /// Who asked for a change and how to recognise a retry of it.
@@ -87,9 +92,14 @@ pub enum WriteError {
     /// Its precondition (an etag, for instance) no longer holds. Nothing was written.
     #[error("{0}")]
     PreconditionFailed(String),
-    /// The store could not make it durable. Nothing was published.
+    /// The store could not make it durable, or is refusing writes until it recovers from
+    /// a failed one. Nothing was published.
     #[error("the change could not be stored: {0}")]
     Store(String),
+    /// The database file was deleted, moved away or replaced under the running server:
+    /// nothing is written until it restarts. Nothing was published.
+    #[error("the change could not be stored: {0}")]
+    StoreFileLost(String),
     /// The writer has stopped (the server is shutting down or the store failed).
     #[error("the writer has stopped; the server is shutting down or its store failed")]
     WriterStopped,
@@ -104,80 +114,16 @@ pub(super) enum Work {
     /// waiting in the audit queue: store them with the next group.
     AuditPending,
     /// Answer once every audit record queued before this is stored (a reader of the
-    /// trail sees the calls made before its own).
-    Flush(oneshot::Sender<()>),
+    /// trail sees the calls made before its own), or with the store's error if they
+    /// cannot be now.
+    Flush(oneshot::Sender<Result<(), WriteError>>),
+    /// The store is failing: try to make it writable again (sent by the store monitor).
+    Recover,
 }
-
-/// The audit records of calls the writer did not handle, queued apart from the changes:
-/// a flood of refused calls neither waits on the writer nor takes the changes' place in
-/// its queue. Bounded: a record that finds it full is counted and dropped, with a warning.
-#[derive(Debug)]
-pub(super) struct AuditQueue {
-    records: std::sync::Mutex<std::collections::VecDeque<AuditRecord>>,
-    // Set while an `AuditPending` nudge is on its way to the writer: at most one at a time.
-    nudged: std::sync::atomic::AtomicBool,
-    dropped: std::sync::atomic::AtomicU64,
-}
-
-/// Most audit records waiting for the writer.
-const AUDIT_QUEUE: usize = 16_384;
 
 /// Most queued audit records stored with one group: the changes of the group are not
 /// held up by a long queue of records.
 const AUDIT_PER_GROUP: usize = 1_024;
-
-impl AuditQueue {
-    pub(super) fn new() -> Self {
-        Self {
-            records: std::sync::Mutex::new(std::collections::VecDeque::new()),
-            nudged: std::sync::atomic::AtomicBool::new(false),
-            dropped: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    /// Queues a record; `true` if the writer must be nudged to store it.
-    pub(super) fn push(&self, record: AuditRecord) -> bool {
-        use std::sync::atomic::Ordering;
-        {
-            let mut records = self
-                .records
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if records.len() >= AUDIT_QUEUE {
-                drop(records);
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped.is_power_of_two() {
-                    tracing::warn!(
-                        dropped,
-                        "audit queue full: records of refused calls and reads are dropped"
-                    );
-                }
-                return false;
-            }
-            records.push_back(record);
-        }
-        !self.nudged.swap(true, Ordering::AcqRel)
-    }
-
-    /// Takes up to `limit` records, oldest first.
-    fn take(&self, limit: usize) -> Vec<AuditRecord> {
-        self.nudged
-            .store(false, std::sync::atomic::Ordering::Release);
-        let mut records = self
-            .records
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = records.len().min(limit);
-        records.drain(..n).collect()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.records
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_empty()
-    }
-}
 
 /// A change waiting for the writer.
 #[derive(Debug)]
@@ -197,7 +143,11 @@ pub(super) struct Writer {
     pub(super) store: RedbStore,
     pub(super) current: Arc<ArcSwap<Snapshot>>,
     pub(super) published: watch::Sender<Revision>,
-    pub(super) healthy: watch::Sender<bool>,
+    // Arc: the store monitor marks a lost file; the API reads the state for audited reads.
+    pub(super) status: Arc<StoreStatus>,
+    /// What the last successful commit left in the store: recovering removes anything
+    /// beyond it, which a commit reported as failed may have left.
+    pub(super) durable: Durable,
     pub(super) requests: mpsc::Receiver<Work>,
     pub(super) audit_queue: Arc<AuditQueue>,
     pub(super) clock: Arc<dyn Clock>,
@@ -205,7 +155,7 @@ pub(super) struct Writer {
     /// Hands each durable commit to the change stream.
     pub(super) stream: super::watch::Dispatch,
     /// Flushes waiting for a long audit queue to be stored.
-    pub(super) flushes: Vec<oneshot::Sender<()>>,
+    pub(super) flushes: Vec<oneshot::Sender<Result<(), WriteError>>>,
 }
 
 /// Starts the writer thread. It ends when every sender (every `App` clone) is gone.
@@ -227,14 +177,7 @@ fn audited(
     }
     let (outcome, revision) = match outcome {
         Ok(revision) => (AuditOutcome::Allowed, revision),
-        Err((err, judged_at)) => (
-            AuditOutcome::Refused {
-                code: err.code().to_owned(),
-                rule: err.rule().map(str::to_owned),
-                message: err.to_string(),
-            },
-            judged_at,
-        ),
+        Err((err, judged_at)) => (refused(err), judged_at),
     };
     Some(AuditRecord {
         id: 0,
@@ -254,7 +197,26 @@ fn audited(
     })
 }
 
+/// The audit outcome of a change refused with `err`.
+fn refused(err: &WriteError) -> AuditOutcome {
+    AuditOutcome::Refused {
+        code: err.code().to_owned(),
+        rule: err.rule().map(str::to_owned),
+        message: err.to_string(),
+    }
+}
+
 impl WriteError {
+    /// The error for a change the store cannot take now, in `state`, because of `cause`.
+    fn store_refusal(state: StoreState, cause: String) -> Self {
+        match state {
+            StoreState::FileLost => Self::StoreFileLost(cause),
+            StoreState::Writable | StoreState::Failing => Self::Store(format!(
+                "writes are refused until the store recovers from a failed write: {cause}"
+            )),
+        }
+    }
+
     /// The class of the refusal, named like the gRPC code the API answers with.
     pub fn code(&self) -> &'static str {
         match self {
@@ -266,7 +228,7 @@ impl WriteError {
             },
             Self::Unauthorized(_) => "PERMISSION_DENIED",
             Self::PreconditionFailed(_) => "ABORTED",
-            Self::Store(_) | Self::WriterStopped => "UNAVAILABLE",
+            Self::Store(_) | Self::StoreFileLost(_) | Self::WriterStopped => "UNAVAILABLE",
         }
     }
 
@@ -276,7 +238,9 @@ impl WriteError {
             Self::Refused(err) => Some(err.reason()),
             Self::Unauthorized(err) => Some(err.rule()),
             Self::PreconditionFailed(_) => Some("ETAG_STALE"),
-            Self::Store(_) | Self::WriterStopped => None,
+            Self::Store(_) => Some("STORE_UNAVAILABLE"),
+            Self::StoreFileLost(_) => Some("STORE_FILE_LOST"),
+            Self::WriterStopped => None,
         }
     }
 }
@@ -323,18 +287,18 @@ impl Writer {
     fn run(mut self) {
         let mut group = Vec::with_capacity(MAX_GROUP);
         loop {
-            // A queue longer than one group's share goes on being stored without a nudge.
-            let first = if self.audit_queue.is_empty() {
+            // A queue longer than one group's share goes on being stored without a nudge,
+            // while the store takes writes (a failing one is tried again when the monitor
+            // says so, not in a loop here).
+            let storing = self.status.state() == StoreState::Writable;
+            let first = if self.audit_queue.is_empty() || !storing {
                 match self.requests.blocking_recv() {
                     Some(first) => first,
                     None => break,
                 }
             } else {
-                match self.requests.try_recv() {
-                    Ok(first) => first,
-                    Err(mpsc::error::TryRecvError::Empty) => Work::AuditPending,
-                    Err(mpsc::error::TryRecvError::Disconnected) => break,
-                }
+                // Closed too: the records waiting are stored before the writer stops.
+                self.requests.try_recv().unwrap_or(Work::AuditPending)
             };
             group.push(first);
             while group.len() < MAX_GROUP {
@@ -343,9 +307,85 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit_group(&mut group);
+            if group.iter().any(|work| matches!(work, Work::Recover)) {
+                self.recover();
+            }
+            match self.status.state() {
+                StoreState::Writable => self.commit_group(&mut group),
+                state => self.refuse_group(&mut group, state),
+            }
         }
         tracing::debug!("writer stopped");
+    }
+
+    /// Tries to make a failing store writable again: reopens the database if it must,
+    /// removes what a failed commit left, and proves that a commit succeeds.
+    fn recover(&mut self) {
+        self.status.recovery_started();
+        if self.status.state() != StoreState::Failing {
+            return;
+        }
+        match self.store.recover(self.durable) {
+            Ok(recovered) => {
+                if recovered.discarded_changes > 0 || recovered.discarded_audit > 0 {
+                    tracing::warn!(
+                        changes = recovered.discarded_changes,
+                        audit_records = recovered.discarded_audit,
+                        "a commit reported as failed had reached the database; removed"
+                    );
+                }
+                tracing::info!(
+                    reopened = recovered.reopened,
+                    revision = self.durable.revision,
+                    "store writable again"
+                );
+                self.status.record(StoreEvent::Recovered, "");
+            }
+            Err(err) if err.is_file_lost() => {
+                tracing::error!(
+                    database = %self.store.path().display(),
+                    %err,
+                    "database file lost under the running server; writes are refused until restart"
+                );
+                self.status.record(StoreEvent::FileLost, &err.to_string());
+            }
+            Err(err) => {
+                tracing::debug!(%err, "store still failing");
+                self.status
+                    .record(StoreEvent::CommitFailed, &err.to_string());
+            }
+        }
+    }
+
+    /// Answers a group while the store does not take writes: every change is refused with
+    /// the store's state (and audited with the queued records, to be stored once it
+    /// recovers), every flush with the same error.
+    fn refuse_group(&mut self, group: &mut Vec<Work>, state: StoreState) {
+        let cause = self.status.cause();
+        let revision = self.current.load().revision();
+        for work in group.drain(..) {
+            match work {
+                Work::Change(request) => {
+                    let err = WriteError::store_refusal(state, cause.clone());
+                    // Kept for when the store recovers; a lost file never does. A full queue
+                    // drops it (counted): the caller is refused anyway.
+                    if state == StoreState::Failing
+                        && let Some(record) =
+                            audited(&request, self.clock.now(), Err((&err, revision)))
+                    {
+                        let _ = self.audit_queue.push(record);
+                    }
+                    let _ = request.reply.send(Err(err));
+                }
+                Work::Flush(done) => {
+                    let _ = done.send(Err(WriteError::store_refusal(state, cause.clone())));
+                }
+                Work::AuditPending | Work::Recover => {}
+            }
+        }
+        for done in self.flushes.drain(..) {
+            let _ = done.send(Err(WriteError::store_refusal(state, cause.clone())));
+        }
     }
 
     /// Applies each waiting change to a working snapshot (a refused one is answered at
@@ -358,6 +398,9 @@ impl Writer {
         drop(base);
         let mut records = Vec::with_capacity(group.len());
         let mut accepted = Vec::with_capacity(group.len());
+        // Where in `audit` each accepted change's record is: it says "allowed" only if the
+        // commit succeeds.
+        let mut accepted_audit = Vec::with_capacity(group.len());
         let mut refused = Vec::new();
         let mut audit = self.audit_queue.take(AUDIT_PER_GROUP);
         for record in &mut audit {
@@ -367,7 +410,7 @@ impl Writer {
         for work in group.drain(..) {
             let mut request = match work {
                 Work::Change(request) => request,
-                Work::AuditPending => continue,
+                Work::AuditPending | Work::Recover => continue,
                 Work::Flush(done) => {
                     // Everything queued before the flush is in `audit` unless the queue
                     // was longer than one group's share: then the next group takes more.
@@ -405,7 +448,10 @@ impl Writer {
             match std::mem::take(&mut working).apply_described(revision, &request.mutation, now) {
                 Ok((next, context)) => {
                     working = next;
-                    audit.extend(audited(&request, now, Ok(revision)));
+                    if let Some(entry) = audited(&request, now, Ok(revision)) {
+                        accepted_audit.push(audit.len());
+                        audit.push(entry);
+                    }
                     records.push(ChangeRecord {
                         context,
                         revision,
@@ -425,58 +471,106 @@ impl Writer {
                 }
             }
         }
-        // Refusals are answered once their audit records are durable (or failed to be).
-        let stored = self.store.append_with_audit(&records, &mut audit);
+        let stored = self
+            .store
+            .append_with_audit(&records, &mut audit)
+            // A commit into a file that is no longer at its path would be lost at the next
+            // start: checked after every commit, so none is acknowledged once it is gone.
+            .and_then(|()| match self.store.check_file() {
+                Err(err) if err.is_file_lost() => Err(err),
+                // A path that cannot be examined proves nothing (the monitor warns).
+                _ => Ok(()),
+            });
+        let failure = match &stored {
+            Ok(()) => None,
+            Err(err) => Some(self.commit_failed(err, records.len(), &accepted_audit, &mut audit)),
+        };
+        // Refusals are answered once their audit records are durable (or kept for later).
         for (reply, answer) in refused {
             let _ = reply.send(answer);
         }
+        let flushed = || match &failure {
+            None => Ok(()),
+            Some((state, cause)) => Err(WriteError::store_refusal(*state, cause.clone())),
+        };
         for done in recorded {
-            let _ = done.send(());
+            let _ = done.send(flushed());
         }
-        if self.audit_queue.is_empty() {
+        if self.audit_queue.is_empty() || failure.is_some() {
             for done in self.flushes.drain(..) {
-                let _ = done.send(());
+                let _ = done.send(flushed());
             }
         }
-        if records.is_empty() {
-            if let Err(err) = stored {
-                tracing::error!(%err, records = audit.len(), "audit records of refused calls could not be stored");
+        if let Some((state, cause)) = failure {
+            for (reply, _) in accepted {
+                let _ = reply.send(Err(WriteError::store_refusal(state, cause.clone())));
             }
             return;
         }
-        match stored {
-            Ok(()) => {
-                let revision = working.revision();
-                // The version this one replaces is freed last, once callers have their
-                // answers and the stream its changes: freeing the map shards the group
-                // copied takes about as long as copying them did.
-                let replaced = self.current.swap(Arc::new(working));
-                self.published.send_replace(revision);
-                self.checkpoints.committed(revision.get());
-                self.healthy
-                    .send_if_modified(|healthy| !std::mem::replace(healthy, true));
-                for (reply, revision) in accepted {
-                    // A caller that gave up still had its change committed; nothing to undo.
-                    let _ = reply.send(Ok(Committed::New(revision)));
-                }
-                self.stream.send(
-                    records
-                        .into_iter()
-                        .map(|record| Arc::new(SharedChange::new(record)))
-                        .collect::<Vec<_>>()
-                        .into(),
-                );
-                drop(replaced);
-            }
-            Err(err) => {
-                tracing::error!(%err, changes = records.len(), "group commit failed; nothing published");
-                self.healthy
-                    .send_if_modified(|healthy| std::mem::replace(healthy, false));
-                let message = err.to_string();
-                for (reply, _) in accepted {
-                    let _ = reply.send(Err(WriteError::Store(message.clone())));
-                }
+        if let Some(last) = audit.last() {
+            self.durable.last_audit_id = last.id;
+        }
+        let Some(last) = records.last() else {
+            return;
+        };
+        self.durable.revision = last.revision.get();
+        let revision = working.revision();
+        // The version this one replaces is freed last, once callers have their answers and
+        // the stream its changes: freeing the map shards the group copied takes about as
+        // long as copying them did.
+        let replaced = self.current.swap(Arc::new(working));
+        self.published.send_replace(revision);
+        self.checkpoints.committed(revision.get());
+        for (reply, revision) in accepted {
+            // A caller that gave up still had its change committed; nothing to undo.
+            let _ = reply.send(Ok(Committed::New(revision)));
+        }
+        self.stream.send(
+            records
+                .into_iter()
+                .map(|record| Arc::new(SharedChange::new(record)))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        drop(replaced);
+    }
+
+    /// After a failed commit: the store turns failing (or its file lost), and the group's
+    /// audit records go back to the queue, to be stored once it recovers, with each
+    /// accepted change recorded as refused like its caller. Returns the state and cause
+    /// the group's callers are answered with.
+    fn commit_failed(
+        &mut self,
+        err: &StoreError,
+        changes: usize,
+        accepted_audit: &[usize],
+        audit: &mut Vec<AuditRecord>,
+    ) -> (StoreState, String) {
+        let cause = err.to_string();
+        let event = if err.is_file_lost() {
+            tracing::error!(
+                database = %self.store.path().display(),
+                %err,
+                changes,
+                "database file lost under the running server; nothing published, writes are refused until restart"
+            );
+            StoreEvent::FileLost
+        } else {
+            tracing::error!(%err, changes, "group commit failed; nothing published, writes are refused until the store recovers");
+            StoreEvent::CommitFailed
+        };
+        self.status.record(event, &cause);
+        let state = self.status.state();
+        let refusal = WriteError::store_refusal(state, cause.clone());
+        for &at in accepted_audit {
+            if let Some(record) = audit.get_mut(at) {
+                record.outcome = refused(&refusal);
+                record.revision = self.durable.revision;
             }
         }
+        if state == StoreState::Failing {
+            self.audit_queue.put_back(std::mem::take(audit));
+        }
+        (state, cause)
     }
 }

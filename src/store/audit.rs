@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::{RedbStore, StoreError, codec, redb_store::AUDIT};
@@ -155,7 +155,7 @@ impl RedbStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
         let mut out = Vec::new();
         for entry in table
@@ -179,7 +179,7 @@ impl RedbStore {
         if records.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
             write_audit(self, &mut table, records)?;
@@ -189,7 +189,7 @@ impl RedbStore {
 
     /// Deletes audit records older than `before`. Returns how many.
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         let mut deleted = 0;
         {
             let mut table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;

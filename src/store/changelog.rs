@@ -1,7 +1,7 @@
 //! The change log: every committed change by revision, appended in group commits and read
 //! back in order (start-up replay, export, and later the Watch stream).
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::{
     RedbStore, StoreError,
@@ -37,7 +37,7 @@ impl RedbStore {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         {
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
             for (record, bytes) in records.iter().zip(&encoded) {
@@ -65,7 +65,7 @@ impl RedbStore {
     /// The committed change an earlier request with this id made, while the change log
     /// still holds it.
     pub fn change_for_request(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let requests = txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
         let Some(revision) = requests
             .get(request_id)
@@ -92,14 +92,14 @@ impl RedbStore {
         after: Revision,
         limit: usize,
     ) -> Result<Vec<ChangeRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
         read_changes(&changes, after, limit, &self.path)
     }
 
     /// The oldest revision still in the change log, if any.
     pub fn oldest_change(&self) -> Result<Option<Revision>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
         let first = changes.first().map_err(|e| self.redb_error(e))?;
         Ok(first.map(|(revision, _)| Revision::new(revision.value())))
@@ -159,7 +159,7 @@ impl RedbStore {
         let by_count = newest.saturating_sub(retention.min_count);
         let limit = checkpoint.get().min(by_count);
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         let mut deleted = 0;
         {
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;

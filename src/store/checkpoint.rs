@@ -1,7 +1,7 @@
 //! Checkpoints: the whole engine state at one revision, so that start-up reads one value and
 //! replays only the changes after it, and so that the change log can be pruned.
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::{
     RedbStore, StoreError,
@@ -21,7 +21,7 @@ impl RedbStore {
             path: self.path.clone(),
             message: format!("cannot encode checkpoint {}: {err}", snapshot.revision()),
         })?;
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         {
             let mut checkpoints = txn
                 .open_table(CHECKPOINTS)
@@ -38,7 +38,7 @@ impl RedbStore {
 
     /// The revision of the newest checkpoint, if any.
     pub fn checkpoint_revision(&self) -> Result<Option<Revision>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let checkpoints = txn
             .open_table(CHECKPOINTS)
             .map_err(|e| self.redb_error(e))?;
@@ -49,7 +49,7 @@ impl RedbStore {
     /// The current state: the newest checkpoint plus every change after it, all read in
     /// one read transaction (a consistent view even while a writer commits).
     pub fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let checkpoints = txn
             .open_table(CHECKPOINTS)
             .map_err(|e| self.redb_error(e))?;

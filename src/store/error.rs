@@ -41,6 +41,43 @@ pub enum StoreError {
         /// The newest version this build reads.
         supported: u64,
     },
+    /// An earlier write failed and left the open database unusable: redb refuses every
+    /// call until the file is closed and opened again (the writer does so when it recovers).
+    #[error("database `{path}` failed an earlier write and must be reopened")]
+    NeedsReopen {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The database is closed while the writer reopens it after a failed write.
+    #[error("database `{path}` is being reopened after a failed write")]
+    Reopening {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The file at the database's path is no longer the file this store opened: whatever
+    /// is written now would not be found at the next start.
+    #[error(
+        "database `{path}` {loss} while the server had it open; writes are refused until the server restarts (see docs/durability.md)"
+    )]
+    FileLost {
+        /// The database file.
+        path: PathBuf,
+        /// What became of it.
+        loss: super::FileLoss,
+    },
+    /// Reopened after a failed write, the file holds fewer changes than this server
+    /// acknowledged: it is not the file those changes were written to.
+    #[error(
+        "database `{path}` holds revision {found} but this server acknowledged revision {acknowledged}: acknowledged changes are missing from it"
+    )]
+    Behind {
+        /// The database file.
+        path: PathBuf,
+        /// The revision the file holds.
+        found: u64,
+        /// The newest revision the server acknowledged.
+        acknowledged: u64,
+    },
     /// Any other storage failure.
     #[error("storage failure on `{path}`: {message}")]
     Storage {
@@ -52,6 +89,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the file at the database's path is not (or no longer) the one the server
+    /// wrote: a state the server cannot recover from by itself.
+    pub fn is_file_lost(&self) -> bool {
+        matches!(self, Self::FileLost { .. } | Self::Behind { .. })
+    }
+
     /// Classifies a redb error for the file at `path`.
     pub(crate) fn from_redb(path: PathBuf, err: impl Into<redb::Error>) -> Self {
         match err.into() {
@@ -60,6 +103,7 @@ impl StoreError {
             }
             redb::Error::Io(source) => Self::Io { path, source },
             redb::Error::Corrupted(message) => Self::Corrupt { path, message },
+            redb::Error::PreviousIo | redb::Error::DatabaseClosed => Self::NeedsReopen { path },
             redb::Error::UpgradeRequired(version) => Self::UnsupportedFormat {
                 path,
                 found: u64::from(version),

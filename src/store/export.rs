@@ -98,7 +98,7 @@ pub fn import_into(file: &Path, data_dir: &Path) -> Result<ExportSummary, StoreE
 impl RedbStore {
     /// Records `revision` as the newest (after an import, which has no change records).
     fn set_revision(&self, revision: Revision) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
             meta.insert(META_REVISION, revision.get())

@@ -9,10 +9,12 @@ mod checkpoint;
 mod codec;
 mod error;
 mod export;
+mod file_identity;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(test)]
 mod golden;
+mod recovery;
 mod redb_store;
 
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord};
@@ -20,4 +22,6 @@ pub use changelog::Retention;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
 pub use export::{EXPORT_MAGIC, ExportSummary, export_database, import_into};
+pub use file_identity::FileLoss;
+pub use recovery::Durable;
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

@@ -5,9 +5,13 @@ use std::{
     sync::Arc,
 };
 
-use redb::{Builder, ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
+use arc_swap::ArcSwapOption;
+use redb::{
+    Builder, ConcurrencyMode, Database, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, WriteTransaction,
+};
 
-use super::StoreError;
+use super::{StoreError, file_identity::FileIdentity};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE_NAME: &str = "authzd.redb";
@@ -39,10 +43,16 @@ const CONCURRENCY: ConcurrencyMode = ConcurrencyMode::SingleWriter;
 /// The embedded redb database.
 #[derive(Debug, Clone)]
 pub struct RedbStore {
-    // Arc: readers (export, serving) and the writer share one open file; redb allows
-    // concurrent read transactions beside the single write transaction.
-    pub(super) db: Arc<Database>,
+    // Arc: readers (export, serving), the checkpointer and the writer share one open file
+    // (redb allows concurrent read transactions beside the single write transaction), and
+    // every clone sees the database the writer reopens after a failed write
+    // (`recovery.rs`). ArcSwapOption: each transaction takes the current database without a
+    // lock; empty only while it is being reopened.
+    pub(super) db: Arc<ArcSwapOption<Database>>,
     pub(super) path: PathBuf,
+    /// The file this store opened: the periodic check and every commit compare the file at
+    /// `path` with it, since writes to a deleted or replaced file would be lost.
+    pub(super) identity: FileIdentity,
 }
 
 impl RedbStore {
@@ -59,12 +69,47 @@ impl RedbStore {
             .set_concurrency_mode(CONCURRENCY)
             .create(&path)
             .map_err(|err| StoreError::from_redb(path.clone(), err))?;
+        let identity = FileIdentity::of(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let store = Self {
-            db: Arc::new(db),
+            db: Arc::new(ArcSwapOption::from_pointee(db)),
             path,
+            identity,
         };
         store.check_format()?;
         Ok(store)
+    }
+
+    /// Opens the existing file at `path` again (never creating one), as [`Self::recover`]
+    /// does after a failed write.
+    pub(super) fn open_existing(path: &Path) -> Result<Database, StoreError> {
+        Builder::new()
+            .set_concurrency_mode(CONCURRENCY)
+            .open(path)
+            .map_err(|err| StoreError::from_redb(path.to_path_buf(), err))
+    }
+
+    /// The open database, or an error while it is being reopened.
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        self.db.load_full().ok_or_else(|| StoreError::Reopening {
+            path: self.path.clone(),
+        })
+    }
+
+    /// Begins a write transaction on the open database.
+    pub(super) fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
+        self.database()?
+            .begin_write()
+            .map_err(|e| self.redb_error(e))
+    }
+
+    /// Begins a read transaction on the open database.
+    pub(super) fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        self.database()?
+            .begin_read()
+            .map_err(|e| self.redb_error(e))
     }
 
     /// The database file.
@@ -77,8 +122,8 @@ impl RedbStore {
     }
 
     /// Records the format version in a new file; refuses a file of a newer version.
-    fn check_format(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(|e| self.redb_error(e))?;
+    pub(super) fn check_format(&self) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
         {
             let mut meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
             let found = meta
@@ -114,7 +159,7 @@ impl RedbStore {
 
     /// The revision of the newest committed change (0 for a new database).
     pub fn revision(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.redb_error(e))?;
+        let txn = self.begin_read()?;
         let meta = txn.open_table(META).map_err(|e| self.redb_error(e))?;
         let revision = meta
             .get(META_REVISION)

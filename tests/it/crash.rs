@@ -245,7 +245,7 @@ async fn disk_full_child() {
     println!("ERROR {error}");
     let unhealthy = tokio::time::timeout(
         Duration::from_secs(10),
-        health.wait_for(|healthy| !*healthy),
+        health.wait_for(|state| *state != authzd::app::StoreState::Writable),
     )
     .await;
     println!("HEALTHY {}", !matches!(unhealthy, Ok(Ok(_))));

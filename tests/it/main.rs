@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod engine_props;
 mod etag_props;
+mod faults;
 mod hostile;
 mod manage;
 mod reference;

@@ -10,7 +10,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage as _, Value};
 use tonic::{Request, Status};
 
 use super::{AUDITED, ManagementApi, caller};
-use crate::api::status::code_name;
+use crate::api::status::{self, code_name};
 use crate::app::{AuditOutcome, AuditRecord};
 
 /// Fields that name what a call acts on, in the order they are looked for.
@@ -55,6 +55,8 @@ impl CallAudit {
 impl ManagementApi {
     /// Records `result` in the audit trail unless the writer did: a refusal before the
     /// writer, or an allowed read (the writer records every change, allowed or refused).
+    /// A read whose record cannot be kept is refused instead of answered: no answer leaves
+    /// the server unaudited.
     pub(super) fn audited<R>(
         &self,
         audit: CallAudit,
@@ -72,23 +74,28 @@ impl ManagementApi {
             // Changes, allowed or refused by the writer, are in its records already.
             Ok(_) | Err(_) => None,
         };
-        if let Some(outcome) = outcome {
-            let fields = RequestFields::decode(&self.descriptors, &audit);
-            self.app.audit_call(AuditRecord {
-                id: 0,
-                at: self.app.now(),
-                tenant: fields.tenant,
-                actor: fields.actor,
-                caller: audit.caller,
-                method: audit.method,
-                target: fields.target,
-                outcome,
-                request_id: fields.request_id,
-                // Set by the writer: the revision the call was answered at.
-                revision: 0,
-            });
+        let Some(outcome) = outcome else {
+            return result;
+        };
+        let fields = RequestFields::decode(&self.descriptors, &audit);
+        let kept = self.app.audit_call(AuditRecord {
+            id: 0,
+            at: self.app.now(),
+            tenant: fields.tenant,
+            actor: fields.actor,
+            caller: audit.caller,
+            method: audit.method,
+            target: fields.target,
+            outcome,
+            request_id: fields.request_id,
+            // Set by the writer: the revision the call was answered at.
+            revision: 0,
+        });
+        match (result, kept) {
+            (Ok(_), Err(unavailable)) => Err(status::audit_unavailable(unavailable)),
+            // A refusal stays the caller's answer, recorded or not (the queue counts it).
+            (result, _) => result,
         }
-        result
     }
 }
 

@@ -73,8 +73,12 @@ impl ManagementApi {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, Status> {
-        // The calls made before this read, refused ones included, are in the trail.
-        self.app.flush_audit().await;
+        // The calls made before this read, refused ones included, are in the trail (or
+        // the store cannot take them now, and the trail would miss them: refused).
+        self.app
+            .flush_audit()
+            .await
+            .map_err(|err| status::write_error(&err))?;
         let app = self.app.clone();
         tokio::task::spawn_blocking(move || app.audit_records(&query, after, limit))
             .await

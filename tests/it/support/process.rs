@@ -107,8 +107,8 @@ impl ServerProcess {
         assert!(status.success(), "kill -{name} failed");
     }
 
-    /// Waits until the child logs a line containing `needle`.
-    pub(crate) fn wait_for_log(&self, needle: &str) {
+    /// Waits until the child logs a line containing `needle`, and returns that line.
+    pub(crate) fn wait_for_log(&self, needle: &str) -> String {
         let deadline = Instant::now() + PROCESS_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -117,7 +117,7 @@ impl ServerProcess {
                 .recv_timeout(left)
                 .unwrap_or_else(|_| panic!("authzd never logged `{needle}`"));
             if line.contains(needle) {
-                return;
+                return line;
             }
         }
     }
