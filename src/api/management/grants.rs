@@ -112,12 +112,8 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                     .ok()
                     .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
             })?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

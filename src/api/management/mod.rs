@@ -185,6 +185,23 @@ impl ManagementApi {
         }
     }
 
+    /// Writes a deletion (with the client's etag, if `precondition` carries one) and
+    /// answers with its revision.
+    async fn delete(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        mutation: Mutation,
+        precondition: Option<Precondition>,
+    ) -> Result<tonic::Response<pb::DeleteResponse>, Status> {
+        let written = self
+            .write(caller, Some(actor), mutation, "", precondition)
+            .await?;
+        reply(pb::DeleteResponse {
+            revision: written.revision.get(),
+        })
+    }
+
     /// The current snapshot, for an actor that may read the tenant's data.
     fn read_as(&self, tenant: &TenantId, actor: &UserId) -> Result<Arc<Snapshot>, Status> {
         let snapshot = self.app.snapshot();

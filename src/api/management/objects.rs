@@ -199,12 +199,8 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         self.serve_acting(request, |caller, actor, request| async move {
             let change = changes::delete_object(&request)?;
             let precondition = etag_matches(&request.etag, change.key.etag_now())?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

@@ -249,12 +249,8 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
             let precondition = etag_matches(&request.etag, move |s| {
                 reader.security_group(s, &probe).map(|(_, etag)| etag)
             })?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
@@ -403,12 +399,8 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
             let precondition = etag_matches(&request.etag, move |s| {
                 reader.level(s, &probe).map(|(_, etag)| etag)
             })?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

@@ -337,12 +337,8 @@ impl pb::user_service_server::UserService for ManagementApi {
             let change = changes::delete_user(&request)?;
             let precondition =
                 etag_matches(&request.etag, user_etag(&change.tenant, &change.user))?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
@@ -496,12 +492,8 @@ impl pb::group_service_server::GroupService for ManagementApi {
             let change = changes::delete_group(&request)?;
             let precondition =
                 etag_matches(&request.etag, group_etag(&change.tenant, &change.group))?;
-            let written = self
-                .write(&caller, Some(&actor), change.mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
