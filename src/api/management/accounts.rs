@@ -2,11 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, pb, users::StatusNow};
-use crate::{
-    api::convert::id,
-    engine::{Mutation, TenantId, UserId, UserStatus},
-};
+use super::{ManagementApi, changes, pb, users::StatusNow};
+use crate::engine::UserStatus;
 
 /// Only a locked user is unlocked.
 const NOW_LOCKED: StatusNow = StatusNow {
@@ -22,18 +19,10 @@ impl pb::account_service_server::AccountService for ManagementApi {
         request: Request<pb::ReportSignInRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let mutation = Mutation::ReportSignIn {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                success: request.success,
-                lock_after: self.lockout_threshold,
-                lock_for_millis: i64::try_from(self.lockout_duration.as_millis())
-                    .unwrap_or(i64::MAX),
-            };
-            let written = self.write(&caller, None, mutation, "", None).await?;
-            self.user_reply(&tenant, &user, written.revision.get())
+            let change =
+                changes::report_sign_in(&request, self.lockout_threshold, self.lockout_duration)?;
+            let written = self.write(&caller, None, change.mutation, "", None).await?;
+            self.user_reply(&change.tenant, &change.user, written.revision.get())
         })
         .await
     }
@@ -60,13 +49,8 @@ impl pb::account_service_server::AccountService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let mutation = Mutation::ResetMfa {
-                tenant: tenant.clone(),
-                user: user.clone(),
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+            let change = changes::reset_mfa(&request)?;
+            self.change_user(&caller, &actor, change, &request.etag)
                 .await
         })
         .await

@@ -1,23 +1,24 @@
 //! What the request-validation fuzz target (`fuzz/fuzz_targets/requests.rs`) runs: bytes
 //! decoded as one of a dozen requests, then the conversions and checks its handler runs
-//! (the same functions, in the same order), then, for a change, the writer's pure part:
-//! authority and the engine's validation against a small fixed state. No store, no server:
-//! a run costs microseconds.
+//! (for a change, the very `changes.rs` function the handler calls), then, for a change,
+//! the writer's pure part: authority and the engine's validation against a small fixed
+//! state. No store, no server: a run costs microseconds.
 //!
-//! The harness keeps the handlers' order of calls by hand; the hostile integration test
+//! What a handler checks around its `changes.rs` call (the actor, an etag's or a request
+//! id's bounds) is repeated here in its order; the hostile integration test
 //! (`tests/it/hostile.rs`) covers the handlers themselves over gRPC.
 
 use std::{collections::BTreeSet, sync::OnceLock};
 
 use tonic::Status;
 
-use super::{mask_paths, records};
+use super::{actor, changes};
 use crate::{
     api::{bounds, check, codec, convert, paging, pb, status, watch},
     engine::{
-        CheckQuery, DemotionPolicy, GrantId, GrantNode, Mutation, NewUser, ObjectId, ObjectScope,
-        ObjectType, Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition,
-        ServiceId, Snapshot, Subject, TenantId, Timestamp, UserId, UserKind, UserStatus,
+        CheckQuery, DemotionPolicy, Mutation, NewUser, ObjectId, ObjectScope, ObjectType,
+        Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition, ServiceId,
+        Snapshot, Subject, TenantId, Timestamp, UserId, UserKind, UserStatus,
     },
 };
 
@@ -64,16 +65,13 @@ fn submit(world: &Snapshot, actor: Option<&UserId>, mutation: &Mutation) -> Resu
         .map_err(|err| crate::api::status::write_error(&WriteError::Refused(err)))
 }
 
-/// A server-chosen id, as `chosen_id` makes one when the request leaves it empty.
-fn chosen<T>(
-    field: &str,
-    text: &str,
-    parse: fn(&str) -> Result<T, crate::engine::IdError>,
-) -> Result<T, Status> {
-    if text.is_empty() {
-        parse("chosen-0123456789abcdef").map_err(|err| Status::internal(err.to_string()))
-    } else {
-        convert::id(field, text, parse)
+/// Ids chosen for a request that leaves them empty: always the same, so that a run
+/// repeats exactly (the server's differ per call).
+struct FixedIds;
+
+impl changes::IdSource for FixedIds {
+    fn new_id(&self, prefix: &str) -> String {
+        format!("{prefix}-0123456789abcdef")
     }
 }
 
@@ -146,70 +144,21 @@ fn lookup_objects(world: &Snapshot, request: &pb::LookupObjectsRequest) -> Resul
 }
 
 fn register_service(world: &Snapshot, request: &pb::RegisterServiceRequest) -> Result<(), Status> {
-    let message = request
-        .service
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("service"))?;
-    let service = convert::id("service.id", &message.id, ServiceId::parse)?;
-    let definition = records::service_definition(message, "service")?;
-    submit(
-        world,
-        None,
-        &Mutation::RegisterService {
-            service,
-            definition,
-        },
-    )
+    let change = changes::register_service(request)?;
+    submit(world, None, &change.mutation)
 }
 
 fn update_service(world: &Snapshot, request: &pb::UpdateServiceRequest) -> Result<(), Status> {
-    const SERVICE_MASK: &[&str] = &["display_name", "permissions", "object_types", "demotion"];
-    let message = request
-        .service
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("service"))?;
-    let service = convert::id("service.id", &message.id, ServiceId::parse)?;
-    let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, SERVICE_MASK)?;
-    let current = world
-        .service_record(&service)
-        .map_err(|err| status::not_found(&err))?;
-    let mut merged = records::service(&current);
-    for path in paths {
-        match path {
-            "display_name" => merged.display_name.clone_from(&message.display_name),
-            "permissions" => merged.permissions.clone_from(&message.permissions),
-            "object_types" => merged.object_types.clone_from(&message.object_types),
-            _ => merged.demotion = message.demotion,
-        }
-    }
-    let definition = records::service_definition(&merged, "service")?;
+    let change = changes::update_service(request, world)?;
     bounds::etag("etag", &request.etag)?;
-    submit(
-        world,
-        None,
-        &Mutation::UpdateService {
-            service,
-            definition,
-        },
-    )
+    submit(world, None, &change.mutation)
 }
 
 fn invite_user(world: &Snapshot, request: &pb::InviteUserRequest) -> Result<(), Status> {
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let tenant = convert::id("tenant", &request.tenant, TenantId::parse)?;
-    bounds::required_text("email", &request.email)?;
-    bounds::required_text("display_name", &request.display_name)?;
-    let mutation = Mutation::InviteUser {
-        tenant,
-        user: NewUser {
-            user: chosen("id", &request.id, UserId::parse)?,
-            email: request.email.clone(),
-            display_name: request.display_name.clone(),
-            kind: records::user_kind(request.kind, "kind")?,
-        },
-    };
-    crate::api::bounds::request_id(&request.request_id)?;
-    submit(world, Some(&actor), &mutation)
+    let actor = actor(&request.actor)?;
+    let change = changes::invite_user(request, &FixedIds)?;
+    bounds::request_id(&request.request_id)?;
+    submit(world, Some(&actor), &change.mutation)
 }
 
 fn update_user(
@@ -217,39 +166,13 @@ fn update_user(
     owner: &UserId,
     request: &pb::UpdateUserRequest,
 ) -> Result<(), Status> {
-    const USER_MASK: &[&str] = &["email", "display_name"];
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let message = request
-        .user
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("user"))?;
-    let tenant = convert::id("user.tenant", &message.tenant, TenantId::parse)?;
-    let user = convert::id("user.id", &message.id, UserId::parse)?;
-    let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, USER_MASK)?;
-    for path in &paths {
-        let text = match *path {
-            "email" => &message.email,
-            _ => &message.display_name,
-        };
-        bounds::required_text(&format!("user.{path}"), text)?;
-    }
+    let actor = actor(&request.actor)?;
+    let update = changes::update_user(request)?;
     bounds::etag("etag", &request.etag)?;
     let current = world
-        .user_record(&tenant, &user)
-        .map_err(|err| status::not_found(&err))?;
-    let (mut email, mut display_name) = (current.email, current.display_name);
-    for path in &paths {
-        match *path {
-            "email" => email.clone_from(&message.email),
-            _ => display_name.clone_from(&message.display_name),
-        }
-    }
-    let mutation = Mutation::UpdateUser {
-        tenant,
-        user,
-        email,
-        display_name,
-    };
+        .user_record(&update.tenant, &update.user)
+        .map_err(|_| status::update_target_missing())?;
+    let mutation = update.merge(current);
     submit(world, Some(&actor), &mutation)?;
     // The owner may make any such change: the engine's validation runs to the end.
     submit(world, Some(owner), &mutation)
@@ -260,33 +183,10 @@ fn create_object(
     owner: &UserId,
     request: &pb::CreateObjectRequest,
 ) -> Result<(), Status> {
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let message = request
-        .object
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("object"))?;
-    let tenant = convert::id("object.tenant", &message.tenant, TenantId::parse)?;
-    let service = convert::id("object.service", &message.service, ServiceId::parse)?;
-    if message.r#type.is_empty() {
-        return Err(crate::api::status::required("object.type"));
-    }
-    bounds::at_most(
-        "object.type",
-        &message.r#type,
-        bounds::MAX_OBJECT_TYPE_BYTES,
-    )?;
-    bounds::required_text("object.name", &message.name)?;
-    let mutation = Mutation::CreateObject {
-        tenant,
-        service,
-        object: chosen("object.id", &message.id, ObjectId::parse)?,
-        object_type: message.r#type.clone(),
-        name: message.name.clone(),
-        parent: records::optional_object("object.parent", &message.parent)?,
-        related: records::object_ids("object.related", &message.related)?,
-    };
-    submit(world, Some(&actor), &mutation)?;
-    submit(world, Some(owner), &mutation)
+    let actor = actor(&request.actor)?;
+    let change = changes::create_object(request, &FixedIds)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
 }
 
 fn create_security_group(
@@ -294,26 +194,10 @@ fn create_security_group(
     owner: &UserId,
     request: &pb::CreateSecurityGroupRequest,
 ) -> Result<(), Status> {
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let message = request
-        .security_group
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("security_group"))?;
-    let tenant = convert::id("security_group.tenant", &message.tenant, TenantId::parse)?;
-    let service = convert::id("security_group.service", &message.service, ServiceId::parse)?;
-    bounds::required_text("security_group.name", &message.name)?;
-    bounds::text("security_group.description", &message.description)?;
-    let mutation = Mutation::PutSecurityGroup {
-        tenant,
-        service,
-        group: chosen("security_group.id", &message.id, SecurityGroupId::parse)?,
-        name: message.name.clone(),
-        description: message.description.clone(),
-        permissions: records::permission_set("security_group.permissions", &message.permissions)?,
-        scope: records::object_scope("security_group.scope", message.scope.as_ref())?,
-    };
-    submit(world, Some(&actor), &mutation)?;
-    submit(world, Some(owner), &mutation)
+    let actor = actor(&request.actor)?;
+    let change = changes::create_security_group(request, &FixedIds)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
 }
 
 fn give_grant(
@@ -321,41 +205,10 @@ fn give_grant(
     owner: &UserId,
     request: &pb::GiveGrantRequest,
 ) -> Result<(), Status> {
-    use crate::engine::{Access, PermissionLevelId};
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let message = request
-        .grant
-        .as_ref()
-        .ok_or_else(|| crate::api::status::required("grant"))?;
-    let tenant = convert::id("grant.tenant", &message.tenant, TenantId::parse)?;
-    let service = convert::id("grant.service", &message.service, ServiceId::parse)?;
-    let access = if message.permissions.is_empty() {
-        Access::Level(convert::id(
-            "grant.level",
-            &message.level,
-            PermissionLevelId::parse,
-        )?)
-    } else {
-        Access::Permissions(records::permission_set(
-            "grant.permissions",
-            &message.permissions,
-        )?)
-    };
-    let node = match records::optional_object("grant.object", &message.object)? {
-        Some(object) => GrantNode::Object(object),
-        None => GrantNode::Service,
-    };
-    let mutation = Mutation::GiveGrant {
-        tenant,
-        service,
-        grant: chosen("grant.id", &message.id, GrantId::parse)?,
-        subject: records::subject("grant.subject", message.subject.as_ref())?,
-        access,
-        node,
-        expires_at: records::expiry("grant.expires_at", message.expires_at.as_ref(), NOW)?,
-    };
-    submit(world, Some(&actor), &mutation)?;
-    submit(world, Some(owner), &mutation)
+    let actor = actor(&request.actor)?;
+    let change = changes::give_grant(request, &FixedIds, NOW)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
 }
 
 fn set_tenant_role(
@@ -363,14 +216,11 @@ fn set_tenant_role(
     owner: &UserId,
     request: &pb::SetTenantRoleRequest,
 ) -> Result<(), Status> {
-    let actor = convert::id("actor", &request.actor, UserId::parse)?;
-    let tenant = convert::id("tenant", &request.tenant, TenantId::parse)?;
-    let user = convert::id("user", &request.user, UserId::parse)?;
-    let role = records::tenant_role(request.role.as_ref())?;
+    let actor = actor(&request.actor)?;
+    let change = changes::set_tenant_role(request)?;
     bounds::etag("etag", &request.etag)?;
-    let mutation = Mutation::SetTenantRole { tenant, user, role };
-    submit(world, Some(&actor), &mutation)?;
-    submit(world, Some(owner), &mutation)
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
 }
 
 /// The state every change is validated against, and its owner.

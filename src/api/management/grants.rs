@@ -2,13 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, chosen_id, etag_matches, list_page, pb, records, reply};
+use super::{ManagementApi, changes, etag_matches, list_page, pb, records, reply};
 use crate::{
-    api::{
-        convert::id,
-        status::{self, invalid_field, required},
-    },
-    engine::{Access, GrantId, GrantNode, Mutation, PermissionLevelId, ServiceId, TenantId},
+    api::{convert::id, status},
+    engine::{GrantId, Mutation, ServiceId, TenantId},
 };
 
 #[tonic::async_trait]
@@ -18,60 +15,21 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         request: Request<pb::GiveGrantRequest>,
     ) -> Result<Response<pb::GrantResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request.grant.as_ref().ok_or_else(|| required("grant"))?;
-            let tenant = id("grant.tenant", &message.tenant, TenantId::parse)?;
-            let service = id("grant.service", &message.service, ServiceId::parse)?;
-            let access = match (message.level.is_empty(), message.permissions.is_empty()) {
-                (false, true) => {
-                    Access::Level(id("grant.level", &message.level, PermissionLevelId::parse)?)
-                }
-                (true, false) => Access::Permissions(records::permission_set(
-                    "grant.permissions",
-                    &message.permissions,
-                )?),
-                (false, false) => {
-                    return Err(invalid_field(
-                        "grant",
-                        "give either `level` or `permissions`, not both",
-                    ));
-                }
-                (true, true) => {
-                    return Err(invalid_field(
-                        "grant",
-                        "give a permission level (`level`) or a permission set (`permissions`)",
-                    ));
-                }
-            };
-            let node = match records::optional_object("grant.object", &message.object)? {
-                Some(object) => GrantNode::Object(object),
-                None => GrantNode::Service,
-            };
-            let mutation = Mutation::GiveGrant {
-                tenant: tenant.clone(),
-                service: service.clone(),
-                grant: chosen_id(self, "grant.id", &message.id, "grant", GrantId::parse)?,
-                subject: records::subject("grant.subject", message.subject.as_ref())?,
-                access,
-                node,
-                expires_at: records::expiry(
-                    "grant.expires_at",
-                    message.expires_at.as_ref(),
-                    self.app.now(),
-                )?,
-            };
+            let change = changes::give_grant(&request, self, self.app.now())?;
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     None,
                 )
                 .await?;
-            let Mutation::GiveGrant { grant, .. } = written.mutation(&mutation) else {
+            let Mutation::GiveGrant { grant, .. } = written.mutation(&change.mutation) else {
                 return Err(status::internal("retried change is not a grant"));
             };
-            let record = self.after_write(|s| s.grant_record(&tenant, &service, grant))?;
+            let (tenant, service) = (&change.tenant, &change.service);
+            let record = self.after_write(|s| s.grant_record(tenant, service, grant))?;
             reply(pb::GrantResponse {
                 grant: Some(records::grant(tenant.as_str(), service.as_str(), &record)),
                 revision: written.revision.get(),
@@ -142,28 +100,20 @@ impl pb::grant_service_server::GrantService for ManagementApi {
         request: Request<pb::RevokeGrantRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let service = id("service", &request.service, ServiceId::parse)?;
-            let grant = id("grant", &request.grant, GrantId::parse)?;
-            let (t, s, g) = (tenant.clone(), service.clone(), grant.clone());
+            let change = changes::revoke_grant(&request)?;
+            let (t, s, g) = (
+                change.tenant.clone(),
+                change.service.clone(),
+                change.grant.clone(),
+            );
             let precondition = etag_matches(&request.etag, move |snapshot| {
                 snapshot
                     .grant_record(&t, &s, &g)
                     .ok()
                     .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
             })?;
-            let mutation = Mutation::RevokeGrant {
-                tenant,
-                service,
-                grant,
-                with_dependents: request.with_dependents,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

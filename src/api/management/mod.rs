@@ -1,12 +1,14 @@
 //! The management services: every domain object, changed on behalf of an actor whose
 //! authority the writer checks, or by the platform with its credential.
 //!
-//! Each service file converts requests into engine mutations and records into resources;
-//! what they share — who is calling, writing with etags and request ids, reading as an
-//! actor, paging with a filter — lives here.
+//! Each service file serves its calls: `changes.rs` turns their requests into engine
+//! mutations, `records.rs` records into resources; what the handlers share — who is
+//! calling, writing with etags and request ids, reading as an actor, paging with a
+//! filter — lives here.
 
 mod accounts;
 mod audit;
+mod changes;
 pub(crate) mod fuzz;
 mod grants;
 mod objects;
@@ -104,15 +106,6 @@ impl ManagementApi {
         }
     }
 
-    /// A new id for a resource the caller did not name: `prefix-` and 16 hex digits that
-    /// differ per call and per process start.
-    fn new_id(&self, prefix: &str) -> String {
-        let n = self
-            .next_id
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
-    }
-
     /// Serves one management call: `handle` turns the request into a command and the
     /// result into a reply; this keeps what auditing needs, passes it the caller, and
     /// records the outcome in the audit trail unless the writer did (see `audit`).
@@ -190,6 +183,23 @@ impl ManagementApi {
                 Err(status)
             }
         }
+    }
+
+    /// Writes a deletion (with the client's etag, if `precondition` carries one) and
+    /// answers with its revision.
+    async fn delete(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        mutation: Mutation,
+        precondition: Option<Precondition>,
+    ) -> Result<tonic::Response<pb::DeleteResponse>, Status> {
+        let written = self
+            .write(caller, Some(actor), mutation, "", precondition)
+            .await?;
+        reply(pb::DeleteResponse {
+            revision: written.revision.get(),
+        })
     }
 
     /// The current snapshot, for an actor that may read the tenant's data.
@@ -270,6 +280,16 @@ fn etag_matches(
     })))
 }
 
+impl changes::IdSource for ManagementApi {
+    /// `prefix-` and 16 hex digits that differ per call and per process start.
+    fn new_id(&self, prefix: &str) -> String {
+        let n = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
+    }
+}
+
 /// A committed change, or the first change of a retried request id.
 #[derive(Debug)]
 struct Written {
@@ -340,51 +360,6 @@ acting!(
 /// The actor of a tenant call.
 fn actor(text: &str) -> Result<UserId, Status> {
     id("actor", text, UserId::parse)
-}
-
-/// An id the caller may leave empty for the server to choose.
-fn chosen_id<T>(
-    api: &ManagementApi,
-    field: &str,
-    text: &str,
-    prefix: &str,
-    parse: fn(&str) -> Result<T, crate::engine::IdError>,
-) -> Result<T, Status> {
-    if text.is_empty() {
-        let generated = api.new_id(prefix);
-        parse(&generated).map_err(|err| status::internal(format!("generated id: {err}")))
-    } else {
-        id(field, text, parse)
-    }
-}
-
-/// The paths of an update mask, each one of `allowed`; an empty mask means all of them.
-fn mask_paths(
-    mask: Option<&prost_types::FieldMask>,
-    allowed: &'static [&'static str],
-) -> Result<Vec<&'static str>, Status> {
-    let paths = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
-    if paths.is_empty() {
-        return Ok(allowed.to_vec());
-    }
-    paths
-        .iter()
-        .map(|path| {
-            allowed
-                .iter()
-                .find(|a| **a == path.as_str())
-                .copied()
-                .ok_or_else(|| {
-                    status::invalid_field(
-                        "update_mask",
-                        format!(
-                            "`{path}` cannot be updated; allowed: {}",
-                            allowed.join(", ")
-                        ),
-                    )
-                })
-        })
-        .collect()
 }
 
 /// One page of `items` (sorted by id) that match the filter, and the next page's token.

@@ -2,28 +2,27 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply};
+use super::{ManagementApi, changes, etag_matches, list_page, pb, records, reply};
 use crate::{
-    api::{
-        bounds,
-        convert::id,
-        status::{self, required},
-    },
+    api::{bounds, convert::id, status},
     engine::{Mutation, ObjectId, ServiceId, Snapshot, TenantId},
 };
 
-const OBJECT_MASK: &[&str] = &["name", "related"];
-
 /// Tenant, service and object of one object.
 #[derive(Debug, Clone)]
-struct ObjectKey {
-    tenant: TenantId,
-    service: ServiceId,
-    object: ObjectId,
+pub(super) struct ObjectKey {
+    pub(super) tenant: TenantId,
+    pub(super) service: ServiceId,
+    pub(super) object: ObjectId,
 }
 
 impl ObjectKey {
-    fn parse(prefix: &str, tenant: &str, service: &str, object: &str) -> Result<Self, Status> {
+    pub(super) fn parse(
+        prefix: &str,
+        tenant: &str,
+        service: &str,
+        object: &str,
+    ) -> Result<Self, Status> {
         Ok(Self {
             tenant: id(&format!("{prefix}tenant"), tenant, TenantId::parse)?,
             service: id(&format!("{prefix}service"), service, ServiceId::parse)?,
@@ -81,43 +80,22 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         request: Request<pb::CreateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request.object.as_ref().ok_or_else(|| required("object"))?;
-            let tenant = id("object.tenant", &message.tenant, TenantId::parse)?;
-            let service = id("object.service", &message.service, ServiceId::parse)?;
-            if message.r#type.is_empty() {
-                return Err(required("object.type"));
-            }
-            bounds::at_most(
-                "object.type",
-                &message.r#type,
-                bounds::MAX_OBJECT_TYPE_BYTES,
-            )?;
-            bounds::required_text("object.name", &message.name)?;
-            let mutation = Mutation::CreateObject {
-                tenant: tenant.clone(),
-                service: service.clone(),
-                object: chosen_id(self, "object.id", &message.id, "object", ObjectId::parse)?,
-                object_type: message.r#type.clone(),
-                name: message.name.clone(),
-                parent: records::optional_object("object.parent", &message.parent)?,
-                related: records::object_ids("object.related", &message.related)?,
-            };
+            let change = changes::create_object(&request, self)?;
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     None,
                 )
                 .await?;
-            let Mutation::CreateObject { object, .. } = written.mutation(&mutation) else {
+            let Mutation::CreateObject { object, .. } = written.mutation(&change.mutation) else {
                 return Err(status::internal("retried change is not an object creation"));
             };
             let key = ObjectKey {
-                tenant,
-                service,
                 object: object.clone(),
+                ..change.key
             };
             self.object_reply(&key, written.revision.get())
         })
@@ -183,39 +161,15 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         request: Request<pb::UpdateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request.object.as_ref().ok_or_else(|| required("object"))?;
-            let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
-            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, OBJECT_MASK)?;
-            bounds::text("object.name", &message.name)?;
-            if paths.contains(&"name") && message.name.is_empty() {
-                return Err(required("object.name"));
-            }
-            let related = records::object_ids("object.related", &message.related)?;
-            let (reader, merged, message) = (key.clone(), key.clone(), message.clone());
+            let update = changes::update_object(&request)?;
+            let (key, reader) = (update.key.clone(), update.key.clone());
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.read(s),
-                    move |current| {
-                        let mut name = current.name;
-                        let mut merged_related: std::collections::BTreeSet<ObjectId> =
-                            current.related.into_iter().collect();
-                        for path in &paths {
-                            match *path {
-                                "name" => name.clone_from(&message.name),
-                                _ => merged_related.clone_from(&related),
-                            }
-                        }
-                        Mutation::UpdateObject {
-                            tenant: merged.tenant.clone(),
-                            service: merged.service.clone(),
-                            object: merged.object.clone(),
-                            name,
-                            related: merged_related,
-                        }
-                    },
+                    move |current| update.merge(current),
                 )
                 .await?;
             self.object_reply(&key, revision.get())
@@ -228,18 +182,12 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         request: Request<pb::MoveObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-            let mutation = Mutation::MoveObject {
-                tenant: key.tenant.clone(),
-                service: key.service.clone(),
-                object: key.object.clone(),
-                new_parent: records::optional_object("new_parent", &request.new_parent)?,
-            };
-            let precondition = etag_matches(&request.etag, key.etag_now())?;
+            let change = changes::move_object(&request)?;
+            let precondition = etag_matches(&request.etag, change.key.etag_now())?;
             let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
+                .write(&caller, Some(&actor), change.mutation, "", precondition)
                 .await?;
-            self.object_reply(&key, written.revision.get())
+            self.object_reply(&change.key, written.revision.get())
         })
         .await
     }
@@ -249,19 +197,10 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         request: Request<pb::ObjectRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let key = ObjectKey::parse("", &request.tenant, &request.service, &request.object)?;
-            let precondition = etag_matches(&request.etag, key.etag_now())?;
-            let mutation = Mutation::DeleteObject {
-                tenant: key.tenant,
-                service: key.service,
-                object: key.object,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            let change = changes::delete_object(&request)?;
+            let precondition = etag_matches(&request.etag, change.key.etag_now())?;
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

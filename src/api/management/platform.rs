@@ -3,18 +3,11 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply};
+use super::{ManagementApi, changes, etag_matches, list_page, pb, records, reply};
 use crate::{
-    api::{
-        bounds,
-        convert::id,
-        convert::optional_id,
-        status::{self, required},
-    },
-    engine::{CustomerId, Mutation, NewUser, ServiceId, TenantId, UserId},
+    api::{bounds, convert::id, status},
+    engine::{Mutation, TenantId},
 };
-
-const SERVICE_MASK: &[&str] = &["display_name", "permissions", "object_types", "demotion"];
 
 #[tonic::async_trait]
 impl pb::platform_service_server::PlatformService for ManagementApi {
@@ -23,25 +16,17 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let tenant = chosen_id(self, "id", &request.id, "tenant", TenantId::parse)?;
-            bounds::required_text("name", &request.name)?;
-            bounds::required_text("owner_email", &request.owner_email)?;
-            bounds::required_text("owner_display_name", &request.owner_display_name)?;
-            let mutation = Mutation::CreateTenant {
-                tenant,
-                name: request.name.clone(),
-                customer: optional_id("customer", &request.customer, CustomerId::parse)?,
-                owner: NewUser {
-                    user: chosen_id(self, "owner_id", &request.owner_id, "user", UserId::parse)?,
-                    email: request.owner_email.clone(),
-                    display_name: request.owner_display_name.clone(),
-                    kind: records::user_kind(request.owner_kind, "owner_kind")?,
-                },
-            };
+            let change = changes::create_tenant(&request, self)?;
             let written = self
-                .write(&caller, None, mutation.clone(), &request.request_id, None)
+                .write(
+                    &caller,
+                    None,
+                    change.mutation.clone(),
+                    &request.request_id,
+                    None,
+                )
                 .await?;
-            let Mutation::CreateTenant { tenant, .. } = written.mutation(&mutation) else {
+            let Mutation::CreateTenant { tenant, .. } = written.mutation(&change.mutation) else {
                 return Err(status::internal("retried change is not a tenant creation"));
             };
             let tenant = self.after_write(|s| s.tenant_record(tenant))?;
@@ -58,20 +43,11 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         request: Request<pb::RegisterServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let message = request
-                .service
-                .as_ref()
-                .ok_or_else(|| required("service"))?;
-            let service = id("service.id", &message.id, ServiceId::parse)?;
-            let definition = records::service_definition(message, "service")?;
-            let mutation = Mutation::RegisterService {
-                service: service.clone(),
-                definition,
-            };
+            let change = changes::register_service(&request)?;
             let written = self
-                .write(&caller, None, mutation, &request.request_id, None)
+                .write(&caller, None, change.mutation, &request.request_id, None)
                 .await?;
-            let record = self.after_write(|s| s.service_record(&service))?;
+            let record = self.after_write(|s| s.service_record(&change.service))?;
             reply(pb::ServiceDefinitionResponse {
                 service: Some(records::service(&record)),
                 revision: written.revision.get(),
@@ -85,43 +61,17 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::ServiceDefinitionResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let message = request
-                .service
-                .as_ref()
-                .ok_or_else(|| required("service"))?;
-            let service = id("service.id", &message.id, ServiceId::parse)?;
-            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, SERVICE_MASK)?;
-            let current = self
-                .app
-                .snapshot()
-                .service_record(&service)
-                .map_err(|err| status::not_found(&err))?;
-            // Fill what the mask leaves out from the current definition, then validate the
-            // whole.
-            let mut merged = records::service(&current);
-            for path in paths {
-                match path {
-                    "display_name" => merged.display_name.clone_from(&message.display_name),
-                    "permissions" => merged.permissions.clone_from(&message.permissions),
-                    "object_types" => merged.object_types.clone_from(&message.object_types),
-                    _ => merged.demotion = message.demotion,
-                }
-            }
-            let definition = records::service_definition(&merged, "service")?;
-            let for_etag = service.clone();
+            let change = changes::update_service(&request, &self.app.snapshot())?;
+            let for_etag = change.service.clone();
             let precondition = etag_matches(&request.etag, move |s| {
                 s.service_record(&for_etag)
                     .ok()
                     .map(|r| records::service(&r).etag)
             })?;
-            let mutation = Mutation::UpdateService {
-                service: service.clone(),
-                definition,
-            };
             let written = self
-                .write(&caller, None, mutation, "", precondition)
+                .write(&caller, None, change.mutation, "", precondition)
                 .await?;
-            let record = self.after_write(|s| s.service_record(&service))?;
+            let record = self.after_write(|s| s.service_record(&change.service))?;
             reply(pb::ServiceDefinitionResponse {
                 service: Some(records::service(&record)),
                 revision: written.revision.get(),
@@ -135,14 +85,9 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         request: Request<pb::SubscribeServiceRequest>,
     ) -> Result<Response<pb::TenantResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let service = id("service", &request.service, ServiceId::parse)?;
-            let mutation = Mutation::SubscribeService {
-                tenant: tenant.clone(),
-                service,
-            };
-            let written = self.write(&caller, None, mutation, "", None).await?;
-            let record = self.after_write(|s| s.tenant_record(&tenant))?;
+            let change = changes::subscribe_service(&request)?;
+            let written = self.write(&caller, None, change.mutation, "", None).await?;
+            let record = self.after_write(|s| s.tenant_record(&change.tenant))?;
             reply(pb::TenantResponse {
                 tenant: Some(records::tenant(&record)),
                 revision: written.revision.get(),
@@ -156,18 +101,9 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
         request: Request<pb::RecoverOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve(request, |caller, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let mutation = Mutation::TransferOwnership {
-                tenant: tenant.clone(),
-                new_owner: user.clone(),
-            };
-            let written = self.write(&caller, None, mutation, "", None).await?;
-            let record = self.after_write(|s| s.user_record(&tenant, &user))?;
-            reply(pb::UserResponse {
-                user: Some(records::user(tenant.as_str(), &record)),
-                revision: written.revision.get(),
-            })
+            let change = changes::recover_ownership(&request)?;
+            let written = self.write(&caller, None, change.mutation, "", None).await?;
+            self.user_reply(&change.tenant, &change.user, written.revision.get())
         })
         .await
     }

@@ -3,36 +3,25 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{
-    Caller, ManagementApi, actor, chosen_id, etag_matches, list_page, mask_paths, pb, records,
-    reply,
-};
+use super::{Caller, ManagementApi, changes, etag_matches, list_page, pb, records, reply};
 use crate::{
-    api::{
-        bounds,
-        convert::id,
-        status::{self, required},
-    },
+    api::{bounds, convert::id, status},
     app::{Precondition, WriteError},
     engine::{
-        ADMINISTRATORS_GROUP, MutationError, PermissionLevelId, SecurityGroupId, ServiceId,
-        Snapshot, TenantId,
+        Mutation, MutationError, PermissionLevelId, SecurityGroupId, ServiceId, Snapshot, TenantId,
+        UserId,
     },
-    engine::{Mutation, Subject},
 };
-
-const SECURITY_GROUP_MASK: &[&str] = &["name", "description", "permissions", "scope"];
-const LEVEL_MASK: &[&str] = &["name", "description", "permissions"];
 
 /// Tenant and service of a settings call.
 #[derive(Debug, Clone)]
-struct Scope {
-    tenant: TenantId,
-    service: ServiceId,
+pub(super) struct Scope {
+    pub(super) tenant: TenantId,
+    pub(super) service: ServiceId,
 }
 
 impl Scope {
-    fn parse(prefix: &str, tenant: &str, service: &str) -> Result<Self, Status> {
+    pub(super) fn parse(prefix: &str, tenant: &str, service: &str) -> Result<Self, Status> {
         Ok(Self {
             tenant: id(&format!("{prefix}tenant"), tenant, TenantId::parse)?,
             service: id(&format!("{prefix}service"), service, ServiceId::parse)?,
@@ -119,49 +108,20 @@ impl ManagementApi {
         })
     }
 
+    /// Adds (`add`) or removes a member of a security group, the Administrators group
+    /// included.
     async fn security_group_member(
         &self,
-        caller: Caller,
-        request: pb::SecurityGroupMemberRequest,
+        caller: &Caller,
+        actor: &UserId,
+        request: &pb::SecurityGroupMemberRequest,
         add: bool,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        let actor = actor(&request.actor)?;
-        let scope = Scope::parse("", &request.tenant, &request.service)?;
-        let group = id(
-            "security_group",
-            &request.security_group,
-            SecurityGroupId::parse,
-        )?;
-        let member: Subject = records::subject("member", request.member.as_ref())?;
-        let (tenant, service) = (scope.tenant.clone(), scope.service.clone());
-        let mutation = match (group.as_str() == ADMINISTRATORS_GROUP, add) {
-            (true, true) => Mutation::AddAdministrator {
-                tenant,
-                service,
-                subject: member,
-            },
-            (true, false) => Mutation::RemoveAdministrator {
-                tenant,
-                service,
-                subject: member,
-            },
-            (false, true) => Mutation::AddSecurityGroupMember {
-                tenant,
-                service,
-                group: group.clone(),
-                member,
-            },
-            (false, false) => Mutation::RemoveSecurityGroupMember {
-                tenant,
-                service,
-                group: group.clone(),
-                member,
-            },
-        };
+        let change = changes::security_group_member(request, add)?;
         let written = self
-            .write(&caller, Some(&actor), mutation, "", None)
+            .write(caller, Some(actor), change.mutation, "", None)
             .await?;
-        self.security_group_reply(&scope, &group, written.revision.get())
+        self.security_group_reply(&change.scope, &change.group, written.revision.get())
     }
 }
 
@@ -172,52 +132,28 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         request: Request<pb::CreateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request
-                .security_group
-                .as_ref()
-                .ok_or_else(|| required("security_group"))?;
-            let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
-            bounds::required_text("security_group.name", &message.name)?;
-            bounds::text("security_group.description", &message.description)?;
-            let group = chosen_id(
-                self,
-                "security_group.id",
-                &message.id,
-                "sg",
-                SecurityGroupId::parse,
-            )?;
-            let mutation = Mutation::PutSecurityGroup {
-                tenant: scope.tenant.clone(),
-                service: scope.service.clone(),
-                group: group.clone(),
-                name: message.name.clone(),
-                description: message.description.clone(),
-                permissions: records::permission_set(
-                    "security_group.permissions",
-                    &message.permissions,
-                )?,
-                scope: records::object_scope("security_group.scope", message.scope.as_ref())?,
-            };
-            let reader = scope.clone();
-            let probe = group.clone();
+            let change = changes::create_security_group(&request, self)?;
+            let reader = change.scope.clone();
+            let probe = change.group.clone();
             let precondition = must_be_new(
                 "security group",
                 move |s| reader.security_group(s, &probe).is_some(),
-                group.to_string(),
+                change.group.to_string(),
             );
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     Some(precondition),
                 )
                 .await?;
-            let Mutation::PutSecurityGroup { group, .. } = written.mutation(&mutation) else {
+            let Mutation::PutSecurityGroup { group, .. } = written.mutation(&change.mutation)
+            else {
                 return Err(status::internal("retried change is not a security group"));
             };
-            self.security_group_reply(&scope, group, written.revision.get())
+            self.security_group_reply(&change.scope, group, written.revision.get())
         })
         .await
     }
@@ -286,65 +222,16 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         request: Request<pb::UpdateSecurityGroupRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request
-                .security_group
-                .as_ref()
-                .ok_or_else(|| required("security_group"))?;
-            let scope = Scope::parse("security_group.", &message.tenant, &message.service)?;
-            let group = id("security_group.id", &message.id, SecurityGroupId::parse)?;
-            let paths = mask_paths(
-                bounds::mask(request.update_mask.as_ref())?,
-                SECURITY_GROUP_MASK,
-            )?;
-            bounds::text("security_group.name", &message.name)?;
-            bounds::text("security_group.description", &message.description)?;
-            if paths.contains(&"name") && message.name.is_empty() {
-                return Err(required("security_group.name"));
-            }
-            let permissions = if paths.contains(&"permissions") {
-                Some(records::permission_set(
-                    "security_group.permissions",
-                    &message.permissions,
-                )?)
-            } else {
-                None
-            };
-            let object_scope = if paths.contains(&"scope") {
-                Some(records::object_scope(
-                    "security_group.scope",
-                    message.scope.as_ref(),
-                )?)
-            } else {
-                None
-            };
+            let update = changes::update_security_group(&request)?;
+            let (scope, group) = (update.scope.clone(), update.group.clone());
             let (reader, probe) = (scope.clone(), group.clone());
-            let (message, merged) = (message.clone(), (scope.clone(), group.clone()));
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.security_group(s, &probe),
-                    move |current| {
-                        let mut name = current.name;
-                        let mut description = current.description;
-                        for path in &paths {
-                            match *path {
-                                "name" => name.clone_from(&message.name),
-                                "description" => description.clone_from(&message.description),
-                                _ => {}
-                            }
-                        }
-                        Mutation::PutSecurityGroup {
-                            tenant: merged.0.tenant.clone(),
-                            service: merged.0.service.clone(),
-                            group: merged.1.clone(),
-                            name,
-                            description,
-                            permissions: permissions.clone().unwrap_or(current.permissions),
-                            scope: object_scope.clone().unwrap_or(current.scope),
-                        }
-                    },
+                    move |current| update.merge(current),
                 )
                 .await?;
             self.security_group_reply(&scope, &group, revision.get())
@@ -357,27 +244,13 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         request: Request<pb::SecurityGroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let scope = Scope::parse("", &request.tenant, &request.service)?;
-            let group = id(
-                "security_group",
-                &request.security_group,
-                SecurityGroupId::parse,
-            )?;
-            let (reader, probe) = (scope.clone(), group.clone());
+            let change = changes::delete_security_group(&request)?;
+            let (reader, probe) = (change.scope.clone(), change.group.clone());
             let precondition = etag_matches(&request.etag, move |s| {
                 reader.security_group(s, &probe).map(|(_, etag)| etag)
             })?;
-            let mutation = Mutation::DeleteSecurityGroup {
-                tenant: scope.tenant,
-                service: scope.service,
-                group,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
@@ -386,8 +259,9 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.serve(request, |caller, request| {
-            self.security_group_member(caller, request, true)
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.security_group_member(&caller, &actor, &request, true)
+                .await
         })
         .await
     }
@@ -396,8 +270,9 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
-        self.serve(request, |caller, request| {
-            self.security_group_member(caller, request, false)
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.security_group_member(&caller, &actor, &request, false)
+                .await
         })
         .await
     }
@@ -410,50 +285,27 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         request: Request<pb::CreatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request
-                .permission_level
-                .as_ref()
-                .ok_or_else(|| required("permission_level"))?;
-            let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
-            bounds::required_text("permission_level.name", &message.name)?;
-            bounds::text("permission_level.description", &message.description)?;
-            let level = chosen_id(
-                self,
-                "permission_level.id",
-                &message.id,
-                "level",
-                PermissionLevelId::parse,
-            )?;
-            let mutation = Mutation::PutPermissionLevel {
-                tenant: scope.tenant.clone(),
-                service: scope.service.clone(),
-                level: level.clone(),
-                name: message.name.clone(),
-                description: message.description.clone(),
-                permissions: records::permission_set(
-                    "permission_level.permissions",
-                    &message.permissions,
-                )?,
-            };
-            let (reader, probe) = (scope.clone(), level.clone());
+            let change = changes::create_permission_level(&request, self)?;
+            let (reader, probe) = (change.scope.clone(), change.level.clone());
             let precondition = must_be_new(
                 "permission level",
                 move |s| reader.level(s, &probe).is_some(),
-                level.to_string(),
+                change.level.to_string(),
             );
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     Some(precondition),
                 )
                 .await?;
-            let Mutation::PutPermissionLevel { level, .. } = written.mutation(&mutation) else {
+            let Mutation::PutPermissionLevel { level, .. } = written.mutation(&change.mutation)
+            else {
                 return Err(status::internal("retried change is not a permission level"));
             };
-            self.level_reply(&scope, level, written.revision.get())
+            self.level_reply(&change.scope, level, written.revision.get())
         })
         .await
     }
@@ -520,53 +372,16 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         request: Request<pb::UpdatePermissionLevelRequest>,
     ) -> Result<Response<pb::PermissionLevelResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request
-                .permission_level
-                .as_ref()
-                .ok_or_else(|| required("permission_level"))?;
-            let scope = Scope::parse("permission_level.", &message.tenant, &message.service)?;
-            let level = id("permission_level.id", &message.id, PermissionLevelId::parse)?;
-            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, LEVEL_MASK)?;
-            bounds::text("permission_level.name", &message.name)?;
-            bounds::text("permission_level.description", &message.description)?;
-            if paths.contains(&"name") && message.name.is_empty() {
-                return Err(required("permission_level.name"));
-            }
-            let permissions = if paths.contains(&"permissions") {
-                Some(records::permission_set(
-                    "permission_level.permissions",
-                    &message.permissions,
-                )?)
-            } else {
-                None
-            };
+            let update = changes::update_permission_level(&request)?;
+            let (scope, level) = (update.scope.clone(), update.level.clone());
             let (reader, probe) = (scope.clone(), level.clone());
-            let (message, merged) = (message.clone(), (scope.clone(), level.clone()));
             let revision = self
                 .update(
                     &caller,
                     &actor,
                     &request.etag,
                     move |s| reader.level(s, &probe),
-                    move |current| {
-                        let mut name = current.name;
-                        let mut description = current.description;
-                        for path in &paths {
-                            match *path {
-                                "name" => name.clone_from(&message.name),
-                                "description" => description.clone_from(&message.description),
-                                _ => {}
-                            }
-                        }
-                        Mutation::PutPermissionLevel {
-                            tenant: merged.0.tenant.clone(),
-                            service: merged.0.service.clone(),
-                            level: merged.1.clone(),
-                            name,
-                            description,
-                            permissions: permissions.clone().unwrap_or(current.permissions),
-                        }
-                    },
+                    move |current| update.merge(current),
                 )
                 .await?;
             self.level_reply(&scope, &level, revision.get())
@@ -579,27 +394,13 @@ impl pb::permission_level_service_server::PermissionLevelService for ManagementA
         request: Request<pb::PermissionLevelRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let scope = Scope::parse("", &request.tenant, &request.service)?;
-            let level = id(
-                "permission_level",
-                &request.permission_level,
-                PermissionLevelId::parse,
-            )?;
-            let (reader, probe) = (scope.clone(), level.clone());
+            let change = changes::delete_permission_level(&request)?;
+            let (reader, probe) = (change.scope.clone(), change.level.clone());
             let precondition = etag_matches(&request.etag, move |s| {
                 reader.level(s, &probe).map(|(_, etag)| etag)
             })?;
-            let mutation = Mutation::DeletePermissionLevel {
-                tenant: scope.tenant,
-                service: scope.service,
-                level,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }

@@ -4,18 +4,14 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    Caller, ManagementApi, chosen_id, etag_matches, list_page, mask_paths, pb, records, reply,
+    Caller, ManagementApi,
+    changes::{self, GroupChange, UserChange},
+    etag_matches, list_page, pb, records, reply,
 };
 use crate::{
-    api::{
-        bounds,
-        convert::id,
-        status::{self, required},
-    },
-    engine::{GroupId, Mutation, NewUser, ServiceId, TenantId, UserId, UserStatus},
+    api::{bounds, convert::id, status},
+    engine::{GroupId, Mutation, TenantId, UserId, UserStatus},
 };
-
-const USER_MASK: &[&str] = &["email", "display_name"];
 
 /// The status a user must have now for a status change to apply, and the refusal when not.
 pub(super) struct StatusNow {
@@ -32,7 +28,6 @@ const NOW_DISABLED: StatusNow = StatusNow {
     reason: "USER_NOT_DISABLED",
     state: "disabled",
 };
-const GROUP_MASK: &[&str] = &["name"];
 
 /// Reads a user's current etag.
 fn user_etag(
@@ -67,16 +62,14 @@ impl ManagementApi {
         &self,
         caller: &Caller,
         actor: &UserId,
-        tenant: TenantId,
-        user: UserId,
+        change: UserChange,
         etag: &str,
-        mutation: Mutation,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let precondition = etag_matches(etag, user_etag(&tenant, &user))?;
+        let precondition = etag_matches(etag, user_etag(&change.tenant, &change.user))?;
         let written = self
-            .write(caller, Some(actor), mutation, "", precondition)
+            .write(caller, Some(actor), change.mutation, "", precondition)
             .await?;
-        self.user_reply(&tenant, &user, written.revision.get())
+        self.user_reply(&change.tenant, &change.user, written.revision.get())
     }
 
     /// Sets a user's status; with `from`, only when the status the user has now allows
@@ -89,13 +82,13 @@ impl ManagementApi {
         status: UserStatus,
         from: Option<&StatusNow>,
     ) -> Result<Response<pb::UserResponse>, Status> {
-        let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-        let user = id("user", &request.user, UserId::parse)?;
+        let change = changes::set_user_status(request, status)?;
         if let Some(from) = from {
+            let user = &change.user;
             let now = self
                 .app
                 .snapshot()
-                .user_record(&tenant, &user)
+                .user_record(&change.tenant, user)
                 .map_err(|err| status::not_found(&err))?
                 .status;
             if !(from.holds)(now) {
@@ -106,13 +99,7 @@ impl ManagementApi {
                 ));
             }
         }
-        let mutation = Mutation::SetUserStatus {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            status,
-        };
-        self.change_user(caller, actor, tenant, user, &request.etag, mutation)
-            .await
+        self.change_user(caller, actor, change, &request.etag).await
     }
 
     pub(super) fn user_reply(
@@ -126,6 +113,21 @@ impl ManagementApi {
             user: Some(records::user(tenant.as_str(), &record)),
             revision,
         })
+    }
+
+    /// Writes a change to one group (with the client's etag precondition, if any) and
+    /// answers with the group as it is afterwards.
+    async fn change_group(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        change: GroupChange,
+        precondition: Option<crate::app::Precondition>,
+    ) -> Result<Response<pb::GroupResponse>, Status> {
+        let written = self
+            .write(caller, Some(actor), change.mutation, "", precondition)
+            .await?;
+        self.group_reply(&change.tenant, &change.group, written.revision.get())
     }
 
     fn group_reply(
@@ -193,31 +195,20 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::InviteUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            bounds::required_text("email", &request.email)?;
-            bounds::required_text("display_name", &request.display_name)?;
-            let mutation = Mutation::InviteUser {
-                tenant: tenant.clone(),
-                user: NewUser {
-                    user: chosen_id(self, "id", &request.id, "user", UserId::parse)?,
-                    email: request.email.clone(),
-                    display_name: request.display_name.clone(),
-                    kind: records::user_kind(request.kind, "kind")?,
-                },
-            };
+            let change = changes::invite_user(&request, self)?;
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     None,
                 )
                 .await?;
-            let Mutation::InviteUser { user, .. } = written.mutation(&mutation) else {
+            let Mutation::InviteUser { user, .. } = written.mutation(&change.mutation) else {
                 return Err(status::internal("retried change is not an invitation"));
             };
-            self.user_reply(&tenant, &user.user, written.revision.get())
+            self.user_reply(&change.tenant, &user.user, written.revision.get())
         })
         .await
     }
@@ -317,19 +308,9 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request.user.as_ref().ok_or_else(|| required("user"))?;
-            let tenant = id("user.tenant", &message.tenant, TenantId::parse)?;
-            let user = id("user.id", &message.id, UserId::parse)?;
-            let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, USER_MASK)?;
-            for path in &paths {
-                let text = match *path {
-                    "email" => &message.email,
-                    _ => &message.display_name,
-                };
-                bounds::required_text(&format!("user.{path}"), text)?;
-            }
+            let update = changes::update_user(&request)?;
+            let (tenant, user) = (update.tenant.clone(), update.user.clone());
             let (t, u) = (tenant.clone(), user.clone());
-            let (message, merged) = (message.clone(), (tenant.clone(), user.clone()));
             let revision = self
                 .update(
                     &caller,
@@ -340,22 +321,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                         let etag = records::user(t.as_str(), &record).etag;
                         Some((record, etag))
                     },
-                    move |current| {
-                        let mut email = current.email;
-                        let mut display_name = current.display_name;
-                        for path in &paths {
-                            match *path {
-                                "email" => email.clone_from(&message.email),
-                                _ => display_name.clone_from(&message.display_name),
-                            }
-                        }
-                        Mutation::UpdateUser {
-                            tenant: merged.0.clone(),
-                            user: merged.1.clone(),
-                            email,
-                            display_name,
-                        }
-                    },
+                    move |current| update.merge(current),
                 )
                 .await?;
             self.user_reply(&tenant, &user, revision.get())
@@ -368,16 +334,11 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::UserRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let precondition = etag_matches(&request.etag, user_etag(&tenant, &user))?;
-            let mutation = Mutation::DeleteUser { tenant, user };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            let change = changes::delete_user(&request)?;
+            let precondition =
+                etag_matches(&request.etag, user_etag(&change.tenant, &change.user))?;
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
@@ -387,15 +348,8 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::SetTenantRoleRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let role = records::tenant_role(request.role.as_ref())?;
-            let mutation = Mutation::SetTenantRole {
-                tenant: tenant.clone(),
-                user: user.clone(),
-                role,
-            };
-            self.change_user(&caller, &actor, tenant, user, &request.etag, mutation)
+            let change = changes::set_tenant_role(&request)?;
+            self.change_user(&caller, &actor, change, &request.etag)
                 .await
         })
         .await
@@ -406,14 +360,8 @@ impl pb::user_service_server::UserService for ManagementApi {
         request: Request<pb::TransferOwnershipRequest>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("new_owner", &request.new_owner, UserId::parse)?;
-            let mutation = Mutation::TransferOwnership {
-                tenant: tenant.clone(),
-                new_owner: user.clone(),
-            };
-            self.change_user(&caller, &actor, tenant, user, "", mutation)
-                .await
+            let change = changes::transfer_ownership(&request)?;
+            self.change_user(&caller, &actor, change, "").await
         })
         .await
     }
@@ -441,25 +389,8 @@ impl ManagementApi {
         grant: bool,
     ) -> Result<Response<pb::UserResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let user = id("user", &request.user, UserId::parse)?;
-            let service = id("service", &request.service, ServiceId::parse)?;
-            let (t, u) = (tenant.clone(), user.clone());
-            let mutation = if grant {
-                Mutation::GrantServiceAccess {
-                    tenant: t,
-                    user: u,
-                    service,
-                }
-            } else {
-                Mutation::RevokeServiceAccess {
-                    tenant: t,
-                    user: u,
-                    service,
-                }
-            };
-            self.change_user(&caller, &actor, tenant, user, "", mutation)
-                .await
+            let change = changes::service_access(&request, grant)?;
+            self.change_user(&caller, &actor, change, "").await
         })
         .await
     }
@@ -472,26 +403,20 @@ impl pb::group_service_server::GroupService for ManagementApi {
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            bounds::required_text("name", &request.name)?;
-            let mutation = Mutation::CreateGroup {
-                tenant: tenant.clone(),
-                group: chosen_id(self, "id", &request.id, "group", GroupId::parse)?,
-                name: request.name.clone(),
-            };
+            let change = changes::create_group(&request, self)?;
             let written = self
                 .write(
                     &caller,
                     Some(&actor),
-                    mutation.clone(),
+                    change.mutation.clone(),
                     &request.request_id,
                     None,
                 )
                 .await?;
-            let Mutation::CreateGroup { group, .. } = written.mutation(&mutation) else {
+            let Mutation::CreateGroup { group, .. } = written.mutation(&change.mutation) else {
                 return Err(status::internal("retried change is not a group creation"));
             };
-            self.group_reply(&tenant, group, written.revision.get())
+            self.group_reply(&change.tenant, group, written.revision.get())
         })
         .await
     }
@@ -550,21 +475,11 @@ impl pb::group_service_server::GroupService for ManagementApi {
         request: Request<pb::UpdateGroupRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let message = request.group.as_ref().ok_or_else(|| required("group"))?;
-            let tenant = id("group.tenant", &message.tenant, TenantId::parse)?;
-            let group = id("group.id", &message.id, GroupId::parse)?;
-            mask_paths(bounds::mask(request.update_mask.as_ref())?, GROUP_MASK)?;
-            bounds::required_text("group.name", &message.name)?;
-            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group))?;
-            let mutation = Mutation::UpdateGroup {
-                tenant: tenant.clone(),
-                group: group.clone(),
-                name: message.name.clone(),
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            self.group_reply(&tenant, &group, written.revision.get())
+            let change = changes::update_group(&request)?;
+            let precondition =
+                etag_matches(&request.etag, group_etag(&change.tenant, &change.group))?;
+            self.change_group(&caller, &actor, change, precondition)
+                .await
         })
         .await
     }
@@ -574,16 +489,11 @@ impl pb::group_service_server::GroupService for ManagementApi {
         request: Request<pb::GroupRefRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let group = id("group", &request.group, GroupId::parse)?;
-            let precondition = etag_matches(&request.etag, group_etag(&tenant, &group))?;
-            let mutation = Mutation::DeleteGroup { tenant, group };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", precondition)
-                .await?;
-            reply(pb::DeleteResponse {
-                revision: written.revision.get(),
-            })
+            let change = changes::delete_group(&request)?;
+            let precondition =
+                etag_matches(&request.etag, group_etag(&change.tenant, &change.group))?;
+            self.delete(&caller, &actor, change.mutation, precondition)
+                .await
         })
         .await
     }
@@ -593,18 +503,8 @@ impl pb::group_service_server::GroupService for ManagementApi {
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let group = id("group", &request.group, GroupId::parse)?;
-            let member = records::subject("member", request.member.as_ref())?;
-            let mutation = Mutation::AddGroupMember {
-                tenant: tenant.clone(),
-                group: group.clone(),
-                member,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", None)
-                .await?;
-            self.group_reply(&tenant, &group, written.revision.get())
+            let change = changes::group_member(&request, true)?;
+            self.change_group(&caller, &actor, change, None).await
         })
         .await
     }
@@ -614,18 +514,8 @@ impl pb::group_service_server::GroupService for ManagementApi {
         request: Request<pb::GroupMemberRequest>,
     ) -> Result<Response<pb::GroupResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let tenant = id("tenant", &request.tenant, TenantId::parse)?;
-            let group = id("group", &request.group, GroupId::parse)?;
-            let member = records::subject("member", request.member.as_ref())?;
-            let mutation = Mutation::RemoveGroupMember {
-                tenant: tenant.clone(),
-                group: group.clone(),
-                member,
-            };
-            let written = self
-                .write(&caller, Some(&actor), mutation, "", None)
-                .await?;
-            self.group_reply(&tenant, &group, written.revision.get())
+            let change = changes::group_member(&request, false)?;
+            self.change_group(&caller, &actor, change, None).await
         })
         .await
     }
