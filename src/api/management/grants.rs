@@ -110,7 +110,7 @@ impl pb::grant_service_server::GrantService for ManagementApi {
                 snapshot
                     .grant_record(&t, &s, &g)
                     .ok()
-                    .map(|r| records::grant(t.as_str(), s.as_str(), &r).etag)
+                    .map(|r| records::etag(r.changed_at))
             })?;
             self.delete(&caller, &actor, change.mutation, precondition)
                 .await

@@ -39,7 +39,7 @@ impl ObjectKey {
         let record = snapshot
             .object_record(&self.tenant, &self.service, &self.object)
             .ok()?;
-        let etag = records::object(self.tenant.as_str(), self.service.as_str(), &record).etag;
+        let etag = records::etag(record.changed_at);
         Some((record, etag))
     }
 

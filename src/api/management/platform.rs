@@ -66,7 +66,7 @@ impl pb::platform_service_server::PlatformService for ManagementApi {
             let precondition = etag_matches(&request.etag, move |s| {
                 s.service_record(&for_etag)
                     .ok()
-                    .map(|r| records::service(&r).etag)
+                    .map(|r| records::etag(r.changed_at))
             })?;
             let written = self
                 .write(&caller, None, change.mutation, "", precondition)

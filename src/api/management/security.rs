@@ -36,8 +36,7 @@ impl Scope {
         let record = snapshot
             .security_group_record(&self.tenant, &self.service, group)
             .ok()?;
-        let etag =
-            records::security_group(self.tenant.as_str(), self.service.as_str(), &record).etag;
+        let etag = records::etag(record.changed_at);
         Some((record, etag))
     }
 
@@ -49,7 +48,7 @@ impl Scope {
         let record = snapshot
             .level_record(&self.tenant, &self.service, level)
             .ok()?;
-        let etag = records::level(self.tenant.as_str(), self.service.as_str(), &record).etag;
+        let etag = records::etag(record.changed_at);
         Some((record, etag))
     }
 }

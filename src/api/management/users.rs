@@ -38,7 +38,7 @@ fn user_etag(
     move |s| {
         s.user_record(&tenant, &user)
             .ok()
-            .map(|r| records::user(tenant.as_str(), &r).etag)
+            .map(|r| records::etag(r.changed_at))
     }
 }
 
@@ -51,7 +51,7 @@ fn group_etag(
     move |s| {
         s.group_record(&tenant, &group)
             .ok()
-            .map(|r| records::group(tenant.as_str(), &r).etag)
+            .map(|r| records::etag(r.changed_at))
     }
 }
 
@@ -318,7 +318,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                     &request.etag,
                     move |s| {
                         let record = s.user_record(&t, &u).ok()?;
-                        let etag = records::user(t.as_str(), &record).etag;
+                        let etag = records::etag(record.changed_at);
                         Some((record, etag))
                     },
                     move |current| update.merge(current),
