@@ -85,6 +85,9 @@ impl StoreStatus {
 
     /// Records `event` with its cause; the state it leads to if that is a change.
     pub(super) fn record(&self, event: StoreEvent, cause: &str) -> Option<StoreState> {
+        // Held while the state changes: whoever sees the new state and then asks for the
+        // cause waits for it instead of reading the old (empty) one.
+        let mut kept = self.cause.lock().unwrap_or_else(PoisonError::into_inner);
         let mut changed = None;
         self.state.send_if_modified(|state| {
             let next = state.after(event);
@@ -95,7 +98,6 @@ impl StoreStatus {
             changed = Some(next);
             true
         });
-        let mut kept = self.cause.lock().unwrap_or_else(PoisonError::into_inner);
         // A lost file stays the cause: nothing later makes the store writable again.
         if changed.is_some() || self.state() == StoreState::Failing {
             cause.clone_into(&mut kept);

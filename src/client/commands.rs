@@ -206,6 +206,13 @@ const SET_ROLE: &[Flag] = &[
     opt("services", "role.services")
         .help("For an application administrator: the services it administers"),
 ];
+const SET_GROUP_ROLE: &[Flag] = &[opt(
+    "application-administrator-of",
+    "application_administrator_of",
+)
+.help(
+    "The services the group administers from now on (none: no longer an application administrator)",
+)];
 const CREATE_GROUP: &[Flag] = &[opt("id", "id"), req("name", "name")];
 const UPDATE_GROUP: &[Flag] = &[
     req("tenant", "group.tenant"),
@@ -324,6 +331,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("group", "delete", "authz.v1.GroupService/DeleteGroup", &[TENANT, GROUP, ETAG]),
     cmd("group", "add-member", "authz.v1.GroupService/AddGroupMember", &[TENANT, GROUP, MEMBER]),
     cmd("group", "remove-member", "authz.v1.GroupService/RemoveGroupMember", &[TENANT, GROUP, MEMBER]),
+    cmd("group", "set-role", "authz.v1.GroupService/SetGroupRole", &[TENANT, GROUP, SET_GROUP_ROLE, ETAG]),
     cmd("object", "create", "authz.v1.ObjectService/CreateObject", &[OBJECT_FIELDS, CREATE_OBJECT, REQUEST_ID]),
     cmd("object", "get", "authz.v1.ObjectService/GetObject", &[TENANT, SERVICE, OBJECT]),
     cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, &[opt("parent", "parent")], PAGING, FILTER]),

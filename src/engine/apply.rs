@@ -190,14 +190,19 @@ impl Snapshot {
                         format!("{tenant}/{service}"),
                     ));
                 }
-                // Application administrators named for this service before it was
-                // subscribed join its Administrators group now.
-                let admins: BTreeSet<Subject> = state
+                // Application administrators (users and groups) named for this service
+                // before it was subscribed join its Administrators group now.
+                let users = state
                     .users
                     .iter()
                     .filter(|(_, u)| matches!(&u.role, TenantRole::ApplicationAdministrator(s) if s.contains(service)))
-                    .map(|(id, _)| Subject::User(id.clone()))
-                    .collect();
+                    .map(|(id, _)| Subject::User(id.clone()));
+                let groups = state
+                    .groups
+                    .iter()
+                    .filter(|(_, g)| g.administers.contains(service))
+                    .map(|(id, _)| Subject::Group(id.clone()));
+                let admins: BTreeSet<Subject> = users.chain(groups).collect();
                 let tenant_service = TenantService {
                     administrators: Arc::new(admins),
                     administrators_changed_at: at,
@@ -221,7 +226,8 @@ impl Snapshot {
             | Mutation::AddGroupMember { .. }
             | Mutation::RemoveGroupMember { .. }
             | Mutation::UpdateUser { .. }
-            | Mutation::UpdateGroup { .. } => users::apply(self, mutation),
+            | Mutation::UpdateGroup { .. }
+            | Mutation::SetGroupAdministers { .. } => users::apply(self, mutation),
             Mutation::CreateObject { .. }
             | Mutation::MoveObject { .. }
             | Mutation::DeleteObject { .. }
@@ -431,6 +437,7 @@ pub(crate) fn new_group(name: &str, at: Revision) -> GroupState {
     GroupState {
         name: name.to_owned(),
         members: BTreeSet::new(),
+        administers: BTreeSet::new(),
         changed_at: at,
     }
 }

@@ -102,6 +102,8 @@ pub enum EventKind {
     SignInFailed,
     /// A local user's MFA was reset.
     MfaReset,
+    /// The services a directory group is an application administrator of changed.
+    GroupRoleChanged,
 }
 
 /// Whose decisions may have changed in one tenant.
@@ -262,6 +264,7 @@ impl Snapshot {
             // Whether this failure locked the user shows after the change (`finish`).
             Mutation::ReportSignIn { .. } => K::SignInFailed,
             Mutation::ResetMfa { .. } => K::MfaReset,
+            Mutation::SetGroupAdministers { .. } => K::GroupRoleChanged,
         }
     }
 
@@ -309,7 +312,8 @@ fn moves_synced_administrators(mutation: &Mutation) -> Option<&TenantId> {
         | Mutation::AddAdministrator { tenant, .. }
         | Mutation::RemoveAdministrator { tenant, .. }
         | Mutation::AddSecurityGroupMember { tenant, .. }
-        | Mutation::RemoveSecurityGroupMember { tenant, .. } => Some(tenant),
+        | Mutation::RemoveSecurityGroupMember { tenant, .. }
+        | Mutation::SetGroupAdministers { tenant, .. } => Some(tenant),
         _ => None,
     }
 }

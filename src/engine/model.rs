@@ -179,6 +179,10 @@ pub(crate) fn full_access_role(role: &TenantRole) -> Option<&'static str> {
 pub(crate) struct GroupState {
     pub(crate) name: String,
     pub(crate) members: BTreeSet<Subject>,
+    /// The services the group is an application administrator of (added in codec
+    /// version 4).
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
+    pub(crate) administers: BTreeSet<ServiceId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,

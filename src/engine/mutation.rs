@@ -526,4 +526,15 @@ pub enum Mutation {
         /// User.
         user: UserId,
     },
+    /// Makes a directory group an application administrator of exactly `services` (none:
+    /// no longer one): it joins their Administrators groups, and every member, nested,
+    /// administers them as a user with the role does.
+    SetGroupAdministers {
+        /// Tenant.
+        tenant: TenantId,
+        /// Group.
+        group: GroupId,
+        /// The services it administers from now on, each subscribed.
+        services: BTreeSet<ServiceId>,
+    },
 }

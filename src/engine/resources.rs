@@ -96,6 +96,8 @@ pub struct GroupRecord {
     pub name: String,
     /// Direct members, sorted.
     pub members: Vec<Subject>,
+    /// The services it is an application administrator of, sorted.
+    pub administers: Vec<ServiceId>,
     /// The revision of its last change (0: unchanged since before that was kept).
     pub changed_at: Revision,
 }
@@ -334,6 +336,7 @@ impl Snapshot {
             id: group.clone(),
             name: found.name.clone(),
             members: sorted(found.members.iter().cloned()),
+            administers: found.administers.iter().cloned().collect(),
             changed_at: found.changed_at,
         })
     }
@@ -348,6 +351,7 @@ impl Snapshot {
                 id: id.clone(),
                 name: g.name.clone(),
                 members: sorted(g.members.iter().cloned()),
+                administers: g.administers.iter().cloned().collect(),
                 changed_at: g.changed_at,
             })
             .collect();

@@ -6,10 +6,12 @@
 //! as the service's policy says). An administrator reading the group sees all of them,
 //! each with the rule that put it there, beside the members added by hand.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ids::{Revision, ServiceId},
+    ids::{Revision, ServiceId, UserId},
     model::{TenantService, TenantState},
     mutation::{Subject, TenantRole},
 };
@@ -85,21 +87,42 @@ impl TenantState {
         service: &ServiceId,
         tenant_service: &TenantService,
     ) -> Vec<SyncedMember> {
-        let mut synced: Vec<SyncedMember> = self
-            .users
-            .iter()
-            .filter_map(|(id, user)| {
-                let subject = Subject::User(id.clone());
-                let rule = full_access_rule(&user.role).or_else(|| {
-                    (administers(&user.role, service)
-                        && tenant_service.administrators.contains(&subject))
+        let in_group = |subject: &Subject| tenant_service.administrators.contains(subject);
+        let users = self.users.iter().filter_map(|(id, user)| {
+            let subject = Subject::User(id.clone());
+            let rule = full_access_rule(&user.role).or_else(|| {
+                (administers(&user.role, service) && in_group(&subject))
                     .then_some(SyncRule::ApplicationAdministrator)
-                })?;
-                Some(SyncedMember { subject, rule })
-            })
-            .collect();
+            })?;
+            Some(SyncedMember { subject, rule })
+        });
+        let groups = self
+            .groups
+            .iter()
+            .filter(|(_, group)| group.administers.contains(service))
+            .map(|(id, _)| Subject::Group(id.clone()))
+            .filter(|subject| in_group(subject))
+            .map(|subject| SyncedMember {
+                subject,
+                rule: SyncRule::ApplicationAdministrator,
+            });
+        let mut synced: Vec<SyncedMember> = users.chain(groups).collect();
         synced.sort();
         synced
+    }
+
+    /// The services `user` administers through the directory groups it is in (nested)
+    /// that are application administrators.
+    pub(crate) fn administered_through_groups(&self, user: &UserId) -> BTreeSet<ServiceId> {
+        let subject = Subject::User(user.clone());
+        self.groups_of(&subject)
+            .into_iter()
+            .filter_map(|(group, _)| match group {
+                Subject::Group(id) => self.groups.get(id),
+                Subject::User(_) => None,
+            })
+            .flat_map(|group| group.administers.iter().cloned())
+            .collect()
     }
 
     /// Whether `subject`, in the group's member set, is there by a rule rather than by
@@ -110,25 +133,32 @@ impl TenantState {
                 .users
                 .get(user)
                 .is_some_and(|u| administers(&u.role, service)),
-            Subject::Group(_) => false,
+            Subject::Group(group) => self
+                .groups
+                .get(group)
+                .is_some_and(|g| g.administers.contains(service)),
         }
     }
 
-    /// Stamps the Administrators groups whose synced members a role change from `old` to
-    /// `new` alters: every subscribed service's for a full-access role gained, lost or
-    /// changed, and the services an application administrator gained or lost.
+    /// Stamps the Administrators groups whose synced members `user`'s role change from
+    /// `old` to `new` alters: every subscribed service's for a full-access role gained,
+    /// lost or changed, and those of the services an application administrator gained or
+    /// lost while a member of their group.
     pub(crate) fn role_changed_administrators(
         &mut self,
-        old: &TenantRole,
-        new: &TenantRole,
+        user: &UserId,
+        (old, new): (&TenantRole, &TenantRole),
         at: Revision,
     ) {
         if old == new {
             return;
         }
         let everywhere = full_access_rule(old).is_some() || full_access_rule(new).is_some();
+        let subject = Subject::User(user.clone());
         for (service, tenant_service) in &mut self.services {
-            if everywhere || administers(old, service) != administers(new, service) {
+            let moved = administers(old, service) != administers(new, service)
+                && tenant_service.administrators.contains(&subject);
+            if everywhere || moved {
                 std::sync::Arc::make_mut(tenant_service).administrators_changed_at = at;
             }
         }

@@ -66,7 +66,8 @@ impl Mutation {
             }
             Self::CreateGroup { tenant, group, .. }
             | Self::DeleteGroup { tenant, group }
-            | Self::UpdateGroup { tenant, group, .. } => {
+            | Self::UpdateGroup { tenant, group, .. }
+            | Self::SetGroupAdministers { tenant, group, .. } => {
                 touched.tenant = Some(tenant.clone());
                 touched.subjects.push(Subject::Group(group.clone()));
             }
@@ -235,7 +236,8 @@ impl Mutation {
             }
             Self::CreateGroup { group, .. }
             | Self::UpdateGroup { group, .. }
-            | Self::DeleteGroup { group, .. } => format!("group {group}"),
+            | Self::DeleteGroup { group, .. }
+            | Self::SetGroupAdministers { group, .. } => format!("group {group}"),
             Self::AddGroupMember { group, member, .. }
             | Self::RemoveGroupMember { group, member, .. } => {
                 format!("group {group} member {}", subject(member))

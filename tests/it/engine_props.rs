@@ -81,6 +81,7 @@ pub(crate) enum Op {
     Revoke(u8, u8),
     DeleteUser(u8),
     Invite(u8),
+    GroupAdmin(u8, u8),
 }
 
 pub(crate) fn op() -> impl Strategy<Value = Op> {
@@ -108,6 +109,7 @@ pub(crate) fn op() -> impl Strategy<Value = Op> {
         2 => (n(), n()).prop_map(|(a, b)| Op::Revoke(a, b)),
         1 => n().prop_map(Op::DeleteUser),
         1 => n().prop_map(Op::Invite),
+        1 => (n(), n()).prop_map(|(a, b)| Op::GroupAdmin(a, b)),
     ]
 }
 
@@ -327,6 +329,15 @@ pub(crate) fn to_mutation(op: &Op) -> Mutation {
         Op::Invite(u) => Mutation::InviteUser {
             tenant: t,
             user: new_user(u),
+        },
+        // Bit 0: the first service, bit 1: the second.
+        Op::GroupAdmin(g, services) => Mutation::SetGroupAdministers {
+            tenant: t,
+            group: group(g),
+            services: (0..2u8)
+                .filter(|bit| services & (1 << bit) != 0)
+                .map(service)
+                .collect(),
         },
     }
 }

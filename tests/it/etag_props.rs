@@ -21,6 +21,7 @@ enum Step {
     RenameGroup(u8, bool),
     Relate(u8, u8, Vec<u8>),
     SignIn(u8, bool),
+    GroupAdministers(u8, u8),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -36,6 +37,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (n(), any::<bool>()).prop_map(|(g, renamed)| Step::RenameGroup(g, renamed)),
         1 => (n(), n(), proptest::collection::vec(n(), 0..3)).prop_map(|(s, o, r)| Step::Relate(s, o, r)),
         1 => (n(), any::<bool>()).prop_map(|(u, success)| Step::SignIn(u, success)),
+        2 => (n(), n()).prop_map(|(g, services)| Step::GroupAdministers(g, services)),
     ]
 }
 
@@ -63,6 +65,15 @@ fn to_change(step: &Step) -> Mutation {
             object: object(*o),
             name: "object".into(),
             related: related.iter().map(|r| object(*r)).collect(),
+        },
+        Step::GroupAdministers(g, services) => Mutation::SetGroupAdministers {
+            tenant: tenant(),
+            group: group(*g),
+            // Bit 0: the first service, bit 1: the second.
+            services: (0..2u8)
+                .filter(|bit| services & (1 << bit) != 0)
+                .map(service)
+                .collect(),
         },
         Step::SignIn(u, success) => Mutation::ReportSignIn {
             tenant: tenant(),
@@ -133,7 +144,9 @@ fn rewritten(mutation: &Mutation) -> Option<String> {
         Mutation::SetUserStatus { user, .. }
         | Mutation::SetTenantRole { user, .. }
         | Mutation::UpdateUser { user, .. } => format!("user {user}"),
-        Mutation::UpdateGroup { group, .. } => format!("group {group}"),
+        Mutation::UpdateGroup { group, .. } | Mutation::SetGroupAdministers { group, .. } => {
+            format!("group {group}")
+        }
         Mutation::UpdateObject {
             service, object: o, ..
         }

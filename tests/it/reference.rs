@@ -23,6 +23,8 @@ struct Tenant {
     owner: Option<UserId>,
     users: BTreeMap<UserId, User>,
     groups: BTreeMap<GroupId, BTreeSet<Subject>>,
+    /// The services each group is an application administrator of.
+    group_administers: BTreeMap<GroupId, BTreeSet<ServiceId>>,
     subscribed: BTreeMap<ServiceId, Service>,
 }
 
@@ -241,6 +243,33 @@ impl Reference {
                     u.role = role;
                 }
             }
+            Mutation::SetGroupAdministers {
+                tenant,
+                group,
+                services: new,
+            } => {
+                let policies: BTreeMap<ServiceId, DemotionPolicy> = self
+                    .services
+                    .iter()
+                    .map(|(s, (_, p))| (s.clone(), *p))
+                    .collect();
+                let t = self.tenant(&tenant);
+                let old = t.group_administers.remove(&group).unwrap_or_default();
+                let subject = Subject::Group(group.clone());
+                for service in new.difference(&old) {
+                    if let Some(s) = t.subscribed.get_mut(service) {
+                        s.admins.insert(subject.clone());
+                    }
+                }
+                for service in old.difference(&new) {
+                    if policies.get(service) == Some(&DemotionPolicy::RemoveFromAdministrators)
+                        && let Some(s) = t.subscribed.get_mut(service)
+                    {
+                        s.admins.remove(&subject);
+                    }
+                }
+                t.group_administers.insert(group, new);
+            }
             Mutation::TransferOwnership { tenant, new_owner } => {
                 let t = self.tenant(&tenant);
                 if let Some(old) = t.owner.clone().and_then(|o| t.users.get_mut(&o)) {
@@ -275,6 +304,7 @@ impl Reference {
             Mutation::DeleteGroup { tenant, group } => {
                 let t = self.tenant(&tenant);
                 t.groups.remove(&group);
+                t.group_administers.remove(&group);
                 forget(t, &Subject::Group(group));
             }
             Mutation::AddGroupMember {

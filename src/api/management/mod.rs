@@ -337,6 +337,7 @@ acting!(
     ListGroupsRequest,
     UpdateGroupRequest,
     GroupMemberRequest,
+    SetGroupRoleRequest,
     CreateObjectRequest,
     ObjectRefRequest,
     ListObjectsRequest,

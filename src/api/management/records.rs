@@ -267,6 +267,7 @@ pub(crate) fn group(tenant: &str, record: &GroupRecord) -> pb::Group {
         name: record.name.clone(),
         members: record.members.iter().map(convert::subject).collect(),
         etag: etag(record.changed_at),
+        application_administrator_of: ids(&record.administers),
     }
 }
 

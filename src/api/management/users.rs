@@ -519,4 +519,18 @@ impl pb::group_service_server::GroupService for ManagementApi {
         })
         .await
     }
+
+    async fn set_group_role(
+        &self,
+        request: Request<pb::SetGroupRoleRequest>,
+    ) -> Result<Response<pb::GroupResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::group_role(&request)?;
+            let precondition =
+                etag_matches(&request.etag, group_etag(&change.tenant, &change.group))?;
+            self.change_group(&caller, &actor, change, precondition)
+                .await
+        })
+        .await
+    }
 }

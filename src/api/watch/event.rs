@@ -1,7 +1,9 @@
 //! A committed change as the wire's `ChangeEvent`, and the event kinds both ways.
 
 use crate::api::{convert, management, pb};
-use crate::engine::{ChangeRecord, EventKind, GrantNode, Mutation, Subject, UserStatus};
+use crate::engine::{
+    ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
+};
 
 /// A committed change as an event: its kind, ids and hint.
 pub(super) fn event(record: &ChangeRecord) -> pb::ChangeEvent {
@@ -107,6 +109,12 @@ fn describe(mutation: &Mutation, event: &mut pb::ChangeEvent) {
         Mutation::CreateGroup { group, .. }
         | Mutation::UpdateGroup { group, .. }
         | Mutation::DeleteGroup { group, .. } => event.group = group.to_string(),
+        Mutation::SetGroupAdministers {
+            group, services, ..
+        } => {
+            event.group = group.to_string();
+            event.role = Some(management::role_to_pb(&group_role(services)));
+        }
         Mutation::AddGroupMember {
             group, member: m, ..
         }
@@ -261,7 +269,18 @@ const EVENT_KINDS: &[(EventKind, pb::EventKind)] = &[
     (EventKind::SignInSucceeded, pb::EventKind::SignInSucceeded),
     (EventKind::SignInFailed, pb::EventKind::SignInFailed),
     (EventKind::MfaReset, pb::EventKind::MfaReset),
+    (EventKind::GroupRoleChanged, pb::EventKind::GroupRoleChanged),
 ];
+
+/// A group's role as a tenant role: an application administrator of the services it
+/// administers, or a standard user's when none.
+fn group_role(services: &std::collections::BTreeSet<crate::engine::ServiceId>) -> TenantRole {
+    if services.is_empty() {
+        TenantRole::StandardUser
+    } else {
+        TenantRole::ApplicationAdministrator(services.clone())
+    }
+}
 
 fn event_kind_to_pb(kind: EventKind) -> pb::EventKind {
     EVENT_KINDS

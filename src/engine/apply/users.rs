@@ -5,8 +5,8 @@ use std::{collections::BTreeSet, sync::Arc};
 use super::{check_text, new_group, new_user_state, normalized_email};
 use crate::engine::{
     error::MutationError,
-    ids::{Revision, ServiceId, UserId},
-    model::{Snapshot, TenantState, index_insert, index_remove},
+    ids::{Revision, ServiceId, TenantId, UserId},
+    model::{FastMap, ServiceState, Snapshot, TenantState, index_insert, index_remove},
     mutation::{DemotionPolicy, Mutation, Subject, TenantRole, UserKind, UserStatus},
 };
 
@@ -61,7 +61,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .remove(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
             state.emails.remove(&removed.email.to_lowercase());
-            state.role_changed_administrators(&removed.role, &TenantRole::StandardUser, at);
+            state.role_changed_administrators(user, (&removed.role, &TenantRole::StandardUser), at);
             forget_subject(state, &Subject::User(user.clone()), at);
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
@@ -88,30 +88,21 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             let old_admin_of = app_admin_services(&old);
             let new_admin_of = app_admin_services(role);
             let subject = Subject::User(user.clone());
-            for service in new_admin_of.difference(&old_admin_of) {
-                let tenant_service = state.subscribed_mut(tenant, service)?;
-                if Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
-                    tenant_service.administrators_changed_at = at;
-                }
-            }
-            // Demotion: the service's registered policy decides whether the user leaves its
-            // Administrators group now or stays until removed by hand.
-            for service in old_admin_of.difference(&new_admin_of) {
-                let policy = services.get(service).map(|s| s.definition.demotion);
-                if policy == Some(DemotionPolicy::RemoveFromAdministrators)
-                    && let Ok(tenant_service) = state.subscribed_mut(tenant, service)
-                    && Arc::make_mut(&mut tenant_service.administrators).remove(&subject)
-                {
-                    tenant_service.administrators_changed_at = at;
-                }
-            }
+            sync_administrators(
+                state,
+                &services,
+                tenant,
+                &subject,
+                (&old_admin_of, &new_admin_of),
+                at,
+            )?;
             if let Some(user_state) = state.users.get_mut(user) {
                 // Administering a service includes reaching it.
                 user_state.services.extend(new_admin_of.iter().cloned());
                 user_state.role = role.clone();
                 user_state.changed_at = at;
             }
-            state.role_changed_administrators(&old, role, at);
+            state.role_changed_administrators(user, (&old, role), at);
             Ok(())
         }
         Mutation::TransferOwnership { tenant, new_owner } => {
@@ -141,7 +132,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             let old_owner = state.owner.clone();
             let new_owner_role = candidate.role.clone();
-            state.role_changed_administrators(&new_owner_role, &TenantRole::Owner, at);
+            state.role_changed_administrators(new_owner, (&new_owner_role, &TenantRole::Owner), at);
             let users = &mut state.users;
             // INVARIANT: exactly one owner — the old one becomes a service administrator in
             // the same change that makes the new one owner.
@@ -317,6 +308,47 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             Ok(())
         }
+        Mutation::SetGroupAdministers {
+            tenant,
+            group,
+            services: administers,
+        } => {
+            let services = snapshot.services.clone();
+            let state = snapshot.tenant_mut(tenant)?;
+            for service in administers {
+                state.subscribed(tenant, service)?;
+            }
+            let old = state
+                .groups
+                .get(group)
+                .map(|g| g.administers.clone())
+                .ok_or_else(|| MutationError::not_found("group", group))?;
+            sync_administrators(
+                state,
+                &services,
+                tenant,
+                &Subject::Group(group.clone()),
+                (&old, administers),
+                at,
+            )?;
+            // The group's synced membership shows in every service it gained or lost,
+            // also where the policy keeps it as a member (no longer by the rule).
+            let subject = Subject::Group(group.clone());
+            for service in old.symmetric_difference(administers) {
+                if let Ok(tenant_service) = state.subscribed_mut(tenant, service)
+                    && tenant_service.administrators.contains(&subject)
+                {
+                    tenant_service.administrators_changed_at = at;
+                }
+            }
+            if let Some(group_state) = state.groups.get_mut(group)
+                && group_state.administers != *administers
+            {
+                group_state.administers.clone_from(administers);
+                group_state.changed_at = at;
+            }
+            Ok(())
+        }
         Mutation::UpdateGroup {
             tenant,
             group,
@@ -355,6 +387,36 @@ fn protect(state: &TenantState, user: &UserId, action: &'static str) -> Result<(
             protection: "a support account",
             action,
         });
+    }
+    Ok(())
+}
+
+/// Moves an application administrator (a user or a group) from administering `old` to
+/// administering `new`: it joins the Administrators group of each service it gains; for
+/// each it loses, the service's registered policy decides whether it leaves the group now
+/// or stays until removed by hand.
+fn sync_administrators(
+    state: &mut TenantState,
+    services: &FastMap<ServiceId, Arc<ServiceState>>,
+    tenant: &TenantId,
+    subject: &Subject,
+    (old, new): (&BTreeSet<ServiceId>, &BTreeSet<ServiceId>),
+    at: Revision,
+) -> Result<(), MutationError> {
+    for service in new.difference(old) {
+        let tenant_service = state.subscribed_mut(tenant, service)?;
+        if Arc::make_mut(&mut tenant_service.administrators).insert(subject.clone()) {
+            tenant_service.administrators_changed_at = at;
+        }
+    }
+    for service in old.difference(new) {
+        let policy = services.get(service).map(|s| s.definition.demotion);
+        if policy == Some(DemotionPolicy::RemoveFromAdministrators)
+            && let Ok(tenant_service) = state.subscribed_mut(tenant, service)
+            && Arc::make_mut(&mut tenant_service.administrators).remove(subject)
+        {
+            tenant_service.administrators_changed_at = at;
+        }
     }
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! administrators of some services; standard users. Nobody acts on someone who outranks
 //! them or gives what they do not hold.
 
+use std::{borrow::Cow, collections::BTreeSet};
+
 use super::{
     check::is_active,
     decision::CheckQuery,
@@ -123,23 +125,35 @@ impl AuthorityError {
     }
 }
 
-/// The administrative standing of a user, from its role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The administrative standing of a user, from its role and its directory groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Rank<'a> {
     Owner,
     ServiceAdministrator,
     Customized(AdminFunctions),
-    ApplicationAdministrator(&'a std::collections::BTreeSet<ServiceId>),
+    /// Of these services: by its own role, by its groups' (nested), or both.
+    ApplicationAdministrator(Cow<'a, BTreeSet<ServiceId>>),
     Standard,
 }
 
-fn rank(user: &UserState) -> Rank<'_> {
-    match &user.role {
-        TenantRole::Owner => Rank::Owner,
-        TenantRole::ServiceAdministrator => Rank::ServiceAdministrator,
-        TenantRole::CustomizedAdministrator(functions) => Rank::Customized(*functions),
-        TenantRole::ApplicationAdministrator(services) => Rank::ApplicationAdministrator(services),
-        TenantRole::StandardUser => Rank::Standard,
+fn rank<'a>(state: &TenantState, id: &UserId, user: &'a UserState) -> Rank<'a> {
+    let own = match &user.role {
+        TenantRole::Owner => return Rank::Owner,
+        TenantRole::ServiceAdministrator => return Rank::ServiceAdministrator,
+        TenantRole::CustomizedAdministrator(functions) => return Rank::Customized(*functions),
+        TenantRole::ApplicationAdministrator(services) => Some(services),
+        TenantRole::StandardUser => None,
+    };
+    let through_groups = state.administered_through_groups(id);
+    match own {
+        Some(own) if through_groups.is_empty() => {
+            Rank::ApplicationAdministrator(Cow::Borrowed(own))
+        }
+        Some(own) => Rank::ApplicationAdministrator(Cow::Owned(
+            own.union(&through_groups).cloned().collect(),
+        )),
+        None if through_groups.is_empty() => Rank::Standard,
+        None => Rank::ApplicationAdministrator(Cow::Owned(through_groups)),
     }
 }
 
@@ -196,7 +210,7 @@ impl Snapshot {
                 actor: actor.clone(),
             });
         }
-        let actor_rank = rank(actor_state);
+        let actor_rank = rank(state, actor, actor_state);
         if matches!(actor_rank, Rank::Owner | Rank::ServiceAdministrator) {
             return Ok(());
         }
@@ -233,13 +247,13 @@ impl Actor<'_> {
         match mutation {
             Mutation::TransferOwnership { .. } => self.refuse("transfer the tenant's ownership"),
             Mutation::SetTenantRole { user, role, .. } => self.set_role(user, role),
-            Mutation::InviteUser { .. } => match self.rank {
+            Mutation::InviteUser { .. } => match &self.rank {
                 Rank::Customized(f) if !f.management => self.missing("management"),
                 Rank::Customized(_) | Rank::ApplicationAdministrator(_) => Ok(()),
                 _ => self.refuse("invite users"),
             },
             Mutation::GrantServiceAccess { user, service, .. }
-            | Mutation::RevokeServiceAccess { user, service, .. } => match self.rank {
+            | Mutation::RevokeServiceAccess { user, service, .. } => match &self.rank {
                 Rank::ApplicationAdministrator(services) => {
                     if !services.contains(service) {
                         return Err(AuthorityError::ServiceNotAdministered {
@@ -270,7 +284,8 @@ impl Actor<'_> {
             | Mutation::UpdateGroup { .. }
             | Mutation::DeleteGroup { .. }
             | Mutation::AddGroupMember { .. }
-            | Mutation::RemoveGroupMember { .. } => match self.rank {
+            | Mutation::RemoveGroupMember { .. }
+            | Mutation::SetGroupAdministers { .. } => match &self.rank {
                 Rank::Customized(f) if f.management => Ok(()),
                 Rank::Customized(_) => self.missing("management"),
                 _ => self.refuse("manage directory groups"),
@@ -294,7 +309,12 @@ impl Actor<'_> {
         if !mine.management {
             return self.missing("management");
         }
-        match self.state.users.get(target).map(rank) {
+        match self
+            .state
+            .users
+            .get(target)
+            .map(|u| rank(self.state, target, u))
+        {
             Some(Rank::Owner | Rank::ServiceAdministrator) => {
                 Err(AuthorityError::AboveCustomizedAdministrators {
                     actor: self.id.clone(),
@@ -316,7 +336,12 @@ impl Actor<'_> {
 
     /// An application administrator may act only on tenant users.
     fn act_on_tenant_user(&self, target: &UserId) -> Result<(), AuthorityError> {
-        match self.state.users.get(target).map(rank) {
+        match self
+            .state
+            .users
+            .get(target)
+            .map(|u| rank(self.state, target, u))
+        {
             Some(Rank::Standard | Rank::ApplicationAdministrator(_)) | None => Ok(()),
             Some(_) => Err(AuthorityError::TargetOutranksActor {
                 actor: self.id.clone(),

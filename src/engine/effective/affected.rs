@@ -68,7 +68,8 @@ impl Affected {
             | Mutation::RemoveGroupMember { .. }
             | Mutation::DeleteGroup { .. }
             | Mutation::DeleteUser { .. }
-            | Mutation::SetTenantRole { .. } => None,
+            | Mutation::SetTenantRole { .. }
+            | Mutation::SetGroupAdministers { .. } => None,
             _ => touched.service.clone(),
         };
         let mut subjects = match mutation {

@@ -510,3 +510,136 @@ fn tenants_are_isolated() {
         Explanation::Denied(Denial::ServiceNotSubscribed)
     );
 }
+
+/// Directory group `ops` holding alice, inside `staff`, which becomes an application
+/// administrator of `services`.
+fn staff_administers(world: &mut World, services: &[ServiceId]) {
+    for (id, name) in [("ops", "Ops"), ("staff", "Staff")] {
+        world.ok(Mutation::CreateGroup {
+            tenant: t(),
+            group: GroupId::parse(id).unwrap(),
+            name: name.into(),
+        });
+    }
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: GroupId::parse("ops").unwrap(),
+        member: u("alice"),
+    });
+    world.ok(Mutation::AddGroupMember {
+        tenant: t(),
+        group: GroupId::parse("staff").unwrap(),
+        member: g("ops"),
+    });
+    world.ok(Mutation::SetGroupAdministers {
+        tenant: t(),
+        group: GroupId::parse("staff").unwrap(),
+        services: services.iter().cloned().collect(),
+    });
+}
+
+fn g(id: &str) -> Subject {
+    Subject::Group(GroupId::parse(id).unwrap())
+}
+
+#[test]
+fn rule_a_group_as_application_administrator_is_synced_and_its_nested_members_hold_everything() {
+    let mut world = World::new();
+    assert!(!world.check("alice", "settings.edit", Some("site1")));
+    staff_administers(&mut world, &[crm()]);
+    assert!(world.administrators(&crm()).contains(&g("staff")));
+    let (by_hand, synced) = administrators_view(&world, &crm());
+    assert!(by_hand.is_empty());
+    assert!(synced.contains(&("staff".to_owned(), SyncRule::ApplicationAdministrator)));
+    assert!(world.check("alice", "settings.edit", Some("site1")));
+    // The explanation names the groups it comes through, outermost first.
+    let Explanation::Allowed(traces) = world
+        .snapshot
+        .explain(&world.query("alice", "settings.edit", Some("site1")), NOW)
+    else {
+        panic!("allowed");
+    };
+    let through: Vec<_> = traces
+        .iter()
+        .filter(|t| t.source == GrantSource::AdministratorsGroup)
+        .map(|t| t.group_chain.clone())
+        .collect();
+    assert_eq!(
+        through,
+        [vec![
+            GroupId::parse("staff").unwrap(),
+            GroupId::parse("ops").unwrap()
+        ]]
+    );
+    // Leaving the group ends it.
+    world.ok(Mutation::RemoveGroupMember {
+        tenant: t(),
+        group: GroupId::parse("ops").unwrap(),
+        member: u("alice"),
+    });
+    assert!(!world.check("alice", "settings.edit", Some("site1")));
+}
+
+#[test]
+fn rule_a_groups_members_administer_its_services_as_users_with_the_role_do() {
+    let mut world = World::new();
+    staff_administers(&mut world, &[crm()]);
+    // alice is a standard user; through `staff` she may invite users and give them crm,
+    // never iaas, and never act on an administrator.
+    world.ok(Mutation::InviteUser {
+        tenant: t(),
+        user: new_user("carol", UserKind::Local),
+    });
+    let grant = |service: ServiceId| Mutation::GrantServiceAccess {
+        tenant: t(),
+        user: user("carol"),
+        service,
+    };
+    let snapshot = &world.snapshot;
+    assert!(
+        snapshot
+            .authorize(&user("alice"), &grant(crm()), NOW)
+            .is_ok()
+    );
+    assert!(matches!(
+        snapshot.authorize(&user("alice"), &grant(iaas()), NOW),
+        Err(AuthorityError::ServiceNotAdministered { .. })
+    ));
+    // bob, outside the group, may do neither.
+    assert!(
+        snapshot
+            .authorize(&user("bob"), &grant(crm()), NOW)
+            .is_err()
+    );
+    // Making a group an administrator is the owner's (and administrators') to do.
+    let promote = Mutation::SetGroupAdministers {
+        tenant: t(),
+        group: GroupId::parse("ops").unwrap(),
+        services: [iaas()].into(),
+    };
+    assert!(snapshot.authorize(&user("alice"), &promote, NOW).is_err());
+    assert!(snapshot.authorize(&user("owner"), &promote, NOW).is_ok());
+}
+
+#[test]
+fn rule_a_group_demoted_leaves_or_stays_in_the_administrators_group_per_policy() {
+    let mut world = World::new();
+    staff_administers(&mut world, &[crm(), iaas()]);
+    world.ok(Mutation::SetGroupAdministers {
+        tenant: t(),
+        group: GroupId::parse("staff").unwrap(),
+        services: BTreeSet::new(),
+    });
+    // crm removes on demotion; iaas keeps the group, now as a member by hand.
+    assert!(!world.administrators(&crm()).contains(&g("staff")));
+    let (by_hand, synced) = administrators_view(&world, &iaas());
+    assert_eq!(by_hand, [g("staff")]);
+    assert!(!synced.iter().any(|(id, _)| id == "staff"));
+    // Services must be subscribed, the group must exist.
+    let err = world.refused(Mutation::SetGroupAdministers {
+        tenant: t(),
+        group: GroupId::parse("nobody").unwrap(),
+        services: [crm()].into(),
+    });
+    assert!(matches!(err, MutationError::NotFound { .. }));
+}

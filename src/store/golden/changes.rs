@@ -641,6 +641,24 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         },
         for_users(K::UserLocked, None, &["dan"]),
     );
+    // Version 4: a group as an application administrator.
+    h(
+        owner,
+        Mutation::SetGroupAdministers {
+            tenant: acme(),
+            group: group("ops"),
+            services: [crm(), iaas()].into(),
+        },
+        ChangeContext {
+            synced: vec![SyncedChange {
+                service: crm(),
+                member: Subject::Group(group("ops")),
+                rule: SyncRule::ApplicationAdministrator,
+                joined: true,
+            }],
+            ..for_users(K::GroupRoleChanged, None, &["dan", "zoe"])
+        },
+    );
     // Version 4: the synced members a change moves, by every rule.
     let synced = |service: ServiceId, who: &str, rule: SyncRule, joined: bool| SyncedChange {
         service,

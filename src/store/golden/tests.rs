@@ -113,7 +113,7 @@ fn old_goldens_still_decode() {
     let decoded = codec::decode_snapshot(&checkpoint).unwrap();
     assert_eq!(
         View::of(&decoded),
-        View::of(&world::build()).with_unknown_changes()
+        View::of(&world::build_version_3()).with_unknown_changes()
     );
 }
 

@@ -243,13 +243,31 @@ fn mutations() -> Vec<Mutation> {
             lock_for_millis: 900_000,
         },
     ]);
+    // Version 4 and later: appended, so that the world of an older golden is a prefix.
+    out.extend([Mutation::SetGroupAdministers {
+        tenant: tenant(),
+        group: group("staff"),
+        services: [iaas()].into(),
+    }]);
     out
 }
 
+/// How many of [`mutations`] the world of the version 3 golden was built from.
+const VERSION_3_MUTATIONS: usize = 46;
+
 /// The world at its last revision, built from [`mutations`].
 pub(super) fn build() -> Snapshot {
+    build_from(mutations())
+}
+
+/// The world as the version 3 golden holds it: the mutations before version 4's.
+pub(super) fn build_version_3() -> Snapshot {
+    build_from(mutations().into_iter().take(VERSION_3_MUTATIONS).collect())
+}
+
+fn build_from(mutations: Vec<Mutation>) -> Snapshot {
     let mut builder = SnapshotBuilder::new();
-    for (revision, mutation) in (1..).map(Revision::new).zip(mutations()) {
+    for (revision, mutation) in (1..).map(Revision::new).zip(mutations) {
         builder
             .apply(revision, &mutation, NOW)
             .unwrap_or_else(|err| panic!("{mutation:?} refused: {err}"));

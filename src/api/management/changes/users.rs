@@ -278,6 +278,26 @@ pub(crate) fn delete_group(request: &pb::GroupRefRequest) -> Result<GroupChange,
     })
 }
 
+/// The services a directory group administers from now on.
+pub(crate) fn group_role(request: &pb::SetGroupRoleRequest) -> Result<GroupChange, Status> {
+    let tenant = id("tenant", &request.tenant, TenantId::parse)?;
+    let group = id("group", &request.group, GroupId::parse)?;
+    let services = &request.application_administrator_of;
+    bounds::at_most_items("application_administrator_of", services.len())?;
+    let services =
+        crate::api::convert::ids("application_administrator_of", services, ServiceId::parse)?;
+    let mutation = Mutation::SetGroupAdministers {
+        tenant: tenant.clone(),
+        group: group.clone(),
+        services,
+    };
+    Ok(GroupChange {
+        tenant,
+        group,
+        mutation,
+    })
+}
+
 /// Adds (`add`) or removes a member of a directory group.
 pub(crate) fn group_member(
     request: &pb::GroupMemberRequest,
