@@ -63,6 +63,7 @@ fn to_change(step: &Step) -> Mutation {
             object: object(*o),
             name: "object".into(),
             related: related.iter().map(|r| object(*r)).collect(),
+            description: String::new(),
         },
         Step::SignIn(u, success) => Mutation::ReportSignIn {
             tenant: tenant(),

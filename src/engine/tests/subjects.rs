@@ -510,3 +510,38 @@ fn tenants_are_isolated() {
         Explanation::Denied(Denial::ServiceNotSubscribed)
     );
 }
+
+#[test]
+fn rule_a_user_reaches_the_services_given_and_administrators_every_subscribed_one() {
+    let mut world = World::new();
+    let other = ServiceId::parse("other").unwrap();
+    world.ok(Mutation::RegisterService {
+        service: other.clone(),
+        definition: definition(DemotionPolicy::KeepInAdministrators),
+    });
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("bob"),
+        role: TenantRole::CustomizedAdministrator(AdminFunctions {
+            management: true,
+            auto_discovery: false,
+            administration: false,
+        }),
+    });
+    let reaches = |who: &str, services: &[ServiceId]| {
+        world
+            .snapshot
+            .user_reaches_any_service(&t(), &user(who), services)
+    };
+    // Alice was given crm-backup only; the owner and a customized administrator reach
+    // every service the tenant subscribes to, and none it does not.
+    assert!(reaches("alice", &[crm()]));
+    assert!(!reaches("alice", &[iaas()]));
+    assert!(reaches("alice", &[iaas(), crm()]));
+    for admin in ["owner", "bob"] {
+        assert!(reaches(admin, &[iaas()]));
+        assert!(!reaches(admin, &[other.clone()]));
+    }
+    assert!(!reaches("nobody", &[crm()]));
+    assert!(!reaches("alice", &[]));
+}
