@@ -3,8 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use super::{
-    ManagementApi, changes, etag_matches, list_page, pb, records, reply,
-    selection::ObjectSelection,
+    ManagementApi, changes, etag_matches, list_page, pb, records, reply, selection::ObjectSelection,
 };
 use crate::{
     api::{bounds, convert::id, status},

@@ -10,7 +10,10 @@
 use super::*;
 
 fn plan(world: &World, id: &str) -> ObjectRecord {
-    world.snapshot.object_record(&t(), &crm(), &obj(id)).unwrap()
+    world
+        .snapshot
+        .object_record(&t(), &crm(), &obj(id))
+        .unwrap()
 }
 
 fn create_described(world: &mut World) {

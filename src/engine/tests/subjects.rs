@@ -540,7 +540,7 @@ fn rule_a_user_reaches_the_services_given_and_administrators_every_subscribed_on
     assert!(reaches("alice", &[iaas(), crm()]));
     for admin in ["owner", "bob"] {
         assert!(reaches(admin, &[iaas()]));
-        assert!(!reaches(admin, &[other.clone()]));
+        assert!(!reaches(admin, std::slice::from_ref(&other)));
     }
     assert!(!reaches("nobody", &[crm()]));
     assert!(!reaches("alice", &[]));

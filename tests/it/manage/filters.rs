@@ -180,17 +180,26 @@ async fn users_are_listed_by_the_services_they_reach() {
     // given nothing, reaches none.
     let reaching = admin.users_reaching(&[SERVICE], &[], "").await.unwrap();
     assert_eq!(reaching, ["bob", "dana", OWNER]);
-    let reaching = admin.users_reaching(&[OTHER_SERVICE], &[], "").await.unwrap();
+    let reaching = admin
+        .users_reaching(&[OTHER_SERVICE], &[], "")
+        .await
+        .unwrap();
     assert_eq!(reaching, ["carl", "dana", OWNER]);
     // A service the tenant does not subscribe to is reached by no one.
-    let reaching = admin.users_reaching(&["cloud-mgmt"], &[], "").await.unwrap();
+    let reaching = admin
+        .users_reaching(&["cloud-mgmt"], &[], "")
+        .await
+        .unwrap();
     assert!(reaching.is_empty(), "{reaching:?}");
     // Combined with the other selections and the text filter.
     let both = [SERVICE, OTHER_SERVICE];
     let standard = [pb::RoleKind::StandardUser];
     let reaching = admin.users_reaching(&both, &standard, "").await.unwrap();
     assert_eq!(reaching, ["bob", "carl"]);
-    let reaching = admin.users_reaching(&both, &standard, "USER C").await.unwrap();
+    let reaching = admin
+        .users_reaching(&both, &standard, "USER C")
+        .await
+        .unwrap();
     assert_eq!(reaching, ["carl"]);
 
     bad_field(
@@ -282,7 +291,9 @@ async fn objects_show_their_creator_and_description_and_are_listed_by_them() {
         .await;
     assert_eq!(plan.creator, "bob", "the actor, not the client's claim");
     assert_eq!(plan.description, "Nightly mailboxes");
-    admin.described(OWNER, "plan-2", "plan", "Weekly sites").await;
+    admin
+        .described(OWNER, "plan-2", "plan", "Weekly sites")
+        .await;
     admin.described("bob", "org-1", "org", "Head office").await;
     admin.described(OWNER, "org-2", "org", "").await;
 
@@ -388,7 +399,10 @@ async fn an_object_update_changes_its_description_only_when_asked() {
         (described.name.as_str(), described.description.as_str()),
         ("Plan", "Every night")
     );
-    assert_ne!(described.etag, renamed.etag, "a new description is a change");
+    assert_ne!(
+        described.etag, renamed.etag,
+        "a new description is a change"
+    );
     assert_eq!(described.creator, OWNER, "the creator stays");
     bad_field(
         admin
@@ -436,6 +450,9 @@ async fn a_filtered_object_list_pages_with_a_stable_cursor() {
     admin.described(OWNER, "plan-9", "plan", "late").await;
     admin.described(OWNER, "org-9", "org", "late").await;
     let second = page(first.next_page_token).await;
-    assert_eq!(ids(second.objects, |o| o.id), ["plan-3", "plan-4", "plan-9"]);
+    assert_eq!(
+        ids(second.objects, |o| o.id),
+        ["plan-3", "plan-4", "plan-9"]
+    );
     assert!(second.next_page_token.is_empty());
 }
