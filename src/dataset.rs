@@ -557,6 +557,8 @@ fn generate_objects(
             name: format!("{object_type} {k}"),
             parent,
             related,
+            description: String::new(),
+            creator: None,
         });
         stats.objects += 1;
         objects.push((object, container));

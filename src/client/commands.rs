@@ -135,6 +135,16 @@ const LIST_USERS: &[Flag] = &[
     opt("status", "statuses").help("Only users in these statuses (e.g. `locked`)"),
     opt("role", "roles").help("Only users whose role is of these kinds"),
     opt("kind", "kinds").help("Only users of these kinds"),
+    opt("service", "services").help(
+        "Only users who reach one of these services (given access, or an administrator role)",
+    ),
+];
+const LIST_GROUPS: &[Flag] = &[opt("member", "members")
+    .help("Only groups that directly contain one of these, `user:ID` or `group:ID`")];
+const LIST_OBJECTS: &[Flag] = &[
+    opt("parent", "parent"),
+    opt("type", "types").help("Only objects of these catalog types"),
+    opt("creator", "creators").help("Only objects these users created"),
 ];
 const AUDIT_FILTER: &[Flag] = &[
     opt("tenant", "filter.tenant"),
@@ -225,6 +235,7 @@ const OBJECT_FIELDS: &[Flag] = &[
     opt("name", "object.name"),
     opt("related", "object.related")
         .help("Objects this one depends on (a plan covers site collections)"),
+    opt("description", "object.description"),
 ];
 const CREATE_OBJECT: &[Flag] = &[
     opt("id", "object.id").help("Object id; empty: chosen by the server"),
@@ -326,7 +337,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("audit", "list", "authz.v1.AuditService/ListAuditEvents", &[AUDIT_FILTER, PAGING]),
     cmd("group", "create", "authz.v1.GroupService/CreateGroup", &[TENANT, CREATE_GROUP, REQUEST_ID]),
     cmd("group", "get", "authz.v1.GroupService/GetGroup", &[TENANT, GROUP]),
-    cmd("group", "list", "authz.v1.GroupService/ListGroups", &[TENANT, PAGING, FILTER]),
+    cmd("group", "list", "authz.v1.GroupService/ListGroups", &[TENANT, PAGING, FILTER, LIST_GROUPS]),
     cmd("group", "update", "authz.v1.GroupService/UpdateGroup", &[UPDATE_GROUP, MASK, ETAG]),
     cmd("group", "delete", "authz.v1.GroupService/DeleteGroup", &[TENANT, GROUP, ETAG]),
     cmd("group", "add-member", "authz.v1.GroupService/AddGroupMember", &[TENANT, GROUP, MEMBER]),
@@ -334,7 +345,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("group", "set-role", "authz.v1.GroupService/SetGroupRole", &[TENANT, GROUP, SET_GROUP_ROLE, ETAG]),
     cmd("object", "create", "authz.v1.ObjectService/CreateObject", &[OBJECT_FIELDS, CREATE_OBJECT, REQUEST_ID]),
     cmd("object", "get", "authz.v1.ObjectService/GetObject", &[TENANT, SERVICE, OBJECT]),
-    cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, &[opt("parent", "parent")], PAGING, FILTER]),
+    cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, LIST_OBJECTS, PAGING, FILTER]),
     cmd("object", "update", "authz.v1.ObjectService/UpdateObject", &[OBJECT_FIELDS, &[req("object", "object.id").help("Object id")], MASK, ETAG]),
     cmd("object", "move", "authz.v1.ObjectService/MoveObject", &[TENANT, SERVICE, OBJECT, &[opt("new-parent", "new_parent")], ETAG]),
     cmd("object", "delete", "authz.v1.ObjectService/DeleteObject", &[TENANT, SERVICE, OBJECT, ETAG]),

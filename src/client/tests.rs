@@ -295,6 +295,44 @@ fn subjects_times_and_masks_have_one_word_forms() {
 }
 
 #[test]
+fn list_selections_and_object_descriptions_have_flags() {
+    let objects: pb::ListObjectsRequest = typed(
+        &line("object list --actor a --tenant t --service s --type plan,org --creator bob --creator carl --filter nightly")
+            .unwrap(),
+    );
+    assert_eq!(objects.types, ["plan", "org"]);
+    assert_eq!(objects.creators, ["bob", "carl"]);
+    assert_eq!(objects.filter, "nightly");
+    let groups: pb::ListGroupsRequest =
+        typed(&line("group list --actor a --tenant t --member user:bob,group:ops").unwrap());
+    let members: Vec<(pb::SubjectKind, &str)> = groups
+        .members
+        .iter()
+        .map(|m| (m.kind(), m.id.as_str()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            (pb::SubjectKind::User, "bob"),
+            (pb::SubjectKind::Group, "ops")
+        ]
+    );
+    let users: pb::ListUsersRequest =
+        typed(&line("user list --actor a --tenant t --service crm,iaas").unwrap());
+    assert_eq!(users.services, ["crm", "iaas"]);
+    let created: pb::CreateObjectRequest = typed(
+        &line("object create --actor a --tenant t --service s --type plan --name P --description Nightly")
+            .unwrap(),
+    );
+    assert_eq!(created.object.unwrap().description, "Nightly");
+    let updated: pb::UpdateObjectRequest = typed(
+        &line("object update --actor a --tenant t --service s --object p --description D --update-mask description")
+            .unwrap(),
+    );
+    assert_eq!(updated.update_mask.unwrap().paths, ["description"]);
+}
+
+#[test]
 fn object_types_take_the_short_form_or_json() {
     let register = ["service", "register", "--id", "crm", "--object-types"];
     let with =

@@ -242,6 +242,14 @@ pub(crate) struct ObjectState {
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
+    /// Free text shown and searched with the name (empty: none, also before codec
+    /// version 4 kept it).
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
+    pub(crate) description: String,
+    /// The user whose call created it (none: created by the platform, or before codec
+    /// version 4 kept it). Never changes.
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
+    pub(crate) creator: Option<UserId>,
 }
 
 /// A security group.

@@ -318,6 +318,14 @@ pub enum Mutation {
         parent: Option<ObjectId>,
         /// Objects this one depends on (a plan covers site collections).
         related: BTreeSet<ObjectId>,
+        /// Free text shown and searched with the name (empty: none). Added in codec
+        /// version 4, like `creator`: older records decode with none.
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        description: String,
+        /// The user whose call created it, set by the server from the call's actor (none:
+        /// created by the platform, or before creators were kept).
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        creator: Option<UserId>,
     },
     /// Moves an object to another container (or to the top).
     MoveObject {
@@ -490,7 +498,7 @@ pub enum Mutation {
         /// New display name.
         name: String,
     },
-    /// Renames an object and replaces the objects it depends on.
+    /// Renames an object, replaces the objects it depends on and its description.
     UpdateObject {
         /// Tenant.
         tenant: TenantId,
@@ -502,6 +510,10 @@ pub enum Mutation {
         name: String,
         /// The objects it now depends on (existing objects of the service, not itself).
         related: BTreeSet<ObjectId>,
+        /// New description (added in codec version 4: an older record, written when
+        /// objects had none, decodes with none).
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        description: String,
     },
     /// The sign-in front end reports a sign-in. `lock_after` failures in a row lock the
     /// user for `lock_for_millis` (the deployment's policy travels with the change, so a

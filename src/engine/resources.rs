@@ -117,6 +117,10 @@ pub struct ObjectRecord {
     pub related: Vec<ObjectId>,
     /// The revision of its last change (0: unchanged since before that was kept).
     pub changed_at: Revision,
+    /// Free text (empty: none).
+    pub description: String,
+    /// The user whose call created it (none: the platform, or before creators were kept).
+    pub creator: Option<UserId>,
 }
 
 /// A security group, or the built-in Administrators group.
@@ -310,6 +314,25 @@ impl Snapshot {
         ))
     }
 
+    /// Whether a user of a tenant reaches any of `services` (the notion checks use: given
+    /// access, or a role that reaches every service the tenant subscribes to). A service
+    /// the tenant does not subscribe to is reached by no one; an unknown user reaches none.
+    pub fn user_reaches_any_service(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        services: &[ServiceId],
+    ) -> bool {
+        let Some(state) = self.tenants.get(tenant) else {
+            return false;
+        };
+        state.users.get(user).is_some_and(|found| {
+            services
+                .iter()
+                .any(|s| state.services.contains_key(s) && found.reaches_service(s))
+        })
+    }
+
     /// The users of a tenant, by id.
     pub fn user_records(&self, tenant: &TenantId) -> Result<Vec<UserRecord>, NotFound> {
         let state = self.resource_tenant(tenant)?;
@@ -370,14 +393,7 @@ impl Snapshot {
             .objects
             .get(object)
             .ok_or_else(|| not_found("object", format!("{tenant}/{service}/{object}")))?;
-        Ok(ObjectRecord {
-            id: object.clone(),
-            object_type: found.object_type.clone(),
-            name: found.name.clone(),
-            parent: found.parent.clone(),
-            related: sorted(found.related.iter().cloned()),
-            changed_at: found.changed_at,
-        })
+        Ok(object_record(object, found))
     }
 
     /// The objects of a tenant's service (only the direct children of `parent` when it is
@@ -398,14 +414,7 @@ impl Snapshot {
             .objects
             .iter()
             .filter(|(_, o)| parent.is_none_or(|p| o.parent.as_ref() == Some(p)))
-            .map(|(id, o)| ObjectRecord {
-                id: id.clone(),
-                object_type: o.object_type.clone(),
-                name: o.name.clone(),
-                parent: o.parent.clone(),
-                related: sorted(o.related.iter().cloned()),
-                changed_at: o.changed_at,
-            })
+            .map(|(id, o)| object_record(id, o))
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
     }
@@ -561,6 +570,19 @@ fn user_record(id: &UserId, user: &super::model::UserState, failed_sign_ins: u32
         services: sorted(user.services.iter().cloned()),
         failed_sign_ins,
         changed_at: user.changed_at,
+    }
+}
+
+fn object_record(id: &ObjectId, object: &super::model::ObjectState) -> ObjectRecord {
+    ObjectRecord {
+        id: id.clone(),
+        object_type: object.object_type.clone(),
+        name: object.name.clone(),
+        parent: object.parent.clone(),
+        related: sorted(object.related.iter().cloned()),
+        changed_at: object.changed_at,
+        description: object.description.clone(),
+        creator: object.creator.clone(),
     }
 }
 

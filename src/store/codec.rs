@@ -10,7 +10,9 @@
 //! decode through their own layouts ([`SnapshotV1`], [`SnapshotV2`]), which rebuild it.
 //! Version 4 adds to each resource of a snapshot the revision of its last change (its
 //! etag); older snapshots decode with revision 0 there (`engine::before_v4`).
-//! Change and audit records have kept one layout since version 2.
+//! Change records of version 4 also carry, in their context, the Administrators members
+//! the change moved, and in object mutations the object's description and creator; older
+//! ones decode without (`engine::before_v4`). Audit records have kept one layout.
 //!
 //! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
 //! tests in `golden/` pin it, so that a change of a stored type cannot go unnoticed.
@@ -90,8 +92,9 @@ pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
         };
         return decoded.map_err(|err| CodecError::Malformed(err.to_string()));
     }
-    let old: ChangeRecordV1 =
-        postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()))?;
+    // Version 1 predates version 4 too: its mutations lack the fields that version added.
+    let old: ChangeRecordV1 = before_v4(|| postcard::from_bytes(body))
+        .map_err(|err| CodecError::Malformed(err.to_string()))?;
     Ok(ChangeRecord {
         revision: old.revision,
         committed_at: old.committed_at,
@@ -184,6 +187,40 @@ mod tests {
         assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);
     }
 
+    /// An object creation as a version 1 build wrote it: before objects had a
+    /// description and a creator, which version 4 appended to the variant.
+    #[rustfmt::skip]
+    const CREATE_OBJECT_V1: &[u8] = &[
+        1,                          // encoding version 1
+        8,                          // revision 8
+        10,                         // committed at 5 ms
+        0,                          // actor: None
+        1, b'c',                    // caller: "c"
+        0,                          // request id: None
+        16,                         // mutation: Mutation::CreateObject, index 16
+        2, b't', b'1',              //   tenant: "t1"
+        1, b's',                    //   service: "s"
+        1, b'o',                    //   object: "o"
+        4, b'p', b'l', b'a', b'n',  //   object_type: "plan"
+        1, b'P',                    //   name: "P"
+        0,                          //   parent: None
+        0,                          //   related: empty
+    ];
+
+    #[test]
+    fn version_1_object_creations_decode_without_description_or_creator() {
+        let record = decode_change(CREATE_OBJECT_V1).unwrap();
+        assert!(
+            matches!(
+                &record.mutation,
+                Mutation::CreateObject { object_type, description, creator: None, .. }
+                    if object_type == "plan" && description.is_empty()
+            ),
+            "{:?}",
+            record.mutation
+        );
+    }
+
     #[test]
     fn unknown_versions_are_refused() {
         assert!(matches!(
@@ -267,6 +304,8 @@ mod tests {
                 name: "fresh".into(),
                 parent: Some(ObjectId::parse("o10").unwrap()),
                 related: std::collections::BTreeSet::new(),
+                description: String::new(),
+                creator: None,
             },
             Mutation::GiveGrant {
                 tenant: tenant.tenant.clone(),

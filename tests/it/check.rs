@@ -99,6 +99,8 @@ pub(crate) fn world() -> Vec<Mutation> {
             name: id.into(),
             parent: parent.map(object),
             related: BTreeSet::new(),
+            description: String::new(),
+            creator: None,
         });
     };
     create("org1", "org", None);

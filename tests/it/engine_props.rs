@@ -230,6 +230,8 @@ pub(crate) fn to_mutation(op: &Op) -> Mutation {
             name: "object".into(),
             parent: parent.map(object),
             related: related.into_iter().map(object).collect(),
+            description: String::new(),
+            creator: None,
         },
         Op::Move(s, o, parent) => Mutation::MoveObject {
             tenant: t,
@@ -429,6 +431,8 @@ pub(crate) fn setup() -> Vec<Mutation> {
                 name: "object".into(),
                 parent: parent.map(object),
                 related: BTreeSet::new(),
+                description: String::new(),
+                creator: None,
             });
         }
     }

@@ -19,7 +19,8 @@ enum Step {
     Decisive(Op),
     RenameUser(u8, bool),
     RenameGroup(u8, bool),
-    Relate(u8, u8, Vec<u8>),
+    /// An object's related objects and description (described or none).
+    Relate(u8, u8, Vec<u8>, bool),
     SignIn(u8, bool),
     GroupAdministers(u8, u8),
 }
@@ -35,7 +36,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (n(), n()).prop_map(|(s, o)| Step::Decisive(Op::DeleteObject(s, o))),
         1 => (n(), any::<bool>()).prop_map(|(u, renamed)| Step::RenameUser(u, renamed)),
         1 => (n(), any::<bool>()).prop_map(|(g, renamed)| Step::RenameGroup(g, renamed)),
-        1 => (n(), n(), proptest::collection::vec(n(), 0..3)).prop_map(|(s, o, r)| Step::Relate(s, o, r)),
+        1 => (n(), n(), proptest::collection::vec(n(), 0..3), any::<bool>())
+            .prop_map(|(s, o, r, described)| Step::Relate(s, o, r, described)),
         1 => (n(), any::<bool>()).prop_map(|(u, success)| Step::SignIn(u, success)),
         2 => (n(), n()).prop_map(|(g, services)| Step::GroupAdministers(g, services)),
     ]
@@ -59,12 +61,13 @@ fn to_change(step: &Step) -> Mutation {
             group: group(*g),
             name: name(*renamed),
         },
-        Step::Relate(s, o, related) => Mutation::UpdateObject {
+        Step::Relate(s, o, related, described) => Mutation::UpdateObject {
             tenant: tenant(),
             service: service(*s),
             object: object(*o),
             name: "object".into(),
             related: related.iter().map(|r| object(*r)).collect(),
+            description: if *described { "described" } else { "" }.to_owned(),
         },
         Step::GroupAdministers(g, services) => Mutation::SetGroupAdministers {
             tenant: tenant(),

@@ -15,6 +15,8 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod filters;
+
 const TOKEN: &str = "platform-token-for-tests";
 const TENANT: &str = "acme";
 const SERVICE: &str = "crm-backup";

@@ -184,7 +184,7 @@ fn create_object(
     request: &pb::CreateObjectRequest,
 ) -> Result<(), Status> {
     let actor = actor(&request.actor)?;
-    let change = changes::create_object(request, &FixedIds)?;
+    let change = changes::create_object(request, &actor, &FixedIds)?;
     submit(world, Some(&actor), &change.mutation)?;
     submit(world, Some(owner), &change.mutation)
 }
@@ -315,6 +315,8 @@ fn build_fixture() -> Option<Fixture> {
             name: id.to_string(),
             parent: parent.cloned(),
             related: BTreeSet::new(),
+            description: String::new(),
+            creator: None,
         });
     }
     let group = SecurityGroupId::parse("restorers").ok()?;

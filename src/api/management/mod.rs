@@ -15,6 +15,7 @@ mod objects;
 mod platform;
 mod records;
 mod security;
+mod selection;
 mod trail;
 mod users;
 

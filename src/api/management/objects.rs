@@ -2,7 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, changes, etag_matches, list_page, pb, records, reply};
+use super::{
+    ManagementApi, changes, etag_matches, list_page, pb, records, reply, selection::ObjectSelection,
+};
 use crate::{
     api::{bounds, convert::id, status},
     engine::{Mutation, ObjectId, ServiceId, Snapshot, TenantId},
@@ -80,7 +82,7 @@ impl pb::object_service_server::ObjectService for ManagementApi {
         request: Request<pb::CreateObjectRequest>,
     ) -> Result<Response<pb::ObjectResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let change = changes::create_object(&request, self)?;
+            let change = changes::create_object(&request, &actor, self)?;
             let written = self
                 .write(
                     &caller,
@@ -133,16 +135,18 @@ impl pb::object_service_server::ObjectService for ManagementApi {
             let service = id("service", &request.service, ServiceId::parse)?;
             let parent = records::optional_object("parent", &request.parent)?;
             let snapshot = self.read_as(&tenant, &actor)?;
-            let objects = snapshot
+            let wanted = ObjectSelection::of(&request)?;
+            let mut objects = snapshot
                 .object_records(&tenant, &service, parent.as_ref())
                 .map_err(|err| status::not_found(&err))?;
+            objects.retain(|o| wanted.selects(o));
             let (page, next_page_token) = list_page(
                 objects,
                 request.page_size,
                 &request.page_token,
                 bounds::filter("filter", &request.filter)?,
                 |o| o.id.to_string(),
-                |o| vec![o.name.as_str()],
+                |o| vec![o.name.as_str(), o.description.as_str()],
             )?;
             reply(pb::ListObjectsResponse {
                 objects: page

@@ -285,6 +285,12 @@ pub(crate) fn object(tenant: &str, service: &str, record: &ObjectRecord) -> pb::
             .unwrap_or_default(),
         related: ids(&record.related),
         etag: etag(record.changed_at),
+        description: record.description.clone(),
+        creator: record
+            .creator
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
     }
 }
 

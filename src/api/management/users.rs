@@ -7,6 +7,7 @@ use super::{
     Caller, ManagementApi,
     changes::{self, GroupChange, UserChange},
     etag_matches, list_page, pb, records, reply,
+    selection::{GroupSelection, UserSelection},
 };
 use crate::{
     api::{bounds, convert::id, status},
@@ -144,50 +145,6 @@ impl ManagementApi {
     }
 }
 
-/// The statuses, role kinds and user kinds a user list is narrowed to (empty: any).
-struct UserSelection {
-    statuses: Vec<i32>,
-    roles: Vec<i32>,
-    kinds: Vec<i32>,
-}
-
-impl UserSelection {
-    fn of(request: &pb::ListUsersRequest) -> Result<Self, Status> {
-        fn known(
-            field: &str,
-            values: &[i32],
-            is_known: impl Fn(i32) -> bool,
-        ) -> Result<Vec<i32>, Status> {
-            bounds::at_most_items(field, values.len())?;
-            match values.iter().find(|v| **v == 0 || !is_known(**v)) {
-                Some(value) => Err(status::invalid_field(
-                    field,
-                    format!("{value} is not a value to select by"),
-                )),
-                None => Ok(values.to_vec()),
-            }
-        }
-        Ok(Self {
-            statuses: known("statuses", &request.statuses, |v| {
-                pb::UserStatus::try_from(v).is_ok()
-            })?,
-            roles: known("roles", &request.roles, |v| {
-                pb::RoleKind::try_from(v).is_ok()
-            })?,
-            kinds: known("kinds", &request.kinds, |v| {
-                pb::UserKind::try_from(v).is_ok()
-            })?,
-        })
-    }
-
-    fn selects(&self, user: &pb::User) -> bool {
-        let within = |wanted: &[i32], value: i32| wanted.is_empty() || wanted.contains(&value);
-        within(&self.statuses, user.status)
-            && within(&self.roles, user.role.as_ref().map_or(0, |r| r.kind))
-            && within(&self.kinds, user.kind)
-    }
-}
-
 #[tonic::async_trait]
 impl pb::user_service_server::UserService for ManagementApi {
     async fn invite_user(
@@ -283,6 +240,7 @@ impl pb::user_service_server::UserService for ManagementApi {
                 .user_records(&tenant)
                 .map_err(|err| status::not_found(&err))?
                 .iter()
+                .filter(|u| wanted.reaches(&snapshot, &tenant, &u.id))
                 .map(|u| records::user(tenant.as_str(), u))
                 .filter(|u| wanted.selects(u))
                 .collect();
@@ -447,9 +405,11 @@ impl pb::group_service_server::GroupService for ManagementApi {
         self.serve_acting(request, |_caller, actor, request| async move {
             let tenant = id("tenant", &request.tenant, TenantId::parse)?;
             let snapshot = self.read_as(&tenant, &actor)?;
-            let groups = snapshot
+            let wanted = GroupSelection::of(&request)?;
+            let mut groups = snapshot
                 .group_records(&tenant)
                 .map_err(|err| status::not_found(&err))?;
+            groups.retain(|g| wanted.selects(g));
             let (page, next_page_token) = list_page(
                 groups,
                 request.page_size,

@@ -18,8 +18,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             name,
             parent,
             related,
+            description,
+            creator,
         } => {
             check_text("name", name)?;
+            check_text("description", description)?;
             let definition = snapshot.service_state(service)?;
             let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
@@ -44,6 +47,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     related: related.clone(),
                     ancestry,
                     changed_at: at,
+                    description: description.clone(),
+                    creator: creator.clone(),
                 },
             );
             index_insert(&mut objects.children, parent.clone(), object.clone());
@@ -119,8 +124,10 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             object,
             name,
             related,
+            description,
         } => {
             check_text("name", name)?;
+            check_text("description", description)?;
             let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
             let objects = state.subscribed_mut(tenant, service)?;
@@ -141,6 +148,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if let Some(updated) = objects.objects.get_mut(object) {
                 updated.name.clone_from(name);
                 updated.related.clone_from(related);
+                updated.description.clone_from(description);
                 updated.changed_at = at;
             }
             Ok(())

@@ -139,6 +139,8 @@ fn world() -> Snapshot {
         name: "org".into(),
         parent: None,
         related: BTreeSet::new(),
+        description: String::new(),
+        creator: None,
     });
     snapshot
 }

@@ -56,6 +56,8 @@ fn create(object: &ObjectId, object_type: &str, parent: Option<&ObjectId>) -> Mu
         name: object.to_string(),
         parent: parent.cloned(),
         related: BTreeSet::new(),
+        description: String::new(),
+        creator: None,
     }
 }
 

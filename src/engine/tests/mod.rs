@@ -1,6 +1,7 @@
 //! One test per rule of the product documents, on a small fixture tenant: the fixture
 //! here, the rules on places and grants in `places.rs`, on subjects and roles in
-//! `subjects.rs`, on updating services, users, groups and objects in `updates.rs`.
+//! `subjects.rs`, on updating services, users, groups and objects in `updates.rs`, on an
+//! object's description and creator in `descriptions.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,6 +14,7 @@ use std::collections::BTreeSet;
 use super::*;
 
 mod derived;
+mod descriptions;
 mod places;
 mod subjects;
 mod updates;
@@ -137,6 +139,8 @@ impl World {
                 name: id.into(),
                 parent: parent.map(obj),
                 related: related.into_iter().map(obj).collect(),
+                description: String::new(),
+                creator: None,
             });
         }
         world

@@ -40,6 +40,8 @@ fn grant_on_container_reaches_current_and_future_children() {
         name: "new".into(),
         parent: Some(obj("c1")),
         related: BTreeSet::new(),
+        description: String::new(),
+        creator: None,
     });
     assert!(world.check("alice", "backup.view", Some("site3")));
     assert!(!world.check("alice", "restore.run", Some("site3")));
@@ -74,6 +76,8 @@ fn grant_reaches_objects_nested_deeper_than_the_inline_chain_and_follows_moves()
             name: id.clone(),
             parent: Some(obj(&parent)),
             related: BTreeSet::new(),
+            description: String::new(),
+            creator: None,
         });
         parent = id;
     }
@@ -85,6 +89,8 @@ fn grant_reaches_objects_nested_deeper_than_the_inline_chain_and_follows_moves()
         name: "deep".into(),
         parent: Some(obj("d12")),
         related: BTreeSet::new(),
+        description: String::new(),
+        creator: None,
     });
     world.grant("g-org", u("alice"), &["backup.run"], on("org1"), None);
     world.grant("g-d3", u("bob"), &["backup.run"], on("d3"), None);
@@ -268,6 +274,8 @@ fn containment_must_fit_the_catalog() {
         name: object.into(),
         parent: parent.map(obj),
         related: BTreeSet::new(),
+        description: String::new(),
+        creator: None,
     };
     assert!(matches!(
         world.refused(create("x", "site", None)),

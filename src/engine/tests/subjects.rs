@@ -643,3 +643,38 @@ fn rule_a_group_demoted_leaves_or_stays_in_the_administrators_group_per_policy()
     });
     assert!(matches!(err, MutationError::NotFound { .. }));
 }
+
+#[test]
+fn rule_a_user_reaches_the_services_given_and_administrators_every_subscribed_one() {
+    let mut world = World::new();
+    let other = ServiceId::parse("other").unwrap();
+    world.ok(Mutation::RegisterService {
+        service: other.clone(),
+        definition: definition(DemotionPolicy::KeepInAdministrators),
+    });
+    world.ok(Mutation::SetTenantRole {
+        tenant: t(),
+        user: user("bob"),
+        role: TenantRole::CustomizedAdministrator(AdminFunctions {
+            management: true,
+            auto_discovery: false,
+            administration: false,
+        }),
+    });
+    let reaches = |who: &str, services: &[ServiceId]| {
+        world
+            .snapshot
+            .user_reaches_any_service(&t(), &user(who), services)
+    };
+    // Alice was given crm-backup only; the owner and a customized administrator reach
+    // every service the tenant subscribes to, and none it does not.
+    assert!(reaches("alice", &[crm()]));
+    assert!(!reaches("alice", &[iaas()]));
+    assert!(reaches("alice", &[iaas(), crm()]));
+    for admin in ["owner", "bob"] {
+        assert!(reaches(admin, &[iaas()]));
+        assert!(!reaches(admin, std::slice::from_ref(&other)));
+    }
+    assert!(!reaches("nobody", &[crm()]));
+    assert!(!reaches("alice", &[]));
+}

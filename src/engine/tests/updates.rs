@@ -489,6 +489,7 @@ fn update_object_renames_and_validates_related_objects() {
         object: obj(object),
         name: "Plan".into(),
         related: related.iter().map(|o| obj(o)).collect(),
+        description: String::new(),
     };
     let err = world.refused_unchanged(&update("plan1", &["site1", "missing"]));
     assert_eq!(err, MutationError::not_found("related object", "missing"));
@@ -578,6 +579,7 @@ fn update_mutations_touch_their_ids() {
         object: obj("plan1"),
         name: String::new(),
         related: BTreeSet::from([obj("site2")]),
+        description: String::new(),
     }
     .touched();
     assert_eq!(touched.objects, vec![obj("plan1"), obj("site2")]);

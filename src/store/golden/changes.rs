@@ -340,6 +340,8 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             name: "Nightly plan".into(),
             parent: None,
             related: objects(&["site-1", "site-2"]),
+            description: String::new(),
+            creator: None,
         },
         in_crm(K::ObjectCreated),
     );
@@ -519,6 +521,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             object: obj("plan-1"),
             name: "Nightly plan (all sites)".into(),
             related: objects(&["site-1"]),
+            description: String::new(),
         },
         in_crm(K::ObjectUpdated),
     );
@@ -684,6 +687,34 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             ],
             ..for_users(K::OwnerTransferred, None, &["dan", "olivia"])
         },
+    );
+    // Version 4: an object's description and creator.
+    h(
+        owner,
+        Mutation::CreateObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("plan-2"),
+            object_type: "plan".into(),
+            name: "Weekly plan".into(),
+            parent: None,
+            related: objects(&["site-1"]),
+            description: "Sundays, all mailboxes".into(),
+            creator: Some(user("olivia")),
+        },
+        in_crm(K::ObjectCreated),
+    );
+    h(
+        owner,
+        Mutation::UpdateObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("plan-2"),
+            name: "Weekly plan".into(),
+            related: objects(&["site-1"]),
+            description: "Sundays, every mailbox".into(),
+        },
+        in_crm(K::ObjectUpdated),
     );
     history.records
 }

@@ -161,6 +161,13 @@ fn mutations() -> Vec<Mutation> {
             name: format!("Object {id}"),
             parent: parent.map(obj),
             related: objects(related),
+            // Version 4: one object with a description and its creator.
+            description: if id == "plan-1" {
+                "Nightly, every site".into()
+            } else {
+                String::new()
+            },
+            creator: (id == "plan-1").then(|| user("olivia")),
         });
     }
     out.extend([
@@ -356,8 +363,8 @@ impl View {
 }
 
 impl View {
-    /// This view as a checkpoint that predates the revisions of last changes decodes:
-    /// every resource's last change unknown (revision 0).
+    /// This view as a checkpoint older than version 4 decodes: every resource's last
+    /// change unknown (revision 0), and objects without a description or creator.
     pub(super) fn with_unknown_changes(mut self) -> Self {
         let unknown = Revision::ZERO;
         for service in &mut self.services {
@@ -373,6 +380,8 @@ impl View {
         for subscription in &mut self.subscriptions {
             for object in &mut subscription.objects {
                 object.changed_at = unknown;
+                object.description.clear();
+                object.creator = None;
             }
             for group in &mut subscription.security_groups {
                 group.changed_at = unknown;

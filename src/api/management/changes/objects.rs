@@ -13,10 +13,10 @@ use crate::{
         pb,
         status::required,
     },
-    engine::{Mutation, ObjectId, ObjectRecord, ServiceId, TenantId},
+    engine::{Mutation, ObjectId, ObjectRecord, ServiceId, TenantId, UserId},
 };
 
-const OBJECT_MASK: &[&str] = &["name", "related"];
+const OBJECT_MASK: &[&str] = &["name", "related", "description"];
 
 /// A change to one object (for a creation: the id chosen for it).
 #[derive(Debug)]
@@ -25,8 +25,11 @@ pub(crate) struct ObjectChange {
     pub(crate) mutation: Mutation,
 }
 
+/// A creation by `actor`, who becomes the object's creator (the request's `creator` is
+/// ignored: it is the server's record of who called).
 pub(crate) fn create_object(
     request: &pb::CreateObjectRequest,
+    actor: &UserId,
     ids: &dyn IdSource,
 ) -> Result<ObjectChange, Status> {
     let message = request.object.as_ref().ok_or_else(|| required("object"))?;
@@ -41,6 +44,7 @@ pub(crate) fn create_object(
         bounds::MAX_OBJECT_TYPE_BYTES,
     )?;
     bounds::required_text("object.name", &message.name)?;
+    bounds::text("object.description", &message.description)?;
     let key = ObjectKey {
         tenant,
         service,
@@ -54,17 +58,20 @@ pub(crate) fn create_object(
         name: message.name.clone(),
         parent: records::optional_object("object.parent", &message.parent)?,
         related: records::object_ids("object.related", &message.related)?,
+        description: message.description.clone(),
+        creator: Some(actor.clone()),
     };
     Ok(ObjectChange { key, mutation })
 }
 
-/// An update of an object's name and related objects: the fields the mask names (`Some`)
-/// are set, merged into the object as it is when the writer applies it.
+/// An update of an object's name, related objects and description: the fields the mask
+/// names (`Some`) are set, merged into the object as it is when the writer applies it.
 #[derive(Debug)]
 pub(crate) struct ObjectUpdate {
     pub(crate) key: ObjectKey,
     name: Option<String>,
     related: Option<BTreeSet<ObjectId>>,
+    description: Option<String>,
 }
 
 impl ObjectUpdate {
@@ -78,6 +85,7 @@ impl ObjectUpdate {
                 .related
                 .clone()
                 .unwrap_or_else(|| current.related.into_iter().collect()),
+            description: self.description.clone().unwrap_or(current.description),
         }
     }
 }
@@ -87,6 +95,7 @@ pub(crate) fn update_object(request: &pb::UpdateObjectRequest) -> Result<ObjectU
     let key = ObjectKey::parse("object.", &message.tenant, &message.service, &message.id)?;
     let paths = mask_paths(bounds::mask(request.update_mask.as_ref())?, OBJECT_MASK)?;
     bounds::text("object.name", &message.name)?;
+    bounds::text("object.description", &message.description)?;
     if paths.contains(&"name") && message.name.is_empty() {
         return Err(required("object.name"));
     }
@@ -96,6 +105,7 @@ pub(crate) fn update_object(request: &pb::UpdateObjectRequest) -> Result<ObjectU
         key,
         name: if_masked(&paths, "name", || message.name.clone()),
         related: if_masked(&paths, "related", || related),
+        description: if_masked(&paths, "description", || message.description.clone()),
     })
 }
 
