@@ -381,6 +381,7 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
                 access: Access::Permissions(PermissionSet::parse(["backup.*"]).unwrap()),
                 node: GrantNode::Object(object),
                 expires_at: None,
+                dependencies: authzd::engine::Dependencies::Unchecked,
             },
             1 => Mutation::AddGroupMember {
                 tenant,
@@ -399,6 +400,7 @@ fn sample_mutations(dataset: &Dataset, count: usize) -> Vec<Mutation> {
                 service: service.clone(),
                 object: ObjectId::parse("o1500").unwrap(),
                 new_parent: Some(ObjectId::parse("o3").unwrap()),
+                dependents: authzd::engine::Dependencies::Unchecked,
             },
             5 => Mutation::RemoveGroupMember {
                 tenant,

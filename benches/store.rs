@@ -77,6 +77,7 @@ async fn group_commit() {
         access: Access::Permissions(PermissionSet::parse(["backup.run"]).unwrap()),
         node: GrantNode::Service,
         expires_at: None,
+        dependencies: authzd::engine::Dependencies::Unchecked,
     };
 
     let started = Instant::now();

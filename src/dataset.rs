@@ -400,6 +400,7 @@ impl Dataset {
                     access,
                     node,
                     expires_at,
+                    dependencies: crate::engine::Dependencies::Unchecked,
                 });
                 self.stats.grants += 1;
             }

@@ -164,6 +164,10 @@ const PERMISSION: &[Flag] = &[req("permission", "permission")];
 const SECURITY_GROUP: &[Flag] = &[req("security-group", "security_group")];
 const LEVEL: &[Flag] = &[req("level", "permission_level")];
 const GRANT: &[Flag] = &[req("grant", "grant")];
+const CASCADE: &[Flag] = &[opt("cascade", "cascade")
+    .help("Carry the change to the objects that depend on this one instead of being refused")];
+const WITH_DEPENDENCIES: &[Flag] = &[opt("with-dependencies", "with_dependencies")
+    .help("Also give the subject the objects that the granted ones depend on")];
 const MEMBER: &[Flag] = &[req("member", "member").help("The member, `user:ID` or `group:ID`")];
 const PERMISSION_PATTERNS: &str = "Permission patterns (`feature.operation`, `feature.*`, `*`)";
 
@@ -347,8 +351,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("object", "get", "authz.v1.ObjectService/GetObject", &[TENANT, SERVICE, OBJECT]),
     cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, LIST_OBJECTS, PAGING, FILTER]),
     cmd("object", "update", "authz.v1.ObjectService/UpdateObject", &[OBJECT_FIELDS, &[req("object", "object.id").help("Object id")], MASK, ETAG]),
-    cmd("object", "move", "authz.v1.ObjectService/MoveObject", &[TENANT, SERVICE, OBJECT, &[opt("new-parent", "new_parent")], ETAG]),
-    cmd("object", "delete", "authz.v1.ObjectService/DeleteObject", &[TENANT, SERVICE, OBJECT, ETAG]),
+    cmd("object", "move", "authz.v1.ObjectService/MoveObject", &[TENANT, SERVICE, OBJECT, &[opt("new-parent", "new_parent")], CASCADE, ETAG]),
+    cmd("object", "delete", "authz.v1.ObjectService/DeleteObject", &[TENANT, SERVICE, OBJECT, CASCADE, ETAG]),
     cmd("security-group", "create", "authz.v1.SecurityGroupService/CreateSecurityGroup", &[SECURITY_GROUP_FIELDS, &[opt("id", "security_group.id").help("Security group id; empty: chosen by the server")], REQUEST_ID]),
     cmd("security-group", "get", "authz.v1.SecurityGroupService/GetSecurityGroup", &[TENANT, SERVICE, SECURITY_GROUP]),
     cmd("security-group", "list", "authz.v1.SecurityGroupService/ListSecurityGroups", &[TENANT, SERVICE, PAGING, FILTER]),
@@ -361,7 +365,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("level", "list", "authz.v1.PermissionLevelService/ListPermissionLevels", &[TENANT, SERVICE, PAGING, FILTER]),
     cmd("level", "update", "authz.v1.PermissionLevelService/UpdatePermissionLevel", &[LEVEL_FIELDS, &[req("level", "permission_level.id").help("Level id")], MASK, ETAG]),
     cmd("level", "delete", "authz.v1.PermissionLevelService/DeletePermissionLevel", &[TENANT, SERVICE, LEVEL, ETAG]),
-    cmd("grant", "give", "authz.v1.GrantService/GiveGrant", &[GIVE_GRANT, REQUEST_ID]),
+    cmd("grant", "give", "authz.v1.GrantService/GiveGrant", &[GIVE_GRANT, WITH_DEPENDENCIES, REQUEST_ID]),
     cmd("grant", "get", "authz.v1.GrantService/GetGrant", &[TENANT, SERVICE, GRANT]),
     cmd("grant", "list", "authz.v1.GrantService/ListGrants", &[TENANT, SERVICE, LIST_GRANTS, PAGING]),
     cmd("grant", "revoke", "authz.v1.GrantService/RevokeGrant", &[TENANT, SERVICE, GRANT, &[opt("with-dependents", "with_dependents")], ETAG]),

@@ -231,7 +231,7 @@ impl Snapshot {
             Mutation::CreateObject { .. }
             | Mutation::MoveObject { .. }
             | Mutation::DeleteObject { .. }
-            | Mutation::UpdateObject { .. } => objects::apply(self, mutation),
+            | Mutation::UpdateObject { .. } => objects::apply(self, mutation, now),
             Mutation::AddAdministrator { .. }
             | Mutation::RemoveAdministrator { .. }
             | Mutation::PutSecurityGroup { .. }

@@ -196,6 +196,38 @@ pub enum MutationError {
         /// The dependent objects still reached.
         dependents: Vec<ObjectId>,
     },
+    /// A grant would reach objects without the objects they depend on.
+    #[error(
+        "grant `{grant}` would give {subject} access to {}, which depend on {} that it does not reach; give access to those first, or with this grant (with_dependencies)",
+        listed(.dependents),
+        listed(.missing)
+    )]
+    DependencyNotReached {
+        /// The grant.
+        grant: GrantId,
+        /// Its subject.
+        subject: Subject,
+        /// The objects it would reach that depend on others.
+        dependents: Vec<ObjectId>,
+        /// What they depend on that the subject does not reach.
+        missing: Vec<ObjectId>,
+    },
+    /// Moving or deleting an object would leave grants on objects that depend on it
+    /// without access to it.
+    #[error(
+        "{action} object `{object}` would leave access to {}, which depend on it, without access to it; {remedy} (cascade)",
+        listed(.dependents)
+    )]
+    ObjectDependedOn {
+        /// The object.
+        object: ObjectId,
+        /// "moving" or "deleting".
+        action: &'static str,
+        /// The objects reached that depend on it.
+        dependents: Vec<ObjectId>,
+        /// What `cascade` would do instead.
+        remedy: &'static str,
+    },
     /// A service update drops a permission (or leaves a pattern matching nothing) that a
     /// security group, permission level or grant of a subscribed tenant still names.
     #[error(
@@ -265,6 +297,8 @@ impl MutationError {
             Self::NoServiceAccess { .. } => "NO_SERVICE_ACCESS",
             Self::PermissionLevelInUse { .. } => "PERMISSION_LEVEL_IN_USE",
             Self::DependentAccess { .. } => "DEPENDENT_ACCESS",
+            Self::DependencyNotReached { .. } => "DEPENDENCY_NOT_REACHED",
+            Self::ObjectDependedOn { .. } => "OBJECT_DEPENDED_ON",
             Self::PermissionInUse { .. } => "PERMISSION_IN_USE",
             Self::ObjectTypeInUse { .. } => "OBJECT_TYPE_IN_USE",
         }
@@ -300,7 +334,9 @@ impl MutationError {
                 ("object", object.to_string()),
                 ("target", target.to_string()),
             ],
-            Self::ContainerNotEmpty { object, .. } => vec![("object", object.to_string())],
+            Self::ContainerNotEmpty { object, .. } | Self::ObjectDependedOn { object, .. } => {
+                vec![("object", object.to_string())]
+            }
             Self::GroupCycle { group, member } => {
                 vec![("group", quoted(group)), ("member", quoted(member))]
             }
@@ -319,6 +355,10 @@ impl MutationError {
                 vec![("permission_level", level.to_string())]
             }
             Self::DependentAccess { grant, .. } => vec![("grant", grant.to_string())],
+            Self::DependencyNotReached { grant, subject, .. } => vec![
+                ("grant", grant.to_string()),
+                ("subject", subject.to_string()),
+            ],
             Self::PermissionInUse {
                 service,
                 permission,
@@ -361,6 +401,8 @@ impl MutationError {
             | Self::NoServiceAccess { .. }
             | Self::PermissionLevelInUse { .. }
             | Self::DependentAccess { .. }
+            | Self::DependencyNotReached { .. }
+            | Self::ObjectDependedOn { .. }
             | Self::PermissionInUse { .. }
             | Self::ObjectTypeInUse { .. } => MutationErrorKind::FailedPrecondition,
         }

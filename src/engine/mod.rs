@@ -51,8 +51,8 @@ pub use ids::{
 };
 pub use model::Snapshot;
 pub use mutation::{
-    Access, AdminFunctions, DemotionPolicy, GrantNode, Mutation, NewUser, ObjectScope, ObjectType,
-    ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
+    Access, AdminFunctions, DemotionPolicy, Dependencies, GrantNode, Mutation, NewUser,
+    ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
 };
 pub use permission::{
     Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,

@@ -94,6 +94,22 @@ pub enum TenantRole {
     ApplicationAdministrator(BTreeSet<ServiceId>),
 }
 
+/// How a change treats objects that depend on others (a plan on the site collections it
+/// covers): a subject reaching an object must reach what it depends on. Stored by variant
+/// index: new variants go last.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Dependencies {
+    /// Not checked: how changes were made before the rule existed (a stored change is
+    /// replayed as it was accepted).
+    #[default]
+    Unchecked,
+    /// Refused if it would leave a grant reaching an object without what it depends on.
+    Enforced,
+    /// Carried along: a grant gives what its objects depend on too; a move revokes the
+    /// grants it would leave without their dependency; a deletion drops the dependency.
+    Cascade,
+}
+
 /// What a service does when one of its administrators is demoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DemotionPolicy {
@@ -337,6 +353,11 @@ pub enum Mutation {
         object: ObjectId,
         /// New container.
         new_parent: Option<ObjectId>,
+        /// Grants on objects that depend on the moved ones and would no longer reach them:
+        /// refused (`Enforced`), or revoked with the move (`Cascade`). Added in codec
+        /// version 4.
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        dependents: Dependencies,
     },
     /// Deletes an object without children, with the grants on it.
     DeleteObject {
@@ -346,6 +367,10 @@ pub enum Mutation {
         service: ServiceId,
         /// Object.
         object: ObjectId,
+        /// Objects that depend on it and are reached by grants: refused (`Enforced`), or
+        /// they stop depending on it (`Cascade`). Added in codec version 4.
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        dependents: Dependencies,
     },
     /// Adds a subject to a service's Administrators group by hand.
     AddAdministrator {
@@ -453,6 +478,10 @@ pub enum Mutation {
         node: GrantNode,
         /// Until when (none: no expiry).
         expires_at: Option<Timestamp>,
+        /// The objects that objects under `node` depend on: the subject must reach them
+        /// (`Enforced`), or gets grants on them too (`Cascade`). Added in codec version 4.
+        #[serde(deserialize_with = "super::stored::added_in_v4")]
+        dependencies: Dependencies,
     },
     /// Takes a grant away. Refused while the subject keeps a grant on an object that depends
     /// on an object losing access, unless `with_dependents` also revokes those grants.

@@ -116,6 +116,7 @@ impl Mutation {
                 service,
                 object,
                 new_parent,
+                ..
             } => {
                 touched.tenant = Some(tenant.clone());
                 touched.service = Some(service.clone());
@@ -126,6 +127,7 @@ impl Mutation {
                 tenant,
                 service,
                 object,
+                ..
             } => {
                 touched.tenant = Some(tenant.clone());
                 touched.service = Some(service.clone());

@@ -295,6 +295,7 @@ mod tests {
                 service: service.clone(),
                 object: ObjectId::parse("o10").unwrap(),
                 new_parent: Some(ObjectId::parse("o9").unwrap()),
+                dependents: crate::engine::Dependencies::Unchecked,
             },
             Mutation::CreateObject {
                 tenant: tenant.tenant.clone(),
@@ -315,6 +316,7 @@ mod tests {
                 access: Access::Permissions(PermissionSet::parse(["*"]).unwrap()),
                 node: GrantNode::Object(fresh.clone()),
                 expires_at: None,
+                dependencies: crate::engine::Dependencies::Unchecked,
             },
         ];
         let (mut before, mut after) = (original, decoded);

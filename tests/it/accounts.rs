@@ -115,6 +115,7 @@ async fn world(settings: &[(&'static str, &str)]) -> World {
                 ..Default::default()
             }),
             request_id: String::new(),
+            with_dependencies: false,
         })
         .await
         .unwrap();

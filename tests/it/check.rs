@@ -193,6 +193,7 @@ async fn check_allows_denies_and_explains_then_follows_a_change() {
             access: Access::Permissions(PermissionSet::parse(["backup.run"]).unwrap()),
             node: GrantNode::Service,
             expires_at: None,
+            dependencies: authzd::engine::Dependencies::Unchecked,
         }])
         .await;
     let mut request = check("bob", "backup.run", "site9", false);
@@ -308,6 +309,7 @@ async fn a_read_waiting_for_a_revision_is_answered_once_the_write_lands() {
             access: Access::Permissions(PermissionSet::parse(["backup.run"]).unwrap()),
             node: GrantNode::Service,
             expires_at: None,
+            dependencies: authzd::engine::Dependencies::Unchecked,
         }])
         .await;
     let answer = waiting.await.unwrap().unwrap().into_inner();

@@ -59,6 +59,7 @@ async fn crash_child() {
                     access: Access::Permissions(PermissionSet::parse(["backup.run"]).unwrap()),
                     node: GrantNode::Service,
                     expires_at: None,
+                    dependencies: authzd::engine::Dependencies::Unchecked,
                 };
                 let revision = app.submit(mutation, ChangeMeta::default()).await.unwrap();
                 // Printed only once durable: the parent counts it as acknowledged.

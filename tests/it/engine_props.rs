@@ -238,11 +238,13 @@ pub(crate) fn to_mutation(op: &Op) -> Mutation {
             service: service(s),
             object: object(o),
             new_parent: parent.map(object),
+            dependents: authzd::engine::Dependencies::Unchecked,
         },
         Op::DeleteObject(s, o) => Mutation::DeleteObject {
             tenant: t,
             service: service(s),
             object: object(o),
+            dependents: authzd::engine::Dependencies::Unchecked,
         },
         Op::Admin(s, m, add) => {
             if add {
@@ -317,6 +319,7 @@ pub(crate) fn to_mutation(op: &Op) -> Mutation {
             ),
             node: node.map_or(GrantNode::Service, |o| GrantNode::Object(object(o))),
             expires_at: expiry.map(|e| NOW.plus_millis(i64::from(e) * 100)),
+            dependencies: authzd::engine::Dependencies::Unchecked,
         },
         Op::Revoke(s, g) => Mutation::RevokeGrant {
             tenant: t,

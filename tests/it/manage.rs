@@ -15,6 +15,7 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod dependencies;
 mod filters;
 
 const TOKEN: &str = "platform-token-for-tests";
@@ -202,6 +203,7 @@ impl Admin {
                     ..Default::default()
                 }),
                 request_id: String::new(),
+                with_dependencies: false,
             })
             .await
             .map(tonic::Response::into_inner)
@@ -436,6 +438,7 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
             object: "site1".into(),
             new_parent: "org1".into(),
             etag: String::new(),
+            cascade: false,
         })
         .await
         .unwrap()
@@ -477,6 +480,7 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
                 ..Default::default()
             }),
             request_id: String::new(),
+            with_dependencies: false,
         })
         .await
         .unwrap()

@@ -342,6 +342,7 @@ impl Reference {
                 service,
                 object,
                 new_parent,
+                ..
             } => {
                 if let Some(entry) = self.service(&tenant, &service).objects.get_mut(&object) {
                     entry.0 = new_parent;
@@ -351,6 +352,7 @@ impl Reference {
                 tenant,
                 service,
                 object,
+                ..
             } => {
                 let s = self.service(&tenant, &service);
                 s.objects.remove(&object);
@@ -457,6 +459,7 @@ impl Reference {
                 access,
                 node,
                 expires_at,
+                ..
             } => {
                 self.service(&tenant, &service)
                     .grants

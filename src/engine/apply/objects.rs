@@ -1,14 +1,23 @@
 //! Objects and containers of a tenant's service.
 
-use super::check_text;
+use std::collections::BTreeSet;
+
+use super::{
+    check_text,
+    service::dependencies::{grants_on, reached_dependents, stranded_by_move},
+};
 use crate::engine::{
     error::MutationError,
-    ids::{ObjectId, Revision, SecurityGroupId, ServiceId},
+    ids::{GrantId, ObjectId, Revision, SecurityGroupId, ServiceId, Timestamp},
     model::{ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
-    mutation::{GrantNode, Mutation, ObjectScope},
+    mutation::{Dependencies, GrantNode, Mutation, ObjectScope, Subject},
 };
 
-pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), MutationError> {
+pub(super) fn apply(
+    snapshot: &mut Snapshot,
+    mutation: &Mutation,
+    now: Timestamp,
+) -> Result<(), MutationError> {
     match mutation {
         Mutation::CreateObject {
             tenant,
@@ -59,6 +68,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             service,
             object,
             new_parent,
+            dependents,
         } => {
             let definition = snapshot.service_state(service)?;
             let at = snapshot.revision;
@@ -84,6 +94,16 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 &current.object_type,
                 new_parent.as_ref(),
             )?;
+            let revoked = if *dependents == Dependencies::Unchecked {
+                Vec::new()
+            } else {
+                revoked_with_move(objects, object, new_parent.as_ref(), *dependents, now)?
+            };
+            for grant in revoked {
+                if let Some(removed) = objects.grants.remove(&grant) {
+                    index_remove(&mut objects.grants_by_subject, &removed.subject, &grant);
+                }
+            }
             let children = &mut objects.children;
             index_remove(children, &current.parent, object);
             index_insert(children, new_parent.clone(), object.clone());
@@ -98,6 +118,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             tenant,
             service,
             object,
+            dependents,
         } => {
             let at = snapshot.revision;
             let state = snapshot.tenant_mut(tenant)?;
@@ -114,6 +135,17 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     object: object.clone(),
                     children: children.iter().take(10).cloned().collect(),
                 });
+            }
+            if *dependents == Dependencies::Enforced {
+                let reached = reached_dependents(objects, now, object);
+                if !reached.is_empty() {
+                    return Err(MutationError::ObjectDependedOn {
+                        object: object.clone(),
+                        action: "deleting",
+                        dependents: reached,
+                        remedy: "or delete it and let them stop depending on it",
+                    });
+                }
             }
             forget_object(objects, object, &removed, at);
             Ok(())
@@ -155,6 +187,66 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
         }
         _ => Ok(()),
     }
+}
+
+/// The grants a move of `object` under `new_parent` revokes: none when no subject would
+/// lose access to something an object it reaches depends on; else refused (`Enforced`),
+/// or the subjects' grants placed on those dependents (`Cascade`), refused if they still
+/// reach them through other grants.
+fn revoked_with_move(
+    objects: &TenantService,
+    object: &ObjectId,
+    new_parent: Option<&ObjectId>,
+    dependents: Dependencies,
+    now: Timestamp,
+) -> Result<Vec<GrantId>, MutationError> {
+    let Some(state) = objects.objects.get(object) else {
+        return Ok(Vec::new());
+    };
+    let moved_slot = state.ancestry.slot();
+    let above: Vec<u32> = new_parent
+        .and_then(|parent| objects.objects.get(parent))
+        .map(|parent| parent.ancestry.slots().to_vec())
+        .unwrap_or_default();
+    // An object under the moved one keeps its ancestry down to it, then takes the new
+    // container's.
+    let after = |slots: &[u32]| -> Vec<u32> {
+        let kept = slots
+            .iter()
+            .position(|s| *s == moved_slot)
+            .map_or(slots.len(), |at| at + 1);
+        slots.iter().take(kept).chain(&above).copied().collect()
+    };
+    let moved: BTreeSet<ObjectId> = objects
+        .subtree(&GrantNode::Object(object.clone()))
+        .into_iter()
+        .collect();
+    let none = BTreeSet::new();
+    let stranded = stranded_by_move(objects, now, &moved, after, &none);
+    if stranded.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refused = |stranded: Vec<(Subject, Vec<ObjectId>)>| {
+        let dependents: BTreeSet<ObjectId> = stranded.into_iter().flat_map(|(_, o)| o).collect();
+        MutationError::ObjectDependedOn {
+            object: object.clone(),
+            action: "moving",
+            dependents: dependents.into_iter().collect(),
+            remedy: "give access to it where it goes first, or revoke the grants on them with the move",
+        }
+    };
+    if dependents == Dependencies::Enforced {
+        return Err(refused(stranded));
+    }
+    let revoked: BTreeSet<GrantId> = stranded
+        .iter()
+        .flat_map(|(subject, on)| grants_on(objects, subject, on))
+        .collect();
+    let still = stranded_by_move(objects, now, &moved, after, &revoked);
+    if !still.is_empty() {
+        return Err(refused(still));
+    }
+    Ok(revoked.into_iter().collect())
 }
 
 /// Whether an object of `object_type` may sit in `parent` (or at the top level).

@@ -7,6 +7,7 @@
 
 mod administrators;
 mod definition;
+pub(crate) mod dependencies;
 mod grants;
 mod permission_levels;
 mod security_groups;

@@ -406,6 +406,7 @@ fn settings_holder_cannot_give_what_it_does_not_hold() {
                 ),
                 node: GrantNode::Service,
                 expires_at: None,
+                dependencies: crate::engine::Dependencies::Unchecked,
             },
             NOW,
         )
@@ -418,6 +419,7 @@ fn settings_holder_cannot_give_what_it_does_not_hold() {
         access: Access::Permissions(PermissionSet::parse([set]).unwrap()),
         node: GrantNode::Service,
         expires_at: None,
+        dependencies: crate::engine::Dependencies::Unchecked,
     };
     assert_eq!(rule(&world, "std1", &give("backup.run")), None);
     assert_eq!(

@@ -14,7 +14,7 @@ use crate::engine::{
     bit_sets::BitSets,
     ids::{GrantId, SecurityGroupId, ServiceId, TenantId, UserId},
     model::{Snapshot, TenantService, TenantState},
-    mutation::{Mutation, Subject},
+    mutation::{Dependencies, Mutation, Subject},
 };
 
 /// A mutation that only adds access: everyone under `gainers` comes to hold `gain`.
@@ -41,6 +41,12 @@ enum Gain<'a> {
 impl<'a> Addition<'a> {
     pub(super) fn of(mutation: &'a Mutation) -> Option<Self> {
         match mutation {
+            // A grant that brings grants on its dependencies adds more than itself: the
+            // subject's record is computed again instead.
+            Mutation::GiveGrant {
+                dependencies: Dependencies::Cascade,
+                ..
+            } => None,
             Mutation::GiveGrant {
                 tenant,
                 service,

@@ -3,7 +3,7 @@
 //! then brought up to date (by an addition, or by recomputing everyone affected).
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashSet},
     sync::Arc,
 };
 
@@ -12,9 +12,9 @@ use super::UserAccess;
 use super::{additions, refresh::refresh, refresh::services_of};
 use crate::engine::{
     cow_map::CowMap,
-    ids::{ServiceId, TenantId, UserId},
+    ids::{ObjectId, ServiceId, TenantId, UserId},
     model::{Snapshot, TenantService, TenantState},
-    mutation::{Access, GrantNode, Mutation, ObjectScope, Subject},
+    mutation::{Access, Dependencies, GrantNode, Mutation, ObjectScope, Subject},
 };
 
 /// A set of users, in no order.
@@ -294,6 +294,30 @@ fn extra_subjects(objects: &TenantService, mutation: &Mutation) -> Vec<Subject> 
             out
         }
         Mutation::SubscribeService { .. } => objects.administrators.iter().cloned().collect(),
+        // A move that cascades revokes grants placed on objects depending on the moved
+        // ones: everyone with such a grant (a superset of those revoked).
+        Mutation::MoveObject {
+            object,
+            dependents: Dependencies::Cascade,
+            ..
+        } => {
+            let moved: BTreeSet<ObjectId> = objects
+                .subtree(&GrantNode::Object(object.clone()))
+                .into_iter()
+                .collect();
+            let dependent: BTreeSet<&ObjectId> = objects
+                .objects
+                .iter()
+                .filter(|(_, o)| o.related.iter().any(|r| moved.contains(r)))
+                .map(|(id, _)| id)
+                .collect();
+            objects
+                .grants
+                .values()
+                .filter(|g| matches!(&g.node, GrantNode::Object(o) if dependent.contains(o)))
+                .map(|g| g.subject.clone())
+                .collect()
+        }
         _ => Vec::new(),
     }
 }

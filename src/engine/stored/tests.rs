@@ -43,6 +43,7 @@ fn world() -> World {
         tenant: t(),
         service: crm(),
         object: obj("gone"),
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     world
 }

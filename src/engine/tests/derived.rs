@@ -107,6 +107,7 @@ fn additions_leave_the_records_equal_to_a_full_recomputation() {
             access: Access::Permissions(PermissionSet::parse(["restore.run"]).unwrap()),
             node: on("site1"),
             expires_at: Some(NOW.plus_millis(1_000)),
+            dependencies: crate::engine::Dependencies::Unchecked,
         },
         Mutation::GiveGrant {
             tenant: t(),
@@ -116,6 +117,7 @@ fn additions_leave_the_records_equal_to_a_full_recomputation() {
             access: Access::Permissions(PermissionSet::parse(["export.run"]).unwrap()),
             node: on("site1"),
             expires_at: Some(NOW.plus_millis(1_000)),
+            dependencies: crate::engine::Dependencies::Unchecked,
         },
         Mutation::AddGroupMember {
             tenant: t(),
@@ -274,6 +276,11 @@ mod property {
                 node: node.map_or(GrantNode::Service, |n| on(OBJECTS[n])),
                 // Already expired or not: both must be kept as given.
                 expires_at: expiring.then(|| NOW.plus_millis(-1)),
+                dependencies: [
+                    crate::engine::Dependencies::Unchecked,
+                    crate::engine::Dependencies::Enforced,
+                    crate::engine::Dependencies::Cascade,
+                ][id % 3],
             },
             Op::Revoke { id } => Mutation::RevokeGrant {
                 tenant: t(),
@@ -324,6 +331,11 @@ mod property {
                 service: crm(),
                 object: obj("site1"),
                 new_parent: Some(obj(if to_org { "org1" } else { "c1" })),
+                dependents: if to_org {
+                    crate::engine::Dependencies::Cascade
+                } else {
+                    crate::engine::Dependencies::Enforced
+                },
             },
             Op::Redefine {
                 sg: n,

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+mod dependencies;
 mod derived;
 mod descriptions;
 mod places;
@@ -215,6 +216,7 @@ impl World {
             access: Access::Permissions(PermissionSet::parse(set.iter().copied()).unwrap()),
             node,
             expires_at: expires,
+            dependencies: crate::engine::Dependencies::Unchecked,
         });
     }
 

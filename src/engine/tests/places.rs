@@ -57,6 +57,7 @@ fn moving_object_out_of_container_drops_inherited_access() {
         service: crm(),
         object: obj("site1"),
         new_parent: Some(obj("org1")),
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     assert!(!world.check("alice", "backup.run", Some("site1")));
 }
@@ -103,6 +104,7 @@ fn grant_reaches_objects_nested_deeper_than_the_inline_chain_and_follows_moves()
         service: crm(),
         object: obj("d4"),
         new_parent: None,
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     assert!(!world.check("alice", "backup.run", Some("deep")));
     assert!(!world.check("bob", "backup.run", Some("deep")));
@@ -113,6 +115,7 @@ fn grant_reaches_objects_nested_deeper_than_the_inline_chain_and_follows_moves()
         service: crm(),
         object: obj("d4"),
         new_parent: Some(obj("d3")),
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     assert!(world.check("alice", "backup.run", Some("deep")));
     assert!(world.check("bob", "backup.run", Some("deep")));
@@ -164,6 +167,7 @@ fn permission_level_in_use_cannot_be_deleted() {
         access: Access::Level(level.clone()),
         node: on("org1"),
         expires_at: None,
+        dependencies: crate::engine::Dependencies::Unchecked,
     });
     assert!(world.check("bob", "backup.run", Some("site2")));
     let err = world.refused(Mutation::DeletePermissionLevel {
@@ -255,6 +259,7 @@ fn permissions_must_exist_in_the_catalog() {
         access: Access::Permissions(PermissionSet::parse(["compare.*"]).unwrap()),
         node: GrantNode::Service,
         expires_at: None,
+        dependencies: crate::engine::Dependencies::Unchecked,
     });
     assert!(matches!(err, MutationError::PermissionNotInCatalog { .. }));
     let explanation = world
@@ -294,6 +299,7 @@ fn containment_must_fit_the_catalog() {
         service: crm(),
         object: obj("org1"),
         new_parent: Some(obj("c1")),
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     assert!(matches!(
         err,
@@ -313,6 +319,7 @@ fn refused_mutation_leaves_snapshot_unchanged() {
         access: Access::Permissions(PermissionSet::all()),
         node: on("missing"),
         expires_at: None,
+        dependencies: crate::engine::Dependencies::Unchecked,
     };
     assert!(before.apply(Revision::new(99), &mutation, NOW).is_err());
     world.refused(mutation);

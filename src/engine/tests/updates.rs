@@ -93,6 +93,7 @@ impl World {
             access: Access::Level(PermissionLevelId::parse(level).unwrap()),
             node,
             expires_at: None,
+            dependencies: crate::engine::Dependencies::Unchecked,
         });
     }
 
@@ -313,6 +314,7 @@ fn update_service_refuses_dropping_object_type_in_use() {
         tenant: t(),
         service: crm(),
         object: obj("plan1"),
+        dependents: crate::engine::Dependencies::Unchecked,
     });
     world.ok(update_crm(changed(|def| {
         def.object_types.retain(|t| t.name != "plan");

@@ -10,8 +10,8 @@
 use std::collections::BTreeSet;
 
 use crate::engine::{
-    Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, EventKind,
-    GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
+    Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, Dependencies,
+    EventKind, GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
     ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
     ServiceDefinition, ServiceId, Subject, SyncRule, SyncedChange, TenantId, TenantRole, Timestamp,
     UserId, UserKind, UserStatus,
@@ -352,6 +352,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             service: crm(),
             object: obj("site-1"),
             new_parent: Some(obj("folder-2")),
+            dependents: Dependencies::Unchecked,
         },
         ChangeContext {
             invalidations: vec![Invalidation {
@@ -370,6 +371,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             tenant: acme(),
             service: crm(),
             object: obj("site-3"),
+            dependents: Dependencies::Unchecked,
         },
         in_crm(K::ObjectDeleted),
     );
@@ -464,6 +466,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             access: Access::Level(level("viewer")),
             node: GrantNode::Object(obj("site-1")),
             expires_at: None,
+            dependencies: Dependencies::Unchecked,
         },
         for_users(K::GrantGiven, Some(crm()), &["dan"]),
     );
@@ -605,6 +608,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             access: Access::Permissions(permissions(&["backup.*", "export.run"])),
             node: GrantNode::Service,
             expires_at: Some(EPOCH.plus_millis(86_400_000)),
+            dependencies: Dependencies::Unchecked,
         },
         for_users(K::GrantGiven, Some(crm()), &["dan", "zoe"]),
     );
@@ -643,6 +647,42 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             lock_for_millis: i64::MAX,
         },
         for_users(K::UserLocked, None, &["dan"]),
+    );
+    // Version 4: dependent objects checked (a grant bringing its dependencies, a move
+    // refused where it would strand them).
+    h(
+        owner,
+        Mutation::GiveGrant {
+            tenant: acme(),
+            service: crm(),
+            grant: grant("g-plan"),
+            subject: Subject::User(user("dan")),
+            access: Access::Level(level("viewer")),
+            node: GrantNode::Object(obj("plan-1")),
+            expires_at: None,
+            dependencies: Dependencies::Cascade,
+        },
+        for_users(K::GrantGiven, Some(crm()), &["dan"]),
+    );
+    h(
+        owner,
+        Mutation::MoveObject {
+            tenant: acme(),
+            service: crm(),
+            object: obj("site-1"),
+            new_parent: None,
+            dependents: Dependencies::Enforced,
+        },
+        ChangeContext {
+            invalidations: vec![Invalidation {
+                tenant: acme(),
+                service: Some(crm()),
+                users: Vec::new(),
+                objects: vec![obj("site-1")],
+                everyone: true,
+            }],
+            ..in_crm(K::ObjectMoved)
+        },
     );
     // Version 4: a group as an application administrator.
     h(

@@ -40,6 +40,7 @@ pub(super) const STORED_ENUMS: &[(&str, &[&str])] = &[
         &["RemoveFromAdministrators", "KeepInAdministrators"],
     ),
     ("Access", &["Level", "Permissions"]),
+    ("Dependencies", &["Unchecked", "Enforced", "Cascade"]),
     ("GrantNode", &["Service", "Object"]),
     ("ObjectScope", &["AllObjects", "Objects"]),
     ("EventKind", EVENT_KIND),

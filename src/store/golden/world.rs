@@ -175,6 +175,7 @@ fn mutations() -> Vec<Mutation> {
             tenant: tenant(),
             service: crm(),
             object: obj("gone"),
+            dependents: crate::engine::Dependencies::Unchecked,
         },
         Mutation::PutSecurityGroup {
             tenant: tenant(),
@@ -222,6 +223,7 @@ fn mutations() -> Vec<Mutation> {
             access: Access::Level(level("operator")),
             node: GrantNode::Object(obj("site-2")),
             expires_at: None,
+            dependencies: crate::engine::Dependencies::Unchecked,
         },
         Mutation::GiveGrant {
             tenant: tenant(),
@@ -231,6 +233,7 @@ fn mutations() -> Vec<Mutation> {
             access: Access::Permissions(permissions(&["export.run"])),
             node: GrantNode::Service,
             expires_at: Some(NOW.plus_millis(86_400_000)),
+            dependencies: crate::engine::Dependencies::Unchecked,
         },
         Mutation::GrantServiceAccess {
             tenant: tenant(),

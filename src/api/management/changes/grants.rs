@@ -11,7 +11,8 @@ use crate::{
         status::{invalid_field, required},
     },
     engine::{
-        Access, GrantId, GrantNode, Mutation, PermissionLevelId, ServiceId, TenantId, Timestamp,
+        Access, Dependencies, GrantId, GrantNode, Mutation, PermissionLevelId, ServiceId, TenantId,
+        Timestamp,
     },
 };
 
@@ -67,6 +68,11 @@ pub(crate) fn give_grant(
         access,
         node,
         expires_at: records::expiry("grant.expires_at", message.expires_at.as_ref(), now)?,
+        dependencies: if request.with_dependencies {
+            Dependencies::Cascade
+        } else {
+            Dependencies::Enforced
+        },
     };
     Ok(GrantChange {
         tenant,

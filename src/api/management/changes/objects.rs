@@ -13,7 +13,7 @@ use crate::{
         pb,
         status::required,
     },
-    engine::{Mutation, ObjectId, ObjectRecord, ServiceId, TenantId, UserId},
+    engine::{Dependencies, Mutation, ObjectId, ObjectRecord, ServiceId, TenantId, UserId},
 };
 
 const OBJECT_MASK: &[&str] = &["name", "related", "description"];
@@ -116,6 +116,7 @@ pub(crate) fn move_object(request: &pb::MoveObjectRequest) -> Result<ObjectChang
         service: key.service.clone(),
         object: key.object.clone(),
         new_parent: records::optional_object("new_parent", &request.new_parent)?,
+        dependents: dependents(request.cascade),
     };
     Ok(ObjectChange { key, mutation })
 }
@@ -126,6 +127,17 @@ pub(crate) fn delete_object(request: &pb::ObjectRefRequest) -> Result<ObjectChan
         tenant: key.tenant.clone(),
         service: key.service.clone(),
         object: key.object.clone(),
+        dependents: dependents(request.cascade),
     };
     Ok(ObjectChange { key, mutation })
+}
+
+/// How a move or deletion treats the objects depending on the object: refused where
+/// they would be reached without it, unless the client asks to cascade.
+fn dependents(cascade: bool) -> Dependencies {
+    if cascade {
+        Dependencies::Cascade
+    } else {
+        Dependencies::Enforced
+    }
 }

@@ -4,12 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use super::resolve;
+use super::{
+    dependencies::{Reach, grants_on, unmet_under},
+    resolve,
+};
 use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, Timestamp},
     model::{GrantState, Snapshot, TenantService, index_insert, index_remove},
-    mutation::{Access, GrantNode, Mutation, Subject},
+    mutation::{Access, Dependencies, GrantNode, Mutation, Subject},
     permission::PermissionBits,
     placement::Ancestry,
 };
@@ -29,6 +32,7 @@ pub(super) fn apply(
             access,
             node,
             expires_at,
+            dependencies,
         } => {
             let definition = snapshot.service_state(service)?;
             let at = snapshot.revision;
@@ -53,22 +57,32 @@ pub(super) fn apply(
             {
                 return Err(MutationError::not_found("object", object));
             }
-            tenant_service.grants.insert(
-                grant.clone(),
-                GrantState {
-                    subject: subject.clone(),
-                    access: access.clone(),
-                    bits,
-                    node: node.clone(),
-                    expires_at: *expires_at,
-                    changed_at: at,
-                },
-            );
-            index_insert(
-                &mut tenant_service.grants_by_subject,
-                subject.clone(),
-                grant.clone(),
-            );
+            let mut nodes = vec![(grant.clone(), node.clone())];
+            let in_force = expires_at.is_none_or(|t| t > now);
+            if *dependencies != Dependencies::Unchecked && in_force {
+                nodes.extend(with_dependencies(
+                    tenant_service,
+                    grant,
+                    subject,
+                    node,
+                    *dependencies,
+                    now,
+                )?);
+            }
+            for (id, node) in nodes {
+                tenant_service.grants.insert(
+                    id.clone(),
+                    GrantState {
+                        subject: subject.clone(),
+                        access: access.clone(),
+                        bits,
+                        node,
+                        expires_at: *expires_at,
+                        changed_at: at,
+                    },
+                );
+                index_insert(&mut tenant_service.grants_by_subject, subject.clone(), id);
+            }
             Ok(())
         }
         Mutation::RevokeGrant {
@@ -111,6 +125,63 @@ pub(super) fn apply(
         }
         _ => Ok(()),
     }
+}
+
+/// The grants on the objects that what a new grant on `node` reaches depends on, for a
+/// subject that does not reach them yet: none needed, or refused (`Enforced`), or each a
+/// grant like the new one (`Cascade`, with the id `{grant}:{object}`), until nothing
+/// reached misses anything.
+fn with_dependencies(
+    tenant_service: &TenantService,
+    grant: &GrantId,
+    subject: &Subject,
+    node: &GrantNode,
+    dependencies: Dependencies,
+    now: Timestamp,
+) -> Result<Vec<(GrantId, GrantNode)>, MutationError> {
+    let mut reach = Reach::of(tenant_service, subject, now, &BTreeSet::new());
+    reach.add(tenant_service, node);
+    let mut given = Vec::new();
+    let mut newly = vec![node.clone()];
+    // Each round gives grants on objects not reached before, so it ends within the
+    // object count.
+    while let Some(next) = newly.pop() {
+        let unmet = unmet_under(tenant_service, &reach, &next);
+        if unmet.is_empty() {
+            continue;
+        }
+        if dependencies == Dependencies::Enforced {
+            let missing: BTreeSet<ObjectId> = unmet.values().flatten().cloned().collect();
+            return Err(MutationError::DependencyNotReached {
+                grant: grant.clone(),
+                subject: subject.clone(),
+                dependents: unmet.into_keys().collect(),
+                missing: missing.into_iter().collect(),
+            });
+        }
+        let missing: BTreeSet<ObjectId> = unmet.into_values().flatten().collect();
+        for object in missing {
+            if reach.reaches(tenant_service, &object) {
+                continue;
+            }
+            let id = GrantId::parse(&format!("{grant}:{object}")).map_err(|_| {
+                MutationError::Invalid {
+                    field: "grant",
+                    rule: format!(
+                        "`{grant}` is too long to name the grants on the objects it depends on"
+                    ),
+                }
+            })?;
+            if tenant_service.grants.contains_key(&id) {
+                return Err(MutationError::exists("grant", &id));
+            }
+            let node = GrantNode::Object(object);
+            reach.add(tenant_service, &node);
+            newly.push(node.clone());
+            given.push((id, node));
+        }
+    }
+    Ok(given)
 }
 
 /// The objects that depend on an object losing the subject's access when `removing`
@@ -176,25 +247,4 @@ fn dependents_left(
         .collect();
     dependents.sort();
     dependents
-}
-
-/// The subject's grants placed directly on one of `objects`.
-fn grants_on(
-    tenant_service: &TenantService,
-    subject: &Subject,
-    objects: &[ObjectId],
-) -> Vec<GrantId> {
-    tenant_service
-        .grants_by_subject
-        .get(subject)
-        .into_iter()
-        .flatten()
-        .filter(|id| {
-            tenant_service
-                .grants
-                .get(*id)
-                .is_some_and(|g| matches!(&g.node, GrantNode::Object(o) if objects.contains(o)))
-        })
-        .cloned()
-        .collect()
 }
