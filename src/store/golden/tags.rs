@@ -95,6 +95,7 @@ const MUTATION: &[&str] = &[
     "UpdateObject",              // 32
     "ReportSignIn",              // 33
     "ResetMfa",                  // 34
+    "Batch",                     // 35
 ];
 
 /// [`EventKind`]: a change record's context.
@@ -139,6 +140,7 @@ const EVENT_KIND: &[&str] = &[
     "SignInSucceeded",            // 37
     "SignInFailed",               // 38
     "MfaReset",                   // 39
+    "BatchApplied",               // 40
 ];
 
 /// The pinned variants of `name`.
