@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+mod batch;
 mod derived;
 mod places;
 mod subjects;
