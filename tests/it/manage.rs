@@ -15,6 +15,8 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod bulk;
+
 const TOKEN: &str = "platform-token-for-tests";
 const TENANT: &str = "acme";
 const SERVICE: &str = "crm-backup";
@@ -1258,7 +1260,7 @@ async fn rule_nobody_deletes_the_owner_or_a_support_account_or_changes_their_rol
             email: "support1@vendor.example".into(),
             display_name: "Vendor support".into(),
             kind: pb::UserKind::Support.into(),
-            request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();
