@@ -277,7 +277,9 @@ pub(crate) fn bulk_item_error(status: &Status) -> crate::api::pb::BulkItemError 
     crate::api::pb::BulkItemError {
         code: status.code().into(),
         reason: info.as_ref().map(|i| i.reason.clone()).unwrap_or_default(),
-        metadata: info.map(|i| i.metadata.into_iter().collect()).unwrap_or_default(),
+        metadata: info
+            .map(|i| i.metadata.into_iter().collect())
+            .unwrap_or_default(),
         message: status.message().to_owned(),
     }
 }

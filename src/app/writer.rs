@@ -514,13 +514,16 @@ impl Writer {
                         changes: bulk.items.iter().map(|i| i.mutation.clone()).collect(),
                     };
                     let items = std::mem::take(&mut bulk.items);
-                    let (outcome, record) =
-                        decide_bulk(&mut working, &bulk.tenant, bulk.meta.actor.as_ref(), items, now);
+                    let (outcome, record) = decide_bulk(
+                        &mut working,
+                        &bulk.tenant,
+                        bulk.meta.actor.as_ref(),
+                        items,
+                        now,
+                    );
                     let first_refusal = outcome.results.iter().find_map(|r| r.as_ref().err());
                     let entry = match (&record, first_refusal) {
-                        (Some(record), _) => {
-                            audited_bulk(&bulk, &batch, now, Ok(record.revision))
-                        }
+                        (Some(record), _) => audited_bulk(&bulk, &batch, now, Ok(record.revision)),
                         (None, Some(err)) => {
                             audited_bulk(&bulk, &batch, now, Err((err, outcome.revision)))
                         }

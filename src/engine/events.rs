@@ -156,7 +156,9 @@ impl ChangeContext {
         let touched = mutation.touched();
         Self {
             items: match mutation {
-                Mutation::Batch { changes, .. } => changes.iter().map(Self::from_mutation).collect(),
+                Mutation::Batch { changes, .. } => {
+                    changes.iter().map(Self::from_mutation).collect()
+                }
                 _ => Vec::new(),
             },
             kind: Snapshot::empty().event_kind(mutation),
@@ -449,7 +451,9 @@ impl ChangeContext {
             synced.extend(item.synced.iter().cloned());
             for hint in &item.invalidations {
                 match invalidations.iter_mut().find(|i| {
-                    i.tenant == hint.tenant && i.service == hint.service && i.objects == hint.objects
+                    i.tenant == hint.tenant
+                        && i.service == hint.service
+                        && i.objects == hint.objects
                 }) {
                     Some(merged) => {
                         merged.users.extend(hint.users.iter().cloned());

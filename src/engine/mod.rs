@@ -51,8 +51,8 @@ pub use ids::{
 };
 pub use model::Snapshot;
 pub use mutation::{
-    Access, AdminFunctions, MAX_BATCH, DemotionPolicy, GrantNode, Mutation, NewUser, ObjectScope, ObjectType,
-    ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
+    Access, AdminFunctions, DemotionPolicy, GrantNode, MAX_BATCH, Mutation, NewUser, ObjectScope,
+    ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
 };
 pub use permission::{
     Catalog, MAX_CATALOG_PERMISSIONS, Permission, PermissionPattern, PermissionSet,

@@ -201,6 +201,7 @@ impl ManagementApi {
             request_id: None,
             method: caller.method.clone(),
         };
+        let names: Vec<String> = change.items.iter().map(changes::item_name).collect();
         let items = change
             .items
             .into_iter()
@@ -214,7 +215,9 @@ impl ManagementApi {
                 let results: Vec<pb::BulkItemResult> = outcome
                     .results
                     .iter()
-                    .map(|result| pb::BulkItemResult {
+                    .zip(names)
+                    .map(|(result, item)| pb::BulkItemResult {
+                        item,
                         error: result
                             .as_ref()
                             .err()

@@ -57,7 +57,7 @@ fn group_etag(
 }
 
 /// The check, made by the writer on the state a bulk item meets, that the user it names
-/// has a status `from` allows (a user it does not find is the change's own NOT_FOUND).
+/// has a status `from` allows (a user it does not find is the change's own `NOT_FOUND`).
 pub(super) fn status_now(mutation: &Mutation, from: &'static StatusNow) -> Option<Precondition> {
     let Mutation::SetUserStatus { tenant, user, .. } = mutation else {
         return None;

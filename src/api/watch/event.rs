@@ -1,7 +1,9 @@
 //! A committed change as the wire's `ChangeEvent`, and the event kinds both ways.
 
 use crate::api::{convert, management, pb};
-use crate::engine::{ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, UserStatus};
+use crate::engine::{
+    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, UserStatus,
+};
 
 /// A committed change as an event: its kind, ids and hint.
 pub(super) fn event(record: &ChangeRecord) -> pb::ChangeEvent {

@@ -471,12 +471,20 @@ fn each_change_of_a_batch_is_judged_on_the_state_the_ones_before_it_leave() {
     };
     // An application administrator invites a tenant user and gives it its own service.
     assert_eq!(
-        rule(&world, "appadmin", &batch(vec![invite.clone(), give(crm())])),
+        rule(
+            &world,
+            "appadmin",
+            &batch(vec![invite.clone(), give(crm())])
+        ),
         None
     );
     // … but not a service it does not administer: the batch is refused for that change.
     assert_eq!(
-        rule(&world, "appadmin", &batch(vec![invite.clone(), give(iaas())])),
+        rule(
+            &world,
+            "appadmin",
+            &batch(vec![invite.clone(), give(iaas())])
+        ),
         Some("application_administrator_own_services_only")
     );
     // A role for the invited user is judged on that user as the batch leaves it: a

@@ -208,7 +208,10 @@ impl Affected {
                 (std::collections::btree_map::Entry::Occupied(mut slot), StaleGroups::All) => {
                     slot.insert(StaleGroups::All);
                 }
-                (std::collections::btree_map::Entry::Occupied(mut slot), StaleGroups::These(more)) => {
+                (
+                    std::collections::btree_map::Entry::Occupied(mut slot),
+                    StaleGroups::These(more),
+                ) => {
                     if let StaleGroups::These(groups) = slot.get_mut() {
                         groups.extend(more);
                     }

@@ -93,7 +93,10 @@ async fn bulk_unlock_unlocks_the_locked_users_in_one_revision_and_says_why_not_p
     );
     assert_eq!(response.applied, 2);
     let not_found = response.results[1].error.as_ref().unwrap();
-    assert_eq!(not_found.metadata.get("id").map(String::as_str), Some("ghost"));
+    assert_eq!(
+        not_found.metadata.get("id").map(String::as_str),
+        Some("ghost")
+    );
     assert!(not_found.message.contains("ghost"), "{}", not_found.message);
     for id in ["ann", "bob"] {
         let user = admin
@@ -161,7 +164,10 @@ async fn bulk_set_role_applies_what_the_actor_may_and_denies_the_rest_per_item()
         .into_inner();
     let denied = outcomes(&response);
     assert_eq!(denied[0], None);
-    assert_eq!(denied[1].as_ref().map(|d| d.0), Some(Code::PermissionDenied));
+    assert_eq!(
+        denied[1].as_ref().map(|d| d.0),
+        Some(Code::PermissionDenied)
+    );
     assert_eq!(denied[2], None);
     for (id, kind) in [
         ("std1", pb::RoleKind::ApplicationAdministrator),
@@ -232,7 +238,11 @@ async fn bulk_group_members_add_and_remove_each_on_its_own() {
         })
         .await
         .unwrap();
-    let members = vec![user_subject("ann"), user_subject("ghost"), user_subject("bob")];
+    let members = vec![
+        user_subject("ann"),
+        user_subject("ghost"),
+        user_subject("bob"),
+    ];
     let added = admin
         .groups
         .bulk_add_group_members(pb::BulkGroupMembersRequest {
@@ -346,11 +356,5 @@ async fn an_invitation_whose_role_is_refused_leaves_no_user_behind() {
         .await
         .unwrap_err();
     assert_ne!(status.code(), Code::Ok);
-    assert!(
-        admin
-            .users
-            .get_user(user_ref(OWNER, "boss"))
-            .await
-            .is_err()
-    );
+    assert!(admin.users.get_user(user_ref(OWNER, "boss")).await.is_err());
 }

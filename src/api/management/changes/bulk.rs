@@ -180,3 +180,21 @@ fn distinct<T: PartialEq>(field: &str, items: &[T]) -> Result<(), Status> {
     }
     Ok(())
 }
+
+/// A bulk call's item as its reply names it: the user, or the member (`user:ID`).
+pub(crate) fn item_name(item: &Mutation) -> String {
+    match item {
+        Mutation::AddGroupMember { member, .. } | Mutation::RemoveGroupMember { member, .. } => {
+            match member {
+                crate::engine::Subject::User(user) => format!("user:{user}"),
+                crate::engine::Subject::Group(group) => format!("group:{group}"),
+            }
+        }
+        other => other
+            .touched()
+            .subjects
+            .first()
+            .map(|subject| subject.id().to_owned())
+            .unwrap_or_default(),
+    }
+}
