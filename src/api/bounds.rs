@@ -110,6 +110,17 @@ pub(crate) fn mask(
 /// Most values of one enum a list may be narrowed to (an enum has fewer).
 pub(crate) const MAX_SELECTED_VALUES: usize = 16;
 
+/// Most items of one bulk call: the engine's longest batch.
+pub(crate) const MAX_BULK_ITEMS: usize = engine::MAX_BATCH;
+
+/// Whether a bulk call's item list holds 1 to [`MAX_BULK_ITEMS`] items.
+pub(crate) fn bulk_items(field: &str, count: usize) -> Result<(), Status> {
+    if count == 0 || count > MAX_BULK_ITEMS {
+        return Err(super::status::bulk_items(field, count, MAX_BULK_ITEMS));
+    }
+    Ok(())
+}
+
 /// Whether a list of enum values to select by is short enough to be one.
 pub(crate) fn at_most_items(field: &str, count: usize) -> Result<(), Status> {
     if count > MAX_SELECTED_VALUES {

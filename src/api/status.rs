@@ -255,6 +255,11 @@ pub(crate) fn write_error(err: &WriteError) -> Status {
         WriteError::PreconditionFailed(reason) => {
             refusal(Code::Aborted, "ETAG_STALE", [], reason.clone())
         }
+        WriteError::StateRefused {
+            reason,
+            subject,
+            message,
+        } => state_refusal(reason, subject.clone(), message.clone()),
         // The client may retry: nothing was written, and the store may recover.
         WriteError::Store(_) => store_unavailable(err),
         WriteError::StoreFileLost(_) => store_file_lost(err),
@@ -262,6 +267,34 @@ pub(crate) fn write_error(err: &WriteError) -> Status {
             refusal(Code::Unavailable, "SHUTTING_DOWN", [], err.to_string())
         }
     }
+}
+
+/// One refused item of a bulk call, as the wire's `BulkItemError`: the code, `ErrorInfo`
+/// reason and metadata, and message of `status`, the status the single call would have
+/// answered with (built by the functions above).
+pub(crate) fn bulk_item_error(status: &Status) -> crate::api::pb::BulkItemError {
+    let info = status.get_details_error_info();
+    crate::api::pb::BulkItemError {
+        code: status.code().into(),
+        reason: info.as_ref().map(|i| i.reason.clone()).unwrap_or_default(),
+        metadata: info
+            .map(|i| i.metadata.into_iter().collect())
+            .unwrap_or_default(),
+        message: status.message().to_owned(),
+    }
+}
+
+/// `INVALID_ARGUMENT` for a bulk call's items: none, more than `max`, or one twice.
+pub(crate) fn bulk_items(field: &str, count: usize, max: usize) -> Status {
+    invalid_field(field, format!("takes 1 to {max} items, not {count}"))
+}
+
+/// `INVALID_ARGUMENT` for an item a bulk call names twice.
+pub(crate) fn bulk_duplicate(field: &str, index: usize, first: usize) -> Status {
+    invalid_field(
+        &format!("{field}[{index}]"),
+        format!("repeats item {first}; each item is named once"),
+    )
 }
 
 /// The status ending a Watch stream, with the revision to resume from in its metadata.

@@ -25,7 +25,7 @@ pub use checkpointer::StoreOptions;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store_state::StoreState;
 pub use watch::{SharedChange, Subscription, WatchError, WatchFilter, WatchItem, WatchOptions};
-pub use writer::{ChangeMeta, Committed, Precondition, WriteError};
+pub use writer::{BulkItem, BulkOutcome, ChangeMeta, Committed, Precondition, WriteError};
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
@@ -296,6 +296,30 @@ impl App {
                 mutation,
                 meta,
                 precondition,
+                reply,
+            })))
+            .await
+            .map_err(|_| WriteError::WriterStopped)?;
+        answer.await.map_err(|_| WriteError::WriterStopped)?
+    }
+
+    /// Submits the items of a bulk call in `tenant`: the writer decides each on its own
+    /// (the meta's actor's authority, its precondition, the engine's rules) on the state the
+    /// accepted ones before it leave, and commits the accepted ones as one batch at one
+    /// revision; none accepted, nothing is written. Audited once, as one call.
+    pub async fn submit_bulk(
+        &self,
+        tenant: crate::engine::TenantId,
+        items: Vec<BulkItem>,
+        meta: ChangeMeta,
+    ) -> Result<BulkOutcome, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .writes
+            .send(writer::Work::Bulk(Box::new(writer::BulkRequest {
+                tenant,
+                items,
+                meta,
                 reply,
             })))
             .await

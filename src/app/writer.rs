@@ -14,8 +14,8 @@ use super::{
 };
 use crate::{
     engine::{
-        AuthorityError, ChangeRecord, Mutation, MutationError, MutationErrorKind, Revision,
-        Snapshot, Timestamp, UserId,
+        AuthorityError, ChangeContext, ChangeRecord, Mutation, MutationError, MutationErrorKind,
+        Revision, Snapshot, TenantId, Timestamp, UserId, check_batch,
     },
     store::{AuditOutcome, AuditRecord, Durable, RedbStore, StoreError},
 };
@@ -92,6 +92,17 @@ pub enum WriteError {
     /// Its precondition (an etag, for instance) no longer holds. Nothing was written.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The state of what it names does not allow it (a user to unlock is not locked).
+    /// Nothing was written.
+    #[error("{message}")]
+    StateRefused {
+        /// The rule, as the refusal's reason (e.g. `USER_NOT_LOCKED`).
+        reason: &'static str,
+        /// What it names, e.g. `user bob`.
+        subject: String,
+        /// The refusal, in words.
+        message: String,
+    },
     /// The store could not make it durable, or is refusing writes until it recovers from
     /// a failed one. Nothing was published.
     #[error("the change could not be stored: {0}")]
@@ -105,11 +116,45 @@ pub enum WriteError {
     WriterStopped,
 }
 
+/// One change of a bulk call, decided on its own: `precondition` (a status the user must
+/// have, say) is checked on the state the change meets, like a single call's.
+#[derive(Debug)]
+pub struct BulkItem {
+    /// The change.
+    pub mutation: Mutation,
+    /// A condition on the state it meets.
+    pub precondition: Option<Precondition>,
+}
+
+/// What became of a bulk call.
+#[derive(Debug)]
+pub struct BulkOutcome {
+    /// Whether any item was applied: then every applied item was committed together, as
+    /// one batch, at `revision`.
+    pub committed: bool,
+    /// The revision of the batch; when nothing was committed, the one the items were
+    /// judged at.
+    pub revision: Revision,
+    /// Per item, in the order submitted: applied, or why not.
+    pub results: Vec<Result<(), WriteError>>,
+}
+
+/// A bulk call waiting for the writer.
+#[derive(Debug)]
+pub(super) struct BulkRequest {
+    pub(super) tenant: TenantId,
+    pub(super) items: Vec<BulkItem>,
+    pub(super) meta: ChangeMeta,
+    pub(super) reply: oneshot::Sender<Result<BulkOutcome, WriteError>>,
+}
+
 /// What the writer is asked to do.
 #[derive(Debug)]
 pub(super) enum Work {
     /// Make a change.
     Change(Box<WriteRequest>),
+    /// Make the items of a bulk call that may be made, as one change.
+    Bulk(Box<BulkRequest>),
     /// Records of calls the writer did not handle (refused before it, or reads) are
     /// waiting in the audit queue: store them with the next group.
     AuditPending,
@@ -197,6 +242,35 @@ fn audited(
     })
 }
 
+/// The one audit record of a bulk call: allowed at the batch's revision when any item was
+/// applied, else refused for its first item's reason. `None` for internal writes.
+fn audited_bulk(
+    request: &BulkRequest,
+    mutation: &Mutation,
+    at: Timestamp,
+    outcome: Result<Revision, (&WriteError, Revision)>,
+) -> Option<AuditRecord> {
+    if request.meta.method.is_empty() {
+        return None;
+    }
+    let (outcome, revision) = match outcome {
+        Ok(revision) => (AuditOutcome::Allowed, revision),
+        Err((err, judged_at)) => (refused(err), judged_at),
+    };
+    Some(AuditRecord {
+        id: 0,
+        at,
+        tenant: Some(request.tenant.to_string()),
+        actor: request.meta.actor.as_ref().map(ToString::to_string),
+        caller: request.meta.caller.clone(),
+        method: request.meta.method.clone(),
+        target: mutation.target(),
+        outcome,
+        request_id: request.meta.request_id.clone(),
+        revision: revision.get(),
+    })
+}
+
 /// The audit outcome of a change refused with `err`.
 fn refused(err: &WriteError) -> AuditOutcome {
     AuditOutcome::Refused {
@@ -228,6 +302,7 @@ impl WriteError {
             },
             Self::Unauthorized(_) => "PERMISSION_DENIED",
             Self::PreconditionFailed(_) => "ABORTED",
+            Self::StateRefused { .. } => "FAILED_PRECONDITION",
             Self::Store(_) | Self::StoreFileLost(_) | Self::WriterStopped => "UNAVAILABLE",
         }
     }
@@ -238,6 +313,7 @@ impl WriteError {
             Self::Refused(err) => Some(err.reason()),
             Self::Unauthorized(err) => Some(err.rule()),
             Self::PreconditionFailed(_) => Some("ETAG_STALE"),
+            Self::StateRefused { reason, .. } => Some(reason),
             Self::Store(_) => Some("STORE_UNAVAILABLE"),
             Self::StoreFileLost(_) => Some("STORE_FILE_LOST"),
             Self::WriterStopped => None,
@@ -249,18 +325,20 @@ impl WriteError {
 /// change would be applied to.
 fn admit(
     working: &Snapshot,
-    request: &mut WriteRequest,
+    actor: Option<&UserId>,
+    mutation: &mut Mutation,
+    precondition: Option<Precondition>,
     now: crate::engine::Timestamp,
 ) -> Result<(), WriteError> {
-    if let Some(actor) = &request.meta.actor {
-        working.authorize(actor, &request.mutation, now)?;
+    if let Some(actor) = actor {
+        working.authorize(actor, mutation, now)?;
     }
-    if let Some(Precondition(check)) = request.precondition.take()
+    if let Some(Precondition(check)) = precondition
         && let Some(remade) = check(working)?
     {
-        request.mutation = remade;
-        if let Some(actor) = &request.meta.actor {
-            working.authorize(actor, &request.mutation, now)?;
+        *mutation = remade;
+        if let Some(actor) = actor {
+            working.authorize(actor, mutation, now)?;
         }
     }
     Ok(())
@@ -377,6 +455,21 @@ impl Writer {
                     }
                     let _ = request.reply.send(Err(err));
                 }
+                Work::Bulk(bulk) => {
+                    let err = WriteError::store_refusal(state, cause.clone());
+                    let asked = Mutation::Batch {
+                        tenant: bulk.tenant.clone(),
+                        changes: bulk.items.iter().map(|i| i.mutation.clone()).collect(),
+                    };
+                    // Kept for when the store recovers, as a single change's record is.
+                    if state == StoreState::Failing
+                        && let Some(record) =
+                            audited_bulk(&bulk, &asked, self.clock.now(), Err((&err, revision)))
+                    {
+                        let _ = self.audit_queue.push(record);
+                    }
+                    let _ = bulk.reply.send(Err(err));
+                }
                 Work::Flush(done) => {
                     let _ = done.send(Err(WriteError::store_refusal(state, cause.clone())));
                 }
@@ -407,9 +500,50 @@ impl Writer {
             record.revision = working.revision().get();
         }
         let mut recorded = Vec::new();
+        // Bulk calls, answered after the commit: `true` if the group's commit carries
+        // their batch.
+        let mut bulk_answers = Vec::new();
         for work in group.drain(..) {
             let mut request = match work {
                 Work::Change(request) => request,
+                Work::Bulk(mut bulk) => {
+                    let now = self.clock.now();
+                    // What the call asked for, as the audit record names it.
+                    let batch = Mutation::Batch {
+                        tenant: bulk.tenant.clone(),
+                        changes: bulk.items.iter().map(|i| i.mutation.clone()).collect(),
+                    };
+                    let items = std::mem::take(&mut bulk.items);
+                    let (outcome, record) = decide_bulk(
+                        &mut working,
+                        &bulk.tenant,
+                        bulk.meta.actor.as_ref(),
+                        items,
+                        now,
+                    );
+                    let first_refusal = outcome.results.iter().find_map(|r| r.as_ref().err());
+                    let entry = match (&record, first_refusal) {
+                        (Some(record), _) => audited_bulk(&bulk, &batch, now, Ok(record.revision)),
+                        (None, Some(err)) => {
+                            audited_bulk(&bulk, &batch, now, Err((err, outcome.revision)))
+                        }
+                        (None, None) => None,
+                    };
+                    if let Some(entry) = entry {
+                        if record.is_some() {
+                            accepted_audit.push(audit.len());
+                        }
+                        audit.push(entry);
+                    }
+                    if let Some(mut record) = record {
+                        record.actor = bulk.meta.actor.as_ref().map(ToString::to_string);
+                        record.caller.clone_from(&bulk.meta.caller);
+                        record.request_id.clone_from(&bulk.meta.request_id);
+                        records.push(record);
+                    }
+                    bulk_answers.push((bulk.reply, outcome));
+                    continue;
+                }
                 Work::AuditPending | Work::Recover => continue,
                 Work::Flush(done) => {
                     // Everything queued before the flush is in `audit` unless the queue
@@ -439,7 +573,14 @@ impl Writer {
                     }
                 }
             }
-            if let Err(err) = admit(&working, &mut request, now) {
+            let admitted = admit(
+                &working,
+                request.meta.actor.as_ref(),
+                &mut request.mutation,
+                request.precondition.take(),
+                now,
+            );
+            if let Err(err) = admitted {
                 audit.extend(audited(&request, now, Err((&err, working.revision()))));
                 refused.push((request.reply, Err(err)));
                 continue;
@@ -505,12 +646,23 @@ impl Writer {
             for (reply, _) in accepted {
                 let _ = reply.send(Err(WriteError::store_refusal(state, cause.clone())));
             }
+            for (reply, outcome) in bulk_answers {
+                let answer = if outcome.committed {
+                    Err(WriteError::store_refusal(state, cause.clone()))
+                } else {
+                    Ok(outcome)
+                };
+                let _ = reply.send(answer);
+            }
             return;
         }
         if let Some(last) = audit.last() {
             self.durable.last_audit_id = last.id;
         }
         let Some(last) = records.last() else {
+            for (reply, outcome) in bulk_answers {
+                let _ = reply.send(Ok(outcome));
+            }
             return;
         };
         self.durable.revision = last.revision.get();
@@ -524,6 +676,9 @@ impl Writer {
         for (reply, revision) in accepted {
             // A caller that gave up still had its change committed; nothing to undo.
             let _ = reply.send(Ok(Committed::New(revision)));
+        }
+        for (reply, outcome) in bulk_answers {
+            let _ = reply.send(Ok(outcome));
         }
         self.stream.send(
             records
@@ -573,4 +728,87 @@ impl Writer {
         }
         (state, cause)
     }
+}
+
+/// Decides each item of a bulk call on its own, on the state the accepted ones before it
+/// leave: the actor's authority, the item's precondition, the engine's rules. The accepted
+/// items are applied to `working` at one revision and make one batch; returns the outcome
+/// and, when any was accepted, the batch's change record (its actor, caller and request id
+/// for the caller to fill in). A bulk the engine refuses as a batch (empty, too long, a
+/// change outside its tenant) is refused whole, every item with the engine's reason.
+fn decide_bulk(
+    working: &mut Snapshot,
+    tenant: &TenantId,
+    actor: Option<&UserId>,
+    items: Vec<BulkItem>,
+    now: Timestamp,
+) -> (BulkOutcome, Option<ChangeRecord>) {
+    let judged_at = working.revision();
+    let requested: Vec<Mutation> = items.iter().map(|i| i.mutation.clone()).collect();
+    if let Err(err) = check_batch(tenant, &requested) {
+        let outcome = BulkOutcome {
+            committed: false,
+            revision: judged_at,
+            results: requested
+                .iter()
+                .map(|_| Err(WriteError::Refused(err.clone())))
+                .collect(),
+        };
+        return (outcome, None);
+    }
+    let revision = judged_at.next();
+    let mut results = Vec::with_capacity(items.len());
+    let mut applied = Vec::new();
+    let mut contexts = Vec::new();
+    for BulkItem {
+        mut mutation,
+        precondition,
+    } in items
+    {
+        if let Err(err) = admit(working, actor, &mut mutation, precondition, now) {
+            results.push(Err(err));
+            continue;
+        }
+        // Every accepted item is applied at the batch's revision: it stamps what it
+        // changes with it, as the batch's replay does.
+        match std::mem::take(working).apply_described(revision, &mutation, now) {
+            Ok((next, context)) => {
+                *working = next;
+                applied.push(mutation);
+                contexts.push(context);
+                results.push(Ok(()));
+            }
+            Err((unchanged, err)) => {
+                *working = unchanged;
+                results.push(Err(WriteError::Refused(err)));
+            }
+        }
+    }
+    if applied.is_empty() {
+        let outcome = BulkOutcome {
+            committed: false,
+            revision: judged_at,
+            results,
+        };
+        return (outcome, None);
+    }
+    let batch = Mutation::Batch {
+        tenant: tenant.clone(),
+        changes: applied,
+    };
+    let record = ChangeRecord {
+        context: ChangeContext::batch(&batch, contexts),
+        revision,
+        committed_at: now,
+        actor: None,
+        caller: String::new(),
+        request_id: None,
+        mutation: batch,
+    };
+    let outcome = BulkOutcome {
+        committed: true,
+        revision,
+        results,
+    };
+    (outcome, Some(record))
 }

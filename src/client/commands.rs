@@ -227,6 +227,23 @@ const SET_GROUP_ROLE: &[Flag] = &[opt(
 .help(
     "The services the group administers from now on (none: no longer an application administrator)",
 )];
+const INVITE_ACCESS: &[Flag] = &[
+    // As `user set-role`: never the owner's role.
+    opt("role", "role.kind").refusing(&[Refused {
+        value: "ROLE_KIND_OWNER",
+        why: "the owner changes only by `authzd user transfer-ownership`",
+    }]),
+    opt("management", "role.management"),
+    opt("auto-discovery", "role.auto_discovery"),
+    opt("administration", "role.administration"),
+    opt("services", "role.services")
+        .help("For an application administrator: the services it administers"),
+    opt("service-access", "service_access")
+        .help("Services to give the user access to, in the same change as the invitation"),
+];
+const USERS: &[Flag] = &[req("users", "users").help("The users, 1 to 100, each once")];
+const MEMBERS: &[Flag] = &[req("members", "members")
+    .help("The members, 1 to 100, each `user:ID` or `group:ID`, each once")];
 const CREATE_GROUP: &[Flag] = &[opt("id", "id"), req("name", "name")];
 const UPDATE_GROUP: &[Flag] = &[
     req("tenant", "group.tenant"),
@@ -323,7 +340,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     // The management services: need --actor.
     cmd("tenant", "get", "authz.v1.TenantService/GetTenant", &[TENANT]),
     cmd("service", "list", "authz.v1.TenantService/ListServices", &[TENANT, PAGING, FILTER]),
-    cmd("user", "invite", "authz.v1.UserService/InviteUser", &[TENANT, INVITE_USER, REQUEST_ID]),
+    cmd("user", "invite", "authz.v1.UserService/InviteUser", &[TENANT, INVITE_USER, INVITE_ACCESS, REQUEST_ID]),
     cmd("user", "activate", "authz.v1.UserService/ActivateUser", &[TENANT, USER, ETAG]),
     cmd("user", "disable", "authz.v1.UserService/DisableUser", &[TENANT, USER, ETAG]),
     cmd("user", "enable", "authz.v1.UserService/EnableUser", &[TENANT, USER, ETAG]),
@@ -338,6 +355,10 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("user", "report-sign-in", "authz.v1.AccountService/ReportSignIn", &[TENANT, USER, &[opt("success", "success")]]),
     cmd("user", "unlock", "authz.v1.AccountService/UnlockUser", &[TENANT, USER, ETAG]),
     cmd("user", "reset-mfa", "authz.v1.AccountService/ResetMfa", &[TENANT, USER, ETAG]),
+    cmd("user", "bulk-delete", "authz.v1.UserService/BulkDeleteUsers", &[TENANT, USERS]),
+    cmd("user", "bulk-set-role", "authz.v1.UserService/BulkSetTenantRole", &[TENANT, USERS, SET_ROLE]),
+    cmd("user", "bulk-unlock", "authz.v1.AccountService/BulkUnlockUsers", &[TENANT, USERS]),
+    cmd("user", "bulk-reset-mfa", "authz.v1.AccountService/BulkResetMfa", &[TENANT, USERS]),
     cmd("audit", "list", "authz.v1.AuditService/ListAuditEvents", &[AUDIT_FILTER, PAGING]),
     cmd("group", "create", "authz.v1.GroupService/CreateGroup", &[TENANT, CREATE_GROUP, REQUEST_ID]),
     cmd("group", "get", "authz.v1.GroupService/GetGroup", &[TENANT, GROUP]),
@@ -347,6 +368,8 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("group", "add-member", "authz.v1.GroupService/AddGroupMember", &[TENANT, GROUP, MEMBER]),
     cmd("group", "remove-member", "authz.v1.GroupService/RemoveGroupMember", &[TENANT, GROUP, MEMBER]),
     cmd("group", "set-role", "authz.v1.GroupService/SetGroupRole", &[TENANT, GROUP, SET_GROUP_ROLE, ETAG]),
+    cmd("group", "bulk-add-members", "authz.v1.GroupService/BulkAddGroupMembers", &[TENANT, GROUP, MEMBERS]),
+    cmd("group", "bulk-remove-members", "authz.v1.GroupService/BulkRemoveGroupMembers", &[TENANT, GROUP, MEMBERS]),
     cmd("object", "create", "authz.v1.ObjectService/CreateObject", &[OBJECT_FIELDS, CREATE_OBJECT, REQUEST_ID]),
     cmd("object", "get", "authz.v1.ObjectService/GetObject", &[TENANT, SERVICE, OBJECT]),
     cmd("object", "list", "authz.v1.ObjectService/ListObjects", &[TENANT, SERVICE, LIST_OBJECTS, PAGING, FILTER]),

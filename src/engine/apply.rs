@@ -15,10 +15,12 @@ use super::{
 };
 
 mod accounts;
+mod batch;
 mod objects;
 pub(crate) mod service;
 mod users;
 
+pub use batch::check_batch;
 pub(crate) use service::ADMINISTRATORS_GROUP;
 
 /// Longest display name, description or e-mail, in bytes.
@@ -72,6 +74,9 @@ impl Snapshot {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<Affected, MutationError> {
+        if let Mutation::Batch { tenant, changes } = mutation {
+            return self.apply_batch(revision, tenant, changes, now);
+        }
         let mut affected = Affected::default();
         if !Affected::found_after_alone(mutation) {
             affected.collect(self, mutation);
@@ -245,6 +250,14 @@ impl Snapshot {
             Mutation::ReportSignIn { .. } | Mutation::ResetMfa { .. } => {
                 accounts::apply(self, mutation, now)
             }
+            // Whole batches go through `apply_batch`; this arm only serves a builder's
+            // replay, whose state is discarded after an error.
+            Mutation::Batch { tenant, changes } => {
+                check_batch(tenant, changes)?;
+                changes
+                    .iter()
+                    .try_for_each(|change| self.apply_mutation(change, now))
+            }
         }
     }
 
@@ -365,6 +378,12 @@ impl SnapshotBuilder {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<(), MutationError> {
+        if let Mutation::Batch { tenant, changes } = mutation {
+            check_batch(tenant, changes)?;
+            return changes
+                .iter()
+                .try_for_each(|change| self.apply(revision, change, now));
+        }
         self.affected.collect(&self.snapshot, mutation);
         self.snapshot.revision = revision;
         self.snapshot.apply_mutation(mutation, now)?;

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    apply::check_batch,
     effective::Affected,
     error::MutationError,
     ids::{ObjectId, Revision, ServiceId, TenantId, Timestamp, UserId},
@@ -104,6 +105,8 @@ pub enum EventKind {
     MfaReset,
     /// The services a directory group is an application administrator of changed.
     GroupRoleChanged,
+    /// Several changes of one tenant were made as one (the context's `items` are theirs).
+    BatchApplied,
 }
 
 /// Whose decisions may have changed in one tenant.
@@ -141,6 +144,10 @@ pub struct ChangeContext {
     /// change (added in codec version 4).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub synced: Vec<SyncedChange>,
+    /// For a batch (`BatchApplied`): the context of each of its changes, in order; the
+    /// fields above are their union. Empty for any other change (added in codec version 4).
+    #[serde(deserialize_with = "super::stored::added_in_v4")]
+    pub items: Vec<ChangeContext>,
 }
 
 impl ChangeContext {
@@ -150,6 +157,12 @@ impl ChangeContext {
     pub fn from_mutation(mutation: &Mutation) -> Self {
         let touched = mutation.touched();
         Self {
+            items: match mutation {
+                Mutation::Batch { changes, .. } => {
+                    changes.iter().map(Self::from_mutation).collect()
+                }
+                _ => Vec::new(),
+            },
             kind: Snapshot::empty().event_kind(mutation),
             tenant: touched.tenant.clone(),
             service: touched.service.clone(),
@@ -184,6 +197,36 @@ impl Snapshot {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<(Snapshot, ChangeContext), (Snapshot, MutationError)> {
+        match self.describe_in_place(revision, mutation, now) {
+            Ok(context) => Ok((self, context)),
+            Err(err) => Err((self, err)),
+        }
+    }
+
+    /// [`Snapshot::apply_described`] on this value; on error it is as it was.
+    fn describe_in_place(
+        &mut self,
+        revision: Revision,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<ChangeContext, MutationError> {
+        if let Mutation::Batch { tenant, changes } = mutation {
+            // Each change is described on the state it meets, as if it came alone (an
+            // unlock is an unlock only while the user is locked); see `apply/batch.rs`.
+            check_batch(tenant, changes)?;
+            let before = self.clone();
+            let mut items = Vec::with_capacity(changes.len());
+            for change in changes {
+                match self.describe_in_place(revision, change, now) {
+                    Ok(context) => items.push(context),
+                    Err(err) => {
+                        *self = before;
+                        return Err(err);
+                    }
+                }
+            }
+            return Ok(ChangeContext::batch(mutation, items));
+        }
         let kind = self.event_kind(mutation);
         let status_before = match mutation {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
@@ -193,18 +236,14 @@ impl Snapshot {
         // not copied: the change copies what it alters).
         let tenant_before = moves_synced_administrators(mutation)
             .and_then(|tenant| self.tenants.get(tenant).cloned());
-        match self.apply_in_place(revision, mutation, now) {
-            Ok(affected) => {
-                let mut context = describe(&self, mutation, kind, status_before, affected);
-                if let Some(tenant) = moves_synced_administrators(mutation)
-                    && let Some(after) = self.tenants.get(tenant)
-                {
-                    context.synced = after.synced_changes(tenant_before.as_deref());
-                }
-                Ok((self, context))
-            }
-            Err(err) => Err((self, err)),
+        let affected = self.apply_in_place(revision, mutation, now)?;
+        let mut context = describe(self, mutation, kind, status_before, affected);
+        if let Some(tenant) = moves_synced_administrators(mutation)
+            && let Some(after) = self.tenants.get(tenant)
+        {
+            context.synced = after.synced_changes(tenant_before.as_deref());
         }
+        Ok(context)
     }
 
     fn event_kind(&self, mutation: &Mutation) -> EventKind {
@@ -265,6 +304,7 @@ impl Snapshot {
             Mutation::ReportSignIn { .. } => K::SignInFailed,
             Mutation::ResetMfa { .. } => K::MfaReset,
             Mutation::SetGroupAdministers { .. } => K::GroupRoleChanged,
+            Mutation::Batch { .. } => K::BatchApplied,
         }
     }
 
@@ -391,6 +431,58 @@ fn describe(
         notify,
         invalidations,
         synced: Vec::new(),
+        items: Vec::new(),
+    }
+}
+
+impl ChangeContext {
+    /// The context of `batch`, whose changes had the contexts `items`: the union of theirs
+    /// (whom to notify, whose decisions may have changed, synced members), with each kept
+    /// in `items` so that a watcher sees every change.
+    pub fn batch(batch: &Mutation, items: Vec<ChangeContext>) -> Self {
+        let touched = batch.touched();
+        let mut notify: Vec<UserId> = Vec::new();
+        let mut synced = Vec::new();
+        // Hints with the same objects merge; others stay apart, since a hint with objects
+        // is narrower than one without.
+        let mut invalidations: Vec<Invalidation> = Vec::new();
+        for item in &items {
+            for user in &item.notify {
+                if !notify.contains(user) {
+                    notify.push(user.clone());
+                }
+            }
+            synced.extend(item.synced.iter().cloned());
+            for hint in &item.invalidations {
+                match invalidations.iter_mut().find(|i| {
+                    i.tenant == hint.tenant
+                        && i.service == hint.service
+                        && i.objects == hint.objects
+                }) {
+                    Some(merged) => {
+                        merged.users.extend(hint.users.iter().cloned());
+                        merged.everyone |= hint.everyone;
+                    }
+                    None => invalidations.push(hint.clone()),
+                }
+            }
+        }
+        for hint in &mut invalidations {
+            hint.users.sort_unstable();
+            hint.users.dedup();
+        }
+        invalidations.sort_by(|a, b| {
+            (&a.tenant, &a.service, &a.objects).cmp(&(&b.tenant, &b.service, &b.objects))
+        });
+        Self {
+            kind: EventKind::BatchApplied,
+            tenant: touched.tenant,
+            service: touched.service,
+            notify,
+            invalidations,
+            synced,
+            items,
+        }
     }
 }
 

@@ -38,7 +38,7 @@ mod view;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{MAX_TEXT, SnapshotBuilder};
+pub use apply::{MAX_TEXT, SnapshotBuilder, check_batch};
 pub use authority::{AuthorityError, SETTINGS_PERMISSION};
 pub use change::ChangeRecord;
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
@@ -51,7 +51,7 @@ pub use ids::{
 };
 pub use model::Snapshot;
 pub use mutation::{
-    Access, AdminFunctions, DemotionPolicy, Dependencies, GrantNode, Mutation, NewUser,
+    Access, AdminFunctions, DemotionPolicy, Dependencies, GrantNode, MAX_BATCH, Mutation, NewUser,
     ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole, UserKind, UserStatus,
 };
 pub use permission::{

@@ -578,4 +578,16 @@ pub enum Mutation {
         /// The services it administers from now on, each subscribed.
         services: BTreeSet<ServiceId>,
     },
+    /// Several changes of one tenant made as one: applied in order, each on the state the
+    /// ones before it left, all at the batch's revision; if any is refused, none is made.
+    /// At most [`MAX_BATCH`] changes, none of them a batch, each of `tenant`.
+    Batch {
+        /// The tenant every change is in.
+        tenant: TenantId,
+        /// The changes, in the order they are applied.
+        changes: Vec<Mutation>,
+    },
 }
+
+/// Most changes in one [`Mutation::Batch`] (the API's bulk calls take as many items).
+pub const MAX_BATCH: usize = 100;

@@ -26,6 +26,29 @@ impl Mutation {
         let mut touched = Touched::default();
         match self {
             Self::CreatePartner { .. } | Self::CreateCustomer { .. } => {}
+            // What its changes name; a service only when every change names the same one.
+            Self::Batch { tenant, changes } => {
+                touched.tenant = Some(tenant.clone());
+                let first = changes.first().and_then(|change| change.touched().service);
+                touched.service = first.filter(|first| {
+                    changes
+                        .iter()
+                        .all(|change| change.touched().service.as_ref() == Some(first))
+                });
+                for change in changes {
+                    let item = change.touched();
+                    for subject in item.subjects {
+                        if !touched.subjects.contains(&subject) {
+                            touched.subjects.push(subject);
+                        }
+                    }
+                    for object in item.objects {
+                        if !touched.objects.contains(&object) {
+                            touched.objects.push(object);
+                        }
+                    }
+                }
+            }
             Self::RegisterService { service, .. } | Self::UpdateService { service, .. } => {
                 touched.service = Some(service.clone());
             }
@@ -265,6 +288,15 @@ impl Mutation {
             Self::GiveGrant { grant, .. } | Self::RevokeGrant { grant, .. } => {
                 format!("grant {grant}")
             }
+            Self::Batch { changes, .. } => format!(
+                "{} changes: {}",
+                changes.len(),
+                changes
+                    .iter()
+                    .map(Mutation::target)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
         }
     }
 }

@@ -182,6 +182,7 @@ mod tests {
                     everyone: true,
                 }],
                 synced: Vec::new(),
+                items: Vec::new(),
             },
         };
         assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);

@@ -86,7 +86,7 @@ async fn world(settings: &[(&'static str, &str)]) -> World {
                 email: format!("{id}@acme.example"),
                 display_name: id.into(),
                 kind: kind.into(),
-                request_id: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -15,6 +15,7 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod bulk;
 mod dependencies;
 mod filters;
 
@@ -1264,7 +1265,7 @@ async fn rule_nobody_deletes_the_owner_or_a_support_account_or_changes_their_rol
             email: "support1@vendor.example".into(),
             display_name: "Vendor support".into(),
             kind: pb::UserKind::Support.into(),
-            request_id: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -493,6 +493,12 @@ impl Reference {
             | Mutation::UpdateGroup { .. }
             | Mutation::ReportSignIn { .. }
             | Mutation::ResetMfa { .. } => {}
+            // A batch the engine accepted: each of its changes, in order.
+            Mutation::Batch { changes, .. } => {
+                for change in &changes {
+                    self.apply(change);
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, changes, pb, users::StatusNow};
+use super::{ManagementApi, changes, pb, users, users::StatusNow};
 use crate::engine::UserStatus;
 
 /// Only a locked user is unlocked.
@@ -40,6 +40,31 @@ impl pb::account_service_server::AccountService for ManagementApi {
                 Some(&NOW_LOCKED),
             )
             .await
+        })
+        .await
+    }
+
+    async fn bulk_unlock_users(
+        &self,
+        request: Request<pb::BulkUsersRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_users(&request, changes::UserAction::Unlock)?;
+            self.bulk(&caller, &actor, change, |item| {
+                users::status_now(item, &NOW_LOCKED)
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn bulk_reset_mfa(
+        &self,
+        request: Request<pb::BulkUsersRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_users(&request, changes::UserAction::ResetMfa)?;
+            self.bulk(&caller, &actor, change, |_| None).await
         })
         .await
     }

@@ -10,13 +10,14 @@
 //! One file per service family, as the handlers have; here what they share: ids the
 //! server chooses and update masks.
 
+mod bulk;
 mod grants;
 mod objects;
 mod platform;
 mod security;
 mod users;
 
-pub(super) use self::{grants::*, objects::*, platform::*, security::*, users::*};
+pub(super) use self::{bulk::*, grants::*, objects::*, platform::*, security::*, users::*};
 
 use tonic::Status;
 

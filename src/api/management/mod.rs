@@ -27,7 +27,7 @@ use tonic::{Request, Status};
 
 use super::{convert::id, guard::Authenticated, paging, pb, status};
 use crate::{
-    app::{App, ChangeMeta, Committed, Precondition, WriteError},
+    app::{App, BulkItem, ChangeMeta, Committed, Precondition, WriteError},
     engine::{ChangeRecord, Mutation, Revision, Snapshot, TenantId, UserId},
 };
 
@@ -173,6 +173,63 @@ impl ManagementApi {
                 Ok(Written {
                     revision: first.revision,
                     first: Some(first),
+                })
+            }
+            Err(err) => {
+                // The writer recorded this refusal in the audit trail.
+                let mut status = status::write_error(&err);
+                status
+                    .metadata_mut()
+                    .insert(AUDITED, tonic::metadata::MetadataValue::from_static("1"));
+                Err(status)
+            }
+        }
+    }
+
+    /// Submits a bulk call's items (each with the check `precondition` makes for it, if
+    /// any) and answers with each item's outcome, in request order: the writer decides
+    /// each on its own and commits the accepted ones as one batch.
+    async fn bulk(
+        &self,
+        caller: &Caller,
+        actor: &UserId,
+        change: changes::BulkChange,
+        precondition: impl Fn(&Mutation) -> Option<Precondition>,
+    ) -> Result<tonic::Response<pb::BulkResponse>, Status> {
+        let meta = ChangeMeta {
+            actor: Some(actor.clone()),
+            caller: caller.service.clone(),
+            request_id: None,
+            method: caller.method.clone(),
+        };
+        let names: Vec<String> = change.items.iter().map(changes::item_name).collect();
+        let items = change
+            .items
+            .into_iter()
+            .map(|mutation| BulkItem {
+                precondition: precondition(&mutation),
+                mutation,
+            })
+            .collect();
+        match self.app.submit_bulk(change.tenant, items, meta).await {
+            Ok(outcome) => {
+                let results: Vec<pb::BulkItemResult> = outcome
+                    .results
+                    .iter()
+                    .zip(names)
+                    .map(|(result, item)| pb::BulkItemResult {
+                        item,
+                        error: result
+                            .as_ref()
+                            .err()
+                            .map(|err| status::bulk_item_error(&status::write_error(err))),
+                    })
+                    .collect();
+                let applied = results.iter().filter(|r| r.error.is_none()).count();
+                reply(pb::BulkResponse {
+                    applied: u32::try_from(applied).unwrap_or(u32::MAX),
+                    results,
+                    revision: outcome.revision.get(),
                 })
             }
             Err(err) => {
@@ -357,6 +414,9 @@ acting!(
     GrantRefRequest,
     ListGrantsRequest,
     RevokeGrantRequest,
+    BulkUsersRequest,
+    BulkSetTenantRoleRequest,
+    BulkGroupMembersRequest,
 );
 
 /// The actor of a tenant call.

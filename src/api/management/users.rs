@@ -11,6 +11,7 @@ use super::{
 };
 use crate::{
     api::{bounds, convert::id, status},
+    app::{Precondition, WriteError},
     engine::{GroupId, Mutation, TenantId, UserId, UserStatus},
 };
 
@@ -54,6 +55,25 @@ fn group_etag(
             .ok()
             .map(|r| records::etag(r.changed_at))
     }
+}
+
+/// The check, made by the writer on the state a bulk item meets, that the user it names
+/// has a status `from` allows (a user it does not find is the change's own `NOT_FOUND`).
+pub(super) fn status_now(mutation: &Mutation, from: &'static StatusNow) -> Option<Precondition> {
+    let Mutation::SetUserStatus { tenant, user, .. } = mutation else {
+        return None;
+    };
+    let (tenant, user) = (tenant.clone(), user.clone());
+    Some(Precondition::new(move |state| {
+        match state.user_record(&tenant, &user) {
+            Ok(record) if !(from.holds)(record.status) => Err(WriteError::StateRefused {
+                reason: from.reason,
+                subject: format!("user {user}"),
+                message: format!("user `{user}` is not {}", from.state),
+            }),
+            _ => Ok(()),
+        }
+    }))
 }
 
 impl ManagementApi {
@@ -162,7 +182,12 @@ impl pb::user_service_server::UserService for ManagementApi {
                     None,
                 )
                 .await?;
-            let Mutation::InviteUser { user, .. } = written.mutation(&change.mutation) else {
+            // The invitation, alone or first in the batch with its role and access.
+            let invited = match written.mutation(&change.mutation) {
+                Mutation::Batch { changes, .. } => changes.first(),
+                alone => Some(alone),
+            };
+            let Some(Mutation::InviteUser { user, .. }) = invited else {
                 return Err(status::internal("retried change is not an invitation"));
             };
             self.user_reply(&change.tenant, &user.user, written.revision.get())
@@ -320,6 +345,28 @@ impl pb::user_service_server::UserService for ManagementApi {
         self.serve_acting(request, |caller, actor, request| async move {
             let change = changes::transfer_ownership(&request)?;
             self.change_user(&caller, &actor, change, "").await
+        })
+        .await
+    }
+
+    async fn bulk_delete_users(
+        &self,
+        request: Request<pb::BulkUsersRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_users(&request, changes::UserAction::Delete)?;
+            self.bulk(&caller, &actor, change, |_| None).await
+        })
+        .await
+    }
+
+    async fn bulk_set_tenant_role(
+        &self,
+        request: Request<pb::BulkSetTenantRoleRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_set_tenant_role(&request)?;
+            self.bulk(&caller, &actor, change, |_| None).await
         })
         .await
     }
@@ -490,6 +537,28 @@ impl pb::group_service_server::GroupService for ManagementApi {
                 etag_matches(&request.etag, group_etag(&change.tenant, &change.group))?;
             self.change_group(&caller, &actor, change, precondition)
                 .await
+        })
+        .await
+    }
+
+    async fn bulk_add_group_members(
+        &self,
+        request: Request<pb::BulkGroupMembersRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_group_members(&request, true)?;
+            self.bulk(&caller, &actor, change, |_| None).await
+        })
+        .await
+    }
+
+    async fn bulk_remove_group_members(
+        &self,
+        request: Request<pb::BulkGroupMembersRequest>,
+    ) -> Result<Response<pb::BulkResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::bulk_group_members(&request, false)?;
+            self.bulk(&caller, &actor, change, |_| None).await
         })
         .await
     }

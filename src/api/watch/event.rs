@@ -2,12 +2,29 @@
 
 use crate::api::{convert, management, pb};
 use crate::engine::{
-    ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
+    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
 };
 
 /// A committed change as an event: its kind, ids and hint.
 pub(super) fn event(record: &ChangeRecord) -> pb::ChangeEvent {
-    let context = &record.context;
+    let mut event = change_event(record, &record.mutation, &record.context);
+    // A batch: each change as its own event, with the context it had (`context.items`).
+    if let Mutation::Batch { changes, .. } = &record.mutation {
+        event.items = changes
+            .iter()
+            .zip(&record.context.items)
+            .map(|(change, context)| change_event(record, change, context))
+            .collect();
+    }
+    event
+}
+
+/// One change of `record` (the record's own, or one of its batch's) as an event.
+fn change_event(
+    record: &ChangeRecord,
+    mutation: &Mutation,
+    context: &ChangeContext,
+) -> pb::ChangeEvent {
     let mut event = pb::ChangeEvent {
         revision: record.revision.get(),
         committed_at: Some(convert::timestamp(record.committed_at)),
@@ -53,14 +70,14 @@ pub(super) fn event(record: &ChangeRecord) -> pb::ChangeEvent {
             .collect(),
         ..Default::default()
     };
-    describe(&record.mutation, &mut event);
+    describe(mutation, &mut event);
     // A lock by failed sign-ins lasts from the commit for the policy's duration.
     if let (
         EventKind::UserLocked,
         Mutation::ReportSignIn {
             lock_for_millis, ..
         },
-    ) = (context.kind, &record.mutation)
+    ) = (context.kind, mutation)
     {
         event.locked_until = Some(convert::timestamp(
             record.committed_at.plus_millis(*lock_for_millis),
@@ -181,7 +198,8 @@ fn describe(mutation: &Mutation, event: &mut pb::ChangeEvent) {
         Mutation::ReportSignIn { user, .. } | Mutation::ResetMfa { user, .. } => {
             event.user = user.to_string();
         }
-        Mutation::SubscribeService { .. } => {}
+        // A batch names what its items name (`event`).
+        Mutation::SubscribeService { .. } | Mutation::Batch { .. } => {}
     }
 }
 
@@ -270,6 +288,7 @@ const EVENT_KINDS: &[(EventKind, pb::EventKind)] = &[
     (EventKind::SignInFailed, pb::EventKind::SignInFailed),
     (EventKind::MfaReset, pb::EventKind::MfaReset),
     (EventKind::GroupRoleChanged, pb::EventKind::GroupRoleChanged),
+    (EventKind::BatchApplied, pb::EventKind::BatchApplied),
 ];
 
 /// A group's role as a tenant role: an application administrator of the services it

@@ -19,10 +19,18 @@ pub struct WatchFilter {
 impl WatchFilter {
     /// Whether `record` passes the filter.
     pub fn matches(&self, record: &ChangeRecord) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.contains(&record.context.kind) {
+        let context = &record.context;
+        // A batch passes whole when any of its changes is of a kind asked for (a mailer
+        // asking for invitations gets an invitation made with its role).
+        if !self.kinds.is_empty()
+            && !self.kinds.contains(&context.kind)
+            && !context
+                .items
+                .iter()
+                .any(|item| self.kinds.contains(&item.kind))
+        {
             return false;
         }
-        let context = &record.context;
         if !self.tenants.is_empty()
             && !context
                 .tenant

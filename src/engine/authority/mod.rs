@@ -176,6 +176,9 @@ impl Snapshot {
         mutation: &Mutation,
         now: Timestamp,
     ) -> Result<(), AuthorityError> {
+        if let Mutation::Batch { changes, .. } = mutation {
+            return self.authorize_each(actor, changes, now);
+        }
         let platform = |action| Err(AuthorityError::PlatformOnly { action });
         let tenant = match mutation {
             Mutation::CreatePartner { .. } | Mutation::CreateCustomer { .. } => {
@@ -223,6 +226,32 @@ impl Snapshot {
             now,
         };
         ctx.authorize(mutation)
+    }
+}
+
+impl Snapshot {
+    /// Whether `actor` may make each of a batch's changes, each judged on the state the
+    /// ones before it leave (a role for a user the batch invites is judged on that user),
+    /// found by applying them to a copy. A change the copy refuses ends the judging: the
+    /// batch itself is then refused for it.
+    fn authorize_each(
+        &self,
+        actor: &UserId,
+        changes: &[Mutation],
+        now: Timestamp,
+    ) -> Result<(), AuthorityError> {
+        let revision = self.revision.next();
+        let mut state = self.clone();
+        for (index, change) in changes.iter().enumerate() {
+            state.authorize(actor, change, now)?;
+            if index + 1 < changes.len() {
+                match state.apply_owned(revision, change, now) {
+                    Ok(next) => state = next,
+                    Err(_) => return Ok(()),
+                }
+            }
+        }
+        Ok(())
     }
 }
 

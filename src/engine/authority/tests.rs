@@ -450,3 +450,68 @@ fn inactive_or_unknown_actor_is_refused() {
         Some("actor_must_be_a_tenant_user")
     );
 }
+
+#[test]
+fn each_change_of_a_batch_is_judged_on_the_state_the_ones_before_it_leave() {
+    let world = world();
+    let newcomer = crate::engine::NewUser {
+        user: u("newcomer"),
+        email: "newcomer@acme.example".into(),
+        display_name: "Newcomer".into(),
+        kind: UserKind::Local,
+    };
+    let invite = Mutation::InviteUser {
+        tenant: t(),
+        user: newcomer,
+    };
+    let give = |service: ServiceId| Mutation::GrantServiceAccess {
+        tenant: t(),
+        user: u("newcomer"),
+        service,
+    };
+    let batch = |changes: Vec<Mutation>| Mutation::Batch {
+        tenant: t(),
+        changes,
+    };
+    // An application administrator invites a tenant user and gives it its own service.
+    assert_eq!(
+        rule(
+            &world,
+            "appadmin",
+            &batch(vec![invite.clone(), give(crm())])
+        ),
+        None
+    );
+    // … but not a service it does not administer: the batch is refused for that change.
+    assert_eq!(
+        rule(
+            &world,
+            "appadmin",
+            &batch(vec![invite.clone(), give(iaas())])
+        ),
+        Some("application_administrator_own_services_only")
+    );
+    // A role for the invited user is judged on that user as the batch leaves it: a
+    // management administrator may make it a standard user, never a service administrator.
+    let role = |role| Mutation::SetTenantRole {
+        tenant: t(),
+        user: u("newcomer"),
+        role,
+    };
+    assert_eq!(
+        rule(
+            &world,
+            "mgmt",
+            &batch(vec![invite.clone(), role(TenantRole::StandardUser)])
+        ),
+        None
+    );
+    assert!(
+        rule(
+            &world,
+            "mgmt",
+            &batch(vec![invite, role(TenantRole::ServiceAdministrator)])
+        )
+        .is_some()
+    );
+}

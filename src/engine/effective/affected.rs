@@ -49,6 +49,12 @@ impl Affected {
                 self.collect_service(snapshot, service);
                 return;
             }
+            Mutation::Batch { changes, .. } => {
+                for change in changes {
+                    self.collect(snapshot, change);
+                }
+                return;
+            }
             // Names, e-mails and related objects decide no check.
             Mutation::UpdateUser { .. }
             | Mutation::UpdateGroup { .. }
@@ -184,6 +190,31 @@ impl Affected {
                         for group in groups {
                             objects.group_holdings.remove(group);
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds what another change reached (the items of a batch reach their union).
+    pub(crate) fn absorb(&mut self, other: Affected) {
+        for (key, users) in other.entries {
+            self.entries.entry(key).or_default().extend(users);
+        }
+        for (key, stale) in other.stale_groups {
+            match (self.stale_groups.entry(key), stale) {
+                (std::collections::btree_map::Entry::Vacant(slot), stale) => {
+                    slot.insert(stale);
+                }
+                (std::collections::btree_map::Entry::Occupied(mut slot), StaleGroups::All) => {
+                    slot.insert(StaleGroups::All);
+                }
+                (
+                    std::collections::btree_map::Entry::Occupied(mut slot),
+                    StaleGroups::These(more),
+                ) => {
+                    if let StaleGroups::These(groups) = slot.get_mut() {
+                        groups.extend(more);
                     }
                 }
             }

@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 
+mod batch;
 mod dependencies;
 mod derived;
 mod descriptions;

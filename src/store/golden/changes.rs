@@ -100,6 +100,7 @@ fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>
         notify: Vec::new(),
         invalidations: Vec::new(),
         synced: Vec::new(),
+        items: Vec::new(),
     }
 }
 
@@ -259,6 +260,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             service: None,
             notify: vec![user("ava"), user("olivia"), user("zoe")],
             synced: Vec::new(),
+            items: Vec::new(),
             invalidations: vec![
                 Invalidation {
                     tenant: acme(),
@@ -755,6 +757,58 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             description: "Sundays, every mailbox".into(),
         },
         in_crm(K::ObjectUpdated),
+    );
+    // A batch: an invitation with its role and service access, each change's context
+    // kept in `items`, their union around them.
+    h(
+        owner,
+        Mutation::Batch {
+            tenant: acme(),
+            changes: vec![
+                Mutation::InviteUser {
+                    tenant: acme(),
+                    user: new_user("nina", UserKind::Local),
+                },
+                Mutation::SetTenantRole {
+                    tenant: acme(),
+                    user: user("nina"),
+                    role: TenantRole::StandardUser,
+                },
+                Mutation::GrantServiceAccess {
+                    tenant: acme(),
+                    user: user("nina"),
+                    service: crm(),
+                },
+            ],
+        },
+        ChangeContext {
+            notify: vec![user("nina")],
+            items: vec![
+                ChangeContext {
+                    notify: vec![user("nina")],
+                    ..for_users(K::UserInvited, None, &["nina"])
+                },
+                in_acme(K::TenantRoleChanged),
+                for_users(K::ServiceAccessGranted, Some(crm()), &["nina"]),
+            ],
+            invalidations: vec![
+                Invalidation {
+                    tenant: acme(),
+                    service: None,
+                    users: vec![user("nina")],
+                    objects: Vec::new(),
+                    everyone: false,
+                },
+                Invalidation {
+                    tenant: acme(),
+                    service: Some(crm()),
+                    users: vec![user("nina")],
+                    objects: Vec::new(),
+                    everyone: false,
+                },
+            ],
+            ..in_acme(K::BatchApplied)
+        },
     );
     history.records
 }

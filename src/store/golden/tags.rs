@@ -97,6 +97,7 @@ const MUTATION: &[&str] = &[
     "ReportSignIn",              // 33
     "ResetMfa",                  // 34
     "SetGroupAdministers",       // 35
+    "Batch",                     // 36
 ];
 
 /// [`EventKind`]: a change record's context.
@@ -142,6 +143,7 @@ const EVENT_KIND: &[&str] = &[
     "SignInFailed",               // 38
     "MfaReset",                   // 39
     "GroupRoleChanged",           // 40
+    "BatchApplied",               // 41
 ];
 
 /// The pinned variants of `name`.

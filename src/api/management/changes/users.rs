@@ -87,7 +87,7 @@ pub(crate) fn invite_user(
     bounds::required_text("email", &request.email)?;
     bounds::required_text("display_name", &request.display_name)?;
     let user = chosen_id(ids, "id", &request.id, "user", UserId::parse)?;
-    let mutation = Mutation::InviteUser {
+    let invite = Mutation::InviteUser {
         tenant: tenant.clone(),
         user: NewUser {
             user: user.clone(),
@@ -96,6 +96,8 @@ pub(crate) fn invite_user(
             kind: records::user_kind(request.kind, "kind")?,
         },
     };
+    // With a role or service access: one batch, all or none.
+    let mutation = super::invitation_with_access(request, invite, &tenant, &user)?;
     Ok(UserChange {
         tenant,
         user,
