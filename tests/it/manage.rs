@@ -18,6 +18,7 @@ use crate::support::server::TestServer;
 mod bulk;
 mod dependencies;
 mod filters;
+mod group_role;
 
 const TOKEN: &str = "platform-token-for-tests";
 const TENANT: &str = "acme";
