@@ -62,6 +62,19 @@ impl Precondition {
     ) -> Self {
         Self(Box::new(make))
     }
+
+    /// Both checks, `first` first (either may be absent); the first that makes a change
+    /// anew decides it.
+    pub fn both(first: Option<Self>, second: Option<Self>) -> Option<Self> {
+        match (first, second) {
+            (Some(first), Some(second)) => Some(Self(Box::new(move |state| {
+                let remade = (first.0)(state)?;
+                let again = (second.0)(state)?;
+                Ok(remade.or(again))
+            }))),
+            (one, None) | (None, one) => one,
+        }
+    }
 }
 
 impl std::fmt::Debug for Precondition {

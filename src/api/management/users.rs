@@ -93,34 +93,24 @@ impl ManagementApi {
         self.user_reply(&change.tenant, &change.user, written.revision.get())
     }
 
-    /// Sets a user's status; with `from`, only when the status the user has now allows
-    /// it (read before the writer, like the etag check without an etag).
+    /// Sets a user's status; with `from`, only when the status the user has when the
+    /// writer applies the change allows it (no other change slips in between).
     pub(super) async fn set_user_status(
         &self,
         caller: &Caller,
         actor: &UserId,
         request: &pb::UserRefRequest,
         status: UserStatus,
-        from: Option<&StatusNow>,
+        from: Option<&'static StatusNow>,
     ) -> Result<Response<pb::UserResponse>, Status> {
         let change = changes::set_user_status(request, status)?;
-        if let Some(from) = from {
-            let user = &change.user;
-            let now = self
-                .app
-                .snapshot()
-                .user_record(&change.tenant, user)
-                .map_err(|err| status::not_found(&err))?
-                .status;
-            if !(from.holds)(now) {
-                return Err(status::state_refusal(
-                    from.reason,
-                    format!("user {user}"),
-                    format!("user `{user}` is not {}", from.state),
-                ));
-            }
-        }
-        self.change_user(caller, actor, change, &request.etag).await
+        let etag = etag_matches(&request.etag, user_etag(&change.tenant, &change.user))?;
+        let status_now = from.and_then(|from| status_now(&change.mutation, from));
+        let precondition = Precondition::both(etag, status_now);
+        let written = self
+            .write(caller, Some(actor), change.mutation, "", precondition)
+            .await?;
+        self.user_reply(&change.tenant, &change.user, written.revision.get())
     }
 
     pub(super) fn user_reply(
