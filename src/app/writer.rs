@@ -230,29 +230,8 @@ fn audited(
     at: Timestamp,
     outcome: Result<Revision, (&WriteError, Revision)>,
 ) -> Option<AuditRecord> {
-    if request.meta.method.is_empty() {
-        return None;
-    }
-    let (outcome, revision) = match outcome {
-        Ok(revision) => (AuditOutcome::Allowed, revision),
-        Err((err, judged_at)) => (refused(err), judged_at),
-    };
-    Some(AuditRecord {
-        id: 0,
-        at,
-        tenant: request
-            .mutation
-            .touched()
-            .tenant
-            .map(|tenant| tenant.to_string()),
-        actor: request.meta.actor.as_ref().map(ToString::to_string),
-        caller: request.meta.caller.clone(),
-        method: request.meta.method.clone(),
-        target: request.mutation.target(),
-        outcome,
-        request_id: request.meta.request_id.clone(),
-        revision: revision.get(),
-    })
+    let tenant = request.mutation.touched().tenant;
+    audit_record(&request.meta, tenant, &request.mutation, at, outcome)
 }
 
 /// The one audit record of a bulk call: allowed at the batch's revision when any item was
@@ -263,7 +242,20 @@ fn audited_bulk(
     at: Timestamp,
     outcome: Result<Revision, (&WriteError, Revision)>,
 ) -> Option<AuditRecord> {
-    if request.meta.method.is_empty() {
+    let tenant = Some(request.tenant.clone());
+    audit_record(&request.meta, tenant, mutation, at, outcome)
+}
+
+/// The audit record of a call described by `meta` that made (or tried) `mutation` in
+/// `tenant`. `None` for internal writes, which no call made.
+fn audit_record(
+    meta: &ChangeMeta,
+    tenant: Option<TenantId>,
+    mutation: &Mutation,
+    at: Timestamp,
+    outcome: Result<Revision, (&WriteError, Revision)>,
+) -> Option<AuditRecord> {
+    if meta.method.is_empty() {
         return None;
     }
     let (outcome, revision) = match outcome {
@@ -273,13 +265,13 @@ fn audited_bulk(
     Some(AuditRecord {
         id: 0,
         at,
-        tenant: Some(request.tenant.to_string()),
-        actor: request.meta.actor.as_ref().map(ToString::to_string),
-        caller: request.meta.caller.clone(),
-        method: request.meta.method.clone(),
+        tenant: tenant.map(|tenant| tenant.to_string()),
+        actor: meta.actor.as_ref().map(ToString::to_string),
+        caller: meta.caller.clone(),
+        method: meta.method.clone(),
         target: mutation.target(),
         outcome,
-        request_id: request.meta.request_id.clone(),
+        request_id: meta.request_id.clone(),
         revision: revision.get(),
     })
 }

@@ -1674,38 +1674,7 @@ async fn removing_a_permission_still_in_use_from_a_catalog_is_refused_naming_the
 
 #[tokio::test]
 async fn revoking_access_a_dependent_object_needs_is_refused_unless_both_go() {
-    let (_server, mut admin) = started().await;
-    admin.user("alice").await;
-    admin
-        .users
-        .grant_service_access(pb::ServiceAccessRequest {
-            actor: OWNER.into(),
-            tenant: TENANT.into(),
-            user: "alice".into(),
-            service: SERVICE.into(),
-        })
-        .await
-        .unwrap();
-    admin.object("org1", "org", "").await;
-    admin.object("site1", "site", "org1").await;
-    // A plan covers site1: it depends on it.
-    admin
-        .objects
-        .create_object(pb::CreateObjectRequest {
-            actor: OWNER.into(),
-            object: Some(pb::Object {
-                tenant: TENANT.into(),
-                service: SERVICE.into(),
-                id: "plan1".into(),
-                r#type: "plan".into(),
-                name: "Plan 1".into(),
-                related: strings(&["site1"]),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    let (_server, mut admin) = dependencies::plan_over_a_site().await;
     let on_site = admin
         .give(OWNER, user_subject("alice"), &["backup.run"], "site1")
         .await

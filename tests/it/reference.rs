@@ -225,19 +225,7 @@ impl Reference {
                     .map(|u| admin_of(&u.role))
                     .unwrap_or_default();
                 let new = admin_of(&role);
-                let subject = Subject::User(user.clone());
-                for service in new.difference(&old) {
-                    if let Some(s) = t.subscribed.get_mut(service) {
-                        s.admins.insert(subject.clone());
-                    }
-                }
-                for service in old.difference(&new) {
-                    if policies.get(service) == Some(&DemotionPolicy::RemoveFromAdministrators)
-                        && let Some(s) = t.subscribed.get_mut(service)
-                    {
-                        s.admins.remove(&subject);
-                    }
-                }
+                sync_administrators(t, &policies, &Subject::User(user.clone()), &old, &new);
                 if let Some(u) = t.users.get_mut(&user) {
                     u.services.extend(new);
                     u.role = role;
@@ -255,19 +243,7 @@ impl Reference {
                     .collect();
                 let t = self.tenant(&tenant);
                 let old = t.group_administers.remove(&group).unwrap_or_default();
-                let subject = Subject::Group(group.clone());
-                for service in new.difference(&old) {
-                    if let Some(s) = t.subscribed.get_mut(service) {
-                        s.admins.insert(subject.clone());
-                    }
-                }
-                for service in old.difference(&new) {
-                    if policies.get(service) == Some(&DemotionPolicy::RemoveFromAdministrators)
-                        && let Some(s) = t.subscribed.get_mut(service)
-                    {
-                        s.admins.remove(&subject);
-                    }
-                }
+                sync_administrators(t, &policies, &Subject::Group(group.clone()), &old, &new);
                 t.group_administers.insert(group, new);
             }
             Mutation::TransferOwnership { tenant, new_owner } => {
@@ -764,5 +740,29 @@ fn forget(t: &mut Tenant, subject: &Subject) {
             members.remove(subject);
         }
         s.grants.retain(|_, (who, _, _, _)| who != subject);
+    }
+}
+
+/// An application administrator (user or group) that administered `old` and now `new`:
+/// it joins the Administrators group of each service gained, and leaves those lost where
+/// the service's policy removes.
+fn sync_administrators(
+    t: &mut Tenant,
+    policies: &BTreeMap<ServiceId, DemotionPolicy>,
+    subject: &Subject,
+    old: &BTreeSet<ServiceId>,
+    new: &BTreeSet<ServiceId>,
+) {
+    for service in new.difference(old) {
+        if let Some(s) = t.subscribed.get_mut(service) {
+            s.admins.insert(subject.clone());
+        }
+    }
+    for service in old.difference(new) {
+        if policies.get(service) == Some(&DemotionPolicy::RemoveFromAdministrators)
+            && let Some(s) = t.subscribed.get_mut(service)
+        {
+            s.admins.remove(subject);
+        }
     }
 }

@@ -175,14 +175,7 @@ impl ManagementApi {
                     first: Some(first),
                 })
             }
-            Err(err) => {
-                // The writer recorded this refusal in the audit trail.
-                let mut status = status::write_error(&err);
-                status
-                    .metadata_mut()
-                    .insert(AUDITED, tonic::metadata::MetadataValue::from_static("1"));
-                Err(status)
-            }
+            Err(err) => Err(audited_refusal(&err)),
         }
     }
 
@@ -232,14 +225,7 @@ impl ManagementApi {
                     revision: outcome.revision.get(),
                 })
             }
-            Err(err) => {
-                // The writer recorded this refusal in the audit trail.
-                let mut status = status::write_error(&err);
-                status
-                    .metadata_mut()
-                    .insert(AUDITED, tonic::metadata::MetadataValue::from_static("1"));
-                Err(status)
-            }
+            Err(err) => Err(audited_refusal(&err)),
         }
     }
 
@@ -346,6 +332,16 @@ impl changes::IdSource for ManagementApi {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!("{prefix}-{:016x}", self.id_seed.hash_one(n))
     }
+}
+
+/// The status of a change the writer refused, marked as already in the audit trail (the
+/// writer recorded it), so that the pipeline does not record it again.
+fn audited_refusal(err: &WriteError) -> Status {
+    let mut status = status::write_error(err);
+    status
+        .metadata_mut()
+        .insert(AUDITED, tonic::metadata::MetadataValue::from_static("1"));
+    status
 }
 
 /// A committed change, or the first change of a retried request id.

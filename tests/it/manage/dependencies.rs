@@ -6,7 +6,7 @@ use super::*;
 
 /// `alice` with access to the service; `org1` ⊃ `c1` ⊃ `site1`, and `plan1` depending on
 /// `site1`.
-async fn plan_over_a_site() -> (crate::support::server::TestServer, Admin) {
+pub(super) async fn plan_over_a_site() -> (crate::support::server::TestServer, Admin) {
     let (server, mut admin) = started().await;
     admin.user("alice").await;
     admin
