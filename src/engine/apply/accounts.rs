@@ -37,6 +37,15 @@ pub(super) fn apply(
                 .get(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?
                 .status;
+            // Someone invited and never activated, or disabled, cannot sign in: a report
+            // of it is the front end's mistake, and counting it would lock (and an unlock
+            // later activate) an account nobody activated.
+            if matches!(status, UserStatus::Invited | UserStatus::Disabled) {
+                return Err(MutationError::UserNotActive {
+                    user: user.clone(),
+                    purpose: "sign in",
+                });
+            }
             let at = snapshot.revision;
             if *success {
                 if snapshot.sign_in_failures(tenant, user) > 0 {

@@ -396,6 +396,37 @@ fn invited_and_disabled_users_are_denied() {
 }
 
 #[test]
+fn rule_a_user_who_cannot_sign_in_gets_no_sign_in_reports() {
+    let mut world = World::new();
+    world.ok(Mutation::InviteUser {
+        tenant: t(),
+        user: new_user("carol", UserKind::Local),
+    });
+    let report = |who: &str| Mutation::ReportSignIn {
+        tenant: t(),
+        user: user(who),
+        success: false,
+        lock_after: 1,
+        lock_for_millis: 60_000,
+    };
+    // Invited, never activated: refused, so no lock (and no later unlock) activates her.
+    let err = world.refused(report("carol"));
+    assert!(matches!(err, MutationError::UserNotActive { .. }), "{err:?}");
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("bob"),
+        status: UserStatus::Disabled,
+    });
+    assert!(matches!(
+        world.refused(report("bob")),
+        MutationError::UserNotActive { .. }
+    ));
+    // An active user is locked by the report.
+    world.ok(report("alice"));
+    assert!(!world.check("alice", "backup.run", None));
+}
+
+#[test]
 fn exactly_one_owner_after_transfer() {
     let mut world = World::new();
     world.ok(Mutation::TransferOwnership {
