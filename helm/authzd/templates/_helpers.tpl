@@ -42,6 +42,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{/* The Secret holding the TLS files: the chart's own (tls.cert), or the one given; empty: none. */}}
+{{- define "authzd.tlsSecretName" -}}
+{{- if .Values.tls.cert -}}
+{{- printf "%s-tls" (include "authzd.fullname" .) -}}
+{{- else -}}
+{{- .Values.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The image of authzd (the Dockerfile at the repository's root builds it). */}}
+{{- define "authzd.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
 {{/*
 Refuses values authzd cannot run with, with a message that says what to set. authzd
 listens on 0.0.0.0 in the pod and exits at start without callers there, so the chart
@@ -60,18 +74,73 @@ needs callers or the explicit opt-out.
 {{- if and (not .Values.auth.callers) (not .Values.auth.existingSecret) (not .Values.auth.insecureAllowUnauthenticated) -}}
 {{- fail "authzd needs callers: set auth.callers (the callers file's content) or auth.existingSecret (a Secret with the key callers.toml); see docs/security.md in the authzd repository. To accept calls from anyone who reaches the port instead, set auth.insecureAllowUnauthenticated=true" -}}
 {{- end -}}
-{{- if and .Values.tls.clientCertificates (not .Values.tls.existingSecret) -}}
-{{- fail "tls.clientCertificates needs tls.existingSecret (with tls.crt, tls.key and ca.crt)" -}}
+{{- if and (or .Values.tls.cert .Values.tls.key .Values.tls.ca) .Values.tls.existingSecret -}}
+{{- fail "tls.cert/tls.key/tls.ca and tls.existingSecret are both set: give the TLS files one way" -}}
+{{- end -}}
+{{- if or (and .Values.tls.cert (not .Values.tls.key)) (and .Values.tls.key (not .Values.tls.cert)) (and .Values.tls.ca (not .Values.tls.cert)) -}}
+{{- fail "inline TLS needs both tls.cert (the PEM chain) and tls.key (its PEM key); tls.ca only with them" -}}
+{{- end -}}
+{{- if and .Values.tls.clientCertificates (not (include "authzd.tlsSecretName" .)) -}}
+{{- fail "tls.clientCertificates needs tls.existingSecret (with tls.crt, tls.key and ca.crt) or tls.cert, tls.key and tls.ca" -}}
+{{- end -}}
+{{- if and .Values.tls.clientCertificates .Values.tls.cert (not .Values.tls.ca) -}}
+{{- fail "tls.clientCertificates with inline TLS needs tls.ca (the PEM bundle of the CAs that sign client certificates)" -}}
+{{- end -}}
+{{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) (int .Values.port)) -}}
+{{- fail "metrics.port must differ from port (the gRPC port)" -}}
+{{- end -}}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) -}}
+{{- fail "metrics.serviceMonitor.enabled needs metrics.enabled (the metrics listener it scrapes)" -}}
 {{- end -}}
 {{- end -}}
 
 {{/* The probe handler: gRPC health in plaintext; with TLS, an open port. */}}
 {{- define "authzd.probe" -}}
-{{- if .Values.tls.existingSecret -}}
+{{- if include "authzd.tlsSecretName" . -}}
 tcpSocket:
   port: grpc
 {{- else -}}
 grpc:
   port: {{ .Values.port }}
 {{- end -}}
+{{- end -}}
+
+{{/* authzd.toml from the typed values (file keys as in docs/configuration.md). */}}
+{{- define "authzd.configBase" -}}
+{{- $tlsSecret := include "authzd.tlsSecretName" . -}}
+listen = "0.0.0.0:{{ .Values.port }}"
+data_dir = "/var/lib/authzd"
+log_format = {{ .Values.config.logFormat | quote }}
+log_level = {{ .Values.config.logLevel | quote }}
+shutdown_grace = {{ .Values.config.shutdownGrace | quote }}
+max_batch_items = {{ .Values.config.maxBatchItems | int64 }}
+consistency_wait = {{ .Values.config.consistencyWait | quote }}
+checkpoint_every = {{ .Values.config.checkpointEvery | int64 }}
+changelog_retention_age = {{ .Values.config.changelogRetentionAge | quote }}
+changelog_retention_count = {{ .Values.config.changelogRetentionCount | int64 }}
+watch_buffer = {{ .Values.config.watchBuffer | int64 }}
+watch_checkpoint_interval = {{ .Values.config.watchCheckpointInterval | quote }}
+audit_retention_age = {{ .Values.config.auditRetentionAge | quote }}
+lockout_threshold = {{ .Values.config.lockoutThreshold | int64 }}
+lockout_duration = {{ .Values.config.lockoutDuration | quote }}
+reload_interval = {{ .Values.config.reloadInterval | quote }}
+max_request_bytes = {{ .Values.config.maxRequestBytes | int64 }}
+max_concurrent_streams = {{ .Values.config.maxConcurrentStreams | int64 }}
+max_connections = {{ .Values.config.maxConnections | int64 }}
+keepalive_interval = {{ .Values.config.keepaliveInterval | quote }}
+max_connection_age = {{ .Values.config.maxConnectionAge | quote }}
+{{- if include "authzd.authSecretName" . }}
+callers_file = "{{ include "authzd.authDir" . }}/callers.toml"
+{{- end }}
+insecure_allow_unauthenticated = {{ .Values.auth.insecureAllowUnauthenticated }}
+{{- if $tlsSecret }}
+tls_cert_file = "{{ include "authzd.tlsDir" . }}/tls.crt"
+tls_key_file = "{{ include "authzd.tlsDir" . }}/tls.key"
+{{- if .Values.tls.clientCertificates }}
+tls_client_ca_file = "{{ include "authzd.tlsDir" . }}/ca.crt"
+{{- end }}
+{{- end }}
+{{- if .Values.metrics.enabled }}
+metrics_listen = "0.0.0.0:{{ .Values.metrics.port }}"
+{{- end }}
 {{- end -}}
