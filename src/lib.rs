@@ -18,6 +18,7 @@ pub mod client;
 pub mod config;
 pub mod dataset;
 pub mod engine;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod telemetry;
