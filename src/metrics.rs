@@ -52,8 +52,8 @@ static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// Latency buckets, in seconds: a check answers in microseconds, a commit in milliseconds.
 const SECONDS_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Group sizes: the writer commits up to 512 changes at once.
@@ -80,10 +80,7 @@ fn handle() -> Result<PrometheusHandle, MetricsError> {
     HANDLE
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Suffix("_seconds".to_owned()),
-                    SECONDS_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS_BUCKETS)
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(names::WRITE_GROUP_SIZE.to_owned()),

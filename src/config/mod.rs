@@ -858,7 +858,12 @@ impl Settings {
             ("listen", quote(&self.listen.to_string())),
             (
                 "metrics_listen",
-                quote(&self.metrics_listen.map(|a| a.to_string()).unwrap_or_default()),
+                quote(
+                    &self
+                        .metrics_listen
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                ),
             ),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
