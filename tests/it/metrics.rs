@@ -35,6 +35,11 @@ fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// A revision as a sample value (small in tests, so exact).
+fn as_f64(revision: u64) -> f64 {
+    f64::from(u32::try_from(revision).unwrap())
+}
+
 fn check(user: &str, object: &str) -> pb::CheckRequest {
     pb::CheckRequest {
         tenant: "acme".into(),
@@ -66,7 +71,7 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     let before = scrape(metrics_addr);
     assert_eq!(
         sample(&before, "authzd_revision"),
-        Some(revision as f64),
+        Some(as_f64(revision)),
         "{before}"
     );
 
@@ -119,7 +124,7 @@ async fn metrics_count_calls_decisions_and_the_revision() {
         r#"authzd_check_decisions_total{outcome="denied",reason="outside_scope"}"#,
         1.0,
     );
-    expect("authzd_revision", (revision + 1) as f64);
+    expect("authzd_revision", as_f64(revision + 1));
     expect("authzd_write_group_size_count", 1.0);
     expect("authzd_commit_duration_seconds_count", 1.0);
     assert!(
