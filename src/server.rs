@@ -59,6 +59,9 @@ pub enum ServeError {
     /// The signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The metrics listener could not be started.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
     /// A blocking task panicked or was cancelled.
     #[error("internal task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -293,6 +296,26 @@ impl BoundServer {
             },
             self.settings.data_dir.display()
         );
+        let metrics = match self.settings.metrics_listen {
+            None => {
+                tracing::info!("metrics off (metrics_listen is not set)");
+                None
+            }
+            Some(metrics_addr) => {
+                let listener = crate::metrics::MetricsListener::bind(
+                    metrics_addr,
+                    self.app.database_path().to_path_buf(),
+                )
+                .await?;
+                let bound = listener.local_addr().map_err(|source| ServeError::Bind {
+                    addr: metrics_addr,
+                    source,
+                })?;
+                crate::metrics::record_revision(self.app.revision().get());
+                tracing::info!("serving metrics on http://{bound}/metrics");
+                Some(tokio::spawn(listener.serve()))
+            }
+        };
         // The store is open and the listener bound: the service can answer. From now on
         // health follows the store: a failed commit turns the services that write or read
         // the store NOT_SERVING until it recovers, a lost database file until restart.
@@ -313,6 +336,9 @@ impl BoundServer {
             "shutdown requested; draining in-flight calls"
         );
         health_follower.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         if let Some(reloader) = tls_reloader {
             reloader.abort();
         }

@@ -11,9 +11,42 @@ use super::{
 use crate::{
     app::App,
     engine::{
-        CheckQuery, GrantNode, ObjectId, Permission, ServiceId, Snapshot, Subject, TenantId, UserId,
+        CheckQuery, Denial, Explanation, GrantNode, ObjectId, Permission, ServiceId, Snapshot,
+        Subject, TenantId, UserId,
     },
 };
+
+/// Counts one decision (docs/metrics.md). The reason of a denial is known only when the
+/// check was explained: the fast path answers with a bit and does not look for one.
+fn record_decision(allowed: bool, explanation: Option<&Explanation>) {
+    let (outcome, reason) = match explanation {
+        _ if allowed => ("allowed", "none"),
+        Some(Explanation::Denied(denial)) => ("denied", denial_reason(denial)),
+        Some(Explanation::Allowed(_)) | None => ("denied", "not_explained"),
+    };
+    metrics::counter!(
+        crate::metrics::names::CHECK_DECISIONS,
+        "outcome" => outcome,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// A denial's stable name: its `DenialReason` on the wire, in lower case.
+fn denial_reason(denial: &Denial) -> &'static str {
+    match denial {
+        Denial::UnknownTenant => "unknown_tenant",
+        Denial::UnknownService | Denial::ServiceNotSubscribed => "unknown_service",
+        Denial::UnknownUser => "unknown_user",
+        Denial::UnknownObject => "unknown_object",
+        Denial::UserNotActive(_) => "user_not_active",
+        Denial::NoServiceAccess => "no_service_access",
+        Denial::UnknownPermission => "unknown_permission",
+        Denial::NoGrant => "no_grant",
+        Denial::GrantExpired(_) => "grant_expired",
+        Denial::OutsideScope => "outside_scope",
+    }
+}
 
 /// Implements `authz.v1.CheckService`.
 #[derive(Debug, Clone)]
@@ -74,12 +107,15 @@ impl pb::check_service_server::CheckService for CheckApi {
         let now = self.app.now();
         let (allowed, explanation) = if request.explain {
             let explanation = snapshot.explain(&query, now);
+            record_decision(explanation.is_allowed(), Some(&explanation));
             (
                 explanation.is_allowed(),
                 Some(convert::explanation(&explanation, &request.service)),
             )
         } else {
-            (snapshot.check(&query, now), None)
+            let allowed = snapshot.check(&query, now);
+            record_decision(allowed, None);
+            (allowed, None)
         };
         Ok(Response::new(pb::CheckResponse {
             decision: convert::decision(allowed),
@@ -163,15 +199,20 @@ impl pb::check_service_server::CheckService for CheckApi {
                     }),
                     Ok(query) if request.explain => {
                         let explanation = snapshot.explain(&query, now);
+                        record_decision(explanation.is_allowed(), Some(&explanation));
                         pb::batch_check_result::Result::Decision(pb::ItemDecision {
                             decision: convert::decision(explanation.is_allowed()),
                             explanation: Some(convert::explanation(&explanation, &request.service)),
                         })
                     }
-                    Ok(query) => pb::batch_check_result::Result::Decision(pb::ItemDecision {
-                        decision: convert::decision(snapshot.check(&query, now)),
-                        explanation: None,
-                    }),
+                    Ok(query) => {
+                        let allowed = snapshot.check(&query, now);
+                        record_decision(allowed, None);
+                        pb::batch_check_result::Result::Decision(pb::ItemDecision {
+                            decision: convert::decision(allowed),
+                            explanation: None,
+                        })
+                    }
                 };
                 pb::BatchCheckResult {
                     result: Some(result),

@@ -17,6 +17,43 @@ use tracing::Instrument;
 #[derive(Debug, Clone)]
 pub(crate) struct RpcMethod(pub(crate) String);
 
+/// The methods this server serves, as `/package.Service/Method`: the label values of the
+/// RPC metrics, so a client cannot add series by calling made-up paths (they count as
+/// `unknown`).
+fn method_label(path: &str) -> &'static str {
+    static KNOWN: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let mut known: std::collections::HashSet<String> = super::descriptors()
+            .services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| format!("/{}/{}", service.full_name(), method.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        known.extend(
+            [
+                "/grpc.health.v1.Health/Check",
+                "/grpc.health.v1.Health/Watch",
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            ]
+            .map(str::to_owned),
+        );
+        known
+    });
+    known.get(path).map_or("unknown", String::as_str)
+}
+
+/// Counts a finished call and its latency (docs/metrics.md).
+fn record_metrics(method: &'static str, code: &'static str, seconds: f64) {
+    use crate::metrics::names;
+    metrics::counter!(names::RPC_REQUESTS, "method" => method, "code" => code).increment(1);
+    metrics::histogram!(names::RPC_DURATION, "method" => method).record(seconds);
+}
+
 /// Wraps a service in [`RpcTrace`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RpcTraceLayer;
@@ -91,13 +128,15 @@ where
         request.extensions_mut().insert(RpcMethod(
             method.strip_prefix('/').unwrap_or(&method).to_owned(),
         ));
+        let label = method_label(&method);
         let span = tracing::info_span!("rpc", method = %method);
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(
             async move {
                 let result = call.await;
-                let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let elapsed = started.elapsed();
+                let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
                 match &result {
                     Ok(response) => {
                         let code = response
@@ -107,8 +146,12 @@ where
                             .and_then(|v| v.parse::<i32>().ok())
                             .map_or(tonic::Code::Ok, tonic::Code::from);
                         log_outcome(code, latency_us);
+                        record_metrics(label, super::code_name(code), elapsed.as_secs_f64());
                     }
-                    Err(err) => tracing::warn!(error = %err, latency_us, "rpc transport error"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, latency_us, "rpc transport error");
+                        record_metrics(label, "TRANSPORT_ERROR", elapsed.as_secs_f64());
+                    }
                 }
                 result
             }
@@ -119,7 +162,21 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::is_server_failure;
+    use super::{is_server_failure, method_label};
+
+    #[test]
+    fn only_served_methods_are_metric_labels() {
+        assert_eq!(
+            method_label("/authz.v1.CheckService/Check"),
+            "/authz.v1.CheckService/Check"
+        );
+        assert_eq!(
+            method_label("/grpc.health.v1.Health/Check"),
+            "/grpc.health.v1.Health/Check"
+        );
+        assert_eq!(method_label("/authz.v1.CheckService/Nope"), "unknown");
+        assert_eq!(method_label("/x"), "unknown");
+    }
     use tonic::Code;
 
     #[test]

@@ -192,6 +192,21 @@ pub(super) struct WriteRequest {
     pub(super) reply: oneshot::Sender<Result<Committed, WriteError>>,
 }
 
+/// Records a successful group commit in the metrics (docs/metrics.md): its changes, its
+/// audit records and how long the store took. An audit-only group is no write group.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "histograms take f64; group sizes are at most MAX_GROUP"
+)]
+fn record_commit(changes: usize, audit_records: usize, took: std::time::Duration) {
+    use crate::metrics::names;
+    if changes > 0 {
+        metrics::histogram!(names::WRITE_GROUP_SIZE).record(changes as f64);
+        metrics::histogram!(names::COMMIT_DURATION).record(took.as_secs_f64());
+    }
+    metrics::counter!(names::AUDIT_RECORDS_WRITTEN).increment(audit_records as u64);
+}
+
 /// Most changes committed in one transaction.
 const MAX_GROUP: usize = 512;
 
@@ -617,6 +632,7 @@ impl Writer {
                 }
             }
         }
+        let commit_started = std::time::Instant::now();
         let stored = self
             .store
             .append_with_audit(&records, &mut audit)
@@ -661,6 +677,7 @@ impl Writer {
             }
             return;
         }
+        record_commit(records.len(), audit.len(), commit_started.elapsed());
         if let Some(last) = audit.last() {
             self.durable.last_audit_id = last.id;
         }
@@ -677,6 +694,7 @@ impl Writer {
         // long as copying them did.
         let replaced = self.current.swap(Arc::new(working));
         self.published.send_replace(revision);
+        crate::metrics::record_revision(revision.get());
         self.checkpoints.committed(revision.get());
         for (reply, revision) in accepted {
             // A caller that gave up still had its change committed; nothing to undo.

@@ -61,6 +61,14 @@ pub const SETTINGS: &[SettingSpec] = &[
         help: "address to serve gRPC on, IP:PORT (port 0 picks a free port)",
     },
     SettingSpec {
+        key: "metrics_listen",
+        env: "AUTHZD_METRICS_LISTEN",
+        flag: "metrics-listen",
+        default: "",
+        help: "address to serve Prometheus metrics on over plain HTTP (`GET /metrics`), \
+               IP:PORT (port 0 picks a free port); empty: no metrics",
+    },
+    SettingSpec {
         key: "data_dir",
         env: "AUTHZD_DATA_DIR",
         flag: "data-dir",
@@ -302,6 +310,8 @@ impl fmt::Display for LogFormat {
 pub struct Settings {
     /// Address to serve gRPC on.
     pub listen: SocketAddr,
+    /// Address to serve metrics on; `None`: no metrics.
+    pub metrics_listen: Option<SocketAddr>,
     /// Directory holding the database file.
     pub data_dir: PathBuf,
     /// Log line format.
@@ -537,6 +547,19 @@ impl Layers {
             )
         })?;
 
+        let metrics = take("metrics_listen");
+        let metrics_listen = if metrics.0.trim().is_empty() {
+            None
+        } else {
+            Some(metrics.0.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "metrics_listen",
+                    metrics.clone(),
+                    "expected IP:PORT, e.g. 127.0.0.1:9090, or empty for no metrics".into(),
+                )
+            })?)
+        };
+
         let data_dir = take("data_dir");
         let data_dir_path = if data_dir.1 == Source::Default {
             default_data_dir()
@@ -736,6 +759,7 @@ impl Layers {
             keepalive_interval,
             max_connection_age,
             listen: listen_addr,
+            metrics_listen,
             data_dir: data_dir_path,
             log_format: log_format_value,
             log_level: log_level.0,
@@ -830,8 +854,17 @@ impl Settings {
         let path =
             |p: Option<&PathBuf>| quote(&p.map(|p| p.display().to_string()).unwrap_or_default());
         let tls = self.tls.as_ref();
-        let values: [(&str, String); 26] = [
+        let values: [(&str, String); 27] = [
             ("listen", quote(&self.listen.to_string())),
+            (
+                "metrics_listen",
+                quote(
+                    &self
+                        .metrics_listen
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                ),
+            ),
             ("data_dir", quote(&self.data_dir.display().to_string())),
             ("log_format", quote(&self.log_format.to_string())),
             ("log_level", quote(&self.log_level)),

@@ -18,6 +18,7 @@ fn defaults_apply_when_nothing_is_set() {
     assert_eq!(settings.log_format, LogFormat::Text);
     assert_eq!(settings.shutdown_grace, Duration::from_secs(10));
     assert_eq!(settings.max_batch_items, 1000);
+    assert_eq!(settings.metrics_listen, None);
     assert!(settings.data_dir.ends_with("authzd") || settings.data_dir.ends_with("authzd-data"));
 }
 
@@ -73,6 +74,7 @@ fn rust_log_fills_log_level_only_when_authzd_log_level_is_unset() {
 fn bad_values_name_the_setting_and_the_rule() {
     let cases = [
         ("listen", "nowhere", "expected IP:PORT"),
+        ("metrics_listen", "9090", "expected IP:PORT"),
         ("log_format", "xml", "`text` or `json`"),
         ("shutdown_grace", "forever", "duration"),
         ("shutdown_grace", "2h", "at most 1h"),
@@ -165,4 +167,21 @@ fn effective_config_renders_as_toml_that_reads_back() {
 fn client_variables_are_not_server_settings() {
     let raw = read_env([("AUTHZD_SERVER".to_owned(), "http://x".to_owned())]).unwrap();
     assert!(raw.is_empty());
+}
+
+#[test]
+fn metrics_listen_comes_from_the_environment_like_the_others() {
+    let layers = Layers {
+        env: env(&[("AUTHZD_METRICS_LISTEN", "127.0.0.1:9090")]),
+        ..Layers::default()
+    };
+    let settings = layers.resolve().unwrap();
+    assert_eq!(
+        settings.metrics_listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
+    assert_eq!(
+        settings.sources["metrics_listen"],
+        Source::Env("AUTHZD_METRICS_LISTEN".into())
+    );
 }

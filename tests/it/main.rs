@@ -17,6 +17,7 @@ mod etag_props;
 mod faults;
 mod hostile;
 mod manage;
+mod metrics;
 mod reference;
 mod security;
 mod store;
