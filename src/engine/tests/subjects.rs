@@ -411,7 +411,10 @@ fn rule_a_user_who_cannot_sign_in_gets_no_sign_in_reports() {
     };
     // Invited, never activated: refused, so no lock (and no later unlock) activates her.
     let err = world.refused(report("carol"));
-    assert!(matches!(err, MutationError::UserNotActive { .. }), "{err:?}");
+    assert!(
+        matches!(err, MutationError::UserNotActive { .. }),
+        "{err:?}"
+    );
     world.ok(Mutation::SetUserStatus {
         tenant: t(),
         user: user("bob"),
