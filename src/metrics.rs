@@ -35,6 +35,25 @@ pub mod names {
     pub const STORE_FILE_SIZE: &str = "authzd_store_file_size_bytes";
     /// Gauge: the process's resident memory in bytes, read at each scrape.
     pub const RESIDENT_MEMORY: &str = "authzd_process_resident_memory_bytes";
+    /// Counter: CPU seconds the process has used (user and system), read at each scrape.
+    pub const CPU_SECONDS: &str = "authzd_process_cpu_seconds_total";
+    /// Histogram: seconds one checkpoint took to write (pruning not included).
+    pub const CHECKPOINT_DURATION: &str = "authzd_checkpoint_duration_seconds";
+    /// Gauge: Unix time of the last checkpoint written; its age is `time() - this`.
+    pub const CHECKPOINT_LAST: &str = "authzd_checkpoint_last_timestamp_seconds";
+    /// Gauge: the revision of the last checkpoint written.
+    pub const CHECKPOINT_REVISION: &str = "authzd_checkpoint_revision";
+    /// Gauge: the oldest revision the change log still holds (0: empty).
+    pub const CHANGELOG_OLDEST: &str = "authzd_changelog_oldest_revision";
+    /// Gauge: changes the change log holds.
+    pub const CHANGELOG_CHANGES: &str = "authzd_changelog_changes";
+    /// Counter: audit records deleted past their retention.
+    pub const AUDIT_RECORDS_PRUNED: &str = "authzd_audit_records_pruned_total";
+    /// Gauge: open Watch streams.
+    pub const WATCH_SUBSCRIBERS: &str = "authzd_watch_subscribers";
+    /// Gauge: how many revisions the furthest-behind Watch stream still has to replay
+    /// (0 when every stream is live), at the last commit published.
+    pub const WATCH_MAX_LAG: &str = "authzd_watch_max_replay_lag_revisions";
 }
 
 /// Sets [`names::REVISION`]: by the writer after each commit, and at start.
@@ -135,6 +154,39 @@ fn describe() {
         names::RESIDENT_MEMORY,
         Unit::Bytes,
         "Resident memory of the process, read at each scrape."
+    );
+    describe_counter!(
+        names::CPU_SECONDS,
+        Unit::Seconds,
+        "CPU time the process has used, user and system, read at each scrape."
+    );
+    describe_histogram!(
+        names::CHECKPOINT_DURATION,
+        Unit::Seconds,
+        "Time one checkpoint took to write."
+    );
+    describe_gauge!(
+        names::CHECKPOINT_LAST,
+        Unit::Seconds,
+        "Unix time of the last checkpoint written (its age: time() minus this)."
+    );
+    describe_gauge!(
+        names::CHECKPOINT_REVISION,
+        "Revision of the last checkpoint written."
+    );
+    describe_gauge!(
+        names::CHANGELOG_OLDEST,
+        "Oldest revision the change log holds (Watch resumes from here at the earliest)."
+    );
+    describe_gauge!(names::CHANGELOG_CHANGES, "Changes the change log holds.");
+    describe_counter!(
+        names::AUDIT_RECORDS_PRUNED,
+        "Audit records deleted past their retention."
+    );
+    describe_gauge!(names::WATCH_SUBSCRIBERS, "Open Watch streams.");
+    describe_gauge!(
+        names::WATCH_MAX_LAG,
+        "Revisions the furthest-behind Watch stream still replays (0: all live)."
     );
 }
 
@@ -241,6 +293,23 @@ fn sample_process(database: &std::path::Path) {
     if let Some(bytes) = resident_bytes() {
         ::metrics::gauge!(names::RESIDENT_MEMORY).set(bytes as f64);
     }
+    if let Some(seconds) = cpu_seconds() {
+        // The facade's counters hold whole numbers: whole seconds, rounded down.
+        ::metrics::counter!(names::CPU_SECONDS).absolute(seconds);
+    }
+}
+
+/// CPU seconds used by the process, from `/proc/self/stat` (user and system time, fields
+/// 14 and 15, in clock ticks of `USER_HZ`, which Linux fixes at 100 for this interface).
+fn cpu_seconds() -> Option<u64> {
+    const USER_HZ: u64 = 100;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it follow its `)`.
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user.saturating_add(system) / USER_HZ)
 }
 
 /// Resident memory from `/proc/self/status` (`VmRSS`, in kB, so no page size is assumed);
@@ -254,6 +323,13 @@ fn resident_bytes() -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cpu_time_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(super::cpu_seconds().is_some());
+        }
+    }
+
     #[test]
     fn resident_memory_is_read_on_linux() {
         if cfg!(target_os = "linux") {

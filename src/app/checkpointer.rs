@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use super::Clock;
 use crate::{
     engine::Snapshot,
+    metrics::names,
     store::{RedbStore, Retention},
 };
 
@@ -99,6 +100,7 @@ pub(super) fn checkpoint(
         tracing::error!(%err, revision = %snapshot.revision(), "checkpoint failed");
         return;
     }
+    let took = started.elapsed();
     match store.prune_changes(retention, now) {
         Ok(pruned) => tracing::info!(
             revision = %snapshot.revision(),
@@ -108,9 +110,50 @@ pub(super) fn checkpoint(
         ),
         Err(err) => tracing::error!(%err, "pruning the change log failed"),
     }
+    if let Ok(oldest) = store.oldest_change() {
+        record_change_log(oldest, snapshot.revision());
+    }
+    // Last: a scrape that sees this checkpoint sees the change log it pruned.
+    record_checkpoint(snapshot.revision(), took, now);
     match store.prune_audit(now.plus_millis(retention.audit_max_age_millis.saturating_neg())) {
         Ok(0) => {}
-        Ok(pruned) => tracing::info!(pruned, "audit records past retention deleted"),
+        Ok(pruned) => {
+            ::metrics::counter!(names::AUDIT_RECORDS_PRUNED).increment(pruned);
+            tracing::info!(pruned, "audit records past retention deleted");
+        }
         Err(err) => tracing::error!(%err, "pruning the audit trail failed"),
     }
+}
+
+/// The checkpoint metrics: how long it took, when, at which revision.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "gauges are f64; revisions and Unix seconds below 2^53 are exact"
+)]
+fn record_checkpoint(
+    revision: crate::engine::Revision,
+    took: std::time::Duration,
+    now: crate::engine::Timestamp,
+) {
+    ::metrics::histogram!(names::CHECKPOINT_DURATION).record(took.as_secs_f64());
+    ::metrics::gauge!(names::CHECKPOINT_LAST).set(now.unix_millis() as f64 / 1000.0);
+    ::metrics::gauge!(names::CHECKPOINT_REVISION).set(revision.get() as f64);
+}
+
+/// The change log's extent after pruning: its oldest revision and how many it holds (the
+/// log is gap-free up to the newest).
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "gauges are f64; revisions below 2^53 are exact"
+)]
+fn record_change_log(oldest: Option<crate::engine::Revision>, newest: crate::engine::Revision) {
+    let (oldest, held) = match oldest {
+        Some(oldest) => (
+            oldest.get(),
+            newest.get().saturating_sub(oldest.get()).saturating_add(1),
+        ),
+        None => (0, 0),
+    };
+    ::metrics::gauge!(names::CHANGELOG_OLDEST).set(oldest as f64);
+    ::metrics::gauge!(names::CHANGELOG_CHANGES).set(held as f64);
 }

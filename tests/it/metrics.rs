@@ -7,6 +7,7 @@ use std::{
 
 use authzd::api::pb::{
     self, check_service_client::CheckServiceClient, platform_service_client::PlatformServiceClient,
+    watch_service_client::WatchServiceClient,
 };
 use tonic::transport::Channel;
 
@@ -59,7 +60,11 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     let revision = setup.apply(world()).await.get();
     setup.stop().await;
 
-    let server = ServerProcess::start(dir.path(), &["--metrics-listen", "127.0.0.1:0"]);
+    // A checkpoint after every change, so that the write below makes one.
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--metrics-listen", "127.0.0.1:0", "--checkpoint-every", "1"],
+    );
     let line = server.wait_for_log("serving metrics on http://");
     let metrics_addr: SocketAddr = line
         .split("http://")
@@ -85,6 +90,11 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     assert_eq!(allowed.into_inner().decision(), pb::Decision::Allowed);
     let denied = checks.check(check("alice", "site9")).await.unwrap();
     assert_eq!(denied.into_inner().decision(), pb::Decision::Denied);
+    // An open Watch stream is counted (it replays nothing: no start revision).
+    let _stream = WatchServiceClient::new(channel.clone())
+        .watch(pb::WatchRequest::default())
+        .await
+        .unwrap();
     let written = PlatformServiceClient::new(channel)
         .create_tenant(pb::CreateTenantRequest {
             id: "beta".into(),
@@ -136,6 +146,37 @@ async fn metrics_count_calls_decisions_and_the_revision() {
         "{text}"
     );
     assert!(text.contains("# HELP authzd_rpc_requests_total"), "{text}");
+    assert!(
+        sample(&text, "authzd_process_cpu_seconds_total").is_some(),
+        "{text}"
+    );
+    expect("authzd_watch_subscribers", 1.0);
+    // The checkpointer writes in the background: its metrics come when it has. Nothing
+    // to await from outside but the metrics themselves, so they are read until then.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        let text = scrape(metrics_addr);
+        if sample(&text, "authzd_checkpoint_revision") == Some(as_f64(revision + 1))
+            || std::time::Instant::now() > deadline
+        {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        sample(&text, "authzd_checkpoint_revision"),
+        Some(as_f64(revision + 1)),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "authzd_checkpoint_duration_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "authzd_changelog_changes").is_some_and(|held| held >= 1.0),
+        "{text}"
+    );
 }
 
 #[test]

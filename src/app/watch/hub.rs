@@ -220,6 +220,8 @@ impl WatchHub {
             }
         }
         self.dispatched.store(newest.get(), Ordering::Release);
+        drop(live);
+        self.record_replay_lag(newest);
     }
 
     /// Makes `feed` live if it has read every commit handed out so far.
@@ -290,6 +292,7 @@ impl WatchHub {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut subscribers) = self.subscribers.lock() {
             subscribers.insert(id, state);
+            record_subscribers(subscribers.len());
         }
         id
     }
@@ -300,7 +303,31 @@ impl WatchHub {
         }
         if let Ok(mut subscribers) = self.subscribers.lock() {
             subscribers.remove(&id);
+            record_subscribers(subscribers.len());
         }
+    }
+
+    /// How far the furthest-behind stream still replaying is from `newest` (0 when every
+    /// stream is live), for the metrics. Reads each stream's progress, never waits on one.
+    fn record_replay_lag(&self, newest: Revision) {
+        let Ok(subscribers) = self.subscribers.lock() else {
+            return;
+        };
+        let lag = subscribers
+            .values()
+            .filter(|state| state.live_after.get().is_none())
+            .map(|state| {
+                newest
+                    .get()
+                    .saturating_sub(state.replayed.load(Ordering::Acquire))
+            })
+            .max()
+            .unwrap_or(0);
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a gauge is f64; revision counts below 2^53 are exact"
+        )]
+        ::metrics::gauge!(crate::metrics::names::WATCH_MAX_LAG).set(lag as f64);
     }
 }
 
@@ -336,4 +363,13 @@ pub(crate) fn spawn_dispatcher(
             }
         })?;
     Ok((Dispatch(commits), thread))
+}
+
+/// The number of open streams, for the metrics.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a gauge is f64; stream counts are far below 2^53"
+)]
+fn record_subscribers(open: usize) {
+    ::metrics::gauge!(crate::metrics::names::WATCH_SUBSCRIBERS).set(open as f64);
 }
