@@ -94,6 +94,12 @@ pub enum MetricsError {
     },
 }
 
+/// Whether this process serves metrics (the recorder is installed): work done only to
+/// label a metric is skipped otherwise.
+pub fn served() -> bool {
+    HANDLE.get().is_some_and(Result::is_ok)
+}
+
 /// Installs the Prometheus recorder (once per process) and returns its handle.
 fn handle() -> Result<PrometheusHandle, MetricsError> {
     HANDLE

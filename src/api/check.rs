@@ -16,13 +16,24 @@ use crate::{
     },
 };
 
-/// Counts one decision (docs/metrics.md). The reason of a denial is known only when the
-/// check was explained: the fast path answers with a bit and does not look for one.
-fn record_decision(allowed: bool, explanation: Option<&Explanation>) {
+/// Counts one decision (docs/metrics.md). An explained check knows its denial's reason;
+/// for a fast one, a denial is classed by a few lookups (only while metrics are served),
+/// the grants themselves never walked: `not_granted` covers no grant, an expired one and
+/// one outside its scope.
+fn record_decision(
+    allowed: bool,
+    explanation: Option<&Explanation>,
+    unexplained: impl FnOnce() -> Option<Denial>,
+) {
     let (outcome, reason) = match explanation {
         _ if allowed => ("allowed", "none"),
         Some(Explanation::Denied(denial)) => ("denied", denial_reason(denial)),
-        Some(Explanation::Allowed(_)) | None => ("denied", "not_explained"),
+        Some(Explanation::Allowed(_)) => ("denied", "not_granted"),
+        None if !crate::metrics::served() => return,
+        None => (
+            "denied",
+            unexplained().as_ref().map_or("not_granted", denial_reason),
+        ),
     };
     metrics::counter!(
         crate::metrics::names::CHECK_DECISIONS,
@@ -107,14 +118,16 @@ impl pb::check_service_server::CheckService for CheckApi {
         let now = self.app.now();
         let (allowed, explanation) = if request.explain {
             let explanation = snapshot.explain(&query, now);
-            record_decision(explanation.is_allowed(), Some(&explanation));
+            record_decision(explanation.is_allowed(), Some(&explanation), || None);
             (
                 explanation.is_allowed(),
                 Some(convert::explanation(&explanation, &request.service)),
             )
         } else {
             let allowed = snapshot.check(&query, now);
-            record_decision(allowed, None);
+            record_decision(allowed, None, || {
+                snapshot.denial_without_grants(&query, now)
+            });
             (allowed, None)
         };
         Ok(Response::new(pb::CheckResponse {
@@ -199,7 +212,7 @@ impl pb::check_service_server::CheckService for CheckApi {
                     }),
                     Ok(query) if request.explain => {
                         let explanation = snapshot.explain(&query, now);
-                        record_decision(explanation.is_allowed(), Some(&explanation));
+                        record_decision(explanation.is_allowed(), Some(&explanation), || None);
                         pb::batch_check_result::Result::Decision(pb::ItemDecision {
                             decision: convert::decision(explanation.is_allowed()),
                             explanation: Some(convert::explanation(&explanation, &request.service)),
@@ -207,7 +220,9 @@ impl pb::check_service_server::CheckService for CheckApi {
                     }
                     Ok(query) => {
                         let allowed = snapshot.check(&query, now);
-                        record_decision(allowed, None);
+                        record_decision(allowed, None, || {
+                            snapshot.denial_without_grants(&query, now)
+                        });
                         pb::batch_check_result::Result::Decision(pb::ItemDecision {
                             decision: convert::decision(allowed),
                             explanation: None,

@@ -83,6 +83,24 @@ impl Snapshot {
         })
     }
 
+    /// Why `query` is denied, as far as a few lookups tell without walking any grant:
+    /// what does not exist, a user who is not active or does not reach the service, or
+    /// else `None` (no grant allows it: none at all, expired, or outside its scope, which
+    /// only [`Snapshot::explain`] tells apart). For counting the denials of unexplained
+    /// checks; call it only on a denial.
+    pub fn denial_without_grants(&self, query: &CheckQuery, now: Timestamp) -> Option<Denial> {
+        let context = match self.context(query, now) {
+            Ok(context) => context,
+            Err(denial) => return Some(denial),
+        };
+        context
+            .service_def
+            .catalog
+            .bit(&query.permission)
+            .is_none()
+            .then_some(Denial::UnknownPermission)
+    }
+
     /// The decision with every grant that allows it, or the reason it is denied.
     pub fn explain(&self, query: &CheckQuery, now: Timestamp) -> Explanation {
         let context = match self.context(query, now) {

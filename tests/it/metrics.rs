@@ -90,6 +90,16 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     assert_eq!(allowed.into_inner().decision(), pb::Decision::Allowed);
     let denied = checks.check(check("alice", "site9")).await.unwrap();
     assert_eq!(denied.into_inner().decision(), pb::Decision::Denied);
+    // Unexplained denials are classed after the fact: a user that does not exist, and
+    // one without a grant that allows it.
+    for (user, object) in [("nobody", "site3"), ("alice", "site9")] {
+        let fast = pb::CheckRequest {
+            explain: false,
+            ..check(user, object)
+        };
+        let denied = checks.check(fast).await.unwrap();
+        assert_eq!(denied.into_inner().decision(), pb::Decision::Denied);
+    }
     // An open Watch stream is counted (it replays nothing: no start revision).
     let _stream = WatchServiceClient::new(channel.clone())
         .watch(pb::WatchRequest::default())
@@ -116,7 +126,7 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     };
     expect(
         r#"authzd_rpc_requests_total{method="/authz.v1.CheckService/Check",code="OK"}"#,
-        2.0,
+        4.0,
     );
     expect(
         r#"authzd_rpc_requests_total{method="/authz.v1.PlatformService/CreateTenant",code="OK"}"#,
@@ -124,10 +134,18 @@ async fn metrics_count_calls_decisions_and_the_revision() {
     );
     expect(
         r#"authzd_rpc_duration_seconds_count{method="/authz.v1.CheckService/Check"}"#,
-        2.0,
+        4.0,
     );
     expect(
         r#"authzd_check_decisions_total{outcome="allowed",reason="none"}"#,
+        1.0,
+    );
+    expect(
+        r#"authzd_check_decisions_total{outcome="denied",reason="unknown_user"}"#,
+        1.0,
+    );
+    expect(
+        r#"authzd_check_decisions_total{outcome="denied",reason="not_granted"}"#,
         1.0,
     );
     expect(

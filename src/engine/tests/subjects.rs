@@ -712,3 +712,39 @@ fn rule_a_user_reaches_the_services_given_and_administrators_every_subscribed_on
     assert!(!reaches("nobody", &[crm()]));
     assert!(!reaches("alice", &[]));
 }
+
+#[test]
+fn a_denial_is_classed_without_walking_grants() {
+    let query = |who: &str, permission: &str| CheckQuery {
+        tenant: t(),
+        service: crm(),
+        user: user(who),
+        permission: perm(permission),
+        object: Some(obj("site1")),
+    };
+    let mut world = World::new();
+    assert_eq!(
+        world
+            .snapshot
+            .denial_without_grants(&query("nobody", "backup.run"), NOW),
+        Some(Denial::UnknownUser)
+    );
+    // Alice reaches the service but holds nothing: no lookup says why, a walk would.
+    assert_eq!(
+        world
+            .snapshot
+            .denial_without_grants(&query("alice", "backup.run"), NOW),
+        None
+    );
+    world.ok(Mutation::SetUserStatus {
+        tenant: t(),
+        user: user("alice"),
+        status: UserStatus::Disabled,
+    });
+    assert_eq!(
+        world
+            .snapshot
+            .denial_without_grants(&query("alice", "backup.run"), NOW),
+        Some(Denial::UserNotActive(UserStatus::Disabled))
+    );
+}
