@@ -161,6 +161,16 @@ pub(super) struct BulkRequest {
     pub(super) reply: oneshot::Sender<Result<BulkOutcome, WriteError>>,
 }
 
+impl BulkRequest {
+    /// Every item the call asked for, as one batch: what its audit record names.
+    fn asked(&self) -> Mutation {
+        Mutation::Batch {
+            tenant: self.tenant.clone(),
+            changes: self.items.iter().map(|i| i.mutation.clone()).collect(),
+        }
+    }
+}
+
 /// What the writer is asked to do.
 #[derive(Debug)]
 pub(super) enum Work {
@@ -477,10 +487,7 @@ impl Writer {
                 }
                 Work::Bulk(bulk) => {
                     let err = WriteError::store_refusal(state, cause.clone());
-                    let asked = Mutation::Batch {
-                        tenant: bulk.tenant.clone(),
-                        changes: bulk.items.iter().map(|i| i.mutation.clone()).collect(),
-                    };
+                    let asked = bulk.asked();
                     // Kept for when the store recovers, as a single change's record is.
                     if state == StoreState::Failing
                         && let Some(record) =
@@ -528,11 +535,7 @@ impl Writer {
                 Work::Change(request) => request,
                 Work::Bulk(mut bulk) => {
                     let now = self.clock.now();
-                    // What the call asked for, as the audit record names it.
-                    let batch = Mutation::Batch {
-                        tenant: bulk.tenant.clone(),
-                        changes: bulk.items.iter().map(|i| i.mutation.clone()).collect(),
-                    };
+                    let batch = bulk.asked();
                     let items = std::mem::take(&mut bulk.items);
                     let (outcome, record) = decide_bulk(
                         &mut working,

@@ -125,6 +125,19 @@ impl Admin {
             .unwrap()
     }
 
+    /// Gives `user` access to `service`, as the owner.
+    async fn give_service(&mut self, user: &str, service: &str) {
+        self.users
+            .grant_service_access(pb::ServiceAccessRequest {
+                actor: OWNER.into(),
+                tenant: TENANT.into(),
+                user: user.into(),
+                service: service.into(),
+            })
+            .await
+            .unwrap();
+    }
+
     async fn set_role(
         &mut self,
         actor: &str,
@@ -339,16 +352,7 @@ async fn scenario_set_up_a_tenant_check_change_and_check_again() {
     admin.user("alice").await;
     admin.user("bob").await;
     for user in ["alice", "bob"] {
-        admin
-            .users
-            .grant_service_access(pb::ServiceAccessRequest {
-                actor: OWNER.into(),
-                tenant: TENANT.into(),
-                user: user.into(),
-                service: SERVICE.into(),
-            })
-            .await
-            .unwrap();
+        admin.give_service(user, SERVICE).await;
     }
     let group = admin
         .groups
@@ -1527,16 +1531,7 @@ async fn rule_no_escalation_nobody_gives_what_they_do_not_hold() {
     admin.user("sue").await;
     admin.user("dan").await;
     for user in ["sue", "dan"] {
-        admin
-            .users
-            .grant_service_access(pb::ServiceAccessRequest {
-                actor: OWNER.into(),
-                tenant: TENANT.into(),
-                user: user.into(),
-                service: SERVICE.into(),
-            })
-            .await
-            .unwrap();
+        admin.give_service(user, SERVICE).await;
     }
     admin.object("org1", "org", "").await;
     // sue may edit the settings and run backups, not restores.
@@ -1616,16 +1611,7 @@ async fn rule_a_standard_user_manages_no_users_and_an_inactive_actor_nothing() {
 async fn removing_a_permission_still_in_use_from_a_catalog_is_refused_naming_the_users() {
     let (_server, mut admin) = started().await;
     admin.user("alice").await;
-    admin
-        .users
-        .grant_service_access(pb::ServiceAccessRequest {
-            actor: OWNER.into(),
-            tenant: TENANT.into(),
-            user: "alice".into(),
-            service: SERVICE.into(),
-        })
-        .await
-        .unwrap();
+    admin.give_service("alice", SERVICE).await;
     admin
         .give(OWNER, user_subject("alice"), &["restore.view"], "")
         .await

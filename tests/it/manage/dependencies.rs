@@ -9,16 +9,7 @@ use super::*;
 pub(super) async fn plan_over_a_site() -> (crate::support::server::TestServer, Admin) {
     let (server, mut admin) = started().await;
     admin.user("alice").await;
-    admin
-        .users
-        .grant_service_access(pb::ServiceAccessRequest {
-            actor: OWNER.into(),
-            tenant: TENANT.into(),
-            user: "alice".into(),
-            service: SERVICE.into(),
-        })
-        .await
-        .unwrap();
+    admin.give_service("alice", SERVICE).await;
     admin.object("org1", "org", "").await;
     admin.object("c1", "container", "org1").await;
     admin.object("site1", "site", "c1").await;

@@ -46,18 +46,6 @@ impl Admin {
         }
     }
 
-    async fn give_service(&mut self, user: &str, service: &str) {
-        self.users
-            .grant_service_access(pb::ServiceAccessRequest {
-                actor: OWNER.into(),
-                tenant: TENANT.into(),
-                user: user.into(),
-                service: service.into(),
-            })
-            .await
-            .unwrap();
-    }
-
     async fn users_reaching(
         &mut self,
         services: &[&str],

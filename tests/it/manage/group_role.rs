@@ -6,16 +6,7 @@ use super::*;
 async fn rule_a_group_made_application_administrator_gives_its_members_the_role() {
     let (_server, mut admin) = started().await;
     admin.user("ann").await;
-    admin
-        .users
-        .grant_service_access(pb::ServiceAccessRequest {
-            actor: OWNER.into(),
-            tenant: TENANT.into(),
-            user: "ann".into(),
-            service: SERVICE.into(),
-        })
-        .await
-        .unwrap();
+    admin.give_service("ann", SERVICE).await;
     for (id, name) in [("ops", "Operations"), ("staff", "Staff")] {
         admin
             .groups
