@@ -141,7 +141,7 @@ impl TenantState {
     }
 
     /// Stamps the Administrators groups whose synced members `user`'s role change from
-    /// `old` to `new` alters: every subscribed service's for a full-access role gained,
+    /// `old` to `new` alters: every subscribed service's for a full-access rule gained,
     /// lost or changed, and those of the services an application administrator gained or
     /// lost while a member of their group.
     pub(crate) fn role_changed_administrators(
@@ -153,7 +153,8 @@ impl TenantState {
         if old == new {
             return;
         }
-        let everywhere = full_access_rule(old).is_some() || full_access_rule(new).is_some();
+        // A customized administrator given other functions keeps its rule: no change.
+        let everywhere = full_access_rule(old) != full_access_rule(new);
         let subject = Subject::User(user.clone());
         for (service, tenant_service) in &mut self.services {
             let moved = administers(old, service) != administers(new, service)
