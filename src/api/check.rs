@@ -56,6 +56,10 @@ fn denial_reason(denial: &Denial) -> &'static str {
         Denial::NoGrant => "no_grant",
         Denial::GrantExpired(_) => "grant_expired",
         Denial::OutsideScope => "outside_scope",
+        Denial::TenantWithoutPartner => "tenant_without_partner",
+        Denial::UnknownPartnerUser => "unknown_partner_user",
+        Denial::NoPartnerRoleReaches => "no_partner_role",
+        Denial::PartnerTenantUserOnly => "partner_tenant_user_only",
     }
 }
 
@@ -116,6 +120,18 @@ impl pb::check_service_server::CheckService for CheckApi {
             .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let now = self.app.now();
+        if !request.partner_user.is_empty() {
+            // A partner user acting in the tenant: decided through its partner roles.
+            let explanation = snapshot.explain_partner_user(&query, now);
+            record_decision(explanation.is_allowed(), Some(&explanation), || None);
+            return Ok(Response::new(pb::CheckResponse {
+                decision: convert::decision(explanation.is_allowed()),
+                revision: snapshot.revision().get(),
+                explanation: request
+                    .explain
+                    .then(|| convert::explanation(&explanation, &request.service)),
+            }));
+        }
         let (allowed, explanation) = if request.explain {
             let explanation = snapshot.explain(&query, now);
             record_decision(explanation.is_allowed(), Some(&explanation), || None);
@@ -390,12 +406,24 @@ impl CheckApi {
     }
 }
 
-/// The query of a `Check` request.
+/// The query of a `Check` request; its user is the partner user when the request names
+/// one instead of a tenant user.
 pub(crate) fn query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
+    let user = match (request.user.is_empty(), request.partner_user.is_empty()) {
+        (false, true) => id("user", &request.user, UserId::parse)?,
+        (true, false) => id("partner_user", &request.partner_user, UserId::parse)?,
+        (false, false) => {
+            return Err(status::invalid_field(
+                "partner_user",
+                "name either a tenant user (`user`) or a partner user (`partner_user`), not both",
+            ));
+        }
+        (true, true) => id("user", &request.user, UserId::parse)?,
+    };
     Ok(CheckQuery {
         tenant: id("tenant", &request.tenant, TenantId::parse)?,
         service: id("service", &request.service, ServiceId::parse)?,
-        user: id("user", &request.user, UserId::parse)?,
+        user,
         permission: permission("permission", &request.permission)?,
         object: optional_id("object", &request.object, ObjectId::parse)?,
     })

@@ -139,7 +139,15 @@ pub(crate) fn subject(subject: &Subject) -> pb::SubjectRef {
 }
 
 pub(crate) fn trace(trace: &GrantTrace, service: &str) -> pb::GrantTrace {
+    let mut customer_group = String::new();
     let (kind, source_id) = match &trace.source {
+        GrantSource::PartnerRole {
+            role,
+            customer_group: group,
+        } => {
+            customer_group = group.as_ref().map(ToString::to_string).unwrap_or_default();
+            (pb::SourceKind::PartnerRole, role.to_string())
+        }
         GrantSource::Role(role) => (pb::SourceKind::Role, (*role).to_owned()),
         GrantSource::AdministratorsGroup => (
             pb::SourceKind::AdministratorsGroup,
@@ -165,6 +173,7 @@ pub(crate) fn trace(trace: &GrantTrace, service: &str) -> pb::GrantTrace {
         source: Some(pb::GrantSource {
             kind: kind.into(),
             id: source_id,
+            customer_group,
         }),
         node: Some(node(&trace.node, service)),
         group_chain: trace.group_chain.iter().map(ToString::to_string).collect(),
@@ -185,6 +194,10 @@ pub(crate) fn denial(denial: &Denial, service: &str) -> pb::Denial {
         Denial::NoGrant => R::NoGrant,
         Denial::GrantExpired(_) => R::GrantExpired,
         Denial::OutsideScope => R::OutsideScope,
+        Denial::TenantWithoutPartner => R::TenantWithoutPartner,
+        Denial::UnknownPartnerUser => R::UnknownPartnerUser,
+        Denial::NoPartnerRoleReaches => R::NoPartnerRole,
+        Denial::PartnerTenantUserOnly => R::PartnerTenantUserOnly,
     };
     pb::Denial {
         reason: reason.into(),

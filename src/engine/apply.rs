@@ -7,10 +7,9 @@ use super::{
     effective::Affected,
     error::MutationError,
     ids::{Revision, ServiceId, TenantId, Timestamp},
-    model::{
-        CustomerState, GroupState, ServiceState, Snapshot, TenantService, TenantState, UserState,
-    },
+    model::{GroupState, ServiceState, Snapshot, TenantService, TenantState, UserState},
     mutation::{Mutation, NewUser, Subject, TenantRole, UserKind, UserStatus},
+    partner::{CustomerState, PartnerState},
     permission::{Catalog, Permission},
 };
 
@@ -100,7 +99,10 @@ impl Snapshot {
                 if self.partners.contains_key(partner) {
                     return Err(MutationError::exists("partner", partner));
                 }
-                Arc::make_mut(&mut self.partners).insert(partner.clone(), name.clone());
+                // Recorded before partners had users (no call makes it any more): replayed
+                // as a partner without an owner.
+                Arc::make_mut(&mut self.partners)
+                    .insert(partner.clone(), Arc::new(PartnerState::named(name.clone())));
                 Ok(())
             }
             Mutation::CreateCustomer {
@@ -117,13 +119,26 @@ impl Snapshot {
                 {
                     return Err(MutationError::not_found("partner", partner));
                 }
-                Arc::make_mut(&mut self.customers).insert(
+                // Recorded before customers had attributes (no call makes it any more).
+                self.customers.insert(
                     customer.clone(),
                     CustomerState {
                         name: name.clone(),
                         partner: partner.clone(),
+                        email: String::new(),
+                        tags: BTreeSet::new(),
+                        data_centre: String::new(),
+                        services: BTreeSet::new(),
+                        groups: BTreeSet::new(),
+                        tenants: BTreeSet::new(),
+                        changed_at: self.revision,
                     },
                 );
+                if let Some(partner) = partner
+                    && let Some(state) = Arc::make_mut(&mut self.partners).get_mut(partner)
+                {
+                    Arc::make_mut(&mut Arc::make_mut(state).customers).insert(customer.clone());
+                }
                 Ok(())
             }
             Mutation::RegisterService {
@@ -181,6 +196,10 @@ impl Snapshot {
                 );
                 state.emails.insert(email, owner.user.clone());
                 Arc::make_mut(&mut self.tenants).insert(tenant.clone(), Arc::new(state));
+                if let Some(customer) = customer.as_ref().and_then(|c| self.customers.get_mut(c)) {
+                    customer.tenants.insert(tenant.clone());
+                    customer.changed_at = self.revision;
+                }
                 Ok(())
             }
             Mutation::SubscribeService { tenant, service } => {
@@ -258,6 +277,7 @@ impl Snapshot {
                     .iter()
                     .try_for_each(|change| self.apply_mutation(change, now))
             }
+            Mutation::Partner(change) => self.apply_partner(change, now),
         }
     }
 

@@ -2,8 +2,8 @@
 
 use super::{
     ids::{
-        GrantId, GroupId, ObjectId, PermissionLevelId, SecurityGroupId, ServiceId, TenantId,
-        Timestamp, UserId,
+        CustomerGroupId, GrantId, GroupId, ObjectId, PartnerRoleId, PermissionLevelId,
+        SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
     },
     mutation::{GrantNode, UserStatus},
     permission::Permission,
@@ -38,6 +38,14 @@ pub enum GrantSource {
     PermissionLevel(PermissionLevelId),
     /// A grant of a permission set.
     DirectGrant,
+    /// A partner role of a partner user, reaching the tenant's customer through a
+    /// customer group (`None`: the role reaches every customer).
+    PartnerRole {
+        /// The role.
+        role: PartnerRoleId,
+        /// The group.
+        customer_group: Option<CustomerGroupId>,
+    },
 }
 
 /// One grant behind a decision.
@@ -81,6 +89,15 @@ pub enum Denial {
     GrantExpired(Vec<GrantTrace>),
     /// Grants give the permission, but on other objects.
     OutsideScope,
+    /// The tenant belongs to no partner's customer, so no partner user reaches it.
+    TenantWithoutPartner,
+    /// The user is not a user of the partner of the tenant's customer.
+    UnknownPartnerUser,
+    /// No partner role of the user reaches the tenant's customer with service access.
+    NoPartnerRoleReaches,
+    /// The partner user's roles reach the customer as a tenant user only, which gives no
+    /// service permissions.
+    PartnerTenantUserOnly,
 }
 
 impl std::fmt::Display for Denial {
@@ -117,6 +134,18 @@ impl std::fmt::Display for Denial {
                     .join(", ")
             ),
             Self::OutsideScope => f.write_str("grants give the permission only on other objects"),
+            Self::TenantWithoutPartner => {
+                f.write_str("the tenant belongs to no customer of a partner")
+            }
+            Self::UnknownPartnerUser => {
+                f.write_str("the user is not a user of the tenant's partner")
+            }
+            Self::NoPartnerRoleReaches => f.write_str(
+                "no partner role of the user reaches the tenant's customer with service access",
+            ),
+            Self::PartnerTenantUserOnly => f.write_str(
+                "the user's partner roles reach the customer as a tenant user, which gives no service permissions",
+            ),
         }
     }
 }

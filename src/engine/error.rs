@@ -4,7 +4,10 @@ use std::fmt::Write as _;
 
 use super::{
     echo::echo,
-    ids::{GrantId, ObjectId, PermissionLevelId, ServiceId, TenantId, UserId},
+    ids::{
+        CustomerGroupId, CustomerId, GrantId, ObjectId, PartnerId, PartnerRoleId,
+        PermissionLevelId, ServiceId, TenantId, UserId,
+    },
     mutation::Subject,
 };
 
@@ -256,6 +259,52 @@ pub enum MutationError {
         /// An object of that type.
         object: ObjectId,
     },
+    /// Ownership of a partner goes to the user who has it already.
+    #[error("user `{user}` already owns partner `{partner}`")]
+    AlreadyPartnerOwner {
+        /// The user.
+        user: UserId,
+        /// Partner.
+        partner: PartnerId,
+    },
+    /// A customer that owns tenants cannot be deleted.
+    #[error(
+        "customer `{customer}` still owns tenants {}; link them to another customer first",
+        listed(.tenants)
+    )]
+    CustomerHasTenants {
+        /// The customer.
+        customer: CustomerId,
+        /// Its tenants.
+        tenants: Vec<String>,
+    },
+    /// A customer group that a role's scope names cannot be deleted.
+    #[error(
+        "customer group `{group}` is in the scope of {}; take it out of those first",
+        listed(.used_by)
+    )]
+    CustomerGroupInUse {
+        /// The group.
+        group: CustomerGroupId,
+        /// The roles naming it.
+        used_by: Vec<String>,
+    },
+    /// Customers are added to and removed from static groups only.
+    #[error(
+        "customer group `{group}` is dynamic: its members follow its condition, not changes by hand"
+    )]
+    CustomerGroupDynamic {
+        /// The group.
+        group: CustomerGroupId,
+    },
+    /// The built-in Administrator role cannot be edited or deleted.
+    #[error(
+        "partner role `{role}` is the built-in Administrator role: it cannot be edited or deleted"
+    )]
+    PartnerRoleBuiltIn {
+        /// The role.
+        role: PartnerRoleId,
+    },
 }
 
 /// Items of a refusal, quoted: the first few, and how many more.
@@ -301,6 +350,11 @@ impl MutationError {
             Self::ObjectDependedOn { .. } => "OBJECT_DEPENDED_ON",
             Self::PermissionInUse { .. } => "PERMISSION_IN_USE",
             Self::ObjectTypeInUse { .. } => "OBJECT_TYPE_IN_USE",
+            Self::AlreadyPartnerOwner { .. } => "USER_ALREADY_OWNER",
+            Self::CustomerHasTenants { .. } => "CUSTOMER_HAS_TENANTS",
+            Self::CustomerGroupInUse { .. } => "CUSTOMER_GROUP_IN_USE",
+            Self::CustomerGroupDynamic { .. } => "CUSTOMER_GROUP_DYNAMIC",
+            Self::PartnerRoleBuiltIn { .. } => "PARTNER_ROLE_BUILT_IN",
         }
     }
 
@@ -376,6 +430,14 @@ impl MutationError {
                 ("object_type", quoted(object_type)),
                 ("object", object.to_string()),
             ],
+            Self::AlreadyPartnerOwner { user, partner } => {
+                vec![("user", user.to_string()), ("partner", partner.to_string())]
+            }
+            Self::CustomerHasTenants { customer, .. } => vec![("customer", customer.to_string())],
+            Self::CustomerGroupInUse { group, .. } | Self::CustomerGroupDynamic { group } => {
+                vec![("customer_group", group.to_string())]
+            }
+            Self::PartnerRoleBuiltIn { role } => vec![("partner_role", role.to_string())],
         }
     }
 
@@ -404,7 +466,12 @@ impl MutationError {
             | Self::DependencyNotReached { .. }
             | Self::ObjectDependedOn { .. }
             | Self::PermissionInUse { .. }
-            | Self::ObjectTypeInUse { .. } => MutationErrorKind::FailedPrecondition,
+            | Self::ObjectTypeInUse { .. }
+            | Self::AlreadyPartnerOwner { .. }
+            | Self::CustomerHasTenants { .. }
+            | Self::CustomerGroupInUse { .. }
+            | Self::CustomerGroupDynamic { .. }
+            | Self::PartnerRoleBuiltIn { .. } => MutationErrorKind::FailedPrecondition,
         }
     }
 

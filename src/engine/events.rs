@@ -13,7 +13,10 @@ use super::{
     apply::check_batch,
     effective::Affected,
     error::MutationError,
-    ids::{ObjectId, Revision, ServiceId, TenantId, Timestamp, UserId},
+    ids::{
+        CustomerGroupId, CustomerId, ObjectId, PartnerId, Revision, ServiceId, TenantId, Timestamp,
+        UserId,
+    },
     model::Snapshot,
     mutation::{Mutation, TenantRole, UserStatus},
     synced::SyncedChange,
@@ -107,6 +110,39 @@ pub enum EventKind {
     GroupRoleChanged,
     /// Several changes of one tenant were made as one (the context's `items` are theirs).
     BatchApplied,
+    /// A partner was onboarded with its system account.
+    PartnerOnboarded,
+    /// A partner user was invited (the e-mail sender's cue).
+    PartnerUserInvited,
+    /// A partner user's status changed (activated, locked, unlocked, disabled, enabled).
+    PartnerUserStatusChanged,
+    /// A partner user was deleted with its role memberships.
+    PartnerUserDeleted,
+    /// The partner's ownership moved to another partner user (every partner
+    /// Administrator is notified).
+    PartnerOwnerTransferred,
+    /// A customer was created or its attributes changed.
+    CustomerChanged,
+    /// A customer was deleted.
+    CustomerDeleted,
+    /// A tenant was linked to a customer or unlinked.
+    TenantCustomerChanged,
+    /// A customer group was created or changed.
+    CustomerGroupChanged,
+    /// A customer group was deleted.
+    CustomerGroupDeleted,
+    /// Customers were added to or removed from a static customer group by hand.
+    CustomerGroupMembersChanged,
+    /// A dynamic customer group was re-synced (the context's `memberships` say who moved).
+    CustomerGroupResynced,
+    /// A partner role was created or changed.
+    PartnerRoleChanged,
+    /// A partner role was deleted.
+    PartnerRoleDeleted,
+    /// A partner user joined a partner role (or its membership's expiry changed).
+    PartnerRoleMemberAdded,
+    /// A partner user left a partner role.
+    PartnerRoleMemberRemoved,
 }
 
 /// Whose decisions may have changed in one tenant.
@@ -148,6 +184,28 @@ pub struct ChangeContext {
     /// fields above are their union. Empty for any other change (added in codec version 4).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub items: Vec<ChangeContext>,
+    /// Partner users whose decisions may have changed in every tenant of the partner's
+    /// customers (added in codec version 5).
+    #[serde(deserialize_with = "super::stored::added_in_v5")]
+    pub partner_users: Vec<UserId>,
+    /// The partner it happened at, for partner-level changes (added in codec version 5).
+    #[serde(deserialize_with = "super::stored::added_in_v5")]
+    pub partner: Option<PartnerId>,
+    /// Customers that joined or left customer groups by this change, by hand or because
+    /// their attributes or a group's condition changed (added in codec version 5).
+    #[serde(deserialize_with = "super::stored::added_in_v5")]
+    pub memberships: Vec<MembershipChange>,
+}
+
+/// A customer joining or leaving a customer group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembershipChange {
+    /// The customer.
+    pub customer: CustomerId,
+    /// The group.
+    pub group: CustomerGroupId,
+    /// Joined (`true`) or left.
+    pub joined: bool,
 }
 
 impl ChangeContext {
@@ -167,6 +225,12 @@ impl ChangeContext {
             tenant: touched.tenant.clone(),
             service: touched.service.clone(),
             synced: Vec::new(),
+            partner: match mutation {
+                Mutation::Partner(change) => change.partner().cloned(),
+                _ => None,
+            },
+            memberships: Vec::new(),
+            partner_users: Vec::new(),
             notify: Vec::new(),
             invalidations: touched
                 .tenant
@@ -228,6 +292,12 @@ impl Snapshot {
             return Ok(ChangeContext::batch(mutation, items));
         }
         let kind = self.event_kind(mutation);
+        if let Mutation::Partner(change) = mutation {
+            // Shared, not copied: the change copies what it alters.
+            let before = self.clone();
+            self.apply_in_place(revision, mutation, now)?;
+            return Ok(self.partner_context(&before, change, kind));
+        }
         let status_before = match mutation {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
             _ => None,
@@ -305,6 +375,7 @@ impl Snapshot {
             Mutation::ResetMfa { .. } => K::MfaReset,
             Mutation::SetGroupAdministers { .. } => K::GroupRoleChanged,
             Mutation::Batch { .. } => K::BatchApplied,
+            Mutation::Partner(change) => change.event_kind(),
         }
     }
 
@@ -432,6 +503,9 @@ fn describe(
         invalidations,
         synced: Vec::new(),
         items: Vec::new(),
+        partner: None,
+        memberships: Vec::new(),
+        partner_users: Vec::new(),
     }
 }
 
@@ -482,6 +556,9 @@ impl ChangeContext {
             invalidations,
             synced,
             items,
+            partner: None,
+            memberships: Vec::new(),
+            partner_users: Vec::new(),
         }
     }
 }

@@ -226,6 +226,14 @@ id_type!(
     /// A grant of a tenant's service.
     GrantId, "grant"
 );
+id_type!(
+    /// A role of a partner: the built-in Administrator role or a custom one.
+    PartnerRoleId, "partner role"
+);
+id_type!(
+    /// A group of a partner's customers, static or dynamic.
+    CustomerGroupId, "customer group"
+);
 
 /// The number of a committed change; strictly increasing, 0 for the empty state.
 #[derive(

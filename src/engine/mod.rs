@@ -27,6 +27,7 @@ mod events;
 mod ids;
 mod model;
 mod mutation;
+pub mod partner;
 mod permission;
 mod placement;
 mod resources;
@@ -44,10 +45,11 @@ pub use change::ChangeRecord;
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use echo::{ECHO_CHARS, echo};
 pub use error::{MutationError, MutationErrorKind};
-pub use events::{ChangeContext, EventKind, Invalidation};
+pub use events::{ChangeContext, EventKind, Invalidation, MembershipChange};
 pub use ids::{
-    CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId, PermissionLevelId,
-    Revision, SecurityGroupId, ServiceId, TenantId, Timestamp, UserId,
+    CustomerGroupId, CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId,
+    PartnerRoleId, PermissionLevelId, Revision, SecurityGroupId, ServiceId, TenantId, Timestamp,
+    UserId,
 };
 pub use model::Snapshot;
 pub use mutation::{
@@ -62,7 +64,7 @@ pub use resources::{
     ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
     SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
-pub use stored::{SnapshotV1, SnapshotV2, before_v4};
+pub use stored::{SnapshotV1, SnapshotV2, before_v4, before_v5};
 pub use synced::{SyncRule, SyncedChange, SyncedMember};
 pub use touch::Touched;
 pub use view::{ObjectAccess, UserPermission, ViewError};

@@ -48,6 +48,7 @@ use super::{
         Access, GrantNode, ObjectScope, ObjectType, ServiceDefinition, Subject, TenantRole,
         UserKind, UserStatus,
     },
+    partner::{CustomerState, PartnerState},
     permission::{Catalog, PermissionBits, PermissionSet},
 };
 
@@ -57,8 +58,12 @@ use super::{
 pub struct Snapshot {
     pub(crate) revision: Revision,
     // Arc on each map: a snapshot built from this one shares the maps it leaves alone.
-    pub(crate) partners: Arc<BTreeMap<PartnerId, String>>,
-    pub(crate) customers: Arc<BTreeMap<CustomerId, CustomerState>>,
+    /// Partners, with their users, roles and customer groups (codec version 4 and older
+    /// kept a name only, see `stored/`).
+    #[serde(deserialize_with = "super::stored::partners")]
+    pub(crate) partners: Arc<BTreeMap<PartnerId, Arc<PartnerState>>>,
+    /// Customers (sharded: a partner may have many, and a change copies one shard).
+    pub(crate) customers: CowMap<CustomerId, CustomerState>,
     pub(crate) services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
     pub(crate) tenants: Arc<FastMap<TenantId, Arc<TenantState>>>,
     /// Failed sign-ins in a row, for users that have any. Last: the layout of codec
@@ -95,13 +100,6 @@ impl Snapshot {
             .and_then(|c| c.partner.clone());
         Some((state.customer.clone(), partner))
     }
-}
-
-/// A customer node of the place tree.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct CustomerState {
-    pub(crate) name: String,
-    pub(crate) partner: Option<PartnerId>,
 }
 
 /// A registered service with its catalog resolved.

@@ -587,6 +587,9 @@ pub enum Mutation {
         /// The changes, in the order they are applied.
         changes: Vec<Mutation>,
     },
+    /// A change at the partner level (partners, their users, customers, customer groups
+    /// and partner roles).
+    Partner(super::partner::PartnerChange),
 }
 
 /// Most changes in one [`Mutation::Batch`] (the API's bulk calls take as many items).

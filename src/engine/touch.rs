@@ -26,6 +26,12 @@ impl Mutation {
         let mut touched = Touched::default();
         match self {
             Self::CreatePartner { .. } | Self::CreateCustomer { .. } => {}
+            // Partner users are not subjects of any tenant; a tenant link names its tenant.
+            Self::Partner(change) => {
+                if let super::partner::PartnerChange::SetTenantCustomer { tenant, .. } = change {
+                    touched.tenant = Some(tenant.clone());
+                }
+            }
             // What its changes name; a service only when every change names the same one.
             Self::Batch { tenant, changes } => {
                 touched.tenant = Some(tenant.clone());
@@ -240,6 +246,7 @@ impl Mutation {
         match self {
             Self::CreatePartner { partner, .. } => format!("partner {partner}"),
             Self::CreateCustomer { customer, .. } => format!("customer {customer}"),
+            Self::Partner(change) => change.target(),
             Self::RegisterService { service, .. } | Self::UpdateService { service, .. } => {
                 format!("service {service}")
             }

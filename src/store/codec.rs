@@ -12,7 +12,10 @@
 //! etag); older snapshots decode with revision 0 there (`engine::before_v4`).
 //! Change records of version 4 also carry, in their context, the Administrators members
 //! the change moved, and in object mutations the object's description and creator; older
-//! ones decode without (`engine::before_v4`). Audit records have kept one layout.
+//! ones decode without (`engine::before_v4`). Version 5 adds the partner level: partners
+//! decode from a name alone before it, customers without their attributes, and change
+//! contexts without partner fields (`engine::before_v5`). Audit records have kept one
+//! layout.
 //!
 //! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
 //! tests in `golden/` pin it, so that a change of a stored type cannot go unnoticed.
@@ -21,14 +24,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{
     ChangeContext, ChangeRecord, Mutation, Revision, Snapshot, SnapshotV1, SnapshotV2, Timestamp,
-    before_v4,
+    before_v4, before_v5,
 };
 
 /// The encoding version this build writes. Version 2 added the change context (event kind,
 /// notifications, invalidation hint) to change records and sign-in failure counts to
 /// snapshots; version 3 stores the derived state of snapshots; version 4 the revision of
-/// each resource's last change. Every older version still reads.
-pub const CODEC_VERSION: u8 = 4;
+/// each resource's last change; version 5 the partner level (partners with users, roles
+/// and customer groups; customers with attributes). Every older version still reads.
+pub const CODEC_VERSION: u8 = 5;
 
 /// The oldest encoding version this build still reads.
 const OLDEST_VERSION: u8 = 1;
@@ -85,10 +89,10 @@ struct ChangeRecordV1 {
 pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
     let (version, body) = split_version(bytes)?;
     if version > 1 {
-        let decoded = if version < 4 {
-            before_v4(|| postcard::from_bytes(body))
-        } else {
-            postcard::from_bytes(body)
+        let decoded = match version {
+            ..4 => before_v4(|| postcard::from_bytes(body)),
+            4 => before_v5(|| postcard::from_bytes(body)),
+            _ => postcard::from_bytes(body),
         };
         return decoded.map_err(|err| CodecError::Malformed(err.to_string()));
     }
@@ -113,9 +117,15 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
         1 => before_v4(|| postcard::from_bytes::<SnapshotV1>(body)).map(Snapshot::from),
         2 => before_v4(|| postcard::from_bytes::<SnapshotV2>(body)).map(Snapshot::from),
         3 => before_v4(|| postcard::from_bytes(body)),
+        4 => before_v5(|| postcard::from_bytes(body)),
         _ => postcard::from_bytes(body),
     };
-    decoded.map_err(|err| CodecError::Malformed(err.to_string()))
+    let mut snapshot = decoded.map_err(|err| CodecError::Malformed(err.to_string()))?;
+    if version < 5 {
+        // Older layouts kept no index of a customer's tenants or a partner's customers.
+        snapshot.index_customers();
+    }
+    Ok(snapshot)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::api::{convert, management, pb};
 use crate::engine::{
     ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
+    partner::PartnerChange,
 };
 
 /// A committed change as an event: its kind, ids and hint.
@@ -68,6 +69,25 @@ fn change_event(
                 joined: change.joined,
             })
             .collect(),
+        partner: context
+            .partner
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        memberships: context
+            .memberships
+            .iter()
+            .map(|change| pb::CustomerGroupMembershipChange {
+                customer: change.customer.to_string(),
+                customer_group: change.group.to_string(),
+                joined: change.joined,
+            })
+            .collect(),
+        partner_users: context
+            .partner_users
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         ..Default::default()
     };
     describe(mutation, &mut event);
@@ -90,6 +110,7 @@ fn change_event(
 fn describe(mutation: &Mutation, event: &mut pb::ChangeEvent) {
     let member = |subject: &Subject| Some(convert::subject(subject));
     match mutation {
+        Mutation::Partner(change) => describe_partner(change, event),
         Mutation::CreatePartner { partner, .. } => event.object = partner.to_string(),
         Mutation::CreateCustomer { customer, .. } => event.object = customer.to_string(),
         Mutation::RegisterService { service, .. } | Mutation::UpdateService { service, .. } => {
@@ -289,7 +310,109 @@ const EVENT_KINDS: &[(EventKind, pb::EventKind)] = &[
     (EventKind::MfaReset, pb::EventKind::MfaReset),
     (EventKind::GroupRoleChanged, pb::EventKind::GroupRoleChanged),
     (EventKind::BatchApplied, pb::EventKind::BatchApplied),
+    (EventKind::PartnerOnboarded, pb::EventKind::PartnerOnboarded),
+    (
+        EventKind::PartnerUserInvited,
+        pb::EventKind::PartnerUserInvited,
+    ),
+    (
+        EventKind::PartnerUserStatusChanged,
+        pb::EventKind::PartnerUserStatusChanged,
+    ),
+    (
+        EventKind::PartnerUserDeleted,
+        pb::EventKind::PartnerUserDeleted,
+    ),
+    (
+        EventKind::PartnerOwnerTransferred,
+        pb::EventKind::PartnerOwnerTransferred,
+    ),
+    (EventKind::CustomerChanged, pb::EventKind::CustomerChanged),
+    (EventKind::CustomerDeleted, pb::EventKind::CustomerDeleted),
+    (
+        EventKind::TenantCustomerChanged,
+        pb::EventKind::TenantCustomerChanged,
+    ),
+    (
+        EventKind::CustomerGroupChanged,
+        pb::EventKind::CustomerGroupChanged,
+    ),
+    (
+        EventKind::CustomerGroupDeleted,
+        pb::EventKind::CustomerGroupDeleted,
+    ),
+    (
+        EventKind::CustomerGroupMembersChanged,
+        pb::EventKind::CustomerGroupMembersChanged,
+    ),
+    (
+        EventKind::CustomerGroupResynced,
+        pb::EventKind::CustomerGroupResynced,
+    ),
+    (
+        EventKind::PartnerRoleChanged,
+        pb::EventKind::PartnerRoleChanged,
+    ),
+    (
+        EventKind::PartnerRoleDeleted,
+        pb::EventKind::PartnerRoleDeleted,
+    ),
+    (
+        EventKind::PartnerRoleMemberAdded,
+        pb::EventKind::PartnerRoleMemberAdded,
+    ),
+    (
+        EventKind::PartnerRoleMemberRemoved,
+        pb::EventKind::PartnerRoleMemberRemoved,
+    ),
 ];
+
+/// Fills the ids a partner-level change names.
+fn describe_partner(change: &PartnerChange, event: &mut pb::ChangeEvent) {
+    match change {
+        PartnerChange::Onboard { owner, .. } => {
+            event.user = owner.user.to_string();
+            event.email.clone_from(&owner.email);
+        }
+        PartnerChange::InviteUser { user, .. } => {
+            event.user = user.user.to_string();
+            event.email.clone_from(&user.email);
+        }
+        PartnerChange::SetUserStatus { user, .. } | PartnerChange::DeleteUser { user, .. } => {
+            event.user = user.to_string();
+        }
+        PartnerChange::TransferOwnership { new_owner, .. } => event.user = new_owner.to_string(),
+        PartnerChange::PutCustomer { customer, .. }
+        | PartnerChange::DeleteCustomer { customer, .. } => event.customer = customer.to_string(),
+        PartnerChange::SetTenantCustomer { tenant, customer } => {
+            event.tenant = tenant.to_string();
+            event.customer = customer
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+        }
+        PartnerChange::PutCustomerGroup { group, .. }
+        | PartnerChange::DeleteCustomerGroup { group, .. }
+        | PartnerChange::SetGroupCustomers { group, .. }
+        | PartnerChange::ResyncCustomerGroup { group, .. } => {
+            event.customer_group = group.to_string();
+        }
+        PartnerChange::PutRole { role, .. } | PartnerChange::DeleteRole { role, .. } => {
+            event.partner_role = role.to_string();
+        }
+        PartnerChange::AddRoleMember {
+            role, user, until, ..
+        } => {
+            event.partner_role = role.to_string();
+            event.user = user.to_string();
+            event.until = until.map(convert::timestamp);
+        }
+        PartnerChange::RemoveRoleMember { role, user, .. } => {
+            event.partner_role = role.to_string();
+            event.user = user.to_string();
+        }
+    }
+}
 
 /// A group's role as a tenant role: an application administrator of the services it
 /// administers, or a standard user's when none.

@@ -11,7 +11,7 @@ use std::{borrow::Cow, collections::BTreeSet};
 use super::{
     check::is_active,
     decision::CheckQuery,
-    ids::{ServiceId, TenantId, Timestamp, UserId},
+    ids::{PartnerId, ServiceId, TenantId, Timestamp, UserId},
     model::{Snapshot, TenantState, UserState},
     mutation::{Access, AdminFunctions, GrantNode, Mutation, ObjectScope, TenantRole},
     permission::Permission,
@@ -104,6 +104,30 @@ pub enum AuthorityError {
         /// Where ("on the service", "on object `x`").
         place: String,
     },
+    /// The actor is not a user of the partner.
+    #[error("actor `{actor}` is not a user of partner `{partner}`")]
+    UnknownPartnerActor {
+        /// The actor.
+        actor: UserId,
+        /// The partner.
+        partner: PartnerId,
+    },
+    /// Only partner Administrators make this change.
+    #[error("actor `{actor}` may not {action}: only partner Administrators may")]
+    PartnerAdministratorsOnly {
+        /// The actor.
+        actor: UserId,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// No role of the actor holds the platform permission (for this customer).
+    #[error("actor `{actor}` holds no partner role with `{permission}` that reaches this customer")]
+    MissingPlatformPermission {
+        /// The actor.
+        actor: UserId,
+        /// The permission.
+        permission: &'static str,
+    },
 }
 
 impl AuthorityError {
@@ -121,6 +145,9 @@ impl AuthorityError {
             Self::MissingFunction { .. } => "customized_administrator_function_required",
             Self::ServiceNotAdministered { .. } => "application_administrator_own_services_only",
             Self::NoEscalation { .. } => "no_escalation",
+            Self::UnknownPartnerActor { .. } => "actor_must_be_a_partner_user",
+            Self::PartnerAdministratorsOnly { .. } => "partner_administrators_only",
+            Self::MissingPlatformPermission { .. } => "platform_permission_required",
         }
     }
 }
@@ -178,6 +205,9 @@ impl Snapshot {
     ) -> Result<(), AuthorityError> {
         if let Mutation::Batch { changes, .. } = mutation {
             return self.authorize_each(actor, changes, now);
+        }
+        if let Mutation::Partner(change) = mutation {
+            return self.authorize_partner(actor, change, now);
         }
         let platform = |action| Err(AuthorityError::PlatformOnly { action });
         let tenant = match mutation {

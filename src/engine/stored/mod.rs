@@ -27,18 +27,21 @@
 //! Older checkpoints (versions 1 and 2, which name nodes by id and store no derived state)
 //! decode through `v2.rs`.
 
-mod added_in_v4;
+mod added_fields;
 mod v2;
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use serde::{
     Deserialize, Serialize, Serializer,
     ser::{SerializeSeq, SerializeStruct},
 };
 
-pub(crate) use added_in_v4::added_in_v4;
-pub use added_in_v4::before_v4;
+pub(crate) use added_fields::{added_in_v4, added_in_v5};
+pub use added_fields::{before_v4, before_v5};
 pub use v2::{SnapshotV1, SnapshotV2};
 
 use super::{
@@ -53,6 +56,7 @@ use super::{
         TenantService, TenantState, UserState,
     },
     mutation::Subject,
+    partner::PartnerState,
     permission::PermissionBits,
     placement::{NO_SLOT, SERVICE_NODE},
 };
@@ -377,4 +381,25 @@ impl<Service: Into<Arc<TenantService>>> From<StoredTenantState<Service>> for Ten
         restore_gates(&mut state);
         state
     }
+}
+
+/// Decodes the partners of a snapshot: from version 5 with their users, roles and
+/// customer groups; before, a name each (such a partner has no owner until the platform
+/// gives it one).
+pub(crate) fn partners<'de, D>(
+    deserializer: D,
+) -> Result<Arc<BTreeMap<super::ids::PartnerId, Arc<PartnerState>>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    if added_fields::decoding_before_v5() {
+        let named = BTreeMap::<super::ids::PartnerId, String>::deserialize(deserializer)?;
+        return Ok(Arc::new(
+            named
+                .into_iter()
+                .map(|(id, name)| (id, Arc::new(PartnerState::named(name))))
+                .collect(),
+        ));
+    }
+    Deserialize::deserialize(deserializer)
 }

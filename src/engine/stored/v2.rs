@@ -22,10 +22,11 @@ use crate::engine::{
         ServiceId, TenantId, Timestamp, UserId,
     },
     model::{
-        CowMap, CustomerState, FastMap, GrantState, LevelState, ObjectState, SecurityGroupState,
-        ServiceState, Snapshot, TenantService, TenantState,
+        CowMap, FastMap, GrantState, LevelState, ObjectState, SecurityGroupState, ServiceState,
+        Snapshot, TenantService, TenantState,
     },
     mutation::Subject,
+    partner::{CustomerState, PartnerState},
     permission::PermissionBits,
     placement::NO_SLOT,
 };
@@ -34,8 +35,9 @@ use crate::engine::{
 #[derive(Debug, Deserialize)]
 pub struct SnapshotV2 {
     revision: Revision,
-    partners: Arc<BTreeMap<PartnerId, String>>,
-    customers: Arc<BTreeMap<CustomerId, CustomerState>>,
+    #[serde(deserialize_with = "super::partners")]
+    partners: Arc<BTreeMap<PartnerId, Arc<PartnerState>>>,
+    customers: CowMap<CustomerId, CustomerState>,
     services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
     tenants: FastMap<TenantId, TenantV2>,
     sign_in_failures: Arc<BTreeMap<(TenantId, UserId), u32>>,
@@ -45,8 +47,9 @@ pub struct SnapshotV2 {
 #[derive(Debug, Deserialize)]
 pub struct SnapshotV1 {
     revision: Revision,
-    partners: Arc<BTreeMap<PartnerId, String>>,
-    customers: Arc<BTreeMap<CustomerId, CustomerState>>,
+    #[serde(deserialize_with = "super::partners")]
+    partners: Arc<BTreeMap<PartnerId, Arc<PartnerState>>>,
+    customers: CowMap<CustomerId, CustomerState>,
     services: Arc<FastMap<ServiceId, Arc<ServiceState>>>,
     tenants: FastMap<TenantId, TenantV2>,
 }

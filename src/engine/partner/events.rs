@@ -1,0 +1,194 @@
+//! What a partner-level change means to watchers: its kind, whom to notify, which customers
+//! moved between groups, and whose decisions may have changed where.
+
+use std::collections::BTreeSet;
+
+use super::{
+    super::{
+        events::{ChangeContext, EventKind, Invalidation, MembershipChange},
+        ids::{CustomerId, PartnerId, TenantId, UserId},
+        model::Snapshot,
+    },
+    PartnerChange,
+};
+
+impl PartnerChange {
+    /// The kind of event it is.
+    pub(crate) fn event_kind(&self) -> EventKind {
+        use EventKind as K;
+        match self {
+            Self::Onboard { .. } => K::PartnerOnboarded,
+            Self::InviteUser { .. } => K::PartnerUserInvited,
+            Self::SetUserStatus { .. } => K::PartnerUserStatusChanged,
+            Self::DeleteUser { .. } => K::PartnerUserDeleted,
+            Self::TransferOwnership { .. } => K::PartnerOwnerTransferred,
+            Self::PutCustomer { .. } => K::CustomerChanged,
+            Self::DeleteCustomer { .. } => K::CustomerDeleted,
+            Self::SetTenantCustomer { .. } => K::TenantCustomerChanged,
+            Self::PutCustomerGroup { .. } => K::CustomerGroupChanged,
+            Self::DeleteCustomerGroup { .. } => K::CustomerGroupDeleted,
+            Self::SetGroupCustomers { .. } => K::CustomerGroupMembersChanged,
+            Self::ResyncCustomerGroup { .. } => K::CustomerGroupResynced,
+            Self::PutRole { .. } => K::PartnerRoleChanged,
+            Self::DeleteRole { .. } => K::PartnerRoleDeleted,
+            Self::AddRoleMember { .. } => K::PartnerRoleMemberAdded,
+            Self::RemoveRoleMember { .. } => K::PartnerRoleMemberRemoved,
+        }
+    }
+}
+
+impl Snapshot {
+    /// The context of `change`, applied to `self`, which was `before`.
+    pub(crate) fn partner_context(
+        &self,
+        before: &Snapshot,
+        change: &PartnerChange,
+        kind: EventKind,
+    ) -> ChangeContext {
+        let partner = change.partner().cloned().or_else(|| match change {
+            PartnerChange::SetTenantCustomer { tenant, .. } => self
+                .tenant_place(tenant)
+                .and_then(|(_, partner)| partner)
+                .or_else(|| before.tenant_place(tenant).and_then(|(_, partner)| partner)),
+            _ => None,
+        });
+        let notify = match change {
+            PartnerChange::InviteUser { user, .. } => vec![user.user.clone()],
+            PartnerChange::TransferOwnership { partner, .. } => {
+                self.partner_administrators(partner)
+            }
+            _ => Vec::new(),
+        };
+        let moved: Vec<CustomerId> = match change {
+            PartnerChange::PutCustomer { customer, .. } => vec![customer.clone()],
+            PartnerChange::SetGroupCustomers { customers, .. } => {
+                customers.iter().cloned().collect()
+            }
+            PartnerChange::PutCustomerGroup { partner, .. }
+            | PartnerChange::DeleteCustomerGroup { partner, .. }
+            | PartnerChange::ResyncCustomerGroup { partner, .. } => self
+                .partners
+                .get(partner)
+                .map(|p| p.customers.iter().cloned().collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let memberships = memberships_moved(before, self, &moved);
+        // Customers whose groups changed: every partner user reaching them may now reach
+        // them differently, in every one of their tenants.
+        let mut tenants: BTreeSet<TenantId> = memberships
+            .iter()
+            .filter_map(|m| self.customers.get(&m.customer))
+            .flat_map(|c| c.tenants.iter().cloned())
+            .collect();
+        if let PartnerChange::SetTenantCustomer { tenant, .. } = change {
+            tenants.insert(tenant.clone());
+        }
+        let invalidations = tenants
+            .into_iter()
+            .map(|tenant| Invalidation {
+                tenant,
+                service: None,
+                users: Vec::new(),
+                objects: Vec::new(),
+                everyone: true,
+            })
+            .collect();
+        ChangeContext {
+            kind,
+            tenant: match change {
+                PartnerChange::SetTenantCustomer { tenant, .. } => Some(tenant.clone()),
+                _ => None,
+            },
+            service: None,
+            notify,
+            invalidations,
+            synced: Vec::new(),
+            items: Vec::new(),
+            partner_users: partner_users_changed(before, self, change),
+            partner,
+            memberships,
+        }
+    }
+
+    /// The partner's Administrators: its owner and the members of the built-in role.
+    pub(crate) fn partner_administrators(&self, partner: &PartnerId) -> Vec<UserId> {
+        self.partners
+            .get(partner)
+            .map(|state| {
+                state
+                    .users
+                    .keys()
+                    .filter(|user| state.is_administrator(user))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The customers of `customers` whose groups differ between `before` and `after`, one
+/// entry per group joined or left.
+fn memberships_moved(
+    before: &Snapshot,
+    after: &Snapshot,
+    customers: &[CustomerId],
+) -> Vec<MembershipChange> {
+    let mut out = Vec::new();
+    let empty = BTreeSet::new();
+    for customer in customers {
+        let was = before.customers.get(customer).map_or(&empty, |c| &c.groups);
+        let is = after.customers.get(customer).map_or(&empty, |c| &c.groups);
+        out.extend(is.difference(was).map(|group| MembershipChange {
+            customer: customer.clone(),
+            group: group.clone(),
+            joined: true,
+        }));
+        out.extend(was.difference(is).map(|group| MembershipChange {
+            customer: customer.clone(),
+            group: group.clone(),
+            joined: false,
+        }));
+    }
+    out
+}
+
+/// Partner users whose decisions may have changed in every tenant of the partner's
+/// customers: those the change names, or the members of the role it changes.
+fn partner_users_changed(
+    before: &Snapshot,
+    after: &Snapshot,
+    change: &PartnerChange,
+) -> Vec<UserId> {
+    let members_of = |snapshot: &Snapshot, partner: &PartnerId, role| {
+        snapshot
+            .partners
+            .get(partner)
+            .map(|state| {
+                state
+                    .users
+                    .iter()
+                    .filter(|(_, user)| user.roles.contains_key(role))
+                    .map(|(id, _)| id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let mut users = match change {
+        PartnerChange::SetUserStatus { user, .. }
+        | PartnerChange::DeleteUser { user, .. }
+        | PartnerChange::AddRoleMember { user, .. }
+        | PartnerChange::RemoveRoleMember { user, .. } => vec![user.clone()],
+        PartnerChange::TransferOwnership { new_owner, .. } => vec![new_owner.clone()],
+        PartnerChange::PutRole { partner, role, .. }
+        | PartnerChange::DeleteRole { partner, role } => {
+            let mut users = members_of(before, partner, role);
+            users.extend(members_of(after, partner, role));
+            users
+        }
+        _ => Vec::new(),
+    };
+    users.sort();
+    users.dedup();
+    users
+}
