@@ -297,6 +297,9 @@ const LIST_GRANTS: &[Flag] = &[
     opt("object", "object"),
 ];
 const CHECK: &[Flag] = &[
+    opt("user", "user").help("The tenant user (or --partner-user)"),
+    opt("partner-user", "partner_user")
+        .help("A partner user acting in the tenant through its partner roles, instead of --user"),
     opt("object", "object").help("Object id; empty: the service as a whole"),
     opt("explain", "explain")
         .help("Also print why (the grants behind an allow, the reason for a deny)"),
@@ -393,7 +396,7 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("grant", "list", "authz.v1.GrantService/ListGrants", &[TENANT, SERVICE, LIST_GRANTS, PAGING]),
     cmd("grant", "revoke", "authz.v1.GrantService/RevokeGrant", &[TENANT, SERVICE, GRANT, &[opt("with-dependents", "with_dependents")], ETAG]),
     // CheckService: no actor (a product service asks).
-    cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, SERVICE, USER, PERMISSION, CHECK, MIN_REVISION]),
+    cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, SERVICE, PERMISSION, CHECK, MIN_REVISION]),
     cmd("batch-check", "", "authz.v1.CheckService/BatchCheck", &[TENANT, SERVICE, BATCH_CHECK, MIN_REVISION]),
     cmd("lookup", "objects", "authz.v1.CheckService/LookupObjects", &[TENANT, SERVICE, USER, PERMISSION, PAGING, MIN_REVISION]),
     cmd("lookup", "subjects", "authz.v1.CheckService/LookupSubjects", &[TENANT, SERVICE, &[opt("object", "object")], PERMISSION, PAGING, MIN_REVISION]),

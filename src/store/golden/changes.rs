@@ -7,14 +7,19 @@
 //! Append only: the golden file holds these in this order, and the writer refuses to
 //! change a record already written (see `mod.rs`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::{
-    Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerId, DemotionPolicy, Dependencies,
-    EventKind, GrantId, GrantNode, GroupId, Invalidation, Mutation, NewUser, ObjectId, ObjectScope,
-    ObjectType, PartnerId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
+    Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerGroupId, CustomerId,
+    DemotionPolicy, Dependencies, EventKind, GrantId, GrantNode, GroupId, Invalidation,
+    MembershipChange, Mutation, NewUser, ObjectId, ObjectScope, ObjectType, PartnerId,
+    PartnerRoleId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
     ServiceDefinition, ServiceId, Subject, SyncRule, SyncedChange, TenantId, TenantRole, Timestamp,
     UserId, UserKind, UserStatus,
+    partner::{
+        Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerScope, GroupRule,
+        PartnerChange, PartnerRoleDetails,
+    },
 };
 
 /// 2026-01-01T00:00:00Z: every golden time is this plus a few seconds.
@@ -101,6 +106,9 @@ fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>
         invalidations: Vec::new(),
         synced: Vec::new(),
         items: Vec::new(),
+        partner: None,
+        memberships: Vec::new(),
+        partner_users: Vec::new(),
     }
 }
 
@@ -261,6 +269,9 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             notify: vec![user("ava"), user("olivia"), user("zoe")],
             synced: Vec::new(),
             items: Vec::new(),
+            partner: None,
+            memberships: Vec::new(),
+            partner_users: Vec::new(),
             invalidations: vec![
                 Invalidation {
                     tenant: acme(),
@@ -810,5 +821,273 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             ..in_acme(K::BatchApplied)
         },
     );
+    // Version 5: the partner level. The changes that build the golden world's partner,
+    // then the rest of its variants.
+    let at_south = |kind: EventKind| ChangeContext {
+        partner: Some(south()),
+        ..context(kind, None, None)
+    };
+    let kinds = [
+        K::PartnerOnboarded,
+        K::PartnerUserInvited,
+        K::PartnerUserStatusChanged,
+        K::CustomerChanged,
+        K::CustomerGroupChanged,
+        K::CustomerGroupChanged,
+        K::CustomerGroupMembersChanged,
+        K::PartnerRoleChanged,
+        K::PartnerRoleChanged,
+        K::PartnerRoleMemberAdded,
+        K::PartnerRoleMemberAdded,
+        K::TenantCustomerChanged,
+    ];
+    let world = partner_world();
+    assert_eq!(world.len(), kinds.len());
+    for (mutation, kind) in world.into_iter().zip(kinds) {
+        let context = match kind {
+            // The full partner context: who moved between groups, whose decisions
+            // changed everywhere under the partner and in which tenant.
+            K::CustomerGroupMembersChanged => ChangeContext {
+                memberships: vec![MembershipChange {
+                    customer: blue(),
+                    group: customer_group("g-key"),
+                    joined: true,
+                }],
+                partner_users: vec![user("pia")],
+                invalidations: vec![Invalidation {
+                    tenant: acme(),
+                    service: None,
+                    users: Vec::new(),
+                    objects: Vec::new(),
+                    everyone: true,
+                }],
+                ..at_south(kind)
+            },
+            K::TenantCustomerChanged => ChangeContext {
+                tenant: Some(acme()),
+                ..at_south(kind)
+            },
+            _ => at_south(kind),
+        };
+        h(owner_south(), mutation, context);
+    }
+    let partner_change = |change: PartnerChange| Mutation::Partner(change);
+    h(
+        owner_south(),
+        partner_change(PartnerChange::InviteUser {
+            partner: south(),
+            user: new_user("sup", UserKind::Support),
+            roles: BTreeMap::new(),
+        }),
+        at_south(K::PartnerUserInvited),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::TransferOwnership {
+            partner: south(),
+            new_owner: user("pia"),
+        }),
+        ChangeContext {
+            notify: vec![user("pia"), user("sam")],
+            ..at_south(K::PartnerOwnerTransferred)
+        },
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::ResyncCustomerGroup {
+            partner: south(),
+            group: customer_group("g-eu"),
+        }),
+        ChangeContext {
+            memberships: vec![MembershipChange {
+                customer: blue(),
+                group: customer_group("g-eu"),
+                joined: false,
+            }],
+            ..at_south(K::CustomerGroupResynced)
+        },
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::PutRole {
+            partner: south(),
+            role: partner_role("r-none"),
+            details: PartnerRoleDetails {
+                name: "Reports".into(),
+                description: String::new(),
+                platform_permissions: permissions(&["reports.*"]),
+                module_permissions: PermissionSet::default(),
+                access: CustomerAccess::None,
+                scope: CustomerScope::AllCustomers,
+            },
+        }),
+        at_south(K::PartnerRoleChanged),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::RemoveRoleMember {
+            partner: south(),
+            role: partner_role("r-help"),
+            user: user("pia"),
+        }),
+        ChangeContext {
+            partner_users: vec![user("pia")],
+            ..at_south(K::PartnerRoleMemberRemoved)
+        },
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::DeleteRole {
+            partner: south(),
+            role: partner_role("r-none"),
+        }),
+        at_south(K::PartnerRoleDeleted),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::DeleteCustomerGroup {
+            partner: south(),
+            group: customer_group("g-key"),
+        }),
+        at_south(K::CustomerGroupDeleted),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::DeleteCustomer {
+            partner: south(),
+            customer: CustomerId::parse("c-gone").unwrap(),
+        }),
+        at_south(K::CustomerDeleted),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::DeleteUser {
+            partner: south(),
+            user: user("sup"),
+        }),
+        at_south(K::PartnerUserDeleted),
+    );
     history.records
+}
+
+pub(super) fn south() -> PartnerId {
+    PartnerId::parse("p-south").unwrap()
+}
+fn blue() -> CustomerId {
+    CustomerId::parse("c-blue").unwrap()
+}
+fn customer_group(id: &str) -> CustomerGroupId {
+    CustomerGroupId::parse(id).unwrap()
+}
+fn partner_role(id: &str) -> PartnerRoleId {
+    PartnerRoleId::parse(id).unwrap()
+}
+fn owner_south() -> Option<&'static str> {
+    Some("sam")
+}
+
+/// The partner of the golden world, as the changes that build it (valid in this order
+/// after the tenant world): a partner with an active user, a customer in a dynamic and a
+/// static group, a role scoped to the dynamic group with a time-bound member, a role
+/// reaching every customer as a tenant user, and `acme` linked to the customer.
+pub(super) fn partner_world() -> Vec<Mutation> {
+    let change = Mutation::Partner;
+    vec![
+        change(PartnerChange::Onboard {
+            partner: south(),
+            name: "South Services".into(),
+            owner: new_user("sam", UserKind::Local),
+        }),
+        change(PartnerChange::InviteUser {
+            partner: south(),
+            user: new_user("pia", UserKind::Directory),
+            roles: BTreeMap::new(),
+        }),
+        change(PartnerChange::SetUserStatus {
+            partner: south(),
+            user: user("pia"),
+            status: UserStatus::Active,
+        }),
+        change(PartnerChange::PutCustomer {
+            partner: south(),
+            customer: blue(),
+            details: CustomerDetails {
+                name: "Blue Retail".into(),
+                email: "it@blue.example".into(),
+                tags: ["eu".to_owned(), "gold".to_owned()].into(),
+                data_centre: "eu-west".into(),
+                services: [crm()].into(),
+            },
+        }),
+        change(PartnerChange::PutCustomerGroup {
+            partner: south(),
+            group: customer_group("g-eu"),
+            details: CustomerGroupDetails {
+                name: "Europe".into(),
+                description: "EU customers on crm".into(),
+                rule: GroupRule::Dynamic(Condition::All(vec![
+                    Condition::Tag("eu".into()),
+                    Condition::Any(vec![
+                        Condition::DataCentre("eu-west".into()),
+                        Condition::Service(crm()),
+                    ]),
+                ])),
+            },
+        }),
+        change(PartnerChange::PutCustomerGroup {
+            partner: south(),
+            group: customer_group("g-key"),
+            details: CustomerGroupDetails {
+                name: "Key accounts".into(),
+                description: String::new(),
+                rule: GroupRule::Static,
+            },
+        }),
+        change(PartnerChange::SetGroupCustomers {
+            partner: south(),
+            group: customer_group("g-key"),
+            customers: [blue()].into(),
+            remove: false,
+        }),
+        change(PartnerChange::PutRole {
+            partner: south(),
+            role: partner_role("r-ops"),
+            details: PartnerRoleDetails {
+                name: "Operations".into(),
+                description: "Service administrators of European customers".into(),
+                platform_permissions: permissions(&["customers.view", "customers.edit"]),
+                module_permissions: permissions(&["user_management.*"]),
+                access: CustomerAccess::ServiceAdministrator,
+                scope: CustomerScope::Groups([customer_group("g-eu")].into()),
+            },
+        }),
+        change(PartnerChange::PutRole {
+            partner: south(),
+            role: partner_role("r-help"),
+            details: PartnerRoleDetails {
+                name: "Help desk".into(),
+                description: String::new(),
+                platform_permissions: permissions(&["customers.view"]),
+                module_permissions: permissions(&["workflows.view"]),
+                access: CustomerAccess::TenantUser,
+                scope: CustomerScope::AllCustomers,
+            },
+        }),
+        change(PartnerChange::AddRoleMember {
+            partner: south(),
+            role: partner_role("r-ops"),
+            user: user("pia"),
+            until: Some(EPOCH.plus_millis(86_400_000)),
+        }),
+        change(PartnerChange::AddRoleMember {
+            partner: south(),
+            role: partner_role("r-help"),
+            user: user("pia"),
+            until: None,
+        }),
+        change(PartnerChange::SetTenantCustomer {
+            tenant: acme(),
+            customer: Some(blue()),
+        }),
+    ]
 }

@@ -9,13 +9,13 @@
 //!
 //! | file | holds | expected values |
 //! |---|---|---|
-//! | `changes-v4.bin` | change records, one per `Mutation` variant, then the other nested variants and event kinds | `changes.rs` |
-//! | `audit-v4.bin` | audit records, one per outcome | [`expected_audit`] |
-//! | `checkpoint-v4.bin` | one checkpoint of a small world | `world.rs` |
+//! | `changes-v5.bin` | change records, one per `Mutation` variant, then the other nested variants and event kinds | `changes.rs` |
+//! | `audit-v5.bin` | audit records, one per outcome | [`expected_audit`] |
+//! | `checkpoint-v5.bin` | one checkpoint of a small world | `world.rs` |
 //!
-//! The files of version 3 stay as fixtures: its records are today's bytes under another
-//! version byte, and its checkpoint is today's world without the revisions of last
-//! changes (`old_goldens_still_decode`).
+//! The files of versions 3 and 4 stay as fixtures: their records decode to today's first
+//! values, and their checkpoints to today's world without what later versions added
+//! (`old_goldens_still_decode`).
 //!
 //! A file of records is a sequence of frames: a 4-byte little-endian length, then the
 //! value exactly as its redb table holds it (the version byte, then postcard). The
@@ -61,7 +61,7 @@ use crate::engine::Timestamp;
 /// The encoding version the goldens here were written with. When `CODEC_VERSION` moves
 /// on, these files stay as fixtures that must keep decoding, and goldens of the new
 /// version join them (see `docs/storage-format.md`).
-const GOLDEN_VERSION: u8 = 4;
+const GOLDEN_VERSION: u8 = 5;
 
 /// The golden file of one kind of value: `src/store/testdata/{kind}-v{GOLDEN_VERSION}.bin`.
 fn golden_path(kind: &str) -> PathBuf {

@@ -79,7 +79,7 @@ fn older_records_decode_as_their_later_bytes() {
         older[0] = 2;
         assert_eq!(codec::decode_change(&older).unwrap(), want);
     }
-    for version in [2, 3] {
+    for version in [2, 3, 4] {
         let golden = read_golden(AUDIT);
         for (bytes, want) in frames(&golden).iter().zip(expected_audit()) {
             let mut older = bytes.to_vec();
@@ -89,31 +89,44 @@ fn older_records_decode_as_their_later_bytes() {
     }
 }
 
-/// The goldens of version 3, kept as written: its change records decode to today's values
-/// (no synced members moved), its audit records are today's after the version byte, and
-/// its checkpoint is today's world with every resource's last change unknown (revision 0).
+/// The goldens of versions 3 and 4, kept as written: their change records decode to
+/// today's first values (no synced members moved before 4, no partner fields before 5),
+/// their audit records are today's after the version byte, and their checkpoints are
+/// today's world as it was then, without what later versions kept (every resource's last
+/// change before 4, a customer's before 5).
 #[test]
 fn old_goldens_still_decode() {
-    let old = read_versioned(CHANGES, 3);
-    let old = frames(&old);
-    assert_eq!(old.len(), 47);
-    for (bytes, want) in old.iter().zip(changes::expected()) {
-        assert_eq!(bytes.first(), Some(&3));
-        assert_eq!(codec::decode_change(bytes).unwrap(), want);
-    }
-    let old = read_versioned(AUDIT, 3);
-    let today = read_golden(AUDIT);
-    assert_eq!(frames(&old).len(), frames(&today).len());
-    for (old, today) in frames(&old).iter().zip(frames(&today)) {
-        assert_eq!(old.first(), Some(&3));
-        assert_eq!(old.get(1..), today.get(1..));
+    for (version, records) in [(3u8, 47), (4, 54)] {
+        let old = read_versioned(CHANGES, version);
+        let old = frames(&old);
+        assert_eq!(old.len(), records);
+        for (bytes, want) in old.iter().zip(changes::expected()) {
+            assert_eq!(bytes.first(), Some(&version));
+            assert_eq!(codec::decode_change(bytes).unwrap(), want);
+        }
+        let old = read_versioned(AUDIT, version);
+        let today = read_golden(AUDIT);
+        assert_eq!(frames(&old).len(), frames(&today).len());
+        for (old, today) in frames(&old).iter().zip(frames(&today)) {
+            assert_eq!(old.first(), Some(&version));
+            assert_eq!(old.get(1..), today.get(1..));
+        }
     }
     let checkpoint = read_versioned(CHECKPOINT, 3);
     assert_eq!(checkpoint.first(), Some(&3));
     let decoded = codec::decode_snapshot(&checkpoint).unwrap();
     assert_eq!(
         View::of(&decoded),
-        View::of(&world::build_version_3()).with_unknown_changes()
+        View::of(&world::build_version_3())
+            .with_unknown_changes()
+            .with_unknown_customer_changes()
+    );
+    let checkpoint = read_versioned(CHECKPOINT, 4);
+    assert_eq!(checkpoint.first(), Some(&4));
+    let decoded = codec::decode_snapshot(&checkpoint).unwrap();
+    assert_eq!(
+        View::of(&decoded),
+        View::of(&world::build_version_4()).with_unknown_customer_changes()
     );
 }
 

@@ -17,6 +17,10 @@ use crate::engine::{
     GrantRecord, GroupRecord, LevelRecord, Mutation, ObjectRecord, ObjectScope, PartnerId,
     Permission, Revision, SecurityGroupRecord, ServiceId, ServiceRecord, Snapshot, SnapshotBuilder,
     Subject, TenantRecord, TenantRole, Timestamp, UserId, UserKind, UserRecord, UserStatus,
+    partner::{
+        CustomerGroupRecord, CustomerRecord, GroupMember, PartnerReach, PartnerRecord,
+        PartnerRoleRecord, PartnerUserRecord,
+    },
 };
 
 /// When the world was built and is checked.
@@ -259,8 +263,15 @@ fn mutations() -> Vec<Mutation> {
         group: group("staff"),
         services: [iaas()].into(),
     }]);
+    // Version 5: the partner level. A partner with users of both statuses, a customer in a
+    // dynamic and a static group, a role scoped to the dynamic group with a time-bound
+    // member, and `acme` moved to that customer.
+    out.extend(super::changes::partner_world());
     out
 }
+
+/// How many of [`mutations`] the world of the version 4 golden was built from.
+const VERSION_4_MUTATIONS: usize = 47;
 
 /// How many of [`mutations`] the world of the version 3 golden was built from.
 const VERSION_3_MUTATIONS: usize = 46;
@@ -268,6 +279,11 @@ const VERSION_3_MUTATIONS: usize = 46;
 /// The world at its last revision, built from [`mutations`].
 pub(super) fn build() -> Snapshot {
     build_from(mutations())
+}
+
+/// The world as the version 4 golden holds it: the mutations before version 5's.
+pub(super) fn build_version_4() -> Snapshot {
+    build_from(mutations().into_iter().take(VERSION_4_MUTATIONS).collect())
 }
 
 /// The world as the version 3 golden holds it: the mutations before version 4's.
@@ -289,14 +305,64 @@ fn build_from(mutations: Vec<Mutation>) -> Snapshot {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct View {
     revision: Revision,
-    partners: BTreeMap<PartnerId, String>,
-    customers: BTreeMap<CustomerId, (String, Option<PartnerId>)>,
+    partners: Vec<PartnerView>,
     services: Vec<ServiceRecord>,
     tenant: TenantRecord,
     users: Vec<UserRecord>,
     groups: Vec<GroupRecord>,
     subscriptions: Vec<Subscription>,
     decisions: Vec<(CheckQuery, bool, Explanation)>,
+}
+
+/// One partner: every resource of it, and the decisions of its users in `acme`.
+#[derive(Debug, PartialEq, Eq)]
+struct PartnerView {
+    partner: PartnerRecord,
+    users: Vec<PartnerUserRecord>,
+    customers: Vec<CustomerRecord>,
+    groups: Vec<CustomerGroupRecord>,
+    members: Vec<Vec<GroupMember>>,
+    roles: Vec<PartnerRoleRecord>,
+    reach: Vec<Vec<PartnerReach>>,
+    decisions: Vec<(CheckQuery, bool, Explanation)>,
+}
+
+impl PartnerView {
+    fn of(snapshot: &Snapshot, partner: &PartnerId) -> Self {
+        let users = snapshot.partner_users(partner).unwrap();
+        let groups = snapshot.customer_groups(partner).unwrap();
+        let mut decisions = Vec::new();
+        for service in [crm(), iaas()] {
+            for user in users.iter().map(|u| u.id.clone()).chain([stranger()]) {
+                let query = CheckQuery {
+                    tenant: acme(),
+                    service: service.clone(),
+                    user,
+                    permission: Permission::parse("restore.run").unwrap(),
+                    object: None,
+                };
+                let allowed = snapshot.check_partner_user(&query, NOW);
+                let explanation = snapshot.explain_partner_user(&query, NOW);
+                decisions.push((query, allowed, explanation));
+            }
+        }
+        Self {
+            partner: snapshot.partner_record(partner).unwrap(),
+            customers: snapshot.partner_customers(partner).unwrap(),
+            members: groups
+                .iter()
+                .map(|g| snapshot.customer_group_members(partner, &g.id).unwrap())
+                .collect(),
+            reach: users
+                .iter()
+                .map(|u| snapshot.partner_user_reach(partner, &u.id, NOW).unwrap())
+                .collect(),
+            roles: snapshot.partner_roles(partner).unwrap(),
+            users,
+            groups,
+            decisions,
+        }
+    }
 }
 
 /// One subscribed service of the tenant: its resources and the slots checkpoints keep.
@@ -349,11 +415,10 @@ impl View {
             .collect();
         Self {
             revision: snapshot.revision(),
-            partners: (*snapshot.partners).clone(),
-            customers: snapshot
-                .customers
-                .iter()
-                .map(|(id, c)| (id.clone(), (c.name.clone(), c.partner.clone())))
+            partners: snapshot
+                .partners
+                .keys()
+                .map(|partner| PartnerView::of(snapshot, partner))
                 .collect(),
             services: snapshot.service_records(),
             decisions: decisions(snapshot, &tenant_record.services, &users),
@@ -366,6 +431,17 @@ impl View {
 }
 
 impl View {
+    /// This view as a checkpoint older than version 5 decodes: customers from before
+    /// they had attributes kept no last change.
+    pub(super) fn with_unknown_customer_changes(mut self) -> Self {
+        for partner in &mut self.partners {
+            for customer in &mut partner.customers {
+                customer.changed_at = Revision::ZERO;
+            }
+        }
+        self
+    }
+
     /// This view as a checkpoint older than version 4 decodes: every resource's last
     /// change unknown (revision 0), and objects without a description or creator.
     pub(super) fn with_unknown_changes(mut self) -> Self {
