@@ -31,12 +31,8 @@ impl WatchFilter {
         {
             return false;
         }
-        if !self.tenants.is_empty()
-            && !context
-                .tenant
-                .as_ref()
-                .is_some_and(|t| self.tenants.contains(t))
-        {
+        // A partner-level change reaches the tenants whose decisions it may change.
+        if !self.tenants.is_empty() && !record_tenants(record).any(|t| self.tenants.contains(t)) {
             return false;
         }
         if self.services.is_empty() {
@@ -44,9 +40,22 @@ impl WatchFilter {
         }
         match &context.service {
             Some(service) => self.services.contains(service),
-            // Platform-wide changes without a service name none; tenant-level ones reach
-            // every service.
-            None => context.tenant.is_some(),
+            // Platform-wide changes without a service name none; tenant-level ones (and
+            // partner-level ones reaching tenants) reach every service.
+            None => record_tenants(record).next().is_some(),
         }
     }
+}
+
+/// The tenants a change concerns: the one it happened in, and those whose decisions it
+/// may change (a partner-level change happens in none and may reach many).
+pub(crate) fn record_tenants(record: &ChangeRecord) -> impl Iterator<Item = &TenantId> {
+    let context = &record.context;
+    context.tenant.iter().chain(
+        context
+            .invalidations
+            .iter()
+            .map(|hint| &hint.tenant)
+            .filter(move |tenant| context.tenant.as_ref() != Some(*tenant)),
+    )
 }

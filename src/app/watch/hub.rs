@@ -114,12 +114,16 @@ impl LiveFeeds {
         let mut ended = Vec::new();
         for change in commit.iter() {
             let record = &change.record;
-            let named = record
-                .context
-                .tenant
-                .as_ref()
-                .and_then(|tenant| self.by_tenant.get(tenant))
-                .map_or(&[][..], Vec::as_slice);
+            // Subscribers of every tenant the change concerns, each once.
+            let mut named: Vec<u64> = super::filter::record_tenants(record)
+                .filter_map(|tenant| self.by_tenant.get(tenant))
+                .flatten()
+                .copied()
+                .collect();
+            if record.context.invalidations.len() > 1 {
+                named.sort_unstable();
+                named.dedup();
+            }
             for id in named.iter().chain(&self.every_tenant) {
                 let Some(feed) = self.by_id.get_mut(id) else {
                     continue;
