@@ -113,7 +113,8 @@ impl Snapshot {
 
     /// The partner's Administrators: its owner and the members of the built-in role.
     pub(crate) fn partner_administrators(&self, partner: &PartnerId) -> Vec<UserId> {
-        self.partners
+        let mut administrators: Vec<UserId> = self
+            .partners
             .get(partner)
             .map(|state| {
                 state
@@ -123,7 +124,9 @@ impl Snapshot {
                     .cloned()
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        administrators.sort_unstable();
+        administrators
     }
 }
 

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ids::{CustomerGroupId, CustomerId, PartnerRoleId, Revision, ServiceId, TenantId, Timestamp},
+    model::FastMap,
     mutation::{UserKind, UserStatus},
     permission::{Catalog, Permission, PermissionSet},
 };
@@ -54,10 +55,11 @@ pub(crate) struct PartnerState {
     /// `None` only for a partner created before partners had users (codec version 4).
     pub(crate) owner: Option<super::ids::UserId>,
     // Each behind its own `Arc`: a change copies the one collection it alters.
-    pub(crate) users: Arc<BTreeMap<super::ids::UserId, PartnerUserState>>,
+    // Hash maps: a partner user's check looks up the user and its roles (listings sort).
+    pub(crate) users: Arc<FastMap<super::ids::UserId, PartnerUserState>>,
     /// Lowercased e-mail → user, for uniqueness.
     pub(crate) emails: Arc<BTreeMap<String, super::ids::UserId>>,
-    pub(crate) roles: Arc<BTreeMap<PartnerRoleId, PartnerRoleState>>,
+    pub(crate) roles: Arc<FastMap<PartnerRoleId, PartnerRoleState>>,
     pub(crate) customer_groups: Arc<BTreeMap<CustomerGroupId, CustomerGroupState>>,
     /// Its customers (the reverse of each customer's `partner`).
     pub(crate) customers: Arc<BTreeSet<CustomerId>>,
@@ -73,12 +75,12 @@ impl PartnerState {
         email: String,
         at: Revision,
     ) -> Self {
-        let mut roles = BTreeMap::new();
+        let mut roles = FastMap::default();
         roles.insert(administrator_role_id(), PartnerRoleState::administrator(at));
         Self {
             name,
             owner: Some(owner.clone()),
-            users: Arc::new(BTreeMap::from([(owner.clone(), owner_state)])),
+            users: Arc::new(FastMap::from_iter([(owner.clone(), owner_state)])),
             emails: Arc::new(BTreeMap::from([(email, owner)])),
             roles: Arc::new(roles),
             customer_groups: Arc::new(BTreeMap::new()),
@@ -94,7 +96,7 @@ impl PartnerState {
             owner: None,
             users: Arc::default(),
             emails: Arc::default(),
-            roles: Arc::new(BTreeMap::from([(
+            roles: Arc::new(FastMap::from_iter([(
                 administrator_role_id(),
                 PartnerRoleState::administrator(Revision::ZERO),
             )])),

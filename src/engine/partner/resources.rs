@@ -185,9 +185,10 @@ impl Snapshot {
         partner: &PartnerId,
     ) -> Result<Vec<PartnerUserRecord>, MutationError> {
         let state = self.partner(partner)?;
-        Ok(state
-            .users
-            .keys()
+        let mut ids: Vec<&UserId> = state.users.keys().collect();
+        ids.sort_unstable();
+        Ok(ids
+            .into_iter()
             .filter_map(|user| user_record(state, user))
             .collect())
     }
@@ -303,9 +304,10 @@ impl Snapshot {
         partner: &PartnerId,
     ) -> Result<Vec<PartnerRoleRecord>, MutationError> {
         let state = self.partner(partner)?;
-        Ok(state
-            .roles
-            .keys()
+        let mut ids: Vec<&PartnerRoleId> = state.roles.keys().collect();
+        ids.sort_unstable();
+        Ok(ids
+            .into_iter()
             .filter_map(|role| role_record(state, role))
             .collect())
     }
@@ -337,7 +339,8 @@ impl Snapshot {
         if !is_active(user_state.status, now) {
             return Ok(out);
         }
-        let roles: Vec<_> = state.roles_held(user, now).collect();
+        let mut roles: Vec<_> = state.roles_held(user, now).collect();
+        roles.sort_unstable_by_key(|(id, _)| *id);
         for customer_id in state.customers.iter() {
             let Some(customer) = self.customers.get(customer_id) else {
                 continue;
@@ -395,15 +398,17 @@ fn customer_record(id: &CustomerId, state: &CustomerState) -> CustomerRecord {
 
 fn role_record(state: &PartnerState, role: &PartnerRoleId) -> Option<PartnerRoleRecord> {
     let found = state.roles.get(role)?;
+    let mut members: Vec<(UserId, Option<Timestamp>)> = state
+        .users
+        .iter()
+        .filter_map(|(id, u)| u.roles.get(role).map(|until| (id.clone(), *until)))
+        .collect();
+    members.sort_unstable();
     Some(PartnerRoleRecord {
         id: role.clone(),
         details: found.details.clone(),
         built_in: found.built_in,
-        members: state
-            .users
-            .iter()
-            .filter_map(|(id, u)| u.roles.get(role).map(|until| (id.clone(), *until)))
-            .collect(),
+        members,
         changed_at: found.changed_at,
     })
 }
