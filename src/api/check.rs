@@ -115,6 +115,9 @@ impl pb::check_service_server::CheckService for CheckApi {
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let deadline = convert::deadline(&request);
         let request = request.into_inner();
+        if request.service.is_empty() && !request.tenant.is_empty() {
+            return self.check_module(&request, deadline).await;
+        }
         let query = query(&request)?;
         let snapshot = self
             .snapshot(request.consistency.as_ref(), deadline)
@@ -404,6 +407,75 @@ impl CheckApi {
         }
         Ok(())
     }
+}
+
+impl CheckApi {
+    /// A check of a tenant-module permission (a `Check` without a service): decided by
+    /// the tenant roles of a tenant user, or the partner roles of a partner user.
+    async fn check_module(
+        &self,
+        request: &pb::CheckRequest,
+        deadline: Option<Duration>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
+        let query = module_query(request)?;
+        let snapshot = self
+            .snapshot(request.consistency.as_ref(), deadline)
+            .await?;
+        let now = self.app.now();
+        let partner_user = !request.partner_user.is_empty();
+        let answer = snapshot.explain_module(
+            &query.tenant,
+            &query.user,
+            &query.permission,
+            partner_user,
+            now,
+        );
+        let allowed = answer.as_ref().is_ok_and(|sources| !sources.is_empty());
+        let denial = match &answer {
+            Err(denial) => Some(denial.clone()),
+            Ok(sources) if sources.is_empty() => Some(Denial::NoGrant),
+            Ok(_) => None,
+        };
+        record_decision(allowed, None, || denial.clone());
+        let explanation = request.explain.then(|| pb::Explanation {
+            grants: answer
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|source| convert::module_trace(source, &query.tenant))
+                .collect(),
+            denial: denial.as_ref().map(|d| convert::denial(d, "")),
+        });
+        Ok(Response::new(pb::CheckResponse {
+            decision: convert::decision(allowed),
+            revision: snapshot.revision().get(),
+            explanation,
+        }))
+    }
+}
+
+/// The query of a tenant-module `Check` (no service, no object).
+fn module_query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
+    if !request.object.is_empty() {
+        return Err(status::invalid_field(
+            "object",
+            "a check of a tenant-module permission (no service) names no object",
+        ));
+    }
+    let mut with_service = request.clone();
+    // Any valid id: the query's service is not read for a module check.
+    with_service.service = "tenant".into();
+    let query = query(&with_service)?;
+    if crate::engine::partner::module_catalog()
+        .bit(&query.permission)
+        .is_none()
+    {
+        return Err(status::invalid_field(
+            "permission",
+            "without a service, the permission is a tenant-module one (e.g. `user_management.view`)",
+        ));
+    }
+    Ok(query)
 }
 
 /// The query of a `Check` request; its user is the partner user when the request names

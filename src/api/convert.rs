@@ -181,6 +181,43 @@ pub(crate) fn trace(trace: &GrantTrace, service: &str) -> pb::GrantTrace {
     }
 }
 
+/// What gives a tenant-module permission, as a grant on the tenant.
+pub(crate) fn module_trace(
+    source: &crate::engine::tenant_roles::ModuleSource,
+    tenant: &crate::engine::TenantId,
+) -> pb::GrantTrace {
+    use crate::engine::tenant_roles::ModuleSource;
+    let (kind, id, customer_group) = match source {
+        ModuleSource::TenantRole(role) => (pb::SourceKind::Role, (*role).to_owned(), String::new()),
+        ModuleSource::Role(role) => (pb::SourceKind::TenantRole, role.to_string(), String::new()),
+        ModuleSource::PartnerRole {
+            role,
+            customer_group,
+        } => (
+            pb::SourceKind::PartnerRole,
+            role.to_string(),
+            customer_group
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        ),
+    };
+    pb::GrantTrace {
+        grant: String::new(),
+        source: Some(pb::GrantSource {
+            kind: kind.into(),
+            id,
+            customer_group,
+        }),
+        node: Some(pb::NodeRef {
+            kind: pb::NodeKind::Tenant.into(),
+            id: tenant.to_string(),
+        }),
+        group_chain: Vec::new(),
+        expires_at: None,
+    }
+}
+
 pub(crate) fn denial(denial: &Denial, service: &str) -> pb::Denial {
     use pb::DenialReason as R;
     let reason = match denial {

@@ -189,6 +189,7 @@ impl Snapshot {
                     member_of: super::model::CowMap::default(),
                     services: super::model::FastMap::default(),
                     changed_at: self.revision,
+                    roles: std::collections::BTreeMap::new(),
                 };
                 state.users.insert(
                     owner.user.clone(),
@@ -278,6 +279,7 @@ impl Snapshot {
                     .try_for_each(|change| self.apply_mutation(change, now))
             }
             Mutation::Partner(change) => self.apply_partner(change, now),
+            Mutation::TenantRole(change) => self.apply_tenant_role(change),
         }
     }
 

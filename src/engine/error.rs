@@ -6,7 +6,7 @@ use super::{
     echo::echo,
     ids::{
         CustomerGroupId, CustomerId, GrantId, ObjectId, PartnerId, PartnerRoleId,
-        PermissionLevelId, ServiceId, TenantId, UserId,
+        PermissionLevelId, ServiceId, TenantId, TenantRoleId, UserId,
     },
     mutation::Subject,
 };
@@ -297,6 +297,14 @@ pub enum MutationError {
         /// The group.
         group: CustomerGroupId,
     },
+    /// A synced copy of a customer role changes only with it.
+    #[error(
+        "tenant role `{role}` is a synced copy of a customer role: it changes only with that role (detach it first)"
+    )]
+    TenantRoleSynced {
+        /// The role.
+        role: TenantRoleId,
+    },
     /// The built-in Administrator role cannot be edited or deleted.
     #[error(
         "partner role `{role}` is the built-in Administrator role: it cannot be edited or deleted"
@@ -355,6 +363,7 @@ impl MutationError {
             Self::CustomerGroupInUse { .. } => "CUSTOMER_GROUP_IN_USE",
             Self::CustomerGroupDynamic { .. } => "CUSTOMER_GROUP_DYNAMIC",
             Self::PartnerRoleBuiltIn { .. } => "PARTNER_ROLE_BUILT_IN",
+            Self::TenantRoleSynced { .. } => "TENANT_ROLE_SYNCED",
         }
     }
 
@@ -438,6 +447,7 @@ impl MutationError {
                 vec![("customer_group", group.to_string())]
             }
             Self::PartnerRoleBuiltIn { role } => vec![("partner_role", role.to_string())],
+            Self::TenantRoleSynced { role } => vec![("tenant_role", role.to_string())],
         }
     }
 
@@ -471,7 +481,8 @@ impl MutationError {
             | Self::CustomerHasTenants { .. }
             | Self::CustomerGroupInUse { .. }
             | Self::CustomerGroupDynamic { .. }
-            | Self::PartnerRoleBuiltIn { .. } => MutationErrorKind::FailedPrecondition,
+            | Self::PartnerRoleBuiltIn { .. }
+            | Self::TenantRoleSynced { .. } => MutationErrorKind::FailedPrecondition,
         }
     }
 

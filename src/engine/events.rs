@@ -14,12 +14,13 @@ use super::{
     effective::Affected,
     error::MutationError,
     ids::{
-        CustomerGroupId, CustomerId, ObjectId, PartnerId, Revision, ServiceId, TenantId, Timestamp,
-        UserId,
+        CustomerGroupId, CustomerId, CustomerRoleId, ObjectId, PartnerId, Revision, ServiceId,
+        TenantId, Timestamp, UserId,
     },
     model::Snapshot,
     mutation::{Mutation, TenantRole, UserStatus},
     synced::SyncedChange,
+    tenant_roles::TenantRoleChange,
 };
 
 /// The kind of a domain event. Stored by variant index: new kinds go last (see
@@ -143,6 +144,23 @@ pub enum EventKind {
     PartnerRoleMemberAdded,
     /// A partner user left a partner role.
     PartnerRoleMemberRemoved,
+    /// A customer role was created or changed (the context's `synced_roles` name each
+    /// tenant whose copy was made, changed or removed).
+    CustomerRoleChanged,
+    /// A customer role was deleted with its copies (`synced_roles`).
+    CustomerRoleDeleted,
+    /// A customer role's sync was turned off or on for one tenant (`synced_roles`).
+    CustomerRoleTenantSyncChanged,
+    /// A tenant's own role was created or changed.
+    TenantRoleDefined,
+    /// A tenant's own role was deleted.
+    TenantRoleDeleted,
+    /// A user was given a tenant role.
+    TenantRoleMemberAdded,
+    /// A tenant role was taken from a user.
+    TenantRoleMemberRemoved,
+    /// A synced copy became the tenant's own role (`synced_roles`).
+    TenantRoleDetached,
 }
 
 /// Whose decisions may have changed in one tenant.
@@ -195,6 +213,34 @@ pub struct ChangeContext {
     /// their attributes or a group's condition changed (added in codec version 5).
     #[serde(deserialize_with = "super::stored::added_in_v5")]
     pub memberships: Vec<MembershipChange>,
+    /// Synced copies of customer roles this change made, changed, removed or detached,
+    /// each naming its tenant (added in codec version 5).
+    #[serde(deserialize_with = "super::stored::added_in_v5")]
+    pub synced_roles: Vec<SyncedRoleChange>,
+}
+
+/// A synced copy of a customer role made, changed, removed or detached in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedRoleChange {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The customer role.
+    pub role: CustomerRoleId,
+    /// What happened to its copy there.
+    pub effect: SyncedRoleEffect,
+}
+
+/// What happened to a synced copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SyncedRoleEffect {
+    /// The copy was made.
+    Created,
+    /// The copy follows an edit of the role.
+    Updated,
+    /// The copy was removed (the role deleted, sync turned off, the tenant out of scope).
+    Removed,
+    /// The copy became the tenant's own role.
+    Detached,
 }
 
 /// A customer joining or leaving a customer group.
@@ -231,6 +277,7 @@ impl ChangeContext {
             },
             memberships: Vec::new(),
             partner_users: Vec::new(),
+            synced_roles: Vec::new(),
             notify: Vec::new(),
             invalidations: touched
                 .tenant
@@ -297,6 +344,11 @@ impl Snapshot {
             let before = self.clone();
             self.apply_in_place(revision, mutation, now)?;
             return Ok(self.partner_context(&before, change, kind));
+        }
+        if let Mutation::TenantRole(change) = mutation {
+            let before = self.clone();
+            self.apply_in_place(revision, mutation, now)?;
+            return Ok(self.tenant_role_context(&before, change, kind));
         }
         let status_before = match mutation {
             Mutation::ReportSignIn { tenant, user, .. } => self.user_status(tenant, user),
@@ -376,6 +428,13 @@ impl Snapshot {
             Mutation::SetGroupAdministers { .. } => K::GroupRoleChanged,
             Mutation::Batch { .. } => K::BatchApplied,
             Mutation::Partner(change) => change.event_kind(),
+            Mutation::TenantRole(change) => match change {
+                TenantRoleChange::Put { .. } => K::TenantRoleDefined,
+                TenantRoleChange::Delete { .. } => K::TenantRoleDeleted,
+                TenantRoleChange::AddMember { .. } => K::TenantRoleMemberAdded,
+                TenantRoleChange::RemoveMember { .. } => K::TenantRoleMemberRemoved,
+                TenantRoleChange::Detach { .. } => K::TenantRoleDetached,
+            },
         }
     }
 
@@ -506,6 +565,7 @@ fn describe(
         partner: None,
         memberships: Vec::new(),
         partner_users: Vec::new(),
+        synced_roles: Vec::new(),
     }
 }
 
@@ -559,6 +619,7 @@ impl ChangeContext {
             partner: None,
             memberships: Vec::new(),
             partner_users: Vec::new(),
+            synced_roles: Vec::new(),
         }
     }
 }
@@ -582,5 +643,64 @@ fn mark_everyone(
             objects: objects.to_vec(),
             everyone: true,
         }),
+    }
+}
+
+impl Snapshot {
+    /// The context of a change to a tenant's roles: whose module permissions may have
+    /// changed (the role's members), and for a detached copy, which customer role it was.
+    fn tenant_role_context(
+        &self,
+        before: &Snapshot,
+        change: &TenantRoleChange,
+        kind: EventKind,
+    ) -> ChangeContext {
+        let tenant = change.tenant();
+        let role = change.role();
+        let role_before = before.tenants.get(tenant).and_then(|t| t.roles.get(role));
+        let role_after = self.tenants.get(tenant).and_then(|t| t.roles.get(role));
+        let mut users: Vec<UserId> = match change {
+            TenantRoleChange::AddMember { user, .. }
+            | TenantRoleChange::RemoveMember { user, .. } => {
+                vec![user.clone()]
+            }
+            _ => role_before
+                .into_iter()
+                .chain(role_after)
+                .flat_map(|r| r.members.iter().cloned())
+                .collect(),
+        };
+        users.sort_unstable();
+        users.dedup();
+        let synced_roles = match (change, role_before.and_then(|r| r.synced_from.as_ref())) {
+            (TenantRoleChange::Detach { .. }, Some(from)) => vec![SyncedRoleChange {
+                tenant: tenant.clone(),
+                role: from.role.clone(),
+                effect: SyncedRoleEffect::Detached,
+            }],
+            _ => Vec::new(),
+        };
+        ChangeContext {
+            kind,
+            tenant: Some(tenant.clone()),
+            service: None,
+            notify: Vec::new(),
+            invalidations: (!users.is_empty())
+                .then(|| Invalidation {
+                    tenant: tenant.clone(),
+                    service: None,
+                    users,
+                    objects: Vec::new(),
+                    everyone: false,
+                })
+                .into_iter()
+                .collect(),
+            synced: Vec::new(),
+            items: Vec::new(),
+            partner: None,
+            memberships: Vec::new(),
+            partner_users: Vec::new(),
+            synced_roles,
+        }
     }
 }

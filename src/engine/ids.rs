@@ -234,6 +234,15 @@ id_type!(
     /// A group of a partner's customers, static or dynamic.
     CustomerGroupId, "customer group"
 );
+id_type!(
+    /// A customer role of a partner: tenant-module permissions synced to tenants.
+    CustomerRoleId, "customer role"
+);
+id_type!(
+    /// A tenant-level role of a tenant: tenant-module permissions given to its members
+    /// (its own, or a synced copy of a customer role).
+    TenantRoleId, "tenant role"
+);
 
 /// The number of a committed change; strictly increasing, 0 for the empty state.
 #[derive(

@@ -33,6 +33,7 @@ mod placement;
 mod resources;
 mod stored;
 mod synced;
+pub mod tenant_roles;
 mod touch;
 mod view;
 
@@ -45,11 +46,13 @@ pub use change::ChangeRecord;
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use echo::{ECHO_CHARS, echo};
 pub use error::{MutationError, MutationErrorKind};
-pub use events::{ChangeContext, EventKind, Invalidation, MembershipChange};
+pub use events::{
+    ChangeContext, EventKind, Invalidation, MembershipChange, SyncedRoleChange, SyncedRoleEffect,
+};
 pub use ids::{
-    CustomerGroupId, CustomerId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId, PartnerId,
-    PartnerRoleId, PermissionLevelId, Revision, SecurityGroupId, ServiceId, TenantId, Timestamp,
-    UserId,
+    CustomerGroupId, CustomerId, CustomerRoleId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId,
+    PartnerId, PartnerRoleId, PermissionLevelId, Revision, SecurityGroupId, ServiceId, TenantId,
+    TenantRoleId, Timestamp, UserId,
 };
 pub use model::Snapshot;
 pub use mutation::{

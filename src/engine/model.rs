@@ -40,6 +40,7 @@ pub(crate) fn index_remove<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
 }
 
 use super::{
+    ids::TenantRoleId,
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PartnerId, PermissionLevelId, Revision,
         SecurityGroupId, ServiceId, TenantId, UserId,
@@ -50,6 +51,7 @@ use super::{
     },
     partner::{CustomerState, PartnerState},
     permission::{Catalog, PermissionBits, PermissionSet},
+    tenant_roles::TenantRoleState,
 };
 
 /// An immutable state of everything at one revision. Cloning is cheap (reference counts);
@@ -132,6 +134,9 @@ pub(crate) struct TenantState {
     /// The revision of its last visible change (name, customer, owner, services) (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
+    /// Its tenant-level roles (module permissions), its own and synced copies (added in
+    /// codec version 5).
+    pub(crate) roles: BTreeMap<TenantRoleId, TenantRoleState>,
 }
 
 /// A user of a tenant.

@@ -590,6 +590,8 @@ pub enum Mutation {
     /// A change at the partner level (partners, their users, customers, customer groups
     /// and partner roles).
     Partner(super::partner::PartnerChange),
+    /// A change to a tenant's roles (module permissions) and their members.
+    TenantRole(super::tenant_roles::TenantRoleChange),
 }
 
 /// Most changes in one [`Mutation::Batch`] (the API's bulk calls take as many items).

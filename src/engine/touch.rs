@@ -26,6 +26,14 @@ impl Mutation {
         let mut touched = Touched::default();
         match self {
             Self::CreatePartner { .. } | Self::CreateCustomer { .. } => {}
+            Self::TenantRole(change) => {
+                touched.tenant = Some(change.tenant().clone());
+                if let super::tenant_roles::TenantRoleChange::AddMember { user, .. }
+                | super::tenant_roles::TenantRoleChange::RemoveMember { user, .. } = change
+                {
+                    touched.subjects.push(Subject::User(user.clone()));
+                }
+            }
             // Partner users are not subjects of any tenant; a tenant link names its tenant.
             Self::Partner(change) => {
                 if let super::partner::PartnerChange::SetTenantCustomer { tenant, .. } = change {
@@ -247,6 +255,7 @@ impl Mutation {
             Self::CreatePartner { partner, .. } => format!("partner {partner}"),
             Self::CreateCustomer { customer, .. } => format!("customer {customer}"),
             Self::Partner(change) => change.target(),
+            Self::TenantRole(change) => format!("tenant role {}", change.role()),
             Self::RegisterService { service, .. } | Self::UpdateService { service, .. } => {
                 format!("service {service}")
             }

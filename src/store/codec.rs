@@ -196,6 +196,7 @@ mod tests {
                 partner: None,
                 memberships: Vec::new(),
                 partner_users: Vec::new(),
+                synced_roles: Vec::new(),
             },
         };
         assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);

@@ -2,8 +2,8 @@
 
 use crate::api::{convert, management, pb};
 use crate::engine::{
-    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
-    partner::PartnerChange,
+    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, SyncedRoleEffect,
+    TenantRole, UserStatus, partner::PartnerChange, tenant_roles::TenantRoleChange,
 };
 
 /// A committed change as an event: its kind, ids and hint.
@@ -88,6 +88,21 @@ fn change_event(
             .iter()
             .map(ToString::to_string)
             .collect(),
+        synced_roles: context
+            .synced_roles
+            .iter()
+            .map(|change| pb::SyncedRoleChange {
+                tenant: change.tenant.to_string(),
+                customer_role: change.role.to_string(),
+                effect: match change.effect {
+                    SyncedRoleEffect::Created => pb::SyncedRoleEffect::Created,
+                    SyncedRoleEffect::Updated => pb::SyncedRoleEffect::Updated,
+                    SyncedRoleEffect::Removed => pb::SyncedRoleEffect::Removed,
+                    SyncedRoleEffect::Detached => pb::SyncedRoleEffect::Detached,
+                }
+                .into(),
+            })
+            .collect(),
         ..Default::default()
     };
     describe(mutation, &mut event);
@@ -111,6 +126,15 @@ fn describe(mutation: &Mutation, event: &mut pb::ChangeEvent) {
     let member = |subject: &Subject| Some(convert::subject(subject));
     match mutation {
         Mutation::Partner(change) => describe_partner(change, event),
+        Mutation::TenantRole(change) => {
+            event.tenant = change.tenant().to_string();
+            event.tenant_role = change.role().to_string();
+            if let TenantRoleChange::AddMember { user, .. }
+            | TenantRoleChange::RemoveMember { user, .. } = change
+            {
+                event.user = user.to_string();
+            }
+        }
         Mutation::CreatePartner { partner, .. } => event.object = partner.to_string(),
         Mutation::CreateCustomer { customer, .. } => event.object = customer.to_string(),
         Mutation::RegisterService { service, .. } | Mutation::UpdateService { service, .. } => {
@@ -365,6 +389,38 @@ const EVENT_KINDS: &[(EventKind, pb::EventKind)] = &[
         EventKind::PartnerRoleMemberRemoved,
         pb::EventKind::PartnerRoleMemberRemoved,
     ),
+    (
+        EventKind::CustomerRoleChanged,
+        pb::EventKind::CustomerRoleChanged,
+    ),
+    (
+        EventKind::CustomerRoleDeleted,
+        pb::EventKind::CustomerRoleDeleted,
+    ),
+    (
+        EventKind::CustomerRoleTenantSyncChanged,
+        pb::EventKind::CustomerRoleTenantSyncChanged,
+    ),
+    (
+        EventKind::TenantRoleDefined,
+        pb::EventKind::TenantRoleDefined,
+    ),
+    (
+        EventKind::TenantRoleDeleted,
+        pb::EventKind::TenantRoleDeleted,
+    ),
+    (
+        EventKind::TenantRoleMemberAdded,
+        pb::EventKind::TenantRoleMemberAdded,
+    ),
+    (
+        EventKind::TenantRoleMemberRemoved,
+        pb::EventKind::TenantRoleMemberRemoved,
+    ),
+    (
+        EventKind::TenantRoleDetached,
+        pb::EventKind::TenantRoleDetached,
+    ),
 ];
 
 /// Fills the ids a partner-level change names.
@@ -410,6 +466,12 @@ fn describe_partner(change: &PartnerChange, event: &mut pb::ChangeEvent) {
         PartnerChange::RemoveRoleMember { role, user, .. } => {
             event.partner_role = role.to_string();
             event.user = user.to_string();
+        }
+        PartnerChange::PutCustomerRole { role, .. }
+        | PartnerChange::DeleteCustomerRole { role, .. } => event.customer_role = role.to_string(),
+        PartnerChange::SetCustomerRoleTenantSync { role, tenant, .. } => {
+            event.customer_role = role.to_string();
+            event.tenant = tenant.to_string();
         }
     }
 }

@@ -63,6 +63,11 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             state.emails.remove(&removed.email.to_lowercase());
             state.role_changed_administrators(user, (&removed.role, &TenantRole::StandardUser), at);
             forget_subject(state, &Subject::User(user.clone()), at);
+            for role in state.roles.values_mut() {
+                if role.members.remove(user) {
+                    role.changed_at = at;
+                }
+            }
             snapshot.forget_sign_in_failures(tenant, user);
             Ok(())
         }

@@ -305,6 +305,13 @@ impl Actor<'_> {
     fn authorize(&self, mutation: &Mutation) -> Result<(), AuthorityError> {
         match mutation {
             Mutation::TransferOwnership { .. } => self.refuse("transfer the tenant's ownership"),
+            // Tenant roles give module permissions: the owner's, service administrators'
+            // and those of customized administrators with `management`.
+            Mutation::TenantRole(_) => match &self.rank {
+                Rank::Customized(f) if f.management => Ok(()),
+                Rank::Customized(_) => self.missing("management"),
+                _ => self.refuse("manage tenant roles"),
+            },
             Mutation::SetTenantRole { user, role, .. } => self.set_role(user, role),
             Mutation::InviteUser { .. } => match &self.rank {
                 Rank::Customized(f) if !f.management => self.missing("management"),

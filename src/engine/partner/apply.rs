@@ -7,13 +7,16 @@ use super::{
     super::{
         apply::{MAX_TEXT, check_text, normalized_email},
         error::MutationError,
-        ids::{CustomerGroupId, CustomerId, PartnerId, PartnerRoleId, Revision, Timestamp, UserId},
+        ids::{
+            CustomerGroupId, CustomerId, CustomerRoleId, PartnerId, PartnerRoleId, Revision,
+            TenantId, Timestamp, UserId,
+        },
         model::Snapshot,
         mutation::{NewUser, UserKind, UserStatus},
         permission::{Catalog, PermissionSet},
     },
     CustomerDetails, CustomerGroupDetails, CustomerGroupState, CustomerScope, CustomerState,
-    GroupRule, PartnerChange, PartnerRoleState, PartnerState, PartnerUserState,
+    GroupRule, PartnerChange, PartnerRoleState, PartnerState, PartnerUserState, TenantScope,
     administrator_role_id,
     conditions::check_attribute,
     module_catalog, platform_catalog,
@@ -25,8 +28,79 @@ pub const MAX_TAGS: usize = 32;
 pub const MAX_GROUP_CUSTOMERS_PER_CALL: usize = 1000;
 
 impl Snapshot {
-    /// Applies a partner-level change (see [`PartnerChange`]).
+    /// Applies a partner-level change (see [`PartnerChange`]), then brings the synced
+    /// copies of customer roles in line wherever it may have moved a tenant into or out
+    /// of a role's scope.
     pub(crate) fn apply_partner(
+        &mut self,
+        change: &PartnerChange,
+        now: Timestamp,
+    ) -> Result<(), MutationError> {
+        let linked_before = match change {
+            PartnerChange::SetTenantCustomer { tenant, .. } => {
+                self.tenant_place(tenant).and_then(|(_, partner)| partner)
+            }
+            _ => None,
+        };
+        self.apply_partner_change(change, now)?;
+        let tenants_of = |snapshot: &Snapshot, customers: &mut dyn Iterator<Item = &CustomerId>| {
+            customers
+                .filter_map(|c| snapshot.customers.get(c))
+                .flat_map(|c| c.tenants.iter().cloned())
+                .collect::<BTreeSet<TenantId>>()
+        };
+        match change {
+            PartnerChange::PutCustomerRole { partner, role, .. }
+            | PartnerChange::SetCustomerRoleTenantSync { partner, role, .. } => {
+                self.sync_customer_roles(partner, Some(&BTreeSet::from([role.clone()])), None);
+            }
+            PartnerChange::PutCustomer {
+                partner, customer, ..
+            } => {
+                let tenants = tenants_of(self, &mut std::iter::once(customer));
+                self.sync_customer_roles(partner, None, Some(&tenants));
+            }
+            PartnerChange::SetGroupCustomers {
+                partner, customers, ..
+            } => {
+                let tenants = tenants_of(self, &mut customers.iter());
+                self.sync_customer_roles(partner, None, Some(&tenants));
+            }
+            PartnerChange::PutCustomerGroup { partner, group, .. }
+            | PartnerChange::DeleteCustomerGroup { partner, group }
+            | PartnerChange::ResyncCustomerGroup { partner, group } => {
+                let roles: BTreeSet<CustomerRoleId> = self
+                    .partners
+                    .get(partner)
+                    .map(|state| {
+                        state
+                            .customer_roles
+                            .iter()
+                            .filter(|(_, role)| {
+                                matches!(&role.details.scope, TenantScope::CustomerGroups(groups) if groups.contains(group))
+                            })
+                            .map(|(id, _)| id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !roles.is_empty() {
+                    self.sync_customer_roles(partner, Some(&roles), None);
+                }
+            }
+            PartnerChange::SetTenantCustomer { tenant, .. } => {
+                let linked_after = self.tenant_place(tenant).and_then(|(_, partner)| partner);
+                let tenants = BTreeSet::from([tenant.clone()]);
+                for partner in linked_before.iter().chain(linked_after.iter()) {
+                    self.sync_customer_roles(partner, None, Some(&tenants));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The change itself, without the customer roles' copies.
+    fn apply_partner_change(
         &mut self,
         change: &PartnerChange,
         now: Timestamp,
@@ -231,6 +305,15 @@ impl Snapshot {
                         matches!(&role.details.scope, CustomerScope::Groups(groups) if groups.contains(group))
                     })
                     .map(|(id, _)| format!("partner role {id}"))
+                    .chain(
+                        state
+                            .customer_roles
+                            .iter()
+                            .filter(|(_, role)| {
+                                matches!(&role.details.scope, TenantScope::CustomerGroups(groups) if groups.contains(group))
+                            })
+                            .map(|(id, _)| format!("customer role {id}")),
+                    )
                     .collect();
                 if !used_by.is_empty() {
                     return Err(MutationError::CustomerGroupInUse {
@@ -403,6 +486,20 @@ impl Snapshot {
                 }
                 Ok(())
             }
+            PartnerChange::PutCustomerRole {
+                partner,
+                role,
+                details,
+            } => self.put_customer_role(partner, role, details),
+            PartnerChange::DeleteCustomerRole { partner, role } => {
+                self.delete_customer_role(partner, role)
+            }
+            PartnerChange::SetCustomerRoleTenantSync {
+                partner,
+                role,
+                tenant,
+                enabled,
+            } => self.set_customer_role_tenant_sync(partner, role, tenant, *enabled),
             PartnerChange::RemoveRoleMember {
                 partner,
                 role,
@@ -433,7 +530,10 @@ impl Snapshot {
             .ok_or_else(|| MutationError::not_found("partner", partner))
     }
 
-    fn partner_mut(&mut self, partner: &PartnerId) -> Result<&mut PartnerState, MutationError> {
+    pub(crate) fn partner_mut(
+        &mut self,
+        partner: &PartnerId,
+    ) -> Result<&mut PartnerState, MutationError> {
         Arc::make_mut(&mut self.partners)
             .get_mut(partner)
             .map(Arc::make_mut)

@@ -96,6 +96,11 @@ impl Snapshot {
             | PartnerChange::ResyncCustomerGroup { .. } => {
                 administrators_only("manage customer groups")
             }
+            PartnerChange::PutCustomerRole { .. }
+            | PartnerChange::DeleteCustomerRole { .. }
+            | PartnerChange::SetCustomerRoleTenantSync { .. } => {
+                administrators_only("manage customer roles")
+            }
             PartnerChange::PutRole { .. }
             | PartnerChange::DeleteRole { .. }
             | PartnerChange::AddRoleMember { .. }

@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use super::{
     super::{
         ids::{
-            CustomerGroupId, CustomerId, PartnerId, PartnerRoleId, ServiceId, TenantId, Timestamp,
-            UserId,
+            CustomerGroupId, CustomerId, CustomerRoleId, PartnerId, PartnerRoleId, ServiceId,
+            TenantId, Timestamp, UserId,
         },
         mutation::{NewUser, UserStatus},
         permission::PermissionSet,
     },
     conditions::Condition,
+    customer_roles::CustomerRoleDetails,
 };
 
 /// What a partner role gives in its customers' tenants.
@@ -232,6 +233,35 @@ pub enum PartnerChange {
         /// User.
         user: UserId,
     },
+    /// Creates or replaces a customer role; its synced copies follow at once (created,
+    /// changed, or removed where the tenant left its scope or sync went off).
+    PutCustomerRole {
+        /// Partner.
+        partner: PartnerId,
+        /// Role.
+        role: CustomerRoleId,
+        /// What it is.
+        details: CustomerRoleDetails,
+    },
+    /// Deletes a customer role with every synced copy.
+    DeleteCustomerRole {
+        /// Partner.
+        partner: PartnerId,
+        /// Role.
+        role: CustomerRoleId,
+    },
+    /// Turns a customer role's sync off (its copy there is removed) or on again (the copy
+    /// is made anew) for one tenant.
+    SetCustomerRoleTenantSync {
+        /// Partner.
+        partner: PartnerId,
+        /// Role.
+        role: CustomerRoleId,
+        /// Tenant.
+        tenant: TenantId,
+        /// On or off.
+        enabled: bool,
+    },
 }
 
 impl PartnerChange {
@@ -252,7 +282,10 @@ impl PartnerChange {
             | Self::PutRole { partner, .. }
             | Self::DeleteRole { partner, .. }
             | Self::AddRoleMember { partner, .. }
-            | Self::RemoveRoleMember { partner, .. } => Some(partner),
+            | Self::RemoveRoleMember { partner, .. }
+            | Self::PutCustomerRole { partner, .. }
+            | Self::DeleteCustomerRole { partner, .. }
+            | Self::SetCustomerRoleTenantSync { partner, .. } => Some(partner),
             Self::SetTenantCustomer { .. } => None,
         }
     }
@@ -298,6 +331,16 @@ impl PartnerChange {
                 user,
                 ..
             } => format!("partner {partner} role {role} user {user}"),
+            Self::PutCustomerRole { partner, role, .. }
+            | Self::DeleteCustomerRole { partner, role } => {
+                format!("partner {partner} customer role {role}")
+            }
+            Self::SetCustomerRoleTenantSync {
+                partner,
+                role,
+                tenant,
+                ..
+            } => format!("partner {partner} customer role {role} tenant {tenant}"),
         }
     }
 }

@@ -1,11 +1,14 @@
 //! What a partner-level change means to watchers: its kind, whom to notify, which customers
 //! moved between groups, and whose decisions may have changed where.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{
     super::{
-        events::{ChangeContext, EventKind, Invalidation, MembershipChange},
+        events::{
+            ChangeContext, EventKind, Invalidation, MembershipChange, SyncedRoleChange,
+            SyncedRoleEffect,
+        },
         ids::{CustomerId, PartnerId, TenantId, UserId},
         model::Snapshot,
     },
@@ -33,6 +36,9 @@ impl PartnerChange {
             Self::DeleteRole { .. } => K::PartnerRoleDeleted,
             Self::AddRoleMember { .. } => K::PartnerRoleMemberAdded,
             Self::RemoveRoleMember { .. } => K::PartnerRoleMemberRemoved,
+            Self::PutCustomerRole { .. } => K::CustomerRoleChanged,
+            Self::DeleteCustomerRole { .. } => K::CustomerRoleDeleted,
+            Self::SetCustomerRoleTenantSync { .. } => K::CustomerRoleTenantSyncChanged,
         }
     }
 }
@@ -84,7 +90,26 @@ impl Snapshot {
         if let PartnerChange::SetTenantCustomer { tenant, .. } = change {
             tenants.insert(tenant.clone());
         }
-        let invalidations = tenants
+        let synced_roles = partner
+            .as_ref()
+            .map(|partner| synced_roles_moved(before, self, partner))
+            .unwrap_or_default();
+        // A copy made, changed or removed changes its members' module permissions there.
+        let mut copy_members: BTreeMap<TenantId, BTreeSet<UserId>> = BTreeMap::new();
+        for moved in &synced_roles {
+            let id = super::customer_roles::copy_id(&moved.role);
+            let members = copy_members.entry(moved.tenant.clone()).or_default();
+            for snapshot in [before, self] {
+                if let Some(copy) = snapshot
+                    .tenants
+                    .get(&moved.tenant)
+                    .and_then(|t| t.roles.get(&id))
+                {
+                    members.extend(copy.members.iter().cloned());
+                }
+            }
+        }
+        let mut invalidations: Vec<Invalidation> = tenants
             .into_iter()
             .map(|tenant| Invalidation {
                 tenant,
@@ -94,6 +119,19 @@ impl Snapshot {
                 everyone: true,
             })
             .collect();
+        for (tenant, members) in copy_members {
+            if members.is_empty() || invalidations.iter().any(|i| i.tenant == tenant) {
+                continue;
+            }
+            invalidations.push(Invalidation {
+                tenant,
+                service: None,
+                users: members.into_iter().collect(),
+                objects: Vec::new(),
+                everyone: false,
+            });
+        }
+        invalidations.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         ChangeContext {
             kind,
             tenant: match change {
@@ -108,6 +146,7 @@ impl Snapshot {
             partner_users: partner_users_changed(before, self, change),
             partner,
             memberships,
+            synced_roles,
         }
     }
 
@@ -194,4 +233,80 @@ fn partner_users_changed(
     users.sort();
     users.dedup();
     users
+}
+
+/// The synced copies of `partner`'s customer roles that differ between `before` and
+/// `after`, in the tenants of its customers (either side), by tenant and role.
+fn synced_roles_moved(
+    before: &Snapshot,
+    after: &Snapshot,
+    partner: &PartnerId,
+) -> Vec<SyncedRoleChange> {
+    let tenants_of = |snapshot: &Snapshot| -> BTreeSet<TenantId> {
+        snapshot
+            .partners
+            .get(partner)
+            .map(|state| {
+                state
+                    .customers
+                    .iter()
+                    .filter_map(|c| snapshot.customers.get(c))
+                    .flat_map(|c| c.tenants.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut tenants = tenants_of(before);
+    tenants.extend(tenants_of(after));
+    let mut out = Vec::new();
+    for tenant in tenants {
+        let (Some(was), Some(is)) = (before.tenants.get(&tenant), after.tenants.get(&tenant))
+        else {
+            continue;
+        };
+        // Untouched tenants are shared between the two states.
+        if std::sync::Arc::ptr_eq(was, is) {
+            continue;
+        }
+        let (was, is) = (copies_of(was, partner), copies_of(is, partner));
+        for (role, copy) in &is {
+            let effect = match was.get(role) {
+                None => SyncedRoleEffect::Created,
+                Some(old) if old.changed_at != copy.changed_at => SyncedRoleEffect::Updated,
+                Some(_) => continue,
+            };
+            out.push(SyncedRoleChange {
+                tenant: tenant.clone(),
+                role: role.clone(),
+                effect,
+            });
+        }
+        out.extend(
+            was.keys()
+                .filter(|role| !is.contains_key(*role))
+                .map(|role| SyncedRoleChange {
+                    tenant: tenant.clone(),
+                    role: role.clone(),
+                    effect: SyncedRoleEffect::Removed,
+                }),
+        );
+    }
+    out
+}
+
+/// The synced copies of `partner`'s customer roles in a tenant, by customer role.
+fn copies_of<'a>(
+    state: &'a crate::engine::model::TenantState,
+    partner: &PartnerId,
+) -> BTreeMap<crate::engine::CustomerRoleId, &'a crate::engine::tenant_roles::TenantRoleState> {
+    state
+        .roles
+        .values()
+        .filter_map(|role| {
+            role.synced_from
+                .as_ref()
+                .filter(|from| from.partner == *partner)
+                .map(|from| (from.role.clone(), role))
+        })
+        .collect()
 }

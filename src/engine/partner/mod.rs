@@ -17,7 +17,10 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ids::{CustomerGroupId, CustomerId, PartnerRoleId, Revision, ServiceId, TenantId, Timestamp},
+    ids::{
+        CustomerGroupId, CustomerId, CustomerRoleId, PartnerRoleId, Revision, ServiceId, TenantId,
+        Timestamp,
+    },
     model::FastMap,
     mutation::{UserKind, UserStatus},
     permission::{Catalog, Permission, PermissionSet},
@@ -28,6 +31,7 @@ mod authority;
 mod change;
 mod check;
 mod conditions;
+mod customer_roles;
 mod events;
 mod resources;
 #[cfg(test)]
@@ -39,6 +43,8 @@ pub use change::{
     PartnerRoleDetails,
 };
 pub use conditions::{Condition, MAX_ATTRIBUTE_LEN, MAX_CONDITION_DEPTH, MAX_CONDITION_TERMS};
+pub(crate) use customer_roles::CustomerRoleState;
+pub use customer_roles::{CustomerRoleDetails, CustomerRoleRecord, TenantScope};
 pub use resources::{
     CustomerGroupRecord, CustomerRecord, GroupMember, MemberReason, PartnerReach, PartnerRecord,
     PartnerRoleRecord, PartnerUserRecord,
@@ -61,6 +67,7 @@ pub(crate) struct PartnerState {
     pub(crate) emails: Arc<BTreeMap<String, super::ids::UserId>>,
     pub(crate) roles: Arc<FastMap<PartnerRoleId, PartnerRoleState>>,
     pub(crate) customer_groups: Arc<BTreeMap<CustomerGroupId, CustomerGroupState>>,
+    pub(crate) customer_roles: Arc<BTreeMap<CustomerRoleId, CustomerRoleState>>,
     /// Its customers (the reverse of each customer's `partner`).
     pub(crate) customers: Arc<BTreeSet<CustomerId>>,
     pub(crate) changed_at: Revision,
@@ -84,6 +91,7 @@ impl PartnerState {
             emails: Arc::new(BTreeMap::from([(email, owner)])),
             roles: Arc::new(roles),
             customer_groups: Arc::new(BTreeMap::new()),
+            customer_roles: Arc::new(BTreeMap::new()),
             customers: Arc::new(BTreeSet::new()),
             changed_at: at,
         }
@@ -101,6 +109,7 @@ impl PartnerState {
                 PartnerRoleState::administrator(Revision::ZERO),
             )])),
             customer_groups: Arc::default(),
+            customer_roles: Arc::default(),
             customers: Arc::default(),
             changed_at: Revision::ZERO,
         }

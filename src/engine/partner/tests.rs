@@ -587,3 +587,211 @@ fn partner_users_and_customers_stay_apart_from_other_partners() {
     };
     assert!(!world.snapshot.check_partner_user(&query, NOW));
 }
+
+mod customer_roles {
+    use super::*;
+    use crate::engine::{
+        CustomerRoleId, TenantRoleId,
+        partner::{CustomerRoleDetails, TenantScope},
+        tenant_roles::{ModuleSource, TenantRoleChange},
+    };
+
+    fn customer_role(id: &str) -> CustomerRoleId {
+        CustomerRoleId::parse(id).unwrap()
+    }
+    fn copy(id: &str) -> TenantRoleId {
+        TenantRoleId::parse(id).unwrap()
+    }
+    fn helpdesk(scope: TenantScope, sync: bool) -> Mutation {
+        change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+            details: CustomerRoleDetails {
+                name: "Help desk".into(),
+                description: String::new(),
+                permissions: PermissionSet::parse(["user_management.view"]).unwrap(),
+                scope,
+                sync,
+            },
+        })
+    }
+    fn copies(world: &World) -> Vec<TenantRoleId> {
+        world
+            .snapshot
+            .tenant_roles(&t())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.synced_from.is_some())
+            .map(|r| r.id)
+            .collect()
+    }
+    fn module(world: &World, who: &str, permission: &str, partner_user: bool) -> bool {
+        world
+            .snapshot
+            .check_module(&t(), &user(who), &perm(permission), partner_user, NOW)
+    }
+
+    #[test]
+    fn a_synced_customer_role_has_a_copy_in_every_tenant_in_scope_that_follows_edits() {
+        let mut world = partner_world();
+        world.ok(helpdesk(
+            TenantScope::CustomerGroups([group("eu")].into()),
+            true,
+        ));
+        assert_eq!(copies(&world), vec![copy("helpdesk")]);
+        world.ok(change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+            details: CustomerRoleDetails {
+                name: "Help desk".into(),
+                description: "now also workflows".into(),
+                permissions: PermissionSet::parse(["user_management.view", "workflows.view"])
+                    .unwrap(),
+                scope: TenantScope::CustomerGroups([group("eu")].into()),
+                sync: true,
+            },
+        }));
+        let role = world.snapshot.tenant_role(&t(), &copy("helpdesk")).unwrap();
+        assert_eq!(role.description, "now also workflows");
+        // The customer leaves the group: the copy goes.
+        world.ok(change(PartnerChange::PutCustomer {
+            partner: south(),
+            customer: customer("blue"),
+            details: details(&[]),
+        }));
+        assert!(copies(&world).is_empty());
+    }
+
+    #[test]
+    fn members_of_a_copy_hold_its_module_permissions_until_it_goes() {
+        let mut world = partner_world();
+        world.ok(helpdesk(TenantScope::AllTenants, true));
+        world.ok(Mutation::TenantRole(TenantRoleChange::AddMember {
+            tenant: t(),
+            role: copy("helpdesk"),
+            user: user("alice"),
+        }));
+        assert!(module(&world, "alice", "user_management.view", false));
+        assert!(!module(&world, "alice", "workflows.view", false));
+        assert!(!module(&world, "bob", "user_management.view", false));
+        // The owner holds every module.
+        assert!(module(&world, "owner", "workflows.manage", false));
+        assert_eq!(
+            world
+                .snapshot
+                .explain_module(
+                    &t(),
+                    &user("alice"),
+                    &perm("user_management.view"),
+                    false,
+                    NOW
+                )
+                .unwrap(),
+            vec![ModuleSource::Role(copy("helpdesk"))]
+        );
+        world.ok(helpdesk(TenantScope::AllTenants, false));
+        assert!(copies(&world).is_empty());
+        assert!(!module(&world, "alice", "user_management.view", false));
+    }
+
+    #[test]
+    fn sync_disabled_for_a_tenant_removes_its_copy_and_enabling_makes_it_anew() {
+        let mut world = partner_world();
+        world.ok(helpdesk(
+            TenantScope::Customers([customer("blue")].into()),
+            true,
+        ));
+        let toggle = |enabled| {
+            change(PartnerChange::SetCustomerRoleTenantSync {
+                partner: south(),
+                role: customer_role("helpdesk"),
+                tenant: t(),
+                enabled,
+            })
+        };
+        world.ok(toggle(false));
+        assert!(copies(&world).is_empty());
+        let record = world
+            .snapshot
+            .customer_role(&south(), &customer_role("helpdesk"))
+            .unwrap();
+        assert_eq!(record.sync_disabled, vec![t()]);
+        world.ok(toggle(true));
+        assert_eq!(copies(&world), vec![copy("helpdesk")]);
+    }
+
+    #[test]
+    fn a_detached_copy_stays_as_the_tenants_own_role_and_no_longer_follows() {
+        let mut world = partner_world();
+        world.ok(helpdesk(TenantScope::Tenants([t()].into()), true));
+        world.ok(Mutation::TenantRole(TenantRoleChange::Detach {
+            tenant: t(),
+            role: copy("helpdesk"),
+        }));
+        world.ok(change(PartnerChange::DeleteCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+        }));
+        let own = world.snapshot.tenant_role(&t(), &copy("helpdesk")).unwrap();
+        assert!(own.synced_from.is_none());
+    }
+
+    #[test]
+    fn deleting_the_customer_role_removes_every_copy_and_names_each_tenant() {
+        let mut world = partner_world();
+        world.ok(helpdesk(TenantScope::AllTenants, true));
+        let revision = world.snapshot.revision().next();
+        let (after, context) = world
+            .snapshot
+            .clone()
+            .apply_described(
+                revision,
+                &change(PartnerChange::DeleteCustomerRole {
+                    partner: south(),
+                    role: customer_role("helpdesk"),
+                }),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(context.synced_roles.len(), 1);
+        assert_eq!(context.synced_roles[0].tenant, t());
+        assert_eq!(
+            context.synced_roles[0].effect,
+            crate::engine::SyncedRoleEffect::Removed
+        );
+        world.snapshot = after;
+        assert!(copies(&world).is_empty());
+    }
+
+    #[test]
+    fn a_copy_is_never_edited_or_deleted_in_the_tenant() {
+        let mut world = partner_world();
+        world.ok(helpdesk(TenantScope::AllTenants, true));
+        let err = world.refused(Mutation::TenantRole(TenantRoleChange::Delete {
+            tenant: t(),
+            role: copy("helpdesk"),
+        }));
+        assert_eq!(err.reason(), "TENANT_ROLE_SYNCED");
+    }
+
+    #[test]
+    fn a_tenant_user_access_partner_role_gives_its_module_permissions() {
+        let mut world = partner_world();
+        world.ok(change(PartnerChange::PutRole {
+            partner: south(),
+            role: role("ops"),
+            details: role_details(CustomerAccess::TenantUser, CustomerScope::AllCustomers),
+        }));
+        assert!(module(&world, "pia", "user_management.view", true));
+        assert!(!module(&world, "pia", "user_management.manage", true));
+        assert!(!partner_check(&world, "pia", NOW));
+    }
+
+    #[test]
+    fn only_partner_administrators_manage_customer_roles() {
+        let world = partner_world();
+        let err = authorize(&world, "pia", &helpdesk(TenantScope::AllTenants, true)).unwrap_err();
+        assert_eq!(err.rule(), "partner_administrators_only");
+        authorize(&world, "sam", &helpdesk(TenantScope::AllTenants, true)).unwrap();
+    }
+}

@@ -359,6 +359,8 @@ pub(crate) struct StoredTenantState<Service> {
     services: FastMap<ServiceId, Service>,
     #[serde(deserialize_with = "added_in_v4")]
     changed_at: Revision,
+    #[serde(deserialize_with = "added_in_v5")]
+    roles: BTreeMap<super::ids::TenantRoleId, super::tenant_roles::TenantRoleState>,
 }
 
 impl<Service: Into<Arc<TenantService>>> From<StoredTenantState<Service>> for TenantState {
@@ -377,6 +379,7 @@ impl<Service: Into<Arc<TenantService>>> From<StoredTenantState<Service>> for Ten
                 .map(|(id, service)| (id, service.into()))
                 .collect(),
             changed_at: stored.changed_at,
+            roles: stored.roles,
         };
         restore_gates(&mut state);
         state

@@ -11,15 +11,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::engine::{
     Access, AdminFunctions, ChangeContext, ChangeRecord, CustomerGroupId, CustomerId,
-    DemotionPolicy, Dependencies, EventKind, GrantId, GrantNode, GroupId, Invalidation,
-    MembershipChange, Mutation, NewUser, ObjectId, ObjectScope, ObjectType, PartnerId,
-    PartnerRoleId, Permission, PermissionLevelId, PermissionSet, Revision, SecurityGroupId,
-    ServiceDefinition, ServiceId, Subject, SyncRule, SyncedChange, TenantId, TenantRole, Timestamp,
-    UserId, UserKind, UserStatus,
+    CustomerRoleId, DemotionPolicy, Dependencies, EventKind, GrantId, GrantNode, GroupId,
+    Invalidation, MembershipChange, Mutation, NewUser, ObjectId, ObjectScope, ObjectType,
+    PartnerId, PartnerRoleId, Permission, PermissionLevelId, PermissionSet, Revision,
+    SecurityGroupId, ServiceDefinition, ServiceId, Subject, SyncRule, SyncedChange,
+    SyncedRoleChange, SyncedRoleEffect, TenantId, TenantRole, TenantRoleId, Timestamp, UserId,
+    UserKind, UserStatus,
     partner::{
-        Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerScope, GroupRule,
-        PartnerChange, PartnerRoleDetails,
+        Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerRoleDetails,
+        CustomerScope, GroupRule, PartnerChange, PartnerRoleDetails, TenantScope,
     },
+    tenant_roles::TenantRoleChange,
 };
 
 /// 2026-01-01T00:00:00Z: every golden time is this plus a few seconds.
@@ -109,6 +111,7 @@ fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>
         partner: None,
         memberships: Vec::new(),
         partner_users: Vec::new(),
+        synced_roles: Vec::new(),
     }
 }
 
@@ -272,6 +275,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             partner: None,
             memberships: Vec::new(),
             partner_users: Vec::new(),
+            synced_roles: Vec::new(),
             invalidations: vec![
                 Invalidation {
                     tenant: acme(),
@@ -840,6 +844,13 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         K::PartnerRoleMemberAdded,
         K::PartnerRoleMemberAdded,
         K::TenantCustomerChanged,
+        K::CustomerRoleChanged,
+        K::TenantRoleMemberAdded,
+        K::CustomerRoleChanged,
+        K::TenantRoleDetached,
+        K::CustomerRoleChanged,
+        K::CustomerRoleTenantSyncChanged,
+        K::TenantRoleDefined,
     ];
     let world = partner_world();
     assert_eq!(world.len(), kinds.len());
@@ -864,6 +875,29 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
                 ..at_south(kind)
             },
             K::TenantCustomerChanged => ChangeContext {
+                tenant: Some(acme()),
+                ..at_south(kind)
+            },
+            K::CustomerRoleChanged => ChangeContext {
+                synced_roles: vec![SyncedRoleChange {
+                    tenant: acme(),
+                    role: customer_role("helpdesk"),
+                    effect: SyncedRoleEffect::Created,
+                }],
+                ..at_south(kind)
+            },
+            K::TenantRoleDetached => ChangeContext {
+                partner: None,
+                tenant: Some(acme()),
+                synced_roles: vec![SyncedRoleChange {
+                    tenant: acme(),
+                    role: customer_role("audit"),
+                    effect: SyncedRoleEffect::Detached,
+                }],
+                ..at_south(kind)
+            },
+            K::TenantRoleMemberAdded | K::TenantRoleDefined => ChangeContext {
+                partner: None,
                 tenant: Some(acme()),
                 ..at_south(kind)
             },
@@ -966,6 +1000,63 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             user: user("sup"),
         }),
         at_south(K::PartnerUserDeleted),
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+            details: CustomerRoleDetails {
+                name: "Help desk".into(),
+                description: "Reads users everywhere".into(),
+                permissions: permissions(&["user_management.view"]),
+                scope: TenantScope::AllTenants,
+                sync: true,
+            },
+        }),
+        ChangeContext {
+            synced_roles: vec![SyncedRoleChange {
+                tenant: acme(),
+                role: customer_role("helpdesk"),
+                effect: SyncedRoleEffect::Updated,
+            }],
+            ..at_south(K::CustomerRoleChanged)
+        },
+    );
+    h(
+        owner_south(),
+        partner_change(PartnerChange::DeleteCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+        }),
+        ChangeContext {
+            synced_roles: vec![SyncedRoleChange {
+                tenant: acme(),
+                role: customer_role("helpdesk"),
+                effect: SyncedRoleEffect::Removed,
+            }],
+            ..at_south(K::CustomerRoleDeleted)
+        },
+    );
+    h(
+        owner,
+        Mutation::TenantRole(TenantRoleChange::RemoveMember {
+            tenant: acme(),
+            role: tenant_role("own"),
+            user: user("alice"),
+        }),
+        ChangeContext {
+            tenant: Some(acme()),
+            ..context(K::TenantRoleMemberRemoved, Some(acme()), None)
+        },
+    );
+    h(
+        owner,
+        Mutation::TenantRole(TenantRoleChange::Delete {
+            tenant: acme(),
+            role: tenant_role("own"),
+        }),
+        context(K::TenantRoleDeleted, Some(acme()), None),
     );
     history.records
 }
@@ -1089,5 +1180,69 @@ pub(super) fn partner_world() -> Vec<Mutation> {
             tenant: acme(),
             customer: Some(blue()),
         }),
+        // Customer roles: one synced through a group with a member in `acme`, one
+        // detached there, one with sync off for `acme`; and a role of `acme`'s own.
+        change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("helpdesk"),
+            details: CustomerRoleDetails {
+                name: "Help desk".into(),
+                description: "Reads users".into(),
+                permissions: permissions(&["user_management.view"]),
+                scope: TenantScope::CustomerGroups([customer_group("g-eu")].into()),
+                sync: true,
+            },
+        }),
+        Mutation::TenantRole(TenantRoleChange::AddMember {
+            tenant: acme(),
+            role: tenant_role("helpdesk"),
+            user: user("alice"),
+        }),
+        change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("audit"),
+            details: CustomerRoleDetails {
+                name: "Audit".into(),
+                description: String::new(),
+                permissions: permissions(&["security.view", "tenant_settings.view"]),
+                scope: TenantScope::Tenants([acme()].into()),
+                sync: true,
+            },
+        }),
+        Mutation::TenantRole(TenantRoleChange::Detach {
+            tenant: acme(),
+            role: tenant_role("audit"),
+        }),
+        change(PartnerChange::PutCustomerRole {
+            partner: south(),
+            role: customer_role("reports"),
+            details: CustomerRoleDetails {
+                name: "Reports".into(),
+                description: String::new(),
+                permissions: permissions(&["workflows.*"]),
+                scope: TenantScope::Customers([blue()].into()),
+                sync: true,
+            },
+        }),
+        change(PartnerChange::SetCustomerRoleTenantSync {
+            partner: south(),
+            role: customer_role("reports"),
+            tenant: acme(),
+            enabled: false,
+        }),
+        Mutation::TenantRole(TenantRoleChange::Put {
+            tenant: acme(),
+            role: tenant_role("own"),
+            name: "Own".into(),
+            description: "Acme's own".into(),
+            permissions: permissions(&["baseline_management.manage"]),
+        }),
     ]
+}
+
+fn customer_role(id: &str) -> CustomerRoleId {
+    CustomerRoleId::parse(id).unwrap()
+}
+fn tenant_role(id: &str) -> TenantRoleId {
+    TenantRoleId::parse(id).unwrap()
 }

@@ -10,9 +10,12 @@
 use super::variants::declared_variants;
 use crate::{
     engine::{
-        Access, DemotionPolicy, EventKind, GrantNode, Mutation, ObjectScope, Subject, TenantRole,
-        UserKind, UserStatus,
-        partner::{Condition, CustomerAccess, CustomerScope, GroupRule, PartnerChange},
+        Access, DemotionPolicy, EventKind, GrantNode, Mutation, ObjectScope, Subject,
+        SyncedRoleEffect, TenantRole, UserKind, UserStatus,
+        partner::{
+            Condition, CustomerAccess, CustomerScope, GroupRule, PartnerChange, TenantScope,
+        },
+        tenant_roles::TenantRoleChange,
     },
     store::AuditOutcome,
 };
@@ -62,6 +65,18 @@ pub(super) const STORED_ENUMS: &[(&str, &[&str])] = &[
     ),
     ("CustomerScope", &["AllCustomers", "Groups"]),
     ("GroupRule", &["Static", "Dynamic"]),
+    (
+        "TenantScope",
+        &["AllTenants", "Tenants", "Customers", "CustomerGroups"],
+    ),
+    (
+        "TenantRoleChange",
+        &["Put", "Delete", "AddMember", "RemoveMember", "Detach"],
+    ),
+    (
+        "SyncedRoleEffect",
+        &["Created", "Updated", "Removed", "Detached"],
+    ),
     ("Condition", &["Tag", "DataCentre", "Service", "All", "Any"]),
     // A checkpoint's access entry names its node (engine/stored, private there): the
     // whole service, or an object by slot.
@@ -108,88 +123,100 @@ const MUTATION: &[&str] = &[
     "SetGroupAdministers",       // 35
     "Batch",                     // 36
     "Partner",                   // 37
+    "TenantRole",                // 38
 ];
 
 /// [`PartnerChange`]: a partner-level change (`Mutation::Partner`).
 const PARTNER_CHANGE: &[&str] = &[
-    "Onboard",             // 0
-    "InviteUser",          // 1
-    "SetUserStatus",       // 2
-    "DeleteUser",          // 3
-    "TransferOwnership",   // 4
-    "PutCustomer",         // 5
-    "DeleteCustomer",      // 6
-    "SetTenantCustomer",   // 7
-    "PutCustomerGroup",    // 8
-    "DeleteCustomerGroup", // 9
-    "SetGroupCustomers",   // 10
-    "ResyncCustomerGroup", // 11
-    "PutRole",             // 12
-    "DeleteRole",          // 13
-    "AddRoleMember",       // 14
-    "RemoveRoleMember",    // 15
+    "Onboard",                   // 0
+    "InviteUser",                // 1
+    "SetUserStatus",             // 2
+    "DeleteUser",                // 3
+    "TransferOwnership",         // 4
+    "PutCustomer",               // 5
+    "DeleteCustomer",            // 6
+    "SetTenantCustomer",         // 7
+    "PutCustomerGroup",          // 8
+    "DeleteCustomerGroup",       // 9
+    "SetGroupCustomers",         // 10
+    "ResyncCustomerGroup",       // 11
+    "PutRole",                   // 12
+    "DeleteRole",                // 13
+    "AddRoleMember",             // 14
+    "RemoveRoleMember",          // 15
+    "PutCustomerRole",           // 16
+    "DeleteCustomerRole",        // 17
+    "SetCustomerRoleTenantSync", // 18
 ];
 
 /// [`EventKind`]: a change record's context.
 const EVENT_KIND: &[&str] = &[
-    "PartnerCreated",              // 0
-    "CustomerCreated",             // 1
-    "ServiceRegistered",           // 2
-    "ServiceUpdated",              // 3
-    "TenantCreated",               // 4
-    "ServiceSubscribed",           // 5
-    "UserInvited",                 // 6
-    "UserActivated",               // 7
-    "UserLocked",                  // 8
-    "UserUnlocked",                // 9
-    "UserDisabled",                // 10
-    "UserEnabled",                 // 11
-    "UserUpdated",                 // 12
-    "UserDeleted",                 // 13
-    "TenantRoleChanged",           // 14
-    "OwnerTransferred",            // 15
-    "ServiceAccessGranted",        // 16
-    "ServiceAccessRevoked",        // 17
-    "GroupCreated",                // 18
-    "GroupUpdated",                // 19
-    "GroupDeleted",                // 20
-    "GroupMemberAdded",            // 21
-    "GroupMemberRemoved",          // 22
-    "ObjectCreated",               // 23
-    "ObjectUpdated",               // 24
-    "ObjectMoved",                 // 25
-    "ObjectDeleted",               // 26
-    "AdministratorAdded",          // 27
-    "AdministratorRemoved",        // 28
-    "SecurityGroupChanged",        // 29
-    "SecurityGroupDeleted",        // 30
-    "SecurityGroupMemberAdded",    // 31
-    "SecurityGroupMemberRemoved",  // 32
-    "PermissionLevelChanged",      // 33
-    "PermissionLevelDeleted",      // 34
-    "GrantGiven",                  // 35
-    "GrantRevoked",                // 36
-    "SignInSucceeded",             // 37
-    "SignInFailed",                // 38
-    "MfaReset",                    // 39
-    "GroupRoleChanged",            // 40
-    "BatchApplied",                // 41
-    "PartnerOnboarded",            // 42
-    "PartnerUserInvited",          // 43
-    "PartnerUserStatusChanged",    // 44
-    "PartnerUserDeleted",          // 45
-    "PartnerOwnerTransferred",     // 46
-    "CustomerChanged",             // 47
-    "CustomerDeleted",             // 48
-    "TenantCustomerChanged",       // 49
-    "CustomerGroupChanged",        // 50
-    "CustomerGroupDeleted",        // 51
-    "CustomerGroupMembersChanged", // 52
-    "CustomerGroupResynced",       // 53
-    "PartnerRoleChanged",          // 54
-    "PartnerRoleDeleted",          // 55
-    "PartnerRoleMemberAdded",      // 56
-    "PartnerRoleMemberRemoved",    // 57
+    "PartnerCreated",                // 0
+    "CustomerCreated",               // 1
+    "ServiceRegistered",             // 2
+    "ServiceUpdated",                // 3
+    "TenantCreated",                 // 4
+    "ServiceSubscribed",             // 5
+    "UserInvited",                   // 6
+    "UserActivated",                 // 7
+    "UserLocked",                    // 8
+    "UserUnlocked",                  // 9
+    "UserDisabled",                  // 10
+    "UserEnabled",                   // 11
+    "UserUpdated",                   // 12
+    "UserDeleted",                   // 13
+    "TenantRoleChanged",             // 14
+    "OwnerTransferred",              // 15
+    "ServiceAccessGranted",          // 16
+    "ServiceAccessRevoked",          // 17
+    "GroupCreated",                  // 18
+    "GroupUpdated",                  // 19
+    "GroupDeleted",                  // 20
+    "GroupMemberAdded",              // 21
+    "GroupMemberRemoved",            // 22
+    "ObjectCreated",                 // 23
+    "ObjectUpdated",                 // 24
+    "ObjectMoved",                   // 25
+    "ObjectDeleted",                 // 26
+    "AdministratorAdded",            // 27
+    "AdministratorRemoved",          // 28
+    "SecurityGroupChanged",          // 29
+    "SecurityGroupDeleted",          // 30
+    "SecurityGroupMemberAdded",      // 31
+    "SecurityGroupMemberRemoved",    // 32
+    "PermissionLevelChanged",        // 33
+    "PermissionLevelDeleted",        // 34
+    "GrantGiven",                    // 35
+    "GrantRevoked",                  // 36
+    "SignInSucceeded",               // 37
+    "SignInFailed",                  // 38
+    "MfaReset",                      // 39
+    "GroupRoleChanged",              // 40
+    "BatchApplied",                  // 41
+    "PartnerOnboarded",              // 42
+    "PartnerUserInvited",            // 43
+    "PartnerUserStatusChanged",      // 44
+    "PartnerUserDeleted",            // 45
+    "PartnerOwnerTransferred",       // 46
+    "CustomerChanged",               // 47
+    "CustomerDeleted",               // 48
+    "TenantCustomerChanged",         // 49
+    "CustomerGroupChanged",          // 50
+    "CustomerGroupDeleted",          // 51
+    "CustomerGroupMembersChanged",   // 52
+    "CustomerGroupResynced",         // 53
+    "PartnerRoleChanged",            // 54
+    "PartnerRoleDeleted",            // 55
+    "PartnerRoleMemberAdded",        // 56
+    "PartnerRoleMemberRemoved",      // 57
+    "CustomerRoleChanged",           // 58
+    "CustomerRoleDeleted",           // 59
+    "CustomerRoleTenantSyncChanged", // 60
+    "TenantRoleDefined",             // 61
+    "TenantRoleDeleted",             // 62
+    "TenantRoleMemberAdded",         // 63
+    "TenantRoleMemberRemoved",       // 64
+    "TenantRoleDetached",            // 65
 ];
 
 /// The pinned variants of `name`.
@@ -241,6 +268,9 @@ fn every_stored_enum_declares_its_pinned_variants_in_their_pinned_order() {
     assert_pinned::<CustomerScope>();
     assert_pinned::<GroupRule>();
     assert_pinned::<Condition>();
+    assert_pinned::<TenantScope>();
+    assert_pinned::<TenantRoleChange>();
+    assert_pinned::<SyncedRoleEffect>();
     // `StoredNode` is private to the engine: the golden checkpoint holds both its
     // variants, and the golden test checks their indexes against this table.
 }

@@ -18,9 +18,10 @@ use crate::engine::{
     Permission, Revision, SecurityGroupRecord, ServiceId, ServiceRecord, Snapshot, SnapshotBuilder,
     Subject, TenantRecord, TenantRole, Timestamp, UserId, UserKind, UserRecord, UserStatus,
     partner::{
-        CustomerGroupRecord, CustomerRecord, GroupMember, PartnerReach, PartnerRecord,
-        PartnerRoleRecord, PartnerUserRecord,
+        CustomerGroupRecord, CustomerRecord, CustomerRoleRecord, GroupMember, PartnerReach,
+        PartnerRecord, PartnerRoleRecord, PartnerUserRecord,
     },
+    tenant_roles::TenantRoleRecord,
 };
 
 /// When the world was built and is checked.
@@ -306,6 +307,7 @@ fn build_from(mutations: Vec<Mutation>) -> Snapshot {
 pub(super) struct View {
     revision: Revision,
     partners: Vec<PartnerView>,
+    tenant_roles: Vec<TenantRoleRecord>,
     services: Vec<ServiceRecord>,
     tenant: TenantRecord,
     users: Vec<UserRecord>,
@@ -323,6 +325,7 @@ struct PartnerView {
     groups: Vec<CustomerGroupRecord>,
     members: Vec<Vec<GroupMember>>,
     roles: Vec<PartnerRoleRecord>,
+    customer_roles: Vec<CustomerRoleRecord>,
     reach: Vec<Vec<PartnerReach>>,
     decisions: Vec<(CheckQuery, bool, Explanation)>,
 }
@@ -358,6 +361,7 @@ impl PartnerView {
                 .map(|u| snapshot.partner_user_reach(partner, &u.id, NOW).unwrap())
                 .collect(),
             roles: snapshot.partner_roles(partner).unwrap(),
+            customer_roles: snapshot.customer_roles(partner).unwrap(),
             users,
             groups,
             decisions,
@@ -420,6 +424,7 @@ impl View {
                 .keys()
                 .map(|partner| PartnerView::of(snapshot, partner))
                 .collect(),
+            tenant_roles: snapshot.tenant_roles(&acme()).unwrap(),
             services: snapshot.service_records(),
             decisions: decisions(snapshot, &tenant_record.services, &users),
             tenant: tenant_record,
