@@ -1,8 +1,10 @@
 //! Property test of the partner level against a naive reference: after every random
 //! change (customer attributes, group rules and members, resyncs, role scopes, role
-//! memberships with expiries, tenant links), every group's members are exactly the
-//! customers its rule selects, and every partner user's check in every tenant, now and
-//! later, is what a walk over the reference's plain data decides.
+//! memberships with expiries, tenant links, customer roles with their scopes and sync
+//! switches, detached copies), every group's members are exactly the customers its rule
+//! selects, every partner user's check in every tenant, now and later, is what a walk over
+//! the reference's plain data decides, and every tenant's copy of every customer role
+//! equals the role, is detached (the tenant's own, as it was when detached), or is absent.
 //!
 //! The engine keeps group memberships on each customer and updates them per change; the
 //! reference recomputes everything from scratch, so a membership the engine forgot to
@@ -11,12 +13,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use authzd::engine::{
-    CheckQuery, CustomerGroupId, CustomerId, Mutation, NewUser, PartnerId, PartnerRoleId,
-    Permission, Revision, ServiceId, Snapshot, TenantId, Timestamp, UserId, UserKind, UserStatus,
+    CheckQuery, CustomerGroupId, CustomerId, CustomerRoleId, Mutation, NewUser, PartnerId,
+    PartnerRoleId, Permission, PermissionSet, Revision, ServiceId, Snapshot, TenantId,
+    TenantRoleId, Timestamp, UserId, UserKind, UserStatus,
     partner::{
-        Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerScope, GroupRule,
-        PartnerChange, PartnerRoleDetails,
+        Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerRoleDetails,
+        CustomerScope, GroupRule, PartnerChange, PartnerRoleDetails, TenantScope,
     },
+    tenant_roles::TenantRoleChange,
 };
 use proptest::prelude::*;
 
@@ -96,6 +100,13 @@ enum Op {
     SetStatus(u8, bool),
     /// Tenant, customer (none: unlinked).
     Link(u8, Option<u8>),
+    /// Customer role, permissions variant, scope kind and bits, sync.
+    PutCustomerRole(u8, u8, u8, u8, bool),
+    DeleteCustomerRole(u8),
+    /// Customer role, tenant, enabled.
+    TenantSync(u8, u8, bool),
+    /// Tenant, customer role: detach its copy there.
+    Detach(u8, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -112,6 +123,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (n(), n()).prop_map(|(r, u)| Op::RemoveMember(r, u)),
         1 => (n(), any::<bool>()).prop_map(|(u, a)| Op::SetStatus(u, a)),
         2 => (n(), proptest::option::of(n())).prop_map(|(t, c)| Op::Link(t, c)),
+        3 => (n(), n(), n(), n(), any::<bool>()).prop_map(|(r, p, k, b, s)| Op::PutCustomerRole(r, p, k, b, s)),
+        1 => n().prop_map(Op::DeleteCustomerRole),
+        1 => (n(), n(), any::<bool>()).prop_map(|(r, t, e)| Op::TenantSync(r, t, e)),
+        1 => (n(), n()).prop_map(|(t, r)| Op::Detach(t, r)),
     ]
 }
 
@@ -141,9 +156,65 @@ fn access(n: u8) -> CustomerAccess {
     ][usize::from(n % 3)]
 }
 
+const CUSTOMER_ROLES: u8 = 2;
+
+fn customer_role(n: u8) -> CustomerRoleId {
+    CustomerRoleId::parse(&format!("cr{}", n % CUSTOMER_ROLES)).unwrap()
+}
+
+fn customer_role_details(permissions: u8, kind: u8, mask: u8, sync: bool) -> CustomerRoleDetails {
+    CustomerRoleDetails {
+        name: "Help desk".into(),
+        description: format!("variant {}", permissions % 3),
+        permissions: PermissionSet::parse(
+            [
+                &["user_management.view"][..],
+                &["workflows.*"],
+                &["security.view", "tenant_settings.manage"],
+            ][usize::from(permissions % 3)]
+            .iter()
+            .copied(),
+        )
+        .unwrap(),
+        scope: match kind % 4 {
+            0 => TenantScope::AllTenants,
+            1 => TenantScope::Tenants(bits(mask, TENANTS, tenant).collect()),
+            2 => TenantScope::Customers(bits(mask, CUSTOMERS, customer).collect()),
+            _ => TenantScope::CustomerGroups(bits(mask, GROUPS, group).collect()),
+        },
+        sync,
+    }
+}
+
+fn to_mutation(op: &Op) -> Mutation {
+    match op {
+        Op::Detach(t, r) => Mutation::TenantRole(TenantRoleChange::Detach {
+            tenant: tenant(*t),
+            role: TenantRoleId::parse(customer_role(*r).as_str()).unwrap(),
+        }),
+        other => Mutation::Partner(to_change(other)),
+    }
+}
+
 fn to_change(op: &Op) -> PartnerChange {
     let partner = partner();
     match op {
+        Op::PutCustomerRole(r, permissions, kind, mask, sync) => PartnerChange::PutCustomerRole {
+            partner,
+            role: customer_role(*r),
+            details: customer_role_details(*permissions, *kind, *mask, *sync),
+        },
+        Op::DeleteCustomerRole(r) => PartnerChange::DeleteCustomerRole {
+            partner,
+            role: customer_role(*r),
+        },
+        Op::TenantSync(r, t, enabled) => PartnerChange::SetCustomerRoleTenantSync {
+            partner,
+            role: customer_role(*r),
+            tenant: tenant(*t),
+            enabled: *enabled,
+        },
+        Op::Detach(..) => unreachable!("a tenant-level change (to_mutation)"),
         Op::PutCustomer(c, tags, centre, subscribes) => PartnerChange::PutCustomer {
             partner,
             customer: customer(*c),
@@ -231,6 +302,11 @@ struct Reference {
     members: BTreeMap<(PartnerRoleId, UserId), Option<Timestamp>>,
     active: BTreeMap<UserId, bool>,
     links: BTreeMap<TenantId, CustomerId>,
+    customer_roles: BTreeMap<CustomerRoleId, CustomerRoleDetails>,
+    sync_off: BTreeSet<(CustomerRoleId, TenantId)>,
+    detached: BTreeSet<(CustomerRoleId, TenantId)>,
+    /// Each tenant's own roles (detached copies, as they were when detached).
+    own: BTreeMap<(TenantId, CustomerRoleId), CustomerRoleDetails>,
 }
 
 fn holds(condition: &Condition, customer: &CustomerDetails) -> bool {
@@ -244,8 +320,66 @@ fn holds(condition: &Condition, customer: &CustomerDetails) -> bool {
 }
 
 impl Reference {
+    fn apply_mutation(&mut self, mutation: &Mutation) {
+        match mutation {
+            Mutation::Partner(change) => self.apply(change),
+            Mutation::TenantRole(TenantRoleChange::Detach { tenant, role }) => {
+                let role = CustomerRoleId::parse(role.as_str()).unwrap();
+                let details = self.customer_roles[&role].clone();
+                self.detached.insert((role.clone(), tenant.clone()));
+                self.own.insert((tenant.clone(), role), details);
+            }
+            other => panic!("the generator makes no {other:?}"),
+        }
+    }
+
+    /// Whether `tenant` should hold a synced copy of `role` now.
+    fn copy_expected(&self, role: &CustomerRoleId, tenant: &TenantId) -> bool {
+        let Some(details) = self.customer_roles.get(role) else {
+            return false;
+        };
+        let Some(customer) = self.links.get(tenant) else {
+            return false;
+        };
+        if !details.sync
+            || self.sync_off.contains(&(role.clone(), tenant.clone()))
+            || self.detached.contains(&(role.clone(), tenant.clone()))
+            || self.own.contains_key(&(tenant.clone(), role.clone()))
+        {
+            return false;
+        }
+        match &details.scope {
+            TenantScope::AllTenants => true,
+            TenantScope::Tenants(tenants) => tenants.contains(tenant),
+            TenantScope::Customers(customers) => customers.contains(customer),
+            TenantScope::CustomerGroups(groups) => {
+                groups.iter().any(|g| self.members_of(g).contains(customer))
+            }
+        }
+    }
+
     fn apply(&mut self, change: &PartnerChange) {
         match change {
+            PartnerChange::PutCustomerRole { role, details, .. } => {
+                self.customer_roles.insert(role.clone(), details.clone());
+            }
+            PartnerChange::DeleteCustomerRole { role, .. } => {
+                self.customer_roles.remove(role);
+                self.sync_off.retain(|(r, _)| r != role);
+                self.detached.retain(|(r, _)| r != role);
+            }
+            PartnerChange::SetCustomerRoleTenantSync {
+                role,
+                tenant,
+                enabled,
+                ..
+            } => {
+                if *enabled {
+                    self.sync_off.remove(&(role.clone(), tenant.clone()));
+                } else {
+                    self.sync_off.insert((role.clone(), tenant.clone()));
+                }
+            }
             PartnerChange::PutCustomer {
                 customer, details, ..
             } => {
@@ -358,7 +492,7 @@ impl Reference {
 }
 
 /// The platform: a service, the tenants, the partner with its users (invited, so that the
-/// generator's status changes decide who is active).
+/// generator's status changes decide who is active) and customers, one per tenant.
 fn setup() -> (Snapshot, Reference) {
     let mut snapshot = Snapshot::empty();
     let mut revision = Revision::ZERO;
@@ -414,19 +548,85 @@ fn setup() -> (Snapshot, Reference) {
             }),
         );
     }
-    (snapshot, Reference::default())
+    // Every customer exists, and each tenant belongs to one, so that the first changes
+    // already move tenants into and out of scopes.
+    let mut reference = Reference::default();
+    let mut initial = Vec::new();
+    for c in 0..CUSTOMERS {
+        initial.push(PartnerChange::PutCustomer {
+            partner: partner(),
+            customer: customer(c),
+            details: customer_details(c, c, c % 2 == 0),
+        });
+    }
+    for t in 0..TENANTS {
+        initial.push(PartnerChange::SetTenantCustomer {
+            tenant: tenant(t),
+            customer: Some(customer(t)),
+        });
+    }
+    for change in initial {
+        apply(&mut snapshot, Mutation::Partner(change.clone()));
+        reference.apply(&change);
+    }
+    (snapshot, reference)
 }
 
 fn agrees(ops: &[Op]) -> Result<(), TestCaseError> {
     let (mut snapshot, mut reference) = setup();
     for op in ops {
-        let change = to_change(op);
+        let mutation = to_mutation(op);
         let revision = snapshot.revision().next();
-        let Ok(next) = snapshot.apply(revision, &Mutation::Partner(change.clone()), NOW) else {
+        let Ok(next) = snapshot.apply(revision, &mutation, NOW) else {
             continue;
         };
         snapshot = next;
-        reference.apply(&change);
+        reference.apply_mutation(&mutation);
+        for t in 0..TENANTS {
+            for r in 0..CUSTOMER_ROLES {
+                let (tenant, role) = (tenant(t), customer_role(r));
+                let copy = snapshot
+                    .tenant_role(&tenant, &TenantRoleId::parse(role.as_str()).unwrap())
+                    .ok();
+                let own = reference.own.get(&(tenant.clone(), role.clone()));
+                match (copy, own) {
+                    (Some(copy), Some(own)) => {
+                        prop_assert!(
+                            copy.synced_from.is_none(),
+                            "{} in {} after {:?}",
+                            role,
+                            tenant,
+                            op
+                        );
+                        prop_assert_eq!(&copy.permissions, &own.permissions);
+                        prop_assert_eq!(&copy.description, &own.description);
+                    }
+                    (Some(copy), None) => {
+                        prop_assert!(
+                            reference.copy_expected(&role, &tenant),
+                            "stray copy of {} in {} after {:?}",
+                            role,
+                            tenant,
+                            op
+                        );
+                        let source = &reference.customer_roles[&role];
+                        prop_assert_eq!(copy.synced_from.map(|f| f.role), Some(role.clone()));
+                        prop_assert_eq!(&copy.permissions, &source.permissions);
+                        prop_assert_eq!(&copy.description, &source.description);
+                    }
+                    (None, own) => {
+                        prop_assert!(own.is_none(), "detached {} gone from {}", role, tenant);
+                        prop_assert!(
+                            !reference.copy_expected(&role, &tenant),
+                            "missing copy of {} in {} after {:?}",
+                            role,
+                            tenant,
+                            op
+                        );
+                    }
+                }
+            }
+        }
         for g in 0..GROUPS {
             let group = group(g);
             let engine: BTreeSet<CustomerId> = snapshot
@@ -475,7 +675,9 @@ fn agrees(ops: &[Op]) -> Result<(), TestCaseError> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        // A missed re-sync of one path needs a few changes in a row to show; at 256 cases
+        // the generator found a planted one in two runs of three, at 512 reliably.
+        cases: 512,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

@@ -469,9 +469,9 @@ impl Reference {
             | Mutation::UpdateGroup { .. }
             | Mutation::ReportSignIn { .. }
             | Mutation::ResetMfa { .. } => {}
-            // The generator makes no partner-level changes (they have their own
-            // reference test).
-            Mutation::Partner(_) => {}
+            // The generator makes no partner-level changes and no tenant roles (they
+            // have their own reference test, `partner_props`).
+            Mutation::Partner(_) | Mutation::TenantRole(_) => {}
             // A batch the engine accepted: each of its changes, in order.
             Mutation::Batch { changes, .. } => {
                 for change in &changes {
