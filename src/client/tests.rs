@@ -570,6 +570,7 @@ fn decisions_flatten_their_explanation() {
                     source: Some(pb::GrantSource {
                         kind: pb::SourceKind::PermissionLevel.into(),
                         id: "reader".into(),
+                        customer_group: String::new(),
                     }),
                     node: Some(pb::NodeRef {
                         kind: pb::NodeKind::Object.into(),

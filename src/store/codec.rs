@@ -193,6 +193,9 @@ mod tests {
                 }],
                 synced: Vec::new(),
                 items: Vec::new(),
+                partner_users: Vec::new(),
+                partner: None,
+                memberships: Vec::new(),
             },
         };
         assert_eq!(decode_change(CHANGE_V1).unwrap(), expected);

@@ -139,6 +139,7 @@ fn check(who: &str, permission: &str, on: &str, explain: bool) -> pb::CheckReque
         object: on.into(),
         explain,
         consistency: None,
+        partner_user: String::new(),
     }
 }
 

@@ -18,6 +18,7 @@ mod faults;
 mod hostile;
 mod manage;
 mod metrics;
+mod partner;
 mod reference;
 mod security;
 mod store;

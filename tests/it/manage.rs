@@ -191,6 +191,7 @@ impl Admin {
                 consistency: Some(pb::Consistency {
                     min_revision: revision,
                 }),
+                partner_user: String::new(),
             })
             .await
             .unwrap()

@@ -50,6 +50,7 @@ fn check(user: &str, object: &str) -> pb::CheckRequest {
         object: object.into(),
         explain: true,
         consistency: None,
+        partner_user: String::new(),
     }
 }
 

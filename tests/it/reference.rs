@@ -462,8 +462,10 @@ impl Reference {
                 }
             }
             // Names and e-mails decide nothing the reference checks; the generator makes no
-            // sign-in reports or MFA resets (the lockout has its own tests).
+            // sign-in reports or MFA resets (the lockout has its own tests), nor partner-level
+            // changes (tests/it/partner.rs has them).
             Mutation::CreatePartner { .. }
+            | Mutation::Partner(_)
             | Mutation::CreateCustomer { .. }
             | Mutation::UpdateUser { .. }
             | Mutation::UpdateGroup { .. }

@@ -19,6 +19,7 @@ async fn decision(server: &TestServer, user: &str, object: &str) -> (pb::Decisio
             object: object.into(),
             explain: false,
             consistency: None,
+            partner_user: String::new(),
         })
         .await
         .unwrap()

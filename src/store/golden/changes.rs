@@ -101,6 +101,9 @@ fn context(kind: EventKind, tenant: Option<TenantId>, service: Option<ServiceId>
         invalidations: Vec::new(),
         synced: Vec::new(),
         items: Vec::new(),
+        partner_users: Vec::new(),
+        partner: None,
+        memberships: Vec::new(),
     }
 }
 
@@ -261,6 +264,9 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             notify: vec![user("ava"), user("olivia"), user("zoe")],
             synced: Vec::new(),
             items: Vec::new(),
+            partner_users: Vec::new(),
+            partner: None,
+            memberships: Vec::new(),
             invalidations: vec![
                 Invalidation {
                     tenant: acme(),

@@ -349,7 +349,11 @@ impl View {
             .collect();
         Self {
             revision: snapshot.revision(),
-            partners: (*snapshot.partners).clone(),
+            partners: snapshot
+                .partners
+                .iter()
+                .map(|(id, p)| (id.clone(), p.name.clone()))
+                .collect(),
             customers: snapshot
                 .customers
                 .iter()
