@@ -242,7 +242,7 @@ async fn etags_and_request_id_retries_work_on_partner_resources() {
         actor: OWNER.into(),
         customer: Some(pb::Customer {
             id: String::new(),
-            ..customer("", &["eu"])
+            ..customer("new", &["eu"])
         }),
         request_id: "create-customer-1".into(),
     };
