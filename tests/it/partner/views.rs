@@ -349,6 +349,22 @@ async fn etags_and_request_id_retries_work_on_partner_resources() {
         .customer_group
         .unwrap();
     assert_ne!(renamed_group.etag, group.etag);
+    // A group's etag follows its customers: their count is part of what it shows.
+    let joined = p
+        .api
+        .add_group_customers(pb::GroupCustomersRequest {
+            actor: OWNER.into(),
+            partner: PARTNER.into(),
+            customer_group: "g".into(),
+            customers: vec![created.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer_group
+        .unwrap();
+    assert_eq!(joined.customer_count, 1);
+    assert_ne!(joined.etag, renamed_group.etag);
 }
 
 #[tokio::test]
