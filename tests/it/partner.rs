@@ -1,6 +1,8 @@
-//! `PartnerService` over real gRPC: one test per rule of the partner level (who manages
-//! roles and groups, protected accounts, the built-in role, owner transfer), and how
-//! partner users' checks follow customer groups and time-bound memberships.
+//! `PartnerService` over real gRPC: one test per rule of the partner level. Here who
+//! manages roles and groups, protected accounts, the built-in role and owner transfer;
+//! `customers.rs` customers, tenants and refused deletions; `checks.rs` how partner users'
+//! checks follow customer groups and time-bound memberships; `views.rs` the views and the
+//! API hygiene.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use authzd::{
         partner_service_client::PartnerServiceClient,
         platform_service_client::PlatformServiceClient, watch_service_client::WatchServiceClient,
     },
-    app::{Clock, ManualClock, SystemClock},
+    app::{Clock, SystemClock},
     engine::Timestamp,
 };
 use tonic::{Code, Request, Status, transport::Channel};
@@ -18,6 +20,8 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod checks;
+mod customers;
 mod views;
 
 const PARTNER: &str = "msp";
@@ -663,220 +667,6 @@ async fn owner_transfer_notifies_every_partner_administrator() {
         [ADMIN, OWNER],
         "every Administrator, and nobody else"
     );
-}
-
-#[tokio::test]
-async fn a_dynamic_group_follows_a_customer_s_tags_and_checks_follow_the_group() {
-    let (_server, mut p) = started().await;
-    p.group("eu", Some(tag_is("eu"))).await;
-    p.role(
-        "eu-admins",
-        pb::CustomerAccess::ServiceAdministrator,
-        &["eu"],
-    )
-    .await;
-    p.user("pat", &[("eu-admins", None)]).await;
-    let contoso = p.customer("contoso", &["eu"]).await;
-    assert_eq!(contoso.groups, ["eu"]);
-    p.tenant("contoso-prod", "contoso").await;
-    let allowed = p.check("contoso-prod", "pat").await;
-    assert_eq!(decision(&allowed), pb::Decision::Allowed);
-    // The customer leaves the group with its tag, at once.
-    p.tag("contoso", &["us"]).await;
-    let members = p
-        .api
-        .get_customer_group(group_ref(OWNER, "eu"))
-        .await
-        .unwrap()
-        .into_inner()
-        .customer_group
-        .unwrap();
-    assert_eq!(members.customer_count, 0);
-    let denied = p.check("contoso-prod", "pat").await;
-    assert_eq!(decision(&denied), pb::Decision::Denied);
-    assert_eq!(denial(&denied), pb::DenialReason::NoPartnerRole);
-    // A customer that joins later is reached at once.
-    p.customer("fabrikam", &["eu"]).await;
-    p.tenant("fabrikam-prod", "fabrikam").await;
-    let later = p.check("fabrikam-prod", "pat").await;
-    assert_eq!(decision(&later), pb::Decision::Allowed);
-    // And the first one again when it gets the tag back.
-    p.tag("contoso", &["eu", "us"]).await;
-    let again = p.check("contoso-prod", "pat").await;
-    assert_eq!(decision(&again), pb::Decision::Allowed);
-}
-
-#[tokio::test]
-async fn a_time_bound_membership_ends_at_its_until_and_one_in_the_past_is_refused() {
-    let start = Timestamp::from_unix_millis(1_900_000_000_000);
-    let clock = Arc::new(ManualClock::new(start));
-    let (_server, mut p) = started_with(clock.clone()).await;
-    p.group("eu", Some(tag_is("eu"))).await;
-    p.role(
-        "eu-admins",
-        pb::CustomerAccess::ServiceAdministrator,
-        &["eu"],
-    )
-    .await;
-    p.user("pat", &[]).await;
-    p.customer("contoso", &["eu"]).await;
-    p.tenant("contoso-prod", "contoso").await;
-    let past = p
-        .add_member("eu-admins", "pat", Some(start.plus_millis(-1)))
-        .await;
-    let status = past.unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        status.get_details_bad_request().unwrap().field_violations[0].field,
-        "until"
-    );
-    let until = start.plus_millis(60_000);
-    let role = p.add_member("eu-admins", "pat", Some(until)).await.unwrap();
-    assert_eq!(role.members[0].until, Some(timestamp(until)));
-    let during = p.check("contoso-prod", "pat").await;
-    assert_eq!(decision(&during), pb::Decision::Allowed);
-    let trace = &during.explanation.unwrap().grants[0];
-    assert_eq!(trace.expires_at, Some(timestamp(until)));
-    clock.advance_millis(60_000);
-    let after = p.check("contoso-prod", "pat").await;
-    assert_eq!(decision(&after), pb::Decision::Denied);
-    assert_eq!(denial(&after), pb::DenialReason::NoPartnerRole);
-}
-
-#[tokio::test]
-async fn explain_names_the_partner_role_and_the_customer_group() {
-    let (_server, mut p) = started().await;
-    p.group("eu", Some(tag_is("eu"))).await;
-    p.role(
-        "eu-admins",
-        pb::CustomerAccess::ServiceAdministrator,
-        &["eu"],
-    )
-    .await;
-    p.user("pat", &[("eu-admins", None)]).await;
-    p.customer("contoso", &["eu"]).await;
-    p.tenant("contoso-prod", "contoso").await;
-    let allowed = p.check("contoso-prod", "pat").await;
-    let grants = allowed.explanation.unwrap().grants;
-    assert_eq!(grants.len(), 1, "{grants:?}");
-    let source = grants[0].source.as_ref().unwrap();
-    assert_eq!(
-        pb::SourceKind::try_from(source.kind).unwrap(),
-        pb::SourceKind::PartnerRole
-    );
-    assert_eq!(source.id, "eu-admins");
-    assert_eq!(source.customer_group, "eu");
-    // The owner holds the Administrator role, which reaches every customer.
-    let owner = p.check("contoso-prod", OWNER).await;
-    let source = owner.explanation.unwrap().grants[0].source.clone().unwrap();
-    assert_eq!(source.id, "administrator");
-    assert!(source.customer_group.is_empty());
-}
-
-#[tokio::test]
-async fn a_partner_user_with_tenant_user_access_is_denied_service_permissions() {
-    let (_server, mut p) = started().await;
-    p.role("helpdesk", pb::CustomerAccess::TenantUser, &[])
-        .await;
-    p.user("tess", &[("helpdesk", None)]).await;
-    p.customer("contoso", &[]).await;
-    p.tenant("contoso-prod", "contoso").await;
-    let denied = p.check("contoso-prod", "tess").await;
-    assert_eq!(decision(&denied), pb::Decision::Denied);
-    assert_eq!(denial(&denied), pb::DenialReason::PartnerTenantUserOnly);
-}
-
-#[tokio::test]
-async fn deleting_a_customer_with_tenants_is_refused_until_they_are_unlinked() {
-    let (_server, mut p) = started().await;
-    p.customer("contoso", &[]).await;
-    p.tenant("contoso-prod", "contoso").await;
-    let customer_ref = || pb::CustomerRefRequest {
-        actor: OWNER.into(),
-        partner: PARTNER.into(),
-        customer: "contoso".into(),
-        etag: String::new(),
-    };
-    let refused = p.api.delete_customer(customer_ref()).await;
-    assert_eq!(
-        reason(refused, Code::FailedPrecondition),
-        "CUSTOMER_HAS_TENANTS"
-    );
-    let unlinked = p
-        .api
-        .set_tenant_customer(pb::SetTenantCustomerRequest {
-            tenant: "contoso-prod".into(),
-            customer: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(unlinked.tenant.unwrap().customer.is_empty());
-    p.api.delete_customer(customer_ref()).await.unwrap();
-}
-
-#[tokio::test]
-async fn deleting_a_group_a_role_uses_is_refused() {
-    let (_server, mut p) = started().await;
-    p.group("eu", Some(tag_is("eu"))).await;
-    p.role(
-        "eu-admins",
-        pb::CustomerAccess::ServiceAdministrator,
-        &["eu"],
-    )
-    .await;
-    let refused = p.api.delete_customer_group(group_ref(OWNER, "eu")).await;
-    let status = refused.unwrap_err();
-    assert!(
-        status.message().contains("eu-admins"),
-        "{}",
-        status.message()
-    );
-    assert_eq!(
-        status.get_details_error_info().unwrap().reason,
-        "CUSTOMER_GROUP_IN_USE"
-    );
-    p.api
-        .delete_partner_role(role_ref(OWNER, "eu-admins"))
-        .await
-        .unwrap();
-    p.api
-        .delete_customer_group(group_ref(OWNER, "eu"))
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn a_tenant_created_for_a_customer_is_linked_to_it_and_an_unknown_customer_is_refused() {
-    let (_server, mut p) = started().await;
-    p.customer("contoso", &[]).await;
-    p.tenant("contoso-prod", "contoso").await;
-    let customer = p
-        .api
-        .get_customer(pb::CustomerRefRequest {
-            actor: OWNER.into(),
-            partner: PARTNER.into(),
-            customer: "contoso".into(),
-            etag: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .customer
-        .unwrap();
-    assert_eq!(customer.tenants, ["contoso-prod"]);
-    let unknown = p
-        .platform
-        .create_tenant(pb::CreateTenantRequest {
-            id: "nobody-prod".into(),
-            name: "Nobody".into(),
-            customer: "nobody".into(),
-            owner_email: "owner@nobody.example".into(),
-            owner_display_name: "Owner".into(),
-            ..Default::default()
-        })
-        .await;
-    assert_eq!(reason(unknown, Code::NotFound), "NOT_FOUND");
 }
 
 /// A request as a caller with a bearer token.
