@@ -258,8 +258,11 @@ impl BoundServer {
                     management.clone()
                 )))
                 .add_service(limited!(pb::grant_service_server::GrantServiceServer::new(
-                    management
+                    management.clone()
                 )))
+                .add_service(limited!(
+                    pb::partner_service_server::PartnerServiceServer::new(management)
+                ))
                 .add_service(limited!(api::WatchServer::new(api::WatchApi::new(
                     self.app.clone(),
                     crate::app::WatchOptions {
@@ -463,6 +466,7 @@ const SERVICE_NAMES: &[&str] = &[
     pb::account_service_server::SERVICE_NAME,
     pb::audit_service_server::SERVICE_NAME,
     pb::grant_service_server::SERVICE_NAME,
+    pb::partner_service_server::SERVICE_NAME,
     <api::WatchServer as tonic::server::NamedService>::NAME,
 ];
 

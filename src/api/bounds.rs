@@ -162,6 +162,16 @@ pub(crate) fn request_id(text: &str) -> Result<Option<String>, Status> {
     Ok(Some(text.to_owned()))
 }
 
+/// A customer's tag or data centre, or one a group condition tests: 1 to
+/// [`engine::partner::MAX_ATTRIBUTE_LEN`] bytes without control characters (the
+/// engine's rule, checked here so that a refusal names the request's field).
+pub(crate) fn attribute<'a>(field: &str, text: &'a str) -> Result<&'a str, Status> {
+    if text.is_empty() {
+        return Err(required(field));
+    }
+    line(field, text, engine::partner::MAX_ATTRIBUTE_LEN)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

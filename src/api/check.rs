@@ -482,7 +482,6 @@ fn module_query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
 /// one instead of a tenant user.
 pub(crate) fn query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
     let user = match (request.user.is_empty(), request.partner_user.is_empty()) {
-        (false, true) => id("user", &request.user, UserId::parse)?,
         (true, false) => id("partner_user", &request.partner_user, UserId::parse)?,
         (false, false) => {
             return Err(status::invalid_field(
@@ -490,7 +489,8 @@ pub(crate) fn query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
                 "name either a tenant user (`user`) or a partner user (`partner_user`), not both",
             ));
         }
-        (true, true) => id("user", &request.user, UserId::parse)?,
+        // A tenant user, or neither (then `user` is the one reported missing).
+        (_, true) => id("user", &request.user, UserId::parse)?,
     };
     Ok(CheckQuery {
         tenant: id("tenant", &request.tenant, TenantId::parse)?,

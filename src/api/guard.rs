@@ -110,6 +110,11 @@ fn access(path: &str) -> Access {
         "authz.v1.PlatformService" => Access::Scope(Scope::Platform),
         // The sign-in front end reports on behalf of no actor, as the platform does.
         "authz.v1.AccountService" if method == "ReportSignIn" => Access::Scope(Scope::Platform),
+        // Onboarding partners and linking tenants to customers are the platform's, as
+        // creating tenants is.
+        "authz.v1.PartnerService" if matches!(method, "OnboardPartner" | "SetTenantCustomer") => {
+            Access::Scope(Scope::Platform)
+        }
         "authz.v1.ServerService" => Access::AnyCaller,
         s if s.starts_with("authz.v1.") => Access::Scope(Scope::Manage),
         _ => Access::AnyCaller,
@@ -124,6 +129,9 @@ const NARROWED_TO_CALLER_TENANTS: &[&str] = &[
     "authz.v1.AuditService/ListAuditEvents",
     "authz.v1.AuditService/ExportAuditEvents",
 ];
+
+/// The service whose every method a caller confined to tenants is refused.
+const PARTNER_SERVICE: &str = "authz.v1.PartnerService/";
 
 /// Fields that name a tenant besides `tenant` and `tenants`: (message, field).
 const OTHER_TENANT_FIELDS: &[(&str, &str)] = &[("authz.v1.CreateTenantRequest", "id")];
@@ -458,6 +466,17 @@ fn confine(
     message: &DynamicMessage,
     method: &str,
 ) -> Result<(), Status> {
+    // Partners, their users and customers lie beyond any tenant (and linking a tenant to a
+    // customer opens it to the partner's users): nothing a confined caller may touch.
+    if method.starts_with(PARTNER_SERVICE) {
+        return Err(denied(
+            "PARTNERS_NOT_ALLOWED",
+            format!(
+                "caller `{}` is confined to tenants; partner calls reach beyond them",
+                caller.name
+            ),
+        ));
+    }
     let mut named = Vec::new();
     tenants_named(message, &mut named, 0);
     if let Some(outside) = named.iter().find(|t| !allowed.contains(t.as_str())) {

@@ -217,7 +217,7 @@ pub(crate) fn authority(err: &crate::engine::AuthorityError) -> Status {
 }
 
 /// The status of a change the engine refused.
-fn mutation_refused(err: &MutationError) -> Status {
+pub(crate) fn mutation_refused(err: &MutationError) -> Status {
     let message = bounded(err.to_string());
     let metadata = err.metadata();
     match err.kind() {

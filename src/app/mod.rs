@@ -373,6 +373,26 @@ impl App {
         self.inner.store.audit_records(query, after, limit)
     }
 
+    /// The committed change at `revision`, while the change log holds it: a handler reads
+    /// back what its change did (who joined and left a customer group in its context).
+    pub async fn committed_change(
+        &self,
+        revision: Revision,
+    ) -> Result<Option<crate::engine::ChangeRecord>, StoreError> {
+        let store = self.inner.store.clone();
+        let before = Revision::new(revision.get().saturating_sub(1));
+        // redb is blocking: read off the executor threads.
+        let read = tokio::task::spawn_blocking(move || store.changes_after(before, 1)).await;
+        let found = read.map_err(|err| StoreError::Storage {
+            path: self.inner.store.path().to_path_buf(),
+            message: format!("reading the change log stopped: {err}"),
+        })??;
+        Ok(found
+            .into_iter()
+            .next()
+            .filter(|record| record.revision == revision))
+    }
+
     /// The database file.
     pub fn database_path(&self) -> &Path {
         self.inner.store.path()

@@ -102,6 +102,23 @@ pub(crate) const NOUNS: &[(&str, &str)] = &[
         "grant",
         "Grants of permission levels or permission sets to users and groups",
     ),
+    ("partner", "Partners: onboard (platform), get"),
+    (
+        "partner-user",
+        "Users of a partner: invite, status, ownership, and the customers they reach",
+    ),
+    (
+        "customer",
+        "Customers of a partner, and the link of tenants to them (platform)",
+    ),
+    (
+        "customer-group",
+        "Static and dynamic groups of a partner's customers, and their members with why",
+    ),
+    (
+        "partner-role",
+        "Partner roles: permissions, access to customers' services, scope, members",
+    ),
     (
         "check",
         "Decide one permission for one user on one object (CheckService/Check)",
@@ -297,12 +314,16 @@ const LIST_GRANTS: &[Flag] = &[
     opt("object", "object"),
 ];
 const CHECK: &[Flag] = &[
-    opt("user", "user").help("The tenant user (or --partner-user)"),
-    opt("partner-user", "partner_user")
-        .help("A partner user acting in the tenant through its partner roles, instead of --user"),
     opt("object", "object").help("Object id; empty: the service as a whole"),
     opt("explain", "explain")
         .help("Also print why (the grants behind an allow, the reason for a deny)"),
+];
+const CHECK_SERVICE: &[Flag] = &[opt("service", "service")
+    .help("Service id; without one, a tenant-module permission (e.g. `user_management.view`)")];
+const CHECK_SUBJECT: &[Flag] = &[
+    opt("user", "user").help("The user of the tenant …"),
+    opt("partner-user", "partner_user")
+        .help("… or a partner user, reaching the tenant through its partner roles"),
 ];
 const BATCH_CHECK: &[Flag] = &[
     opt("user", "one_user.user").help("One user … (with --items)"),
@@ -313,6 +334,84 @@ const BATCH_CHECK: &[Flag] = &[
     opt("object", "many_users.object").help("… on one object (empty: the service)"),
     opt("explain", "explain"),
 ];
+
+const PARTNER: &[Flag] = &[req("partner", "partner")];
+const CUSTOMER: &[Flag] = &[req("customer", "customer")];
+const CUSTOMER_GROUP: &[Flag] = &[req("customer-group", "customer_group")];
+const PARTNER_ROLE: &[Flag] = &[req("role", "partner_role")];
+const ONBOARD_PARTNER: &[Flag] = &[
+    opt("id", "id"),
+    req("name", "name"),
+    opt("owner-id", "owner_id"),
+    req("owner-email", "owner_email"),
+    req("owner-display-name", "owner_display_name"),
+    // The engine refuses a support account as a partner's system account (`owner.kind`).
+    opt("owner-kind", "owner_kind").refusing(&[Refused {
+        value: "USER_KIND_SUPPORT",
+        why: "a support account cannot be a partner's system account",
+    }]),
+];
+const INVITE_PARTNER_USER: &[Flag] = &[
+    opt("id", "id"),
+    req("email", "email"),
+    req("display-name", "display_name"),
+    opt("kind", "kind"),
+    opt("roles", "roles").help(
+        "Its roles as JSON, each until a time or for good, e.g. \
+         `[{\"role\":\"auditors\",\"until\":\"2030-01-01T00:00:00Z\"}]`",
+    ),
+];
+const LIST_PARTNER_USERS: &[Flag] = &[
+    opt("status", "statuses").help("Only users in these statuses (e.g. `disabled`)"),
+    opt("role", "roles")
+        .help("Only members of these partner roles (`administrator`: the owner too)"),
+];
+const CUSTOMER_FIELDS: &[Flag] = &[
+    req("partner", "customer.partner"),
+    opt("tags", "customer.tags"),
+    opt("data-centre", "customer.data_centre"),
+    opt("services", "customer.services"),
+];
+const CREATE_CUSTOMER: &[Flag] = &[
+    opt("id", "customer.id").help("Customer id; empty: chosen by the server"),
+    req("name", "customer.name"),
+    req("email", "customer.email"),
+];
+const UPDATE_CUSTOMER: &[Flag] = &[
+    req("customer", "customer.id").help("Customer id"),
+    opt("name", "customer.name"),
+    opt("email", "customer.email"),
+];
+const LIST_CUSTOMERS: &[Flag] = &[
+    opt("tag", "tags").help("Only customers with one of these tags"),
+    opt("customer-group", "customer_groups").help("Only customers in one of these groups"),
+];
+const CUSTOMER_GROUP_FIELDS: &[Flag] = &[
+    req("partner", "customer_group.partner"),
+    opt("name", "customer_group.name"),
+    opt("description", "customer_group.description"),
+    opt("condition", "customer_group.condition").help(
+        "A dynamic group's condition as JSON, e.g. \
+         `{\"all\":{\"terms\":[{\"tag\":\"eu\"},{\"service\":\"crm-backup\"}]}}`; \
+         unset: a static group",
+    ),
+];
+const CUSTOMERS: &[Flag] =
+    &[req("customers", "customers").help("The customers, 1 to 1000, each once")];
+const PARTNER_ROLE_FIELDS: &[Flag] = &[
+    req("partner", "partner_role.partner"),
+    opt("name", "partner_role.name"),
+    opt("description", "partner_role.description"),
+    opt("platform-permissions", "partner_role.platform_permissions"),
+    opt("module-permissions", "partner_role.module_permissions"),
+    opt("access", "partner_role.access"),
+    opt("all-customers", "partner_role.scope.all_customers")
+        .help("Scope: every customer of the partner"),
+    opt("customer-groups", "partner_role.scope.customer_groups")
+        .help("Scope: the customers in these groups"),
+];
+const UNTIL: &[Flag] = &[opt("until", "until")
+    .help("When the membership ends (RFC 3339, e.g. 2030-01-01T00:00:00Z); unset: never")];
 
 /// One row of [`COMMANDS`].
 const fn cmd(
@@ -395,8 +494,43 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("grant", "get", "authz.v1.GrantService/GetGrant", &[TENANT, SERVICE, GRANT]),
     cmd("grant", "list", "authz.v1.GrantService/ListGrants", &[TENANT, SERVICE, LIST_GRANTS, PAGING]),
     cmd("grant", "revoke", "authz.v1.GrantService/RevokeGrant", &[TENANT, SERVICE, GRANT, &[opt("with-dependents", "with_dependents")], ETAG]),
+    // PartnerService: the platform onboards partners and links tenants; the rest need a
+    // partner user as --actor.
+    cmd("partner", "onboard", "authz.v1.PartnerService/OnboardPartner", &[ONBOARD_PARTNER, REQUEST_ID]),
+    cmd("partner", "get", "authz.v1.PartnerService/GetPartner", &[PARTNER]),
+    cmd("partner-user", "invite", "authz.v1.PartnerService/InvitePartnerUser", &[PARTNER, INVITE_PARTNER_USER, REQUEST_ID]),
+    cmd("partner-user", "get", "authz.v1.PartnerService/GetPartnerUser", &[PARTNER, USER]),
+    cmd("partner-user", "list", "authz.v1.PartnerService/ListPartnerUsers", &[PARTNER, PAGING, FILTER, LIST_PARTNER_USERS]),
+    cmd("partner-user", "activate", "authz.v1.PartnerService/ActivatePartnerUser", &[PARTNER, USER, ETAG]),
+    cmd("partner-user", "disable", "authz.v1.PartnerService/DisablePartnerUser", &[PARTNER, USER, ETAG]),
+    cmd("partner-user", "enable", "authz.v1.PartnerService/EnablePartnerUser", &[PARTNER, USER, ETAG]),
+    cmd("partner-user", "delete", "authz.v1.PartnerService/DeletePartnerUser", &[PARTNER, USER, ETAG]),
+    cmd("partner-user", "transfer-ownership", "authz.v1.PartnerService/TransferPartnerOwnership", &[PARTNER, &[req("new-owner", "new_owner")]]),
+    cmd("partner-user", "reach", "authz.v1.PartnerService/ListPartnerUserReach", &[PARTNER, USER, PAGING]),
+    cmd("customer", "create", "authz.v1.PartnerService/CreateCustomer", &[CUSTOMER_FIELDS, CREATE_CUSTOMER, REQUEST_ID]),
+    cmd("customer", "update", "authz.v1.PartnerService/UpdateCustomer", &[CUSTOMER_FIELDS, UPDATE_CUSTOMER, MASK, ETAG]),
+    cmd("customer", "get", "authz.v1.PartnerService/GetCustomer", &[PARTNER, CUSTOMER]),
+    cmd("customer", "list", "authz.v1.PartnerService/ListCustomers", &[PARTNER, PAGING, FILTER, LIST_CUSTOMERS]),
+    cmd("customer", "delete", "authz.v1.PartnerService/DeleteCustomer", &[PARTNER, CUSTOMER, ETAG]),
+    cmd("customer", "set-tenant", "authz.v1.PartnerService/SetTenantCustomer", &[TENANT, &[opt("customer", "customer")]]),
+    cmd("customer-group", "create", "authz.v1.PartnerService/CreateCustomerGroup", &[CUSTOMER_GROUP_FIELDS, &[opt("id", "customer_group.id").help("Customer group id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("customer-group", "update", "authz.v1.PartnerService/UpdateCustomerGroup", &[CUSTOMER_GROUP_FIELDS, &[req("customer-group", "customer_group.id").help("Customer group id")], MASK, ETAG]),
+    cmd("customer-group", "get", "authz.v1.PartnerService/GetCustomerGroup", &[PARTNER, CUSTOMER_GROUP]),
+    cmd("customer-group", "list", "authz.v1.PartnerService/ListCustomerGroups", &[PARTNER, PAGING, FILTER]),
+    cmd("customer-group", "delete", "authz.v1.PartnerService/DeleteCustomerGroup", &[PARTNER, CUSTOMER_GROUP, ETAG]),
+    cmd("customer-group", "add-customers", "authz.v1.PartnerService/AddGroupCustomers", &[PARTNER, CUSTOMER_GROUP, CUSTOMERS]),
+    cmd("customer-group", "remove-customers", "authz.v1.PartnerService/RemoveGroupCustomers", &[PARTNER, CUSTOMER_GROUP, CUSTOMERS]),
+    cmd("customer-group", "resync", "authz.v1.PartnerService/ResyncCustomerGroup", &[PARTNER, CUSTOMER_GROUP, ETAG]),
+    cmd("customer-group", "members", "authz.v1.PartnerService/ListGroupCustomers", &[PARTNER, CUSTOMER_GROUP, PAGING, FILTER]),
+    cmd("partner-role", "create", "authz.v1.PartnerService/CreatePartnerRole", &[PARTNER_ROLE_FIELDS, &[opt("id", "partner_role.id").help("Partner role id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("partner-role", "update", "authz.v1.PartnerService/UpdatePartnerRole", &[PARTNER_ROLE_FIELDS, &[req("role", "partner_role.id").help("Partner role id")], MASK, ETAG]),
+    cmd("partner-role", "get", "authz.v1.PartnerService/GetPartnerRole", &[PARTNER, PARTNER_ROLE]),
+    cmd("partner-role", "list", "authz.v1.PartnerService/ListPartnerRoles", &[PARTNER, PAGING, FILTER]),
+    cmd("partner-role", "delete", "authz.v1.PartnerService/DeletePartnerRole", &[PARTNER, PARTNER_ROLE, ETAG]),
+    cmd("partner-role", "add-member", "authz.v1.PartnerService/AddPartnerRoleMember", &[PARTNER, PARTNER_ROLE, USER, UNTIL]),
+    cmd("partner-role", "remove-member", "authz.v1.PartnerService/RemovePartnerRoleMember", &[PARTNER, PARTNER_ROLE, USER, UNTIL]),
     // CheckService: no actor (a product service asks).
-    cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, SERVICE, PERMISSION, CHECK, MIN_REVISION]),
+    cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, CHECK_SERVICE, CHECK_SUBJECT, PERMISSION, CHECK, MIN_REVISION]),
     cmd("batch-check", "", "authz.v1.CheckService/BatchCheck", &[TENANT, SERVICE, BATCH_CHECK, MIN_REVISION]),
     cmd("lookup", "objects", "authz.v1.CheckService/LookupObjects", &[TENANT, SERVICE, USER, PERMISSION, PAGING, MIN_REVISION]),
     cmd("lookup", "subjects", "authz.v1.CheckService/LookupSubjects", &[TENANT, SERVICE, &[opt("object", "object")], PERMISSION, PAGING, MIN_REVISION]),

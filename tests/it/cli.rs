@@ -686,3 +686,147 @@ fn cli_set_role_refuses_owner_before_any_call() {
         "set-role reached the server:\n{trail}"
     );
 }
+
+#[test]
+fn the_partner_level_walk_through_runs_from_the_command_line() {
+    let (_dir, server) = platform();
+    let olivia = ["--actor", "olivia", "--partner", "acme-msp"];
+    let with = |args: &[&'static str]| -> Vec<&'static str> { args.to_vec() };
+    ok(
+        &server,
+        &[
+            "partner",
+            "onboard",
+            "--id",
+            "acme-msp",
+            "--name",
+            "Acme MSP",
+            "--owner-id",
+            "olivia",
+            "--owner-email",
+            "olivia@msp.example",
+            "--owner-display-name",
+            "Olivia",
+        ],
+    );
+    let customer = ok(
+        &server,
+        &[
+            with(&["customer", "create"]),
+            olivia.to_vec(),
+            with(&["--id", "contoso", "--name", "Contoso"]),
+            with(&["--email", "it@contoso.example", "--tags", "eu,gold"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(field(&customer, "tags"), "eu,gold");
+    ok(
+        &server,
+        &[
+            with(&["customer-group", "create"]),
+            olivia.to_vec(),
+            with(&[
+                "--id",
+                "eu",
+                "--name",
+                "Europe",
+                "--condition",
+                r#"{"tag":"eu"}"#,
+            ]),
+        ]
+        .concat(),
+    );
+    ok(
+        &server,
+        &[
+            with(&["partner-role", "create"]),
+            olivia.to_vec(),
+            with(&["--id", "eu-admins", "--name", "EU admins"]),
+            with(&[
+                "--access",
+                "service-administrator",
+                "--customer-groups",
+                "eu",
+            ]),
+        ]
+        .concat(),
+    );
+    ok(
+        &server,
+        &[
+            with(&["partner-user", "invite"]),
+            olivia.to_vec(),
+            with(&[
+                "--id",
+                "pat",
+                "--email",
+                "pat@msp.example",
+                "--display-name",
+                "Pat",
+            ]),
+            with(&["--roles", r#"[{"role":"eu-admins"}]"#]),
+        ]
+        .concat(),
+    );
+    ok(
+        &server,
+        &[
+            with(&["partner-user", "activate"]),
+            olivia.to_vec(),
+            with(&["--user", "pat"]),
+        ]
+        .concat(),
+    );
+    ok(
+        &server,
+        &[
+            "customer",
+            "set-tenant",
+            "--tenant",
+            "acme",
+            "--customer",
+            "contoso",
+        ],
+    );
+    let members = ok(
+        &server,
+        &[
+            with(&["customer-group", "members"]),
+            olivia.to_vec(),
+            with(&["--customer-group", "eu"]),
+        ]
+        .concat(),
+    );
+    assert!(
+        members.contains("contoso") && members.contains("tag = eu"),
+        "{members}"
+    );
+    let reach = ok(
+        &server,
+        &[
+            with(&["partner-user", "reach"]),
+            olivia.to_vec(),
+            with(&["--user", "pat"]),
+        ]
+        .concat(),
+    );
+    assert!(
+        reach.contains("acme") && reach.contains("eu-admins"),
+        "{reach}"
+    );
+    // The check exits 0 on an allow.
+    ok(
+        &server,
+        &[
+            "check",
+            "--tenant",
+            "acme",
+            "--service",
+            "crm-backup",
+            "--partner-user",
+            "pat",
+            "--permission",
+            "backup.run",
+        ],
+    );
+}

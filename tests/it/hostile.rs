@@ -82,6 +82,9 @@ fn baseline_text(message: &str, field: &str) -> Option<&'static str> {
         (_, "group") | ("Group", "id") => "g1",
         (_, "permission_level") | ("PermissionLevel", "id") => "l1",
         (_, "grant") => "gr1",
+        // No partner exists: partner calls end in NOT_FOUND or a refused actor.
+        (_, "partner") => "msp",
+        (_, "customer_group" | "partner_role") => "eu",
         (_, "name" | "display_name" | "owner_display_name") => "Hostile",
         (_, "email" | "owner_email") => "hostile@acme.example",
         _ => return None,

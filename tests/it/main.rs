@@ -18,6 +18,7 @@ mod faults;
 mod hostile;
 mod manage;
 mod metrics;
+mod partner;
 mod partner_props;
 mod reference;
 mod security;

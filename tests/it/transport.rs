@@ -4,8 +4,11 @@
 use std::{path::Path, sync::Arc};
 
 use authzd::{
-    api::pb::{self, user_service_client::UserServiceClient},
+    api::pb::{
+        self, partner_service_client::PartnerServiceClient, user_service_client::UserServiceClient,
+    },
     app::SystemClock,
+    engine::{Mutation, NewUser, PartnerId, UserId, UserKind, partner::PartnerChange},
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::{
@@ -342,6 +345,69 @@ async fn a_caller_that_must_prove_its_actors_is_refused_any_token_but_the_actors
     let mut request = get_alice(None);
     *request.metadata_mut() = bearer(ADMIN);
     users.get_user(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_partner_user_acting_through_a_proving_caller_is_proven_by_its_own_token() {
+    const ISSUER: &str = "https://login.example.com/";
+    const AUDIENCE: &str = "authzd";
+    let dir = tempfile::tempdir().unwrap();
+    let preamble = format!(
+        "[actor_tokens]\njwks_file = \"{}\"\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\n",
+        fixtures().join("jwks.json").display()
+    );
+    let callers = write_callers(
+        dir.path(),
+        &preamble,
+        &[TestCaller {
+            scopes: &["manage"],
+            extra: "prove_actor = true",
+            ..TestCaller::full("portal", PORTAL)
+        }],
+    );
+    let server = TestServer::start_with(
+        Arc::new(SystemClock),
+        &[("callers_file", callers.to_str().unwrap())],
+    )
+    .await;
+    server
+        .apply([Mutation::Partner(PartnerChange::Onboard {
+            partner: PartnerId::parse("msp").unwrap(),
+            name: "MSP".into(),
+            owner: NewUser {
+                user: UserId::parse("olivia").unwrap(),
+                email: "olivia@msp.example".into(),
+                display_name: "Olivia".into(),
+                kind: UserKind::Local,
+            },
+        })])
+        .await;
+    let mut partners = PartnerServiceClient::new(server.channel().await);
+    let get_partner = |token: Option<String>| {
+        let mut request = Request::new(pb::GetPartnerRequest {
+            actor: "olivia".into(),
+            partner: "msp".into(),
+        });
+        *request.metadata_mut() = bearer(PORTAL);
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("x-authzd-actor-token", token.parse().unwrap());
+        }
+        request
+    };
+    let in_an_hour = now() + 3600;
+    let own = actor_token("olivia", ISSUER, AUDIENCE, in_an_hour, false);
+    partners.get_partner(get_partner(Some(own))).await.unwrap();
+    let missing = partners.get_partner(get_partner(None)).await.unwrap_err();
+    assert_eq!(reason(&missing), "ACTOR_TOKEN_MISSING", "{missing:?}");
+    let someone_else = actor_token("mallory", ISSUER, AUDIENCE, in_an_hour, false);
+    let not_proven = partners
+        .get_partner(get_partner(Some(someone_else)))
+        .await
+        .unwrap_err();
+    assert_eq!(not_proven.code(), Code::PermissionDenied);
+    assert_eq!(reason(&not_proven), "ACTOR_NOT_PROVEN");
 }
 
 #[test]

@@ -21,9 +21,13 @@ const TARGET_FIELDS: &[&str] = &[
     "security_group",
     "permission_level",
     "grant",
+    "customer",
+    "customer_group",
+    "partner_role",
     "new_owner",
     "id",
     "service",
+    "partner",
 ];
 
 /// What a handler keeps of its request, to audit a refusal.

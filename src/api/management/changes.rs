@@ -13,11 +13,16 @@
 mod bulk;
 mod grants;
 mod objects;
+mod partner;
+mod partner_access;
 mod platform;
 mod security;
 mod users;
 
-pub(super) use self::{bulk::*, grants::*, objects::*, platform::*, security::*, users::*};
+pub(super) use self::{
+    bulk::*, grants::*, objects::*, partner::*, partner_access::*, platform::*, security::*,
+    users::*,
+};
 
 use tonic::Status;
 

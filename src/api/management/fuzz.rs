@@ -1,5 +1,5 @@
 //! What the request-validation fuzz target (`fuzz/fuzz_targets/requests.rs`) runs: bytes
-//! decoded as one of a dozen requests, then the conversions and checks its handler runs
+//! decoded as one of fourteen requests, then the conversions and checks its handler runs
 //! (for a change, the very `changes.rs` function the handler calls), then, for a change,
 //! the writer's pure part: authority and the engine's validation against a small fixed
 //! state. No store, no server: a run costs microseconds.
@@ -17,8 +17,9 @@ use crate::{
     api::{bounds, check, codec, convert, paging, pb, status, watch},
     engine::{
         CheckQuery, DemotionPolicy, Mutation, NewUser, ObjectId, ObjectScope, ObjectType,
-        Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition, ServiceId,
-        Snapshot, Subject, TenantId, Timestamp, UserId, UserKind, UserStatus,
+        PartnerId, Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition,
+        ServiceId, Snapshot, Subject, TenantId, Timestamp, UserId, UserKind, UserStatus,
+        partner::PartnerChange,
     },
 };
 
@@ -26,7 +27,7 @@ use crate::{
 const NOW: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
 
 /// How many request kinds `validate` chooses from.
-pub(crate) const KINDS: u8 = 12;
+pub(crate) const KINDS: u8 = 14;
 
 /// Decodes `bytes` as request kind `kind % KINDS` and validates it as its handler does;
 /// the first refusal, or `Ok`.
@@ -46,6 +47,8 @@ pub(crate) fn validate(kind: u8, bytes: &[u8]) -> Result<(), Status> {
         8 => create_security_group(world, owner, &codec::decode(bytes)?),
         9 => give_grant(world, owner, &codec::decode(bytes)?),
         10 => set_tenant_role(world, owner, &codec::decode(bytes)?),
+        11 => create_customer_group(world, owner, &codec::decode(bytes)?),
+        12 => create_partner_role(world, owner, &codec::decode(bytes)?),
         _ => watch::filter(&codec::decode(bytes)?).map(drop),
     }
 }
@@ -223,6 +226,32 @@ fn set_tenant_role(
     submit(world, Some(owner), &change.mutation)
 }
 
+/// A customer group, its nested condition above all (the owner of the fixture's partner
+/// `msp` makes it to the end).
+fn create_customer_group(
+    world: &Snapshot,
+    owner: &UserId,
+    request: &pb::CreateCustomerGroupRequest,
+) -> Result<(), Status> {
+    let actor = actor(&request.actor)?;
+    let change = changes::create_customer_group(request, &FixedIds)?;
+    bounds::request_id(&request.request_id)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
+}
+
+fn create_partner_role(
+    world: &Snapshot,
+    owner: &UserId,
+    request: &pb::CreatePartnerRoleRequest,
+) -> Result<(), Status> {
+    let actor = actor(&request.actor)?;
+    let change = changes::create_partner_role(request, &FixedIds)?;
+    bounds::request_id(&request.request_id)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
+}
+
 /// The state every change is validated against, and its owner.
 struct Fixture {
     world: Snapshot,
@@ -230,7 +259,8 @@ struct Fixture {
 }
 
 /// Built once: tenant `acme` (owner `owner`, users `alice` and `bob`), service
-/// `crm-backup` with objects `org1` ⊃ `c1` ⊃ `site1` and security group `restorers`.
+/// `crm-backup` with objects `org1` ⊃ `c1` ⊃ `site1` and security group `restorers`; partner
+/// `msp`, whose owner is a partner user `owner` too.
 /// `None` only if one of those ids stopped being valid.
 fn fixture() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
@@ -337,6 +367,11 @@ fn build_fixture() -> Option<Fixture> {
             group,
             member: Subject::User(alice),
         },
+        Mutation::Partner(PartnerChange::Onboard {
+            partner: PartnerId::parse("msp").ok()?,
+            name: "MSP".to_owned(),
+            owner: new_user(&owner),
+        }),
     ]);
     let mut builder = crate::engine::SnapshotBuilder::new();
     for (n, mutation) in (1..).zip(&mutations) {
@@ -369,6 +404,12 @@ mod tests {
             object: Some(ObjectId::parse("site1").unwrap()),
         };
         assert!(world.check(&query, NOW));
+        let partner = PartnerId::parse("msp").unwrap();
+        assert!(
+            world
+                .partner_user(&partner, &UserId::parse("owner").unwrap())
+                .is_ok()
+        );
     }
 
     #[test]
@@ -386,6 +427,35 @@ mod tests {
         let err = validate(5, &invite("owner", "not an e-mail").encode_to_vec()).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
         let err = validate(0, &[0xff, 0xff]).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn a_customer_group_passes_and_a_condition_nested_too_deep_is_refused() {
+        use pb::group_condition::Test;
+        let group = |actor: &str, condition: pb::GroupCondition| pb::CreateCustomerGroupRequest {
+            actor: actor.into(),
+            customer_group: Some(pb::CustomerGroup {
+                partner: "msp".into(),
+                name: "EU".into(),
+                condition: Some(condition),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let eu = pb::GroupCondition {
+            test: Some(Test::Tag("eu".into())),
+        };
+        assert!(validate(11, &group("owner", eu.clone()).encode_to_vec()).is_ok());
+        let err = validate(11, &group("alice", eu.clone()).encode_to_vec()).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        let mut deep = eu;
+        for _ in 0..crate::engine::partner::MAX_CONDITION_DEPTH {
+            deep = pb::GroupCondition {
+                test: Some(Test::Any(pb::GroupConditions { terms: vec![deep] })),
+            };
+        }
+        let err = validate(11, &group("owner", deep).encode_to_vec()).unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
     }
 }

@@ -12,6 +12,9 @@ mod changes;
 pub(crate) mod fuzz;
 mod grants;
 mod objects;
+mod partner;
+mod partner_access;
+mod partner_records;
 mod platform;
 mod records;
 mod security;
@@ -28,7 +31,7 @@ use tonic::{Request, Status};
 use super::{convert::id, guard::Authenticated, paging, pb, status};
 use crate::{
     app::{App, BulkItem, ChangeMeta, Committed, Precondition, WriteError},
-    engine::{ChangeRecord, Mutation, Revision, Snapshot, TenantId, UserId},
+    engine::{ChangeRecord, Mutation, MutationError, Revision, Snapshot, TenantId, UserId},
 };
 
 /// Marks a refusal the writer has already put in the audit trail.
@@ -255,6 +258,29 @@ impl ManagementApi {
         Ok(snapshot)
     }
 
+    /// The current snapshot, for an actor that may read the partner's data (an active
+    /// user of the partner).
+    fn read_partner_as(
+        &self,
+        partner: &crate::engine::PartnerId,
+        actor: &UserId,
+    ) -> Result<Arc<Snapshot>, Status> {
+        let snapshot = self.app.snapshot();
+        snapshot
+            .authorize_partner_read(actor, partner, self.app.now())
+            .map_err(|err| status::authority(&err))?;
+        Ok(snapshot)
+    }
+
+    /// Reads a partner-level resource back after a write (from the newest state, which
+    /// includes it).
+    fn after_partner_write<T>(
+        &self,
+        read: impl FnOnce(&Snapshot) -> Result<T, crate::engine::MutationError>,
+    ) -> Result<T, Status> {
+        read(&self.app.snapshot()).map_err(|err| status::mutation_refused(&err))
+    }
+
     /// Reads a resource back after a write (from the newest state, which includes it).
     fn after_write<T>(
         &self,
@@ -324,6 +350,24 @@ fn etag_matches(
     })))
 }
 
+/// A create must not replace: the id must still be free when the change is applied.
+fn must_be_new(
+    what: &'static str,
+    exists: impl FnOnce(&Snapshot) -> bool + Send + 'static,
+    id: String,
+) -> Precondition {
+    Precondition::new(move |state| {
+        if exists(state) {
+            Err(WriteError::Refused(MutationError::AlreadyExists {
+                what,
+                id,
+            }))
+        } else {
+            Ok(())
+        }
+    })
+}
+
 impl changes::IdSource for ManagementApi {
     /// `prefix-` and 16 hex digits that differ per call and per process start.
     fn new_id(&self, prefix: &str) -> String {
@@ -359,8 +403,8 @@ impl Written {
     }
 }
 
-/// A request made for an actor: the user of the tenant whose own authority the server
-/// checks.
+/// A request made for an actor: the user of the tenant (or, on `PartnerService`, of the
+/// partner) whose own authority the server checks.
 trait Acting: prost::Message {
     /// The actor's id, as sent.
     fn actor(&self) -> &str;
@@ -413,9 +457,30 @@ acting!(
     BulkUsersRequest,
     BulkSetTenantRoleRequest,
     BulkGroupMembersRequest,
+    GetPartnerRequest,
+    InvitePartnerUserRequest,
+    PartnerUserRefRequest,
+    ListPartnerUsersRequest,
+    TransferPartnerOwnershipRequest,
+    CreateCustomerRequest,
+    UpdateCustomerRequest,
+    CustomerRefRequest,
+    ListCustomersRequest,
+    CreateCustomerGroupRequest,
+    UpdateCustomerGroupRequest,
+    CustomerGroupRefRequest,
+    ListCustomerGroupsRequest,
+    GroupCustomersRequest,
+    ListGroupCustomersRequest,
+    CreatePartnerRoleRequest,
+    UpdatePartnerRoleRequest,
+    PartnerRoleRefRequest,
+    ListPartnerRolesRequest,
+    PartnerRoleMemberRequest,
+    ListPartnerUserReachRequest,
 );
 
-/// The actor of a tenant call.
+/// The actor of a tenant or partner call.
 fn actor(text: &str) -> Result<UserId, Status> {
     id("actor", text, UserId::parse)
 }

@@ -233,25 +233,35 @@ pub(crate) fn tenant_role(message: Option<&pb::TenantRole>) -> Result<TenantRole
     }
 }
 
+pub(crate) fn user_kind_to_pb(kind: UserKind) -> pb::UserKind {
+    match kind {
+        UserKind::Local => pb::UserKind::Local,
+        UserKind::Directory => pb::UserKind::Directory,
+        UserKind::Support => pb::UserKind::Support,
+    }
+}
+
+pub(crate) fn user_status_to_pb(status: UserStatus) -> pb::UserStatus {
+    match status {
+        UserStatus::Invited => pb::UserStatus::Invited,
+        UserStatus::Active => pb::UserStatus::Active,
+        UserStatus::LockedUntil(_) => pb::UserStatus::Locked,
+        UserStatus::Disabled => pb::UserStatus::Disabled,
+    }
+}
+
 pub(crate) fn user(tenant: &str, record: &UserRecord) -> pb::User {
-    let (status, locked_until) = match record.status {
-        UserStatus::Invited => (pb::UserStatus::Invited, None),
-        UserStatus::Active => (pb::UserStatus::Active, None),
-        UserStatus::LockedUntil(until) => (pb::UserStatus::Locked, Some(convert::timestamp(until))),
-        UserStatus::Disabled => (pb::UserStatus::Disabled, None),
+    let locked_until = match record.status {
+        UserStatus::LockedUntil(until) => Some(convert::timestamp(until)),
+        _ => None,
     };
     pb::User {
         tenant: tenant.to_owned(),
         id: record.id.to_string(),
         email: record.email.clone(),
         display_name: record.display_name.clone(),
-        kind: match record.kind {
-            UserKind::Local => pb::UserKind::Local,
-            UserKind::Directory => pb::UserKind::Directory,
-            UserKind::Support => pb::UserKind::Support,
-        }
-        .into(),
-        status: status.into(),
+        kind: user_kind_to_pb(record.kind).into(),
+        status: user_status_to_pb(record.status).into(),
         locked_until,
         role: Some(role(&record.role)),
         services: ids(&record.services),

@@ -3,14 +3,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{Caller, ManagementApi, changes, etag_matches, list_page, pb, records, reply};
+use super::{
+    Caller, ManagementApi, changes, etag_matches, list_page, must_be_new, pb, records, reply,
+};
 use crate::{
     api::{bounds, convert::id, status},
-    app::{Precondition, WriteError},
-    engine::{
-        Mutation, MutationError, PermissionLevelId, SecurityGroupId, ServiceId, Snapshot, TenantId,
-        UserId,
-    },
+    engine::{Mutation, PermissionLevelId, SecurityGroupId, ServiceId, Snapshot, TenantId, UserId},
 };
 
 /// Tenant and service of a settings call.
@@ -51,24 +49,6 @@ impl Scope {
         let etag = records::etag(record.changed_at);
         Some((record, etag))
     }
-}
-
-/// A create must not replace: the id must still be free when the change is applied.
-fn must_be_new(
-    what: &'static str,
-    exists: impl FnOnce(&Snapshot) -> bool + Send + 'static,
-    id: String,
-) -> Precondition {
-    Precondition::new(move |state| {
-        if exists(state) {
-            Err(WriteError::Refused(MutationError::AlreadyExists {
-                what,
-                id,
-            }))
-        } else {
-            Ok(())
-        }
-    })
 }
 
 impl ManagementApi {

@@ -169,6 +169,7 @@ impl Snapshot {
                 let state = self.partner_mut(partner)?;
                 Arc::make_mut(&mut state.users).insert(user.user.clone(), new);
                 Arc::make_mut(&mut state.emails).insert(email, user.user.clone());
+                stamp_roles(state, roles.keys(), at);
                 Ok(())
             }
             PartnerChange::SetUserStatus {
@@ -200,9 +201,11 @@ impl Snapshot {
                     return Err(protected(user, "a support account", "deleting it"));
                 }
                 let email = target.email.to_lowercase();
+                let held: Vec<PartnerRoleId> = target.roles.keys().cloned().collect();
                 let state = self.partner_mut(partner)?;
                 Arc::make_mut(&mut state.users).remove(user);
                 Arc::make_mut(&mut state.emails).remove(&email);
+                stamp_roles(state, held.iter(), at);
                 Ok(())
             }
             PartnerChange::TransferOwnership { partner, new_owner } => {
@@ -232,14 +235,16 @@ impl Snapshot {
                 let users = Arc::make_mut(&mut state.users);
                 // The owner holds everything without memberships; the old one stays an
                 // Administrator.
+                let mut members_changed: Vec<PartnerRoleId> = vec![administrator_role_id()];
                 if let Some(new) = users.get_mut(new_owner) {
-                    new.roles.clear();
+                    members_changed.extend(std::mem::take(&mut new.roles).into_keys());
                     new.changed_at = at;
                 }
                 if let Some(old) = old_owner.as_ref().and_then(|old| users.get_mut(old)) {
                     old.roles.insert(administrator_role_id(), None);
                     old.changed_at = at;
                 }
+                stamp_roles(state, members_changed.iter(), at);
                 state.changed_at = at;
                 Ok(())
             }
@@ -256,9 +261,12 @@ impl Snapshot {
                         tenants: state.tenants.iter().map(ToString::to_string).collect(),
                     });
                 }
+                let groups = state.groups.clone();
                 self.customers.remove(customer);
                 let state = self.partner_mut(partner)?;
                 Arc::make_mut(&mut state.customers).remove(customer);
+                state.changed_at = at;
+                stamp_groups(state, groups.iter(), at);
                 Ok(())
             }
             PartnerChange::SetTenantCustomer { tenant, customer } => {
@@ -357,6 +365,7 @@ impl Snapshot {
                 for customer in customers {
                     self.customer_of(partner, customer)?;
                 }
+                let mut any_changed = false;
                 for customer in customers {
                     if let Some(member) = self.customers.get_mut(customer) {
                         let changed = if *remove {
@@ -366,8 +375,12 @@ impl Snapshot {
                         };
                         if changed {
                             member.changed_at = at;
+                            any_changed = true;
                         }
                     }
+                }
+                if any_changed {
+                    stamp_groups(self.partner_mut(partner)?, std::iter::once(group), at);
                 }
                 Ok(())
             }
@@ -484,6 +497,7 @@ impl Snapshot {
                     target.roles.insert(role.clone(), *until);
                     target.changed_at = at;
                 }
+                stamp_roles(state, std::iter::once(role), at);
                 Ok(())
             }
             PartnerChange::PutCustomerRole {
@@ -518,6 +532,7 @@ impl Snapshot {
                     target.roles.remove(role);
                     target.changed_at = at;
                 }
+                stamp_roles(state, std::iter::once(role), at);
                 Ok(())
             }
         }
@@ -637,11 +652,16 @@ impl Snapshot {
             .map(|(id, _)| id.clone())
             .collect();
         let is_new = existing.is_none();
+        let before = existing.map(|e| e.groups.clone()).unwrap_or_default();
+        let moved: Vec<CustomerGroupId> =
+            before.symmetric_difference(&next.groups).cloned().collect();
         self.customers.insert(customer.clone(), next);
+        let state = self.partner_mut(partner)?;
         if is_new {
-            let state = self.partner_mut(partner)?;
             Arc::make_mut(&mut state.customers).insert(customer.clone());
+            state.changed_at = at;
         }
+        stamp_groups(state, moved.iter(), at);
         Ok(())
     }
 
@@ -706,6 +726,7 @@ impl Snapshot {
         let Some(state) = self.partners.get(partner).cloned() else {
             return;
         };
+        let mut any_moved = false;
         for customer in state.customers.iter() {
             let Some(current) = self.customers.get(customer) else {
                 continue;
@@ -721,7 +742,41 @@ impl Snapshot {
                     current.groups.remove(group);
                 }
                 current.changed_at = at;
+                any_moved = true;
             }
+        }
+        if any_moved && let Ok(state) = self.partner_mut(partner) {
+            stamp_groups(state, std::iter::once(group), at);
+        }
+    }
+}
+
+/// Stamps `roles` whose members changed: a role's members are part of what the
+/// management API shows of it, so its etag follows them.
+fn stamp_roles<'a>(
+    state: &mut PartnerState,
+    roles: impl IntoIterator<Item = &'a PartnerRoleId>,
+    at: Revision,
+) {
+    let all = Arc::make_mut(&mut state.roles);
+    for role in roles {
+        if let Some(role) = all.get_mut(role) {
+            role.changed_at = at;
+        }
+    }
+}
+
+/// Stamps `groups` that customers joined or left: a group's customer count is part of
+/// what the management API shows of it, so its etag follows its members.
+fn stamp_groups<'a>(
+    state: &mut PartnerState,
+    groups: impl IntoIterator<Item = &'a CustomerGroupId>,
+    at: Revision,
+) {
+    let all = Arc::make_mut(&mut state.customer_groups);
+    for group in groups {
+        if let Some(group) = all.get_mut(group) {
+            group.changed_at = at;
         }
     }
 }

@@ -366,6 +366,11 @@ impl Snapshot {
                 }
             }
         }
+        // Made customer by customer, role by role: the tenants of a customer come out once
+        // per role, so the promised order (which the API pages by) needs a sort.
+        out.sort_by(|a, b| {
+            (&a.customer, &a.tenant, &a.role).cmp(&(&b.customer, &b.tenant, &b.role))
+        });
         Ok(out)
     }
 }
