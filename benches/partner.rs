@@ -1,7 +1,8 @@
 //! Partner-level benchmarks, printed as a markdown table: a check through the partner
 //! level against a tenant-level check in the same run and on the same state, and the cost
 //! of keeping dynamic customer groups current (a customer's tag change; a group's
-//! condition change) at 10,000 customers and 100 groups.
+//! condition change) at 10,000 customers and 100 groups, and the cost of a customer
+//! role's edit reaching 1,000 synced copies.
 //!
 //! `cargo bench --bench partner`. The state is the default dataset (`authzd::dataset`,
 //! 100 tenants × 1,000 users) with a partner added: 10,000 customers with tags, data
@@ -23,12 +24,12 @@ use std::{collections::BTreeMap, hint::black_box, time::Instant};
 use authzd::{
     dataset::{Dataset, DatasetSpec},
     engine::{
-        CheckQuery, CustomerGroupId, CustomerId, Mutation, NewUser, PartnerId, PartnerRoleId,
-        Permission, Revision, ServiceId, Snapshot, SnapshotBuilder, TenantId, Timestamp, UserId,
-        UserKind, UserStatus,
+        CheckQuery, CustomerGroupId, CustomerId, CustomerRoleId, Mutation, NewUser, PartnerId,
+        PartnerRoleId, Permission, PermissionSet, Revision, ServiceId, Snapshot, SnapshotBuilder,
+        TenantId, Timestamp, UserId, UserKind, UserStatus,
         partner::{
-            Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerScope,
-            GroupRule, PartnerChange, PartnerRoleDetails,
+            Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerRoleDetails,
+            CustomerScope, GroupRule, PartnerChange, PartnerRoleDetails, TenantScope,
         },
     },
 };
@@ -50,6 +51,8 @@ struct Shape {
     users: usize,
     checks: usize,
     edits: usize,
+    /// Tenants holding a synced copy of one customer role.
+    synced_tenants: usize,
 }
 
 fn main() {
@@ -70,6 +73,7 @@ fn main() {
                 users: 20,
                 checks: 2_000,
                 edits: 20,
+                synced_tenants: 20,
             },
         )
     } else {
@@ -82,6 +86,7 @@ fn main() {
                 users: 1_000,
                 checks: 200_000,
                 edits: 500,
+                synced_tenants: 1_000,
             },
         )
     };
@@ -99,6 +104,9 @@ fn main() {
     }
     let started = Instant::now();
     for mutation in partner_mutations(&dataset, &shape) {
+        apply(&mut builder, &mutation);
+    }
+    for mutation in synced_role_mutations(&shape) {
         apply(&mut builder, &mutation);
     }
     let partner_build = started.elapsed();
@@ -119,6 +127,16 @@ fn main() {
 
     let tag_changes = timed_changes(&snapshot, &tag_changes(&snapshot, &shape));
     let group_edits = timed_changes(&snapshot, &group_edits(&shape));
+    let copies = snapshot
+        .customer_role(&partner_id(), &synced_role())
+        .unwrap()
+        .synced_to
+        .len();
+    assert_eq!(
+        copies, shape.synced_tenants,
+        "every small tenant holds a copy"
+    );
+    let role_edits = timed_changes(&snapshot, &customer_role_edits(&shape));
 
     println!(
         "Partner level: {} customers, {} dynamic groups, {} roles, {} partner users; {} tenants \
@@ -159,6 +177,11 @@ fn main() {
         "a dynamic group's condition changes",
         &group_edits,
         &format!("every customer re-evaluated ({})", shape.customers),
+    );
+    row(
+        "a customer role's edit reaches its copies",
+        &role_edits,
+        &format!("{copies} synced tenants, each copy changed (target ≤ 50 ms at 1,000)"),
     );
 }
 
@@ -297,6 +320,53 @@ fn partner_mutations(dataset: &Dataset, shape: &Shape) -> Vec<Mutation> {
         });
     }
     out.into_iter().map(Mutation::Partner).collect()
+}
+
+fn synced_role() -> CustomerRoleId {
+    CustomerRoleId::parse("helpdesk").unwrap()
+}
+
+/// The ten customers owning the small tenants: the partner's last ten.
+fn small_customers(shape: &Shape) -> impl Iterator<Item = CustomerId> {
+    (shape.customers - 10..shape.customers).map(customer)
+}
+
+fn helpdesk(shape: &Shape, description: String) -> Mutation {
+    Mutation::Partner(PartnerChange::PutCustomerRole {
+        partner: partner_id(),
+        role: synced_role(),
+        details: CustomerRoleDetails {
+            name: "Help desk".into(),
+            description,
+            permissions: PermissionSet::parse(["user_management.view", "workflows.*"]).unwrap(),
+            scope: TenantScope::Customers(small_customers(shape).collect()),
+            sync: true,
+        },
+    })
+}
+
+/// Small tenants (an owner each) under ten customers, and a customer role synced to all
+/// of them.
+fn synced_role_mutations(shape: &Shape) -> Vec<Mutation> {
+    let mut out = Vec::new();
+    for n in 0..shape.synced_tenants {
+        let tenant = TenantId::parse(&format!("small-{n}")).unwrap();
+        out.push(Mutation::CreateTenant {
+            tenant: tenant.clone(),
+            name: "Small".into(),
+            customer: Some(customer(shape.customers - 10 + n % 10)),
+            owner: new_user("owner"),
+        });
+    }
+    out.push(helpdesk(shape, "Reads users".into()));
+    out
+}
+
+/// Edits of the synced role: each a new description, so every copy changes.
+fn customer_role_edits(shape: &Shape) -> Vec<Mutation> {
+    (0..shape.edits.min(20))
+        .map(|n| helpdesk(shape, format!("edit {n}")))
+        .collect()
 }
 
 /// Checks of random partner users in random tenants of the dataset, with the dataset's

@@ -92,7 +92,7 @@ impl Snapshot {
         }
         let synced_roles = partner
             .as_ref()
-            .map(|partner| synced_roles_moved(before, self, partner))
+            .map(|partner| synced_roles_moved(before, self, partner, change))
             .unwrap_or_default();
         // A copy made, changed or removed changes its members' module permissions there.
         let mut copy_members: BTreeMap<TenantId, BTreeSet<UserId>> = BTreeMap::new();
@@ -236,28 +236,55 @@ fn partner_users_changed(
 }
 
 /// The synced copies of `partner`'s customer roles that differ between `before` and
-/// `after`, in the tenants of its customers (either side), by tenant and role.
+/// `after`, in the tenants `change` can have moved copies in, by tenant and role.
 fn synced_roles_moved(
     before: &Snapshot,
     after: &Snapshot,
     partner: &PartnerId,
+    change: &PartnerChange,
 ) -> Vec<SyncedRoleChange> {
-    let tenants_of = |snapshot: &Snapshot| -> BTreeSet<TenantId> {
+    let has_roles = |snapshot: &Snapshot| {
         snapshot
             .partners
             .get(partner)
-            .map(|state| {
-                state
-                    .customers
-                    .iter()
-                    .filter_map(|c| snapshot.customers.get(c))
-                    .flat_map(|c| c.tenants.iter().cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+            .is_some_and(|state| !state.customer_roles.is_empty())
     };
-    let mut tenants = tenants_of(before);
-    tenants.extend(tenants_of(after));
+    if !has_roles(before) && !has_roles(after) {
+        return Vec::new();
+    }
+    let tenants_of = |snapshot: &Snapshot, customers: &mut dyn Iterator<Item = &CustomerId>| {
+        customers
+            .filter_map(|c| snapshot.customers.get(c))
+            .flat_map(|c| c.tenants.iter().cloned())
+            .collect::<BTreeSet<TenantId>>()
+    };
+    let tenants = match change {
+        PartnerChange::PutCustomer { customer, .. } => {
+            tenants_of(after, &mut std::iter::once(customer))
+        }
+        PartnerChange::SetGroupCustomers { customers, .. } => {
+            tenants_of(after, &mut customers.iter())
+        }
+        PartnerChange::SetTenantCustomer { tenant, .. } => BTreeSet::from([tenant.clone()]),
+        PartnerChange::PutCustomerRole { .. }
+        | PartnerChange::DeleteCustomerRole { .. }
+        | PartnerChange::SetCustomerRoleTenantSync { .. }
+        | PartnerChange::PutCustomerGroup { .. }
+        | PartnerChange::DeleteCustomerGroup { .. }
+        | PartnerChange::ResyncCustomerGroup { .. } => {
+            let all = |snapshot: &Snapshot| {
+                snapshot
+                    .partners
+                    .get(partner)
+                    .map(|state| tenants_of(snapshot, &mut state.customers.iter()))
+                    .unwrap_or_default()
+            };
+            let mut tenants = all(before);
+            tenants.extend(all(after));
+            tenants
+        }
+        _ => BTreeSet::new(),
+    };
     let mut out = Vec::new();
     for tenant in tenants {
         let (Some(was), Some(is)) = (before.tenants.get(&tenant), after.tenants.get(&tenant))
