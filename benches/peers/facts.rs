@@ -275,7 +275,7 @@ fn user_mut<'a>(
 }
 
 impl Domain {
-    /// Each directory group's direct parents (the groups it is a member of).
+    /// The directory groups `subject` (a user or a group) is a direct member of.
     pub(crate) fn group_parents(&self, subject: &Subject) -> Vec<GroupId> {
         self.groups
             .iter()
