@@ -258,14 +258,39 @@ fn usage_error(err: &ConfigError) -> ExitCode {
 }
 
 fn serve(settings: Settings) -> ExitCode {
-    telemetry::init(settings.log_format, &settings.log_level);
+    let traces = match telemetry::TraceExport::from_env() {
+        Ok(traces) => traces,
+        Err(err) => {
+            eprintln!("authzd: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let runtime = match server::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            tracing::error!(%err, "cannot start the async runtime");
+            eprintln!("authzd: cannot start the async runtime: {err}");
             return ExitCode::from(EXIT_FAILURE);
         }
     };
+    // The exporter's connection is made on this runtime.
+    let telemetry = {
+        let _entered = runtime.enter();
+        telemetry::init(settings.log_format, &settings.log_level, traces.as_ref())
+    };
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("authzd: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let code = serve_on(&runtime, settings);
+    // After the drain, with the runtime still running the exporter's connection.
+    telemetry.shutdown();
+    code
+}
+
+fn serve_on(runtime: &tokio::runtime::Runtime, settings: Settings) -> ExitCode {
     let result = runtime.block_on(async {
         let shutdown = server::shutdown_signal().map_err(|err| {
             tracing::error!(%err, "cannot install signal handlers");

@@ -1,5 +1,6 @@
 //! A tower layer that gives every RPC one span and one log line with its method,
-//! gRPC status code and latency.
+//! gRPC status code and latency. When spans are exported (`telemetry`), the span also
+//! carries the OpenTelemetry RPC attributes and continues the caller's W3C trace context.
 
 use std::{
     future::Future,
@@ -101,6 +102,67 @@ fn is_server_failure(code: tonic::Code) -> bool {
     }
 }
 
+/// The call's span when spans are exported: named and described as the OpenTelemetry
+/// conventions for RPC servers say, and a child of the caller's span when the request
+/// carries W3C trace context (`traceparent`, `tracestate`). Its attributes come from the
+/// path only, and a path the server does not serve is named `unknown` (as in the metrics):
+/// nothing from the request's message (tenants, users, objects) and no credential.
+fn exported_span(method: &str, label: &'static str, headers: &http::HeaderMap) -> tracing::Span {
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    let name = label.strip_prefix('/').unwrap_or(label);
+    let (service, rpc_method) = name.split_once('/').unwrap_or((name, name));
+    let span = tracing::info_span!(
+        "rpc",
+        method = %method,
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = rpc_method,
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+        .extract(&MetadataExtractor(headers));
+    // Fails only for a span no layer records; there is then no trace to continue.
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// Puts the call's gRPC status on its exported span (the current one).
+fn record_exported_status(code: tonic::Code) {
+    let span = tracing::Span::current();
+    span.record("rpc.grpc.status_code", i64::from(code as i32));
+    if is_span_error(code) {
+        span.record("otel.status_code", "error");
+    }
+}
+
+/// The codes the OpenTelemetry conventions mark as errors of a server span: faults of the
+/// server, and a deadline or method it could not meet.
+fn is_span_error(code: tonic::Code) -> bool {
+    is_server_failure(code)
+        || matches!(
+            code,
+            tonic::Code::DeadlineExceeded | tonic::Code::Unimplemented
+        )
+}
+
+/// Reads W3C trace context from a request's headers (gRPC metadata).
+struct MetadataExtractor<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
 /// Logs each call when its response headers are ready. A unary error arrives in the
 /// headers (trailers-only response); a success, or a stream, has no status there yet and
 /// is logged as OK, with the latency to the first response bytes.
@@ -129,7 +191,12 @@ where
             method.strip_prefix('/').unwrap_or(&method).to_owned(),
         ));
         let label = method_label(&method);
-        let span = tracing::info_span!("rpc", method = %method);
+        let exported = crate::telemetry::exporting_traces();
+        let span = if exported {
+            exported_span(&method, label, request.headers())
+        } else {
+            tracing::info_span!("rpc", method = %method)
+        };
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(
@@ -146,10 +213,16 @@ where
                             .and_then(|v| v.parse::<i32>().ok())
                             .map_or(tonic::Code::Ok, tonic::Code::from);
                         log_outcome(code, latency_us);
+                        if exported {
+                            record_exported_status(code);
+                        }
                         record_metrics(label, super::code_name(code), elapsed.as_secs_f64());
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, latency_us, "rpc transport error");
+                        if exported {
+                            tracing::Span::current().record("otel.status_code", "error");
+                        }
                         record_metrics(label, "TRANSPORT_ERROR", elapsed.as_secs_f64());
                     }
                 }
@@ -162,7 +235,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{is_server_failure, method_label};
+    use super::{is_server_failure, is_span_error, method_label};
 
     #[test]
     fn only_served_methods_are_metric_labels() {
@@ -178,6 +251,30 @@ mod tests {
         assert_eq!(method_label("/x"), "unknown");
     }
     use tonic::Code;
+
+    #[test]
+    fn exported_spans_mark_server_faults_and_unmet_deadlines_or_methods_as_errors() {
+        for code in [
+            Code::Unknown,
+            Code::DeadlineExceeded,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::Unavailable,
+            Code::DataLoss,
+        ] {
+            assert!(is_span_error(code), "{code:?}");
+        }
+        for code in [
+            Code::Ok,
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::ResourceExhausted,
+        ] {
+            assert!(!is_span_error(code), "{code:?}");
+        }
+    }
 
     #[test]
     fn only_server_faults_are_failures_that_warn() {

@@ -24,6 +24,7 @@ mod reference;
 mod security;
 mod store;
 mod support;
+mod traces;
 mod transport;
 mod watch;
 mod watch_cli;

@@ -12,11 +12,11 @@ use std::{
 /// How long a child may take to start listening or to exit.
 pub(crate) const PROCESS_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A `Command` for the binary with a clean `AUTHZD_*` environment.
+/// A `Command` for the binary with a clean `AUTHZD_*` and `OTEL_*` environment.
 pub(crate) fn authzd() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_authzd"));
     for (name, _) in std::env::vars() {
-        if name.starts_with("AUTHZD_") || name == "RUST_LOG" {
+        if name.starts_with("AUTHZD_") || name.starts_with("OTEL_") || name == "RUST_LOG" {
             cmd.env_remove(name);
         }
     }
