@@ -15,7 +15,9 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::cast_precision_loss,
-    clippy::cast_possible_truncation
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::panic
 )]
 
 use std::{collections::BTreeMap, hint::black_box, time::Instant};
@@ -24,8 +26,8 @@ use authzd::{
     dataset::{Dataset, DatasetSpec},
     engine::{
         CheckQuery, CustomerGroupId, CustomerId, Mutation, NewUser, PartnerId, PartnerRoleId,
-        Permission, Revision, ServiceId, Snapshot, SnapshotBuilder, TenantId, Timestamp, UserId,
-        UserKind, UserStatus,
+        Permission, PermissionSet, Revision, ServiceId, Snapshot, SnapshotBuilder, TenantId,
+        Timestamp, UserId, UserKind, UserStatus,
         partner::{
             Condition, CustomerAccess, CustomerDetails, CustomerGroupDetails, CustomerScope,
             GroupRule, PartnerChange, PartnerRoleDetails,
@@ -265,8 +267,8 @@ fn partner_mutations(dataset: &Dataset, shape: &Shape) -> Vec<Mutation> {
             details: PartnerRoleDetails {
                 name: format!("Role {n}"),
                 description: String::new(),
-                platform_permissions: Default::default(),
-                module_permissions: Default::default(),
+                platform_permissions: PermissionSet::default(),
+                module_permissions: PermissionSet::default(),
                 access: CustomerAccess::ServiceAdministrator,
                 scope: CustomerScope::Groups(
                     [
