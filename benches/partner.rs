@@ -16,7 +16,9 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::cast_precision_loss,
-    clippy::cast_possible_truncation
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::panic
 )]
 
 use std::{collections::BTreeMap, hint::black_box, time::Instant};
@@ -288,8 +290,8 @@ fn partner_mutations(dataset: &Dataset, shape: &Shape) -> Vec<Mutation> {
             details: PartnerRoleDetails {
                 name: format!("Role {n}"),
                 description: String::new(),
-                platform_permissions: Default::default(),
-                module_permissions: Default::default(),
+                platform_permissions: PermissionSet::default(),
+                module_permissions: PermissionSet::default(),
                 access: CustomerAccess::ServiceAdministrator,
                 scope: CustomerScope::Groups(
                     [

@@ -261,6 +261,11 @@ impl BoundServer {
                     management.clone()
                 )))
                 .add_service(limited!(
+                    pb::tenant_role_service_server::TenantRoleServiceServer::new(
+                        management.clone()
+                    )
+                ))
+                .add_service(limited!(
                     pb::partner_service_server::PartnerServiceServer::new(management)
                 ))
                 .add_service(limited!(api::WatchServer::new(api::WatchApi::new(
@@ -466,6 +471,7 @@ const SERVICE_NAMES: &[&str] = &[
     pb::account_service_server::SERVICE_NAME,
     pb::audit_service_server::SERVICE_NAME,
     pb::grant_service_server::SERVICE_NAME,
+    pb::tenant_role_service_server::SERVICE_NAME,
     pb::partner_service_server::SERVICE_NAME,
     <api::WatchServer as tonic::server::NamedService>::NAME,
 ];

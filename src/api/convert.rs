@@ -7,7 +7,7 @@ use tonic::{Request, Status};
 use super::{pb, status::invalid_field};
 use crate::engine::{
     Denial, GrantNode, GrantSource, GrantTrace, IdError, Permission, Revision, Subject, SyncRule,
-    Timestamp, UserStatus,
+    SyncedRoleChange, SyncedRoleEffect, Timestamp, UserStatus,
 };
 
 /// Parses a required id field.
@@ -272,4 +272,23 @@ pub(crate) fn decision(allowed: bool) -> i32 {
     } else {
         pb::Decision::Denied.into()
     }
+}
+
+/// Synced copies of customer roles a change made, changed, removed or detached, each
+/// naming its tenant (a Watch event's and a customer-role change's `synced_roles`).
+pub(crate) fn synced_roles(changes: &[SyncedRoleChange]) -> Vec<pb::SyncedRoleChange> {
+    changes
+        .iter()
+        .map(|change| pb::SyncedRoleChange {
+            tenant: change.tenant.to_string(),
+            customer_role: change.role.to_string(),
+            effect: match change.effect {
+                SyncedRoleEffect::Created => pb::SyncedRoleEffect::Created,
+                SyncedRoleEffect::Updated => pb::SyncedRoleEffect::Updated,
+                SyncedRoleEffect::Removed => pb::SyncedRoleEffect::Removed,
+                SyncedRoleEffect::Detached => pb::SyncedRoleEffect::Detached,
+            }
+            .into(),
+        })
+        .collect()
 }

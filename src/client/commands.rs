@@ -120,6 +120,14 @@ pub(crate) const NOUNS: &[(&str, &str)] = &[
         "Partner roles: permissions, access to customers' services, scope, members",
     ),
     (
+        "customer-role",
+        "Customer roles: module permissions synced to the tenants in scope, sync per tenant",
+    ),
+    (
+        "tenant-role",
+        "Roles of tenant-module permissions in a tenant (own or synced copies), members",
+    ),
+    (
         "check",
         "Decide one permission for one user on one object (CheckService/Check)",
     ),
@@ -410,6 +418,29 @@ const PARTNER_ROLE_FIELDS: &[Flag] = &[
     opt("customer-groups", "partner_role.scope.customer_groups")
         .help("Scope: the customers in these groups"),
 ];
+const CUSTOMER_ROLE: &[Flag] = &[req("role", "customer_role")];
+const CUSTOMER_ROLE_FIELDS: &[Flag] = &[
+    req("partner", "customer_role.partner"),
+    opt("name", "customer_role.name"),
+    opt("description", "customer_role.description"),
+    opt("permissions", "customer_role.permissions"),
+    opt("all-tenants", "customer_role.scope.all_tenants")
+        .help("Scope: every tenant of every customer of the partner"),
+    opt("tenants", "customer_role.scope.tenants").help("Scope: these tenants"),
+    opt("customers", "customer_role.scope.customers")
+        .help("Scope: every tenant of these customers"),
+    opt("customer-groups", "customer_role.scope.customer_groups")
+        .help("Scope: every tenant of the customers in these groups"),
+    opt("sync", "customer_role.sync"),
+];
+const SYNC_ENABLED: &[Flag] = &[opt("enabled", "enabled")];
+const TENANT_ROLE: &[Flag] = &[req("role", "tenant_role")];
+const TENANT_ROLE_FIELDS: &[Flag] = &[
+    req("tenant", "tenant_role.tenant"),
+    opt("name", "tenant_role.name"),
+    opt("description", "tenant_role.description"),
+    opt("permissions", "tenant_role.permissions"),
+];
 const UNTIL: &[Flag] = &[opt("until", "until")
     .help("When the membership ends (RFC 3339, e.g. 2030-01-01T00:00:00Z); unset: never")];
 
@@ -529,6 +560,21 @@ pub(crate) const COMMANDS: &[Entry] = &[
     cmd("partner-role", "delete", "authz.v1.PartnerService/DeletePartnerRole", &[PARTNER, PARTNER_ROLE, ETAG]),
     cmd("partner-role", "add-member", "authz.v1.PartnerService/AddPartnerRoleMember", &[PARTNER, PARTNER_ROLE, USER, UNTIL]),
     cmd("partner-role", "remove-member", "authz.v1.PartnerService/RemovePartnerRoleMember", &[PARTNER, PARTNER_ROLE, USER, UNTIL]),
+    cmd("customer-role", "create", "authz.v1.PartnerService/CreateCustomerRole", &[CUSTOMER_ROLE_FIELDS, &[opt("id", "customer_role.id").help("Customer role id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("customer-role", "update", "authz.v1.PartnerService/UpdateCustomerRole", &[CUSTOMER_ROLE_FIELDS, &[req("role", "customer_role.id").help("Customer role id")], MASK, ETAG]),
+    cmd("customer-role", "get", "authz.v1.PartnerService/GetCustomerRole", &[PARTNER, CUSTOMER_ROLE]),
+    cmd("customer-role", "list", "authz.v1.PartnerService/ListCustomerRoles", &[PARTNER, PAGING, FILTER]),
+    cmd("customer-role", "delete", "authz.v1.PartnerService/DeleteCustomerRole", &[PARTNER, CUSTOMER_ROLE, ETAG]),
+    cmd("customer-role", "set-tenant-sync", "authz.v1.PartnerService/SetCustomerRoleTenantSync", &[PARTNER, CUSTOMER_ROLE, TENANT, SYNC_ENABLED, ETAG]),
+    // TenantRoleService: a user of the tenant as --actor.
+    cmd("tenant-role", "create", "authz.v1.TenantRoleService/CreateTenantRole", &[TENANT_ROLE_FIELDS, &[opt("id", "tenant_role.id").help("Tenant role id; empty: chosen by the server")], REQUEST_ID]),
+    cmd("tenant-role", "update", "authz.v1.TenantRoleService/UpdateTenantRole", &[TENANT_ROLE_FIELDS, &[req("role", "tenant_role.id").help("Tenant role id")], MASK, ETAG]),
+    cmd("tenant-role", "get", "authz.v1.TenantRoleService/GetTenantRole", &[TENANT, TENANT_ROLE]),
+    cmd("tenant-role", "list", "authz.v1.TenantRoleService/ListTenantRoles", &[TENANT, PAGING, FILTER]),
+    cmd("tenant-role", "delete", "authz.v1.TenantRoleService/DeleteTenantRole", &[TENANT, TENANT_ROLE, ETAG]),
+    cmd("tenant-role", "add-member", "authz.v1.TenantRoleService/AddTenantRoleMember", &[TENANT, TENANT_ROLE, USER]),
+    cmd("tenant-role", "remove-member", "authz.v1.TenantRoleService/RemoveTenantRoleMember", &[TENANT, TENANT_ROLE, USER]),
+    cmd("tenant-role", "detach", "authz.v1.TenantRoleService/DetachTenantRole", &[TENANT, TENANT_ROLE, ETAG]),
     // CheckService: no actor (a product service asks).
     cmd("check", "", "authz.v1.CheckService/Check", &[TENANT, CHECK_SERVICE, CHECK_SUBJECT, PERMISSION, CHECK, MIN_REVISION]),
     cmd("batch-check", "", "authz.v1.CheckService/BatchCheck", &[TENANT, SERVICE, BATCH_CHECK, MIN_REVISION]),

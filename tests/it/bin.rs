@@ -83,7 +83,7 @@ async fn serve_reports_health_lists_services_and_exits_cleanly_on_sigterm() {
         .iter()
         .filter(|name| name.starts_with("authz.v1."))
         .collect();
-    assert_eq!(authz_services.len(), 14, "{services:?}");
+    assert_eq!(authz_services.len(), 15, "{services:?}");
     let mut health = HealthClient::new(channel(&uri).await);
     for service in authz_services {
         let status = health

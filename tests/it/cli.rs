@@ -830,3 +830,123 @@ fn the_partner_level_walk_through_runs_from_the_command_line() {
         ],
     );
 }
+
+#[test]
+fn customer_roles_tenant_roles_and_module_checks_run_from_the_command_line() {
+    let (_dir, server) = platform();
+    let olivia = ["--actor", "olivia", "--partner", "acme-msp"];
+    let alice = ["--actor", "alice", "--tenant", "acme"];
+    let with = |args: &[&'static str]| -> Vec<&'static str> { args.to_vec() };
+    ok(
+        &server,
+        &[
+            "partner",
+            "onboard",
+            "--id",
+            "acme-msp",
+            "--name",
+            "Acme MSP",
+            "--owner-id",
+            "olivia",
+            "--owner-email",
+            "olivia@msp.example",
+            "--owner-display-name",
+            "Olivia",
+        ],
+    );
+    ok(
+        &server,
+        &[
+            with(&["customer", "create"]),
+            olivia.to_vec(),
+            with(&["--id", "contoso", "--name", "Contoso"]),
+            with(&["--email", "it@contoso.example"]),
+        ]
+        .concat(),
+    );
+    ok(
+        &server,
+        &[
+            "customer",
+            "set-tenant",
+            "--tenant",
+            "acme",
+            "--customer",
+            "contoso",
+        ],
+    );
+    let created = ok(
+        &server,
+        &[
+            with(&["customer-role", "create"]),
+            olivia.to_vec(),
+            with(&["--id", "helpdesk", "--name", "Helpdesk", "--sync"]),
+            with(&["--permissions", "user_management.view", "--all-tenants"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(field(&created, "customer_role.synced_to"), "acme");
+    let copies = ok(
+        &server,
+        &[with(&["tenant-role", "list"]), alice.to_vec()].concat(),
+    );
+    assert!(
+        copies.contains("helpdesk") && copies.contains("acme-msp"),
+        "{copies}"
+    );
+    for command in [
+        &[
+            "user",
+            "invite",
+            "--id",
+            "bob",
+            "--email",
+            "bob@acme.test",
+            "--display-name",
+            "Bob",
+        ][..],
+        &["user", "activate", "--user", "bob"],
+        &[
+            "tenant-role",
+            "add-member",
+            "--role",
+            "helpdesk",
+            "--user",
+            "bob",
+        ],
+    ] {
+        ok(&server, &[command, &alice[..]].concat());
+    }
+    // Without --service, check decides a tenant-module permission: 0 allowed, 3 denied.
+    let module_check = |permission: &'static str| {
+        run(
+            &server,
+            &[
+                "check",
+                "--tenant",
+                "acme",
+                "--user",
+                "bob",
+                "--permission",
+                permission,
+            ],
+        )
+    };
+    assert_eq!(module_check("user_management.view").status.code(), Some(0));
+    assert_eq!(
+        module_check("user_management.manage").status.code(),
+        Some(3)
+    );
+    // Sync off for the tenant (no --enabled): the copy goes, and the permission with it.
+    let off = ok(
+        &server,
+        &[
+            with(&["customer-role", "set-tenant-sync"]),
+            olivia.to_vec(),
+            with(&["--role", "helpdesk", "--tenant", "acme"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(field(&off, "customer_role.sync_disabled"), "acme");
+    assert_eq!(module_check("user_management.view").status.code(), Some(3));
+}

@@ -1,7 +1,8 @@
 //! `PartnerService` over real gRPC: one test per rule of the partner level. Here who
 //! manages roles and groups, protected accounts, the built-in role and owner transfer;
 //! `customers.rs` customers, tenants and refused deletions; `checks.rs` how partner users'
-//! checks follow customer groups and time-bound memberships; `views.rs` the views and the
+//! checks follow customer groups and time-bound memberships; `roles.rs` customer roles,
+//! their copies in tenants, tenant roles and module checks; `views.rs` the views and the
 //! API hygiene.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::support::server::TestServer;
 
 mod checks;
 mod customers;
+mod roles;
 mod views;
 
 const PARTNER: &str = "msp";

@@ -251,8 +251,8 @@ fn to_change(op: &Op) -> PartnerChange {
             details: PartnerRoleDetails {
                 name: format!("Role {}", r % ROLES),
                 description: String::new(),
-                platform_permissions: Default::default(),
-                module_permissions: Default::default(),
+                platform_permissions: PermissionSet::default(),
+                module_permissions: PermissionSet::default(),
                 access: access(*a),
                 scope: match scope {
                     None => CustomerScope::AllCustomers,

@@ -462,16 +462,17 @@ impl Reference {
                 }
             }
             // Names and e-mails decide nothing the reference checks; the generator makes no
-            // sign-in reports or MFA resets (the lockout has its own tests).
+            // sign-in reports or MFA resets (the lockout has its own tests), no
+            // partner-level changes and no tenant roles (they have their own reference
+            // test, `partner_props`).
             Mutation::CreatePartner { .. }
             | Mutation::CreateCustomer { .. }
             | Mutation::UpdateUser { .. }
             | Mutation::UpdateGroup { .. }
             | Mutation::ReportSignIn { .. }
-            | Mutation::ResetMfa { .. } => {}
-            // The generator makes no partner-level changes and no tenant roles (they
-            // have their own reference test, `partner_props`).
-            Mutation::Partner(_) | Mutation::TenantRole(_) => {}
+            | Mutation::ResetMfa { .. }
+            | Mutation::Partner(_)
+            | Mutation::TenantRole(_) => {}
             // A batch the engine accepted: each of its changes, in order.
             Mutation::Batch { changes, .. } => {
                 for change in &changes {

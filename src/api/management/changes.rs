@@ -11,17 +11,19 @@
 //! server chooses and update masks.
 
 mod bulk;
+mod customer_roles;
 mod grants;
 mod objects;
 mod partner;
 mod partner_access;
 mod platform;
 mod security;
+mod tenant_roles;
 mod users;
 
 pub(super) use self::{
-    bulk::*, grants::*, objects::*, partner::*, partner_access::*, platform::*, security::*,
-    users::*,
+    bulk::*, customer_roles::*, grants::*, objects::*, partner::*, partner_access::*, platform::*,
+    security::*, tenant_roles::*, users::*,
 };
 
 use tonic::Status;

@@ -1,5 +1,5 @@
 //! What the request-validation fuzz target (`fuzz/fuzz_targets/requests.rs`) runs: bytes
-//! decoded as one of fourteen requests, then the conversions and checks its handler runs
+//! decoded as one of sixteen requests, then the conversions and checks its handler runs
 //! (for a change, the very `changes.rs` function the handler calls), then, for a change,
 //! the writer's pure part: authority and the engine's validation against a small fixed
 //! state. No store, no server: a run costs microseconds.
@@ -27,7 +27,7 @@ use crate::{
 const NOW: Timestamp = Timestamp::from_unix_millis(1_700_000_000_000);
 
 /// How many request kinds `validate` chooses from.
-pub(crate) const KINDS: u8 = 14;
+pub(crate) const KINDS: u8 = 16;
 
 /// Decodes `bytes` as request kind `kind % KINDS` and validates it as its handler does;
 /// the first refusal, or `Ok`.
@@ -49,6 +49,8 @@ pub(crate) fn validate(kind: u8, bytes: &[u8]) -> Result<(), Status> {
         10 => set_tenant_role(world, owner, &codec::decode(bytes)?),
         11 => create_customer_group(world, owner, &codec::decode(bytes)?),
         12 => create_partner_role(world, owner, &codec::decode(bytes)?),
+        13 => create_customer_role(world, owner, &codec::decode(bytes)?),
+        14 => create_tenant_role(world, owner, &codec::decode(bytes)?),
         _ => watch::filter(&codec::decode(bytes)?).map(drop),
     }
 }
@@ -247,6 +249,34 @@ fn create_partner_role(
 ) -> Result<(), Status> {
     let actor = actor(&request.actor)?;
     let change = changes::create_partner_role(request, &FixedIds)?;
+    bounds::request_id(&request.request_id)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
+}
+
+/// A customer role, its scope above all (the owner of the fixture's partner `msp` makes
+/// it to the end).
+fn create_customer_role(
+    world: &Snapshot,
+    owner: &UserId,
+    request: &pb::CreateCustomerRoleRequest,
+) -> Result<(), Status> {
+    let actor = actor(&request.actor)?;
+    let change = changes::create_customer_role(request, &FixedIds)?;
+    bounds::request_id(&request.request_id)?;
+    submit(world, Some(&actor), &change.mutation)?;
+    submit(world, Some(owner), &change.mutation)
+}
+
+/// A tenant role, its module permissions above all (the tenant's owner makes it to the
+/// end).
+fn create_tenant_role(
+    world: &Snapshot,
+    owner: &UserId,
+    request: &pb::CreateTenantRoleRequest,
+) -> Result<(), Status> {
+    let actor = actor(&request.actor)?;
+    let change = changes::create_tenant_role(request, &FixedIds)?;
     bounds::request_id(&request.request_id)?;
     submit(world, Some(&actor), &change.mutation)?;
     submit(world, Some(owner), &change.mutation)

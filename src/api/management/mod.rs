@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod changes;
+mod customer_roles;
 pub(crate) mod fuzz;
 mod grants;
 mod objects;
@@ -19,6 +20,7 @@ mod platform;
 mod records;
 mod security;
 mod selection;
+mod tenant_roles;
 mod trail;
 mod users;
 
@@ -272,8 +274,28 @@ impl ManagementApi {
         Ok(snapshot)
     }
 
-    /// Reads a partner-level resource back after a write (from the newest state, which
-    /// includes it).
+    /// What the change committed at `revision` did, as the change log records it (what
+    /// Watch subscribers see too): e.g. who joined and left a group, which synced copies
+    /// moved.
+    async fn committed_context(
+        &self,
+        revision: Revision,
+    ) -> Result<crate::engine::ChangeContext, Status> {
+        let committed = self
+            .app
+            .committed_change(revision)
+            .await
+            .map_err(status::store_unavailable)?
+            .ok_or_else(|| {
+                status::internal(format!(
+                    "the change log no longer holds revision {revision}"
+                ))
+            })?;
+        Ok(committed.context)
+    }
+
+    /// Reads back after a write (from the newest state, which includes it) a resource
+    /// whose engine read refuses with a `MutationError`: the partner level, tenant roles.
     fn after_partner_write<T>(
         &self,
         read: impl FnOnce(&Snapshot) -> Result<T, crate::engine::MutationError>,
@@ -478,6 +500,16 @@ acting!(
     ListPartnerRolesRequest,
     PartnerRoleMemberRequest,
     ListPartnerUserReachRequest,
+    CreateCustomerRoleRequest,
+    UpdateCustomerRoleRequest,
+    CustomerRoleRefRequest,
+    ListCustomerRolesRequest,
+    SetCustomerRoleTenantSyncRequest,
+    CreateTenantRoleRequest,
+    UpdateTenantRoleRequest,
+    TenantRoleRefRequest,
+    ListTenantRolesRequest,
+    TenantRoleMemberRequest,
 );
 
 /// The actor of a tenant or partner call.

@@ -1,6 +1,6 @@
 //! `PartnerService`: partners, their users and customers, and the link of tenants to
 //! customers; customer groups, partner roles and the reach view are served by
-//! `partner_access.rs`.
+//! `partner_access.rs`, customer roles by `customer_roles.rs`.
 
 use tonic::{Request, Response, Status};
 
@@ -632,6 +632,70 @@ impl pb::partner_service_server::PartnerService for ManagementApi {
     ) -> Result<Response<pb::ListPartnerUserReachResponse>, Status> {
         self.serve_acting(request, |_caller, actor, request| async move {
             self.list_partner_user_reach_as(&actor, &request)
+        })
+        .await
+    }
+
+    async fn create_customer_role(
+        &self,
+        request: Request<pb::CreateCustomerRoleRequest>,
+    ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.create_customer_role_as(&caller, &actor, &request)
+                .await
+        })
+        .await
+    }
+
+    async fn update_customer_role(
+        &self,
+        request: Request<pb::UpdateCustomerRoleRequest>,
+    ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.update_customer_role_as(&caller, &actor, &request)
+                .await
+        })
+        .await
+    }
+
+    async fn get_customer_role(
+        &self,
+        request: Request<pb::CustomerRoleRefRequest>,
+    ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
+        self.serve_acting(request, |_caller, actor, request| async move {
+            self.get_customer_role_as(&actor, &request)
+        })
+        .await
+    }
+
+    async fn list_customer_roles(
+        &self,
+        request: Request<pb::ListCustomerRolesRequest>,
+    ) -> Result<Response<pb::ListCustomerRolesResponse>, Status> {
+        self.serve_acting(request, |_caller, actor, request| async move {
+            self.list_customer_roles_as(&actor, &request)
+        })
+        .await
+    }
+
+    async fn delete_customer_role(
+        &self,
+        request: Request<pb::CustomerRoleRefRequest>,
+    ) -> Result<Response<pb::DeleteCustomerRoleResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.delete_customer_role_as(&caller, &actor, &request)
+                .await
+        })
+        .await
+    }
+
+    async fn set_customer_role_tenant_sync(
+        &self,
+        request: Request<pb::SetCustomerRoleTenantSyncRequest>,
+    ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            self.set_customer_role_tenant_sync_as(&caller, &actor, &request)
+                .await
         })
         .await
     }

@@ -220,19 +220,9 @@ impl ManagementApi {
         let written = self
             .write(caller, Some(actor), change.mutation, "", precondition)
             .await?;
-        let committed = self
-            .app
-            .committed_change(written.revision)
-            .await
-            .map_err(status::store_unavailable)?
-            .ok_or_else(|| {
-                status::internal(format!(
-                    "the change log no longer holds revision {}",
-                    written.revision
-                ))
-            })?;
+        let context = self.committed_context(written.revision).await?;
         let (mut joined, mut left) = (BTreeSet::new(), BTreeSet::new());
-        for moved in &committed.context.memberships {
+        for moved in &context.memberships {
             if moved.group == change.group {
                 let side = if moved.joined { &mut joined } else { &mut left };
                 side.insert(moved.customer.to_string());

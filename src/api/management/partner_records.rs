@@ -10,8 +10,9 @@ use super::{
 use crate::engine::{
     Timestamp,
     partner::{
-        Condition, CustomerAccess, CustomerGroupRecord, CustomerRecord, CustomerScope, GroupMember,
-        GroupRule, MemberReason, PartnerReach, PartnerRecord, PartnerRoleRecord, PartnerUserRecord,
+        Condition, CustomerAccess, CustomerGroupRecord, CustomerRecord, CustomerRoleRecord,
+        CustomerScope, GroupMember, GroupRule, MemberReason, PartnerReach, PartnerRecord,
+        PartnerRoleRecord, PartnerUserRecord, TenantScope,
     },
 };
 
@@ -190,5 +191,30 @@ pub(crate) fn reach(reach: &PartnerReach) -> pb::PartnerReach {
             .map(ToString::to_string)
             .unwrap_or_default(),
         until: until(reach.until),
+    }
+}
+
+pub(crate) fn customer_role(partner: &str, record: &CustomerRoleRecord) -> pb::CustomerRole {
+    let details = &record.details;
+    let mut scope = pb::TenantScope::default();
+    match &details.scope {
+        TenantScope::AllTenants => scope.all_tenants = true,
+        TenantScope::Tenants(tenants) => scope.tenants = ids(tenants),
+        TenantScope::Customers(customers) => scope.customers = ids(customers),
+        TenantScope::CustomerGroups(groups) => scope.customer_groups = ids(groups),
+    }
+    pb::CustomerRole {
+        partner: partner.to_owned(),
+        id: record.id.to_string(),
+        name: details.name.clone(),
+        description: details.description.clone(),
+        permissions: ids(&details.permissions.0),
+        scope: Some(scope),
+        sync: details.sync,
+        synced_to: ids(&record.synced_to),
+        sync_disabled: ids(&record.sync_disabled),
+        detached: ids(&record.detached),
+        conflicts: ids(&record.conflicts),
+        etag: etag(record.changed_at),
     }
 }

@@ -13,6 +13,7 @@ use crate::engine::{
     LevelRecord, ObjectId, ObjectRecord, ObjectScope, ObjectType, PermissionSet, Revision,
     SecurityGroupRecord, ServiceDefinition, ServiceId, ServiceRecord, Subject, TenantRecord,
     TenantRole, Timestamp, UserId, UserKind, UserRecord, UserStatus,
+    tenant_roles::TenantRoleRecord,
 };
 
 /// The etag of a resource: the revision of its last change. The engine stamps a resource
@@ -301,6 +302,22 @@ pub(crate) fn object(tenant: &str, service: &str, record: &ObjectRecord) -> pb::
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
+    }
+}
+
+pub(crate) fn tenant_module_role(tenant: &str, record: &TenantRoleRecord) -> pb::TenantModuleRole {
+    pb::TenantModuleRole {
+        tenant: tenant.to_owned(),
+        id: record.id.to_string(),
+        name: record.name.clone(),
+        description: record.description.clone(),
+        permissions: patterns(&record.permissions),
+        synced_from: record.synced_from.as_ref().map(|from| pb::SyncedFrom {
+            partner: from.partner.to_string(),
+            customer_role: from.role.to_string(),
+        }),
+        members: ids(&record.members),
+        etag: etag(record.changed_at),
     }
 }
 

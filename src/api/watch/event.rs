@@ -2,8 +2,8 @@
 
 use crate::api::{convert, management, pb};
 use crate::engine::{
-    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, SyncedRoleEffect,
-    TenantRole, UserStatus, partner::PartnerChange, tenant_roles::TenantRoleChange,
+    ChangeContext, ChangeRecord, EventKind, GrantNode, Mutation, Subject, TenantRole, UserStatus,
+    partner::PartnerChange, tenant_roles::TenantRoleChange,
 };
 
 /// A committed change as an event: its kind, ids and hint.
@@ -88,21 +88,7 @@ fn change_event(
             .iter()
             .map(ToString::to_string)
             .collect(),
-        synced_roles: context
-            .synced_roles
-            .iter()
-            .map(|change| pb::SyncedRoleChange {
-                tenant: change.tenant.to_string(),
-                customer_role: change.role.to_string(),
-                effect: match change.effect {
-                    SyncedRoleEffect::Created => pb::SyncedRoleEffect::Created,
-                    SyncedRoleEffect::Updated => pb::SyncedRoleEffect::Updated,
-                    SyncedRoleEffect::Removed => pb::SyncedRoleEffect::Removed,
-                    SyncedRoleEffect::Detached => pb::SyncedRoleEffect::Detached,
-                }
-                .into(),
-            })
-            .collect(),
+        synced_roles: convert::synced_roles(&context.synced_roles),
         ..Default::default()
     };
     describe(mutation, &mut event);

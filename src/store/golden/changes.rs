@@ -903,11 +903,11 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
             },
             _ => at_south(kind),
         };
-        h(owner_south(), mutation, context);
+        h(OWNER_SOUTH, mutation, context);
     }
     let partner_change = |change: PartnerChange| Mutation::Partner(change);
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::InviteUser {
             partner: south(),
             user: new_user("sup", UserKind::Support),
@@ -916,7 +916,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::PartnerUserInvited),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::TransferOwnership {
             partner: south(),
             new_owner: user("pia"),
@@ -927,7 +927,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         },
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::ResyncCustomerGroup {
             partner: south(),
             group: customer_group("g-eu"),
@@ -942,7 +942,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         },
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::PutRole {
             partner: south(),
             role: partner_role("r-none"),
@@ -958,7 +958,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::PartnerRoleChanged),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::RemoveRoleMember {
             partner: south(),
             role: partner_role("r-help"),
@@ -970,7 +970,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         },
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::DeleteRole {
             partner: south(),
             role: partner_role("r-none"),
@@ -978,7 +978,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::PartnerRoleDeleted),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::DeleteCustomerGroup {
             partner: south(),
             group: customer_group("g-key"),
@@ -986,7 +986,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::CustomerGroupDeleted),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::DeleteCustomer {
             partner: south(),
             customer: CustomerId::parse("c-gone").unwrap(),
@@ -994,7 +994,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::CustomerDeleted),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::DeleteUser {
             partner: south(),
             user: user("sup"),
@@ -1002,7 +1002,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         at_south(K::PartnerUserDeleted),
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::PutCustomerRole {
             partner: south(),
             role: customer_role("helpdesk"),
@@ -1024,7 +1024,7 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         },
     );
     h(
-        owner_south(),
+        OWNER_SOUTH,
         partner_change(PartnerChange::DeleteCustomerRole {
             partner: south(),
             role: customer_role("helpdesk"),
@@ -1073,9 +1073,8 @@ fn customer_group(id: &str) -> CustomerGroupId {
 fn partner_role(id: &str) -> PartnerRoleId {
     PartnerRoleId::parse(id).unwrap()
 }
-fn owner_south() -> Option<&'static str> {
-    Some("sam")
-}
+/// The actor of the partner world's changes.
+const OWNER_SOUTH: Option<&str> = Some("sam");
 
 /// The partner of the golden world, as the changes that build it (valid in this order
 /// after the tenant world): a partner with an active user, a customer in a dynamic and a

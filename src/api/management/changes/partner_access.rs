@@ -278,7 +278,7 @@ pub(crate) fn group_customers(
 }
 
 /// Platform or module permissions of a role: patterns, possibly none.
-fn role_permissions(field: &str, patterns: &[String]) -> Result<PermissionSet, Status> {
+pub(super) fn role_permissions(field: &str, patterns: &[String]) -> Result<PermissionSet, Status> {
     if patterns.is_empty() {
         return Ok(PermissionSet(Vec::new()));
     }
