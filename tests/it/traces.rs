@@ -101,6 +101,7 @@ async fn traced_check(uri: &str) -> tonic::Code {
         object: String::new(),
         explain: false,
         consistency: None,
+        partner_user: String::new(),
     });
     let traceparent = format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01");
     request
