@@ -244,12 +244,15 @@ impl Snapshot {
                     synced_to.insert(tenant.clone());
                 }
             }
+            let at = self.revision;
             if synced_to != role.synced_to
                 && let Ok(partner) = self.partner_mut(partner)
                 && let Some(kept) =
                     std::sync::Arc::make_mut(&mut partner.customer_roles).get_mut(role_id)
             {
+                // Where its copies are is part of what the API shows of the role.
                 kept.synced_to = synced_to;
+                kept.changed_at = at;
             }
         }
     }
