@@ -112,7 +112,12 @@ fn access(path: &str) -> Access {
         "authz.v1.AccountService" if method == "ReportSignIn" => Access::Scope(Scope::Platform),
         // Onboarding partners and linking tenants to customers are the platform's, as
         // creating tenants is.
-        "authz.v1.PartnerService" if matches!(method, "OnboardPartner" | "SetTenantCustomer") => {
+        "authz.v1.PartnerService"
+            if matches!(
+                method,
+                "OnboardPartner" | "SetTenantCustomer" | "ReportPartnerSignIn"
+            ) =>
+        {
             Access::Scope(Scope::Platform)
         }
         "authz.v1.ServerService" => Access::AnyCaller,

@@ -44,6 +44,7 @@ use request::BoundFlag;
 const PLATFORM_CALLS: &[&str] = &[
     "authz.v1.PlatformService/",
     "authz.v1.AccountService/ReportSignIn",
+    "authz.v1.PartnerService/ReportPartnerSignIn",
 ];
 
 fn is_platform_call(method: &str) -> bool {

@@ -1,5 +1,6 @@
 //! `PartnerService` over real gRPC: one test per rule of the partner level. Here who
 //! manages roles and groups, protected accounts, the built-in role and owner transfer;
+//! `accounts.rs` partner users' lockout, unlock and MFA reset;
 //! `customers.rs` customers, tenants and refused deletions; `checks.rs` how partner users'
 //! checks follow customer groups and time-bound memberships; `roles.rs` customer roles,
 //! their copies in tenants, tenant roles and module checks; `views.rs` the views and the
@@ -21,6 +22,7 @@ use tonic_types::StatusExt;
 
 use crate::support::server::TestServer;
 
+mod accounts;
 mod checks;
 mod customers;
 mod roles;

@@ -59,6 +59,22 @@ fn still_disabled(partner: &PartnerId, user: &UserId) -> Precondition {
     })
 }
 
+/// What an unlock needs when it is applied, on the state it meets: that the user is
+/// locked (a user it does not find is the change's own `NOT_FOUND`).
+fn still_locked(partner: &PartnerId, user: &UserId) -> Precondition {
+    let (partner, user) = (partner.clone(), user.clone());
+    Precondition::new(move |state| match state.partner_user(&partner, &user) {
+        Ok(record) if !matches!(record.status, UserStatus::LockedUntil(_)) => {
+            Err(WriteError::StateRefused {
+                reason: "USER_NOT_LOCKED",
+                subject: format!("user {user}"),
+                message: format!("partner user `{user}` is not locked"),
+            })
+        }
+        _ => Ok(()),
+    })
+}
+
 impl ManagementApi {
     fn partner_user_reply(
         &self,
@@ -238,6 +254,47 @@ impl pb::partner_service_server::PartnerService for ManagementApi {
                 next_page_token,
                 revision: snapshot.revision().get(),
             })
+        })
+        .await
+    }
+
+    async fn report_partner_sign_in(
+        &self,
+        request: Request<pb::ReportPartnerSignInRequest>,
+    ) -> Result<Response<pb::PartnerUserResponse>, Status> {
+        self.serve(request, |caller, request| async move {
+            let change = changes::report_partner_sign_in(
+                &request,
+                self.lockout_threshold,
+                self.lockout_duration,
+            )?;
+            let written = self.write(&caller, None, change.mutation, "", None).await?;
+            self.partner_user_reply(&change.partner, &change.user, written.revision.get())
+        })
+        .await
+    }
+
+    async fn unlock_partner_user(
+        &self,
+        request: Request<pb::PartnerUserRefRequest>,
+    ) -> Result<Response<pb::PartnerUserResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::set_partner_user_status(&request, UserStatus::Active)?;
+            let locked = still_locked(&change.partner, &change.user);
+            self.change_partner_user(&caller, &actor, change, &request.etag, Some(locked))
+                .await
+        })
+        .await
+    }
+
+    async fn reset_partner_user_mfa(
+        &self,
+        request: Request<pb::PartnerUserRefRequest>,
+    ) -> Result<Response<pb::PartnerUserResponse>, Status> {
+        self.serve_acting(request, |caller, actor, request| async move {
+            let change = changes::reset_partner_user_mfa(&request)?;
+            self.change_partner_user(&caller, &actor, change, &request.etag, None)
+                .await
         })
         .await
     }

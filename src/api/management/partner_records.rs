@@ -57,6 +57,10 @@ pub(crate) fn partner_user(partner: &str, record: &PartnerUserRecord) -> pb::Par
             })
             .collect(),
         etag: etag(record.changed_at),
+        locked_until: match record.status {
+            crate::engine::UserStatus::LockedUntil(until) => Some(convert::timestamp(until)),
+            _ => None,
+        },
     }
 }
 

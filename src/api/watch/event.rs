@@ -93,15 +93,18 @@ fn change_event(
     };
     describe(mutation, &mut event);
     // A lock by failed sign-ins lasts from the commit for the policy's duration.
-    if let (
-        EventKind::UserLocked,
+    let lock_for_millis = match mutation {
         Mutation::ReportSignIn {
             lock_for_millis, ..
-        },
-    ) = (context.kind, mutation)
-    {
+        }
+        | Mutation::Partner(PartnerChange::ReportSignIn {
+            lock_for_millis, ..
+        }) => Some(*lock_for_millis),
+        _ => None,
+    };
+    if let (EventKind::UserLocked, Some(lock_for_millis)) = (context.kind, lock_for_millis) {
         event.locked_until = Some(convert::timestamp(
-            record.committed_at.plus_millis(*lock_for_millis),
+            record.committed_at.plus_millis(lock_for_millis),
         ));
     }
     event
@@ -420,7 +423,10 @@ fn describe_partner(change: &PartnerChange, event: &mut pb::ChangeEvent) {
             event.user = user.user.to_string();
             event.email.clone_from(&user.email);
         }
-        PartnerChange::SetUserStatus { user, .. } | PartnerChange::DeleteUser { user, .. } => {
+        PartnerChange::SetUserStatus { user, .. }
+        | PartnerChange::DeleteUser { user, .. }
+        | PartnerChange::ReportSignIn { user, .. }
+        | PartnerChange::ResetMfa { user, .. } => {
             event.user = user.to_string();
         }
         PartnerChange::TransferOwnership { new_owner, .. } => event.user = new_owner.to_string(),

@@ -500,6 +500,64 @@ impl Snapshot {
                 stamp_roles(state, std::iter::once(role), at);
                 Ok(())
             }
+            PartnerChange::ReportSignIn {
+                partner,
+                user,
+                success,
+                lock_after,
+                lock_for_millis,
+            } => {
+                if *lock_after == 0 || *lock_for_millis <= 0 {
+                    return Err(MutationError::Invalid {
+                        field: "lock_after",
+                        rule:
+                            "the lockout policy needs at least one failure and a positive duration"
+                                .into(),
+                    });
+                }
+                let target = partner_user(self.partner(partner)?, user)?;
+                // Someone invited and never activated, or disabled, cannot sign in: counting
+                // it would lock (and an unlock later activate) an account nobody activated.
+                if matches!(target.status, UserStatus::Invited | UserStatus::Disabled) {
+                    return Err(MutationError::UserNotActive {
+                        user: user.clone(),
+                        purpose: "sign in",
+                    });
+                }
+                let locked = matches!(target.status, UserStatus::LockedUntil(until) if until > now);
+                if (*success && target.sign_in_failures == 0) || (!*success && locked) {
+                    // Nothing to count: failures while locked neither extend the lock nor
+                    // count towards the next.
+                    return Ok(());
+                }
+                let state = self.partner_mut(partner)?;
+                if let Some(target) = Arc::make_mut(&mut state.users).get_mut(user) {
+                    if *success {
+                        target.sign_in_failures = 0;
+                    } else {
+                        target.sign_in_failures += 1;
+                        if target.sign_in_failures >= *lock_after {
+                            target.sign_in_failures = 0;
+                            target.status =
+                                UserStatus::LockedUntil(now.plus_millis(*lock_for_millis));
+                        }
+                    }
+                    target.changed_at = at;
+                }
+                Ok(())
+            }
+            PartnerChange::ResetMfa { partner, user } => {
+                let target = partner_user(self.partner(partner)?, user)?;
+                if target.kind != UserKind::Local {
+                    return Err(MutationError::Invalid {
+                        field: "user",
+                        rule: format!(
+                            "partner user `{user}` signs in through its directory or the vendor; only local accounts have their MFA reset here"
+                        ),
+                    });
+                }
+                Ok(())
+            }
             PartnerChange::PutCustomerRole {
                 partner,
                 role,
@@ -788,6 +846,7 @@ fn new_partner_user(user: &NewUser, status: UserStatus, at: Revision) -> Partner
         kind: user.kind,
         status,
         roles: std::collections::BTreeMap::new(),
+        sign_in_failures: 0,
         changed_at: at,
     }
 }

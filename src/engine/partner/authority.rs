@@ -28,6 +28,7 @@ impl Snapshot {
         let platform = |action| Err(AuthorityError::PlatformOnly { action });
         let partner_id = match change {
             PartnerChange::Onboard { .. } => return platform("onboard partners"),
+            PartnerChange::ReportSignIn { .. } => return platform("report sign-ins"),
             PartnerChange::SetTenantCustomer { .. } => {
                 return platform("link tenants to customers");
             }
@@ -82,6 +83,7 @@ impl Snapshot {
                 Ok(())
             }
             PartnerChange::InviteUser { .. } => administrators_only("invite partner users"),
+            PartnerChange::ResetMfa { .. } => administrators_only("reset partner users' MFA"),
             PartnerChange::SetUserStatus { .. } => {
                 administrators_only("change partner users' status")
             }
@@ -105,9 +107,9 @@ impl Snapshot {
             | PartnerChange::DeleteRole { .. }
             | PartnerChange::AddRoleMember { .. }
             | PartnerChange::RemoveRoleMember { .. } => administrators_only("manage partner roles"),
-            PartnerChange::Onboard { .. } | PartnerChange::SetTenantCustomer { .. } => {
-                platform("make this change")
-            }
+            PartnerChange::Onboard { .. }
+            | PartnerChange::SetTenantCustomer { .. }
+            | PartnerChange::ReportSignIn { .. } => platform("make this change"),
         }
     }
 }

@@ -262,6 +262,29 @@ pub enum PartnerChange {
         /// On or off.
         enabled: bool,
     },
+    /// The sign-in front end reports a partner user's sign-in: `lock_after` failures in a
+    /// row lock the user for `lock_for_millis` (the policy travels with the change, so a
+    /// replay decides the same); a success resets the count.
+    ReportSignIn {
+        /// Partner.
+        partner: PartnerId,
+        /// User.
+        user: UserId,
+        /// Whether the sign-in succeeded.
+        success: bool,
+        /// Consecutive failures that lock the user.
+        lock_after: u32,
+        /// How long a lock lasts, in milliseconds.
+        lock_for_millis: i64,
+    },
+    /// Resets a local partner user's multi-factor authentication (the event tells the
+    /// identity front end).
+    ResetMfa {
+        /// Partner.
+        partner: PartnerId,
+        /// User.
+        user: UserId,
+    },
 }
 
 impl PartnerChange {
@@ -285,7 +308,9 @@ impl PartnerChange {
             | Self::RemoveRoleMember { partner, .. }
             | Self::PutCustomerRole { partner, .. }
             | Self::DeleteCustomerRole { partner, .. }
-            | Self::SetCustomerRoleTenantSync { partner, .. } => Some(partner),
+            | Self::SetCustomerRoleTenantSync { partner, .. }
+            | Self::ReportSignIn { partner, .. }
+            | Self::ResetMfa { partner, .. } => Some(partner),
             Self::SetTenantCustomer { .. } => None,
         }
     }
@@ -341,6 +366,9 @@ impl PartnerChange {
                 tenant,
                 ..
             } => format!("partner {partner} customer role {role} tenant {tenant}"),
+            Self::ReportSignIn { partner, user, .. } | Self::ResetMfa { partner, user } => {
+                format!("partner {partner} user {user}")
+            }
         }
     }
 }

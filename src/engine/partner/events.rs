@@ -39,6 +39,11 @@ impl PartnerChange {
             Self::PutCustomerRole { .. } => K::CustomerRoleChanged,
             Self::DeleteCustomerRole { .. } => K::CustomerRoleDeleted,
             Self::SetCustomerRoleTenantSync { .. } => K::CustomerRoleTenantSyncChanged,
+            // The same events as a tenant user's; the context names the partner.
+            Self::ReportSignIn { success: true, .. } => K::SignInSucceeded,
+            // Whether this failure locked the user shows after the change (`partner_context`).
+            Self::ReportSignIn { .. } => K::SignInFailed,
+            Self::ResetMfa { .. } => K::MfaReset,
         }
     }
 }
@@ -49,8 +54,20 @@ impl Snapshot {
         &self,
         before: &Snapshot,
         change: &PartnerChange,
-        kind: EventKind,
+        mut kind: EventKind,
     ) -> ChangeContext {
+        if let PartnerChange::ReportSignIn { partner, user, .. } = change {
+            let status = |snapshot: &Snapshot| {
+                snapshot
+                    .partners
+                    .get(partner)
+                    .and_then(|p| p.users.get(user))
+                    .map(|u| u.status)
+            };
+            if kind == EventKind::SignInFailed && status(before) != status(self) {
+                kind = EventKind::UserLocked;
+            }
+        }
         let partner = change.partner().cloned().or_else(|| match change {
             PartnerChange::SetTenantCustomer { tenant, .. } => self
                 .tenant_place(tenant)
@@ -220,7 +237,8 @@ fn partner_users_changed(
         PartnerChange::SetUserStatus { user, .. }
         | PartnerChange::DeleteUser { user, .. }
         | PartnerChange::AddRoleMember { user, .. }
-        | PartnerChange::RemoveRoleMember { user, .. } => vec![user.clone()],
+        | PartnerChange::RemoveRoleMember { user, .. }
+        | PartnerChange::ReportSignIn { user, .. } => vec![user.clone()],
         PartnerChange::TransferOwnership { new_owner, .. } => vec![new_owner.clone()],
         PartnerChange::PutRole { partner, role, .. }
         | PartnerChange::DeleteRole { partner, role } => {

@@ -159,6 +159,8 @@ pub(crate) struct PartnerUserState {
     pub(crate) status: UserStatus,
     /// The roles it is a member of, each until an expiry time or for good.
     pub(crate) roles: BTreeMap<PartnerRoleId, Option<Timestamp>>,
+    /// Failed sign-ins in a row (a success or a lock starts the count afresh).
+    pub(crate) sign_in_failures: u32,
     pub(crate) changed_at: Revision,
 }
 

@@ -1058,6 +1058,29 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         }),
         context(K::TenantRoleDeleted, Some(acme()), None),
     );
+    // A partner user's sign-ins: the failure that locks, and an MFA reset.
+    h(
+        None,
+        Mutation::Partner(PartnerChange::ReportSignIn {
+            partner: south(),
+            user: user("pia"),
+            success: false,
+            lock_after: 3,
+            lock_for_millis: 3_600_000,
+        }),
+        ChangeContext {
+            partner_users: vec![user("pia")],
+            ..at_south(K::UserLocked)
+        },
+    );
+    h(
+        OWNER_SOUTH,
+        Mutation::Partner(PartnerChange::ResetMfa {
+            partner: south(),
+            user: user("pia"),
+        }),
+        at_south(K::MfaReset),
+    );
     history.records
 }
 

@@ -147,6 +147,8 @@ const PARTNER_CHANGE: &[&str] = &[
     "PutCustomerRole",           // 16
     "DeleteCustomerRole",        // 17
     "SetCustomerRoleTenantSync", // 18
+    "ReportSignIn",              // 19
+    "ResetMfa",                  // 20
 ];
 
 /// [`EventKind`]: a change record's context.

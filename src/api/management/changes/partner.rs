@@ -153,6 +153,36 @@ pub(crate) fn set_partner_user_status(
     })
 }
 
+pub(crate) fn reset_partner_user_mfa(
+    request: &pb::PartnerUserRefRequest,
+) -> Result<PartnerUserChange, Status> {
+    partner_user_ref(request, |partner, user| PartnerChange::ResetMfa {
+        partner,
+        user,
+    })
+}
+
+/// A sign-in report under the server's lockout policy, which travels with the change.
+pub(crate) fn report_partner_sign_in(
+    request: &pb::ReportPartnerSignInRequest,
+    lock_after: u32,
+    lock_for: std::time::Duration,
+) -> Result<PartnerUserChange, Status> {
+    let partner = id("partner", &request.partner, PartnerId::parse)?;
+    let user = id("user", &request.user, UserId::parse)?;
+    Ok(PartnerUserChange {
+        mutation: Mutation::Partner(PartnerChange::ReportSignIn {
+            partner: partner.clone(),
+            user: user.clone(),
+            success: request.success,
+            lock_after,
+            lock_for_millis: i64::try_from(lock_for.as_millis()).unwrap_or(i64::MAX),
+        }),
+        partner,
+        user,
+    })
+}
+
 pub(crate) fn delete_partner_user(
     request: &pb::PartnerUserRefRequest,
 ) -> Result<PartnerUserChange, Status> {
