@@ -16,6 +16,8 @@
 //! off. `AUTHZD_LOAD_SECS` sets the measured seconds of each cell (default 5, after a
 //! warm-up of a fifth of that). `AUTHZD_LOAD_SMOKE=1` is CI's mode: a tiny dataset, half
 //! a second per cell, the same checks of every answer, and no judgement of speed.
+//! `AUTHZD_LOAD_BINARY=PATH` serves from another build of `authzd` (to compare two builds
+//! with the same client, bare server and dataset).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -78,14 +78,18 @@ impl Child {
     /// server's own count of calls by status from them), and waits for both addresses.
     pub(crate) fn authzd(data_dir: &Path, cpu: Option<usize>) -> Self {
         let mut command = bounded(cpu);
+        // Another build may be compared against this one's bare server and client.
+        let binary = std::env::var_os("AUTHZD_LOAD_BINARY")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_authzd").into());
         command
-            .arg(env!("CARGO_BIN_EXE_authzd"))
+            .arg(binary)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(["--metrics-listen", "127.0.0.1:0", "--log-level", "info"])
             .arg("--data-dir")
             .arg(data_dir);
         for (name, _) in std::env::vars() {
             if name.starts_with("AUTHZD_") || name == "RUST_LOG" {
+                // The server's own settings come from the flags above only.
                 command.env_remove(name);
             }
         }

@@ -1,5 +1,5 @@
-//! A tower layer that gives every RPC one span and one log line with its method,
-//! gRPC status code and latency.
+//! A tower layer that times every RPC, counts it in the metrics, and logs its outcome with
+//! its method, gRPC status code and latency.
 
 use std::{
     future::Future,
@@ -13,9 +13,10 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 /// The called method, `package.Service/Method`, put in each request's extensions so that
-/// handlers can name it (in audit records) without repeating it.
-#[derive(Debug, Clone)]
-pub(crate) struct RpcMethod(pub(crate) String);
+/// handlers can name it (in audit records) without repeating it. Only served methods get
+/// one, so it borrows their interned name instead of copying the path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RpcMethod(pub(crate) &'static str);
 
 /// The methods this server serves, as `/package.Service/Method`: the label values of the
 /// RPC metrics, so a client cannot add series by calling made-up paths (they count as
@@ -69,10 +70,11 @@ impl<S> Layer<S> for RpcTraceLayer {
 /// Successful calls log at DEBUG (a line per Check at INFO would cost more than the check).
 /// Refusals caused by the request log at DEBUG too: any client can send them as fast as it
 /// likes, so a line per refusal at a level operators keep would let it fill their logs.
-/// Only server-side failures log at WARN.
-fn log_outcome(code: tonic::Code, latency_us: u64) {
+/// Only server-side failures log at WARN, naming their method themselves (the call's span
+/// exists only at DEBUG).
+fn log_outcome(code: tonic::Code, latency_us: u64, method: &str) {
     if is_server_failure(code) {
-        tracing::warn!(?code, latency_us, "rpc failed");
+        tracing::warn!(method, ?code, latency_us, "rpc failed");
     } else if code == tonic::Code::Ok {
         tracing::debug!(?code, latency_us, "rpc finished");
     } else {
@@ -124,12 +126,16 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
-        request.extensions_mut().insert(RpcMethod(
-            method.strip_prefix('/').unwrap_or(&method).to_owned(),
-        ));
-        let label = method_label(&method);
-        let span = tracing::info_span!("rpc", method = %method);
+        let label = method_label(request.uri().path());
+        if let Some(method) = label.strip_prefix('/') {
+            request.extensions_mut().insert(RpcMethod(method));
+        }
+        // DEBUG, not INFO: at the levels operators run, a span per call was the largest
+        // cost of authzd's own stack over a bare tonic server (its registration, the
+        // formatted method and entering it at every poll: about a fifth of a health
+        // call's CPU time, docs/benchmarks.md "Load over gRPC"). Disabled, it costs one
+        // check of the level, and the path is not even formatted.
+        let span = tracing::debug_span!("rpc", method = %request.uri().path());
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(
@@ -145,11 +151,11 @@ where
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.parse::<i32>().ok())
                             .map_or(tonic::Code::Ok, tonic::Code::from);
-                        log_outcome(code, latency_us);
+                        log_outcome(code, latency_us, label);
                         record_metrics(label, super::code_name(code), elapsed.as_secs_f64());
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, latency_us, "rpc transport error");
+                        tracing::warn!(method = label, error = %err, latency_us, "rpc transport error");
                         record_metrics(label, "TRANSPORT_ERROR", elapsed.as_secs_f64());
                     }
                 }
