@@ -20,9 +20,10 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use crate::{Measured, Shape};
 
-/// One kind of call: what each task sends, and how its answer is checked.
+/// One kind of call: what each task sends, and how its answer is checked. It gets the
+/// task's number and the call's sequence number over the whole run.
 pub(crate) type Call =
-    Arc<dyn Fn(Channel, u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+    Arc<dyn Fn(Channel, usize, u64) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 /// Opens `count` connections to `addr`.
 pub(crate) async fn connect(addr: std::net::SocketAddr, count: usize) -> Vec<Channel> {
@@ -41,7 +42,6 @@ pub(crate) async fn connect(addr: std::net::SocketAddr, count: usize) -> Vec<Cha
 
 /// Runs `call` with `shape.in_flight` tasks over the first `shape.connections` of
 /// `channels` for `warm_up`, then counts and times the calls of the next `measure`.
-/// The `u64` each call gets is its sequence number over the whole run.
 pub(crate) async fn drive(
     channels: &[Channel],
     shape: Shape,
@@ -65,7 +65,12 @@ pub(crate) async fn drive(
                 if sent >= until {
                     break;
                 }
-                call(channel.clone(), sequence.fetch_add(1, Ordering::Relaxed)).await;
+                call(
+                    channel.clone(),
+                    task,
+                    sequence.fetch_add(1, Ordering::Relaxed),
+                )
+                .await;
                 if sent >= measured_from {
                     micros.push(sent.elapsed().as_micros() as u64);
                 }
@@ -90,7 +95,7 @@ pub(crate) async fn drive(
 
 /// Health of the whole server (`service: ""`), which must be SERVING.
 pub(crate) fn health() -> Call {
-    Arc::new(|channel, _| {
+    Arc::new(|channel, _, _| {
         Box::pin(async move {
             let reply = HealthClient::new(channel)
                 .check(HealthCheckRequest {
@@ -116,7 +121,7 @@ pub(crate) struct KnownCheck {
 
 /// Checks taken in turn from `checks` (one of them: the same request every time).
 pub(crate) fn checks(checks: Arc<Vec<KnownCheck>>) -> Call {
-    Arc::new(move |channel, n| {
+    Arc::new(move |channel, _, n| {
         let check = checks[n as usize % checks.len()].clone();
         Box::pin(async move {
             let reply = CheckServiceClient::new(channel)
@@ -143,7 +148,7 @@ pub(crate) struct KnownBatch {
 
 /// Batches taken in turn from `batches`.
 pub(crate) fn batches(batches: Arc<Vec<KnownBatch>>) -> Call {
-    Arc::new(move |channel, n| {
+    Arc::new(move |channel, _, n| {
         let batches = Arc::clone(&batches);
         Box::pin(async move {
             let batch = &batches[n as usize % batches.len()];
@@ -169,10 +174,12 @@ pub(crate) fn batches(batches: Arc<Vec<KnownBatch>>) -> Call {
 
 /// Durable writes: the owner `u0` of a tenant renames one of its users
 /// (`UserService/UpdateUser`, a new display name each time, so each call commits a change).
-/// Call `n` writes to the `n % targets.len()`-th (tenant, user).
+/// Task `t` writes only to the `t`-th (tenant, user), so that its answer shows its own
+/// name (the answer is the user as published after the group commit that took the change,
+/// which may hold another writer's later rename of the same user).
 pub(crate) fn renames(targets: Arc<Vec<(String, String)>>) -> Call {
-    Arc::new(move |channel, n| {
-        let (tenant, user) = targets[n as usize % targets.len()].clone();
+    Arc::new(move |channel, task, n| {
+        let (tenant, user) = targets[task % targets.len()].clone();
         Box::pin(async move {
             let reply = UserServiceClient::new(channel)
                 .update_user(pb::UpdateUserRequest {

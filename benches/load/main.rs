@@ -242,7 +242,7 @@ fn main() {
                     &health
                 };
                 // The same request over tonic first: the body h2load sends is answered right.
-                call(channels[0].clone(), 0).await;
+                call(channels[0].clone(), 0, 0).await;
                 let measured = if settings.h2load {
                     let before = on_authzd.then(|| authzd.calls(method));
                     let measured = h2load::run(
