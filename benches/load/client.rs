@@ -139,7 +139,7 @@ pub(crate) fn checks(checks: Arc<Vec<KnownCheck>>) -> Call {
     })
 }
 
-/// A BatchCheck request with the decision of each item.
+/// A `BatchCheck` request with the decision of each item.
 #[derive(Clone)]
 pub(crate) struct KnownBatch {
     pub(crate) request: pb::BatchCheckRequest,

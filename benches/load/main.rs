@@ -6,7 +6,7 @@
 //! - health on authzd and on the bare server, and Check with one repeated request: h2load
 //!   (raw HTTP/2, one fixed request body); gRPC statuses are checked in authzd's own call
 //!   counts (its metrics), since h2load sees HTTP statuses only;
-//! - Check with one repeated request and with 100,000 distinct ones, BatchCheck of 100 and
+//! - Check with one repeated request and with 100,000 distinct ones, `BatchCheck` of 100 and
 //!   1,000 items, and durable writes (`UserService/UpdateUser`): a tonic client, every
 //!   answer checked against the decision the dataset's state gives.
 //!
@@ -52,7 +52,7 @@ use servers::Child;
 const IN_FLIGHT: [usize; 3] = [1, 16, 64];
 /// Distinct Check requests of the varied workload.
 const VARIED_CHECKS: usize = 100_000;
-/// Distinct requests per BatchCheck size.
+/// Distinct requests per `BatchCheck` size.
 const BATCHES: usize = 16;
 /// The core the servers run on when pinned; the load runs on the next.
 const SERVER_CPU: usize = 0;
@@ -89,7 +89,7 @@ pub(crate) struct Measured {
     pub(crate) calls: u64,
     /// Calls per second.
     pub(crate) rate: f64,
-    /// Decisions per call (BatchCheck), else 1.
+    /// Decisions per call (`BatchCheck`), else 1.
     pub(crate) items: u64,
     pub(crate) p50: u64,
     pub(crate) p99: u64,
@@ -645,7 +645,7 @@ fn thousands(value: f64) -> String {
     let digits = whole.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
