@@ -16,31 +16,67 @@ use crate::{
     },
 };
 
-/// Counts one decision (docs/metrics.md). An explained check knows its denial's reason;
-/// for a fast one, a denial is classed by a few lookups (only while metrics are served),
-/// the grants themselves never walked: `not_granted` covers no grant, an expired one and
-/// one outside its scope.
+/// Counts one decision (docs/metrics.md).
 fn record_decision(
     allowed: bool,
     explanation: Option<&Explanation>,
     unexplained: impl FnOnce() -> Option<Denial>,
 ) {
-    let (outcome, reason) = match explanation {
+    if let Some(labels) = decision_labels(allowed, explanation, unexplained) {
+        count_decisions(labels, 1);
+    }
+}
+
+/// A decision's (outcome, reason) labels, or `None` when nobody counts them. An explained
+/// check knows its denial's reason; for a fast one, a denial is classed by a few lookups
+/// (only while metrics are served), the grants themselves never walked: `not_granted`
+/// covers no grant, an expired one and one outside its scope.
+fn decision_labels(
+    allowed: bool,
+    explanation: Option<&Explanation>,
+    unexplained: impl FnOnce() -> Option<Denial>,
+) -> Option<(&'static str, &'static str)> {
+    Some(match explanation {
         _ if allowed => ("allowed", "none"),
         Some(Explanation::Denied(denial)) => ("denied", denial_reason(denial)),
         Some(Explanation::Allowed(_)) => ("denied", "not_granted"),
-        None if !crate::metrics::served() => return,
+        None if !crate::metrics::served() => return None,
         None => (
             "denied",
             unexplained().as_ref().map_or("not_granted", denial_reason),
         ),
-    };
+    })
+}
+
+fn count_decisions((outcome, reason): (&'static str, &'static str), count: u64) {
     metrics::counter!(
         crate::metrics::names::CHECK_DECISIONS,
         "outcome" => outcome,
         "reason" => reason
     )
-    .increment(1);
+    .increment(count);
+}
+
+/// A batch's decisions by label, recorded once per label when the batch is decided rather
+/// than per item: each update builds its metric key and finds its counter, which costs
+/// more than a fast check (docs/benchmarks.md, "Load over gRPC").
+#[derive(Default)]
+struct DecisionTally(Vec<((&'static str, &'static str), u64)>);
+
+impl DecisionTally {
+    fn add(&mut self, labels: Option<(&'static str, &'static str)>) {
+        let Some(labels) = labels else { return };
+        match self.0.iter_mut().find(|(seen, _)| *seen == labels) {
+            Some((_, count)) => *count += 1,
+            None => self.0.push((labels, 1)),
+        }
+    }
+
+    fn record(self) {
+        for (labels, count) in self.0 {
+            count_decisions(labels, count);
+        }
+    }
 }
 
 /// A denial's stable name: its `DenialReason` on the wire, in lower case.
@@ -61,6 +97,17 @@ fn denial_reason(denial: &Denial) -> &'static str {
         Denial::NoPartnerRoleReaches => "no_partner_role",
         Denial::PartnerTenantUserOnly => "partner_tenant_user_only",
     }
+}
+
+/// Parses a batch item's field, formatting its name (`one_user.items[7].object`) only
+/// for a refusal: `parse` is tried with an empty name first, and again with the real one
+/// if it fails. Two formatted names per item were two allocations per decision, for
+/// nothing on the path every valid batch takes.
+fn named_on_refusal<T>(
+    parse: impl Fn(&str) -> Result<T, Status>,
+    name: impl FnOnce() -> String,
+) -> Result<T, Status> {
+    parse("").or_else(|_| parse(&name()))
 }
 
 /// Implements `authz.v1.CheckService`.
@@ -184,14 +231,13 @@ impl pb::check_service_server::CheckService for CheckApi {
                             tenant: tenant.clone(),
                             service: service.clone(),
                             user: user.clone(),
-                            permission: permission(
-                                &format!("one_user.items[{i}].permission"),
-                                &item.permission,
+                            permission: named_on_refusal(
+                                |field| permission(field, &item.permission),
+                                || format!("one_user.items[{i}].permission"),
                             )?,
-                            object: optional_id(
-                                &format!("one_user.items[{i}].object"),
-                                &item.object,
-                                ObjectId::parse,
+                            object: named_on_refusal(
+                                |field| optional_id(field, &item.object, ObjectId::parse),
+                                || format!("one_user.items[{i}].object"),
                             )?,
                         })
                     })
@@ -209,7 +255,10 @@ impl pb::check_service_server::CheckService for CheckApi {
                         Ok(CheckQuery {
                             tenant: tenant.clone(),
                             service: service.clone(),
-                            user: id(&format!("many_users.users[{i}]"), user, UserId::parse)?,
+                            user: named_on_refusal(
+                                |field| id(field, user, UserId::parse),
+                                || format!("many_users.users[{i}]"),
+                            )?,
                             permission: perm.clone(),
                             object: object.clone(),
                         })
@@ -221,6 +270,7 @@ impl pb::check_service_server::CheckService for CheckApi {
             .snapshot(request.consistency.as_ref(), deadline)
             .await?;
         let now = self.app.now();
+        let mut tally = DecisionTally::default();
         let results = items
             .into_iter()
             .map(|item| {
@@ -231,7 +281,11 @@ impl pb::check_service_server::CheckService for CheckApi {
                     }),
                     Ok(query) if request.explain => {
                         let explanation = snapshot.explain(&query, now);
-                        record_decision(explanation.is_allowed(), Some(&explanation), || None);
+                        tally.add(decision_labels(
+                            explanation.is_allowed(),
+                            Some(&explanation),
+                            || None,
+                        ));
                         pb::batch_check_result::Result::Decision(pb::ItemDecision {
                             decision: convert::decision(explanation.is_allowed()),
                             explanation: Some(convert::explanation(&explanation, &request.service)),
@@ -239,9 +293,9 @@ impl pb::check_service_server::CheckService for CheckApi {
                     }
                     Ok(query) => {
                         let allowed = snapshot.check(&query, now);
-                        record_decision(allowed, None, || {
+                        tally.add(decision_labels(allowed, None, || {
                             snapshot.denial_without_grants(&query, now)
-                        });
+                        }));
                         pb::batch_check_result::Result::Decision(pb::ItemDecision {
                             decision: convert::decision(allowed),
                             explanation: None,
@@ -253,6 +307,7 @@ impl pb::check_service_server::CheckService for CheckApi {
                 }
             })
             .collect();
+        tally.record();
         Ok(Response::new(pb::BatchCheckResponse {
             results,
             revision: snapshot.revision().get(),

@@ -1,6 +1,7 @@
-//! A tower layer that gives every RPC one span and one log line with its method,
-//! gRPC status code and latency. When spans are exported (`telemetry`), the span also
-//! carries the OpenTelemetry RPC attributes and continues the caller's W3C trace context.
+//! A tower layer that times every RPC, counts it in the metrics, and logs its outcome with
+//! its method, gRPC status code and latency. When spans are exported (`telemetry`), each
+//! call's span carries the OpenTelemetry RPC attributes and continues the caller's W3C
+//! trace context.
 
 use std::{
     future::Future,
@@ -14,9 +15,10 @@ use tower::{Layer, Service};
 use tracing::Instrument;
 
 /// The called method, `package.Service/Method`, put in each request's extensions so that
-/// handlers can name it (in audit records) without repeating it.
-#[derive(Debug, Clone)]
-pub(crate) struct RpcMethod(pub(crate) String);
+/// handlers can name it (in audit records) without repeating it. Only served methods get
+/// one, so it borrows their interned name instead of copying the path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RpcMethod(pub(crate) &'static str);
 
 /// The methods this server serves, as `/package.Service/Method`: the label values of the
 /// RPC metrics, so a client cannot add series by calling made-up paths (they count as
@@ -70,10 +72,11 @@ impl<S> Layer<S> for RpcTraceLayer {
 /// Successful calls log at DEBUG (a line per Check at INFO would cost more than the check).
 /// Refusals caused by the request log at DEBUG too: any client can send them as fast as it
 /// likes, so a line per refusal at a level operators keep would let it fill their logs.
-/// Only server-side failures log at WARN.
-fn log_outcome(code: tonic::Code, latency_us: u64) {
+/// Only server-side failures log at WARN, naming their method themselves (the call's span
+/// exists only at DEBUG).
+fn log_outcome(code: tonic::Code, latency_us: u64, method: &str) {
     if is_server_failure(code) {
-        tracing::warn!(?code, latency_us, "rpc failed");
+        tracing::warn!(method, ?code, latency_us, "rpc failed");
     } else if code == tonic::Code::Ok {
         tracing::debug!(?code, latency_us, "rpc finished");
     } else {
@@ -186,16 +189,22 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
-        request.extensions_mut().insert(RpcMethod(
-            method.strip_prefix('/').unwrap_or(&method).to_owned(),
-        ));
-        let label = method_label(&method);
+        let label = method_label(request.uri().path());
+        if let Some(method) = label.strip_prefix('/') {
+            request.extensions_mut().insert(RpcMethod(method));
+        }
         let exported = crate::telemetry::exporting_traces();
+        // DEBUG, not INFO: at the levels operators run, a span per call was the largest
+        // cost of authzd's own stack over a bare tonic server (its registration, the
+        // formatted method, entering it at every poll): a health call took 33 µs of CPU
+        // at `info` against 26 µs at `warn` and 23 µs on the bare server, on the busy
+        // development machine (docs/benchmarks.md, "Load over gRPC"). Disabled, it costs
+        // one check of the level, and the path is not even formatted.
+        // Exported spans are INFO: whoever exports them has chosen to pay for them.
         let span = if exported {
-            exported_span(&method, label, request.headers())
+            exported_span(request.uri().path(), label, request.headers())
         } else {
-            tracing::info_span!("rpc", method = %method)
+            tracing::debug_span!("rpc", method = %request.uri().path())
         };
         let started = Instant::now();
         let call = self.inner.call(request);
@@ -212,14 +221,14 @@ where
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| v.parse::<i32>().ok())
                             .map_or(tonic::Code::Ok, tonic::Code::from);
-                        log_outcome(code, latency_us);
+                        log_outcome(code, latency_us, label);
                         if exported {
                             record_exported_status(code);
                         }
                         record_metrics(label, super::code_name(code), elapsed.as_secs_f64());
                     }
                     Err(err) => {
-                        tracing::warn!(error = %err, latency_us, "rpc transport error");
+                        tracing::warn!(method = label, error = %err, latency_us, "rpc transport error");
                         if exported {
                             tracing::Span::current().record("otel.status_code", "error");
                         }
@@ -251,6 +260,35 @@ mod tests {
         assert_eq!(method_label("/x"), "unknown");
     }
     use tonic::Code;
+
+    #[test]
+    fn only_server_faults_are_failures_that_warn() {
+        for code in [
+            Code::Internal,
+            Code::Unknown,
+            Code::DataLoss,
+            Code::Unavailable,
+        ] {
+            assert!(is_server_failure(code), "{code:?}");
+        }
+        for code in [
+            Code::Ok,
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::ResourceExhausted,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Unimplemented,
+        ] {
+            assert!(!is_server_failure(code), "{code:?}");
+        }
+    }
 
     #[test]
     fn exported_spans_mark_server_faults_and_unmet_deadlines_or_methods_as_errors() {

@@ -94,7 +94,7 @@ fn method_of<T>(request: &Request<T>) -> String {
     request
         .extensions()
         .get::<super::trace::RpcMethod>()
-        .map(|m| m.0.clone())
+        .map(|m| m.0.to_owned())
         .unwrap_or_default()
 }
 
