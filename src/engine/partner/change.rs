@@ -322,9 +322,10 @@ impl PartnerChange {
             Self::InviteUser { partner, user, .. } => {
                 format!("partner {partner} user {}", user.user)
             }
-            Self::SetUserStatus { partner, user, .. } | Self::DeleteUser { partner, user } => {
-                format!("partner {partner} user {user}")
-            }
+            Self::SetUserStatus { partner, user, .. }
+            | Self::DeleteUser { partner, user }
+            | Self::ReportSignIn { partner, user, .. }
+            | Self::ResetMfa { partner, user } => format!("partner {partner} user {user}"),
             Self::TransferOwnership { partner, new_owner } => {
                 format!("partner {partner} user {new_owner}")
             }
@@ -366,9 +367,6 @@ impl PartnerChange {
                 tenant,
                 ..
             } => format!("partner {partner} customer role {role} tenant {tenant}"),
-            Self::ReportSignIn { partner, user, .. } | Self::ResetMfa { partner, user } => {
-                format!("partner {partner} user {user}")
-            }
         }
     }
 }
