@@ -509,18 +509,27 @@ impl CheckApi {
     }
 }
 
-/// The query of a tenant-module `Check` (no service, no object).
-fn module_query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
+/// The question of a tenant-module `Check` (no service, no object).
+struct ModuleQuery {
+    tenant: TenantId,
+    user: UserId,
+    permission: crate::engine::Permission,
+}
+
+fn module_query(request: &pb::CheckRequest) -> Result<ModuleQuery, Status> {
     if !request.object.is_empty() {
         return Err(status::invalid_field(
             "object",
             "a check of a tenant-module permission (no service) names no object",
         ));
     }
-    let mut with_service = request.clone();
-    // Any valid id: the query's service is not read for a module check.
-    with_service.service = "tenant".into();
-    let query = query(&with_service)?;
+    // The user before the rest, as for every Check.
+    let user = checked_user(request)?;
+    let query = ModuleQuery {
+        tenant: id("tenant", &request.tenant, TenantId::parse)?,
+        user,
+        permission: permission("permission", &request.permission)?,
+    };
     if crate::engine::partner::module_catalog()
         .bit(&query.permission)
         .is_none()
@@ -533,20 +542,24 @@ fn module_query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
     Ok(query)
 }
 
+/// The user a `Check` is for: the tenant user, or the partner user when the request
+/// names one instead.
+fn checked_user(request: &pb::CheckRequest) -> Result<UserId, Status> {
+    match (request.user.is_empty(), request.partner_user.is_empty()) {
+        (true, false) => id("partner_user", &request.partner_user, UserId::parse),
+        (false, false) => Err(status::invalid_field(
+            "partner_user",
+            "name either a tenant user (`user`) or a partner user (`partner_user`), not both",
+        )),
+        // A tenant user, or neither (then `user` is the one reported missing).
+        (_, true) => id("user", &request.user, UserId::parse),
+    }
+}
+
 /// The query of a `Check` request; its user is the partner user when the request names
 /// one instead of a tenant user.
 pub(crate) fn query(request: &pb::CheckRequest) -> Result<CheckQuery, Status> {
-    let user = match (request.user.is_empty(), request.partner_user.is_empty()) {
-        (true, false) => id("partner_user", &request.partner_user, UserId::parse)?,
-        (false, false) => {
-            return Err(status::invalid_field(
-                "partner_user",
-                "name either a tenant user (`user`) or a partner user (`partner_user`), not both",
-            ));
-        }
-        // A tenant user, or neither (then `user` is the one reported missing).
-        (_, true) => id("user", &request.user, UserId::parse)?,
-    };
+    let user = checked_user(request)?;
     Ok(CheckQuery {
         tenant: id("tenant", &request.tenant, TenantId::parse)?,
         service: id("service", &request.service, ServiceId::parse)?,

@@ -114,16 +114,31 @@ impl LiveFeeds {
         let mut ended = Vec::new();
         for change in commit.iter() {
             let record = &change.record;
-            // Subscribers of every tenant the change concerns, each once.
-            let mut named: Vec<u64> = super::filter::record_tenants(record)
-                .filter_map(|tenant| self.by_tenant.get(tenant))
-                .flatten()
-                .copied()
-                .collect();
-            if record.context.invalidations.len() > 1 {
-                named.sort_unstable();
-                named.dedup();
-            }
+            // Subscribers of every tenant the change concerns, each once. Nearly every
+            // change concerns only its own tenant: its subscribers are read in place; a
+            // partner-level change reaching several tenants gathers theirs.
+            let mut tenants = super::filter::record_tenants(record);
+            let first = tenants.next();
+            let gathered: Vec<u64>;
+            let named: &[u64] = match tenants.next() {
+                None => first
+                    .and_then(|tenant| self.by_tenant.get(tenant))
+                    .map_or(&[][..], Vec::as_slice),
+                Some(second) => {
+                    let mut ids: Vec<u64> = [first, Some(second)]
+                        .into_iter()
+                        .flatten()
+                        .chain(tenants)
+                        .filter_map(|tenant| self.by_tenant.get(tenant))
+                        .flatten()
+                        .copied()
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    gathered = ids;
+                    &gathered
+                }
+            };
             for id in named.iter().chain(&self.every_tenant) {
                 let Some(feed) = self.by_id.get_mut(id) else {
                     continue;

@@ -9,7 +9,7 @@ use super::{
         error::MutationError,
         ids::{
             CustomerGroupId, CustomerId, CustomerRoleId, PartnerId, PartnerRoleId, Revision,
-            TenantId, Timestamp, UserId,
+            Timestamp, UserId,
         },
         model::Snapshot,
         mutation::{NewUser, UserKind, UserStatus},
@@ -17,7 +17,7 @@ use super::{
     },
     CustomerDetails, CustomerGroupDetails, CustomerGroupState, CustomerScope, CustomerState,
     GroupRule, PartnerChange, PartnerRoleState, PartnerState, PartnerUserState, TenantScope,
-    administrator_role_id,
+    administrator_role_id, check_unique_name,
     conditions::check_attribute,
     module_catalog, platform_catalog,
 };
@@ -43,12 +43,6 @@ impl Snapshot {
             _ => None,
         };
         self.apply_partner_change(change, now)?;
-        let tenants_of = |snapshot: &Snapshot, customers: &mut dyn Iterator<Item = &CustomerId>| {
-            customers
-                .filter_map(|c| snapshot.customers.get(c))
-                .flat_map(|c| c.tenants.iter().cloned())
-                .collect::<BTreeSet<TenantId>>()
-        };
         match change {
             PartnerChange::PutCustomerRole { partner, role, .. }
             | PartnerChange::SetCustomerRoleTenantSync { partner, role, .. } => {
@@ -57,13 +51,13 @@ impl Snapshot {
             PartnerChange::PutCustomer {
                 partner, customer, ..
             } => {
-                let tenants = tenants_of(self, &mut std::iter::once(customer));
+                let tenants = self.tenants_of_customers([customer]);
                 self.sync_customer_roles(partner, None, Some(&tenants));
             }
             PartnerChange::SetGroupCustomers {
                 partner, customers, ..
             } => {
-                let tenants = tenants_of(self, &mut customers.iter());
+                let tenants = self.tenants_of_customers(customers);
                 self.sync_customer_roles(partner, None, Some(&tenants));
             }
             PartnerChange::PutCustomerGroup { partner, group, .. }
@@ -409,26 +403,16 @@ impl Snapshot {
                 if *role == administrator_role_id() {
                     return Err(MutationError::PartnerRoleBuiltIn { role: role.clone() });
                 }
-                check_text("name", &details.name)?;
-                if details.name.trim().is_empty() {
-                    return Err(MutationError::Invalid {
-                        field: "name",
-                        rule: "must not be empty".into(),
-                    });
-                }
+                check_unique_name(
+                    "partner role",
+                    &details.name,
+                    role,
+                    state
+                        .roles
+                        .iter()
+                        .map(|(id, r)| (id, r.details.name.as_str())),
+                )?;
                 check_text("description", &details.description)?;
-                let lower = details.name.to_lowercase();
-                if let Some((existing, _)) = state
-                    .roles
-                    .iter()
-                    .find(|(id, r)| *id != role && r.details.name.to_lowercase() == lower)
-                {
-                    return Err(MutationError::NameTaken {
-                        what: "partner role",
-                        name: details.name.clone(),
-                        existing: existing.to_string(),
-                    });
-                }
                 within_catalog(
                     "platform_permissions",
                     platform_catalog(),
@@ -731,26 +715,16 @@ impl Snapshot {
     ) -> Result<(), MutationError> {
         let at = self.revision;
         let state = self.partner(partner)?;
-        check_text("name", &details.name)?;
-        if details.name.trim().is_empty() {
-            return Err(MutationError::Invalid {
-                field: "name",
-                rule: "must not be empty".into(),
-            });
-        }
+        check_unique_name(
+            "customer group",
+            &details.name,
+            group,
+            state
+                .customer_groups
+                .iter()
+                .map(|(id, g)| (id, g.name.as_str())),
+        )?;
         check_text("description", &details.description)?;
-        let lower = details.name.to_lowercase();
-        if let Some((existing, _)) = state
-            .customer_groups
-            .iter()
-            .find(|(id, g)| *id != group && g.name.to_lowercase() == lower)
-        {
-            return Err(MutationError::NameTaken {
-                what: "customer group",
-                name: details.name.clone(),
-                existing: existing.to_string(),
-            });
-        }
         if let GroupRule::Dynamic(condition) = &details.rule {
             condition.validate()?;
         }

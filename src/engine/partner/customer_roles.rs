@@ -79,26 +79,16 @@ impl Snapshot {
     ) -> Result<(), MutationError> {
         let at = self.revision;
         let state = self.partner(partner)?;
-        check_text("name", &details.name)?;
-        if details.name.trim().is_empty() {
-            return Err(MutationError::Invalid {
-                field: "name",
-                rule: "must not be empty".into(),
-            });
-        }
+        super::check_unique_name(
+            "customer role",
+            &details.name,
+            role,
+            state
+                .customer_roles
+                .iter()
+                .map(|(id, r)| (id, r.details.name.as_str())),
+        )?;
         check_text("description", &details.description)?;
-        let lower = details.name.to_lowercase();
-        if let Some((existing, _)) = state
-            .customer_roles
-            .iter()
-            .find(|(id, r)| *id != role && r.details.name.to_lowercase() == lower)
-        {
-            return Err(MutationError::NameTaken {
-                what: "customer role",
-                name: details.name.clone(),
-                existing: existing.to_string(),
-            });
-        }
         module_bits("permissions", &details.permissions)?;
         match &details.scope {
             TenantScope::AllTenants => {}
@@ -267,14 +257,8 @@ impl Snapshot {
         if !role.details.sync {
             return BTreeSet::new();
         }
-        let tenants_of = |customer: &CustomerId| {
-            self.customers
-                .get(customer)
-                .map(|c| c.tenants.iter().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-        };
         let in_scope: BTreeSet<TenantId> = match &role.details.scope {
-            TenantScope::AllTenants => partner.customers.iter().flat_map(tenants_of).collect(),
+            TenantScope::AllTenants => self.tenants_of_customers(partner.customers.iter()),
             TenantScope::Tenants(tenants) => tenants
                 .iter()
                 .filter(|t| {
@@ -284,21 +268,15 @@ impl Snapshot {
                 })
                 .cloned()
                 .collect(),
-            TenantScope::Customers(customers) => customers
-                .iter()
-                .filter(|c| partner.customers.contains(*c))
-                .flat_map(tenants_of)
-                .collect(),
-            TenantScope::CustomerGroups(groups) => partner
-                .customers
-                .iter()
-                .filter(|c| {
+            TenantScope::Customers(customers) => self
+                .tenants_of_customers(customers.iter().filter(|c| partner.customers.contains(*c))),
+            TenantScope::CustomerGroups(groups) => {
+                self.tenants_of_customers(partner.customers.iter().filter(|c| {
                     self.customers
                         .get(*c)
                         .is_some_and(|c| c.groups.iter().any(|g| groups.contains(g)))
-                })
-                .flat_map(tenants_of)
-                .collect(),
+                }))
+            }
         };
         in_scope
             .into_iter()

@@ -270,19 +270,9 @@ fn synced_roles_moved(
     if !has_roles(before) && !has_roles(after) {
         return Vec::new();
     }
-    let tenants_of = |snapshot: &Snapshot, customers: &mut dyn Iterator<Item = &CustomerId>| {
-        customers
-            .filter_map(|c| snapshot.customers.get(c))
-            .flat_map(|c| c.tenants.iter().cloned())
-            .collect::<BTreeSet<TenantId>>()
-    };
     let tenants = match change {
-        PartnerChange::PutCustomer { customer, .. } => {
-            tenants_of(after, &mut std::iter::once(customer))
-        }
-        PartnerChange::SetGroupCustomers { customers, .. } => {
-            tenants_of(after, &mut customers.iter())
-        }
+        PartnerChange::PutCustomer { customer, .. } => after.tenants_of_customers([customer]),
+        PartnerChange::SetGroupCustomers { customers, .. } => after.tenants_of_customers(customers),
         PartnerChange::SetTenantCustomer { tenant, .. } => BTreeSet::from([tenant.clone()]),
         PartnerChange::PutCustomerRole { .. }
         | PartnerChange::DeleteCustomerRole { .. }
@@ -294,7 +284,7 @@ fn synced_roles_moved(
                 snapshot
                     .partners
                     .get(partner)
-                    .map(|state| tenants_of(snapshot, &mut state.customers.iter()))
+                    .map(|state| snapshot.tenants_of_customers(state.customers.iter()))
                     .unwrap_or_default()
             };
             let mut tenants = all(before);

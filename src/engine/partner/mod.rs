@@ -273,6 +273,18 @@ impl CustomerState {
 }
 
 impl super::model::Snapshot {
+    /// The tenants of `customers` (those that exist).
+    pub(crate) fn tenants_of_customers<'a>(
+        &self,
+        customers: impl IntoIterator<Item = &'a CustomerId>,
+    ) -> BTreeSet<TenantId> {
+        customers
+            .into_iter()
+            .filter_map(|c| self.customers.get(c))
+            .flat_map(|c| c.tenants.iter().cloned())
+            .collect()
+    }
+
     /// Rebuilds the indexes codec version 4 and older did not keep: each customer's
     /// tenants and each partner's customers.
     pub(crate) fn index_customers(&mut self) {
@@ -363,4 +375,33 @@ pub fn module_catalog() -> &'static Catalog {
                 .map(move |operation| format!("{module}.{operation}"))
         }))
     })
+}
+
+/// Checks a partner-level resource's display name: text rules, not blank, and unique among
+/// `others` (each id with its name) ignoring case; `own` is the resource's own id.
+pub(crate) fn check_unique_name<'a, Id: PartialEq + std::fmt::Display + 'a>(
+    what: &'static str,
+    name: &str,
+    own: &Id,
+    others: impl IntoIterator<Item = (&'a Id, &'a str)>,
+) -> Result<(), super::error::MutationError> {
+    super::apply::check_text("name", name)?;
+    if name.trim().is_empty() {
+        return Err(super::error::MutationError::Invalid {
+            field: "name",
+            rule: "must not be empty".into(),
+        });
+    }
+    let lower = name.to_lowercase();
+    match others
+        .into_iter()
+        .find(|(id, other)| *id != own && other.to_lowercase() == lower)
+    {
+        Some((existing, _)) => Err(super::error::MutationError::NameTaken {
+            what,
+            name: name.to_owned(),
+            existing: existing.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
