@@ -132,6 +132,7 @@ fn start_up(scale: u32) {
                 revision: Revision::new(n as u64 + 1),
                 committed_at: Timestamp::from_unix_millis(1_700_000_000_000),
                 actor: None,
+                actor_partner: None,
                 caller: "bench".into(),
                 request_id: None,
                 context: ChangeContext::from_mutation(mutation),

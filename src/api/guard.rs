@@ -29,6 +29,9 @@ use crate::auth::{Authenticator, Caller, Scope};
 /// The header that carries the end user's OIDC token for a caller that must prove its
 /// actors.
 pub const ACTOR_TOKEN_HEADER: &str = "x-authzd-actor-token";
+/// The metadata key that marks a management call's actor as a user of this partner, acting
+/// in a tenant of one of the partner's customers (absent: a user of the tenant).
+pub const ACTOR_PARTNER_HEADER: &str = "x-authzd-actor-partner";
 
 /// The caller of a call that passed the guard.
 #[derive(Debug, Clone)]
@@ -588,7 +591,54 @@ fn prove_actor(
             ),
         ));
     }
+    // Whose user the request says the actor is: on PartnerService the partner it names,
+    // elsewhere the partner of the actor-partner header (none: a tenant's own user).
+    let path = parts.uri.path();
+    let claimed = if path
+        .strip_prefix('/')
+        .unwrap_or(path)
+        .starts_with(PARTNER_SERVICE)
+    {
+        partner_named(message)
+    } else {
+        parts
+            .headers
+            .get(ACTOR_PARTNER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if proven.partner != claimed {
+        let whose = |partner: &Option<String>| match partner {
+            Some(partner) => format!("a user of partner `{}`", echo(partner)),
+            None => "a tenant's user".to_owned(),
+        };
+        return Err(denied(
+            "ACTOR_NOT_PROVEN",
+            format!(
+                "the actor token is for {}, but the request acts as {}",
+                whose(&proven.partner),
+                whose(&claimed)
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// The partner a `PartnerService` request names: its `partner`, or its resource's (a
+/// create or update carries it in the resource message).
+fn partner_named(message: &DynamicMessage) -> Option<String> {
+    let own = |message: &DynamicMessage| {
+        message
+            .get_field_by_name("partner")
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .filter(|partner| !partner.is_empty())
+    };
+    own(message).or_else(|| {
+        message.fields().find_map(|(_, value)| match value {
+            Value::Message(inner) => own(inner),
+            _ => None,
+        })
+    })
 }
 
 /// `package.Service/Method` of a path.

@@ -17,7 +17,7 @@ mod trace;
 mod watch;
 
 pub use check::CheckApi;
-pub use guard::{ACTOR_TOKEN_HEADER, GuardLayer};
+pub use guard::{ACTOR_PARTNER_HEADER, ACTOR_TOKEN_HEADER, GuardLayer};
 pub use management::{ManagementApi, ManagementOptions};
 pub use server_info::ServerInfoApi;
 pub use status::code_name;

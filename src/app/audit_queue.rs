@@ -122,6 +122,7 @@ mod tests {
             at: Timestamp::from_unix_millis(0),
             tenant: None,
             actor: None,
+            actor_partner: None,
             caller: "tests".into(),
             method: "authz.v1.UserService/GetUser".into(),
             target: target.into(),

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::{
     engine::{
-        AuthorityError, ChangeContext, ChangeRecord, Mutation, MutationError, MutationErrorKind,
-        Revision, Snapshot, TenantId, Timestamp, UserId, check_batch,
+        Actor, AuthorityError, ChangeContext, ChangeRecord, Mutation, MutationError,
+        MutationErrorKind, Revision, Snapshot, TenantId, Timestamp, check_batch,
     },
     store::{AuditOutcome, AuditRecord, Durable, RedbStore, StoreError},
 };
@@ -23,10 +23,11 @@ use crate::{
 /// Who asked for a change and how to recognise a retry of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChangeMeta {
-    /// The signed-in user the change is made for, whose authority the writer checks
-    /// against the state the change is applied to; `None` for calls a caller makes as
-    /// itself (platform calls: the API checked the caller's scope before it submits one).
-    pub actor: Option<UserId>,
+    /// The signed-in user the change is made for (a tenant's user, or a partner's user
+    /// acting in a customer's tenant), whose authority the writer checks against the state
+    /// the change is applied to; `None` for calls a caller makes as itself (platform calls:
+    /// the API checked the caller's scope before it submits one).
+    pub actor: Option<Actor>,
     /// The authenticated caller's name (`anonymous` on a server without callers); empty for
     /// internal writes.
     pub caller: String,
@@ -291,7 +292,8 @@ fn audit_record(
         id: 0,
         at,
         tenant: tenant.map(|tenant| tenant.to_string()),
-        actor: meta.actor.as_ref().map(ToString::to_string),
+        actor: actor_user(meta.actor.as_ref()),
+        actor_partner: actor_partner(meta.actor.as_ref()),
         caller: meta.caller.clone(),
         method: meta.method.clone(),
         target: mutation.target(),
@@ -299,6 +301,18 @@ fn audit_record(
         request_id: meta.request_id.clone(),
         revision: revision.get(),
     })
+}
+
+/// The user a change or call was made for, as records name it.
+fn actor_user(actor: Option<&Actor>) -> Option<String> {
+    actor.map(|actor| actor.user.to_string())
+}
+
+/// The partner of a partner user who acted in a tenant, as records name it.
+fn actor_partner(actor: Option<&Actor>) -> Option<String> {
+    actor
+        .and_then(|actor| actor.partner.as_ref())
+        .map(ToString::to_string)
 }
 
 /// The audit outcome of a change refused with `err`.
@@ -355,20 +369,20 @@ impl WriteError {
 /// change would be applied to.
 fn admit(
     working: &Snapshot,
-    actor: Option<&UserId>,
+    actor: Option<&Actor>,
     mutation: &mut Mutation,
     precondition: Option<Precondition>,
     now: crate::engine::Timestamp,
 ) -> Result<(), WriteError> {
     if let Some(actor) = actor {
-        working.authorize(actor, mutation, now)?;
+        working.authorize_actor(actor, mutation, now)?;
     }
     if let Some(Precondition(check)) = precondition
         && let Some(remade) = check(working)?
     {
         *mutation = remade;
         if let Some(actor) = actor {
-            working.authorize(actor, mutation, now)?;
+            working.authorize_actor(actor, mutation, now)?;
         }
     }
     Ok(())
@@ -559,7 +573,8 @@ impl Writer {
                         audit.push(entry);
                     }
                     if let Some(mut record) = record {
-                        record.actor = bulk.meta.actor.as_ref().map(ToString::to_string);
+                        record.actor = actor_user(bulk.meta.actor.as_ref());
+                        record.actor_partner = actor_partner(bulk.meta.actor.as_ref());
                         record.caller.clone_from(&bulk.meta.caller);
                         record.request_id.clone_from(&bulk.meta.request_id);
                         records.push(record);
@@ -620,7 +635,8 @@ impl Writer {
                         context,
                         revision,
                         committed_at: now,
-                        actor: request.meta.actor.map(|actor| actor.to_string()),
+                        actor: actor_user(request.meta.actor.as_ref()),
+                        actor_partner: actor_partner(request.meta.actor.as_ref()),
                         caller: request.meta.caller,
                         request_id: request.meta.request_id,
                         mutation: request.mutation,
@@ -765,7 +781,7 @@ impl Writer {
 fn decide_bulk(
     working: &mut Snapshot,
     tenant: &TenantId,
-    actor: Option<&UserId>,
+    actor: Option<&Actor>,
     items: Vec<BulkItem>,
     now: Timestamp,
 ) -> (BulkOutcome, Option<ChangeRecord>) {
@@ -827,6 +843,7 @@ fn decide_bulk(
         revision,
         committed_at: now,
         actor: None,
+        actor_partner: None,
         caller: String::new(),
         request_id: None,
         mutation: batch,

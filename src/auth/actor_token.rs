@@ -47,6 +47,8 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_USER_ID_BYTES: usize = 128;
 /// The claim that names the user unless configured otherwise: OIDC's subject.
 pub const DEFAULT_USER_CLAIM: &str = "sub";
+/// The claim that names a partner user's partner unless configured otherwise.
+pub const DEFAULT_PARTNER_CLAIM: &str = "authzd_partner";
 /// The clock skew allowed on `exp` and `nbf` unless configured otherwise.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// The largest leeway accepted: more would quietly extend every token's lifetime.
@@ -64,6 +66,10 @@ pub struct ActorTokenSettings {
     pub audience: String,
     /// The claim whose string value is the authzd user id ([`DEFAULT_USER_CLAIM`] unless set).
     pub user_claim: String,
+    /// The claim whose string value names the partner of a partner user
+    /// ([`DEFAULT_PARTNER_CLAIM`] unless set). A token without it proves a tenant's user;
+    /// with it, only a user of that partner.
+    pub partner_claim: String,
     /// The clock skew allowed on `exp` and `nbf`, in whole seconds ([`DEFAULT_LEEWAY`] unless
     /// set, at most [`MAX_LEEWAY`]).
     pub leeway: Duration,
@@ -81,6 +87,7 @@ impl ActorTokenSettings {
             issuer: issuer.into(),
             audience: audience.into(),
             user_claim: DEFAULT_USER_CLAIM.to_owned(),
+            partner_claim: DEFAULT_PARTNER_CLAIM.to_owned(),
             leeway: DEFAULT_LEEWAY,
         }
     }
@@ -110,6 +117,12 @@ impl ActorTokenSettings {
                 "is empty; set it to the claim naming the user",
             );
         }
+        if self.partner_claim.is_empty() || self.partner_claim == self.user_claim {
+            return problem(
+                "partner_claim",
+                "must be set to a claim other than the user claim",
+            );
+        }
         if self.leeway > MAX_LEEWAY {
             return Err(ActorTokenConfigError::Setting {
                 setting: "leeway",
@@ -130,6 +143,10 @@ pub struct ProvenActor {
     /// The value of the user claim: a non-empty string of at most [`MAX_USER_ID_BYTES`]
     /// bytes, not yet checked as an authzd user id.
     pub user_id: String,
+    /// The value of the partner claim, when the token has one: the user is that partner's
+    /// user (a non-empty string of at most [`MAX_USER_ID_BYTES`] bytes, not yet checked as
+    /// an authzd partner id).
+    pub partner: Option<String>,
     /// The token's `exp`, in seconds since the Unix epoch: the proof holds until then (plus
     /// the leeway).
     pub expires_at_unix_secs: u64,
@@ -312,24 +329,46 @@ impl Shared {
             claim: claim.clone(),
             problem,
         };
-        match claims.get(claim) {
-            None | Some(Value::Null) => Err(ActorTokenRefusal::MissingUserClaim {
-                claim: claim.clone(),
-            }),
-            Some(Value::String(id)) if id.is_empty() => Err(bad("it is empty")),
-            Some(Value::String(id)) if id.len() > MAX_USER_ID_BYTES => Err(bad(USER_ID_TOO_LONG)),
-            Some(Value::String(id)) => Ok(ProvenActor {
-                user_id: id.clone(),
-                expires_at_unix_secs: expires_at,
-            }),
-            Some(_) => Err(bad("it is not a string")),
-        }
+        let user_id = match claims.get(claim) {
+            None | Some(Value::Null) => {
+                return Err(ActorTokenRefusal::MissingUserClaim {
+                    claim: claim.clone(),
+                });
+            }
+            Some(Value::String(id)) if id.is_empty() => return Err(bad("it is empty")),
+            Some(Value::String(id)) if id.len() > MAX_USER_ID_BYTES => {
+                return Err(bad(USER_ID_TOO_LONG));
+            }
+            Some(Value::String(id)) => id.clone(),
+            Some(_) => return Err(bad("it is not a string")),
+        };
+        let partner_claim = &self.settings.partner_claim;
+        let bad_partner = |problem| ActorTokenRefusal::BadPartnerClaim {
+            claim: partner_claim.clone(),
+            problem,
+        };
+        let partner = match claims.get(partner_claim) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) if id.is_empty() => return Err(bad_partner("it is empty")),
+            Some(Value::String(id)) if id.len() > MAX_USER_ID_BYTES => {
+                return Err(bad_partner(PARTNER_ID_TOO_LONG));
+            }
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => return Err(bad_partner("it is not a string")),
+        };
+        Ok(ProvenActor {
+            user_id,
+            partner,
+            expires_at_unix_secs: expires_at,
+        })
     }
 }
 
 /// The refusal's words for a user id over [`MAX_USER_ID_BYTES`]; the assertion keeps the
 /// number in the words and the limit together.
 const USER_ID_TOO_LONG: &str = "it is longer than the 128 bytes a user id may have";
+/// The refusal's words for a partner id over [`MAX_USER_ID_BYTES`].
+const PARTNER_ID_TOO_LONG: &str = "it is longer than the 128 bytes a partner id may have";
 const _: () = assert!(MAX_USER_ID_BYTES == 128);
 
 /// The validation jsonwebtoken runs after the signature: `exp`, `iss` and `aud` required,

@@ -268,6 +268,9 @@ pub struct ActorTokenConfig {
     /// The claim holding the authzd user id.
     #[serde(default = "default_user_claim")]
     pub user_claim: String,
+    /// The claim naming a partner user's partner (absent from tenant users' tokens).
+    #[serde(default = "default_partner_claim")]
+    pub partner_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
@@ -275,6 +278,10 @@ pub struct ActorTokenConfig {
 
 fn default_user_claim() -> String {
     "sub".to_owned()
+}
+
+fn default_partner_claim() -> String {
+    crate::auth::actor_token::DEFAULT_PARTNER_CLAIM.to_owned()
 }
 
 fn default_leeway() -> u64 {

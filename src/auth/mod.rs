@@ -185,6 +185,7 @@ fn verifier_for(callers: &Callers) -> Result<Option<ActorTokenVerifier>, AuthCon
         issuer: config.issuer.clone(),
         audience: config.audience.clone(),
         user_claim: config.user_claim.clone(),
+        partner_claim: config.partner_claim.clone(),
         leeway: Duration::from_secs(config.leeway_seconds),
     })?))
 }

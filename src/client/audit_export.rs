@@ -37,6 +37,9 @@ pub struct AuditExportArgs {
     /// Only this user's calls.
     #[arg(long, value_name = "USER")]
     by_actor: Option<String>,
+    /// Only calls by users of this partner (acting in its customers' tenants).
+    #[arg(long, value_name = "PARTNER")]
+    by_actor_partner: Option<String>,
     /// Only calls whose target contains this text, e.g. `user bob`.
     #[arg(long, value_name = "TEXT")]
     target: Option<String>,
@@ -89,6 +92,7 @@ async fn export(args: &AuditExportArgs) -> Result<(), Failure> {
     let filter = pb::AuditFilter {
         tenant: args.tenant.clone().unwrap_or_default(),
         by_actor: args.by_actor.clone().unwrap_or_default(),
+        by_actor_partner: args.by_actor_partner.clone().unwrap_or_default(),
         target: args.target.clone().unwrap_or_default(),
         from: time("from", args.from.as_ref())?,
         until: time("until", args.until.as_ref())?,

@@ -1,7 +1,7 @@
 //! How every client command reaches the server: TLS for an `https://` server (the CA
 //! that signed its certificate, and a client certificate for mutual TLS), the caller's
 //! token (`authorization: Bearer …`) and, for callers that must prove their actors, the
-//! end user's token.
+//! end user's token; for a partner user acting in a tenant, its partner.
 
 use std::path::PathBuf;
 
@@ -11,7 +11,7 @@ use tonic::{
     transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
 };
 
-use crate::api::ACTOR_TOKEN_HEADER;
+use crate::api::{ACTOR_PARTNER_HEADER, ACTOR_TOKEN_HEADER};
 
 /// The caller's credentials, from flags or the environment.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -42,6 +42,10 @@ pub struct CredentialArgs {
         hide_env_values = true
     )]
     actor_token: Option<String>,
+    /// The actor is a user of this partner, acting in a tenant of one of the partner's
+    /// customers (as the service administrator its partner roles make it there).
+    #[arg(long, value_name = "PARTNER", env = "AUTHZD_ACTOR_PARTNER")]
+    actor_partner: Option<String>,
     /// PEM file of the CA that signed the server's certificate (for an `https://` server).
     #[arg(long, value_name = "FILE", env = "AUTHZD_CA_FILE")]
     ca_file: Option<PathBuf>,
@@ -135,6 +139,11 @@ impl CredentialArgs {
             let value = MetadataValue::try_from(jwt.as_str())
                 .map_err(|_| "--actor-token must be visible ASCII".to_owned())?;
             metadata.insert(ACTOR_TOKEN_HEADER, value);
+        }
+        if let Some(partner) = &self.actor_partner {
+            let value = MetadataValue::try_from(partner.as_str())
+                .map_err(|_| "--actor-partner must be visible ASCII".to_owned())?;
+            metadata.insert(ACTOR_PARTNER_HEADER, value);
         }
         Ok(metadata)
     }

@@ -23,6 +23,10 @@ pub struct ChangeRecord {
     pub committed_at: Timestamp,
     /// The user it was made for; none for platform calls.
     pub actor: Option<String>,
+    /// The partner whose user `actor` is, when a partner user made it in a tenant of one
+    /// of the partner's customers; none for a tenant's own user. Added in codec version 5.
+    #[serde(deserialize_with = "super::stored::added_in_v5")]
+    pub actor_partner: Option<String>,
     /// The calling service.
     pub caller: String,
     /// The caller's request id.

@@ -41,7 +41,7 @@ mod view;
 mod tests;
 
 pub use apply::{MAX_TEXT, SnapshotBuilder, check_batch};
-pub use authority::{AuthorityError, SETTINGS_PERMISSION};
+pub use authority::{Actor, AuthorityError, SETTINGS_PERMISSION};
 pub use change::ChangeRecord;
 pub use decision::{CheckQuery, Denial, Explanation, GrantSource, GrantTrace};
 pub use echo::{ECHO_CHARS, echo};
@@ -67,6 +67,7 @@ pub use resources::{
     ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
     SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
+pub(crate) use stored::added_in_v5;
 pub use stored::{SnapshotV1, SnapshotV2, before_v4, before_v5};
 pub use synced::{SyncRule, SyncedChange, SyncedMember};
 pub use touch::Touched;

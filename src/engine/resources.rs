@@ -3,11 +3,12 @@
 //! returns them.
 
 use super::{
+    authority::Actor,
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, Revision, SecurityGroupId,
         ServiceId, TenantId, Timestamp, UserId,
     },
-    model::{Snapshot, TenantService, TenantState},
+    model::{Snapshot, TenantService, TenantState, UserState},
     mutation::{
         Access, GrantNode, ObjectScope, ServiceDefinition, Subject, TenantRole, UserKind,
         UserStatus,
@@ -190,54 +191,66 @@ fn sorted_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
 }
 
 impl Snapshot {
-    /// Whether `actor` may read the tenant's administration data: an active user of it.
+    /// Whether `actor` may read the tenant's administration data: an active user of it, or
+    /// a partner user whose roles reach it (see `partner/acting.rs`).
     pub fn authorize_reader(
         &self,
         tenant: &TenantId,
-        actor: &UserId,
+        actor: &Actor,
         now: Timestamp,
     ) -> Result<(), super::AuthorityError> {
-        let unknown = || super::AuthorityError::UnknownActor {
-            actor: actor.clone(),
-            tenant: tenant.clone(),
-        };
-        let user = self
-            .tenants
-            .get(tenant)
-            .and_then(|t| t.users.get(actor))
-            .ok_or_else(unknown)?;
-        if super::check::is_active(user.status, now) {
-            Ok(())
-        } else {
-            Err(super::AuthorityError::ActorNotActive {
-                actor: actor.clone(),
-            })
+        if let Some(partner) = &actor.partner {
+            return self.authorize_partner_reader(partner, &actor.user, tenant, false, now);
         }
+        self.active_tenant_user(tenant, &actor.user, now)
+            .map(|_| ())
     }
 
     /// Whether `actor` may read the tenant's audit trail: its owner or a service
-    /// administrator, active.
+    /// administrator (a partner user with service-administrator access there), active.
     pub fn authorize_auditor(
         &self,
         tenant: &TenantId,
-        actor: &UserId,
+        actor: &Actor,
         now: Timestamp,
     ) -> Result<(), super::AuthorityError> {
-        self.authorize_reader(tenant, actor, now)?;
-        let role = self
-            .tenants
-            .get(tenant)
-            .and_then(|t| t.users.get(actor))
-            .map(|u| &u.role);
+        if let Some(partner) = &actor.partner {
+            return self.authorize_partner_reader(partner, &actor.user, tenant, true, now);
+        }
+        let user = self.active_tenant_user(tenant, &actor.user, now)?;
         if matches!(
-            role,
-            Some(TenantRole::Owner | TenantRole::ServiceAdministrator)
+            user.role,
+            TenantRole::Owner | TenantRole::ServiceAdministrator
         ) {
             Ok(())
         } else {
             Err(super::AuthorityError::NotAllowed {
-                actor: actor.clone(),
+                actor: actor.user.clone(),
                 action: "read the audit trail",
+            })
+        }
+    }
+
+    /// `actor`, an active user of `tenant`.
+    fn active_tenant_user(
+        &self,
+        tenant: &TenantId,
+        actor: &UserId,
+        now: Timestamp,
+    ) -> Result<&UserState, super::AuthorityError> {
+        let user = self
+            .tenants
+            .get(tenant)
+            .and_then(|t| t.users.get(actor))
+            .ok_or_else(|| super::AuthorityError::UnknownActor {
+                actor: actor.clone(),
+                tenant: tenant.clone(),
+            })?;
+        if super::check::is_active(user.status, now) {
+            Ok(user)
+        } else {
+            Err(super::AuthorityError::ActorNotActive {
+                actor: actor.clone(),
             })
         }
     }

@@ -37,6 +37,10 @@ pub struct AuditRecord {
     pub tenant: Option<String>,
     /// The acting user; none for platform calls.
     pub actor: Option<String>,
+    /// The partner whose user `actor` is, when a partner user acted in a tenant of one of
+    /// the partner's customers; none for a tenant's own user. Added in codec version 5.
+    #[serde(deserialize_with = "crate::engine::added_in_v5")]
+    pub actor_partner: Option<String>,
     /// The calling service.
     pub caller: String,
     /// The gRPC method, e.g. `authz.v1.UserService/InviteUser`.
@@ -66,6 +70,7 @@ impl AuditRecord {
         for text in [
             self.tenant.as_mut(),
             self.actor.as_mut(),
+            self.actor_partner.as_mut(),
             Some(&mut self.caller),
             Some(&mut self.method),
             Some(&mut self.target),
@@ -116,6 +121,8 @@ pub struct AuditQuery {
     pub tenant: Option<String>,
     /// Only this actor's.
     pub actor: Option<String>,
+    /// Only calls by users of this partner.
+    pub actor_partner: Option<String>,
     /// Only calls whose target contains this text.
     pub target: Option<String>,
     /// Only at or after this time.
@@ -134,6 +141,7 @@ impl AuditQuery {
         };
         same(&self.tenant, &record.tenant)
             && same(&self.actor, &record.actor)
+            && same(&self.actor_partner, &record.actor_partner)
             && self
                 .target
                 .as_ref()
@@ -238,7 +246,7 @@ pub(super) fn write_audit(
 }
 
 fn decode(id: u64, bytes: &[u8], path: &std::path::Path) -> Result<AuditRecord, StoreError> {
-    codec::decode_value(bytes).map_err(|err| StoreError::Corrupt {
+    codec::decode_audit(bytes).map_err(|err| StoreError::Corrupt {
         path: path.to_path_buf(),
         message: format!("audit record {id}: {err}"),
     })
@@ -255,6 +263,7 @@ mod tests {
             at: Timestamp::from_unix_millis(at),
             tenant: Some(tenant.to_owned()),
             actor: None,
+            actor_partner: None,
             caller: "test".into(),
             method: "authz.v1.UserService/GetUser".into(),
             target: format!("user of {tenant}"),
@@ -272,6 +281,7 @@ mod tests {
         let mut refused = AuditRecord {
             tenant: Some(huge.clone()),
             actor: Some(huge.clone()),
+            actor_partner: None,
             caller: huge.clone(),
             method: huge.clone(),
             target: format!("user {huge}"),

@@ -14,14 +14,15 @@
 //! the change moved, and in object mutations the object's description and creator; older
 //! ones decode without (`engine::before_v4`). Version 5 adds the partner level: partners
 //! decode from a name alone before it, customers without their attributes, and change
-//! contexts without partner fields (`engine::before_v5`). Audit records have kept one
-//! layout.
+//! contexts without partner fields (`engine::before_v5`), and change and audit records
+//! without the partner of a partner user who acted in a tenant (`actor_partner`).
 //!
 //! `docs/storage-format.md` specifies the format; the golden files in `testdata/` and the
 //! tests in `golden/` pin it, so that a change of a stored type cannot go unnoticed.
 
 use serde::{Deserialize, Serialize};
 
+use super::audit::AuditRecord;
 use crate::engine::{
     ChangeContext, ChangeRecord, Mutation, Revision, Snapshot, SnapshotV1, SnapshotV2, Timestamp,
     before_v4, before_v5,
@@ -59,10 +60,16 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
         .map_err(|err| CodecError::Malformed(err.to_string()))
 }
 
-/// Decodes a value whose layout is the same in every readable version.
-pub(crate) fn decode_value<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (_, body) = split_version(bytes)?;
-    postcard::from_bytes(body).map_err(|err| CodecError::Malformed(err.to_string()))
+/// Decodes an audit record of any readable version: those before version 5 have no
+/// `actor_partner` (no partner user acted in a tenant then).
+pub(crate) fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, CodecError> {
+    let (version, body) = split_version(bytes)?;
+    let decoded = if version < 5 {
+        before_v5(|| postcard::from_bytes(body))
+    } else {
+        postcard::from_bytes(body)
+    };
+    decoded.map_err(|err| CodecError::Malformed(err.to_string()))
 }
 
 fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
@@ -103,6 +110,7 @@ pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
         revision: old.revision,
         committed_at: old.committed_at,
         actor: old.actor,
+        actor_partner: None,
         caller: old.caller,
         request_id: old.request_id,
         context: ChangeContext::from_mutation(&old.mutation),
@@ -175,6 +183,7 @@ mod tests {
             revision: Revision::new(7),
             committed_at: Timestamp::from_unix_millis(5),
             actor: Some("a".into()),
+            actor_partner: None,
             caller: "c".into(),
             request_id: None,
             mutation: tenant(),

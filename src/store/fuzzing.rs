@@ -6,7 +6,7 @@
 //! record's mutation goes through the engine's validation. (The target builds its valid
 //! encodings to damage from `authzd::dataset`; the store itself uses engine types only.)
 
-use super::{AuditRecord, codec};
+use super::codec;
 use crate::engine::{ChangeContext, ChangeRecord, CheckQuery, Snapshot, Timestamp};
 
 /// The time every run happens at.
@@ -42,7 +42,7 @@ pub fn decode_stored(bytes: &[u8], state: &Snapshot, queries: &[CheckQuery]) -> 
         let _ = codec::encode(&snapshot);
         accepted += 1;
     }
-    if let Ok(record) = codec::decode_value::<AuditRecord>(bytes) {
+    if let Ok(record) = codec::decode_audit(bytes) {
         let _ = codec::encode(&record);
         accepted += 1;
     }
@@ -73,6 +73,7 @@ mod tests {
                 revision,
                 committed_at: NOW,
                 actor: None,
+                actor_partner: None,
                 caller: "fuzz".into(),
                 request_id: None,
                 context: ChangeContext::from_mutation(mutation),

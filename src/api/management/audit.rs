@@ -87,6 +87,7 @@ impl ManagementApi {
             at: self.app.now(),
             tenant: fields.tenant,
             actor: fields.actor,
+            actor_partner: None,
             caller: audit.caller,
             method: audit.method,
             target: fields.target,

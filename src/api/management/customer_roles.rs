@@ -13,7 +13,7 @@ use super::{
 use crate::{
     api::{bounds, convert, convert::id, status},
     engine::{
-        CustomerRoleId, Mutation, PartnerId, Revision, Snapshot, UserId, partner::PartnerChange,
+        Actor, CustomerRoleId, Mutation, PartnerId, Revision, Snapshot, partner::PartnerChange,
     },
 };
 
@@ -60,7 +60,7 @@ impl ManagementApi {
     pub(super) async fn create_customer_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CreateCustomerRoleRequest,
     ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
         let change = changes::create_customer_role(request, self)?;
@@ -93,7 +93,7 @@ impl ManagementApi {
     pub(super) async fn update_customer_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::UpdateCustomerRoleRequest,
     ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
         let update = changes::update_customer_role(request)?;
@@ -117,7 +117,7 @@ impl ManagementApi {
 
     pub(super) fn get_customer_role_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CustomerRoleRefRequest,
     ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -139,7 +139,7 @@ impl ManagementApi {
 
     pub(super) fn list_customer_roles_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::ListCustomerRolesRequest,
     ) -> Result<Response<pb::ListCustomerRolesResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -168,7 +168,7 @@ impl ManagementApi {
     pub(super) async fn delete_customer_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CustomerRoleRefRequest,
     ) -> Result<Response<pb::DeleteCustomerRoleResponse>, Status> {
         let CustomerRoleChange {
@@ -189,7 +189,7 @@ impl ManagementApi {
     pub(super) async fn set_customer_role_tenant_sync_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::SetCustomerRoleTenantSyncRequest,
     ) -> Result<Response<pb::CustomerRoleResponse>, Status> {
         let change = changes::set_customer_role_tenant_sync(request)?;

@@ -16,7 +16,7 @@ use super::{actor, changes};
 use crate::{
     api::{bounds, check, codec, convert, paging, pb, status, watch},
     engine::{
-        CheckQuery, DemotionPolicy, Mutation, NewUser, ObjectId, ObjectScope, ObjectType,
+        Actor, CheckQuery, DemotionPolicy, Mutation, NewUser, ObjectId, ObjectScope, ObjectType,
         PartnerId, Permission, PermissionSet, Revision, SecurityGroupId, ServiceDefinition,
         ServiceId, Snapshot, Subject, TenantId, Timestamp, UserId, UserKind, UserStatus,
         partner::PartnerChange,
@@ -189,7 +189,7 @@ fn create_object(
     request: &pb::CreateObjectRequest,
 ) -> Result<(), Status> {
     let actor = actor(&request.actor)?;
-    let change = changes::create_object(request, &actor, &FixedIds)?;
+    let change = changes::create_object(request, &Actor::tenant_user(actor.clone()), &FixedIds)?;
     submit(world, Some(&actor), &change.mutation)?;
     submit(world, Some(owner), &change.mutation)
 }

@@ -30,10 +30,17 @@ use std::{hash::BuildHasher as _, sync::Arc, sync::atomic::AtomicU64};
 
 use tonic::{Request, Status};
 
-use super::{convert::id, guard::Authenticated, paging, pb, status};
+use super::{
+    convert::id,
+    guard::{ACTOR_PARTNER_HEADER, Authenticated},
+    paging, pb, status,
+};
 use crate::{
     app::{App, BulkItem, ChangeMeta, Committed, Precondition, WriteError},
-    engine::{ChangeRecord, Mutation, MutationError, Revision, Snapshot, TenantId, UserId},
+    engine::{
+        Actor, AuthorityError, ChangeRecord, Mutation, MutationError, PartnerId, Revision,
+        Snapshot, TenantId, UserId,
+    },
 };
 
 /// Marks a refusal the writer has already put in the audit trail.
@@ -131,18 +138,23 @@ impl ManagementApi {
     }
 
     /// Serves a call made for an actor ([`Acting`]): as [`Self::serve`], with the actor
-    /// read from the request first.
+    /// read from the request (and, for a partner user, its partner from the metadata)
+    /// first.
     async fn serve_acting<Req, Resp, Handled>(
         &self,
         request: Request<Req>,
-        handle: impl FnOnce(Caller, UserId, Req) -> Handled,
+        handle: impl FnOnce(Caller, Actor, Req) -> Handled,
     ) -> Result<tonic::Response<Resp>, Status>
     where
         Req: Acting,
         Handled: Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
+        let partner = actor_partner(request.metadata());
         self.serve(request, |caller, request| async move {
-            let actor = actor(request.actor())?;
+            let actor = Actor {
+                user: actor(request.actor())?,
+                partner: partner?,
+            };
             handle(caller, actor, request).await
         })
         .await
@@ -153,7 +165,7 @@ impl ManagementApi {
     async fn write(
         &self,
         caller: &Caller,
-        actor: Option<&UserId>,
+        actor: Option<&Actor>,
         mutation: Mutation,
         request_id: &str,
         precondition: Option<Precondition>,
@@ -190,7 +202,7 @@ impl ManagementApi {
     async fn bulk(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         change: changes::BulkChange,
         precondition: impl Fn(&Mutation) -> Option<Precondition>,
     ) -> Result<tonic::Response<pb::BulkResponse>, Status> {
@@ -239,7 +251,7 @@ impl ManagementApi {
     async fn delete(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         mutation: Mutation,
         precondition: Option<Precondition>,
     ) -> Result<tonic::Response<pb::DeleteResponse>, Status> {
@@ -252,7 +264,7 @@ impl ManagementApi {
     }
 
     /// The current snapshot, for an actor that may read the tenant's data.
-    fn read_as(&self, tenant: &TenantId, actor: &UserId) -> Result<Arc<Snapshot>, Status> {
+    fn read_as(&self, tenant: &TenantId, actor: &Actor) -> Result<Arc<Snapshot>, Status> {
         let snapshot = self.app.snapshot();
         snapshot
             .authorize_reader(tenant, actor, self.app.now())
@@ -265,11 +277,17 @@ impl ManagementApi {
     fn read_partner_as(
         &self,
         partner: &crate::engine::PartnerId,
-        actor: &UserId,
+        actor: &Actor,
     ) -> Result<Arc<Snapshot>, Status> {
         let snapshot = self.app.snapshot();
+        if let Some(other) = actor.partner.as_ref().filter(|other| *other != partner) {
+            return Err(status::authority(&AuthorityError::UnknownPartnerActor {
+                actor: actor.user.clone(),
+                partner: other.clone(),
+            }));
+        }
         snapshot
-            .authorize_partner_read(actor, partner, self.app.now())
+            .authorize_partner_read(&actor.user, partner, self.app.now())
             .map_err(|err| status::authority(&err))?;
         Ok(snapshot)
     }
@@ -318,7 +336,7 @@ impl ManagementApi {
     async fn update<R>(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         client_etag: &str,
         read: impl Fn(&Snapshot) -> Option<(R, String)> + Send + 'static,
         merge: impl Fn(R) -> Mutation + Send + 'static,
@@ -515,6 +533,22 @@ acting!(
 /// The actor of a tenant or partner call.
 fn actor(text: &str) -> Result<UserId, Status> {
     id("actor", text, UserId::parse)
+}
+
+/// The partner whose user the actor is, from the call's [`ACTOR_PARTNER_HEADER`]; `None`
+/// when the header is absent (the actor is a user of the tenant, or of the partner a
+/// `PartnerService` call names).
+fn actor_partner(metadata: &tonic::metadata::MetadataMap) -> Result<Option<PartnerId>, Status> {
+    let Some(value) = metadata.get(ACTOR_PARTNER_HEADER) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        status::invalid_field(
+            ACTOR_PARTNER_HEADER,
+            "must be a partner id in visible ASCII",
+        )
+    })?;
+    id(ACTOR_PARTNER_HEADER, text, PartnerId::parse).map(Some)
 }
 
 /// One page of `items` (sorted by id) that match the filter, and the next page's token.

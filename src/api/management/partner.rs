@@ -13,7 +13,7 @@ use crate::{
     api::{bounds, convert, convert::id, status},
     app::{Precondition, WriteError},
     engine::{
-        CustomerGroupId, CustomerId, Mutation, PartnerId, PartnerRoleId, Snapshot, UserId,
+        Actor, CustomerGroupId, CustomerId, Mutation, PartnerId, PartnerRoleId, Snapshot, UserId,
         UserStatus, partner::PartnerChange,
     },
 };
@@ -94,7 +94,7 @@ impl ManagementApi {
     async fn change_partner_user(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         change: PartnerUserChange,
         etag: &str,
         precondition: Option<Precondition>,

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     api::{bounds, convert::id, paging, status},
     engine::{
-        CustomerGroupId, Mutation, PartnerId, PartnerRoleId, Snapshot, UserId,
+        Actor, CustomerGroupId, Mutation, PartnerId, PartnerRoleId, Snapshot, UserId,
         partner::PartnerChange,
     },
 };
@@ -75,7 +75,7 @@ impl ManagementApi {
     pub(super) async fn create_customer_group_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CreateCustomerGroupRequest,
     ) -> Result<Response<pb::CustomerGroupResponse>, Status> {
         let change = changes::create_customer_group(request, self)?;
@@ -107,7 +107,7 @@ impl ManagementApi {
     pub(super) async fn update_customer_group_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::UpdateCustomerGroupRequest,
     ) -> Result<Response<pb::CustomerGroupResponse>, Status> {
         let update = changes::update_customer_group(request)?;
@@ -131,7 +131,7 @@ impl ManagementApi {
 
     pub(super) fn get_customer_group_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CustomerGroupRefRequest,
     ) -> Result<Response<pb::CustomerGroupResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -152,7 +152,7 @@ impl ManagementApi {
 
     pub(super) fn list_customer_groups_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::ListCustomerGroupsRequest,
     ) -> Result<Response<pb::ListCustomerGroupsResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -181,7 +181,7 @@ impl ManagementApi {
     pub(super) async fn delete_customer_group_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CustomerGroupRefRequest,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         let CustomerGroupChange {
@@ -196,7 +196,7 @@ impl ManagementApi {
     pub(super) async fn group_customers_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::GroupCustomersRequest,
         remove: bool,
     ) -> Result<Response<pb::CustomerGroupResponse>, Status> {
@@ -212,7 +212,7 @@ impl ManagementApi {
     pub(super) async fn resync_customer_group_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CustomerGroupRefRequest,
     ) -> Result<Response<pb::ResyncCustomerGroupResponse>, Status> {
         let change = changes::resync_customer_group(request)?;
@@ -243,7 +243,7 @@ impl ManagementApi {
 
     pub(super) fn list_group_customers_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::ListGroupCustomersRequest,
     ) -> Result<Response<pb::ListGroupCustomersResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -274,7 +274,7 @@ impl ManagementApi {
     pub(super) async fn create_partner_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::CreatePartnerRoleRequest,
     ) -> Result<Response<pb::PartnerRoleResponse>, Status> {
         let change = changes::create_partner_role(request, self)?;
@@ -306,7 +306,7 @@ impl ManagementApi {
     pub(super) async fn update_partner_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::UpdatePartnerRoleRequest,
     ) -> Result<Response<pb::PartnerRoleResponse>, Status> {
         let update = changes::update_partner_role(request)?;
@@ -330,7 +330,7 @@ impl ManagementApi {
 
     pub(super) fn get_partner_role_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::PartnerRoleRefRequest,
     ) -> Result<Response<pb::PartnerRoleResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -347,7 +347,7 @@ impl ManagementApi {
 
     pub(super) fn list_partner_roles_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::ListPartnerRolesRequest,
     ) -> Result<Response<pb::ListPartnerRolesResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;
@@ -376,7 +376,7 @@ impl ManagementApi {
     pub(super) async fn delete_partner_role_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::PartnerRoleRefRequest,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
         let PartnerRoleChange {
@@ -391,7 +391,7 @@ impl ManagementApi {
     pub(super) async fn partner_role_member_as(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::PartnerRoleMemberRequest,
         add: bool,
     ) -> Result<Response<pb::PartnerRoleResponse>, Status> {
@@ -404,7 +404,7 @@ impl ManagementApi {
 
     pub(super) fn list_partner_user_reach_as(
         &self,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::ListPartnerUserReachRequest,
     ) -> Result<Response<pb::ListPartnerUserReachResponse>, Status> {
         let partner = id("partner", &request.partner, PartnerId::parse)?;

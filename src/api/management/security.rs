@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     api::{bounds, convert::id, status},
-    engine::{Mutation, PermissionLevelId, SecurityGroupId, ServiceId, Snapshot, TenantId, UserId},
+    engine::{Actor, Mutation, PermissionLevelId, SecurityGroupId, ServiceId, Snapshot, TenantId},
 };
 
 /// Tenant and service of a settings call.
@@ -92,7 +92,7 @@ impl ManagementApi {
     async fn security_group_member(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::SecurityGroupMemberRequest,
         add: bool,
     ) -> Result<Response<pb::SecurityGroupResponse>, Status> {

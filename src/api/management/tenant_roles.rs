@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     api::{bounds, convert::id, status},
-    engine::{Mutation, Snapshot, TenantId, TenantRoleId, UserId, tenant_roles::TenantRoleChange},
+    engine::{Actor, Mutation, Snapshot, TenantId, TenantRoleId, tenant_roles::TenantRoleChange},
 };
 
 /// Reads a tenant role's current etag.
@@ -45,7 +45,7 @@ impl ManagementApi {
     async fn change_tenant_role(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         edit: TenantRoleEdit,
         etag: &str,
     ) -> Result<Response<pb::TenantModuleRoleResponse>, Status> {

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{ManagementApi, actor, caller_tenants, pb};
+use super::{ManagementApi, actor, actor_partner, caller_tenants, pb};
 use crate::{
     api::{
         bounds,
@@ -14,7 +14,7 @@ use crate::{
         status::{self, invalid_field},
     },
     app::{AuditOutcome, AuditQuery, AuditRecord},
-    engine::{TenantId, UserId},
+    engine::{Actor, PartnerId, TenantId, UserId},
 };
 
 /// Records read per step of an export.
@@ -37,7 +37,10 @@ impl ManagementApi {
             Some(id("filter.tenant", &filter.tenant, TenantId::parse)?)
         };
         if !actor_text.is_empty() {
-            let actor = actor(actor_text)?;
+            let actor = Actor {
+                user: actor(actor_text)?,
+                partner: actor_partner(request.metadata())?,
+            };
             let Some(tenant) = &tenant else {
                 return Err(invalid_field(
                     "filter.tenant",
@@ -54,9 +57,22 @@ impl ManagementApi {
         } else {
             Some(id("filter.by_actor", &filter.by_actor, UserId::parse)?.to_string())
         };
+        let by_actor_partner = if filter.by_actor_partner.is_empty() {
+            None
+        } else {
+            Some(
+                id(
+                    "filter.by_actor_partner",
+                    &filter.by_actor_partner,
+                    PartnerId::parse,
+                )?
+                .to_string(),
+            )
+        };
         Ok(AuditQuery {
             tenant: tenant.map(|t| t.to_string()),
             actor: by_actor,
+            actor_partner: by_actor_partner,
             target: Some(bounds::filter("filter.target", &filter.target)?.to_owned())
                 .filter(|t| !t.is_empty()),
             from: convert::optional_time("filter.from", filter.from.as_ref())?,
@@ -184,6 +200,7 @@ fn event(record: &AuditRecord) -> pb::AuditEvent {
         at: Some(convert::timestamp(record.at)),
         tenant: record.tenant.clone().unwrap_or_default(),
         actor: record.actor.clone().unwrap_or_default(),
+        actor_partner: record.actor_partner.clone().unwrap_or_default(),
         caller: record.caller.clone(),
         method: record.method.clone(),
         target: record.target.clone(),

@@ -12,7 +12,7 @@ use super::{
 use crate::{
     api::{bounds, convert::id, status},
     app::{Precondition, WriteError},
-    engine::{GroupId, Mutation, TenantId, UserId, UserStatus},
+    engine::{Actor, GroupId, Mutation, TenantId, UserId, UserStatus},
 };
 
 /// The status a user must have now for a status change to apply, and the refusal when not.
@@ -82,7 +82,7 @@ impl ManagementApi {
     pub(super) async fn change_user(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         change: UserChange,
         etag: &str,
     ) -> Result<Response<pb::UserResponse>, Status> {
@@ -98,7 +98,7 @@ impl ManagementApi {
     pub(super) async fn set_user_status(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         request: &pb::UserRefRequest,
         status: UserStatus,
         from: Option<&'static StatusNow>,
@@ -131,7 +131,7 @@ impl ManagementApi {
     async fn change_group(
         &self,
         caller: &Caller,
-        actor: &UserId,
+        actor: &Actor,
         change: GroupChange,
         precondition: Option<crate::app::Precondition>,
     ) -> Result<Response<pb::GroupResponse>, Status> {

@@ -31,6 +31,7 @@ fn change_event(
         committed_at: Some(convert::timestamp(record.committed_at)),
         kind: event_kind_to_pb(context.kind).into(),
         actor: record.actor.clone().unwrap_or_default(),
+        actor_partner: record.actor_partner.clone().unwrap_or_default(),
         caller: record.caller.clone(),
         request_id: record.request_id.clone().unwrap_or_default(),
         tenant: context

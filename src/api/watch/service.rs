@@ -202,6 +202,7 @@ mod tests {
             revision: Revision::new(42),
             committed_at: Timestamp::from_unix_millis(1_700_000_000_000),
             actor: Some("admin".into()),
+            actor_partner: None,
             caller: "tests".into(),
             request_id: None,
             context: ChangeContext::from_mutation(&mutation),

@@ -87,6 +87,14 @@ pub enum ActorTokenRefusal {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// The configured partner claim is there but cannot name a partner (empty, too long, or
+    /// not a string).
+    BadPartnerClaim {
+        /// The configured claim name.
+        claim: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// The token could not be checked for a reason the verifier does not expect (a key the
     /// crypto backend refuses at check time, a backend failure).
     Unverifiable,
@@ -110,6 +118,7 @@ impl ActorTokenRefusal {
             Self::NotYetValid { .. } => "ACTOR_TOKEN_NOT_YET_VALID",
             Self::MissingUserClaim { .. } => "ACTOR_TOKEN_MISSING_USER_CLAIM",
             Self::BadUserClaim { .. } => "ACTOR_TOKEN_BAD_USER_CLAIM",
+            Self::BadPartnerClaim { .. } => "ACTOR_TOKEN_BAD_PARTNER_CLAIM",
             Self::Unverifiable => "ACTOR_TOKEN_UNVERIFIABLE",
         }
     }
@@ -174,6 +183,10 @@ impl fmt::Display for ActorTokenRefusal {
             Self::BadUserClaim { claim, problem } => write!(
                 f,
                 "the actor token's `{claim}` claim cannot name a user: {problem}"
+            ),
+            Self::BadPartnerClaim { claim, problem } => write!(
+                f,
+                "the actor token's `{claim}` claim cannot name a partner: {problem}"
             ),
             Self::Unverifiable => f.write_str("the actor token could not be verified"),
         }

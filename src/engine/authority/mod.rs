@@ -120,6 +120,39 @@ pub enum AuthorityError {
         /// What was attempted.
         action: &'static str,
     },
+    /// A partner user acting in a tenant that is not one of its partner's customers'.
+    #[error(
+        "actor `{actor}` of partner `{partner}` may not act in tenant `{tenant}`: the tenant belongs to none of the partner's customers"
+    )]
+    TenantOutsidePartner {
+        /// The actor.
+        actor: UserId,
+        /// The actor's partner.
+        partner: PartnerId,
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// A partner user none of whose roles reaches the tenant's customer with any access.
+    #[error("actor `{actor}` holds no partner role that reaches tenant `{tenant}`")]
+    NoPartnerRoleReaches {
+        /// The actor.
+        actor: UserId,
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// A partner user whose roles reach the tenant only with tenant-user access, for a
+    /// change or read that needs a service administrator.
+    #[error(
+        "actor `{actor}` may not {action} in tenant `{tenant}`: its partner roles give it tenant-user access there, not service-administrator access"
+    )]
+    PartnerTenantUserOnly {
+        /// The actor.
+        actor: UserId,
+        /// The tenant.
+        tenant: TenantId,
+        /// What was attempted.
+        action: &'static str,
+    },
     /// No role of the actor holds the platform permission (for this customer).
     #[error("actor `{actor}` holds no partner role with `{permission}` that reaches this customer")]
     MissingPlatformPermission {
@@ -148,6 +181,9 @@ impl AuthorityError {
             Self::UnknownPartnerActor { .. } => "actor_must_be_a_partner_user",
             Self::PartnerAdministratorsOnly { .. } => "partner_administrators_only",
             Self::MissingPlatformPermission { .. } => "platform_permission_required",
+            Self::TenantOutsidePartner { .. } => "tenant_must_belong_to_the_partners_customers",
+            Self::NoPartnerRoleReaches { .. } => "partner_role_must_reach_the_tenant",
+            Self::PartnerTenantUserOnly { .. } => "partner_service_administrator_access_required",
         }
     }
 }
@@ -195,7 +231,57 @@ fn all_functions(f: AdminFunctions) -> bool {
     f.management && f.auto_discovery && f.administration
 }
 
+/// Whom a management change or read is made for: a user of the tenant, or a user of a
+/// partner acting in a tenant of one of the partner's customers (as the service
+/// administrator its partner roles make it there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The user: of the tenant, or of `partner`.
+    pub user: UserId,
+    /// The partner whose user acts; `None` for a tenant's own user.
+    pub partner: Option<PartnerId>,
+}
+
+impl Actor {
+    /// A user of the tenant.
+    pub fn tenant_user(user: UserId) -> Self {
+        Self {
+            user,
+            partner: None,
+        }
+    }
+}
+
+/// The changes only the platform makes, with what they attempt; `None` for the others.
+pub(super) fn platform_only(mutation: &Mutation) -> Option<&'static str> {
+    Some(match mutation {
+        Mutation::CreatePartner { .. } | Mutation::CreateCustomer { .. } => {
+            "create partners and customers"
+        }
+        Mutation::RegisterService { .. } => "register services",
+        Mutation::UpdateService { .. } => "update services",
+        Mutation::ReportSignIn { .. } => "report sign-ins",
+        Mutation::CreateTenant { .. } => "create tenants",
+        Mutation::SubscribeService { .. } => "subscribe tenants to services",
+        _ => return None,
+    })
+}
+
 impl Snapshot {
+    /// Whether `actor` may make `mutation` at `now`: a tenant user by its rank in the
+    /// mutation's tenant, a partner user by the access its partner roles give it there.
+    pub fn authorize_actor(
+        &self,
+        actor: &Actor,
+        mutation: &Mutation,
+        now: Timestamp,
+    ) -> Result<(), AuthorityError> {
+        match &actor.partner {
+            None => self.authorize(&actor.user, mutation, now),
+            Some(partner) => self.authorize_partner_actor(partner, &actor.user, mutation, now),
+        }
+    }
+
     /// Whether `actor`, a user of the mutation's tenant, may make `mutation` at `now`.
     pub fn authorize(
         &self,
@@ -204,25 +290,20 @@ impl Snapshot {
         now: Timestamp,
     ) -> Result<(), AuthorityError> {
         if let Mutation::Batch { changes, .. } = mutation {
-            return self.authorize_each(actor, changes, now);
+            return self.authorize_each(changes, now, |state, change| {
+                state.authorize(actor, change, now)
+            });
         }
         if let Mutation::Partner(change) = mutation {
             return self.authorize_partner(actor, change, now);
         }
-        let platform = |action| Err(AuthorityError::PlatformOnly { action });
-        let tenant = match mutation {
-            Mutation::CreatePartner { .. } | Mutation::CreateCustomer { .. } => {
-                return platform("create partners and customers");
-            }
-            Mutation::RegisterService { .. } => return platform("register services"),
-            Mutation::UpdateService { .. } => return platform("update services"),
-            Mutation::ReportSignIn { .. } => return platform("report sign-ins"),
-            Mutation::CreateTenant { .. } => return platform("create tenants"),
-            Mutation::SubscribeService { .. } => return platform("subscribe tenants to services"),
-            _ => mutation.touched().tenant,
-        };
-        let Some(tenant) = tenant else {
-            return platform("make this change");
+        if let Some(action) = platform_only(mutation) {
+            return Err(AuthorityError::PlatformOnly { action });
+        }
+        let Some(tenant) = mutation.touched().tenant else {
+            return Err(AuthorityError::PlatformOnly {
+                action: "make this change",
+            });
         };
         let state = self
             .tenants
@@ -247,7 +328,7 @@ impl Snapshot {
         if matches!(actor_rank, Rank::Owner | Rank::ServiceAdministrator) {
             return Ok(());
         }
-        let ctx = Actor {
+        let ctx = Ranked {
             snapshot: self,
             tenant: &tenant,
             state,
@@ -257,23 +338,21 @@ impl Snapshot {
         };
         ctx.authorize(mutation)
     }
-}
 
-impl Snapshot {
-    /// Whether `actor` may make each of a batch's changes, each judged on the state the
-    /// ones before it leave (a role for a user the batch invites is judged on that user),
-    /// found by applying them to a copy. A change the copy refuses ends the judging: the
-    /// batch itself is then refused for it.
-    fn authorize_each(
+    /// Whether the actor `judge` checks may make each of a batch's changes, each judged on
+    /// the state the ones before it leave (a role for a user the batch invites is judged on
+    /// that user), found by applying them to a copy. A change the copy refuses ends the
+    /// judging: the batch itself is then refused for it.
+    pub(super) fn authorize_each(
         &self,
-        actor: &UserId,
         changes: &[Mutation],
         now: Timestamp,
+        judge: impl Fn(&Self, &Mutation) -> Result<(), AuthorityError>,
     ) -> Result<(), AuthorityError> {
         let revision = self.revision.next();
         let mut state = self.clone();
         for (index, change) in changes.iter().enumerate() {
-            state.authorize(actor, change, now)?;
+            judge(&state, change)?;
             if index + 1 < changes.len() {
                 match state.apply_owned(revision, change, now) {
                     Ok(next) => state = next,
@@ -285,7 +364,8 @@ impl Snapshot {
     }
 }
 
-struct Actor<'a> {
+/// A tenant user below the administrator ranks, with what its checks read.
+struct Ranked<'a> {
     snapshot: &'a Snapshot,
     tenant: &'a TenantId,
     state: &'a TenantState,
@@ -294,7 +374,7 @@ struct Actor<'a> {
     now: Timestamp,
 }
 
-impl Actor<'_> {
+impl Ranked<'_> {
     fn refuse(&self, action: &'static str) -> Result<(), AuthorityError> {
         Err(AuthorityError::NotAllowed {
             actor: self.id.clone(),

@@ -26,6 +26,7 @@ use super::{
     permission::{Catalog, Permission, PermissionSet},
 };
 
+mod acting;
 mod apply;
 mod authority;
 mod change;

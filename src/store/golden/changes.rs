@@ -155,6 +155,7 @@ impl History {
             revision: Revision::new(revision),
             committed_at: EPOCH.plus_millis(seconds * 1_000),
             actor: actor.map(str::to_owned),
+            actor_partner: None,
             caller: if matches!(mutation, Mutation::ReportSignIn { .. }) {
                 "sign-in-frontend".into()
             } else {

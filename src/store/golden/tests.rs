@@ -84,7 +84,7 @@ fn older_records_decode_as_their_later_bytes() {
         for (bytes, want) in frames(&golden).iter().zip(expected_audit()) {
             let mut older = bytes.to_vec();
             older[0] = version;
-            assert_eq!(codec::decode_value::<AuditRecord>(&older).unwrap(), want);
+            assert_eq!(codec::decode_audit(&older).unwrap(), want);
         }
     }
 }
@@ -137,7 +137,7 @@ fn golden_audit_records_decode_to_the_values_written_out_and_encode_to_the_golde
     let expected = expected_audit();
     for (bytes, want) in stored.iter().zip(&expected) {
         assert_eq!(bytes.first(), Some(&GOLDEN_VERSION));
-        let got: AuditRecord = codec::decode_value(bytes).unwrap();
+        let got: AuditRecord = codec::decode_audit(bytes).unwrap();
         assert_eq!(
             got, *want,
             "golden audit record {} decodes differently",

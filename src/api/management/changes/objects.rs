@@ -13,7 +13,7 @@ use crate::{
         pb,
         status::required,
     },
-    engine::{Dependencies, Mutation, ObjectId, ObjectRecord, ServiceId, TenantId, UserId},
+    engine::{Actor, Dependencies, Mutation, ObjectId, ObjectRecord, ServiceId, TenantId},
 };
 
 const OBJECT_MASK: &[&str] = &["name", "related", "description"];
@@ -26,10 +26,11 @@ pub(crate) struct ObjectChange {
 }
 
 /// A creation by `actor`, who becomes the object's creator (the request's `creator` is
-/// ignored: it is the server's record of who called).
+/// ignored: it is the server's record of who called). A partner user is no user of the
+/// tenant: its objects have no creator (the audit trail names it and its partner).
 pub(crate) fn create_object(
     request: &pb::CreateObjectRequest,
-    actor: &UserId,
+    actor: &Actor,
     ids: &dyn IdSource,
 ) -> Result<ObjectChange, Status> {
     let message = request.object.as_ref().ok_or_else(|| required("object"))?;
@@ -59,7 +60,7 @@ pub(crate) fn create_object(
         parent: records::optional_object("object.parent", &message.parent)?,
         related: records::object_ids("object.related", &message.related)?,
         description: message.description.clone(),
-        creator: Some(actor.clone()),
+        creator: actor.partner.is_none().then(|| actor.user.clone()),
     };
     Ok(ObjectChange { key, mutation })
 }

@@ -113,10 +113,12 @@ fn load_refuses_a_key_set_file_over_1_mib() {
 fn load_refuses_empty_settings_and_a_leeway_over_five_minutes() {
     type Spoil = fn(&mut ActorTokenSettings);
     let base = settings(fixture("jwks.json"));
-    let cases: [(&str, Spoil); 4] = [
+    let cases: [(&str, Spoil); 6] = [
         ("issuer", |s| s.issuer.clear()),
         ("audience", |s| s.audience.clear()),
         ("user_claim", |s| s.user_claim.clear()),
+        ("partner_claim", |s| s.partner_claim.clear()),
+        ("partner_claim", |s| s.partner_claim = s.user_claim.clone()),
         ("leeway", |s| s.leeway = Duration::from_secs(301)),
     ];
     for (name, spoil) in cases {

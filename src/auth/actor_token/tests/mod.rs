@@ -145,6 +145,7 @@ fn b64(json: &Value) -> String {
 fn alice(expires_at_unix_secs: u64) -> ProvenActor {
     ProvenActor {
         user_id: "alice".to_owned(),
+        partner: None,
         expires_at_unix_secs,
     }
 }

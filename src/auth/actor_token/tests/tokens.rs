@@ -418,6 +418,64 @@ fn user_claim_that_is_not_a_string_is_refused() {
     }
 }
 
+// --- the partner claim ---
+
+#[test]
+fn partner_claim_names_the_partner_of_a_partner_user() {
+    let verifier = verifier();
+    let token = rsa_token(&claims_with("authzd_partner", json!("northwind")));
+    let proven = verifier.verify(&token, NOW).unwrap();
+    assert_eq!(proven.user_id, "alice");
+    assert_eq!(proven.partner.as_deref(), Some("northwind"));
+    // Absent or null: a tenant's user.
+    for claims in [claims(), claims_with("authzd_partner", Value::Null)] {
+        assert_eq!(
+            verifier.verify(&rsa_token(&claims), NOW),
+            Ok(alice(NOW + 600))
+        );
+    }
+    let mut settings = settings(fixture("jwks.json"));
+    settings.partner_claim = "org".to_owned();
+    let verifier = ActorTokenVerifier::load(settings).unwrap();
+    let token = rsa_token(&claims_with("org", json!("northwind")));
+    assert_eq!(
+        verifier.verify(&token, NOW).unwrap().partner.as_deref(),
+        Some("northwind")
+    );
+}
+
+#[test]
+fn partner_claim_that_cannot_name_a_partner_is_refused() {
+    let verifier = verifier();
+    let bad = |problem| {
+        Err(ActorTokenRefusal::BadPartnerClaim {
+            claim: "authzd_partner".to_owned(),
+            problem,
+        })
+    };
+    let cases = [
+        (json!(""), "it is empty"),
+        (json!(42), "it is not a string"),
+        (json!(["northwind"]), "it is not a string"),
+        (
+            json!("p".repeat(MAX_USER_ID_BYTES + 1)),
+            PARTNER_ID_TOO_LONG,
+        ),
+    ];
+    for (value, problem) in cases {
+        let token = rsa_token(&claims_with("authzd_partner", value));
+        assert_eq!(verifier.verify(&token, NOW), bad(problem));
+    }
+    assert_eq!(
+        ActorTokenRefusal::BadPartnerClaim {
+            claim: "authzd_partner".to_owned(),
+            problem: "it is empty"
+        }
+        .reason(),
+        "ACTOR_TOKEN_BAD_PARTNER_CLAIM"
+    );
+}
+
 #[test]
 fn sub_that_is_an_array_or_object_is_malformed() {
     // jsonwebtoken reads `sub` itself, and its claim parser gives up on a nested value

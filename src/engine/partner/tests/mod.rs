@@ -795,3 +795,5 @@ mod customer_roles {
         authorize(&world, "sam", &helpdesk(TenantScope::AllTenants, true)).unwrap();
     }
 }
+
+mod acting;
