@@ -1082,6 +1082,19 @@ pub(super) fn expected() -> Vec<ChangeRecord> {
         }),
         at_south(K::MfaReset),
     );
+    // A partner user acting in its customer's tenant: the record names the partner.
+    h(
+        Some("pia"),
+        Mutation::GrantServiceAccess {
+            tenant: acme(),
+            user: user("dan"),
+            service: iaas(),
+        },
+        for_users(K::ServiceAccessGranted, Some(iaas()), &["dan"]),
+    );
+    if let Some(last) = history.records.last_mut() {
+        last.actor_partner = Some(south().to_string());
+    }
     history.records
 }
 

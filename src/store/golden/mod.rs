@@ -120,8 +120,8 @@ fn framed(values: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Every golden audit record, in file order: an allowed change, a refusal naming its
-/// rule, and a refusal of a platform call before the writer (no tenant, actor, rule or
-/// request id). Append only.
+/// rule, a refusal of a platform call before the writer (no tenant, actor, rule or
+/// request id), and a partner user's change in a customer's tenant. Append only.
 fn expected_audit() -> Vec<AuditRecord> {
     let at = |seconds: i64| Timestamp::from_unix_millis(1_767_225_600_000 + seconds * 1_000);
     vec![
@@ -171,6 +171,19 @@ fn expected_audit() -> Vec<AuditRecord> {
             },
             request_id: None,
             revision: 9,
+        },
+        AuditRecord {
+            id: 4,
+            at: at(12),
+            tenant: Some("acme".into()),
+            actor: Some("pia".into()),
+            actor_partner: Some("p-south".into()),
+            caller: "partner-portal".into(),
+            method: "authz.v1.UserService/GrantServiceAccess".into(),
+            target: "user dan".into(),
+            outcome: AuditOutcome::Allowed,
+            request_id: None,
+            revision: 12,
         },
     ]
 }
