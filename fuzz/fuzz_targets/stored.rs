@@ -51,6 +51,7 @@ fn fixture() -> &'static Fixture {
                     revision,
                     committed_at: NOW,
                     actor: Some("owner".to_owned()),
+                    actor_partner: None,
                     caller: "fuzz".to_owned(),
                     request_id: Some(format!("r{}", revision.get())),
                     context: ChangeContext::from_mutation(mutation),

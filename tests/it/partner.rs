@@ -23,6 +23,7 @@ use tonic_types::StatusExt;
 use crate::support::server::TestServer;
 
 mod accounts;
+mod acting;
 mod checks;
 mod customers;
 mod roles;

@@ -4,11 +4,18 @@
 use std::{path::Path, sync::Arc};
 
 use authzd::{
-    api::pb::{
-        self, partner_service_client::PartnerServiceClient, user_service_client::UserServiceClient,
+    api::{
+        ACTOR_PARTNER_HEADER,
+        pb::{
+            self, partner_service_client::PartnerServiceClient,
+            user_service_client::UserServiceClient,
+        },
     },
     app::SystemClock,
-    engine::{Mutation, NewUser, PartnerId, UserId, UserKind, partner::PartnerChange},
+    engine::{
+        CustomerId, Mutation, NewUser, PartnerId, TenantId, UserId, UserKind,
+        partner::{CustomerDetails, PartnerChange},
+    },
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rcgen::{
@@ -232,6 +239,18 @@ fn now() -> u64 {
 
 /// An RS256 token for `user`, signed by the fixture key (or the attacker's).
 fn actor_token(user: &str, issuer: &str, audience: &str, exp: u64, attacker: bool) -> String {
+    signed_token(user, None, issuer, audience, exp, attacker)
+}
+
+/// An RS256 token for `user`, with the partner claim when `partner` is given.
+fn signed_token(
+    user: &str,
+    partner: Option<&str>,
+    issuer: &str,
+    audience: &str,
+    exp: u64,
+    attacker: bool,
+) -> String {
     let file = if attacker {
         "attacker-rsa.pem"
     } else {
@@ -240,9 +259,12 @@ fn actor_token(user: &str, issuer: &str, audience: &str, exp: u64, attacker: boo
     let key = EncodingKey::from_rsa_pem(&std::fs::read(fixtures().join(file)).unwrap()).unwrap();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("rsa-1".into());
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "sub": user, "iss": issuer, "aud": audience, "exp": exp, "iat": now(),
     });
+    if let Some(partner) = partner {
+        claims["authzd_partner"] = partner.into();
+    }
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
@@ -382,7 +404,8 @@ async fn a_partner_user_acting_through_a_proving_caller_is_proven_by_its_own_tok
             },
         })])
         .await;
-    let mut partners = PartnerServiceClient::new(server.channel().await);
+    let channel = server.channel().await;
+    let mut partners = PartnerServiceClient::new(channel.clone());
     let get_partner = |token: Option<String>| {
         let mut request = Request::new(pb::GetPartnerRequest {
             actor: "olivia".into(),
@@ -397,17 +420,83 @@ async fn a_partner_user_acting_through_a_proving_caller_is_proven_by_its_own_tok
         request
     };
     let in_an_hour = now() + 3600;
-    let own = actor_token("olivia", ISSUER, AUDIENCE, in_an_hour, false);
-    partners.get_partner(get_partner(Some(own))).await.unwrap();
+    let token = |user: &str, partner: Option<&str>| {
+        signed_token(user, partner, ISSUER, AUDIENCE, in_an_hour, false)
+    };
+    let own = token("olivia", Some("msp"));
+    partners
+        .get_partner(get_partner(Some(own.clone())))
+        .await
+        .unwrap();
     let missing = partners.get_partner(get_partner(None)).await.unwrap_err();
     assert_eq!(reason(&missing), "ACTOR_TOKEN_MISSING", "{missing:?}");
-    let someone_else = actor_token("mallory", ISSUER, AUDIENCE, in_an_hour, false);
-    let not_proven = partners
-        .get_partner(get_partner(Some(someone_else)))
-        .await
-        .unwrap_err();
-    assert_eq!(not_proven.code(), Code::PermissionDenied);
-    assert_eq!(reason(&not_proven), "ACTOR_NOT_PROVEN");
+    // Another user; a tenant's user of the same id (no partner claim); another partner's.
+    for other in [
+        token("mallory", Some("msp")),
+        token("olivia", None),
+        token("olivia", Some("rival")),
+    ] {
+        let not_proven = partners
+            .get_partner(get_partner(Some(other)))
+            .await
+            .unwrap_err();
+        assert_eq!(not_proven.code(), Code::PermissionDenied);
+        assert_eq!(reason(&not_proven), "ACTOR_NOT_PROVEN", "{not_proven:?}");
+    }
+
+    // In a tenant of the partner's customer, the partner user acts with the header, proven
+    // by the same token; a token without the partner, or the header missing, is refused.
+    server
+        .apply([
+            Mutation::Partner(PartnerChange::PutCustomer {
+                partner: PartnerId::parse("msp").unwrap(),
+                customer: CustomerId::parse("contoso").unwrap(),
+                details: CustomerDetails {
+                    name: "Contoso".into(),
+                    email: "it@contoso.example".into(),
+                    tags: std::collections::BTreeSet::new(),
+                    data_centre: String::new(),
+                    services: std::collections::BTreeSet::new(),
+                },
+            }),
+            Mutation::CreateTenant {
+                tenant: TenantId::parse("contoso-prod").unwrap(),
+                name: "Contoso".into(),
+                customer: Some(CustomerId::parse("contoso").unwrap()),
+                owner: NewUser {
+                    user: UserId::parse("tom").unwrap(),
+                    email: "tom@contoso.example".into(),
+                    display_name: "Tom".into(),
+                    kind: UserKind::Local,
+                },
+            },
+        ])
+        .await;
+    let mut users = UserServiceClient::new(channel);
+    let get_owner = |token: String, partner_header: bool| {
+        let mut request = Request::new(pb::UserRefRequest {
+            actor: "olivia".into(),
+            tenant: "contoso-prod".into(),
+            user: "tom".into(),
+            etag: String::new(),
+        });
+        *request.metadata_mut() = bearer(PORTAL);
+        request
+            .metadata_mut()
+            .insert("x-authzd-actor-token", token.parse().unwrap());
+        if partner_header {
+            request
+                .metadata_mut()
+                .insert(ACTOR_PARTNER_HEADER, "msp".parse().unwrap());
+        }
+        request
+    };
+    users.get_user(get_owner(own.clone(), true)).await.unwrap();
+    for (token, header) in [(token("olivia", None), true), (own, false)] {
+        let not_proven = users.get_user(get_owner(token, header)).await.unwrap_err();
+        assert_eq!(not_proven.code(), Code::PermissionDenied);
+        assert_eq!(reason(&not_proven), "ACTOR_NOT_PROVEN", "{not_proven:?}");
+    }
 }
 
 #[test]
