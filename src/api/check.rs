@@ -48,13 +48,59 @@ fn decision_labels(
     })
 }
 
-fn count_decisions((outcome, reason): (&'static str, &'static str), count: u64) {
+fn count_decisions(labels: (&'static str, &'static str), count: u64) {
+    match decision_counter(labels) {
+        Some(counter) => counter.increment(count),
+        None => decision_counter_slow(labels).increment(count),
+    }
+}
+
+/// Every (outcome, reason) a decision is counted under.
+const DECISION_LABELS: [(&str, &str); 16] = [
+    ("allowed", "none"),
+    ("denied", "not_granted"),
+    ("denied", "unknown_tenant"),
+    ("denied", "unknown_service"),
+    ("denied", "unknown_user"),
+    ("denied", "unknown_object"),
+    ("denied", "user_not_active"),
+    ("denied", "no_service_access"),
+    ("denied", "unknown_permission"),
+    ("denied", "no_grant"),
+    ("denied", "grant_expired"),
+    ("denied", "outside_scope"),
+    ("denied", "tenant_without_partner"),
+    ("denied", "unknown_partner_user"),
+    ("denied", "no_partner_role"),
+    ("denied", "partner_tenant_user_only"),
+];
+
+/// The decisions counter of `labels`, registered once per process: building the key and
+/// finding its counter in the recorder on every check cost a tenth of a repeated check's
+/// time over gRPC (docs/benchmarks.md, "Load over gRPC"). `None` until metrics are served
+/// (a handle taken before the recorder is installed would count nowhere for good), or for
+/// labels outside [`DECISION_LABELS`].
+fn decision_counter(labels: (&'static str, &'static str)) -> Option<&'static metrics::Counter> {
+    static COUNTERS: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
+    if !crate::metrics::served() {
+        return None;
+    }
+    let counters = COUNTERS.get_or_init(|| {
+        DECISION_LABELS
+            .iter()
+            .map(|&labels| decision_counter_slow(labels))
+            .collect()
+    });
+    let index = DECISION_LABELS.iter().position(|known| *known == labels)?;
+    counters.get(index)
+}
+
+fn decision_counter_slow((outcome, reason): (&'static str, &'static str)) -> metrics::Counter {
     metrics::counter!(
         crate::metrics::names::CHECK_DECISIONS,
         "outcome" => outcome,
         "reason" => reason
     )
-    .increment(count);
 }
 
 /// A batch's decisions by label, recorded once per label when the batch is decided rather
@@ -582,5 +628,41 @@ fn subject_key(subject: &Subject) -> String {
     match subject {
         Subject::User(user) => format!("0{user}"),
         Subject::Group(group) => format!("1{group}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DECISION_LABELS, denial_reason};
+    use crate::engine::{Denial, UserStatus};
+
+    /// Every label a decision can be counted under has a counter registered up front, so
+    /// no check takes the slow path of building its key.
+    #[test]
+    fn every_decision_label_is_registered_up_front() {
+        let denials = [
+            Denial::UnknownTenant,
+            Denial::UnknownService,
+            Denial::ServiceNotSubscribed,
+            Denial::UnknownUser,
+            Denial::UnknownObject,
+            Denial::UserNotActive(UserStatus::Disabled),
+            Denial::NoServiceAccess,
+            Denial::UnknownPermission,
+            Denial::NoGrant,
+            Denial::GrantExpired(Vec::new()),
+            Denial::OutsideScope,
+            Denial::TenantWithoutPartner,
+            Denial::UnknownPartnerUser,
+            Denial::NoPartnerRoleReaches,
+            Denial::PartnerTenantUserOnly,
+        ];
+        let counted = denials
+            .iter()
+            .map(|denial| ("denied", denial_reason(denial)))
+            .chain([("allowed", "none"), ("denied", "not_granted")]);
+        for labels in counted {
+            assert!(DECISION_LABELS.contains(&labels), "{labels:?}");
+        }
     }
 }

@@ -22,12 +22,13 @@ pub(crate) struct RpcMethod(pub(crate) &'static str);
 
 /// The methods this server serves, as `/package.Service/Method`: the label values of the
 /// RPC metrics, so a client cannot add series by calling made-up paths (they count as
-/// `unknown`).
-fn method_label(path: &str) -> &'static str {
-    static KNOWN: std::sync::OnceLock<std::collections::HashSet<String>> =
+/// `unknown`). Each comes with its metric handles.
+fn method_label(path: &str) -> (&'static str, &'static MethodMetrics) {
+    static KNOWN: std::sync::OnceLock<std::collections::HashMap<String, MethodMetrics>> =
         std::sync::OnceLock::new();
+    static UNKNOWN: MethodMetrics = MethodMetrics(std::sync::OnceLock::new());
     let known = KNOWN.get_or_init(|| {
-        let mut known: std::collections::HashSet<String> = super::descriptors()
+        let mut known: Vec<String> = super::descriptors()
             .services()
             .flat_map(|service| {
                 service
@@ -46,15 +47,62 @@ fn method_label(path: &str) -> &'static str {
             .map(str::to_owned),
         );
         known
+            .into_iter()
+            .map(|path| (path, MethodMetrics(std::sync::OnceLock::new())))
+            .collect()
     });
-    known.get(path).map_or("unknown", String::as_str)
+    known
+        .get_key_value(path)
+        .map_or(("unknown", &UNKNOWN), |(path, metrics)| {
+            (path.as_str(), metrics)
+        })
 }
 
-/// Counts a finished call and its latency (docs/metrics.md).
-fn record_metrics(method: &'static str, code: &'static str, seconds: f64) {
-    use crate::metrics::names;
-    metrics::counter!(names::RPC_REQUESTS, "method" => method, "code" => code).increment(1);
-    metrics::histogram!(names::RPC_DURATION, "method" => method).record(seconds);
+/// A method's RPC metrics, registered with the recorder on its first call once metrics
+/// are served: building each call's metric keys and finding them in the recorder cost
+/// about 1 µs of CPU per call, as much as a whole check (docs/benchmarks.md, "Load over
+/// gRPC"). Never registered while metrics are not served: a handle taken before the
+/// recorder is installed would count nowhere for good.
+struct MethodMetrics(std::sync::OnceLock<MethodHandles>);
+
+struct MethodHandles {
+    /// By gRPC code (`tonic::Code as usize`), then transport errors last.
+    calls: Vec<metrics::Counter>,
+    duration: metrics::Histogram,
+}
+
+/// Transport errors' place in [`MethodHandles::calls`], after the 17 gRPC codes.
+const TRANSPORT_ERROR: usize = 17;
+
+impl MethodMetrics {
+    /// Counts a finished call of `method` with `outcome` (a gRPC code, or
+    /// [`TRANSPORT_ERROR`]) and its latency (docs/metrics.md).
+    fn record(&self, method: &'static str, outcome: usize, seconds: f64) {
+        use crate::metrics::names;
+        if !crate::metrics::served() {
+            return;
+        }
+        let handles = self.0.get_or_init(|| MethodHandles {
+            calls: (0..=TRANSPORT_ERROR)
+                .map(|outcome| {
+                    metrics::counter!(names::RPC_REQUESTS, "method" => method, "code" => outcome_name(outcome))
+                })
+                .collect(),
+            duration: metrics::histogram!(names::RPC_DURATION, "method" => method),
+        });
+        if let Some(calls) = handles.calls.get(outcome) {
+            calls.increment(1);
+        }
+        handles.duration.record(seconds);
+    }
+}
+
+/// The `code` label of an outcome index of [`MethodHandles::calls`].
+fn outcome_name(outcome: usize) -> &'static str {
+    match i32::try_from(outcome) {
+        Ok(code) if outcome < TRANSPORT_ERROR => super::code_name(tonic::Code::from(code)),
+        _ => "TRANSPORT_ERROR",
+    }
 }
 
 /// Wraps a service in [`RpcTrace`].
@@ -189,7 +237,7 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let label = method_label(request.uri().path());
+        let (label, metrics) = method_label(request.uri().path());
         if let Some(method) = label.strip_prefix('/') {
             request.extensions_mut().insert(RpcMethod(method));
         }
@@ -225,14 +273,14 @@ where
                         if exported {
                             record_exported_status(code);
                         }
-                        record_metrics(label, super::code_name(code), elapsed.as_secs_f64());
+                        metrics.record(label, code as usize, elapsed.as_secs_f64());
                     }
                     Err(err) => {
                         tracing::warn!(method = label, error = %err, latency_us, "rpc transport error");
                         if exported {
                             tracing::Span::current().record("otel.status_code", "error");
                         }
-                        record_metrics(label, "TRANSPORT_ERROR", elapsed.as_secs_f64());
+                        metrics.record(label, TRANSPORT_ERROR, elapsed.as_secs_f64());
                     }
                 }
                 result
@@ -246,20 +294,32 @@ where
 mod tests {
     use tonic::Code;
 
-    use super::{is_server_failure, is_span_error, method_label};
+    use super::{TRANSPORT_ERROR, is_server_failure, is_span_error, method_label, outcome_name};
 
     #[test]
     fn only_served_methods_are_metric_labels() {
+        let label = |path| method_label(path).0;
         assert_eq!(
-            method_label("/authz.v1.CheckService/Check"),
+            label("/authz.v1.CheckService/Check"),
             "/authz.v1.CheckService/Check"
         );
         assert_eq!(
-            method_label("/grpc.health.v1.Health/Check"),
+            label("/grpc.health.v1.Health/Check"),
             "/grpc.health.v1.Health/Check"
         );
-        assert_eq!(method_label("/authz.v1.CheckService/Nope"), "unknown");
-        assert_eq!(method_label("/x"), "unknown");
+        assert_eq!(label("/authz.v1.CheckService/Nope"), "unknown");
+        assert_eq!(label("/x"), "unknown");
+    }
+
+    #[test]
+    fn every_outcome_has_its_code_label() {
+        assert_eq!(outcome_name(Code::Ok as usize), "OK");
+        assert_eq!(
+            outcome_name(Code::Unauthenticated as usize),
+            "UNAUTHENTICATED"
+        );
+        assert_eq!(outcome_name(Code::DataLoss as usize), "DATA_LOSS");
+        assert_eq!(outcome_name(TRANSPORT_ERROR), "TRANSPORT_ERROR");
     }
 
     #[test]
