@@ -33,7 +33,8 @@ pub const ACTOR_TOKEN_HEADER: &str = "x-authzd-actor-token";
 /// in a tenant of one of the partner's customers (absent: a user of the tenant).
 pub const ACTOR_PARTNER_HEADER: &str = "x-authzd-actor-partner";
 
-/// The caller of a call that passed the guard.
+/// The caller of a call that passed the guard (not put on `CheckService` calls, which never
+/// read it).
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticated {
     pub(crate) caller: Arc<Caller>,
@@ -138,6 +139,9 @@ const NARROWED_TO_CALLER_TENANTS: &[&str] = &[
     "authz.v1.AuditService/ExportAuditEvents",
 ];
 
+/// The path prefix of `CheckService`'s methods.
+const CHECK_SERVICE: &str = "/authz.v1.CheckService/";
+
 /// The service whose every method a caller confined to tenants is refused.
 const PARTNER_SERVICE: &str = "authz.v1.PartnerService/";
 
@@ -170,11 +174,16 @@ where
             Ok(caller) => caller,
             Err(refusal) => return refuse(request, refusal, self.shared.max_request_bytes),
         };
-        let inspect = request.uri().path().starts_with("/authz.v1.")
-            && (caller.tenants().is_some() || caller.prove_actor);
-        request.extensions_mut().insert(Authenticated {
-            caller: Arc::clone(&caller),
-        });
+        let path = request.uri().path();
+        let inspect =
+            path.starts_with("/authz.v1.") && (caller.tenants().is_some() || caller.prove_actor);
+        // Checks never read their caller (its scope and tenants are judged here): a check
+        // skips the extension, whose insert grew the request's extension map on every call.
+        if !path.starts_with(CHECK_SERVICE) {
+            request.extensions_mut().insert(Authenticated {
+                caller: Arc::clone(&caller),
+            });
+        }
         if !inspect {
             return Box::pin(async move { Ok(oversize_as_exhausted(inner.call(request).await?)) });
         }
