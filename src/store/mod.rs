@@ -14,6 +14,7 @@ mod file_identity;
 pub mod fuzzing;
 #[cfg(test)]
 mod golden;
+pub mod postgres;
 mod recovery;
 mod redb_store;
 

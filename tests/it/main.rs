@@ -20,6 +20,7 @@ mod manage;
 mod metrics;
 mod partner;
 mod partner_props;
+mod postgres;
 mod reference;
 mod security;
 mod store;

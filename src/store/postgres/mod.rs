@@ -1,0 +1,230 @@
+//! The PostgreSQL store's database: connecting, and the versioned schema migrations that
+//! `authzd migrate` applies (and, once replicas serve from PostgreSQL, every start).
+//!
+//! The tables mirror redb's (`migrations/0001_initial.sql`): the change log by revision,
+//! checkpoints, request ids, the audit trail and counters, each value in the same
+//! versioned encoding as on disk (`store/codec.rs`).
+//!
+//! Invariants:
+//! - Migrations are applied in version order, all pending ones in one transaction, under
+//!   a transaction-scoped advisory lock: replicas starting together apply each migration
+//!   exactly once, and a failed migration leaves the schema as it was.
+//! - A database whose schema is newer than this build knows is refused, never written.
+//! - Errors never carry the connection URL (it may hold a password): only its host, port
+//!   and database.
+
+use std::fmt::Write as _;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+/// One schema migration: applied once, in version order.
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration this build knows, oldest first; a new one is appended, never edited.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("migrations/0001_initial.sql"),
+}];
+
+/// The advisory lock key that serialises migrators (`authzd` in ASCII, then 1).
+const MIGRATION_LOCK: i64 = 0x0061_7574_687a_6401;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// What went wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The URL is not a PostgreSQL connection string.
+    #[error("the database URL is not a PostgreSQL connection string: {0}")]
+    BadUrl(String),
+    /// The server could not be reached or refused the connection.
+    #[error("cannot connect to the database at {target}: {message}")]
+    Unreachable {
+        /// Host, port and database (never the password).
+        target: String,
+        /// The driver's description.
+        message: String,
+    },
+    /// A statement failed.
+    #[error("the database refused `{what}`: {message}")]
+    Statement {
+        /// What was being done.
+        what: &'static str,
+        /// The server's or driver's description.
+        message: String,
+    },
+    /// The schema was migrated by a newer authzd.
+    #[error(
+        "the database's schema is version {found}; this authzd knows versions up to {supported}: run a newer authzd"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the database.
+        found: i32,
+        /// The newest version this build knows.
+        supported: i32,
+    },
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    /// The versions applied now (empty: the schema was up to date).
+    pub applied: Vec<i32>,
+    /// The schema version after it.
+    pub version: i32,
+}
+
+/// Connects to the database at `url` and drives the connection on the current tokio
+/// runtime until the client is dropped.
+pub async fn connect(url: &str) -> Result<Client, DatabaseError> {
+    let config: Config = url
+        .parse()
+        .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
+    let target = target(&config);
+    let (client, connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|err| DatabaseError::Unreachable {
+                target: target.clone(),
+                message: cause(&err),
+            })?;
+    tokio::spawn(async move {
+        if let Err(err) = connection.await {
+            tracing::warn!(database = %target, error = %cause(&err), "database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies every migration the database lacks, in one transaction, and answers with what
+/// it applied. Safe to run from several processes at once.
+pub async fn migrate(client: &mut Client) -> Result<Migrated, DatabaseError> {
+    let statement = |what| {
+        move |err: tokio_postgres::Error| DatabaseError::Statement {
+            what,
+            message: cause(&err),
+        }
+    };
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(statement("begin a transaction"))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(statement("take the migration lock"))?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS authzd_schema_migrations (
+                version    INTEGER PRIMARY KEY,
+                name       TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(statement("create the migrations table"))?;
+    let current: i32 = transaction
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM authzd_schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(statement("read the schema version"))?
+        .get(0);
+    if current > SCHEMA_VERSION {
+        return Err(DatabaseError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        transaction
+            .batch_execute(migration.sql)
+            .await
+            .map_err(statement("apply a migration"))?;
+        transaction
+            .execute(
+                "INSERT INTO authzd_schema_migrations (version, name) VALUES ($1, $2)",
+                &[&migration.version, &migration.name],
+            )
+            .await
+            .map_err(statement("record a migration"))?;
+        applied.push(migration.version);
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(statement("commit the migrations"))?;
+    Ok(Migrated {
+        applied,
+        version: SCHEMA_VERSION.max(current),
+    })
+}
+
+/// `host:port/database` of a connection string, for messages.
+fn target(config: &Config) -> String {
+    let mut target = String::new();
+    for (n, host) in config.get_hosts().iter().enumerate() {
+        if n > 0 {
+            target.push(',');
+        }
+        match host {
+            tokio_postgres::config::Host::Tcp(name) => target.push_str(name),
+            tokio_postgres::config::Host::Unix(path) => {
+                let _ = write!(target, "{}", path.display());
+            }
+        }
+        if let Some(port) = config.get_ports().get(n).or(config.get_ports().first()) {
+            let _ = write!(target, ":{port}");
+        }
+    }
+    if let Some(database) = config.get_dbname() {
+        let _ = write!(target, "/{database}");
+    }
+    target
+}
+
+/// The driver's error with its source (the server's message, or the I/O error).
+fn cause(err: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match err.source() {
+        Some(source) => format!("{err}: {source}"),
+        None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_up_to_the_schema_version() {
+        for (n, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, i32::try_from(n + 1).unwrap());
+            assert!(!migration.sql.trim().is_empty());
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn messages_name_the_server_never_the_password() {
+        let config: Config = "postgres://authzd:s3cret@db.example:5433/authz"
+            .parse()
+            .unwrap();
+        assert_eq!(target(&config), "db.example:5433/authz");
+        let bad = "postgres://authzd:s3cret@db.example:notaport/authz"
+            .parse::<Config>()
+            .map_err(|err| DatabaseError::BadUrl(err.to_string()))
+            .unwrap_err();
+        assert!(!bad.to_string().contains("s3cret"), "{bad}");
+    }
+}

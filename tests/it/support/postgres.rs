@@ -1,0 +1,185 @@
+//! A real PostgreSQL server for the tests that need one: `initdb` in a temporary
+//! directory, `postgres` on a free port of 127.0.0.1, stopped when dropped.
+//!
+//! It finds the server binaries in `/usr/lib/postgresql/<version>/bin` (Debian's
+//! `postgresql` package; `.ci/run` installs it where missing) or on the PATH. PostgreSQL
+//! refuses to run as root, so as root (as CI runs) it runs as the `postgres` system user
+//! (`setpriv`, which execs, so that the process started is the server). The server runs
+//! under `timeout`, so that it stops by itself even if the test process is killed.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// How long the server may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_mins(1);
+/// The longest a test server lives, whatever happens to the test.
+const LIFETIME_SECS: u64 = 900;
+/// The superuser `initdb` creates (trust authentication on 127.0.0.1 only).
+const USER: &str = "authzd";
+
+/// A running PostgreSQL server with one database, `postgres`.
+#[derive(Debug)]
+pub(crate) struct PgServer {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PgServer {
+    /// Creates a cluster in a temporary directory and starts its server.
+    pub(crate) fn start() -> Self {
+        let bin = binaries();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let as_root = is_root();
+        if as_root {
+            // The server's user must own its directory (and reach it).
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()));
+        }
+        let mut initdb = as_server_user(&bin.join("initdb"), as_root);
+        initdb
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"]);
+        run(&mut initdb);
+        let port = free_port();
+        let mut server = as_server_user(Path::new("timeout"), as_root);
+        server
+            .args(["--kill-after=10", &LIFETIME_SECS.to_string()])
+            .arg(bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-k")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = server.spawn().expect("start postgres");
+        let pg = Self { child, dir, port };
+        pg.wait_until_ready(&bin);
+        pg
+    }
+
+    /// The connection string of its `postgres` database.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn wait_until_ready(&self, bin: &Path) {
+        let started = Instant::now();
+        loop {
+            let ready = Command::new(bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if ready {
+                return;
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "postgres did not accept connections within {START_TIMEOUT:?} (directory {})",
+                self.dir.path().display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        // SIGINT to `timeout`, which passes it on: PostgreSQL's fast shutdown.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The directory of `initdb`, `postgres` and `pg_isready`: the newest Debian version, or
+/// the PATH's.
+fn binaries() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("postgres").exists())
+        .collect();
+    versions.sort_by_key(|bin| {
+        bin.parent()
+            .and_then(Path::file_name)
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+    });
+    versions.pop().unwrap_or_else(|| {
+        let found = Command::new("sh")
+            .args(["-c", "command -v postgres"])
+            .output()
+            .expect("run sh");
+        let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
+        assert!(
+            !path.is_empty(),
+            "these tests need a PostgreSQL server: install Debian's `postgresql` package (.ci/run does)"
+        );
+        Path::new(&path).parent().unwrap().to_path_buf()
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// `program` run as the `postgres` system user when this process is root.
+fn as_server_user(program: &Path, as_root: bool) -> Command {
+    if !as_root {
+        return Command::new(program);
+    }
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--init-groups",
+            "--reset-env",
+        ])
+        .arg(program);
+    command
+}
+
+fn run(command: &mut Command) {
+    let out = command.output().expect("run a PostgreSQL tool");
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A port nobody listens on now (the OS's choice for port 0).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
