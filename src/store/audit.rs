@@ -135,7 +135,7 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    fn matches(&self, record: &AuditRecord) -> bool {
+    pub(super) fn matches(&self, record: &AuditRecord) -> bool {
         let same = |wanted: &Option<String>, got: &Option<String>| {
             wanted.as_ref().is_none_or(|w| got.as_ref() == Some(w))
         };

@@ -9,10 +9,10 @@ use super::{
     codec,
     redb_store::{CHANGES, CHECKPOINTS},
 };
-use crate::engine::{Revision, Snapshot, SnapshotBuilder};
+use crate::engine::{ChangeRecord, Revision, Snapshot, SnapshotBuilder};
 
 /// How many change records are decoded at a time while replaying.
-const REPLAY_CHUNK: usize = 10_000;
+pub(super) const REPLAY_CHUNK: usize = 10_000;
 
 impl RedbStore {
     /// Writes `snapshot` as the checkpoint (replacing older ones) in one transaction.
@@ -74,7 +74,7 @@ pub(super) fn load_from(
         }
         None => Snapshot::empty(),
     };
-    let mut after = base.revision();
+    let after = base.revision();
     if let Some((first, _)) = changes.first().map_err(storage)?
         && first.value() > after.get().saturating_add(1)
     {
@@ -86,19 +86,55 @@ pub(super) fn load_from(
             ),
         });
     }
-    let mut builder = SnapshotBuilder::from_snapshot(base);
-    loop {
-        let chunk = read_changes(changes, after, REPLAY_CHUNK, path)?;
-        let Some(last) = chunk.last() else { break };
-        after = last.revision;
-        for record in &chunk {
-            builder
-                .apply(record.revision, &record.mutation, record.committed_at)
-                .map_err(|err| StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    message: format!("stored change {} no longer applies: {err}", record.revision),
-                })?;
+    let mut replay = Replay::new(base);
+    while replay
+        .apply(&read_changes(changes, replay.after(), REPLAY_CHUNK, path)?)
+        .map_err(|message| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        })?
+    {}
+    Ok(replay.finish())
+}
+
+/// Rebuilds the state from a checkpoint and the change records after it, a chunk at a
+/// time (of at most [`REPLAY_CHUNK`] records), whichever store reads them.
+pub(super) struct Replay {
+    builder: SnapshotBuilder,
+    after: Revision,
+}
+
+impl Replay {
+    pub(super) fn new(base: Snapshot) -> Self {
+        Self {
+            after: base.revision(),
+            builder: SnapshotBuilder::from_snapshot(base),
         }
     }
-    Ok(builder.finish())
+
+    /// The revision the next chunk starts after.
+    pub(super) fn after(&self) -> Revision {
+        self.after
+    }
+
+    /// Applies the next chunk of records; `false` for an empty one (the replay is done).
+    /// `Err` names a stored change that no longer applies.
+    pub(super) fn apply(&mut self, chunk: &[ChangeRecord]) -> Result<bool, String> {
+        let Some(last) = chunk.last() else {
+            return Ok(false);
+        };
+        for record in chunk {
+            self.builder
+                .apply(record.revision, &record.mutation, record.committed_at)
+                .map_err(|err| {
+                    format!("stored change {} no longer applies: {err}", record.revision)
+                })?;
+        }
+        self.after = last.revision;
+        Ok(true)
+    }
+
+    pub(super) fn finish(self) -> Snapshot {
+        self.builder.finish()
+    }
 }

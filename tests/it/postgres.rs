@@ -1,7 +1,17 @@
-//! `authzd migrate` against a real PostgreSQL server (these tests need one: see
-//! `support/postgres.rs`; `.ci/run` installs Debian's `postgresql` where missing).
+//! The PostgreSQL store against a real PostgreSQL server (these tests need one: see
+//! `support/postgres.rs`; `.ci/run` installs Debian's `postgresql` where missing):
+//! `authzd migrate`, and the store's log, checkpoints, request ids and audit trail.
 
 use std::process::Output;
+
+use authzd::{
+    dataset::{Dataset, DatasetSpec},
+    engine::{ChangeContext, ChangeRecord, Revision, SnapshotBuilder, Timestamp},
+    store::{
+        AuditOutcome, AuditQuery, AuditRecord,
+        postgres::{DatabaseError, PgStore},
+    },
+};
 
 use crate::support::{postgres::PgServer, process::authzd};
 
@@ -152,4 +162,197 @@ fn an_unreachable_database_is_named_without_its_password_and_usage_errors_exit_2
         text(&bad.stderr)
     );
     assert_eq!(migrate(&[]).status.code(), Some(2));
+}
+
+/// A small generated world as change records, one per mutation, revisions from 1.
+fn world_changes() -> (authzd::dataset::Dataset, Vec<ChangeRecord>) {
+    let dataset = Dataset::generate(&DatasetSpec {
+        scale: 1,
+        tenants: 2,
+        users_per_tenant: 40,
+        objects_per_service: 60,
+        grants_per_service: 40,
+        seed: 7,
+    });
+    let at = Timestamp::from_unix_millis(1_900_000_000_000);
+    let records = dataset
+        .mutations
+        .iter()
+        .enumerate()
+        .map(|(n, mutation)| ChangeRecord {
+            revision: Revision::new(n as u64 + 1),
+            committed_at: at,
+            actor: None,
+            actor_partner: None,
+            caller: "test".into(),
+            request_id: Some(format!("req-{n}")),
+            context: ChangeContext::from_mutation(mutation),
+            mutation: mutation.clone(),
+        })
+        .collect();
+    (dataset, records)
+}
+
+#[tokio::test]
+async fn the_store_keeps_the_log_checkpoints_and_request_ids_and_rebuilds_the_state() {
+    let pg = PgServer::start();
+    let mut store = PgStore::open(&pg.url()).await.unwrap();
+    assert_eq!(store.revision().await.unwrap(), Revision::new(0));
+    let (dataset, records) = world_changes();
+    let half = records.len() / 2;
+    for group in records[..half].chunks(50) {
+        store.append_with_audit(group, &mut []).await.unwrap();
+    }
+    // A checkpoint halfway, then the rest of the log after it.
+    let mut builder = SnapshotBuilder::new();
+    for record in &records[..half] {
+        builder
+            .apply(record.revision, &record.mutation, record.committed_at)
+            .unwrap();
+    }
+    store.write_checkpoint(&builder.finish()).await.unwrap();
+    for group in records[half..].chunks(50) {
+        store.append_with_audit(group, &mut []).await.unwrap();
+    }
+    let newest = records.last().unwrap().revision;
+    assert_eq!(store.revision().await.unwrap(), newest);
+    let read = store.changes_after(Revision::new(10), 5).await.unwrap();
+    assert_eq!(read, records[10..15]);
+    let retried = store.change_for_request("req-42").await.unwrap().unwrap();
+    assert_eq!(retried, records[42]);
+    assert_eq!(store.change_for_request("req-none").await.unwrap(), None);
+
+    // Rebuilt from the checkpoint and the changes after it, the state decides as the one
+    // built directly; so does one rebuilt by a second store (another replica).
+    let mut direct = SnapshotBuilder::new();
+    for record in &records {
+        direct
+            .apply(record.revision, &record.mutation, record.committed_at)
+            .unwrap();
+    }
+    let direct = direct.finish();
+    let mut replica = PgStore::open(&pg.url()).await.unwrap();
+    for loaded in [
+        store.load_snapshot().await.unwrap(),
+        replica.load_snapshot().await.unwrap(),
+    ] {
+        assert_eq!(loaded.revision(), newest);
+        for query in dataset.queries(300, 3) {
+            let now = Timestamp::from_unix_millis(1_900_000_000_000);
+            assert_eq!(
+                loaded.check(&query, now),
+                direct.check(&query, now),
+                "{query:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_replica_behind_the_log_cannot_append_and_leaves_no_trace() {
+    let pg = PgServer::start();
+    let mut first = PgStore::open(&pg.url()).await.unwrap();
+    let mut second = PgStore::open(&pg.url()).await.unwrap();
+    let (_, records) = world_changes();
+    first
+        .append_with_audit(&records[..3], &mut [])
+        .await
+        .unwrap();
+    // The second replica still believes revision 3 is next: refused whole.
+    let err = second
+        .append_with_audit(&records[2..4], &mut [])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DatabaseError::Behind {
+                newest: 3,
+                first: 3
+            }
+        ),
+        "{err}"
+    );
+    // A gap is refused too.
+    let err = second
+        .append_with_audit(&records[4..5], &mut [])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DatabaseError::Behind {
+                newest: 3,
+                first: 5
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(first.revision().await.unwrap(), Revision::new(3));
+    assert_eq!(
+        first.changes_after(Revision::new(0), 10).await.unwrap(),
+        records[..3]
+    );
+    // Racing appenders of the same revision: exactly one wins.
+    let (a, b) = tokio::join!(
+        first.append_with_audit(&records[3..4], &mut []),
+        second.append_with_audit(&records[3..5], &mut []),
+    );
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+    let newest = first.revision().await.unwrap().get();
+    assert!(newest == 4 || newest == 5, "{newest}");
+}
+
+#[tokio::test]
+async fn audit_records_are_numbered_with_their_changes_read_by_tenant_and_pruned() {
+    let pg = PgServer::start();
+    let mut store = PgStore::open(&pg.url()).await.unwrap();
+    let (_, records) = world_changes();
+    let record = |at: i64, tenant: &str| AuditRecord {
+        id: 0,
+        at: Timestamp::from_unix_millis(at),
+        tenant: Some(tenant.into()),
+        actor: Some("olivia".into()),
+        actor_partner: Some("msp".into()),
+        caller: "portal".into(),
+        method: "authz.v1.UserService/InviteUser".into(),
+        target: "user dan".into(),
+        outcome: AuditOutcome::Allowed,
+        request_id: None,
+        revision: 1,
+    };
+    let mut with_changes = [record(1_000, "a"), record(2_000, "b")];
+    store
+        .append_with_audit(&records[..1], &mut with_changes)
+        .await
+        .unwrap();
+    let mut alone = [record(3_000, "a")];
+    store.append_audit(&mut alone).await.unwrap();
+    assert_eq!(alone[0].id, 3);
+    let all = store
+        .audit_records(&AuditQuery::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(all[0], with_changes[0]);
+    let tenant_a = AuditQuery {
+        tenant: Some("a".into()),
+        ..AuditQuery::default()
+    };
+    let page = store.audit_records(&tenant_a, 0, 1).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.id).collect::<Vec<_>>(), [1]);
+    let rest = store.audit_records(&tenant_a, 1, 10).await.unwrap();
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), [3]);
+    assert_eq!(
+        store
+            .prune_audit(Timestamp::from_unix_millis(2_500))
+            .await
+            .unwrap(),
+        2
+    );
+    let left = store
+        .audit_records(&AuditQuery::default(), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [3]);
 }

@@ -17,6 +17,10 @@ use std::fmt::Write as _;
 
 use tokio_postgres::{Client, Config, NoTls};
 
+mod store;
+
+pub use store::PgStore;
+
 /// One schema migration: applied once, in version order.
 struct Migration {
     version: i32,
@@ -58,6 +62,23 @@ pub enum DatabaseError {
         what: &'static str,
         /// The server's or driver's description.
         message: String,
+    },
+    /// A stored value does not decode, or the stored log is not whole.
+    #[error("the database holds a value authzd cannot read: {message}")]
+    Corrupt {
+        /// What and why.
+        message: String,
+    },
+    /// A group was to be appended after a revision other than the newest stored one: the
+    /// appending replica is behind (another one committed since it last read the log).
+    #[error(
+        "the change log's newest revision is {newest}; a group starting at revision {first} cannot follow it"
+    )]
+    Behind {
+        /// The newest stored revision.
+        newest: u64,
+        /// The first revision of the refused group.
+        first: u64,
     },
     /// The schema was migrated by a newer authzd.
     #[error(

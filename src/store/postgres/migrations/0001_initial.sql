@@ -10,9 +10,8 @@ CREATE TABLE authzd_changes (
 
 -- Checkpoints: the whole state at a revision, the newest used at start.
 CREATE TABLE authzd_checkpoints (
-    revision   BIGINT PRIMARY KEY CHECK (revision >= 0),
-    written_at BIGINT NOT NULL,
-    snapshot   BYTEA  NOT NULL               -- an encoded engine::Snapshot
+    revision BIGINT PRIMARY KEY CHECK (revision >= 0),
+    snapshot BYTEA  NOT NULL                 -- an encoded engine::Snapshot
 );
 
 -- Request ids of committed changes, so a retry answers with the first change.
