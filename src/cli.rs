@@ -300,15 +300,8 @@ fn migrate(url: Option<String>, url_file: Option<&std::path::Path>) -> ExitCode 
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("authzd: cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
+    let Some(runtime) = client::one_thread_runtime() else {
+        return ExitCode::from(EXIT_FAILURE);
     };
     let migrated = runtime.block_on(async {
         let mut client = store::postgres::connect(&url).await?;

@@ -419,17 +419,20 @@ fn names_field(message: &str, field: &str) -> bool {
     message.starts_with(&format!("{field}:")) || message.contains(&format!("`{field}`"))
 }
 
-/// `authzd status`: prints the server's health, version and revision.
-pub fn status(server: &str, credentials: &CredentialArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The runtime a one-shot command runs its calls on; `None` (said on stderr) when it
+/// cannot start.
+pub(crate) fn one_thread_runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("authzd: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        .inspect_err(|err| eprintln!("authzd: cannot start the async runtime: {err}"))
+        .ok()
+}
+
+/// `authzd status`: prints the server's health, version and revision.
+pub fn status(server: &str, credentials: &CredentialArgs) -> ExitCode {
+    let Some(runtime) = one_thread_runtime() else {
+        return ExitCode::FAILURE;
     };
     match runtime.block_on(fetch_status(server, credentials)) {
         Ok(text) => {

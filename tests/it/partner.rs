@@ -221,6 +221,31 @@ impl Partners {
             .unwrap();
     }
 
+    /// The first change event after `start` (of `kinds`; every kind when empty), from Watch.
+    async fn first_event_after(&mut self, start: u64, kinds: &[pb::EventKind]) -> pb::ChangeEvent {
+        let mut stream = self
+            .watch
+            .watch(pb::WatchRequest {
+                start_revision: Some(start),
+                kinds: kinds.iter().map(|kind| (*kind).into()).collect(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        loop {
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(20), stream.message())
+                    .await
+                    .expect("the stream stalled")
+                    .unwrap()
+                    .expect("the stream ended");
+            if let Some(pb::watch_response::Message::Event(event)) = message.message {
+                return event;
+            }
+        }
+    }
+
     /// Checks the partner user in `tenant`, with the explanation.
     async fn check(&mut self, tenant: &str, user: &str) -> pb::CheckResponse {
         self.check
@@ -643,26 +668,12 @@ async fn owner_transfer_notifies_every_partner_administrator() {
         .user
         .unwrap();
     assert!(!old_owner.owner && old_owner.administrator);
-    let mut stream = p
-        .watch
-        .watch(pb::WatchRequest {
-            start_revision: Some(transferred.revision - 1),
-            kinds: vec![pb::EventKind::PartnerOwnerTransferred.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let event = loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(20), stream.message())
-            .await
-            .expect("the stream stalled")
-            .unwrap()
-            .expect("the stream ended");
-        if let Some(pb::watch_response::Message::Event(event)) = message.message {
-            break event;
-        }
-    };
+    let event = p
+        .first_event_after(
+            transferred.revision - 1,
+            &[pb::EventKind::PartnerOwnerTransferred],
+        )
+        .await;
     assert_eq!(event.revision, transferred.revision);
     assert_eq!(event.partner, PARTNER);
     let mut notified = event.notify.clone();

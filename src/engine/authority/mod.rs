@@ -252,8 +252,22 @@ impl Actor {
     }
 }
 
+/// The tenant a change an actor may make is made in; the platform's changes (and any
+/// that names no tenant) are refused.
+pub(super) fn tenant_change(mutation: &Mutation) -> Result<TenantId, AuthorityError> {
+    if let Some(action) = platform_only(mutation) {
+        return Err(AuthorityError::PlatformOnly { action });
+    }
+    mutation
+        .touched()
+        .tenant
+        .ok_or(AuthorityError::PlatformOnly {
+            action: "make this change",
+        })
+}
+
 /// The changes only the platform makes, with what they attempt; `None` for the others.
-pub(super) fn platform_only(mutation: &Mutation) -> Option<&'static str> {
+fn platform_only(mutation: &Mutation) -> Option<&'static str> {
     Some(match mutation {
         Mutation::CreatePartner { .. } | Mutation::CreateCustomer { .. } => {
             "create partners and customers"
@@ -297,14 +311,7 @@ impl Snapshot {
         if let Mutation::Partner(change) = mutation {
             return self.authorize_partner(actor, change, now);
         }
-        if let Some(action) = platform_only(mutation) {
-            return Err(AuthorityError::PlatformOnly { action });
-        }
-        let Some(tenant) = mutation.touched().tenant else {
-            return Err(AuthorityError::PlatformOnly {
-                action: "make this change",
-            });
-        };
+        let tenant = tenant_change(mutation)?;
         let state = self
             .tenants
             .get(&tenant)

@@ -10,7 +10,7 @@
 
 use super::{
     super::{
-        authority::{AuthorityError, platform_only},
+        authority::{AuthorityError, tenant_change},
         check::is_active,
         ids::{PartnerId, TenantId, Timestamp, UserId},
         model::Snapshot,
@@ -42,14 +42,7 @@ impl Snapshot {
             }
             return self.authorize_partner(user, change, now);
         }
-        if let Some(action) = platform_only(mutation) {
-            return Err(AuthorityError::PlatformOnly { action });
-        }
-        let Some(tenant) = mutation.touched().tenant else {
-            return Err(AuthorityError::PlatformOnly {
-                action: "make this change",
-            });
-        };
+        let tenant = tenant_change(mutation)?;
         match self.partner_access_in(partner, user, &tenant, now)? {
             CustomerAccess::ServiceAdministrator => Ok(()),
             _ => Err(AuthorityError::PartnerTenantUserOnly {

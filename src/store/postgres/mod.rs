@@ -127,20 +127,7 @@ pub async fn connect(url: &str) -> Result<Client, DatabaseError> {
 /// Applies every migration the database lacks, in one transaction, and answers with what
 /// it applied. Safe to run from several processes at once.
 pub async fn migrate(client: &mut Client) -> Result<Migrated, DatabaseError> {
-    let statement = |what| {
-        move |err: tokio_postgres::Error| DatabaseError::Statement {
-            what,
-            message: cause(&err),
-        }
-    };
-    let transaction = client
-        .transaction()
-        .await
-        .map_err(statement("begin a transaction"))?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-        .await
-        .map_err(statement("take the migration lock"))?;
+    let transaction = locked_transaction(client, MIGRATION_LOCK).await?;
     transaction
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS authzd_schema_migrations (
@@ -150,14 +137,14 @@ pub async fn migrate(client: &mut Client) -> Result<Migrated, DatabaseError> {
             )",
         )
         .await
-        .map_err(statement("create the migrations table"))?;
+        .map_err(failed("create the migrations table"))?;
     let current: i32 = transaction
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM authzd_schema_migrations",
             &[],
         )
         .await
-        .map_err(statement("read the schema version"))?
+        .map_err(failed("read the schema version"))?
         .get(0);
     if current > SCHEMA_VERSION {
         return Err(DatabaseError::SchemaTooNew {
@@ -170,24 +157,49 @@ pub async fn migrate(client: &mut Client) -> Result<Migrated, DatabaseError> {
         transaction
             .batch_execute(migration.sql)
             .await
-            .map_err(statement("apply a migration"))?;
+            .map_err(failed("apply a migration"))?;
         transaction
             .execute(
                 "INSERT INTO authzd_schema_migrations (version, name) VALUES ($1, $2)",
                 &[&migration.version, &migration.name],
             )
             .await
-            .map_err(statement("record a migration"))?;
+            .map_err(failed("record a migration"))?;
         applied.push(migration.version);
     }
     transaction
         .commit()
         .await
-        .map_err(statement("commit the migrations"))?;
+        .map_err(failed("commit the migrations"))?;
     Ok(Migrated {
         applied,
         version: SCHEMA_VERSION.max(current),
     })
+}
+
+/// A transaction holding the advisory lock `key` until it ends (commit, rollback or a lost
+/// connection), so that whoever else takes the same lock waits for it.
+pub(super) async fn locked_transaction(
+    client: &mut Client,
+    key: i64,
+) -> Result<tokio_postgres::Transaction<'_>, DatabaseError> {
+    let transaction = client
+        .transaction()
+        .await
+        .map_err(failed("begin a transaction"))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&key])
+        .await
+        .map_err(failed("take an advisory lock"))?;
+    Ok(transaction)
+}
+
+/// The error of a statement doing `what`.
+pub(super) fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> DatabaseError {
+    move |err| DatabaseError::Statement {
+        what,
+        message: cause(&err),
+    }
 }
 
 /// `host:port/database` of a connection string, for messages.

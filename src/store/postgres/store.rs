@@ -12,7 +12,7 @@
 
 use tokio_postgres::{Client, Transaction};
 
-use super::{DatabaseError, cause};
+use super::{DatabaseError, failed, locked_transaction};
 use crate::{
     engine::{ChangeRecord, Revision, Snapshot, Timestamp},
     store::{
@@ -30,14 +30,6 @@ const WRITER_LOCK: i64 = 0x0061_7574_687a_6402;
 #[derive(Debug)]
 pub struct PgStore {
     client: Client,
-}
-
-/// The error of a statement doing `what`.
-fn failed(what: &'static str) -> impl Fn(tokio_postgres::Error) -> DatabaseError {
-    move |err| DatabaseError::Statement {
-        what,
-        message: cause(&err),
-    }
 }
 
 /// The error of a stored value that does not decode.
@@ -94,15 +86,7 @@ impl PgStore {
                 codec::encode(record).map_err(corrupt(format!("change {}", record.revision)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let transaction = self
-            .client
-            .transaction()
-            .await
-            .map_err(failed("begin a transaction"))?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])
-            .await
-            .map_err(failed("take the writers' lock"))?;
+        let transaction = locked_transaction(&mut self.client, WRITER_LOCK).await?;
         if let Some(first) = records.first() {
             let newest: i64 = transaction
                 .query_one("SELECT COALESCE(MAX(revision), 0) FROM authzd_changes", &[])
@@ -291,15 +275,7 @@ impl PgStore {
         if records.is_empty() {
             return Ok(());
         }
-        let transaction = self
-            .client
-            .transaction()
-            .await
-            .map_err(failed("begin a transaction"))?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK])
-            .await
-            .map_err(failed("take the writers' lock"))?;
+        let transaction = locked_transaction(&mut self.client, WRITER_LOCK).await?;
         write_audit(&transaction, records).await?;
         transaction
             .commit()

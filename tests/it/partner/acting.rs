@@ -122,27 +122,8 @@ async fn a_partner_service_administrator_acts_in_the_tenant_and_the_trail_names_
         .unwrap();
 
     // Watch carries the partner too.
-    let mut stream = p
-        .watch
-        .watch(pb::WatchRequest {
-            start_revision: Some(revision - 1),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let event = loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(20), stream.message())
-            .await
-            .expect("the stream stalled")
-            .unwrap()
-            .expect("the stream ended");
-        if let Some(pb::watch_response::Message::Event(event)) = message.message
-            && event.revision == revision
-        {
-            break event;
-        }
-    };
+    let event = p.first_event_after(revision - 1, &[]).await;
+    assert_eq!(event.revision, revision);
     assert_eq!(event.actor, "pat");
     assert_eq!(event.actor_partner, PARTNER);
 }

@@ -451,26 +451,9 @@ async fn deleting_a_customer_role_removes_every_copy_and_the_watch_event_names_e
             Code::NotFound
         );
     }
-    let mut stream = p
-        .watch
-        .watch(pb::WatchRequest {
-            start_revision: Some(deleted.revision - 1),
-            kinds: vec![pb::EventKind::CustomerRoleDeleted.into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let event = loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(20), stream.message())
-            .await
-            .expect("the stream stalled")
-            .unwrap()
-            .expect("the stream ended");
-        if let Some(pb::watch_response::Message::Event(event)) = message.message {
-            break event;
-        }
-    };
+    let event = p
+        .first_event_after(deleted.revision - 1, &[pb::EventKind::CustomerRoleDeleted])
+        .await;
     assert_eq!(event.revision, deleted.revision);
     assert_eq!(event.customer_role, "helpdesk");
     assert_eq!(
