@@ -86,6 +86,11 @@ enum Commands {
             conflicts_with = "database_url"
         )]
         database_url_file: Option<PathBuf>,
+        /// PEM file of the CA certificates that sign the database server's certificate
+        /// (default: the system's roots). TLS is used as the URL's `sslmode` says:
+        /// `require`, `prefer` (the default: when the server offers it) or `disable`.
+        #[arg(long, value_name = "FILE", env = "AUTHZD_DATABASE_CA_FILE")]
+        database_ca_file: Option<PathBuf>,
     },
     /// Ask a running server for its health and version (a client call over gRPC).
     Status {
@@ -237,7 +242,14 @@ pub fn main() -> ExitCode {
         Commands::Migrate {
             database_url,
             database_url_file,
-        } => migrate(database_url, database_url_file.as_deref()),
+            database_ca_file,
+        } => migrate(
+            database_url,
+            database_url_file.as_deref(),
+            &store::postgres::DatabaseTls {
+                ca_file: database_ca_file,
+            },
+        ),
         Commands::Export { out, data_dir } => {
             let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
             report(
@@ -282,7 +294,11 @@ fn report(result: Result<store::ExportSummary, StoreError>, done: &str) -> ExitC
 
 /// `authzd migrate`: connects with the URL given (or read from its file) and applies the
 /// pending migrations.
-fn migrate(url: Option<String>, url_file: Option<&std::path::Path>) -> ExitCode {
+fn migrate(
+    url: Option<String>,
+    url_file: Option<&std::path::Path>,
+    tls: &store::postgres::DatabaseTls,
+) -> ExitCode {
     let url = match (url, url_file) {
         (Some(url), _) => url,
         (None, Some(file)) => match std::fs::read_to_string(file) {
@@ -304,7 +320,7 @@ fn migrate(url: Option<String>, url_file: Option<&std::path::Path>) -> ExitCode 
         return ExitCode::from(EXIT_FAILURE);
     };
     let migrated = runtime.block_on(async {
-        let mut client = store::postgres::connect(&url).await?;
+        let mut client = store::postgres::connect(&url, tls).await?;
         store::postgres::migrate(&mut client).await
     });
     match migrated {
@@ -321,7 +337,10 @@ fn migrate(url: Option<String>, url_file: Option<&std::path::Path>) -> ExitCode 
             );
             ExitCode::SUCCESS
         }
-        Err(err @ store::postgres::DatabaseError::BadUrl(_)) => {
+        Err(
+            err @ (store::postgres::DatabaseError::BadUrl(_)
+            | store::postgres::DatabaseError::Tls(_)),
+        ) => {
             eprintln!("authzd: {err}");
             ExitCode::from(EXIT_USAGE)
         }

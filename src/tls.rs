@@ -359,6 +359,38 @@ fn certified_key(
     }
 }
 
+/// A TLS client configuration that trusts the CA certificates of the PEM file `ca_file`,
+/// or the system's roots without one: for authzd's own outgoing connections (the
+/// PostgreSQL store's).
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    if let Some(path) = ca_file {
+        let bundle = std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        for ca in certificates(path, &bundle)? {
+            roots.add(ca).map_err(|err| TlsError::BadCertificate {
+                path: path.to_path_buf(),
+                reason: err.to_string(),
+            })?;
+        }
+    } else {
+        // Unreadable system certificates are skipped: the handshake then says which
+        // server could not be verified.
+        let (added, _) =
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        tracing::debug!(roots = added, "system root certificates loaded");
+    }
+    rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| TlsError::BadCertificate {
+            path: ca_file.map(Path::to_path_buf).unwrap_or_default(),
+            reason: err.to_string(),
+        })
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+}
+
 /// A verifier that requires a client certificate signed by one of the CAs in `bundle`.
 fn client_verifier(
     path: &Path,

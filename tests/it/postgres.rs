@@ -9,11 +9,15 @@ use authzd::{
     engine::{ChangeContext, ChangeRecord, Revision, SnapshotBuilder, Timestamp},
     store::{
         AuditOutcome, AuditQuery, AuditRecord,
-        postgres::{DatabaseError, PgStore},
+        postgres::{DatabaseError, DatabaseTls, PgStore},
     },
 };
 
-use crate::support::{postgres::PgServer, process::authzd};
+use crate::support::{
+    certs::{leaf, new_ca},
+    postgres::PgServer,
+    process::authzd,
+};
 
 fn migrate(args: &[&str]) -> Output {
     authzd().arg("migrate").args(args).output().unwrap()
@@ -196,7 +200,9 @@ fn world_changes() -> (authzd::dataset::Dataset, Vec<ChangeRecord>) {
 #[tokio::test]
 async fn the_store_keeps_the_log_checkpoints_and_request_ids_and_rebuilds_the_state() {
     let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url()).await.unwrap();
+    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
     assert_eq!(store.revision().await.unwrap(), Revision::new(0));
     let (dataset, records) = world_changes();
     let half = records.len() / 2;
@@ -231,7 +237,9 @@ async fn the_store_keeps_the_log_checkpoints_and_request_ids_and_rebuilds_the_st
             .unwrap();
     }
     let direct = direct.finish();
-    let mut replica = PgStore::open(&pg.url()).await.unwrap();
+    let mut replica = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
     for loaded in [
         store.load_snapshot().await.unwrap(),
         replica.load_snapshot().await.unwrap(),
@@ -251,8 +259,12 @@ async fn the_store_keeps_the_log_checkpoints_and_request_ids_and_rebuilds_the_st
 #[tokio::test]
 async fn a_replica_behind_the_log_cannot_append_and_leaves_no_trace() {
     let pg = PgServer::start();
-    let mut first = PgStore::open(&pg.url()).await.unwrap();
-    let mut second = PgStore::open(&pg.url()).await.unwrap();
+    let mut first = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
+    let mut second = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
     let (_, records) = world_changes();
     first
         .append_with_audit(&records[..3], &mut [])
@@ -306,7 +318,9 @@ async fn a_replica_behind_the_log_cannot_append_and_leaves_no_trace() {
 #[tokio::test]
 async fn audit_records_are_numbered_with_their_changes_read_by_tenant_and_pruned() {
     let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url()).await.unwrap();
+    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
     let (_, records) = world_changes();
     let record = |at: i64, tenant: &str| AuditRecord {
         id: 0,
@@ -355,4 +369,63 @@ async fn audit_records_are_numbered_with_their_changes_read_by_tenant_and_pruned
         .await
         .unwrap();
     assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [3]);
+}
+
+#[tokio::test]
+async fn tls_to_the_database_verifies_the_server_against_the_given_ca() {
+    let ca = new_ca();
+    let (cert, key) = leaf(&ca, &["127.0.0.1"], "postgres", false);
+    let pg = PgServer::start_with_tls(Some((&cert, &key)));
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let tls = DatabaseTls {
+        ca_file: Some(ca_file.clone()),
+    };
+    // The connection is encrypted, as the server itself reports.
+    let client = authzd::store::postgres::connect(&pg.url_with_sslmode("require"), &tls)
+        .await
+        .unwrap();
+    let encrypted: bool = client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted);
+    let migrated = migrate(&[
+        "--database-url",
+        &pg.url_with_sslmode("require"),
+        "--database-ca-file",
+        ca_file.to_str().unwrap(),
+    ]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    // Another CA's certificate is not trusted: no connection, and the reason says so.
+    let other_ca = new_ca();
+    let other_file = dir.path().join("other-ca.crt");
+    std::fs::write(&other_file, other_ca.pem()).unwrap();
+    let refused = migrate(&[
+        "--database-url",
+        &pg.url_with_sslmode("require"),
+        "--database-ca-file",
+        other_file.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(
+        text(&refused.stderr).contains("certificate"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // A CA file that is not PEM is a usage error, before any connection.
+    let garbage = dir.path().join("garbage.crt");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let bad = migrate(&[
+        "--database-url",
+        &pg.url_with_sslmode("require"),
+        "--database-ca-file",
+        garbage.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }

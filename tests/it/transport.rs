@@ -18,10 +18,6 @@ use authzd::{
     },
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
-};
 use tonic::{
     Code, Request, Status,
     transport::{Certificate, Channel, ClientTlsConfig, Identity},
@@ -32,6 +28,7 @@ use crate::{
     check::world,
     support::{
         callers::{TestCaller, write_callers},
+        certs::{Issuer, leaf, new_ca},
         process::{ServerProcess, authzd},
         raw::{bearer, call, server_info},
         server::TestServer,
@@ -46,40 +43,6 @@ fn reason(status: &Status) -> String {
         .get_details_error_info()
         .map(|info| info.reason)
         .unwrap_or_default()
-}
-
-type Issuer = CertifiedIssuer<'static, KeyPair>;
-
-fn new_ca() -> Issuer {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "test CA");
-    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
-}
-
-/// (certificate PEM, key PEM) signed by `ca`.
-fn leaf(ca: &Issuer, names: &[&str], cn: &str, client: bool) -> (String, String) {
-    let mut params =
-        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
-    params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::OrganizationName, "Example");
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params.extended_key_usages = vec![if client {
-        ExtendedKeyUsagePurpose::ClientAuth
-    } else {
-        ExtendedKeyUsagePurpose::ServerAuth
-    }];
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, ca).unwrap();
-    (cert.pem(), key.serialize_pem())
 }
 
 /// Writes the server's certificate, key and (with `mutual`) the client CA into `dir`.

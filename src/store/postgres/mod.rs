@@ -15,7 +15,8 @@
 
 use std::fmt::Write as _;
 
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod store;
 
@@ -47,6 +48,9 @@ pub enum DatabaseError {
     /// The URL is not a PostgreSQL connection string.
     #[error("the database URL is not a PostgreSQL connection string: {0}")]
     BadUrl(String),
+    /// The TLS settings cannot be used (an unreadable or malformed CA file).
+    #[error("TLS to the database cannot be set up: {0}")]
+    Tls(String),
     /// The server could not be reached or refused the connection.
     #[error("cannot connect to the database at {target}: {message}")]
     Unreachable {
@@ -101,21 +105,32 @@ pub struct Migrated {
     pub version: i32,
 }
 
+/// How the connection to the database is secured. The URL's `sslmode` decides whether TLS
+/// is used (`require`; `prefer`, the default, when the server offers it; `disable`); the
+/// server's certificate is then always verified, against these CA certificates or the
+/// system's roots, and the host name against it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatabaseTls {
+    /// A PEM file of the CA certificates to trust instead of the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
 /// Connects to the database at `url` and drives the connection on the current tokio
 /// runtime until the client is dropped.
-pub async fn connect(url: &str) -> Result<Client, DatabaseError> {
+pub async fn connect(url: &str, tls: &DatabaseTls) -> Result<Client, DatabaseError> {
     let config: Config = url
         .parse()
         .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
     let target = target(&config);
-    let (client, connection) =
-        config
-            .connect(NoTls)
-            .await
-            .map_err(|err| DatabaseError::Unreachable {
-                target: target.clone(),
-                message: cause(&err),
-            })?;
+    let client_config = crate::tls::client_config(tls.ca_file.as_deref())
+        .map_err(|err| DatabaseError::Tls(err.to_string()))?;
+    let (client, connection) = config
+        .connect(MakeRustlsConnect::new(client_config))
+        .await
+        .map_err(|err| DatabaseError::Unreachable {
+            target: target.clone(),
+            message: cause(&err),
+        })?;
     tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::warn!(database = %target, error = %cause(&err), "database connection ended");

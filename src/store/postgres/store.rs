@@ -51,8 +51,8 @@ fn to_i64(value: u64) -> Result<i64, DatabaseError> {
 
 impl PgStore {
     /// Connects to the database at `url` and applies its pending migrations.
-    pub async fn open(url: &str) -> Result<Self, DatabaseError> {
-        let mut client = super::connect(url).await?;
+    pub async fn open(url: &str, tls: &super::DatabaseTls) -> Result<Self, DatabaseError> {
+        let mut client = super::connect(url, tls).await?;
         super::migrate(&mut client).await?;
         Ok(Self { client })
     }

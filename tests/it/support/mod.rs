@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub(crate) mod callers;
+pub(crate) mod certs;
 pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod raw;

@@ -32,9 +32,32 @@ pub(crate) struct PgServer {
 impl PgServer {
     /// Creates a cluster in a temporary directory and starts its server.
     pub(crate) fn start() -> Self {
+        Self::start_with_tls(None)
+    }
+
+    /// As [`Self::start`], serving TLS with this (certificate PEM, key PEM) when given.
+    pub(crate) fn start_with_tls(tls: Option<(&str, &str)>) -> Self {
         let bin = binaries();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
+        let mut tls_settings = Vec::new();
+        if let Some((cert, key)) = tls {
+            let (cert_file, key_file) =
+                (dir.path().join("server.crt"), dir.path().join("server.key"));
+            std::fs::write(&cert_file, cert).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            // PostgreSQL refuses a key others may read.
+            std::fs::set_permissions(
+                &key_file,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+            tls_settings = vec![
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert_file.display()),
+                format!("ssl_key_file={}", key_file.display()),
+            ];
+        }
         let as_root = is_root();
         if as_root {
             // The server's user must own its directory (and reach it).
@@ -58,9 +81,11 @@ impl PgServer {
             .args(["-p", &port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1"])
             .arg("-k")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .arg(dir.path());
+        for setting in &tls_settings {
+            server.args(["-c", setting]);
+        }
+        server.stdout(Stdio::null()).stderr(Stdio::null());
         let child = server.spawn().expect("start postgres");
         let pg = Self { child, dir, port };
         pg.wait_until_ready(&bin);
@@ -70,6 +95,11 @@ impl PgServer {
     /// The connection string of its `postgres` database.
     pub(crate) fn url(&self) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The connection string with an `sslmode`.
+    pub(crate) fn url_with_sslmode(&self, mode: &str) -> String {
+        format!("{}?sslmode={mode}", self.url())
     }
 
     fn wait_until_ready(&self, bin: &Path) {
