@@ -301,8 +301,8 @@ fn migrate(
 ) -> ExitCode {
     let url = match (url, url_file) {
         (Some(url), _) => url,
-        (None, Some(file)) => match std::fs::read_to_string(file) {
-            Ok(text) => text.trim_end_matches(['\n', '\r']).to_owned(),
+        (None, Some(file)) => match store::postgres::read_url_file(file) {
+            Ok(url) => url,
             Err(err) => {
                 eprintln!(
                     "authzd: cannot read --database-url-file `{}`: {err}",
@@ -410,12 +410,19 @@ fn serve_on(runtime: &tokio::runtime::Runtime, settings: Settings) -> ExitCode {
             tracing::error!("{err}");
             eprintln!("authzd: {err}");
             match err {
+                // A malformed database URL, an unusable CA file or an unreadable URL file.
+                ServeError::Store(StoreError::Database(
+                    store::postgres::DatabaseError::BadUrl(_)
+                    | store::postgres::DatabaseError::Tls(_),
+                ))
+                | ServeError::DatabaseUrlFile { .. } => ExitCode::from(EXIT_USAGE),
                 ServeError::Store(
                     StoreError::Locked { .. }
                     | StoreError::Io { .. }
                     | StoreError::Corrupt { .. }
                     | StoreError::UnsupportedFormat { .. }
-                    | StoreError::Storage { .. },
+                    | StoreError::Storage { .. }
+                    | StoreError::Database(_),
                 ) => ExitCode::from(EXIT_STORE),
                 // Settings that name unusable files, or an unprotected address.
                 ServeError::Auth(_) | ServeError::Tls(_) | ServeError::Unauthenticated { .. } => {

@@ -54,6 +54,10 @@ pub mod names {
     /// Gauge: how many revisions the furthest-behind Watch stream still has to replay
     /// (0 when every stream is live), at the last commit published.
     pub const WATCH_MAX_LAG: &str = "authzd_watch_max_replay_lag_revisions";
+    /// Histogram: with the PostgreSQL store, how long after another replica committed a
+    /// change this replica applied it (per chunk caught up, by the newest change's commit
+    /// time and this replica's clock).
+    pub const FOLLOWER_LAG: &str = "authzd_follower_lag_seconds";
 }
 
 /// Sets [`names::REVISION`]: by the writer after each commit, and at start.
@@ -63,6 +67,17 @@ pub mod names {
 )]
 pub fn record_revision(revision: u64) {
     ::metrics::gauge!(names::REVISION).set(revision as f64);
+}
+
+/// Records in [`names::FOLLOWER_LAG`] how long ago (by this replica's clock) the newest
+/// change just applied from another replica was committed.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "histograms take f64; lags in milliseconds below 2^53 are exact"
+)]
+pub fn record_follower_lag(now: crate::engine::Timestamp, committed_at: crate::engine::Timestamp) {
+    let lag_millis = now.unix_millis().saturating_sub(committed_at.unix_millis()).max(0);
+    ::metrics::histogram!(names::FOLLOWER_LAG).record(lag_millis as f64 / 1000.0);
 }
 
 /// The recorder is process-wide (the facade has one global slot): installed by the first
@@ -194,6 +209,11 @@ fn describe() {
         names::WATCH_MAX_LAG,
         "Revisions the furthest-behind Watch stream still replays (0: all live)."
     );
+    describe_histogram!(
+        names::FOLLOWER_LAG,
+        Unit::Seconds,
+        "PostgreSQL store: time from another replica's commit to this replica applying it."
+    );
 }
 
 /// A bound metrics listener, not yet serving.
@@ -201,12 +221,13 @@ fn describe() {
 pub struct MetricsListener {
     listener: TcpListener,
     handle: PrometheusHandle,
-    database: PathBuf,
+    database: Option<PathBuf>,
 }
 
 impl MetricsListener {
-    /// Installs the recorder and binds `addr`; `database` is the file whose size is reported.
-    pub async fn bind(addr: SocketAddr, database: PathBuf) -> Result<Self, MetricsError> {
+    /// Installs the recorder and binds `addr`; `database` is the file whose size is
+    /// reported (none for a database server).
+    pub async fn bind(addr: SocketAddr, database: Option<PathBuf>) -> Result<Self, MetricsError> {
         let handle = handle()?;
         let listener = TcpListener::bind(addr)
             .await
@@ -238,7 +259,7 @@ impl MetricsListener {
             let database = self.database.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
-                    let response = answer(&request, &handle, &database);
+                    let response = answer(&request, &handle, database.as_deref());
                     async move { Ok::<_, Infallible>(response) }
                 });
                 if let Err(err) = hyper::server::conn::http1::Builder::new()
@@ -256,7 +277,7 @@ impl MetricsListener {
 fn answer(
     request: &Request<Incoming>,
     handle: &PrometheusHandle,
-    database: &std::path::Path,
+    database: Option<&std::path::Path>,
 ) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => {
@@ -292,8 +313,8 @@ fn answer(
     clippy::cast_precision_loss,
     reason = "gauges are f64; byte counts below 2^53 are exact"
 )]
-fn sample_process(database: &std::path::Path) {
-    if let Ok(meta) = std::fs::metadata(database) {
+fn sample_process(database: Option<&std::path::Path>) {
+    if let Some(Ok(meta)) = database.map(std::fs::metadata) {
         ::metrics::gauge!(names::STORE_FILE_SIZE).set(meta.len() as f64);
     }
     if let Some(bytes) = resident_bytes() {

@@ -4,6 +4,7 @@
 use std::{
     future::Future,
     net::SocketAddr,
+    path::Path,
     sync::Arc,
     time::{Duration, SystemTime},
 };
@@ -15,8 +16,8 @@ use crate::{
     api::{self, pb},
     app::{App, Clock, StoreOptions, StoreState, SystemClock},
     auth::Authenticator,
-    config::Settings,
-    store::{Retention, StoreError},
+    config::{DatabaseUrl, Settings, StoreSettings},
+    store::{Retention, Store, StoreError},
     tls::{self, TlsAcceptor, TlsFiles},
 };
 
@@ -26,6 +27,14 @@ pub enum ServeError {
     /// The store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The file naming the database could not be read.
+    #[error("cannot read database_url_file `{}`: {source}", .path.display())]
+    DatabaseUrlFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -113,6 +122,7 @@ impl BoundServer {
                 })
             })
             .transpose()?;
+        let store = settings.store.clone();
         let data_dir = settings.data_dir.clone();
         let options = StoreOptions {
             checkpoint_every: settings.checkpoint_every,
@@ -123,9 +133,10 @@ impl BoundServer {
                 audit_max_age_millis: i64::try_from(settings.audit_retention_age.as_millis())
                     .unwrap_or(i64::MAX),
             },
+            follow_interval: StoreOptions::default().follow_interval,
         };
-        let app =
-            tokio::task::spawn_blocking(move || App::open(&data_dir, clock, options)).await??;
+        let app = tokio::task::spawn_blocking(move || open_app(&store, &data_dir, clock, options))
+            .await??;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -312,7 +323,7 @@ impl BoundServer {
             Some(metrics_addr) => {
                 let listener = crate::metrics::MetricsListener::bind(
                     metrics_addr,
-                    self.app.database_path().to_path_buf(),
+                    self.app.database_file().map(Path::to_path_buf),
                 )
                 .await?;
                 let bound = listener.local_addr().map_err(|source| ServeError::Bind {
@@ -331,7 +342,7 @@ impl BoundServer {
         let health_follower = tokio::spawn(follow_store_health(
             self.app.store_health(),
             health.clone(),
-            self.app.database_path().to_path_buf(),
+            self.app.store_location(),
         ));
 
         tokio::select! {
@@ -361,10 +372,10 @@ impl BoundServer {
         }
         // Returning drops the pinned server future and with it the services' clones of the
         // app; closing the last clone stops the writer and closes the database file.
-        let path = self.app.database_path().to_path_buf();
+        let location = self.app.store_location();
         drop(server);
         tokio::task::spawn_blocking(move || self.app.close()).await?;
-        tracing::info!(database = %path.display(), "store closed; bye");
+        tracing::info!(database = %location, "store closed; bye");
         Ok(())
     }
 }
@@ -402,13 +413,46 @@ fn announce_authentication(auth: &Authenticator, settings: &Settings) {
     });
 }
 
+/// Opens the store the settings name and the app on it. Blocking.
+fn open_app(
+    store: &StoreSettings,
+    data_dir: &std::path::Path,
+    clock: Arc<dyn Clock>,
+    mut options: StoreOptions,
+) -> Result<App, ServeError> {
+    let StoreSettings::Postgres {
+        url,
+        ca_file,
+        poll_interval,
+    } = store
+    else {
+        return Ok(App::open(data_dir, clock, options)?);
+    };
+    let url = match url {
+        DatabaseUrl::Inline(url) => url.clone(),
+        DatabaseUrl::File(path) => crate::store::postgres::read_url_file(path).map_err(|source| {
+            ServeError::DatabaseUrlFile {
+                path: path.clone(),
+                source,
+            }
+        })?,
+    };
+    let tls = crate::store::postgres::DatabaseTls {
+        ca_file: ca_file.clone(),
+    };
+    let database = crate::store::postgres::SharedDatabase::open(&url, &tls)
+        .map_err(|err| ServeError::Store(err.into()))?;
+    options.follow_interval = *poll_interval;
+    Ok(App::open_store(Store::Postgres(database), clock, options)?)
+}
+
 /// Mirrors the store's state into the health service until the app goes away: `""` and
 /// the services that need the store report `NOT_SERVING` while it takes no writes; those
 /// answered from memory ([`ANSWERED_FROM_MEMORY`]) go on serving.
 async fn follow_store_health(
     mut store_state: tokio::sync::watch::Receiver<StoreState>,
     health: tonic_health::server::HealthReporter,
-    database: std::path::PathBuf,
+    database: String,
 ) {
     while store_state.changed().await.is_ok() {
         let state = *store_state.borrow_and_update();
@@ -419,14 +463,14 @@ async fn follow_store_health(
             }
             StoreState::Failing => {
                 tracing::error!(
-                    database = %database.display(),
+                    database = %database,
                     "store failed a commit: writes are refused and health reports NOT_SERVING until it recovers"
                 );
                 ServingStatus::NotServing
             }
             StoreState::FileLost => {
                 tracing::error!(
-                    database = %database.display(),
+                    database = %database,
                     "database file lost: writes are refused and health reports NOT_SERVING until the server restarts"
                 );
                 ServingStatus::NotServing

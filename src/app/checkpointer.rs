@@ -13,7 +13,7 @@ use super::Clock;
 use crate::{
     engine::Snapshot,
     metrics::names,
-    store::{RedbStore, Retention},
+    store::{Retention, Store},
 };
 
 /// When to checkpoint and what to keep.
@@ -23,6 +23,9 @@ pub struct StoreOptions {
     pub checkpoint_every: u64,
     /// What the change log keeps.
     pub retention: Retention,
+    /// With a shared store: how often the follower looks for other replicas' commits
+    /// when no notification comes.
+    pub follow_interval: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -34,6 +37,7 @@ impl Default for StoreOptions {
                 min_count: 100_000,
                 audit_max_age_millis: 365 * 24 * 3_600_000,
             },
+            follow_interval: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -59,7 +63,7 @@ impl CheckpointTrigger {
 
 /// Starts the checkpointer thread; it ends when the trigger is dropped.
 pub(super) fn spawn(
-    store: RedbStore,
+    store: Store,
     current: Arc<ArcSwap<Snapshot>>,
     clock: Arc<dyn Clock>,
     options: StoreOptions,
@@ -90,15 +94,22 @@ pub(super) fn spawn(
 /// Writes one checkpoint and prunes; failures are logged (the change log still holds
 /// everything, so nothing is lost, start-up only replays more).
 pub(super) fn checkpoint(
-    store: &RedbStore,
+    store: &Store,
     snapshot: &Snapshot,
     now: crate::engine::Timestamp,
     retention: Retention,
 ) {
     let started = std::time::Instant::now();
-    if let Err(err) = store.write_checkpoint(snapshot) {
-        tracing::error!(%err, revision = %snapshot.revision(), "checkpoint failed");
-        return;
+    match store.write_checkpoint(snapshot) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::debug!(revision = %snapshot.revision(), "another replica checkpoints; skipped");
+            return;
+        }
+        Err(err) => {
+            tracing::error!(%err, revision = %snapshot.revision(), "checkpoint failed");
+            return;
+        }
     }
     let took = started.elapsed();
     match store.prune_changes(retention, now) {

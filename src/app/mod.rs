@@ -8,6 +8,7 @@
 mod audit_queue;
 mod checkpointer;
 mod clock;
+mod follower;
 mod store_monitor;
 mod store_state;
 mod watch;
@@ -29,7 +30,7 @@ pub use writer::{BulkItem, BulkOutcome, ChangeMeta, Committed, Precondition, Wri
 
 use crate::{
     engine::{Mutation, Revision, Snapshot},
-    store::{Durable, RedbStore, StoreError},
+    store::{RedbStore, Store, StoreError},
 };
 
 /// How many changes may wait for the writer before callers wait for room. Bounds memory
@@ -60,7 +61,7 @@ struct Inner {
     audit_queue: Arc<audit_queue::AuditQueue>,
     // Dropped by `close` to stop the store monitor's thread.
     stop_monitor: store_monitor::StopMonitor,
-    store: RedbStore,
+    store: Store,
     // Arc: the writer publishes into it; every stream's registration points back to it.
     hub: Arc<watch::WatchHub>,
     clock: Arc<dyn Clock>,
@@ -93,14 +94,20 @@ impl App {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
-        let store = RedbStore::open(data_dir)?;
+        Self::open_store(Store::Redb(RedbStore::open(data_dir)?), clock, options)
+    }
+
+    /// Loads the state of an open store into the engine and starts the writer; for a
+    /// shared store, also the follower that applies other replicas' commits. Blocking.
+    pub fn open_store(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Self, StoreError> {
         let snapshot = store.load_snapshot()?;
         let last_checkpoint = store.checkpoint_revision()?.unwrap_or_default();
         let revision = snapshot.revision();
-        let durable = Durable {
-            revision: revision.get(),
-            last_audit_id: store.last_audit_id()?,
-        };
+        let durable = store.durable(&snapshot)?;
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
         let (published_tx, published) = tokio::sync::watch::channel(revision);
         let (status, store_state) = store_state::StoreStatus::new();
@@ -109,7 +116,7 @@ impl App {
         let audit_queue = Arc::new(audit_queue::AuditQueue::new());
         let hub = Arc::new(watch::WatchHub::new());
         let io_error = |source| StoreError::Io {
-            path: store.path().to_path_buf(),
+            path: store.location().into(),
             source,
         };
         let (checkpoints, checkpointer_thread) = checkpointer::spawn(
@@ -139,6 +146,14 @@ impl App {
         let (stop_monitor, monitor_thread) =
             store_monitor::spawn(store.clone(), Arc::clone(&status), writes.downgrade())
                 .map_err(io_error)?;
+        if let Store::Postgres(database) = &store {
+            follower::spawn(
+                database,
+                options.follow_interval,
+                Arc::clone(&status),
+                writes.downgrade(),
+            );
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 current,
@@ -384,7 +399,7 @@ impl App {
         // redb is blocking: read off the executor threads.
         let read = tokio::task::spawn_blocking(move || store.changes_after(before, 1)).await;
         let found = read.map_err(|err| StoreError::Storage {
-            path: self.inner.store.path().to_path_buf(),
+            path: self.inner.store.location().into(),
             message: format!("reading the change log stopped: {err}"),
         })??;
         Ok(found
@@ -393,8 +408,14 @@ impl App {
             .filter(|record| record.revision == revision))
     }
 
-    /// The database file.
-    pub fn database_path(&self) -> &Path {
-        self.inner.store.path()
+    /// Where the store is, for messages: the database file, or the database server's
+    /// host, port and name.
+    pub fn store_location(&self) -> String {
+        self.inner.store.location()
+    }
+
+    /// The database file, for the store-size metric; `None` for a database server.
+    pub fn database_file(&self) -> Option<&Path> {
+        self.inner.store.file()
     }
 }

@@ -13,7 +13,7 @@ use super::{
     store_state::{StoreEvent, StoreState, StoreStatus},
     writer::Work,
 };
-use crate::store::RedbStore;
+use crate::store::Store;
 
 /// How often the file is looked at and a failing store tried again: a lost file is noticed
 /// within about this long, and a cleared fault ends as soon.
@@ -29,7 +29,7 @@ pub(super) struct StopMonitor {
 
 /// Starts the monitor thread.
 pub(super) fn spawn(
-    store: RedbStore,
+    store: Store,
     status: Arc<StoreStatus>,
     // Weak: the writer ends when the app's senders are gone; the monitor must not keep it.
     writer: mpsc::WeakSender<Work>,
@@ -60,7 +60,7 @@ pub(super) fn spawn(
 
 /// Looks at the file once. A path that cannot be examined is reported once, not every
 /// second, and changes nothing: it proves neither loss nor presence.
-fn check(store: &RedbStore, status: &StoreStatus, unverifiable: &mut bool) {
+fn check(store: &Store, status: &StoreStatus, unverifiable: &mut bool) {
     if status.state() == StoreState::FileLost {
         return;
     }
@@ -72,7 +72,7 @@ fn check(store: &RedbStore, status: &StoreStatus, unverifiable: &mut bool) {
                 .is_some()
             {
                 tracing::error!(
-                    database = %store.path().display(),
+                    database = %store.location(),
                     %err,
                     "database file lost under the running server; writes are refused until restart"
                 );

@@ -17,7 +17,7 @@ use crate::{
         Actor, AuthorityError, ChangeContext, ChangeRecord, Mutation, MutationError,
         MutationErrorKind, Revision, Snapshot, TenantId, Timestamp, check_batch,
     },
-    store::{AuditOutcome, AuditRecord, Durable, RedbStore, StoreError},
+    store::{AuditOutcome, AuditRecord, Durable, Store, StoreError},
 };
 
 /// Who asked for a change and how to recognise a retry of it.
@@ -188,6 +188,9 @@ pub(super) enum Work {
     Flush(oneshot::Sender<Result<(), WriteError>>),
     /// The store is failing: try to make it writable again (sent by the store monitor).
     Recover,
+    /// Another replica committed to the shared store: apply what it committed (sent by
+    /// the follower).
+    CatchUp,
 }
 
 /// Most queued audit records stored with one group: the changes of the group are not
@@ -221,10 +224,13 @@ fn record_commit(changes: usize, audit_records: usize, took: std::time::Duration
 /// Most changes committed in one transaction.
 const MAX_GROUP: usize = 512;
 
+/// Most change records read from a shared store at a time while catching up.
+const CATCH_UP_CHUNK: usize = 1_000;
+
 /// The writer's state; it runs on its own thread because redb's commit blocks.
 #[derive(Debug)]
 pub(super) struct Writer {
-    pub(super) store: RedbStore,
+    pub(super) store: Store,
     pub(super) current: Arc<ArcSwap<Snapshot>>,
     pub(super) published: watch::Sender<Revision>,
     // Arc: the store monitor marks a lost file; the API reads the state for audited reads.
@@ -433,11 +439,123 @@ impl Writer {
                 self.recover();
             }
             match self.status.state() {
+                StoreState::Writable if self.store.is_shared() => self.commit_shared(&mut group),
                 StoreState::Writable => self.commit_group(&mut group),
                 state => self.refuse_group(&mut group, state),
             }
         }
         tracing::debug!("writer stopped");
+    }
+
+    /// Commits a group into a shared store: under the writers' lock, first applies what
+    /// other replicas committed since this one last read the log, so that the group is
+    /// decided on the newest state and numbered right after it. A group of audit records
+    /// only, or a nudge from the follower, needs no lock.
+    fn commit_shared(&mut self, group: &mut Vec<Work>) {
+        let changes = group
+            .iter()
+            .any(|work| matches!(work, Work::Change(_) | Work::Bulk(_)));
+        if !changes {
+            if let Err(err) = self.catch_up() {
+                self.shared_store_failed(&err, group);
+                return;
+            }
+            self.commit_group(group);
+            return;
+        }
+        if let Err(err) = self.store.lock_writers() {
+            self.shared_store_failed(&err, group);
+            return;
+        }
+        match self.catch_up() {
+            Ok(()) => self.commit_group(group),
+            Err(err) => self.shared_store_failed(&err, group),
+        }
+        // A lost connection has released the lock already; the next call reconnects.
+        if let Err(err) = self.store.unlock_writers() {
+            tracing::warn!(%err, "releasing the writers' lock failed");
+        }
+    }
+
+    /// The shared store could not be read or locked: the store turns failing and the
+    /// group is refused with its state (the monitor asks for recovery every second).
+    fn shared_store_failed(&mut self, err: &StoreError, group: &mut Vec<Work>) {
+        let cause = err.to_string();
+        if self
+            .status
+            .record(StoreEvent::CommitFailed, &cause)
+            .is_some()
+        {
+            tracing::error!(database = %self.store.location(), %err, "database unreachable: writes are refused until it returns");
+        }
+        let state = self.status.state();
+        self.refuse_group(group, state);
+    }
+
+    /// Applies every change other replicas committed after the published revision, in
+    /// order, publishing each chunk and handing it to the change stream as if this
+    /// replica had made it.
+    fn catch_up(&mut self) -> Result<(), StoreError> {
+        loop {
+            let base = self.current.load_full();
+            let records = self
+                .store
+                .changes_for_writer(base.revision(), CATCH_UP_CHUNK)?;
+            let Some(last) = records.last() else {
+                return Ok(());
+            };
+            let mut working: Snapshot = (*base).clone();
+            drop(base);
+            for record in &records {
+                if record.revision != working.revision().next() {
+                    return Err(StoreError::Database(
+                        crate::store::postgres::DatabaseError::Corrupt {
+                            message: format!(
+                                "the change log jumps from revision {} to {}",
+                                working.revision(),
+                                record.revision
+                            ),
+                        },
+                    ));
+                }
+                working = match std::mem::take(&mut working).apply_described(
+                    record.revision,
+                    &record.mutation,
+                    record.committed_at,
+                ) {
+                    Ok((next, _)) => next,
+                    Err((_, err)) => {
+                        return Err(StoreError::Database(
+                            crate::store::postgres::DatabaseError::Corrupt {
+                                message: format!(
+                                    "stored change {} no longer applies: {err}",
+                                    record.revision
+                                ),
+                            },
+                        ));
+                    }
+                };
+            }
+            let revision = last.revision;
+            crate::metrics::record_follower_lag(self.clock.now(), last.committed_at);
+            self.durable.revision = revision.get();
+            let full = records.len() == CATCH_UP_CHUNK;
+            let replaced = self.current.swap(Arc::new(working));
+            self.published.send_replace(revision);
+            crate::metrics::record_revision(revision.get());
+            self.checkpoints.committed(revision.get());
+            self.stream.send(
+                records
+                    .into_iter()
+                    .map(|record| Arc::new(SharedChange::new(record)))
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+            drop(replaced);
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     /// Tries to make a failing store writable again: reopens the database if it must,
@@ -465,7 +583,7 @@ impl Writer {
             }
             Err(err) if err.is_file_lost() => {
                 tracing::error!(
-                    database = %self.store.path().display(),
+                    database = %self.store.location(),
                     %err,
                     "database file lost under the running server; writes are refused until restart"
                 );
@@ -514,7 +632,7 @@ impl Writer {
                 Work::Flush(done) => {
                     let _ = done.send(Err(WriteError::store_refusal(state, cause.clone())));
                 }
-                Work::AuditPending | Work::Recover => {}
+                Work::AuditPending | Work::Recover | Work::CatchUp => {}
             }
         }
         for done in self.flushes.drain(..) {
@@ -582,7 +700,7 @@ impl Writer {
                     bulk_answers.push((bulk.reply, outcome));
                     continue;
                 }
-                Work::AuditPending | Work::Recover => continue,
+                Work::AuditPending | Work::Recover | Work::CatchUp => continue,
                 Work::Flush(done) => {
                     // Everything queued before the flush is in `audit` unless the queue
                     // was longer than one group's share: then the next group takes more.
@@ -746,7 +864,7 @@ impl Writer {
         let cause = err.to_string();
         let event = if err.is_file_lost() {
             tracing::error!(
-                database = %self.store.path().display(),
+                database = %self.store.location(),
                 %err,
                 changes,
                 "database file lost under the running server; nothing published, writes are refused until restart"

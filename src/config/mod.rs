@@ -77,6 +77,49 @@ pub const SETTINGS: &[SettingSpec] = &[
                (default: $XDG_DATA_HOME/authzd, else ~/.local/share/authzd)",
     },
     SettingSpec {
+        key: "store",
+        env: "AUTHZD_STORE",
+        flag: "store",
+        default: "redb",
+        help: "where the state is kept: `redb` (a file under data_dir; one server) or \
+               `postgres` (a PostgreSQL database several replicas share; needs database_url \
+               or database_url_file)",
+    },
+    SettingSpec {
+        key: "database_url",
+        env: "AUTHZD_DATABASE_URL",
+        flag: "database-url",
+        default: "",
+        help: "store = \"postgres\": the connection string, e.g. \
+               postgres://authzd@db:5432/authz?sslmode=require (it may hold a password: \
+               prefer database_url_file; never printed)",
+    },
+    SettingSpec {
+        key: "database_url_file",
+        env: "AUTHZD_DATABASE_URL_FILE",
+        flag: "database-url-file",
+        default: "",
+        help: "store = \"postgres\": a file holding the connection string (a mounted \
+               secret; a trailing newline is ignored)",
+    },
+    SettingSpec {
+        key: "database_ca_file",
+        env: "AUTHZD_DATABASE_CA_FILE",
+        flag: "database-ca-file",
+        default: "",
+        help: "store = \"postgres\": PEM file of the CA certificates that sign the \
+               database server's certificate (default: the system's roots); the URL's \
+               sslmode says whether TLS is used",
+    },
+    SettingSpec {
+        key: "database_poll_interval",
+        env: "AUTHZD_DATABASE_POLL_INTERVAL",
+        flag: "database-poll-interval",
+        default: "1s",
+        help: "store = \"postgres\": how often a replica looks for other replicas' \
+               commits when no notification arrives (e.g. `200ms`, `1s`; 10ms to 1m)",
+    },
+    SettingSpec {
         key: "log_format",
         env: "AUTHZD_LOG_FORMAT",
         flag: "log-format",
@@ -314,6 +357,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Directory holding the database file.
     pub data_dir: PathBuf,
+    /// Where the state is kept.
+    pub store: StoreSettings,
     /// Log line format.
     pub log_format: LogFormat,
     /// Log filter directive (tracing `EnvFilter` syntax).
@@ -360,6 +405,41 @@ pub struct Settings {
     pub max_connection_age: Duration,
     /// Where each setting came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
+}
+
+/// Where the state is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSettings {
+    /// The embedded redb file under `data_dir`.
+    Redb,
+    /// A PostgreSQL database shared by replicas.
+    Postgres {
+        /// Where the connection string comes from.
+        url: DatabaseUrl,
+        /// CA certificates to verify the database server with, instead of the system's.
+        ca_file: Option<PathBuf>,
+        /// How often other replicas' commits are looked for without a notification.
+        poll_interval: Duration,
+    },
+}
+
+/// The PostgreSQL connection string, or the file that holds it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// Given directly (it may hold a password).
+    Inline(String),
+    /// A file to read at start.
+    File(PathBuf),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    // By hand: the URL may hold a password, and settings are logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(not shown)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
 }
 
 /// The server's TLS material.
@@ -569,6 +649,8 @@ impl Layers {
             PathBuf::from(&data_dir.0)
         };
 
+        let store = store_settings(&take, &invalid)?;
+
         let log_format = take("log_format");
         let log_format_value = match log_format.0.as_str() {
             "text" => LogFormat::Text,
@@ -761,6 +843,7 @@ impl Layers {
             listen: listen_addr,
             metrics_listen,
             data_dir: data_dir_path,
+            store,
             log_format: log_format_value,
             log_level: log_level.0,
             shutdown_grace: grace_value,
@@ -836,6 +919,83 @@ fn tls_settings(
     }
 }
 
+/// The store settings: `redb`, or `postgres` with exactly one source of the URL. The URL
+/// is never echoed in an error (it may hold a password).
+fn store_settings(
+    take: &impl Fn(&'static str) -> (String, Source),
+    invalid: &impl Fn(&'static str, (String, Source), String) -> ConfigError,
+) -> Result<StoreSettings, ConfigError> {
+    let hidden = |(_, source): (String, Source)| ("(not shown)".to_owned(), source);
+    let set = |value: &(String, Source)| !value.0.trim().is_empty();
+    let (kind, url, url_file, ca_file) = (
+        take("store"),
+        take("database_url"),
+        take("database_url_file"),
+        take("database_ca_file"),
+    );
+    let poll_interval = duration_setting(
+        take,
+        invalid,
+        "database_poll_interval",
+        Duration::from_millis(10)..=Duration::from_mins(1),
+        "like `200ms` or `1s`, from 10ms to 1m",
+    )?;
+    match kind.0.as_str() {
+        "redb" => {
+            for (key, value) in [
+                ("database_url", url),
+                ("database_url_file", url_file),
+                ("database_ca_file", ca_file),
+            ] {
+                if set(&value) {
+                    let shown = if key == "database_url" { hidden(value) } else { value };
+                    return Err(invalid(
+                        key,
+                        shown,
+                        "is for store = \"postgres\"; the store is redb".into(),
+                    ));
+                }
+            }
+            Ok(StoreSettings::Redb)
+        }
+        "postgres" => {
+            let url = match (set(&url), set(&url_file)) {
+                (true, true) => {
+                    return Err(invalid(
+                        "database_url",
+                        hidden(url),
+                        "give database_url or database_url_file, not both".into(),
+                    ));
+                }
+                (false, false) => {
+                    return Err(invalid(
+                        "database_url",
+                        url,
+                        "store = \"postgres\" needs database_url or database_url_file".into(),
+                    ));
+                }
+                (true, false) => {
+                    if let Err(err) = crate::store::postgres::describe(&url.0) {
+                        return Err(invalid("database_url", hidden(url), err.to_string()));
+                    }
+                    DatabaseUrl::Inline(url.0)
+                }
+                (false, true) => DatabaseUrl::File(PathBuf::from(url_file.0)),
+            };
+            Ok(StoreSettings::Postgres {
+                url,
+                ca_file: Some(PathBuf::from(&ca_file.0)).filter(|_| set(&ca_file)),
+                poll_interval,
+            })
+        }
+        _ => Err(invalid(
+            "store",
+            kind,
+            "expected `redb` or `postgres`".into(),
+        )),
+    }
+}
+
 /// The default data directory: `$XDG_DATA_HOME/authzd`, else `~/.local/share/authzd`,
 /// else `./authzd-data` when neither variable is set.
 pub fn default_data_dir() -> PathBuf {
@@ -854,7 +1014,26 @@ impl Settings {
         let path =
             |p: Option<&PathBuf>| quote(&p.map(|p| p.display().to_string()).unwrap_or_default());
         let tls = self.tls.as_ref();
-        let values: [(&str, String); 27] = [
+        let (store, url, url_file, ca_file, poll) = match &self.store {
+            StoreSettings::Redb => ("redb", None, None, None, Duration::from_secs(1)),
+            StoreSettings::Postgres {
+                url,
+                ca_file,
+                poll_interval,
+            } => match url {
+                DatabaseUrl::Inline(_) => (
+                    "postgres",
+                    Some("(set, not shown)"),
+                    None,
+                    ca_file.as_ref(),
+                    *poll_interval,
+                ),
+                DatabaseUrl::File(file) => {
+                    ("postgres", None, Some(file), ca_file.as_ref(), *poll_interval)
+                }
+            },
+        };
+        let values: [(&str, String); 32] = [
             ("listen", quote(&self.listen.to_string())),
             (
                 "metrics_listen",
@@ -866,6 +1045,14 @@ impl Settings {
                 ),
             ),
             ("data_dir", quote(&self.data_dir.display().to_string())),
+            ("store", quote(store)),
+            ("database_url", quote(url.unwrap_or_default())),
+            ("database_url_file", path(url_file)),
+            ("database_ca_file", path(ca_file)),
+            (
+                "database_poll_interval",
+                quote(&format!("{}ms", poll.as_millis())),
+            ),
             ("log_format", quote(&self.log_format.to_string())),
             ("log_level", quote(&self.log_level)),
             (

@@ -78,6 +78,9 @@ pub enum StoreError {
         /// The newest revision the server acknowledged.
         acknowledged: u64,
     },
+    /// The PostgreSQL store failed: unreachable, a statement refused, a value unreadable.
+    #[error(transparent)]
+    Database(#[from] super::postgres::DatabaseError),
     /// Any other storage failure.
     #[error("storage failure on `{path}`: {message}")]
     Storage {

@@ -1,9 +1,10 @@
-//! The durable store: the only code that touches redb.
+//! The durable store: the only code that touches redb or PostgreSQL.
 //!
 //! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
 //! its format version so a newer or unknown file is refused instead of misread.
 
 mod audit;
+mod backend;
 mod changelog;
 mod checkpoint;
 mod codec;
@@ -19,10 +20,11 @@ mod recovery;
 mod redb_store;
 
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord};
+pub use backend::Store;
 pub use changelog::Retention;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
 pub use export::{EXPORT_MAGIC, ExportSummary, export_database, import_into};
 pub use file_identity::FileLoss;
-pub use recovery::Durable;
+pub use recovery::{Durable, Recovered};
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

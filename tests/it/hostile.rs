@@ -333,7 +333,7 @@ async fn hostile_requests_are_refused_briefly_and_change_nothing() {
     // Every method of the contract is swept (a service added later is swept too).
     assert!(methods.len() >= 59, "{} methods", methods.len());
 
-    let database = server.app().database_path().to_path_buf();
+    let database = server.app().database_file().unwrap().to_path_buf();
     let size_before = std::fs::metadata(&database).unwrap().len();
     let revision_before = server.app().revision();
     let started = Instant::now();

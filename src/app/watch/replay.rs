@@ -9,7 +9,7 @@ use super::{
     SharedChange, WatchError, WatchItem,
     hub::{Feed, Handover, WatchHub},
 };
-use crate::store::{RedbStore, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Change records read from the log per replay step.
 const REPLAY_BATCH: usize = 256;
@@ -24,7 +24,7 @@ const EMPTY_READS: usize = 100;
 /// closing the app is not held up by it.
 pub(super) struct Replay {
     pub(super) hub: Arc<WatchHub>,
-    pub(super) store: RedbStore,
+    pub(super) store: Store,
     pub(super) closing: watch::Receiver<bool>,
     pub(super) id: u64,
 }

@@ -18,8 +18,10 @@ use std::fmt::Write as _;
 use tokio_postgres::{Client, Config};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+mod shared;
 mod store;
 
+pub use shared::{CALL_TIMEOUT, Role, STATE_TIMEOUT, SharedDatabase};
 pub use store::PgStore;
 
 /// One schema migration: applied once, in version order.
@@ -137,6 +139,68 @@ pub async fn connect(url: &str, tls: &DatabaseTls) -> Result<Client, DatabaseErr
         }
     });
     Ok(client)
+}
+
+/// The connection string in the file at `path` (a mounted secret): its text without the
+/// trailing line break.
+pub fn read_url_file(path: &std::path::Path) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// Host, port and database of the connection string `url`, for messages.
+pub fn describe(url: &str) -> Result<String, DatabaseError> {
+    let config: Config = url
+        .parse()
+        .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
+    Ok(target(&config))
+}
+
+/// Connects to the database at `url` and listens on `channel`: the receiver yields the
+/// revision each notification carries (`None` for a payload that is not one) and ends
+/// when the connection does. The client must be kept: dropping it ends the connection.
+pub(super) async fn listen(
+    url: &str,
+    tls: &DatabaseTls,
+    channel: &str,
+) -> Result<(Client, tokio::sync::mpsc::UnboundedReceiver<Option<u64>>), DatabaseError> {
+    let config: Config = url
+        .parse()
+        .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
+    let target = target(&config);
+    let client_config = crate::tls::client_config(tls.ca_file.as_deref())
+        .map_err(|err| DatabaseError::Tls(err.to_string()))?;
+    let (client, mut connection) = config
+        .connect(MakeRustlsConnect::new(client_config))
+        .await
+        .map_err(|err| DatabaseError::Unreachable {
+            target: target.clone(),
+            message: cause(&err),
+        })?;
+    let (notify, notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // Notifications arrive as messages of the connection itself, read as it is driven.
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(note)) => {
+                    if notify.send(note.payload().parse().ok()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(database = %target, error = %cause(&err), "listening connection ended");
+                    return;
+                }
+            }
+        }
+    });
+    // The channel name is ours, a constant: quoted as an identifier all the same.
+    client
+        .batch_execute(&format!("LISTEN \"{}\"", channel.replace('"', "\"\"")))
+        .await
+        .map_err(failed("listen for commits"))?;
+    Ok((client, notifications))
 }
 
 /// Applies every migration the database lacks, in one transaction, and answers with what

@@ -16,15 +16,23 @@ use super::{DatabaseError, failed, locked_transaction};
 use crate::{
     engine::{ChangeRecord, Revision, Snapshot, Timestamp},
     store::{
-        AuditQuery, AuditRecord,
+        AuditQuery, AuditRecord, Retention,
         checkpoint::{REPLAY_CHUNK, Replay},
         codec,
     },
 };
 
 /// The advisory lock key that serialises writers across replicas (`authzd` in ASCII,
-/// then 2): held for one appending transaction.
+/// then 2): held by a replica's writer from catching up to committing its group, and by
+/// every appending transaction.
 const WRITER_LOCK: i64 = 0x0061_7574_687a_6402;
+
+/// The advisory lock key of the checkpointer (`authzd`, then 3): one replica at a time
+/// writes a checkpoint and prunes; the others skip their turn.
+const CHECKPOINT_LOCK: i64 = 0x0061_7574_687a_6403;
+
+/// The channel every commit notifies, with its newest revision: followers listen on it.
+pub(crate) const CHANGES_CHANNEL: &str = "authzd_changes";
 
 /// The PostgreSQL store: one connection, its schema migrated.
 #[derive(Debug)]
@@ -55,6 +63,38 @@ impl PgStore {
         let mut client = super::connect(url, tls).await?;
         super::migrate(&mut client).await?;
         Ok(Self { client })
+    }
+
+    /// Connects to a database whose schema is already migrated.
+    pub async fn connect(url: &str, tls: &super::DatabaseTls) -> Result<Self, DatabaseError> {
+        Ok(Self {
+            client: super::connect(url, tls).await?,
+        })
+    }
+
+    /// Whether the connection has ended (the server went away or closed it).
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    /// Takes the writers' lock for this connection's session, waiting for the replica
+    /// holding it: from here until [`Self::unlock_writers`] no other replica appends.
+    /// A lost connection releases it.
+    pub async fn lock_writers(&self) -> Result<(), DatabaseError> {
+        self.client
+            .execute("SELECT pg_advisory_lock($1)", &[&WRITER_LOCK])
+            .await
+            .map(drop)
+            .map_err(failed("take the writers' lock"))
+    }
+
+    /// Releases the writers' lock taken by [`Self::lock_writers`].
+    pub async fn unlock_writers(&self) -> Result<(), DatabaseError> {
+        self.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+            .await
+            .map(drop)
+            .map_err(failed("release the writers' lock"))
     }
 
     /// The newest committed revision (0 before the first change).
@@ -100,24 +140,47 @@ impl PgStore {
                 });
             }
         }
-        for (record, bytes) in records.iter().zip(&encoded) {
-            let revision = to_i64(record.revision.get())?;
+        // One statement per table, whatever the group's size: a round trip each.
+        let revisions = records
+            .iter()
+            .map(|record| to_i64(record.revision.get()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let committed_at: Vec<i64> = records
+            .iter()
+            .map(|record| record.committed_at.unix_millis())
+            .collect();
+        transaction
+            .execute(
+                "INSERT INTO authzd_changes (revision, committed_at, record)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
+                &[&revisions, &committed_at, &encoded],
+            )
+            .await
+            .map_err(failed("append changes"))?;
+        let (request_ids, request_revisions): (Vec<&str>, Vec<i64>) = records
+            .iter()
+            .zip(&revisions)
+            .filter_map(|(record, revision)| Some((record.request_id.as_deref()?, *revision)))
+            .unzip();
+        if !request_ids.is_empty() {
             transaction
                 .execute(
-                    "INSERT INTO authzd_changes (revision, committed_at, record) VALUES ($1, $2, $3)",
-                    &[&revision, &record.committed_at.unix_millis(), bytes],
+                    "INSERT INTO authzd_request_ids (request_id, revision)
+                     SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])",
+                    &[&request_ids, &request_revisions],
                 )
                 .await
-                .map_err(failed("append a change"))?;
-            if let Some(id) = &record.request_id {
-                transaction
-                    .execute(
-                        "INSERT INTO authzd_request_ids (request_id, revision) VALUES ($1, $2)",
-                        &[id, &revision],
-                    )
-                    .await
-                    .map_err(failed("record a request id"))?;
-            }
+                .map_err(failed("record request ids"))?;
+        }
+        if let Some(last) = records.last() {
+            // Delivered to the listening replicas when (and only if) this commits.
+            transaction
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[&CHANGES_CHANNEL, &last.revision.get().to_string()],
+                )
+                .await
+                .map_err(failed("notify the replicas"))?;
         }
         write_audit(&transaction, audit).await?;
         transaction
@@ -170,15 +233,34 @@ impl PgStore {
     }
 
     /// Writes `snapshot` as the checkpoint, replacing older ones, in one transaction.
-    pub async fn write_checkpoint(&mut self, snapshot: &Snapshot) -> Result<(), DatabaseError> {
+    /// `false` when another replica is writing one (it holds the checkpointer's lock) or
+    /// a newer one exists: nothing is written then.
+    pub async fn write_checkpoint(&mut self, snapshot: &Snapshot) -> Result<bool, DatabaseError> {
         let revision = snapshot.revision();
-        let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
-        let revision = to_i64(revision.get())?;
+        let revision_key = to_i64(revision.get())?;
         let transaction = self
             .client
             .transaction()
             .await
             .map_err(failed("begin a transaction"))?;
+        let ours: bool = transaction
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK])
+            .await
+            .map_err(failed("take the checkpointer's lock"))?
+            .get(0);
+        let newer: bool = transaction
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM authzd_checkpoints WHERE revision >= $1)",
+                &[&revision_key],
+            )
+            .await
+            .map_err(failed("read the newest checkpoint"))?
+            .get(0);
+        if !ours || newer {
+            return Ok(false);
+        }
+        let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
+        let revision = revision_key;
         transaction
             .execute(
                 "INSERT INTO authzd_checkpoints (revision, snapshot) VALUES ($1, $2)
@@ -197,7 +279,56 @@ impl PgStore {
         transaction
             .commit()
             .await
-            .map_err(failed("commit the checkpoint"))
+            .map_err(failed("commit the checkpoint"))?;
+        Ok(true)
+    }
+
+    /// The revision of the newest checkpoint, if any.
+    pub async fn checkpoint_revision(&self) -> Result<Option<Revision>, DatabaseError> {
+        let newest: Option<i64> = self
+            .client
+            .query_one("SELECT MAX(revision) FROM authzd_checkpoints", &[])
+            .await
+            .map_err(failed("read the newest checkpoint"))?
+            .get(0);
+        Ok(newest.map(|revision| Revision::new(to_u64(revision))))
+    }
+
+    /// The oldest revision still in the change log, if any.
+    pub async fn oldest_change(&self) -> Result<Option<Revision>, DatabaseError> {
+        let oldest: Option<i64> = self
+            .client
+            .query_one("SELECT MIN(revision) FROM authzd_changes", &[])
+            .await
+            .map_err(failed("read the oldest change"))?
+            .get(0);
+        Ok(oldest.map(|revision| Revision::new(to_u64(revision))))
+    }
+
+    /// Deletes the changes the newest checkpoint covers that are older than the retention
+    /// age and outside the newest `min_count` (their request ids with them); returns how
+    /// many. The rule is redb's (`changelog.rs`).
+    pub async fn prune_changes(
+        &self,
+        retention: Retention,
+        now: Timestamp,
+    ) -> Result<u64, DatabaseError> {
+        let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
+        let min_count = i64::try_from(retention.min_count).unwrap_or(i64::MAX);
+        self.client
+            .execute(
+                // A prefix only, up to the first change young enough to keep: replicas'
+                // clocks differ, so commit times need not rise with revisions, and a hole
+                // in the log would break every replay through it.
+                "DELETE FROM authzd_changes WHERE revision <= LEAST(
+                    (SELECT COALESCE(MAX(revision), 0) FROM authzd_checkpoints),
+                    (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes) - $1,
+                    (SELECT COALESCE(MIN(revision) - 1, 9223372036854775807)
+                       FROM authzd_changes WHERE committed_at >= $2))",
+                &[&min_count, &cutoff.unix_millis()],
+            )
+            .await
+            .map_err(failed("prune the change log"))
     }
 
     /// The current state: the newest checkpoint plus every change after it, read in one
