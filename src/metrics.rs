@@ -76,7 +76,10 @@ pub fn record_revision(revision: u64) {
     reason = "histograms take f64; lags in milliseconds below 2^53 are exact"
 )]
 pub fn record_follower_lag(now: crate::engine::Timestamp, committed_at: crate::engine::Timestamp) {
-    let lag_millis = now.unix_millis().saturating_sub(committed_at.unix_millis()).max(0);
+    let lag_millis = now
+        .unix_millis()
+        .saturating_sub(committed_at.unix_millis())
+        .max(0);
     ::metrics::histogram!(names::FOLLOWER_LAG).record(lag_millis as f64 / 1000.0);
 }
 

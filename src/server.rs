@@ -430,12 +430,14 @@ fn open_app(
     };
     let url = match url {
         DatabaseUrl::Inline(url) => url.clone(),
-        DatabaseUrl::File(path) => crate::store::postgres::read_url_file(path).map_err(|source| {
-            ServeError::DatabaseUrlFile {
-                path: path.clone(),
-                source,
-            }
-        })?,
+        DatabaseUrl::File(path) => {
+            crate::store::postgres::read_url_file(path).map_err(|source| {
+                ServeError::DatabaseUrlFile {
+                    path: path.clone(),
+                    source,
+                }
+            })?
+        }
     };
     let tls = crate::store::postgres::DatabaseTls {
         ca_file: ca_file.clone(),

@@ -948,7 +948,11 @@ fn store_settings(
                 ("database_ca_file", ca_file),
             ] {
                 if set(&value) {
-                    let shown = if key == "database_url" { hidden(value) } else { value };
+                    let shown = if key == "database_url" {
+                        hidden(value)
+                    } else {
+                        value
+                    };
                     return Err(invalid(
                         key,
                         shown,
@@ -1028,9 +1032,13 @@ impl Settings {
                     ca_file.as_ref(),
                     *poll_interval,
                 ),
-                DatabaseUrl::File(file) => {
-                    ("postgres", None, Some(file), ca_file.as_ref(), *poll_interval)
-                }
+                DatabaseUrl::File(file) => (
+                    "postgres",
+                    None,
+                    Some(file),
+                    ca_file.as_ref(),
+                    *poll_interval,
+                ),
             },
         };
         let values: [(&str, String); 32] = [

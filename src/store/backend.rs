@@ -54,7 +54,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         match self {
             Self::Redb(store) => store.append_with_audit(records, audit),
-            Self::Postgres(database) => Ok(database.run(Role::Writer, async |store| store.append_with_audit(records, audit).await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Writer, async |store| {
+                store.append_with_audit(records, audit).await
+            })?),
         }
     }
 
@@ -84,7 +86,9 @@ impl Store {
     pub fn change_for_request(&self, request_id: &str) -> Result<Option<ChangeRecord>, StoreError> {
         match self {
             Self::Redb(store) => store.change_for_request(request_id),
-            Self::Postgres(database) => Ok(database.run(Role::Writer, async |store| store.change_for_request(request_id).await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Writer, async |store| {
+                store.change_for_request(request_id).await
+            })?),
         }
     }
 
@@ -114,7 +118,9 @@ impl Store {
     ) -> Result<Vec<ChangeRecord>, StoreError> {
         match self {
             Self::Redb(store) => store.changes_after(after, limit),
-            Self::Postgres(database) => Ok(database.run(role, async |store| store.changes_after(after, limit).await)?),
+            Self::Postgres(database) => {
+                Ok(database.run(role, async |store| store.changes_after(after, limit).await)?)
+            }
         }
     }
 
@@ -133,8 +139,11 @@ impl Store {
     pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<bool, StoreError> {
         match self {
             Self::Redb(store) => store.write_checkpoint(snapshot).map(|()| true),
-            Self::Postgres(database) => Ok(database
-                .run_within(Role::Checkpointer, STATE_TIMEOUT, async |store| store.write_checkpoint(snapshot).await)?),
+            Self::Postgres(database) => Ok(database.run_within(
+                Role::Checkpointer,
+                STATE_TIMEOUT,
+                async |store| store.write_checkpoint(snapshot).await,
+            )?),
         }
     }
 
@@ -142,7 +151,9 @@ impl Store {
     pub fn checkpoint_revision(&self) -> Result<Option<Revision>, StoreError> {
         match self {
             Self::Redb(store) => store.checkpoint_revision(),
-            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| store.checkpoint_revision().await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| {
+                store.checkpoint_revision().await
+            })?),
         }
     }
 
@@ -150,7 +161,9 @@ impl Store {
     pub fn prune_changes(&self, retention: Retention, now: Timestamp) -> Result<u64, StoreError> {
         match self {
             Self::Redb(store) => store.prune_changes(retention, now),
-            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| store.prune_changes(retention, now).await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| {
+                store.prune_changes(retention, now).await
+            })?),
         }
     }
 
@@ -158,8 +171,11 @@ impl Store {
     pub fn load_snapshot(&self) -> Result<Snapshot, StoreError> {
         match self {
             Self::Redb(store) => store.load_snapshot(),
-            Self::Postgres(database) => Ok(database
-                .run_within(Role::Writer, STATE_TIMEOUT, async |store| store.load_snapshot().await)?),
+            Self::Postgres(database) => Ok(database.run_within(
+                Role::Writer,
+                STATE_TIMEOUT,
+                async |store| store.load_snapshot().await,
+            )?),
         }
     }
 
@@ -172,7 +188,9 @@ impl Store {
     ) -> Result<Vec<AuditRecord>, StoreError> {
         match self {
             Self::Redb(store) => store.audit_records(query, after, limit),
-            Self::Postgres(database) => Ok(database.run(Role::Reader, async |store| store.audit_records(query, after, limit).await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Reader, async |store| {
+                store.audit_records(query, after, limit).await
+            })?),
         }
     }
 
@@ -180,7 +198,9 @@ impl Store {
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
         match self {
             Self::Redb(store) => store.prune_audit(before),
-            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| store.prune_audit(before).await)?),
+            Self::Postgres(database) => Ok(database.run(Role::Checkpointer, async |store| {
+                store.prune_audit(before).await
+            })?),
         }
     }
 

@@ -173,8 +173,12 @@ impl SharedDatabase {
         let target = self.inner.target.clone();
         runtime.spawn(async move {
             loop {
-                let listening =
-                    timed(&target, CALL_TIMEOUT, super::listen(&url, &tls, CHANGES_CHANNEL)).await;
+                let listening = timed(
+                    &target,
+                    CALL_TIMEOUT,
+                    super::listen(&url, &tls, CHANGES_CHANNEL),
+                )
+                .await;
                 let (client, mut notifications) = match listening {
                     Ok(listening) => listening,
                     Err(err) => {
@@ -233,15 +237,13 @@ async fn timed<T>(
     limit: Duration,
     work: impl Future<Output = Result<T, DatabaseError>>,
 ) -> Result<T, DatabaseError> {
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(DatabaseError::Unreachable {
-                target: target.to_owned(),
-                message: format!(
-                    "no answer within {} s; the connection is given up",
-                    limit.as_secs()
-                ),
-            })
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(DatabaseError::Unreachable {
+            target: target.to_owned(),
+            message: format!(
+                "no answer within {} s; the connection is given up",
+                limit.as_secs()
+            ),
         })
+    })
 }

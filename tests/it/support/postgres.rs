@@ -27,6 +27,9 @@ pub(crate) struct PgServer {
     child: Child,
     dir: tempfile::TempDir,
     port: u16,
+    /// How to start the server again (after [`Self::stop`]) on the same data and port.
+    start: Vec<std::ffi::OsString>,
+    bin: PathBuf,
 }
 
 impl PgServer {
@@ -72,24 +75,55 @@ impl PgServer {
             .args(["-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"]);
         run(&mut initdb);
         let port = free_port();
-        let mut server = as_server_user(Path::new("timeout"), as_root);
-        server
-            .args(["--kill-after=10", &LIFETIME_SECS.to_string()])
-            .arg(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .arg("-k")
-            .arg(dir.path());
-        for setting in &tls_settings {
-            server.args(["-c", setting]);
+        let mut start: Vec<std::ffi::OsString> = vec![
+            "--kill-after=10".into(),
+            LIFETIME_SECS.to_string().into(),
+            bin.join("postgres").into(),
+            "-D".into(),
+            data.into(),
+            "-p".into(),
+            port.to_string().into(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-k".into(),
+            dir.path().into(),
+        ];
+        for setting in tls_settings {
+            start.extend(["-c".into(), setting.into()]);
         }
-        server.stdout(Stdio::null()).stderr(Stdio::null());
-        let child = server.spawn().expect("start postgres");
-        let pg = Self { child, dir, port };
-        pg.wait_until_ready(&bin);
+        let child = spawn_server(&start);
+        let pg = Self {
+            child,
+            dir,
+            port,
+            start,
+            bin,
+        };
+        pg.wait_until_ready();
         pg
+    }
+
+    /// Stops the server (fast shutdown: open connections are ended), keeping its data.
+    pub(crate) fn stop(&mut self) {
+        // SIGINT to `timeout`, which passes it on: PostgreSQL's fast shutdown.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the stopped server again, on the same data and port.
+    pub(crate) fn restart(&mut self) {
+        self.child = spawn_server(&self.start);
+        self.wait_until_ready();
     }
 
     /// The connection string of its `postgres` database.
@@ -102,10 +136,10 @@ impl PgServer {
         format!("{}?sslmode={mode}", self.url())
     }
 
-    fn wait_until_ready(&self, bin: &Path) {
+    fn wait_until_ready(&self) {
         let started = Instant::now();
         loop {
-            let ready = Command::new(bin.join("pg_isready"))
+            let ready = Command::new(self.bin.join("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", USER])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -126,20 +160,18 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        // SIGINT to `timeout`, which passes it on: PostgreSQL's fast shutdown.
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
+}
+
+/// Starts `postgres` under `timeout` with these arguments, as the server's user.
+fn spawn_server(args: &[std::ffi::OsString]) -> Child {
+    as_server_user(Path::new("timeout"), is_root())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start postgres")
 }
 
 /// The directory of `initdb`, `postgres` and `pg_isready`: the newest Debian version, or
