@@ -444,7 +444,7 @@ pub(crate) fn setup() -> Vec<Mutation> {
 
 /// Everything observable about one snapshot for a fixed set of questions, to prove a
 /// snapshot does not change after later applies (accepted or refused).
-fn fingerprint(snapshot: &Snapshot) -> Vec<bool> {
+pub(crate) fn fingerprint(snapshot: &Snapshot) -> Vec<bool> {
     let mut out = Vec::new();
     for s in 0..2 {
         for u in 0..=USERS {
@@ -465,7 +465,7 @@ fn fingerprint(snapshot: &Snapshot) -> Vec<bool> {
 
 /// Compares engine and reference on every check of one service plus both views and both
 /// lookups.
-fn compare(snapshot: &Snapshot, reference: &Reference, s: u8, probe: u8) {
+pub(crate) fn compare(snapshot: &Snapshot, reference: &Reference, s: u8, probe: u8) {
     let service = service(s);
     let t = tenant();
     let mut objects: Vec<Option<ObjectId>> = reference

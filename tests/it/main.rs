@@ -22,6 +22,7 @@ mod partner;
 mod partner_props;
 mod postgres;
 mod reference;
+mod replica_props;
 mod replicas;
 mod security;
 mod store;
