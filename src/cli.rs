@@ -53,8 +53,12 @@ enum Commands {
         /// The data directory to read [default: as for `serve`].
         #[arg(long, value_name = "DIR", env = "AUTHZD_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Read the PostgreSQL store instead (a consistent revision while replicas write).
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
-    /// Load an export file into an empty data directory (the server must not run on it).
+    /// Load an export file into an empty data directory (the server must not run on it), or
+    /// into an empty PostgreSQL database: the way to move between stores.
     Import {
         /// The export file.
         #[arg(value_name = "FILE")]
@@ -62,6 +66,9 @@ enum Commands {
         /// The data directory to create [default: as for `serve`].
         #[arg(long, value_name = "DIR", env = "AUTHZD_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Load into the PostgreSQL store instead (its schema is migrated first).
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Apply the PostgreSQL schema's pending migrations and exit (safe to run from several
     /// machines at once; a schema newer than this build is refused untouched).
@@ -69,28 +76,8 @@ enum Commands {
     /// Exit status: 0 when the schema is up to date, 2 for a usage error (a malformed
     /// URL included), 3 when the database cannot be reached or refuses.
     Migrate {
-        /// The database's connection string (`postgres://user:password@host:port/db`).
-        /// Prefer --database-url-file: a flag shows in process lists.
-        #[arg(
-            long,
-            value_name = "URL",
-            env = "AUTHZD_DATABASE_URL",
-            hide_env_values = true
-        )]
-        database_url: Option<String>,
-        /// A file holding the connection string (a trailing newline is ignored).
-        #[arg(
-            long,
-            value_name = "FILE",
-            env = "AUTHZD_DATABASE_URL_FILE",
-            conflicts_with = "database_url"
-        )]
-        database_url_file: Option<PathBuf>,
-        /// PEM file of the CA certificates that sign the database server's certificate
-        /// (default: the system's roots). TLS is used as the URL's `sslmode` says:
-        /// `require`, `prefer` (the default: when the server offers it) or `disable`.
-        #[arg(long, value_name = "FILE", env = "AUTHZD_DATABASE_CA_FILE")]
-        database_ca_file: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Ask a running server for its health and version (a client call over gRPC).
     Status {
@@ -118,6 +105,90 @@ enum Commands {
     /// owner or a service administrator (--actor with --tenant) reads that tenant's. Exit status: 0
     /// when the export is complete; 1 when the server refuses or fails; 2 for a usage error.
     AuditExport(client::AuditExportArgs),
+}
+
+/// Where the PostgreSQL store is, for the commands that use it directly. (The fields are
+/// named as their flags, which all start with `--database-`.)
+#[derive(Debug, Clone, Default, clap::Args)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "the field names are the flags' names"
+)]
+pub struct DatabaseArgs {
+    /// The database's connection string (`postgres://user:password@host:port/db`).
+    /// Prefer --database-url-file: a flag shows in process lists.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "AUTHZD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// A file holding the connection string (a trailing newline is ignored).
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "AUTHZD_DATABASE_URL_FILE",
+        conflicts_with = "database_url"
+    )]
+    database_url_file: Option<PathBuf>,
+    /// PEM file of the CA certificates that sign the database server's certificate
+    /// (default: the system's roots). TLS is used as the URL's `sslmode` says:
+    /// `require`, `prefer` (the default: when the server offers it) or `disable`.
+    #[arg(long, value_name = "FILE", env = "AUTHZD_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    /// The connection string given (read from its file), `Ok(None)` when none is; the exit
+    /// status after saying why when the file cannot be read.
+    fn url(&self) -> Result<Option<String>, ExitCode> {
+        match (&self.database_url, &self.database_url_file) {
+            (Some(url), _) => Ok(Some(url.clone())),
+            (None, Some(file)) => match store::postgres::read_url_file(file) {
+                Ok(url) => Ok(Some(url)),
+                Err(err) => {
+                    eprintln!(
+                        "authzd: cannot read --database-url-file `{}`: {err}",
+                        file.display()
+                    );
+                    Err(ExitCode::from(EXIT_USAGE))
+                }
+            },
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn tls(&self) -> store::postgres::DatabaseTls {
+        store::postgres::DatabaseTls {
+            ca_file: self.database_ca_file.clone(),
+        }
+    }
+
+    /// Opens the PostgreSQL store (migrating its schema) and runs `work` on it; the exit
+    /// status of a database that cannot be used.
+    fn with_database(
+        &self,
+        url: &str,
+        work: impl FnOnce(&store::postgres::SharedDatabase) -> ExitCode,
+    ) -> ExitCode {
+        match store::postgres::SharedDatabase::open(url, &self.tls()) {
+            Ok(database) => work(&database),
+            Err(err) => database_failed(&err),
+        }
+    }
+}
+
+/// The exit status (after saying why) of a database that cannot be used: 2 for what the
+/// user gave (a malformed URL, an unusable CA file), 3 for the database itself.
+fn database_failed(err: &store::postgres::DatabaseError) -> ExitCode {
+    eprintln!("authzd: {err}");
+    match err {
+        store::postgres::DatabaseError::BadUrl(_) | store::postgres::DatabaseError::Tls(_) => {
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => ExitCode::from(EXIT_STORE),
+    }
 }
 
 /// The configuration flags shared by `serve` and `config`, one per setting of
@@ -239,31 +310,51 @@ pub fn main() -> ExitCode {
         } => client::status(&server, &credentials),
         Commands::Watch(args) => client::watch(&args),
         Commands::AuditExport(args) => client::audit_export(&args),
-        Commands::Migrate {
-            database_url,
-            database_url_file,
-            database_ca_file,
-        } => migrate(
-            database_url,
-            database_url_file.as_deref(),
-            &store::postgres::DatabaseTls {
-                ca_file: database_ca_file,
-            },
-        ),
-        Commands::Export { out, data_dir } => {
-            let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
-            report(
-                store::export_database(&data_dir, &out),
-                &format!("exported {} to {}", data_dir.display(), out.display()),
-            )
-        }
-        Commands::Import { file, data_dir } => {
-            let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
-            report(
-                store::import_into(&file, &data_dir),
-                &format!("imported {} into {}", file.display(), data_dir.display()),
-            )
-        }
+        Commands::Migrate { database } => migrate(&database),
+        Commands::Export {
+            out,
+            data_dir,
+            database,
+        } => match database.url() {
+            Err(exit) => exit,
+            Ok(Some(url)) => database.with_database(&url, |db| {
+                report(
+                    store::export_postgres(db, &out),
+                    &format!("exported postgres://{} to {}", db.target(), out.display()),
+                )
+            }),
+            Ok(None) => {
+                let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
+                report(
+                    store::export_database(&data_dir, &out),
+                    &format!("exported {} to {}", data_dir.display(), out.display()),
+                )
+            }
+        },
+        Commands::Import {
+            file,
+            data_dir,
+            database,
+        } => match database.url() {
+            Err(exit) => exit,
+            Ok(Some(url)) => database.with_database(&url, |db| {
+                report(
+                    store::import_into_postgres(&file, db),
+                    &format!(
+                        "imported {} into postgres://{}",
+                        file.display(),
+                        db.target()
+                    ),
+                )
+            }),
+            Ok(None) => {
+                let data_dir = data_dir.unwrap_or_else(config::default_data_dir);
+                report(
+                    store::import_into(&file, &data_dir),
+                    &format!("imported {} into {}", file.display(), data_dir.display()),
+                )
+            }
+        },
     }
 }
 
@@ -294,28 +385,16 @@ fn report(result: Result<store::ExportSummary, StoreError>, done: &str) -> ExitC
 
 /// `authzd migrate`: connects with the URL given (or read from its file) and applies the
 /// pending migrations.
-fn migrate(
-    url: Option<String>,
-    url_file: Option<&std::path::Path>,
-    tls: &store::postgres::DatabaseTls,
-) -> ExitCode {
-    let url = match (url, url_file) {
-        (Some(url), _) => url,
-        (None, Some(file)) => match store::postgres::read_url_file(file) {
-            Ok(url) => url,
-            Err(err) => {
-                eprintln!(
-                    "authzd: cannot read --database-url-file `{}`: {err}",
-                    file.display()
-                );
-                return ExitCode::from(EXIT_USAGE);
-            }
-        },
-        (None, None) => {
+fn migrate(database: &DatabaseArgs) -> ExitCode {
+    let url = match database.url() {
+        Ok(Some(url)) => url,
+        Ok(None) => {
             eprintln!("authzd: migrate needs --database-url or --database-url-file");
             return ExitCode::from(EXIT_USAGE);
         }
+        Err(exit) => return exit,
     };
+    let tls = &database.tls();
     let Some(runtime) = client::one_thread_runtime() else {
         return ExitCode::from(EXIT_FAILURE);
     };
@@ -337,17 +416,7 @@ fn migrate(
             );
             ExitCode::SUCCESS
         }
-        Err(
-            err @ (store::postgres::DatabaseError::BadUrl(_)
-            | store::postgres::DatabaseError::Tls(_)),
-        ) => {
-            eprintln!("authzd: {err}");
-            ExitCode::from(EXIT_USAGE)
-        }
-        Err(err) => {
-            eprintln!("authzd: {err}");
-            ExitCode::from(EXIT_STORE)
-        }
+        Err(err) => database_failed(&err),
     }
 }
 

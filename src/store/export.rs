@@ -1,5 +1,7 @@
-//! Backup and restore: `authzd export` writes the state at one revision to a file while the
-//! server keeps serving; `authzd import` loads such a file into an empty data directory.
+//! Backup and restore, and moving between stores: `authzd export` writes the state at one
+//! revision to a file while the server (or the replicas) keep serving, from either store;
+//! `authzd import` loads such a file into an empty data directory or an empty PostgreSQL
+//! database.
 //!
 //! File format: the 8 bytes [`EXPORT_MAGIC`], then the engine snapshot in the store's
 //! versioned encoding (one version byte, then postcard). The snapshot carries its revision,
@@ -13,9 +15,10 @@ use std::{
 use redb::ReadableDatabase;
 
 use super::{
-    DB_FILE_NAME, RedbStore, StoreError,
+    DB_FILE_NAME, RedbStore, Store, StoreError,
     checkpoint::load_from,
     codec,
+    postgres::{DatabaseError, Role, SharedDatabase},
     redb_store::{CHANGES, CHECKPOINTS, META, META_REVISION, open_read_only},
 };
 use crate::engine::{Revision, Snapshot};
@@ -61,18 +64,48 @@ pub fn export_database(data_dir: &Path, out: &Path) -> Result<ExportSummary, Sto
     })
 }
 
-/// Loads an export file into `data_dir`, which must not hold a database yet.
-pub fn import_into(file: &Path, data_dir: &Path) -> Result<ExportSummary, StoreError> {
-    let target = data_dir.join(DB_FILE_NAME);
-    if target.exists() {
-        return Err(StoreError::Io {
-            path: target,
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "a database already exists here; import needs an empty data directory",
-            ),
-        });
+/// Writes the state of the PostgreSQL store to `out`, read in one repeatable-read
+/// transaction: a consistent revision even while replicas write.
+pub fn export_postgres(database: &SharedDatabase, out: &Path) -> Result<ExportSummary, StoreError> {
+    let snapshot = Store::Postgres(database.clone()).load_snapshot()?;
+    let bytes = codec::encode(&snapshot).map_err(|err| StoreError::Storage {
+        path: out.to_path_buf(),
+        message: format!("cannot encode the export: {err}"),
+    })?;
+    write_atomically(out, &bytes)?;
+    Ok(ExportSummary {
+        revision: snapshot.revision(),
+        bytes: u64::try_from(bytes.len() + EXPORT_MAGIC.len()).unwrap_or(u64::MAX),
+    })
+}
+
+/// Loads an export file into a PostgreSQL database that holds no state yet (no change and
+/// no checkpoint): the state becomes its checkpoint, and replicas continue from its
+/// revision.
+pub fn import_into_postgres(
+    file: &Path,
+    database: &SharedDatabase,
+) -> Result<ExportSummary, StoreError> {
+    let (snapshot, bytes) = read_export(file)?;
+    let held = database.run(Role::Writer, async |store| store.revision().await)?;
+    if held.get() > 0 {
+        return Err(StoreError::Database(DatabaseError::NotEmpty {
+            revision: held.get(),
+        }));
     }
+    if !Store::Postgres(database.clone()).write_checkpoint(&snapshot)? {
+        return Err(StoreError::Database(DatabaseError::NotEmpty {
+            revision: 0,
+        }));
+    }
+    Ok(ExportSummary {
+        revision: snapshot.revision(),
+        bytes,
+    })
+}
+
+/// Reads and decodes an export file; the snapshot and the file's size.
+fn read_export(file: &Path) -> Result<(Snapshot, u64), StoreError> {
     let content = std::fs::read(file).map_err(|source| StoreError::Io {
         path: file.to_path_buf(),
         source,
@@ -86,12 +119,28 @@ pub fn import_into(file: &Path, data_dir: &Path) -> Result<ExportSummary, StoreE
         .ok_or_else(|| corrupt("not an authzd export (wrong magic bytes)".into()))?;
     let snapshot: Snapshot = codec::decode_snapshot(body)
         .map_err(|err| corrupt(format!("the export does not decode: {err}")))?;
+    Ok((snapshot, u64::try_from(content.len()).unwrap_or(u64::MAX)))
+}
+
+/// Loads an export file into `data_dir`, which must not hold a database yet.
+pub fn import_into(file: &Path, data_dir: &Path) -> Result<ExportSummary, StoreError> {
+    let target = data_dir.join(DB_FILE_NAME);
+    if target.exists() {
+        return Err(StoreError::Io {
+            path: target,
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a database already exists here; import needs an empty data directory",
+            ),
+        });
+    }
+    let (snapshot, bytes) = read_export(file)?;
     let store = RedbStore::open(data_dir)?;
     store.write_checkpoint(&snapshot)?;
     store.set_revision(snapshot.revision())?;
     Ok(ExportSummary {
         revision: snapshot.revision(),
-        bytes: u64::try_from(content.len()).unwrap_or(u64::MAX),
+        bytes,
     })
 }
 

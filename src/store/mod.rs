@@ -24,7 +24,10 @@ pub use backend::Store;
 pub use changelog::Retention;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
-pub use export::{EXPORT_MAGIC, ExportSummary, export_database, import_into};
+pub use export::{
+    EXPORT_MAGIC, ExportSummary, export_database, export_postgres, import_into,
+    import_into_postgres,
+};
 pub use file_identity::FileLoss;
 pub use recovery::{Durable, Recovered};
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

@@ -45,7 +45,8 @@ struct Cluster {
     pg: PgServer,
     replicas: Vec<ServerProcess>,
     channels: Vec<Channel>,
-    _dirs: Vec<tempfile::TempDir>,
+    // Held only to be removed when the cluster goes.
+    dirs: Vec<tempfile::TempDir>,
 }
 
 impl Cluster {
@@ -55,7 +56,7 @@ impl Cluster {
             pg,
             replicas: Vec::new(),
             channels: Vec::new(),
-            _dirs: Vec::new(),
+            dirs: Vec::new(),
         };
         for _ in 0..n {
             cluster.add().await;
@@ -69,7 +70,7 @@ impl Cluster {
         let replica = replica(&self.pg.url(), &dir);
         self.channels.push(connect(&replica).await);
         self.replicas.push(replica);
-        self._dirs.push(dir);
+        self.dirs.push(dir);
         self.replicas.len() - 1
     }
 }
@@ -330,9 +331,12 @@ async fn an_etag_is_checked_against_the_newest_state_whichever_replica_judges_it
         second.disable_user(with_etag.clone()),
     );
     assert!(a.is_ok() != b.is_ok(), "one wins: {a:?} / {b:?}");
-    let lost = a.err().or(b.err()).unwrap();
-    assert_eq!(lost.code(), Code::Aborted, "{lost:?}");
-    assert_eq!(lost.get_details_error_info().unwrap().reason, "ETAG_STALE");
+    let refused = a.err().or(b.err()).unwrap();
+    assert_eq!(refused.code(), Code::Aborted, "{refused:?}");
+    assert_eq!(
+        refused.get_details_error_info().unwrap().reason,
+        "ETAG_STALE"
+    );
 }
 
 #[tokio::test]
@@ -506,4 +510,86 @@ async fn watch_across_a_replica_switch_equals_the_change_log() {
         "gap-free, in order"
     );
     assert_eq!(switched, whole);
+}
+
+/// Runs `authzd` with `args`; its exit code and what it printed (stdout, stderr).
+fn run_authzd(args: &[&str]) -> (i32, String, String) {
+    let out = crate::support::process::authzd()
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_state_moves_from_redb_to_postgres_and_back_by_export_and_import() {
+    let files = tempfile::tempdir().unwrap();
+    let path = |name: &str| files.path().join(name).display().to_string();
+    // A single server on redb, with some state.
+    let redb_dir = tempfile::tempdir().unwrap();
+    let single = ServerProcess::start(redb_dir.path(), &[]);
+    let channel = connect(&single).await;
+    tenant(&channel).await;
+    let on_redb = invite(&channel, "rhea").await.unwrap();
+    let redb_dir_arg = redb_dir.path().display().to_string();
+    let (code, out, err) = run_authzd(&[
+        "export",
+        "--data-dir",
+        &redb_dir_arg,
+        "--out",
+        &path("from-redb"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("revision {on_redb}")), "{out}");
+    drop(single);
+
+    // Into PostgreSQL: replicas continue from its revision.
+    let pg = PgServer::start();
+    let url = pg.url();
+    let (code, out, err) = run_authzd(&["import", &path("from-redb"), "--database-url", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("revision {on_redb}")), "{out}");
+    let (code, _, err) = run_authzd(&["import", &path("from-redb"), "--database-url", &url]);
+    assert_eq!(code, 3, "a second import is refused: {err}");
+    assert!(err.contains("already holds state"), "{err}");
+    assert!(
+        !err.contains("postgres://authzd@"),
+        "the URL is not echoed: {err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let replica = replica(&url, &dir);
+    let channel = connect(&replica).await;
+    assert_eq!(revision(&channel).await, on_redb);
+    let on_postgres = invite(&channel, "paul").await.unwrap();
+    assert_eq!(on_postgres, on_redb + 1);
+
+    // And back, from PostgreSQL while the replica serves.
+    let (code, out, err) = run_authzd(&[
+        "export",
+        "--database-url",
+        &url,
+        "--out",
+        &path("from-postgres"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("revision {on_postgres}")), "{out}");
+    let back_dir = tempfile::tempdir().unwrap();
+    let back_dir_arg = back_dir.path().join("data").display().to_string();
+    let (code, _, err) = run_authzd(&[
+        "import",
+        &path("from-postgres"),
+        "--data-dir",
+        &back_dir_arg,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let single = ServerProcess::start(&back_dir.path().join("data"), &[]);
+    let channel = connect(&single).await;
+    assert_eq!(revision(&channel).await, on_postgres);
+    let (ids, owners) = users(&channel, "olivia").await;
+    assert_eq!(ids, ["olivia", "paul", "rhea"]);
+    assert_eq!(owners, ["olivia"]);
 }

@@ -86,6 +86,12 @@ pub enum DatabaseError {
         /// The first revision of the refused group.
         first: u64,
     },
+    /// An import was asked into a database that already holds state.
+    #[error("the database already holds state (revision {revision}); import needs an empty one")]
+    NotEmpty {
+        /// The newest revision it holds.
+        revision: u64,
+    },
     /// The schema was migrated by a newer authzd.
     #[error(
         "the database's schema is version {found}; this authzd knows versions up to {supported}: run a newer authzd"

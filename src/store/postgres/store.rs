@@ -31,6 +31,12 @@ const WRITER_LOCK: i64 = 0x0061_7574_687a_6402;
 /// writes a checkpoint and prunes; the others skip their turn.
 const CHECKPOINT_LOCK: i64 = 0x0061_7574_687a_6403;
 
+/// The newest revision stored: of the change log, or of the checkpoint when the log holds
+/// nothing newer (after an import, or once pruned).
+const NEWEST_REVISION: &str = "SELECT GREATEST(
+    (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes),
+    (SELECT COALESCE(MAX(revision), 0) FROM authzd_checkpoints))";
+
 /// The channel every commit notifies, with its newest revision: followers listen on it.
 pub(crate) const CHANGES_CHANNEL: &str = "authzd_changes";
 
@@ -101,12 +107,7 @@ impl PgStore {
     pub async fn revision(&self) -> Result<Revision, DatabaseError> {
         let row = self
             .client
-            .query_one(
-                "SELECT GREATEST(
-                    (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes),
-                    (SELECT COALESCE(MAX(revision), 0) FROM authzd_checkpoints))",
-                &[],
-            )
+            .query_one(NEWEST_REVISION, &[])
             .await
             .map_err(failed("read the newest revision"))?;
         Ok(Revision::new(to_u64(row.get(0))))
@@ -128,8 +129,9 @@ impl PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         let transaction = locked_transaction(&mut self.client, WRITER_LOCK).await?;
         if let Some(first) = records.first() {
+            // The checkpoint counts: an imported state has no change records.
             let newest: i64 = transaction
-                .query_one("SELECT COALESCE(MAX(revision), 0) FROM authzd_changes", &[])
+                .query_one(NEWEST_REVISION, &[])
                 .await
                 .map_err(failed("read the newest revision"))?
                 .get(0);
