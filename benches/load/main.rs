@@ -10,7 +10,8 @@
 //!   1,000 items, and durable writes (`UserService/UpdateUser`): a tonic client, every
 //!   answer checked against the decision the dataset's state gives.
 //!
-//! `cargo bench --bench load`. On a machine with two or more cores the servers run pinned
+//! `cargo bench --bench load`; `cargo bench --bench load -- replicas` measures the
+//! PostgreSQL store against redb instead (`replicas.rs`). On a machine with two or more cores the servers run pinned
 //! to core 0 and the load (h2load, or this process's client) to core 1 (`taskset`), so
 //! that client and server never take each other's core; `AUTHZD_LOAD_PIN=0` turns that
 //! off. `AUTHZD_LOAD_SECS` sets the measured seconds of each cell (default 5, after a
@@ -30,6 +31,7 @@
 
 mod client;
 mod h2load;
+mod replicas;
 mod servers;
 
 use std::{
@@ -199,8 +201,12 @@ fn main() {
     let dataset = Dataset::generate(&spec);
     let snapshot = servers::prepare_data_dir(&dataset, &data_dir);
     let work = Workloads::new(&dataset, &snapshot, settings.smoke);
-    drop(snapshot);
     let prepared = started.elapsed();
+    if std::env::args().any(|arg| arg == "replicas") {
+        replicas::run(&settings, &dataset, &snapshot, &work, &data_dir, dir.path());
+        return;
+    }
+    drop(snapshot);
     let started = Instant::now();
     let mut authzd = Child::authzd(&data_dir, settings.server_cpu());
     let loaded = started.elapsed();
@@ -377,6 +383,8 @@ struct Workloads {
     batch_100: Call,
     batch_1000: Call,
     writes: Call,
+    /// The (tenant, user) each writer renames.
+    write_targets: Arc<Vec<(String, String)>>,
 }
 
 impl Workloads {
@@ -473,7 +481,8 @@ impl Workloads {
             distinct_varied,
             batch_100: batches(100),
             batch_1000: batches(1000),
-            writes: client::renames(Arc::new(targets)),
+            writes: client::renames(Arc::new(targets.clone())),
+            write_targets: Arc::new(targets),
         }
     }
 }

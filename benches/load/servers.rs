@@ -77,6 +77,11 @@ impl Child {
     /// Starts the release `authzd serve` on `data_dir`, metrics on (the bench reads the
     /// server's own count of calls by status from them), and waits for both addresses.
     pub(crate) fn authzd(data_dir: &Path, cpu: Option<usize>) -> Self {
+        Self::authzd_with(data_dir, cpu, &[])
+    }
+
+    /// As [`Self::authzd`], with more arguments for `serve` (another store, say).
+    pub(crate) fn authzd_with(data_dir: &Path, cpu: Option<usize>, extra: &[String]) -> Self {
         let mut command = bounded(cpu);
         // Another build may be compared against this one's bare server and client.
         let binary = std::env::var_os("AUTHZD_LOAD_BINARY")
@@ -86,7 +91,8 @@ impl Child {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(["--metrics-listen", "127.0.0.1:0", "--log-level", "info"])
             .arg("--data-dir")
-            .arg(data_dir);
+            .arg(data_dir)
+            .args(extra);
         for (name, _) in std::env::vars() {
             if name.starts_with("AUTHZD_") || name == "RUST_LOG" {
                 // The server's own settings come from the flags above only.
