@@ -307,13 +307,18 @@ impl BoundServer {
             .map_err(ServeError::Signals)?;
         announce_authentication(&self.auth, &self.settings);
         tracing::info!(
-            "listening on {addr} ({}; data dir {})",
+            "listening on {addr} ({}; {})",
             match &self.settings.tls {
                 None => "plaintext",
                 Some(tls) if tls.client_ca_file.is_some() => "TLS, client certificates required",
                 Some(_) => "TLS",
             },
-            self.settings.data_dir.display()
+            match self.settings.store {
+                StoreSettings::Redb => format!("data dir {}", self.settings.data_dir.display()),
+                StoreSettings::Postgres { .. } => {
+                    format!("store {}", self.app.store_location())
+                }
+            }
         );
         let metrics = match self.settings.metrics_listen {
             None => {

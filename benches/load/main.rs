@@ -14,7 +14,8 @@
 //! PostgreSQL store against redb instead (`replicas.rs`). On a machine with two or more cores the servers run pinned
 //! to core 0 and the load (h2load, or this process's client) to core 1 (`taskset`), so
 //! that client and server never take each other's core; `AUTHZD_LOAD_PIN=0` turns that
-//! off. `AUTHZD_LOAD_SECS` sets the measured seconds of each cell (default 5, after a
+//! off. `AUTHZD_LOAD_SCALE` sets the dataset's scale (default 1; 3 holds about a million
+//! grants and memberships). `AUTHZD_LOAD_SECS` sets the measured seconds of each cell (default 5, after a
 //! warm-up of a fifth of that). `AUTHZD_LOAD_SMOKE=1` is CI's mode: a tiny dataset, half
 //! a second per cell, the same checks of every answer, and no judgement of speed.
 //! `AUTHZD_LOAD_BINARY=PATH` serves from another build of `authzd` (to compare two builds
@@ -135,6 +136,8 @@ struct Settings {
     h2load: bool,
     /// The machine's cores (before this process is pinned to one).
     cores: usize,
+    /// The dataset's scale (`DatasetSpec::standard`).
+    scale: u32,
 }
 
 impl Settings {
@@ -156,6 +159,11 @@ impl Settings {
             pinned: pin.then_some((SERVER_CPU, LOAD_CPU)),
             h2load: h2load::available(),
             cores,
+            scale: std::env::var("AUTHZD_LOAD_SCALE")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .filter(|s| *s >= 1)
+                .unwrap_or(1),
         }
     }
 
@@ -192,7 +200,7 @@ fn main() {
             ..DatasetSpec::standard(1)
         }
     } else {
-        DatasetSpec::standard(1)
+        DatasetSpec::standard(settings.scale)
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -10,9 +10,9 @@
 //! - Values are decoded with the codec of every version (`store/codec.rs`), exactly as
 //!   from redb; a value that does not decode is `Corrupt`, never skipped.
 
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Transaction, types::Type};
 
-use super::{DatabaseError, failed, locked_transaction};
+use super::{DatabaseError, failed};
 use crate::{
     engine::{ChangeRecord, Revision, Snapshot, Timestamp},
     store::{
@@ -88,7 +88,7 @@ impl PgStore {
     /// A lost connection releases it.
     pub async fn lock_writers(&self) -> Result<(), DatabaseError> {
         self.client
-            .execute("SELECT pg_advisory_lock($1)", &[&WRITER_LOCK])
+            .execute_typed("SELECT pg_advisory_lock($1)", &[(&WRITER_LOCK, Type::INT8)])
             .await
             .map(drop)
             .map_err(failed("take the writers' lock"))
@@ -97,7 +97,10 @@ impl PgStore {
     /// Releases the writers' lock taken by [`Self::lock_writers`].
     pub async fn unlock_writers(&self) -> Result<(), DatabaseError> {
         self.client
-            .execute("SELECT pg_advisory_unlock($1)", &[&WRITER_LOCK])
+            .execute_typed(
+                "SELECT pg_advisory_unlock($1)",
+                &[(&WRITER_LOCK, Type::INT8)],
+            )
             .await
             .map(drop)
             .map_err(failed("release the writers' lock"))
@@ -116,6 +119,11 @@ impl PgStore {
     /// Appends a group of change records (consecutive revisions, the first right after
     /// the newest stored one) with their request ids and the audit records of the calls
     /// that made them, in one transaction: on `Ok` all are durable, on `Err` none is.
+    ///
+    /// Four round trips whatever the group's size: the transaction's start; the lock with
+    /// the reads it guards; every insert with the notification; the commit. (Statements
+    /// sent together run in order on the server; each is typed, so none needs a round trip
+    /// of its own to be prepared.)
     pub async fn append_with_audit(
         &mut self,
         records: &[ChangeRecord],
@@ -127,22 +135,6 @@ impl PgStore {
                 codec::encode(record).map_err(corrupt(format!("change {}", record.revision)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let transaction = locked_transaction(&mut self.client, WRITER_LOCK).await?;
-        if let Some(first) = records.first() {
-            // The checkpoint counts: an imported state has no change records.
-            let newest: i64 = transaction
-                .query_one(NEWEST_REVISION, &[])
-                .await
-                .map_err(failed("read the newest revision"))?
-                .get(0);
-            if first.revision.get() != to_u64(newest).saturating_add(1) {
-                return Err(DatabaseError::Behind {
-                    newest: to_u64(newest),
-                    first: first.revision.get(),
-                });
-            }
-        }
-        // One statement per table, whatever the group's size: a round trip each.
         let revisions = records
             .iter()
             .map(|record| to_i64(record.revision.get()))
@@ -151,40 +143,86 @@ impl PgStore {
             .iter()
             .map(|record| record.committed_at.unix_millis())
             .collect();
-        transaction
-            .execute(
-                "INSERT INTO authzd_changes (revision, committed_at, record)
-                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
-                &[&revisions, &committed_at, &encoded],
-            )
-            .await
-            .map_err(failed("append changes"))?;
         let (request_ids, request_revisions): (Vec<&str>, Vec<i64>) = records
             .iter()
             .zip(&revisions)
             .filter_map(|(record, revision)| Some((record.request_id.as_deref()?, *revision)))
             .unzip();
-        if !request_ids.is_empty() {
-            transaction
-                .execute(
-                    "INSERT INTO authzd_request_ids (request_id, revision)
-                     SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])",
-                    &[&request_ids, &request_revisions],
-                )
-                .await
-                .map_err(failed("record request ids"))?;
+        let transaction = self
+            .client
+            .transaction()
+            .await
+            .map_err(failed("begin a transaction"))?;
+        let (_, newest, last_audit) = tokio::try_join!(
+            transaction.execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&WRITER_LOCK, Type::INT8)]
+            ),
+            // The checkpoint counts: an imported state has no change records.
+            transaction.query_typed_one(NEWEST_REVISION, &[]),
+            transaction.query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+        )
+        .map_err(failed(
+            "take the writers' lock and read the newest revision",
+        ))?;
+        let newest = to_u64(newest.get(0));
+        if let Some(first) = records.first()
+            && first.revision.get() != newest.saturating_add(1)
+        {
+            return Err(DatabaseError::Behind {
+                newest,
+                first: first.revision.get(),
+            });
         }
-        if let Some(last) = records.last() {
-            // Delivered to the listening replicas when (and only if) this commits.
-            transaction
-                .execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[&CHANGES_CHANNEL, &last.revision.get().to_string()],
-                )
-                .await
-                .map_err(failed("notify the replicas"))?;
-        }
-        write_audit(&transaction, audit).await?;
+        let audit = AuditRows::number(audit, to_u64(last_audit.get(0)))?;
+        let notice = records.last().map(|last| last.revision.get().to_string());
+        let inserted = tokio::try_join!(
+            async {
+                if records.is_empty() {
+                    return Ok(0);
+                }
+                transaction
+                    .execute_typed(
+                        "INSERT INTO authzd_changes (revision, committed_at, record)
+                         SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
+                        &[
+                            (&revisions, Type::INT8_ARRAY),
+                            (&committed_at, Type::INT8_ARRAY),
+                            (&encoded, Type::BYTEA_ARRAY),
+                        ],
+                    )
+                    .await
+            },
+            async {
+                if request_ids.is_empty() {
+                    return Ok(0);
+                }
+                transaction
+                    .execute_typed(
+                        "INSERT INTO authzd_request_ids (request_id, revision)
+                         SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])",
+                        &[
+                            (&request_ids, Type::TEXT_ARRAY),
+                            (&request_revisions, Type::INT8_ARRAY),
+                        ],
+                    )
+                    .await
+            },
+            audit.insert(&transaction),
+            async {
+                let Some(notice) = &notice else {
+                    return Ok(0);
+                };
+                // Delivered to the listening replicas when (and only if) this commits.
+                transaction
+                    .execute_typed(
+                        "SELECT pg_notify($1, $2)",
+                        &[(&CHANGES_CHANNEL, Type::TEXT), (notice, Type::TEXT)],
+                    )
+                    .await
+            },
+        );
+        inserted.map_err(failed("append the changes and audit records"))?;
         transaction
             .commit()
             .await
@@ -199,9 +237,12 @@ impl PgStore {
     ) -> Result<Vec<ChangeRecord>, DatabaseError> {
         let rows = self
             .client
-            .query(
+            .query_typed(
                 "SELECT revision, record FROM authzd_changes WHERE revision > $1 ORDER BY revision LIMIT $2",
-                &[&to_i64(after.get())?, &i64::try_from(limit).unwrap_or(i64::MAX)],
+                &[
+                    (&to_i64(after.get())?, Type::INT8),
+                    (&i64::try_from(limit).unwrap_or(i64::MAX), Type::INT8),
+                ],
             )
             .await
             .map_err(failed("read changes"))?;
@@ -220,10 +261,10 @@ impl PgStore {
     ) -> Result<Option<ChangeRecord>, DatabaseError> {
         let row = self
             .client
-            .query_opt(
+            .query_typed_opt(
                 "SELECT c.revision, c.record FROM authzd_request_ids r
                  JOIN authzd_changes c ON c.revision = r.revision WHERE r.request_id = $1",
-                &[&request_id],
+                &[(&request_id, Type::TEXT)],
             )
             .await
             .map_err(failed("look up a request id"))?;
@@ -408,12 +449,7 @@ impl PgStore {
         if records.is_empty() {
             return Ok(());
         }
-        let transaction = locked_transaction(&mut self.client, WRITER_LOCK).await?;
-        write_audit(&transaction, records).await?;
-        transaction
-            .commit()
-            .await
-            .map_err(failed("commit the audit records"))
+        self.append_with_audit(&[], records).await
     }
 
     /// Up to `limit` audit records matching `query` with ids above `after`, in order.
@@ -468,37 +504,52 @@ impl PgStore {
     }
 }
 
-/// Writes audit records after the trail's last id (numbering them), inside a transaction
-/// that holds the writers' lock.
-async fn write_audit(
-    transaction: &Transaction<'_>,
-    records: &mut [AuditRecord],
-) -> Result<(), DatabaseError> {
-    if records.is_empty() {
-        return Ok(());
+/// Audit records numbered after the trail's last id, as the columns of one insert.
+struct AuditRows {
+    ids: Vec<i64>,
+    at: Vec<i64>,
+    tenants: Vec<Option<String>>,
+    encoded: Vec<Vec<u8>>,
+}
+
+impl AuditRows {
+    /// Numbers `records` after `last` (writing their ids into them), bounding their texts.
+    fn number(records: &mut [AuditRecord], last: u64) -> Result<Self, DatabaseError> {
+        let mut rows = Self {
+            ids: Vec::with_capacity(records.len()),
+            at: Vec::with_capacity(records.len()),
+            tenants: Vec::with_capacity(records.len()),
+            encoded: Vec::with_capacity(records.len()),
+        };
+        for (n, record) in records.iter_mut().enumerate() {
+            record.id = last + 1 + n as u64;
+            record.bound_texts();
+            rows.encoded.push(
+                codec::encode(record).map_err(corrupt(format!("audit record {}", record.id)))?,
+            );
+            rows.ids.push(to_i64(record.id)?);
+            rows.at.push(record.at.unix_millis());
+            rows.tenants.push(record.tenant.clone());
+        }
+        Ok(rows)
     }
-    let last: i64 = transaction
-        .query_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[])
-        .await
-        .map_err(failed("read the audit trail's last id"))?
-        .get(0);
-    for (n, record) in records.iter_mut().enumerate() {
-        record.id = to_u64(last) + 1 + n as u64;
-        record.bound_texts();
-        let bytes =
-            codec::encode(record).map_err(corrupt(format!("audit record {}", record.id)))?;
+
+    /// Inserts them, in a transaction that holds the writers' lock.
+    async fn insert(&self, transaction: &Transaction<'_>) -> Result<u64, tokio_postgres::Error> {
+        if self.ids.is_empty() {
+            return Ok(0);
+        }
         transaction
-            .execute(
-                "INSERT INTO authzd_audit (id, at, tenant, record) VALUES ($1, $2, $3, $4)",
+            .execute_typed(
+                "INSERT INTO authzd_audit (id, at, tenant, record)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BYTEA[])",
                 &[
-                    &to_i64(record.id)?,
-                    &record.at.unix_millis(),
-                    &record.tenant,
-                    &bytes,
+                    (&self.ids, Type::INT8_ARRAY),
+                    (&self.at, Type::INT8_ARRAY),
+                    (&self.tenants, Type::TEXT_ARRAY),
+                    (&self.encoded, Type::BYTEA_ARRAY),
                 ],
             )
             .await
-            .map_err(failed("append an audit record"))?;
     }
-    Ok(())
 }
