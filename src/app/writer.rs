@@ -463,17 +463,21 @@ impl Writer {
             self.commit_group(group);
             return;
         }
-        if let Err(err) = self.store.lock_writers() {
+        if let Err(err) = self.store.begin_group() {
             self.shared_store_failed(&err, group);
             return;
         }
         match self.catch_up() {
+            // The group's append commits and releases the lock.
             Ok(()) => self.commit_group(group),
-            Err(err) => self.shared_store_failed(&err, group),
-        }
-        // A lost connection has released the lock already; the next call reconnects.
-        if let Err(err) = self.store.unlock_writers() {
-            tracing::warn!(%err, "releasing the writers' lock failed");
+            Err(err) => {
+                self.shared_store_failed(&err, group);
+                // A lost connection has released the lock already; the next call
+                // reconnects.
+                if let Err(err) = self.store.end_group() {
+                    tracing::warn!(%err, "giving up the writers' lock failed");
+                }
+            }
         }
     }
 

@@ -60,23 +60,25 @@ impl Store {
         }
     }
 
-    /// Takes the writers' lock (no other replica appends until [`Self::unlock_writers`]);
-    /// nothing to take for redb, whose only writer is this process.
-    pub fn lock_writers(&self) -> Result<(), StoreError> {
+    /// Opens a group: takes the writers' lock, so that no other replica appends until
+    /// the group's append commits or [`Self::end_group`] gives it up; reads made by the
+    /// writer in between see the newest state. Nothing to take for redb, whose only writer
+    /// is this process.
+    pub fn begin_group(&self) -> Result<(), StoreError> {
         match self {
             Self::Redb(_) => Ok(()),
             Self::Postgres(database) => {
-                Ok(database.run(Role::Writer, async |store| store.lock_writers().await)?)
+                Ok(database.run(Role::Writer, async |store| store.begin_group().await)?)
             }
         }
     }
 
-    /// Releases the writers' lock.
-    pub fn unlock_writers(&self) -> Result<(), StoreError> {
+    /// Gives up a group the append did not end (after a failure before it).
+    pub fn end_group(&self) -> Result<(), StoreError> {
         match self {
             Self::Redb(_) => Ok(()),
             Self::Postgres(database) => {
-                Ok(database.run(Role::Writer, async |store| store.unlock_writers().await)?)
+                Ok(database.run(Role::Writer, async |store| store.end_group().await)?)
             }
         }
     }

@@ -429,3 +429,76 @@ async fn tls_to_the_database_verifies_the_server_against_the_given_ca() {
     ]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
 }
+
+#[tokio::test]
+async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_prefix() {
+    let pg = PgServer::start();
+    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
+    let (_, mut records) = world_changes();
+    // Older changes first: committed an hour apart from the rest.
+    let old = Timestamp::from_unix_millis(1_900_000_000_000);
+    for record in &mut records[20..] {
+        record.committed_at = old.plus_millis(3_600_000);
+    }
+    store.append_with_audit(&records, &mut []).await.unwrap();
+    let mut builder = SnapshotBuilder::new();
+    for record in &records[..30] {
+        builder
+            .apply(record.revision, &record.mutation, record.committed_at)
+            .unwrap();
+    }
+    let at_30 = builder.finish();
+
+    // Another replica holds the checkpointer's lock: this one skips its turn.
+    let mut other = authzd::store::postgres::connect(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
+    let checkpointing = other.transaction().await.unwrap();
+    checkpointing
+        .execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[&0x0061_7574_687a_6403_i64],
+        )
+        .await
+        .unwrap();
+    assert!(!store.write_checkpoint(&at_30).await.unwrap());
+    assert_eq!(store.checkpoint_revision().await.unwrap(), None);
+    checkpointing.rollback().await.unwrap();
+    assert!(store.write_checkpoint(&at_30).await.unwrap());
+    assert_eq!(
+        store.checkpoint_revision().await.unwrap(),
+        Some(Revision::new(30))
+    );
+    // An older state never replaces a newer checkpoint.
+    let mut older = SnapshotBuilder::new();
+    for record in &records[..10] {
+        older
+            .apply(record.revision, &record.mutation, record.committed_at)
+            .unwrap();
+    }
+    assert!(!store.write_checkpoint(&older.finish()).await.unwrap());
+
+    // Past a retention of 30 minutes, keeping at least 5: only the old changes, and of
+    // them only those the checkpoint covers, from the oldest on.
+    let retention = authzd::store::Retention {
+        max_age_millis: 1_800_000,
+        min_count: 5,
+        audit_max_age_millis: 0,
+    };
+    let now = old.plus_millis(3_600_000 + 60_000);
+    assert_eq!(store.prune_changes(retention, now).await.unwrap(), 20);
+    assert_eq!(
+        store.oldest_change().await.unwrap(),
+        Some(Revision::new(21))
+    );
+    assert_eq!(store.change_for_request("req-3").await.unwrap(), None);
+    assert_eq!(
+        store.change_for_request("req-25").await.unwrap(),
+        Some(records[25].clone())
+    );
+    // The state still loads: the checkpoint and the changes after it.
+    let loaded = store.load_snapshot().await.unwrap();
+    assert_eq!(loaded.revision(), records.last().unwrap().revision);
+}

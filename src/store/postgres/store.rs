@@ -10,7 +10,7 @@
 //! - Values are decoded with the codec of every version (`store/codec.rs`), exactly as
 //!   from redb; a value that does not decode is `Corrupt`, never skipped.
 
-use tokio_postgres::{Client, Transaction, types::Type};
+use tokio_postgres::{Client, types::Type};
 
 use super::{DatabaseError, failed};
 use crate::{
@@ -44,6 +44,9 @@ pub(crate) const CHANGES_CHANNEL: &str = "authzd_changes";
 #[derive(Debug)]
 pub struct PgStore {
     client: Client,
+    /// The audit trail's last id, while a group's transaction is open on this connection
+    /// ([`Self::begin_group`] until the append or [`Self::end_group`]).
+    open_group: Option<u64>,
 }
 
 /// The error of a stored value that does not decode.
@@ -68,13 +71,17 @@ impl PgStore {
     pub async fn open(url: &str, tls: &super::DatabaseTls) -> Result<Self, DatabaseError> {
         let mut client = super::connect(url, tls).await?;
         super::migrate(&mut client).await?;
-        Ok(Self { client })
+        Ok(Self {
+            client,
+            open_group: None,
+        })
     }
 
     /// Connects to a database whose schema is already migrated.
     pub async fn connect(url: &str, tls: &super::DatabaseTls) -> Result<Self, DatabaseError> {
         Ok(Self {
             client: super::connect(url, tls).await?,
+            open_group: None,
         })
     }
 
@@ -83,52 +90,83 @@ impl PgStore {
         self.client.is_closed()
     }
 
-    /// Takes the writers' lock for this connection's session, waiting for the replica
-    /// holding it: from here until [`Self::unlock_writers`] no other replica appends.
-    /// A lost connection releases it.
-    pub async fn lock_writers(&self) -> Result<(), DatabaseError> {
-        self.client
-            .execute_typed("SELECT pg_advisory_lock($1)", &[(&WRITER_LOCK, Type::INT8)])
-            .await
-            .map(drop)
-            .map_err(failed("take the writers' lock"))
-    }
-
-    /// Releases the writers' lock taken by [`Self::lock_writers`].
-    pub async fn unlock_writers(&self) -> Result<(), DatabaseError> {
-        self.client
-            .execute_typed(
-                "SELECT pg_advisory_unlock($1)",
-                &[(&WRITER_LOCK, Type::INT8)],
-            )
-            .await
-            .map(drop)
-            .map_err(failed("release the writers' lock"))
-    }
-
     /// The newest committed revision (0 before the first change).
     pub async fn revision(&self) -> Result<Revision, DatabaseError> {
         let row = self
             .client
-            .query_one(NEWEST_REVISION, &[])
+            .query_typed_one(NEWEST_REVISION, &[])
             .await
             .map_err(failed("read the newest revision"))?;
         Ok(Revision::new(to_u64(row.get(0))))
+    }
+
+    /// Opens the transaction of a group: takes the writers' lock (waiting for the replica
+    /// holding it) and reads the audit trail's last id, in one round trip. From here until
+    /// the group's append commits (or [`Self::end_group`] rolls back) no other replica
+    /// appends, so what this one reads in between is the newest state. A lost connection
+    /// releases the lock.
+    pub async fn begin_group(&mut self) -> Result<(), DatabaseError> {
+        if self.open_group.is_some() {
+            return Ok(());
+        }
+        let begun = tokio::try_join!(
+            self.client.batch_execute("BEGIN"),
+            self.client.execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&WRITER_LOCK, Type::INT8)]
+            ),
+            self.client
+                .query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+        );
+        let ((), _, last_audit) = self.or_roll_back(begun, "take the writers' lock").await?;
+        self.open_group = Some(to_u64(last_audit.get(0)));
+        Ok(())
+    }
+
+    /// `begun`, the outcome of statements that began a transaction; on failure the
+    /// transaction (if it began) is rolled back, so that the connection is usable again.
+    async fn or_roll_back<T>(
+        &self,
+        begun: Result<T, tokio_postgres::Error>,
+        what: &'static str,
+    ) -> Result<T, DatabaseError> {
+        match begun {
+            Ok(begun) => Ok(begun),
+            Err(err) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(failed(what)(err))
+            }
+        }
+    }
+
+    /// Rolls back a group's transaction the append did not end (nothing to do after it).
+    pub async fn end_group(&mut self) -> Result<(), DatabaseError> {
+        if self.open_group.take().is_none() {
+            return Ok(());
+        }
+        self.client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(failed("end the group's transaction"))
     }
 
     /// Appends a group of change records (consecutive revisions, the first right after
     /// the newest stored one) with their request ids and the audit records of the calls
     /// that made them, in one transaction: on `Ok` all are durable, on `Err` none is.
     ///
-    /// Four round trips whatever the group's size: the transaction's start; the lock with
-    /// the reads it guards; every insert with the notification; the commit. (Statements
-    /// sent together run in order on the server; each is typed, so none needs a round trip
-    /// of its own to be prepared.)
+    /// Inside a group's transaction ([`Self::begin_group`], which took the writers' lock
+    /// before the writer caught up), one round trip: every insert, the notification and
+    /// the commit, sent together (statements sent together run in order on the server; a
+    /// failed one turns the commit into a rollback). Outside one, a round trip more first,
+    /// for the lock and the newest revision, which must come right before the group.
     pub async fn append_with_audit(
         &mut self,
         records: &[ChangeRecord],
         audit: &mut [AuditRecord],
     ) -> Result<(), DatabaseError> {
+        if self.open_group.is_none() && records.is_empty() && audit.is_empty() {
+            return Ok(());
+        }
         let encoded = records
             .iter()
             .map(|record| {
@@ -148,40 +186,19 @@ impl PgStore {
             .zip(&revisions)
             .filter_map(|(record, revision)| Some((record.request_id.as_deref()?, *revision)))
             .unzip();
-        let transaction = self
-            .client
-            .transaction()
-            .await
-            .map_err(failed("begin a transaction"))?;
-        let (_, newest, last_audit) = tokio::try_join!(
-            transaction.execute_typed(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[(&WRITER_LOCK, Type::INT8)]
-            ),
-            // The checkpoint counts: an imported state has no change records.
-            transaction.query_typed_one(NEWEST_REVISION, &[]),
-            transaction.query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
-        )
-        .map_err(failed(
-            "take the writers' lock and read the newest revision",
-        ))?;
-        let newest = to_u64(newest.get(0));
-        if let Some(first) = records.first()
-            && first.revision.get() != newest.saturating_add(1)
-        {
-            return Err(DatabaseError::Behind {
-                newest,
-                first: first.revision.get(),
-            });
-        }
-        let audit = AuditRows::number(audit, to_u64(last_audit.get(0)))?;
+        let last_audit = match self.open_group.take() {
+            Some(last_audit) => last_audit,
+            None => self.lock_for_append(records.first()).await?,
+        };
+        let audit = AuditRows::number(audit, last_audit)?;
         let notice = records.last().map(|last| last.revision.get().to_string());
-        let inserted = tokio::try_join!(
+        let client = &self.client;
+        let written = tokio::try_join!(
             async {
                 if records.is_empty() {
                     return Ok(0);
                 }
-                transaction
+                client
                     .execute_typed(
                         "INSERT INTO authzd_changes (revision, committed_at, record)
                          SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BYTEA[])",
@@ -197,7 +214,7 @@ impl PgStore {
                 if request_ids.is_empty() {
                     return Ok(0);
                 }
-                transaction
+                client
                     .execute_typed(
                         "INSERT INTO authzd_request_ids (request_id, revision)
                          SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[])",
@@ -208,25 +225,55 @@ impl PgStore {
                     )
                     .await
             },
-            audit.insert(&transaction),
+            audit.insert(client),
             async {
                 let Some(notice) = &notice else {
                     return Ok(0);
                 };
                 // Delivered to the listening replicas when (and only if) this commits.
-                transaction
+                client
                     .execute_typed(
                         "SELECT pg_notify($1, $2)",
                         &[(&CHANGES_CHANNEL, Type::TEXT), (notice, Type::TEXT)],
                     )
                     .await
             },
+            client.batch_execute("COMMIT"),
         );
-        inserted.map_err(failed("append the changes and audit records"))?;
-        transaction
-            .commit()
-            .await
-            .map_err(failed("commit the changes"))
+        written
+            .map(drop)
+            .map_err(failed("commit the changes and audit records"))
+    }
+
+    /// Outside a group's transaction: begins one holding the writers' lock, checks that
+    /// `first` (if any) comes right after the newest stored revision, and answers the audit
+    /// trail's last id.
+    async fn lock_for_append(&self, first: Option<&ChangeRecord>) -> Result<u64, DatabaseError> {
+        let begun = tokio::try_join!(
+            self.client.batch_execute("BEGIN"),
+            self.client.execute_typed(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[(&WRITER_LOCK, Type::INT8)]
+            ),
+            // The checkpoint counts: an imported state has no change records.
+            self.client.query_typed_one(NEWEST_REVISION, &[]),
+            self.client
+                .query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+        );
+        let ((), _, newest, last_audit) = self
+            .or_roll_back(begun, "take the writers' lock and read the newest revision")
+            .await?;
+        let newest = to_u64(newest.get(0));
+        if let Some(first) = first
+            && first.revision.get() != newest.saturating_add(1)
+        {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+            return Err(DatabaseError::Behind {
+                newest,
+                first: first.revision.get(),
+            });
+        }
+        Ok(to_u64(last_audit.get(0)))
     }
 
     /// Change records with revisions above `after`, ascending, at most `limit`.
@@ -535,11 +582,11 @@ impl AuditRows {
     }
 
     /// Inserts them, in a transaction that holds the writers' lock.
-    async fn insert(&self, transaction: &Transaction<'_>) -> Result<u64, tokio_postgres::Error> {
+    async fn insert(&self, client: &Client) -> Result<u64, tokio_postgres::Error> {
         if self.ids.is_empty() {
             return Ok(0);
         }
-        transaction
+        client
             .execute_typed(
                 "INSERT INTO authzd_audit (id, at, tenant, record)
                  SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::BYTEA[])",
