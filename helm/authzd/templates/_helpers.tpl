@@ -33,6 +33,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* Where the TLS Secret is mounted. */}}
 {{- define "authzd.tlsDir" -}}/etc/authzd/tls{{- end -}}
 
+{{/* Where the Secret holding the database URL is mounted (store: postgres). */}}
+{{- define "authzd.databaseDir" -}}/etc/authzd/database{{- end -}}
+
+{{/* Where the database server's CA certificates are mounted (postgres.caSecret). */}}
+{{- define "authzd.databaseCaDir" -}}/etc/authzd/database-ca{{- end -}}
+
 {{/* The Secret holding the callers file: the chart's own, or the one given; empty: none. */}}
 {{- define "authzd.authSecretName" -}}
 {{- if .Values.auth.callers -}}
@@ -49,6 +55,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- else -}}
 {{- .Values.tls.existingSecret -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the database URL: the chart's own (postgres.url), or the one given; empty: none. */}}
+{{- define "authzd.databaseSecretName" -}}
+{{- if eq .Values.store "postgres" -}}
+{{- if .Values.postgres.url -}}
+{{- printf "%s-database" (include "authzd.fullname" .) -}}
+{{- else -}}
+{{- .Values.postgres.existingSecret -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The key of that Secret holding the URL; mounted as the file `url` either way. */}}
+{{- define "authzd.databaseSecretKey" -}}
+{{- if .Values.postgres.url -}}url{{- else -}}{{ .Values.postgres.existingSecretKey }}{{- end -}}
 {{- end -}}
 
 {{/* The image of authzd (the Dockerfile at the repository's root builds it). */}}
@@ -86,6 +108,29 @@ needs callers or the explicit opt-out.
 {{- if and .Values.tls.clientCertificates .Values.tls.cert (not .Values.tls.ca) -}}
 {{- fail "tls.clientCertificates with inline TLS needs tls.ca (the PEM bundle of the CAs that sign client certificates)" -}}
 {{- end -}}
+{{- if not (has .Values.store (list "redb" "postgres")) -}}
+{{- fail (printf "store must be redb (the embedded database on a volume, one replica) or postgres (a PostgreSQL database that replicaCount replicas share), not %s" (toJson .Values.store)) -}}
+{{- end -}}
+{{- if eq .Values.store "redb" -}}
+{{- if gt (int .Values.replicaCount) 1 -}}
+{{- fail (printf "store: redb runs one replica (its database file on the volume is locked by one process), not replicaCount=%v: set replicaCount to 1, or store: postgres for several replicas sharing a PostgreSQL database" .Values.replicaCount) -}}
+{{- end -}}
+{{- if or .Values.postgres.url .Values.postgres.existingSecret .Values.postgres.caSecret -}}
+{{- fail "postgres.url, postgres.existingSecret and postgres.caSecret are for store: postgres, but store is redb: set store: postgres to use the database, or drop the postgres values" -}}
+{{- end -}}
+{{- else -}}
+{{- if and .Values.postgres.url .Values.postgres.existingSecret -}}
+{{- fail "postgres.url and postgres.existingSecret are both set: give the database URL one way" -}}
+{{- end -}}
+{{- if and (not .Values.postgres.url) (not .Values.postgres.existingSecret) -}}
+{{- fail "store: postgres needs the database URL (it holds the password, so it comes from a Secret): set postgres.existingSecret (a Secret with the URL under postgres.existingSecretKey, default `url`), or postgres.url for a Secret the chart manages" -}}
+{{- end -}}
+{{- end -}}
+{{- range $key := list "store" "database_url" "database_url_file" "database_ca_file" -}}
+{{- if hasKey $.Values.config.extra $key -}}
+{{- fail (printf "config.extra.%s: the store is chosen by `store` and the database by postgres.* (the URL from a Secret, never in the ConfigMap); see the chart's README" $key) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.metrics.enabled (eq (int .Values.metrics.port) (int .Values.port)) -}}
 {{- fail "metrics.port must differ from port (the gRPC port)" -}}
 {{- end -}}
@@ -94,7 +139,12 @@ needs callers or the explicit opt-out.
 {{- end -}}
 {{- end -}}
 
-{{/* The probe handler: gRPC health in plaintext; with TLS, an open port. */}}
+{{/*
+The probe handler: gRPC health in plaintext; with TLS, an open port. With store: postgres
+it asks for authz.v1.CheckService, which stays SERVING while the database is unreachable
+(checks are answered from memory; the overall status and the services that write turn
+NOT_SERVING until it returns).
+*/}}
 {{- define "authzd.probe" -}}
 {{- if include "authzd.tlsSecretName" . -}}
 tcpSocket:
@@ -102,6 +152,9 @@ tcpSocket:
 {{- else -}}
 grpc:
   port: {{ .Values.port }}
+{{- if eq .Values.store "postgres" }}
+  service: authz.v1.CheckService
+{{- end }}
 {{- end -}}
 {{- end -}}
 
@@ -110,6 +163,13 @@ grpc:
 {{- $tlsSecret := include "authzd.tlsSecretName" . -}}
 listen = "0.0.0.0:{{ .Values.port }}"
 data_dir = "/var/lib/authzd"
+{{- if eq .Values.store "postgres" }}
+store = "postgres"
+database_url_file = "{{ include "authzd.databaseDir" . }}/url"
+{{- if .Values.postgres.caSecret }}
+database_ca_file = "{{ include "authzd.databaseCaDir" . }}/ca.crt"
+{{- end }}
+{{- end }}
 log_format = {{ .Values.config.logFormat | quote }}
 log_level = {{ .Values.config.logLevel | quote }}
 shutdown_grace = {{ .Values.config.shutdownGrace | quote }}
