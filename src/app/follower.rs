@@ -11,7 +11,7 @@ use super::{
     store_state::{StoreEvent, StoreStatus},
     writer::Work,
 };
-use crate::store::postgres::SharedDatabase;
+use crate::{engine::Revision, store::postgres::SharedDatabase};
 
 /// Starts following on the database's runtime; it stops once the writer has gone.
 pub(super) fn spawn(
@@ -20,14 +20,20 @@ pub(super) fn spawn(
     status: Arc<StoreStatus>,
     // Weak: the writer ends when the app's senders are gone; the follower must not keep it.
     writer: mpsc::WeakSender<Work>,
+    // The revision this replica has published: a notification of it (this replica's own
+    // commit, mostly) needs no catching up.
+    published: tokio::sync::watch::Receiver<Revision>,
 ) {
     let location = database.target().to_owned();
     database.follow(
         poll,
-        move |_revision| {
+        move |revision| {
             let Some(writer) = writer.upgrade() else {
                 return false;
             };
+            if revision.is_some_and(|revision| revision <= published.borrow().get()) {
+                return true;
+            }
             // A full queue means the writer is busy: it catches up before its next group
             // anyway, under the writers' lock.
             let _ = writer.try_send(Work::CatchUp);

@@ -152,6 +152,7 @@ impl App {
                 options.follow_interval,
                 Arc::clone(&status),
                 writes.downgrade(),
+                published.clone(),
             );
         }
         Ok(Self {

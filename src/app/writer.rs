@@ -463,11 +463,17 @@ impl Writer {
             self.commit_group(group);
             return;
         }
-        if let Err(err) = self.store.begin_group() {
-            self.shared_store_failed(&err, group);
-            return;
-        }
-        match self.catch_up() {
+        let newer = match self
+            .store
+            .begin_group(self.current.load().revision(), CATCH_UP_CHUNK)
+        {
+            Ok(newer) => newer,
+            Err(err) => {
+                self.shared_store_failed(&err, group);
+                return;
+            }
+        };
+        match self.catch_up_from(newer) {
             // The group's append commits and releases the lock.
             Ok(()) => self.commit_group(group),
             Err(err) => {
@@ -500,11 +506,23 @@ impl Writer {
     /// order, publishing each chunk and handing it to the change stream as if this
     /// replica had made it.
     fn catch_up(&mut self) -> Result<(), StoreError> {
+        let base = self.current.load().revision();
+        let first = self.store.changes_for_writer(base, CATCH_UP_CHUNK)?;
+        self.catch_up_from(first)
+    }
+
+    /// [`Self::catch_up`], starting with `first`, the chunk read after the published
+    /// revision.
+    fn catch_up_from(&mut self, first: Vec<ChangeRecord>) -> Result<(), StoreError> {
+        let mut read = Some(first);
         loop {
             let base = self.current.load_full();
-            let records = self
-                .store
-                .changes_for_writer(base.revision(), CATCH_UP_CHUNK)?;
+            let records = match read.take() {
+                Some(records) => records,
+                None => self
+                    .store
+                    .changes_for_writer(base.revision(), CATCH_UP_CHUNK)?,
+            };
             let Some(last) = records.last() else {
                 return Ok(());
             };

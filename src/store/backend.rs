@@ -64,12 +64,19 @@ impl Store {
     /// the group's append commits or [`Self::end_group`] gives it up; reads made by the
     /// writer in between see the newest state. Nothing to take for redb, whose only writer
     /// is this process.
-    pub fn begin_group(&self) -> Result<(), StoreError> {
+    ///
+    /// Answers the first `limit` changes after `after` (what other replicas committed
+    /// since; read with the lock, in the same round trip).
+    pub fn begin_group(
+        &self,
+        after: Revision,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
         match self {
-            Self::Redb(_) => Ok(()),
-            Self::Postgres(database) => {
-                Ok(database.run(Role::Writer, async |store| store.begin_group().await)?)
-            }
+            Self::Redb(_) => Ok(Vec::new()),
+            Self::Postgres(database) => Ok(database.run(Role::Writer, async |store| {
+                store.begin_group(after, limit).await
+            })?),
         }
     }
 

@@ -37,6 +37,20 @@ const NEWEST_REVISION: &str = "SELECT GREATEST(
     (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes),
     (SELECT COALESCE(MAX(revision), 0) FROM authzd_checkpoints))";
 
+/// Change records after a revision (`$1`), ascending, at most `$2`.
+const CHANGES_AFTER: &str =
+    "SELECT revision, record FROM authzd_changes WHERE revision > $1 ORDER BY revision LIMIT $2";
+
+/// Decodes rows of (revision, record).
+fn decode_changes(rows: &[tokio_postgres::Row]) -> Result<Vec<ChangeRecord>, DatabaseError> {
+    rows.iter()
+        .map(|row| {
+            let revision: i64 = row.get(0);
+            codec::decode_change(row.get(1)).map_err(corrupt(format!("change {revision}")))
+        })
+        .collect()
+}
+
 /// The channel every commit notifies, with its newest revision: followers listen on it.
 pub(crate) const CHANGES_CHANNEL: &str = "authzd_changes";
 
@@ -101,14 +115,23 @@ impl PgStore {
     }
 
     /// Opens the transaction of a group: takes the writers' lock (waiting for the replica
-    /// holding it) and reads the audit trail's last id, in one round trip. From here until
-    /// the group's append commits (or [`Self::end_group`] rolls back) no other replica
-    /// appends, so what this one reads in between is the newest state. A lost connection
-    /// releases the lock.
-    pub async fn begin_group(&mut self) -> Result<(), DatabaseError> {
+    /// holding it), reads the audit trail's last id and the first `limit` changes after
+    /// `after` (what other replicas committed since this one last read), in one round
+    /// trip. From here until the group's append commits (or [`Self::end_group`] rolls
+    /// back) no other replica appends, so what this one reads in between is the newest
+    /// state. A lost connection releases the lock.
+    pub async fn begin_group(
+        &mut self,
+        after: Revision,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, DatabaseError> {
         if self.open_group.is_some() {
-            return Ok(());
+            return self.changes_after(after, limit).await;
         }
+        let after = to_i64(after.get())?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let changes_params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] =
+            [(&after, Type::INT8), (&limit, Type::INT8)];
         let begun = tokio::try_join!(
             self.client.batch_execute("BEGIN"),
             self.client.execute_typed(
@@ -117,10 +140,12 @@ impl PgStore {
             ),
             self.client
                 .query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+            self.client.query_typed(CHANGES_AFTER, &changes_params),
         );
-        let ((), _, last_audit) = self.or_roll_back(begun, "take the writers' lock").await?;
+        let ((), _, last_audit, changes) =
+            self.or_roll_back(begun, "take the writers' lock").await?;
         self.open_group = Some(to_u64(last_audit.get(0)));
-        Ok(())
+        decode_changes(&changes)
     }
 
     /// `begun`, the outcome of statements that began a transaction; on failure the
@@ -285,7 +310,7 @@ impl PgStore {
         let rows = self
             .client
             .query_typed(
-                "SELECT revision, record FROM authzd_changes WHERE revision > $1 ORDER BY revision LIMIT $2",
+                CHANGES_AFTER,
                 &[
                     (&to_i64(after.get())?, Type::INT8),
                     (&i64::try_from(limit).unwrap_or(i64::MAX), Type::INT8),
@@ -293,12 +318,7 @@ impl PgStore {
             )
             .await
             .map_err(failed("read changes"))?;
-        rows.iter()
-            .map(|row| {
-                let revision: i64 = row.get(0);
-                codec::decode_change(row.get(1)).map_err(corrupt(format!("change {revision}")))
-            })
-            .collect()
+        decode_changes(&rows)
     }
 
     /// The committed change an earlier request with this id made, while the log holds it.
