@@ -182,19 +182,7 @@ pub(crate) fn renames(targets: Arc<Vec<(String, String)>>) -> Call {
         let (tenant, user) = targets[task % targets.len()].clone();
         Box::pin(async move {
             let reply = UserServiceClient::new(channel)
-                .update_user(pb::UpdateUserRequest {
-                    actor: "u0".into(),
-                    user: Some(pb::User {
-                        tenant,
-                        id: user,
-                        display_name: format!("Renamed {n}"),
-                        ..Default::default()
-                    }),
-                    update_mask: Some(prost_types::FieldMask {
-                        paths: vec!["display_name".into()],
-                    }),
-                    etag: String::new(),
-                })
+                .update_user(rename(tenant, user, format!("Renamed {n}")))
                 .await
                 .unwrap_or_else(|status| panic!("write failed: {status}"))
                 .into_inner();
@@ -202,4 +190,21 @@ pub(crate) fn renames(targets: Arc<Vec<(String, String)>>) -> Call {
             assert_eq!(renamed, Some(format!("Renamed {n}")));
         })
     })
+}
+
+/// The tenant's owner `u0` renames `user` to `name`.
+pub(crate) fn rename(tenant: String, user: String, name: String) -> pb::UpdateUserRequest {
+    pb::UpdateUserRequest {
+        actor: "u0".into(),
+        user: Some(pb::User {
+            tenant,
+            id: user,
+            display_name: name,
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["display_name".into()],
+        }),
+        etag: String::new(),
+    }
 }

@@ -256,19 +256,11 @@ async fn follower_lag(
                 ticks.tick().await;
                 n += 1;
                 let reply = UserServiceClient::new(channel.clone())
-                    .update_user(pb::UpdateUserRequest {
-                        actor: "u0".into(),
-                        user: Some(pb::User {
-                            tenant: tenant.clone(),
-                            id: user.clone(),
-                            display_name: format!("Paced {task} {n}"),
-                            ..Default::default()
-                        }),
-                        update_mask: Some(prost_types::FieldMask {
-                            paths: vec!["display_name".into()],
-                        }),
-                        etag: String::new(),
-                    })
+                    .update_user(client::rename(
+                        tenant.clone(),
+                        user.clone(),
+                        format!("Paced {task} {n}"),
+                    ))
                     .await
                     .unwrap_or_else(|status| panic!("write failed: {status}"))
                     .into_inner();

@@ -558,21 +558,11 @@ impl Writer {
                     }
                 };
             }
-            let revision = last.revision;
             crate::metrics::record_follower_lag(self.clock.now(), last.committed_at);
-            self.durable.revision = revision.get();
+            self.durable.revision = last.revision.get();
             let full = records.len() == CATCH_UP_CHUNK;
-            let replaced = self.current.swap(Arc::new(working));
-            self.published.send_replace(revision);
-            crate::metrics::record_revision(revision.get());
-            self.checkpoints.committed(revision.get());
-            self.stream.send(
-                records
-                    .into_iter()
-                    .map(|record| Arc::new(SharedChange::new(record)))
-                    .collect::<Vec<_>>()
-                    .into(),
-            );
+            let replaced = self.publish(working);
+            self.stream_changes(records);
             drop(replaced);
             if !full {
                 return Ok(());
@@ -847,14 +837,10 @@ impl Writer {
             return;
         };
         self.durable.revision = last.revision.get();
-        let revision = working.revision();
         // The version this one replaces is freed last, once callers have their answers and
         // the stream its changes: freeing the map shards the group copied takes about as
         // long as copying them did.
-        let replaced = self.current.swap(Arc::new(working));
-        self.published.send_replace(revision);
-        crate::metrics::record_revision(revision.get());
-        self.checkpoints.committed(revision.get());
+        let replaced = self.publish(working);
         for (reply, revision) in accepted {
             // A caller that gave up still had its change committed; nothing to undo.
             let _ = reply.send(Ok(Committed::New(revision)));
@@ -862,6 +848,23 @@ impl Writer {
         for (reply, outcome) in bulk_answers {
             let _ = reply.send(Ok(outcome));
         }
+        self.stream_changes(records);
+        drop(replaced);
+    }
+
+    /// Makes `working` the state readers see, and says so (the revision readers wait on,
+    /// its metric, the checkpointer); returns the state it replaces.
+    fn publish(&mut self, working: Snapshot) -> Arc<Snapshot> {
+        let revision = working.revision();
+        let replaced = self.current.swap(Arc::new(working));
+        self.published.send_replace(revision);
+        crate::metrics::record_revision(revision.get());
+        self.checkpoints.committed(revision.get());
+        replaced
+    }
+
+    /// Hands published changes to the change stream, in order.
+    fn stream_changes(&self, records: Vec<ChangeRecord>) {
         self.stream.send(
             records
                 .into_iter()
@@ -869,7 +872,6 @@ impl Writer {
                 .collect::<Vec<_>>()
                 .into(),
         );
-        drop(replaced);
     }
 
     /// After a failed commit: the store turns failing (or its file lost), and the group's

@@ -53,8 +53,13 @@ pub fn export_database(data_dir: &Path, out: &Path) -> Result<ExportSummary, Sto
         .map_err(|e| redb_error(e.into()))?;
     let changes = txn.open_table(CHANGES).map_err(|e| redb_error(e.into()))?;
     let snapshot = load_from(&checkpoints, &changes, &path)?;
-    let bytes = codec::encode(&snapshot).map_err(|err| StoreError::Storage {
-        path: path.clone(),
+    write_export(&snapshot, out)
+}
+
+/// Writes `snapshot` to the export file `out`.
+fn write_export(snapshot: &Snapshot, out: &Path) -> Result<ExportSummary, StoreError> {
+    let bytes = codec::encode(snapshot).map_err(|err| StoreError::Storage {
+        path: out.to_path_buf(),
         message: format!("cannot encode the export: {err}"),
     })?;
     write_atomically(out, &bytes)?;
@@ -68,15 +73,7 @@ pub fn export_database(data_dir: &Path, out: &Path) -> Result<ExportSummary, Sto
 /// transaction: a consistent revision even while replicas write.
 pub fn export_postgres(database: &SharedDatabase, out: &Path) -> Result<ExportSummary, StoreError> {
     let snapshot = Store::Postgres(database.clone()).load_snapshot()?;
-    let bytes = codec::encode(&snapshot).map_err(|err| StoreError::Storage {
-        path: out.to_path_buf(),
-        message: format!("cannot encode the export: {err}"),
-    })?;
-    write_atomically(out, &bytes)?;
-    Ok(ExportSummary {
-        revision: snapshot.revision(),
-        bytes: u64::try_from(bytes.len() + EXPORT_MAGIC.len()).unwrap_or(u64::MAX),
-    })
+    write_export(&snapshot, out)
 }
 
 /// Loads an export file into a PostgreSQL database that holds no state yet (no change and

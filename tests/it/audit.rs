@@ -70,14 +70,7 @@ async fn scripted_session(
         .await
         .unwrap();
     platform_client
-        .create_tenant(platform(pb::CreateTenantRequest {
-            id: "acme".into(),
-            name: "Acme".into(),
-            owner_id: "olivia".into(),
-            owner_email: "olivia@acme.example".into(),
-            owner_display_name: "Olivia".into(),
-            ..Default::default()
-        }))
+        .create_tenant(platform(crate::support::acme::tenant_request()))
         .await
         .unwrap();
     users

@@ -14,8 +14,7 @@ use std::{
 };
 
 use authzd::api::pb::{
-    self, audit_service_client::AuditServiceClient, platform_service_client::PlatformServiceClient,
-    user_service_client::UserServiceClient,
+    self, audit_service_client::AuditServiceClient, user_service_client::UserServiceClient,
 };
 use tokio_stream::StreamExt;
 use tonic::{Code, Status, transport::Channel};
@@ -24,7 +23,10 @@ use tonic_health::pb::{
 };
 use tonic_types::StatusExt;
 
-use crate::support::process::ServerProcess;
+use crate::support::{
+    acme::{health, invite, tenant},
+    process::ServerProcess,
+};
 
 /// How long the server may take to notice a fault or its end: the store monitor looks
 /// every second.
@@ -75,53 +77,10 @@ async fn wait_health(channel: &Channel, service: &str, expected: ServingStatus) 
     );
 }
 
-async fn health_now(channel: &Channel, service: &str) -> ServingStatus {
-    let status = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    ServingStatus::try_from(status).unwrap()
-}
-
 fn assert_unavailable(status: &Status, reason: &str) {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     let info = status.get_details_error_info().expect("an ErrorInfo");
     assert_eq!(info.reason, reason, "{status:?}");
-}
-
-/// The tenant `acme` with its active owner `olivia`.
-async fn tenant(channel: &Channel) -> u64 {
-    PlatformServiceClient::new(channel.clone())
-        .create_tenant(pb::CreateTenantRequest {
-            id: "acme".into(),
-            name: "Acme".into(),
-            owner_id: "olivia".into(),
-            owner_email: "olivia@acme.example".into(),
-            owner_display_name: "Olivia".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .revision
-}
-
-async fn invite(channel: &Channel, user: &str) -> Result<u64, Status> {
-    UserServiceClient::new(channel.clone())
-        .invite_user(pb::InviteUserRequest {
-            actor: "olivia".into(),
-            tenant: "acme".into(),
-            id: user.into(),
-            email: format!("{user}@acme.example"),
-            display_name: user.into(),
-            ..Default::default()
-        })
-        .await
-        .map(|response| response.into_inner().revision)
 }
 
 async fn get_user(channel: &Channel, user: &str) -> Result<pb::User, Status> {
@@ -159,12 +118,12 @@ async fn a_full_disk_refuses_writes_until_it_clears_then_the_server_recovers_by_
     assert_unavailable(&failed, "STORE_UNAVAILABLE");
     wait_health(&channel, "", ServingStatus::NotServing).await;
     assert_eq!(
-        health_now(&channel, "authz.v1.UserService").await,
+        health(&channel, "authz.v1.UserService").await,
         ServingStatus::NotServing
     );
     // Checks are answered from memory, whatever the store does.
     assert_eq!(
-        health_now(&channel, "authz.v1.CheckService").await,
+        health(&channel, "authz.v1.CheckService").await,
         ServingStatus::Serving
     );
     // Refused at once while the fault lasts, not tried against a failing disk.
@@ -196,7 +155,7 @@ async fn a_full_disk_refuses_writes_until_it_clears_then_the_server_recovers_by_
 
     wait_health(&channel, "", ServingStatus::Serving).await;
     assert_eq!(
-        health_now(&channel, "authz.v1.UserService").await,
+        health(&channel, "authz.v1.UserService").await,
         ServingStatus::Serving
     );
     let written = invite(&channel, "nora").await.unwrap();
@@ -288,11 +247,11 @@ async fn a_lost_database_file_is_noticed_and_every_write_refused(loss: Loss) {
     let path = data.join(authzd::store::DB_FILE_NAME);
     assert!(logged.contains(&path.display().to_string()), "{logged}");
     assert_eq!(
-        health_now(&channel, "authz.v1.UserService").await,
+        health(&channel, "authz.v1.UserService").await,
         ServingStatus::NotServing
     );
     assert_eq!(
-        health_now(&channel, "authz.v1.CheckService").await,
+        health(&channel, "authz.v1.CheckService").await,
         ServingStatus::Serving
     );
 

@@ -6,18 +6,19 @@
 use std::time::Duration;
 
 use authzd::api::pb::{
-    self, check_service_client::CheckServiceClient, platform_service_client::PlatformServiceClient,
-    server_service_client::ServerServiceClient, user_service_client::UserServiceClient,
-    watch_service_client::WatchServiceClient,
+    self, check_service_client::CheckServiceClient, server_service_client::ServerServiceClient,
+    user_service_client::UserServiceClient, watch_service_client::WatchServiceClient,
 };
 use tokio_stream::StreamExt;
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
+use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt;
 
-use crate::support::{postgres::PgServer, process::ServerProcess};
+use crate::support::{
+    acme::{health, invite, invite_request, tenant},
+    postgres::PgServer,
+    process::ServerProcess,
+};
 
 /// How long a replica may take to apply another's commit, or to notice the database
 /// going and coming back: notifications arrive at once, polls every 100 ms here, and the
@@ -104,40 +105,18 @@ async fn wait_for_revision(channel: &Channel, at_least: u64) {
     assert!(reached.is_ok(), "replica never reached revision {at_least}");
 }
 
-/// The tenant `acme` with its active owner `olivia`.
-async fn tenant(channel: &Channel) -> u64 {
-    PlatformServiceClient::new(channel.clone())
-        .create_tenant(pb::CreateTenantRequest {
-            id: "acme".into(),
-            name: "Acme".into(),
-            owner_id: "olivia".into(),
-            owner_email: "olivia@acme.example".into(),
-            owner_display_name: "Olivia".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .revision
-}
-
-fn invite_request(user: &str, request_id: &str) -> pb::InviteUserRequest {
-    pb::InviteUserRequest {
-        actor: "olivia".into(),
+/// A check for the owner, at `min_revision` at least when given.
+fn owner_check(min_revision: Option<u64>) -> pb::CheckRequest {
+    pb::CheckRequest {
         tenant: "acme".into(),
-        id: user.into(),
-        email: format!("{user}@acme.example"),
-        display_name: user.into(),
-        request_id: request_id.into(),
-        ..Default::default()
+        service: "crm-backup".into(),
+        user: "olivia".into(),
+        permission: "backup.run".into(),
+        object: String::new(),
+        explain: false,
+        consistency: min_revision.map(|min_revision| pb::Consistency { min_revision }),
+        partner_user: String::new(),
     }
-}
-
-async fn invite(channel: &Channel, user: &str) -> Result<u64, tonic::Status> {
-    UserServiceClient::new(channel.clone())
-        .invite_user(invite_request(user, ""))
-        .await
-        .map(|response| response.into_inner().revision)
 }
 
 fn user_ref(actor: &str, user: &str) -> pb::UserRefRequest {
@@ -187,18 +166,6 @@ async fn users(channel: &Channel, actor: &str) -> (Vec<String>, Vec<String>) {
     (ids, owners)
 }
 
-async fn health(channel: &Channel, service: &str) -> ServingStatus {
-    let status = HealthClient::new(channel.clone())
-        .check(HealthCheckRequest {
-            service: service.to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    ServingStatus::try_from(status).unwrap()
-}
-
 /// Waits until the replica's health for `service` is `expected`.
 async fn wait_for_health(channel: &Channel, service: &str, expected: ServingStatus) {
     let reached = tokio::time::timeout(NOTICE, async {
@@ -234,16 +201,7 @@ async fn writes_through_any_replica_are_served_by_every_replica_at_their_revisio
     for channel in &cluster.channels {
         // A check that asks for the newest revision is answered at it, by every replica.
         let answer = CheckServiceClient::new(channel.clone())
-            .check(pb::CheckRequest {
-                tenant: "acme".into(),
-                service: "crm-backup".into(),
-                user: "olivia".into(),
-                permission: "backup.run".into(),
-                object: String::new(),
-                explain: false,
-                consistency: Some(pb::Consistency { min_revision: last }),
-                partner_user: String::new(),
-            })
+            .check(owner_check(Some(last)))
             .await
             .unwrap()
             .into_inner();
@@ -422,16 +380,7 @@ async fn a_database_restart_keeps_checks_answering_refuses_writes_then_recovers(
     let created = tenant(&cluster.channels[0]).await;
     let check = |channel: Channel| async move {
         CheckServiceClient::new(channel)
-            .check(pb::CheckRequest {
-                tenant: "acme".into(),
-                service: "crm-backup".into(),
-                user: "olivia".into(),
-                permission: "backup.run".into(),
-                object: String::new(),
-                explain: false,
-                consistency: None,
-                partner_user: String::new(),
-            })
+            .check(owner_check(None))
             .await
     };
     cluster.pg.stop();

@@ -123,9 +123,15 @@ pub struct DatabaseTls {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
-/// Connects to the database at `url` and drives the connection on the current tokio
-/// runtime until the client is dropped.
-pub async fn connect(url: &str, tls: &DatabaseTls) -> Result<Client, DatabaseError> {
+/// A connection to the database, to be driven by a task of its own.
+type Connection = tokio_postgres::Connection<
+    tokio_postgres::Socket,
+    <MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>>::Stream,
+>;
+
+/// Opens a connection to the database at `url`: the client, the connection to drive, and
+/// the database's host, port and name for messages.
+async fn open(url: &str, tls: &DatabaseTls) -> Result<(Client, Connection, String), DatabaseError> {
     let config: Config = url
         .parse()
         .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
@@ -139,6 +145,13 @@ pub async fn connect(url: &str, tls: &DatabaseTls) -> Result<Client, DatabaseErr
             target: target.clone(),
             message: cause(&err),
         })?;
+    Ok((client, connection, target))
+}
+
+/// Connects to the database at `url` and drives the connection on the current tokio
+/// runtime until the client is dropped.
+pub async fn connect(url: &str, tls: &DatabaseTls) -> Result<Client, DatabaseError> {
+    let (client, connection, target) = open(url, tls).await?;
     tokio::spawn(async move {
         if let Err(err) = connection.await {
             tracing::warn!(database = %target, error = %cause(&err), "database connection ended");
@@ -170,19 +183,7 @@ pub(super) async fn listen(
     tls: &DatabaseTls,
     channel: &str,
 ) -> Result<(Client, tokio::sync::mpsc::UnboundedReceiver<Option<u64>>), DatabaseError> {
-    let config: Config = url
-        .parse()
-        .map_err(|err: tokio_postgres::Error| DatabaseError::BadUrl(err.to_string()))?;
-    let target = target(&config);
-    let client_config = crate::tls::client_config(tls.ca_file.as_deref())
-        .map_err(|err| DatabaseError::Tls(err.to_string()))?;
-    let (client, mut connection) = config
-        .connect(MakeRustlsConnect::new(client_config))
-        .await
-        .map_err(|err| DatabaseError::Unreachable {
-            target: target.clone(),
-            message: cause(&err),
-        })?;
+    let (client, mut connection, target) = open(url, tls).await?;
     let (notify, notifications) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         // Notifications arrive as messages of the connection itself, read as it is driven.

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 
+pub(crate) mod acme;
 pub(crate) mod callers;
 pub(crate) mod certs;
 pub(crate) mod postgres;
