@@ -542,3 +542,81 @@ async fn the_state_moves_from_redb_to_postgres_and_back_by_export_and_import() {
     assert_eq!(ids, ["olivia", "paul", "rhea"]);
     assert_eq!(owners, ["olivia"]);
 }
+
+#[test]
+fn store_settings_are_checked_and_the_database_url_is_never_shown() {
+    // PostgreSQL without a URL, with two, or a URL that is not one: usage errors naming
+    // the setting, the URL itself not echoed.
+    for (args, expected) in [
+        (
+            &["serve", "--store", "postgres"][..],
+            "needs database_url or database_url_file",
+        ),
+        (
+            &[
+                "serve",
+                "--store",
+                "postgres",
+                "--database-url",
+                "postgres://u:s3cret@db/x",
+                "--database-url-file",
+                "/nonexistent",
+            ][..],
+            "not both",
+        ),
+        (
+            &[
+                "serve",
+                "--store",
+                "postgres",
+                "--database-url",
+                "postgres://u:s3cret@db:notaport/x",
+            ][..],
+            "not a PostgreSQL connection string",
+        ),
+        (
+            &["serve", "--database-url", "postgres://u:s3cret@db/x"][..],
+            "is for store = \"postgres\"",
+        ),
+        (
+            &["serve", "--store", "mysql"][..],
+            "expected `redb` or `postgres`",
+        ),
+    ] {
+        let (code, _, err) = run_authzd(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(
+            !err.contains("s3cret"),
+            "{args:?} echoed the password: {err}"
+        );
+    }
+    // `authzd config` shows that a URL is set, never the URL.
+    let (code, out, err) = run_authzd(&[
+        "config",
+        "--store",
+        "postgres",
+        "--database-url",
+        "postgres://u:s3cret@db/x",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("store = \"postgres\""), "{out}");
+    assert!(out.contains("database_url = \"(set, not shown)\""), "{out}");
+    assert!(!out.contains("s3cret"), "{out}");
+    // An unreachable database stops the server with exit status 3, naming the server.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_authzd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &dir.path().display().to_string(),
+        "--store",
+        "postgres",
+        "--database-url",
+        "postgres://u:s3cret@127.0.0.1:1/authz",
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("127.0.0.1:1/authz"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}
