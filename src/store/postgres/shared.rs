@@ -3,9 +3,9 @@
 //! again after it is lost; and the follower's listener, which wakes the writer when another
 //! replica commits.
 //!
-//! The connections live on a runtime of their own (one thread): the store's callers are
-//! plain threads and `spawn_blocking` tasks, which may block on it but not on the server's
-//! runtime.
+//! Each connection lives on a runtime of its own, driven by the thread that calls (the
+//! store's callers are plain threads and `spawn_blocking` tasks, which may block on it but
+//! not on the server's runtime); the listener's runs on a thread of its own.
 
 use std::{
     future::Future,
@@ -42,16 +42,44 @@ pub struct SharedDatabase {
 
 #[derive(Debug)]
 struct Inner {
-    runtime: DatabaseRuntime,
+    /// The listener's runtime: its connection is driven all the time, to hear
+    /// notifications as they come.
+    listening: DatabaseRuntime,
     url: String,
     tls: DatabaseTls,
     /// Host, port and database, for messages.
     target: String,
-    // Mutex: one call at a time per connection; `None` until connected, and again once
-    // lost, so that the next call connects anew.
-    writer: Mutex<Option<PgStore>>,
-    checkpointer: Mutex<Option<PgStore>>,
-    reader: Mutex<Option<PgStore>>,
+    // Mutex: one call at a time per connection.
+    writer: Mutex<Connection>,
+    checkpointer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+/// One role's connection with the runtime that drives it: a runtime on the calling
+/// thread, so that a call's round trips need no other thread to wake (the server's
+/// threads may all share one core). Between calls nothing drives the connection; a
+/// connection found lost by a call is made again by the next.
+#[derive(Debug)]
+struct Connection {
+    runtime: DatabaseRuntime,
+    /// `None` until connected, and again once lost.
+    store: Option<PgStore>,
+}
+
+impl Connection {
+    fn new(target: &str) -> Result<Self, DatabaseError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| DatabaseError::Unreachable {
+                target: target.to_owned(),
+                message: format!("cannot start the database runtime: {err}"),
+            })?;
+        Ok(Self {
+            runtime: DatabaseRuntime(Some(runtime)),
+            store: None,
+        })
+    }
 }
 
 /// The store's own runtime, shut down without waiting when the last clone goes (it may
@@ -72,7 +100,7 @@ impl SharedDatabase {
     /// connection as the writer's. Blocking.
     pub fn open(url: &str, tls: &DatabaseTls) -> Result<Self, DatabaseError> {
         let target = super::describe(url)?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let listening = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("authzd-database")
             .enable_all()
@@ -81,16 +109,23 @@ impl SharedDatabase {
                 target: target.clone(),
                 message: format!("cannot start the database runtime: {err}"),
             })?;
-        let writer = runtime.block_on(timed(&target, CALL_TIMEOUT, PgStore::open(url, tls)))?;
+        let mut writer = Connection::new(&target)?;
+        let opened = match writer.runtime.0.as_ref() {
+            Some(runtime) => {
+                runtime.block_on(timed(&target, CALL_TIMEOUT, PgStore::open(url, tls)))?
+            }
+            None => return Err(unreachable(&target, "the database runtime has stopped")),
+        };
+        writer.store = Some(opened);
         Ok(Self {
             inner: Arc::new(Inner {
-                runtime: DatabaseRuntime(Some(runtime)),
+                listening: DatabaseRuntime(Some(listening)),
                 url: url.to_owned(),
                 tls: tls.clone(),
+                checkpointer: Mutex::new(Connection::new(&target)?),
+                reader: Mutex::new(Connection::new(&target)?),
+                writer: Mutex::new(writer),
                 target,
-                writer: Mutex::new(Some(writer)),
-                checkpointer: Mutex::new(None),
-                reader: Mutex::new(None),
             }),
         })
     }
@@ -124,9 +159,16 @@ impl SharedDatabase {
             Role::Checkpointer => &self.inner.checkpointer,
             Role::Reader => &self.inner.reader,
         };
-        let mut connection = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(runtime) = self.inner.runtime.0.as_ref() else {
-            return Err(self.unreachable("the database runtime has stopped"));
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let Connection {
+            runtime,
+            store: connection,
+        } = &mut *slot;
+        let Some(runtime) = runtime.0.as_ref() else {
+            return Err(unreachable(
+                &self.inner.target,
+                "the database runtime has stopped",
+            ));
         };
         let target = &self.inner.target;
         runtime.block_on(async {
@@ -141,7 +183,7 @@ impl SharedDatabase {
                 *connection = Some(store);
             }
             let Some(store) = connection.as_mut() else {
-                return Err(self.unreachable("no connection"));
+                return Err(unreachable(target, "no connection"));
             };
             let result = timed(target, limit, op(store)).await;
             if result.is_err() && store.is_closed()
@@ -165,7 +207,7 @@ impl SharedDatabase {
         mut wake: impl FnMut(Option<u64>) -> bool + Send + 'static,
         mut lost: impl FnMut(&DatabaseError) + Send + 'static,
     ) {
-        let Some(runtime) = self.inner.runtime.0.as_ref() else {
+        let Some(runtime) = self.inner.listening.0.as_ref() else {
             return;
         };
         let url = self.inner.url.clone();
@@ -222,12 +264,12 @@ impl SharedDatabase {
             }
         });
     }
+}
 
-    fn unreachable(&self, message: &str) -> DatabaseError {
-        DatabaseError::Unreachable {
-            target: self.inner.target.clone(),
-            message: message.to_owned(),
-        }
+fn unreachable(target: &str, message: &str) -> DatabaseError {
+    DatabaseError::Unreachable {
+        target: target.to_owned(),
+        message: message.to_owned(),
     }
 }
 
