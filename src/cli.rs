@@ -320,7 +320,7 @@ pub fn main() -> ExitCode {
             Ok(Some(url)) => database.with_database(&url, |db| {
                 report(
                     store::export_postgres(db, &out),
-                    &format!("exported postgres://{} to {}", db.target(), out.display()),
+                    &format!("exported {} to {}", db.location(), out.display()),
                 )
             }),
             Ok(None) => {
@@ -340,11 +340,7 @@ pub fn main() -> ExitCode {
             Ok(Some(url)) => database.with_database(&url, |db| {
                 report(
                     store::import_into_postgres(&file, db),
-                    &format!(
-                        "imported {} into postgres://{}",
-                        file.display(),
-                        db.target()
-                    ),
+                    &format!("imported {} into {}", file.display(), db.location()),
                 )
             }),
             Ok(None) => {

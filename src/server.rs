@@ -133,7 +133,10 @@ impl BoundServer {
                 audit_max_age_millis: i64::try_from(settings.audit_retention_age.as_millis())
                     .unwrap_or(i64::MAX),
             },
-            follow_interval: StoreOptions::default().follow_interval,
+            follow_interval: match settings.store {
+                StoreSettings::Postgres { poll_interval, .. } => poll_interval,
+                StoreSettings::Redb => StoreOptions::default().follow_interval,
+            },
         };
         let app = tokio::task::spawn_blocking(move || open_app(&store, &data_dir, clock, options))
             .await??;
@@ -423,14 +426,9 @@ fn open_app(
     store: &StoreSettings,
     data_dir: &std::path::Path,
     clock: Arc<dyn Clock>,
-    mut options: StoreOptions,
+    options: StoreOptions,
 ) -> Result<App, ServeError> {
-    let StoreSettings::Postgres {
-        url,
-        ca_file,
-        poll_interval,
-    } = store
-    else {
+    let StoreSettings::Postgres { url, ca_file, .. } = store else {
         return Ok(App::open(data_dir, clock, options)?);
     };
     let url = match url {
@@ -449,7 +447,6 @@ fn open_app(
     };
     let database = crate::store::postgres::SharedDatabase::open(&url, &tls)
         .map_err(|err| ServeError::Store(err.into()))?;
-    options.follow_interval = *poll_interval;
     Ok(App::open_store(Store::Postgres(database), clock, options)?)
 }
 

@@ -24,7 +24,7 @@ pub(super) fn spawn(
     // commit, mostly) needs no catching up.
     published: tokio::sync::watch::Receiver<Revision>,
 ) {
-    let location = database.target().to_owned();
+    let location = database.location();
     database.follow(
         poll,
         move |revision| {

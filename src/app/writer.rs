@@ -528,35 +528,27 @@ impl Writer {
             };
             let mut working: Snapshot = (*base).clone();
             drop(base);
+            let corrupt = |message: String| StoreError::Corrupt {
+                path: self.store.location().into(),
+                message,
+            };
             for record in &records {
                 if record.revision != working.revision().next() {
-                    return Err(StoreError::Database(
-                        crate::store::postgres::DatabaseError::Corrupt {
-                            message: format!(
-                                "the change log jumps from revision {} to {}",
-                                working.revision(),
-                                record.revision
-                            ),
-                        },
-                    ));
+                    return Err(corrupt(format!(
+                        "the change log jumps from revision {} to {}",
+                        working.revision(),
+                        record.revision
+                    )));
                 }
-                working = match std::mem::take(&mut working).apply_described(
-                    record.revision,
-                    &record.mutation,
-                    record.committed_at,
-                ) {
-                    Ok((next, _)) => next,
-                    Err((_, err)) => {
-                        return Err(StoreError::Database(
-                            crate::store::postgres::DatabaseError::Corrupt {
-                                message: format!(
-                                    "stored change {} no longer applies: {err}",
-                                    record.revision
-                                ),
-                            },
-                        ));
-                    }
-                };
+                // No change context: the replica that made the change stored it.
+                working = std::mem::take(&mut working)
+                    .apply_owned(record.revision, &record.mutation, record.committed_at)
+                    .map_err(|(_, err)| {
+                        corrupt(format!(
+                            "stored change {} no longer applies: {err}",
+                            record.revision
+                        ))
+                    })?;
             }
             crate::metrics::record_follower_lag(self.clock.now(), last.committed_at);
             self.durable.revision = last.revision.get();

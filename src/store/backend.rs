@@ -32,7 +32,7 @@ impl Store {
     pub fn location(&self) -> String {
         match self {
             Self::Redb(store) => store.path().display().to_string(),
-            Self::Postgres(database) => format!("postgres://{}", database.target()),
+            Self::Postgres(database) => database.location(),
         }
     }
 

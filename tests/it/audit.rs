@@ -12,7 +12,7 @@ use authzd::{
 };
 use tonic::{Code, Request, transport::Channel};
 
-use crate::support::server::TestServer;
+use crate::support::{acme::user_ref, server::TestServer};
 
 const TOKEN: &str = "platform-token-for-tests";
 
@@ -32,15 +32,6 @@ fn invite(actor: &str, id: &str, email: &str) -> pb::InviteUserRequest {
         email: email.into(),
         display_name: id.into(),
         ..Default::default()
-    }
-}
-
-fn user_ref(actor: &str, user: &str) -> pb::UserRefRequest {
-    pb::UserRefRequest {
-        actor: actor.into(),
-        tenant: "acme".into(),
-        user: user.into(),
-        etag: String::new(),
     }
 }
 

@@ -32,14 +32,6 @@ use crate::support::{
 /// every second.
 const NOTICE: Duration = Duration::from_secs(5);
 
-async fn connect(server: &ServerProcess) -> Channel {
-    Channel::from_shared(server.uri())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
-
 /// Sets the server's soft file-size limit (`0`: no byte may be written; `unlimited`).
 fn limit_file_size(server: &ServerProcess, soft: &str) {
     let status = Command::new("prlimit")
@@ -109,7 +101,7 @@ async fn audit_trail(channel: &Channel) -> Result<Vec<pb::AuditEvent>, Status> {
 async fn a_full_disk_refuses_writes_until_it_clears_then_the_server_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &[]);
-    let channel = connect(&server).await;
+    let channel = server.channel().await;
     let created = tenant(&channel).await;
 
     limit_file_size(&server, "0");
@@ -198,7 +190,7 @@ async fn a_full_disk_refuses_writes_until_it_clears_then_the_server_recovers_by_
         .unwrap();
     assert_eq!(status.code(), Some(0));
     let again = ServerProcess::start(dir.path(), &[]);
-    let channel = connect(&again).await;
+    let channel = again.channel().await;
     assert_eq!(get_user(&channel, "nora").await.unwrap().id, "nora");
     assert_eq!(
         get_user(&channel, "mallory").await.unwrap_err().code(),
@@ -232,7 +224,7 @@ async fn a_lost_database_file_is_noticed_and_every_write_refused(loss: Loss) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let server = ServerProcess::start(&data, &[]);
-    let channel = connect(&server).await;
+    let channel = server.channel().await;
     tenant(&channel).await;
     invite(&channel, "bob").await.unwrap();
 
@@ -290,7 +282,7 @@ async fn a_database_file_replaced_by_another_is_noticed_and_every_write_refused(
 async fn no_write_sent_after_the_file_is_deleted_is_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), &[]);
-    let channel = connect(&server).await;
+    let channel = server.channel().await;
     tenant(&channel).await;
 
     // Writers keep writing while the file is deleted under them; each acknowledgement is

@@ -13,7 +13,7 @@ use authzd::api::pb::{
 use tonic::{Code, Request, Status, transport::Channel};
 use tonic_types::StatusExt;
 
-use crate::support::server::TestServer;
+use crate::support::{acme::user_ref, server::TestServer};
 
 mod bulk;
 mod dependencies;
@@ -257,15 +257,6 @@ fn platform<T>(message: T) -> Request<T> {
         .metadata_mut()
         .insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     request
-}
-
-fn user_ref(actor: &str, user: &str) -> pb::UserRefRequest {
-    pb::UserRefRequest {
-        actor: actor.into(),
-        tenant: TENANT.into(),
-        user: user.into(),
-        etag: String::new(),
-    }
 }
 
 fn user_subject(id: &str) -> pb::SubjectRef {

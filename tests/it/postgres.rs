@@ -341,7 +341,7 @@ async fn audit_records_are_numbered_with_their_changes_read_by_tenant_and_pruned
         .await
         .unwrap();
     let mut alone = [record(3_000, "a")];
-    store.append_audit(&mut alone).await.unwrap();
+    store.append_with_audit(&[], &mut alone).await.unwrap();
     assert_eq!(alone[0].id, 3);
     let all = store
         .audit_records(&AuditQuery::default(), 0, 10)

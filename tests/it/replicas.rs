@@ -14,6 +14,7 @@ use tonic::{Code, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt;
 
+use crate::support::acme::user_ref;
 use crate::support::{
     acme::{health, invite, invite_request, tenant},
     postgres::PgServer,
@@ -69,19 +70,11 @@ impl Cluster {
     async fn add(&mut self) -> usize {
         let dir = tempfile::tempdir().unwrap();
         let replica = replica(&self.pg.url(), &dir);
-        self.channels.push(connect(&replica).await);
+        self.channels.push(replica.channel().await);
         self.replicas.push(replica);
         self.dirs.push(dir);
         self.replicas.len() - 1
     }
-}
-
-async fn connect(server: &ServerProcess) -> Channel {
-    Channel::from_shared(server.uri())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
 }
 
 /// The revision a replica serves.
@@ -116,15 +109,6 @@ fn owner_check(min_revision: Option<u64>) -> pb::CheckRequest {
         explain: false,
         consistency: min_revision.map(|min_revision| pb::Consistency { min_revision }),
         partner_user: String::new(),
-    }
-}
-
-fn user_ref(actor: &str, user: &str) -> pb::UserRefRequest {
-    pb::UserRefRequest {
-        actor: actor.into(),
-        tenant: "acme".into(),
-        user: user.into(),
-        etag: String::new(),
     }
 }
 
@@ -481,7 +465,7 @@ async fn the_state_moves_from_redb_to_postgres_and_back_by_export_and_import() {
     // A single server on redb, with some state.
     let redb_dir = tempfile::tempdir().unwrap();
     let single = ServerProcess::start(redb_dir.path(), &[]);
-    let channel = connect(&single).await;
+    let channel = single.channel().await;
     tenant(&channel).await;
     let on_redb = invite(&channel, "rhea").await.unwrap();
     let redb_dir_arg = redb_dir.path().display().to_string();
@@ -511,7 +495,7 @@ async fn the_state_moves_from_redb_to_postgres_and_back_by_export_and_import() {
     );
     let dir = tempfile::tempdir().unwrap();
     let replica = replica(&url, &dir);
-    let channel = connect(&replica).await;
+    let channel = replica.channel().await;
     assert_eq!(revision(&channel).await, on_redb);
     let on_postgres = invite(&channel, "paul").await.unwrap();
     assert_eq!(on_postgres, on_redb + 1);
@@ -536,7 +520,7 @@ async fn the_state_moves_from_redb_to_postgres_and_back_by_export_and_import() {
     ]);
     assert_eq!(code, 0, "{err}");
     let single = ServerProcess::start(&back_dir.path().join("data"), &[]);
-    let channel = connect(&single).await;
+    let channel = single.channel().await;
     assert_eq!(revision(&channel).await, on_postgres);
     let (ids, owners) = users(&channel, "olivia").await;
     assert_eq!(ids, ["olivia", "paul", "rhea"]);

@@ -21,7 +21,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 mod shared;
 mod store;
 
-pub use shared::{CALL_TIMEOUT, Role, STATE_TIMEOUT, SharedDatabase};
+pub use shared::{Role, STATE_TIMEOUT, SharedDatabase};
 pub use store::PgStore;
 
 /// One schema migration: applied once, in version order.

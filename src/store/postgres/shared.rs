@@ -17,7 +17,7 @@ use super::{DatabaseError, DatabaseTls, PgStore, store::CHANGES_CHANNEL};
 
 /// Longest a call (or a connection attempt) may take before the connection is given up
 /// as lost: a database that stops answering must not hold the writer forever.
-pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest reading the whole state or writing a checkpoint may take.
 pub const STATE_TIMEOUT: Duration = Duration::from_mins(10);
@@ -130,9 +130,10 @@ impl SharedDatabase {
         })
     }
 
-    /// Host, port and database (never the password).
-    pub fn target(&self) -> &str {
-        &self.inner.target
+    /// The database as messages name it: `postgres://host:port/database` (never the
+    /// password).
+    pub fn location(&self) -> String {
+        format!("postgres://{}", self.inner.target)
     }
 
     /// Runs `op` on the connection of `role`, connecting first if it has none. A call that
@@ -256,10 +257,7 @@ impl SharedDatabase {
                     }
                 }
                 drop(client);
-                lost(&DatabaseError::Unreachable {
-                    target: target.clone(),
-                    message: "the listening connection ended".to_owned(),
-                });
+                lost(&unreachable(&target, "the listening connection ended"));
                 tokio::time::sleep(poll).await;
             }
         });

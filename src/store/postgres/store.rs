@@ -51,6 +51,12 @@ fn decode_changes(rows: &[tokio_postgres::Row]) -> Result<Vec<ChangeRecord>, Dat
         .collect()
 }
 
+/// Takes the writers' lock until the transaction ends.
+const LOCK_WRITERS: &str = "SELECT pg_advisory_xact_lock($1)";
+
+/// The audit trail's last id (0 for none).
+const LAST_AUDIT_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM authzd_audit";
+
 /// The channel every commit notifies, with its newest revision: followers listen on it.
 pub(crate) const CHANGES_CHANNEL: &str = "authzd_changes";
 
@@ -134,12 +140,9 @@ impl PgStore {
             [(&after, Type::INT8), (&limit, Type::INT8)];
         let begun = tokio::try_join!(
             self.client.batch_execute("BEGIN"),
-            self.client.execute_typed(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[(&WRITER_LOCK, Type::INT8)]
-            ),
             self.client
-                .query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+                .execute_typed(LOCK_WRITERS, &[(&WRITER_LOCK, Type::INT8)]),
+            self.client.query_typed_one(LAST_AUDIT_ID, &[]),
             self.client.query_typed(CHANGES_AFTER, &changes_params),
         );
         let ((), _, last_audit, changes) =
@@ -276,14 +279,11 @@ impl PgStore {
     async fn lock_for_append(&self, first: Option<&ChangeRecord>) -> Result<u64, DatabaseError> {
         let begun = tokio::try_join!(
             self.client.batch_execute("BEGIN"),
-            self.client.execute_typed(
-                "SELECT pg_advisory_xact_lock($1)",
-                &[(&WRITER_LOCK, Type::INT8)]
-            ),
+            self.client
+                .execute_typed(LOCK_WRITERS, &[(&WRITER_LOCK, Type::INT8)]),
             // The checkpoint counts: an imported state has no change records.
             self.client.query_typed_one(NEWEST_REVISION, &[]),
-            self.client
-                .query_typed_one("SELECT COALESCE(MAX(id), 0) FROM authzd_audit", &[]),
+            self.client.query_typed_one(LAST_AUDIT_ID, &[]),
         );
         let ((), _, newest, last_audit) = self
             .or_roll_back(begun, "take the writers' lock and read the newest revision")
@@ -395,24 +395,35 @@ impl PgStore {
 
     /// The revision of the newest checkpoint, if any.
     pub async fn checkpoint_revision(&self) -> Result<Option<Revision>, DatabaseError> {
-        let newest: Option<i64> = self
-            .client
-            .query_one("SELECT MAX(revision) FROM authzd_checkpoints", &[])
-            .await
-            .map_err(failed("read the newest checkpoint"))?
-            .get(0);
-        Ok(newest.map(|revision| Revision::new(to_u64(revision))))
+        self.some_revision(
+            "SELECT MAX(revision) FROM authzd_checkpoints",
+            "read the newest checkpoint",
+        )
+        .await
     }
 
     /// The oldest revision still in the change log, if any.
     pub async fn oldest_change(&self) -> Result<Option<Revision>, DatabaseError> {
-        let oldest: Option<i64> = self
+        self.some_revision(
+            "SELECT MIN(revision) FROM authzd_changes",
+            "read the oldest change",
+        )
+        .await
+    }
+
+    /// The revision `sql` selects, if any.
+    async fn some_revision(
+        &self,
+        sql: &str,
+        what: &'static str,
+    ) -> Result<Option<Revision>, DatabaseError> {
+        let revision: Option<i64> = self
             .client
-            .query_one("SELECT MIN(revision) FROM authzd_changes", &[])
+            .query_typed_one(sql, &[])
             .await
-            .map_err(failed("read the oldest change"))?
+            .map_err(failed(what))?
             .get(0);
-        Ok(oldest.map(|revision| Revision::new(to_u64(revision))))
+        Ok(revision.map(|revision| Revision::new(to_u64(revision))))
     }
 
     /// Deletes the changes the newest checkpoint covers that are older than the retention
@@ -509,14 +520,6 @@ impl PgStore {
             }
         }
         Ok(replay.finish())
-    }
-
-    /// Appends audit records (refusals the writer made no change for) on their own.
-    pub async fn append_audit(&mut self, records: &mut [AuditRecord]) -> Result<(), DatabaseError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        self.append_with_audit(&[], records).await
     }
 
     /// Up to `limit` audit records matching `query` with ids above `after`, in order.

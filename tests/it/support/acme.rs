@@ -57,6 +57,16 @@ pub(crate) async fn health(channel: &Channel, service: &str) -> ServingStatus {
     ServingStatus::try_from(status).unwrap()
 }
 
+/// A reference to `user` of `acme`, for `actor`, with no etag.
+pub(crate) fn user_ref(actor: &str, user: &str) -> pb::UserRefRequest {
+    pb::UserRefRequest {
+        actor: actor.into(),
+        tenant: "acme".into(),
+        user: user.into(),
+        etag: String::new(),
+    }
+}
+
 /// Invites `user` into `acme`, as `olivia`; the revision of the change.
 pub(crate) async fn invite(channel: &Channel, user: &str) -> Result<u64, Status> {
     UserServiceClient::new(channel.clone())

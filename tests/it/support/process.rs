@@ -92,6 +92,15 @@ impl ServerProcess {
         format!("http://{}", self.addr)
     }
 
+    /// A gRPC channel to it.
+    pub(crate) async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.uri())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// The child's process id.
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
