@@ -1,6 +1,7 @@
 //! Applying mutations: validate against the invariants, then change only what the
 //! mutation touches (copy-on-write through the `Arc`s of the model).
 
+use crate::engine::sorted_set::SortedSet;
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
@@ -227,7 +228,7 @@ impl Snapshot {
                     .iter()
                     .filter(|(_, g)| g.administers.contains(service))
                     .map(|(id, _)| Subject::Group(id.clone()));
-                let admins: BTreeSet<Subject> = users.chain(groups).collect();
+                let admins: SortedSet<Subject> = users.chain(groups).collect();
                 let tenant_service = TenantService {
                     administrators: Arc::new(admins),
                     administrators_changed_at: at,
@@ -469,7 +470,7 @@ pub(crate) fn new_user_state(
         kind: user.kind,
         status,
         role,
-        services: BTreeSet::new(),
+        services: SortedSet::new(),
         changed_at: at,
     }
 }
@@ -477,8 +478,8 @@ pub(crate) fn new_user_state(
 pub(crate) fn new_group(name: &str, at: Revision) -> GroupState {
     GroupState {
         name: name.to_owned(),
-        members: BTreeSet::new(),
-        administers: BTreeSet::new(),
+        members: SortedSet::new(),
+        administers: SortedSet::new(),
         changed_at: at,
     }
 }

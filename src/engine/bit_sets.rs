@@ -29,6 +29,11 @@ pub(crate) struct BitSets {
 }
 
 impl BitSets {
+    /// How many sets the table holds.
+    pub(crate) fn len(&self) -> usize {
+        self.sets.len()
+    }
+
     /// The set named by `id`; no permission at all for an id this table never gave.
     pub(crate) fn get(&self, id: BitsId) -> PermissionBits {
         usize::try_from(id.0)

@@ -24,6 +24,7 @@ mod echo;
 mod effective;
 mod error;
 mod events;
+mod footprint;
 mod ids;
 mod model;
 mod mutation;
@@ -31,6 +32,7 @@ pub mod partner;
 mod permission;
 mod placement;
 mod resources;
+mod sorted_set;
 mod stored;
 mod synced;
 pub mod tenant_roles;
@@ -49,6 +51,7 @@ pub use error::{MutationError, MutationErrorKind};
 pub use events::{
     ChangeContext, EventKind, Invalidation, MembershipChange, SyncedRoleChange, SyncedRoleEffect,
 };
+pub use footprint::{Part, footprint};
 pub use ids::{
     CustomerGroupId, CustomerId, CustomerRoleId, GrantId, GroupId, IdError, MAX_ID_LEN, ObjectId,
     PartnerId, PartnerRoleId, PermissionLevelId, Revision, SecurityGroupId, ServiceId, TenantId,

@@ -2,13 +2,13 @@
 //! all it does not change: applying a mutation copies only the maps it touches.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, HashMap},
     sync::Arc,
 };
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use super::cow_map::CowMap;
+pub(crate) use super::{cow_map::CowMap, sorted_set::SortedSet};
 
 /// The engine's hash map: foldhash (fast on short string keys, seeded per process so keys
 /// chosen by callers cannot force collisions) instead of the default `SipHash`, which
@@ -17,7 +17,7 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Adds `value` under `key` in a one-to-many index.
 pub(crate) fn index_insert<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
-    index: &mut CowMap<K, BTreeSet<V>>,
+    index: &mut CowMap<K, SortedSet<V>>,
     key: K,
     value: V,
 ) {
@@ -27,7 +27,7 @@ pub(crate) fn index_insert<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
 /// Removes `value` under `key` in a one-to-many index, dropping the key with its last value
 /// so that an index never keeps empty entries.
 pub(crate) fn index_remove<K: std::hash::Hash + Eq + Clone, V: Ord + Clone>(
-    index: &mut CowMap<K, BTreeSet<V>>,
+    index: &mut CowMap<K, SortedSet<V>>,
     key: &K,
     value: &V,
 ) {
@@ -129,7 +129,7 @@ pub(crate) struct TenantState {
     pub(crate) groups: CowMap<GroupId, GroupState>,
     /// Subject → the directory groups it is a direct member of (the reverse of members),
     /// each as a `Subject::Group` so that walking up needs no new keys.
-    pub(crate) member_of: CowMap<Subject, BTreeSet<Subject>>,
+    pub(crate) member_of: CowMap<Subject, SortedSet<Subject>>,
     pub(crate) services: FastMap<ServiceId, Arc<TenantService>>,
     /// The revision of its last visible change (name, customer, owner, services) (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
@@ -148,7 +148,7 @@ pub(crate) struct UserState {
     pub(crate) status: UserStatus,
     pub(crate) role: TenantRole,
     /// Services the user was given access to (owner and service admins reach all anyway).
-    pub(crate) services: BTreeSet<ServiceId>,
+    pub(crate) services: SortedSet<ServiceId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
@@ -181,11 +181,11 @@ pub(crate) fn full_access_role(role: &TenantRole) -> Option<&'static str> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct GroupState {
     pub(crate) name: String,
-    pub(crate) members: BTreeSet<Subject>,
+    pub(crate) members: SortedSet<Subject>,
     /// The services the group is an application administrator of (added in codec
     /// version 4).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
-    pub(crate) administers: BTreeSet<ServiceId>,
+    pub(crate) administers: SortedSet<ServiceId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
@@ -199,18 +199,18 @@ pub(crate) struct GroupState {
 pub(crate) struct TenantService {
     pub(crate) objects: CowMap<ObjectId, ObjectState>,
     /// Container → direct children; top-level objects under `None`.
-    pub(crate) children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
+    pub(crate) children: CowMap<Option<ObjectId>, SortedSet<ObjectId>>,
     /// The built-in Administrators group's members.
-    pub(crate) administrators: Arc<BTreeSet<Subject>>,
+    pub(crate) administrators: Arc<SortedSet<Subject>>,
     /// The revision of the last change of `administrators` (0: before codec version 4).
     pub(crate) administrators_changed_at: Revision,
     pub(crate) security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     /// Subject → security groups it is a direct member of.
-    pub(crate) sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    pub(crate) sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     pub(crate) levels: CowMap<PermissionLevelId, LevelState>,
     pub(crate) grants: CowMap<GrantId, GrantState>,
     /// Subject → grants naming it.
-    pub(crate) grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
+    pub(crate) grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     /// User → what it holds here, derived from the maps above and kept current by every
     /// write, so that a check reads one entry (see `effective/`).
     pub(crate) effective: CowMap<UserId, super::effective::UserAccess>,
@@ -241,7 +241,7 @@ pub(crate) struct ObjectState {
     pub(crate) object_type: String,
     pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,
-    pub(crate) related: BTreeSet<ObjectId>,
+    pub(crate) related: SortedSet<ObjectId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,
@@ -264,7 +264,7 @@ pub(crate) struct SecurityGroupState {
     pub(crate) permissions: PermissionSet,
     pub(crate) bits: PermissionBits,
     pub(crate) scope: ObjectScope,
-    pub(crate) members: BTreeSet<Subject>,
+    pub(crate) members: SortedSet<Subject>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
     pub(crate) changed_at: Revision,

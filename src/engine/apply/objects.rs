@@ -53,7 +53,7 @@ pub(super) fn apply(
                     object_type: object_type.clone(),
                     name: name.clone(),
                     parent: parent.clone(),
-                    related: related.clone(),
+                    related: related.iter().cloned().collect(),
                     ancestry,
                     changed_at: at,
                     description: description.clone(),
@@ -179,7 +179,7 @@ pub(super) fn apply(
             }
             if let Some(updated) = objects.objects.get_mut(object) {
                 updated.name.clone_from(name);
-                updated.related.clone_from(related);
+                updated.related = related.iter().cloned().collect();
                 updated.description.clone_from(description);
                 updated.changed_at = at;
             }

@@ -326,7 +326,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             let old = state
                 .groups
                 .get(group)
-                .map(|g| g.administers.clone())
+                .map(|g| g.administers.iter().cloned().collect::<BTreeSet<_>>())
                 .ok_or_else(|| MutationError::not_found("group", group))?;
             sync_administrators(
                 state,
@@ -347,9 +347,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 }
             }
             if let Some(group_state) = state.groups.get_mut(group)
-                && group_state.administers != *administers
+                && !group_state.administers.iter().eq(administers)
             {
-                group_state.administers.clone_from(administers);
+                group_state.administers = administers.iter().cloned().collect();
                 group_state.changed_at = at;
             }
             Ok(())

@@ -3,8 +3,9 @@
 //! service between refreshes (`TenantService::group_holdings`), and what each security
 //! group gives, computed once per refresh.
 
+use crate::engine::sorted_set::SortedSet;
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{HashMap, HashSet},
     sync::Arc,
 };
 
@@ -197,9 +198,9 @@ pub(super) struct Holdings {
 /// their cache misses overlap instead of coming one after another.
 pub(super) struct Holder<'a> {
     subject: Subject,
-    groups: Option<&'a BTreeSet<Subject>>,
-    security_groups: Option<&'a BTreeSet<SecurityGroupId>>,
-    grants: Option<&'a BTreeSet<GrantId>>,
+    groups: Option<&'a SortedSet<Subject>>,
+    security_groups: Option<&'a SortedSet<SecurityGroupId>>,
+    grants: Option<&'a SortedSet<GrantId>>,
 }
 
 impl<'a> Holder<'a> {
@@ -224,7 +225,7 @@ impl<'a> Holder<'a> {
 #[inline]
 pub(super) fn add_grants(
     objects: &TenantService,
-    grants: Option<&BTreeSet<GrantId>>,
+    grants: Option<&SortedSet<GrantId>>,
     access: &mut Holdings,
 ) {
     for grant_id in grants.into_iter().flatten() {

@@ -27,13 +27,11 @@
 //! Older checkpoints (versions 1 and 2, which name nodes by id and store no derived state)
 //! decode through `v2.rs`.
 
+use crate::engine::sorted_set::SortedSet;
 mod added_fields;
 mod v2;
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde::{
     Deserialize, Serialize, Serializer,
@@ -224,15 +222,15 @@ impl Serialize for TenantService {
 pub(crate) struct StoredTenantService {
     objects: Vec<StoredObject>,
     next_slot: u32,
-    children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
-    administrators: Arc<BTreeSet<Subject>>,
+    children: CowMap<Option<ObjectId>, SortedSet<ObjectId>>,
+    administrators: Arc<SortedSet<Subject>>,
     #[serde(deserialize_with = "added_in_v4")]
     administrators_changed_at: Revision,
     security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
-    sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
     grants: CowMap<GrantId, GrantState>,
-    grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
+    grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     bit_sets: Vec<PermissionBits>,
     effective: Vec<(UserId, StoredAccess<Vec<StoredEntry>>)>,
 }
@@ -355,7 +353,7 @@ pub(crate) struct StoredTenantState<Service> {
     users: CowMap<UserId, UserState>,
     emails: CowMap<String, UserId>,
     groups: CowMap<GroupId, GroupState>,
-    member_of: CowMap<Subject, BTreeSet<Subject>>,
+    member_of: CowMap<Subject, SortedSet<Subject>>,
     services: FastMap<ServiceId, Service>,
     #[serde(deserialize_with = "added_in_v4")]
     changed_at: Revision,

@@ -6,10 +6,8 @@
 //! again; the tenant then restores the gates from its users. Version 1 differs from 2 only
 //! in having no sign-in failures.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    sync::Arc,
-};
+use crate::engine::sorted_set::SortedSet;
+use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Deserialize;
 
@@ -139,13 +137,13 @@ enum StoredNode<'a> {
 #[derive(Deserialize)]
 struct TenantServiceV2<'a> {
     objects: CowMap<ObjectId, ObjectState>,
-    children: CowMap<Option<ObjectId>, BTreeSet<ObjectId>>,
-    administrators: Arc<BTreeSet<Subject>>,
+    children: CowMap<Option<ObjectId>, SortedSet<ObjectId>>,
+    administrators: Arc<SortedSet<Subject>>,
     security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
-    sg_by_member: CowMap<Subject, BTreeSet<SecurityGroupId>>,
+    sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
     grants: CowMap<GrantId, GrantState>,
-    grants_by_subject: CowMap<Subject, BTreeSet<GrantId>>,
+    grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     #[serde(borrow)]
     effective: CowMap<UserId, StoredAccess<'a>>,
 }

@@ -224,8 +224,9 @@ impl World {
     pub(super) fn administrators(&self, service: &ServiceId) -> BTreeSet<Subject> {
         self.snapshot.tenants[&t()].services[service]
             .administrators
-            .as_ref()
-            .clone()
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
