@@ -1,17 +1,29 @@
-//! Where the state's bytes go: the in-memory snapshot structure by structure, printed as a
-//! markdown table.
+//! Where the state's bytes go, printed as markdown tables: the in-memory snapshot structure
+//! by structure, and the database after loading the dataset through the writer.
 //!
 //! `cargo bench --bench footprint`; `AUTHZD_BENCH_SCALE=10` multiplies the default
-//! dataset's tenants. Bytes are the heap's live bytes as the allocator was asked for them
-//! (the system allocator, counted), so the table adds up to the snapshot; the resident size
-//! beside it also holds the allocator's slack.
+//! dataset's tenants; `AUTHZD_BENCH_PARTS=memory` or `database` runs one part.
+//!
+//! Memory: bytes are the heap's live bytes as the allocator was asked for them (the system
+//! allocator, counted), so the table adds up to the snapshot; the resident size beside it
+//! also holds the allocator's slack.
+//!
+//! Database: every change of the dataset is submitted to the writer as the management API
+//! does (a caller, a request id, a method, so each is audited), each tenant's changes in
+//! order and the tenants at once (group commit), with the default checkpoint interval and
+//! retention, into a temporary directory; closing writes the last checkpoint. Then each
+//! table is read back and summed (`RedbStore::footprint`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::alloc::System;
 
+use std::{sync::Arc, time::Instant};
+
 use authzd::{
+    app::{App, ChangeMeta, StoreOptions, SystemClock},
     dataset::{Dataset, DatasetSpec},
-    engine::{Revision, SnapshotBuilder, Timestamp, footprint},
+    engine::{Mutation, Revision, SnapshotBuilder, Timestamp, footprint},
+    store::RedbStore,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 
@@ -33,6 +45,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1);
+    let parts = std::env::var("AUTHZD_BENCH_PARTS").unwrap_or_else(|_| "memory,database".into());
+    if parts.contains("memory") {
+        memory(scale);
+    }
+    if parts.contains("database") {
+        database(scale);
+    }
+}
+
+fn memory(scale: u32) {
     let before = live_bytes();
     let rss_before = rss_kib();
     let dataset = Dataset::generate(&DatasetSpec::standard(scale));
@@ -77,6 +99,109 @@ fn main() {
         mib(usize::try_from(resident).unwrap_or(0)),
         per_fact(usize::try_from(resident).unwrap_or(0))
     );
+}
+
+fn database(scale: u32) {
+    let dataset = Dataset::generate(&DatasetSpec::standard(scale));
+    let facts = dataset.stats.grants + dataset.stats.memberships;
+    let changes = dataset.mutations.len();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = authzd::server::runtime().unwrap();
+    let started = Instant::now();
+    runtime.block_on(load(dir.path(), dataset.mutations));
+    let loaded = started.elapsed();
+    let footprint = RedbStore::open(dir.path()).unwrap().footprint().unwrap();
+    let started = Instant::now();
+    let app = App::open(dir.path(), Arc::new(SystemClock), StoreOptions::default()).unwrap();
+    let start_up = started.elapsed();
+    app.close();
+    let per_fact = |bytes: u64| bytes as f64 / facts as f64;
+    println!(
+        "\n## database at scale {scale}: {changes} changes loaded through the writer in {:.0} s, {facts} grants+memberships; a start from it took {:.2} s\n",
+        loaded.as_secs_f64(),
+        start_up.as_secs_f64()
+    );
+    println!("| part | entries | bytes | bytes per grant+membership | share of the file |");
+    println!("|---|---|---|---|---|");
+    let share = |bytes: u64| bytes as f64 * 100.0 / footprint.file.max(1) as f64;
+    for table in &footprint.tables {
+        println!(
+            "| table `{}` | {} | {} | {:.0} | {:.1}% |",
+            table.name,
+            table.entries,
+            mib(usize::try_from(table.payload).unwrap_or(usize::MAX)),
+            per_fact(table.payload),
+            share(table.payload)
+        );
+    }
+    let overhead = footprint.overhead();
+    println!(
+        "| redb pages, free space and space not given back | | {} | {:.0} | {:.1}% |",
+        mib(usize::try_from(overhead).unwrap_or(usize::MAX)),
+        per_fact(overhead),
+        share(overhead)
+    );
+    println!(
+        "| **file** | | **{}** | **{:.0}** | |",
+        mib(usize::try_from(footprint.file).unwrap_or(usize::MAX)),
+        per_fact(footprint.file)
+    );
+    println!("\n| change kind | records | bytes per record | of which context | share of the log |");
+    println!("|---|---|---|---|---|");
+    let log: u64 = footprint.changes.values().map(|k| k.bytes).sum();
+    let mut kinds: Vec<_> = footprint.changes.iter().collect();
+    kinds.sort_by_key(|(_, k)| std::cmp::Reverse(k.bytes));
+    for (kind, k) in kinds {
+        println!(
+            "| {kind:?} | {} | {:.0} | {:.0} | {:.1}% |",
+            k.records,
+            k.bytes as f64 / k.records.max(1) as f64,
+            k.context as f64 / k.records.max(1) as f64,
+            k.bytes as f64 * 100.0 / log.max(1) as f64
+        );
+    }
+}
+
+/// Submits every change as the API would: the platform's first, then each tenant's in
+/// order, the tenants at once.
+async fn load(dir: &std::path::Path, mutations: Vec<Mutation>) {
+    let app = App::open(dir, Arc::new(SystemClock), StoreOptions::default()).unwrap();
+    let mut chains: Vec<Vec<Mutation>> = vec![Vec::new()];
+    for mutation in mutations {
+        if matches!(mutation, Mutation::CreateTenant { .. }) {
+            chains.push(Vec::new());
+        }
+        chains.last_mut().unwrap().push(mutation);
+    }
+    let mut chains = chains.into_iter();
+    let platform = chains.next().unwrap_or_default();
+    submit_all(&app, 0, platform).await;
+    let mut tasks = Vec::new();
+    for (n, chain) in chains.enumerate() {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            submit_all(&app, n + 1, chain).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    tokio::task::spawn_blocking(move || app.close())
+        .await
+        .unwrap();
+}
+
+async fn submit_all(app: &App, chain: usize, mutations: Vec<Mutation>) {
+    for (n, mutation) in mutations.into_iter().enumerate() {
+        let meta = ChangeMeta {
+            actor: None,
+            caller: "bench".into(),
+            // As long as the UUIDs clients send.
+            request_id: Some(format!("00000000-0000-4000-{chain:04}-{n:012}")),
+            method: "authz.v1.UserService/InviteUser".into(),
+        };
+        app.submit(mutation, meta).await.unwrap();
+    }
 }
 
 fn mib(bytes: usize) -> String {

@@ -463,8 +463,8 @@ pub(crate) fn new_user_state(
     status: UserStatus,
     role: TenantRole,
     at: Revision,
-) -> UserState {
-    UserState {
+) -> Box<UserState> {
+    Box::new(UserState {
         email: user.email.clone(),
         display_name: user.display_name.clone(),
         kind: user.kind,
@@ -472,7 +472,7 @@ pub(crate) fn new_user_state(
         role,
         services: SortedSet::new(),
         changed_at: at,
-    }
+    })
 }
 
 pub(crate) fn new_group(name: &str, at: Revision) -> GroupState {

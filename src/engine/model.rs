@@ -123,7 +123,10 @@ pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) owner: UserId,
-    pub(crate) users: CowMap<UserId, UserState>,
+    /// Boxed, as are grants: a map's table keeps up to half its buckets free, and a
+    /// check never reads a user or a grant (it reads access records), so a bucket holds the
+    /// key and a pointer instead of the whole record (about 100 bytes less per user).
+    pub(crate) users: CowMap<UserId, Box<UserState>>,
     /// Lowercased e-mail → user, for uniqueness.
     pub(crate) emails: CowMap<String, UserId>,
     pub(crate) groups: CowMap<GroupId, GroupState>,
@@ -208,7 +211,8 @@ pub(crate) struct TenantService {
     /// Subject → security groups it is a direct member of.
     pub(crate) sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     pub(crate) levels: CowMap<PermissionLevelId, LevelState>,
-    pub(crate) grants: CowMap<GrantId, GrantState>,
+    /// Boxed: see `TenantState::users`.
+    pub(crate) grants: CowMap<GrantId, Box<GrantState>>,
     /// Subject → grants naming it.
     pub(crate) grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     /// User → what it holds here, derived from the maps above and kept current by every
@@ -225,12 +229,19 @@ pub(crate) struct TenantService {
     pub(crate) bit_sets: super::bit_sets::BitSets,
 }
 
-/// An object or container.
-// repr(C), the ancestry first: in the objects map's bucket it then follows the key, so
-// that a check, which reads only these two, mostly finds both in one cache line (in
-// Rust's order the ancestry came after the strings, often a line further on). Skipped by
-// serde, so where it sits does not change the stored form.
+/// An object or container: in the objects map's bucket, what a check reads (the
+/// ancestry, right after the key) and a pointer to the rest.
+///
+/// A check reads only the key and the ancestry. With every field in the bucket (208
+/// bytes with the key) the map's table, which keeps between an eighth and over half of its
+/// buckets free, took about 420 bytes per object, most of the objects' memory; with the
+/// rest behind one pointer a bucket is 64 bytes. The fields behind it read as the object's
+/// own (`Deref`).
+// repr(C), the ancestry first: in the bucket it then follows the key, so that a check
+// mostly finds both in one cache line. Stored as its details alone (`transparent`, the
+// ancestry skipped): the same bytes as when they were its own fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
 #[repr(C)]
 pub(crate) struct ObjectState {
     /// This object's slot and its containers', nearest first (see `placement.rs`).
@@ -238,6 +249,26 @@ pub(crate) struct ObjectState {
     /// stores the slot beside it and decoding rebuilds the rest from `parent`.
     #[serde(skip)]
     pub(crate) ancestry: super::placement::Ancestry,
+    pub(crate) details: Box<ObjectDetails>,
+}
+
+impl std::ops::Deref for ObjectState {
+    type Target = ObjectDetails;
+
+    fn deref(&self) -> &ObjectDetails {
+        &self.details
+    }
+}
+
+impl std::ops::DerefMut for ObjectState {
+    fn deref_mut(&mut self) -> &mut ObjectDetails {
+        &mut self.details
+    }
+}
+
+/// What an object keeps besides its ancestry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ObjectDetails {
     pub(crate) object_type: String,
     pub(crate) name: String,
     pub(crate) parent: Option<ObjectId>,

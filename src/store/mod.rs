@@ -11,6 +11,7 @@ mod codec;
 mod error;
 mod export;
 mod file_identity;
+mod footprint;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(test)]
@@ -29,5 +30,6 @@ pub use export::{
     import_into_postgres,
 };
 pub use file_identity::FileLoss;
+pub use footprint::{ChangeKindFootprint, StoreFootprint, TableFootprint};
 pub use recovery::{Durable, Recovered};
 pub use redb_store::{DB_FILE_NAME, FORMAT_VERSION, RedbStore};

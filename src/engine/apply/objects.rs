@@ -9,7 +9,7 @@ use super::{
 use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, Revision, SecurityGroupId, ServiceId, Timestamp},
-    model::{ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
+    model::{ObjectDetails, ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
     mutation::{Dependencies, GrantNode, Mutation, ObjectScope, Subject},
 };
 
@@ -50,14 +50,16 @@ pub(super) fn apply(
             objects.objects.insert(
                 object.clone(),
                 ObjectState {
-                    object_type: object_type.clone(),
-                    name: name.clone(),
-                    parent: parent.clone(),
-                    related: related.iter().cloned().collect(),
                     ancestry,
-                    changed_at: at,
-                    description: description.clone(),
-                    creator: creator.clone(),
+                    details: Box::new(ObjectDetails {
+                        object_type: object_type.clone(),
+                        name: name.clone(),
+                        parent: parent.clone(),
+                        related: related.iter().cloned().collect(),
+                        changed_at: at,
+                        description: description.clone(),
+                        creator: creator.clone(),
+                    }),
                 },
             );
             index_insert(&mut objects.children, parent.clone(), object.clone());

@@ -142,7 +142,7 @@ struct TenantServiceV2<'a> {
     security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
     sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
-    grants: CowMap<GrantId, GrantState>,
+    grants: CowMap<GrantId, Box<GrantState>>,
     grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     #[serde(borrow)]
     effective: CowMap<UserId, StoredAccess<'a>>,

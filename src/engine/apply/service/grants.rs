@@ -72,14 +72,14 @@ pub(super) fn apply(
             for (id, node) in nodes {
                 tenant_service.grants.insert(
                     id.clone(),
-                    GrantState {
+                    Box::new(GrantState {
                         subject: subject.clone(),
                         access: access.clone(),
                         bits,
                         node,
                         expires_at: *expires_at,
                         changed_at: at,
-                    },
+                    }),
                 );
                 index_insert(&mut tenant_service.grants_by_subject, subject.clone(), id);
             }
