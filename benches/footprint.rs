@@ -12,7 +12,10 @@
 //! does (a caller, a request id, a method, so each is audited), each tenant's changes in
 //! order and the tenants at once (group commit), with the default checkpoint interval and
 //! retention, into a temporary directory; closing writes the last checkpoint. Then each
-//! table is read back and summed (`RedbStore::footprint`).
+//! table is read back and summed (`RedbStore::footprint`). Then the release `authzd serve`
+//! starts on it: how long until it listens, and its resident size then (the measure an
+//! operator sees); `AUTHZD_BENCH_OTHER_BINARY=path` starts another build too, on the same
+//! directory, for a before and after.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss)]
 
 use std::alloc::System;
@@ -111,16 +114,29 @@ fn database(scale: u32) {
     runtime.block_on(load(dir.path(), dataset.mutations));
     let loaded = started.elapsed();
     let footprint = RedbStore::open(dir.path()).unwrap().footprint().unwrap();
-    let started = Instant::now();
-    let app = App::open(dir.path(), Arc::new(SystemClock), StoreOptions::default()).unwrap();
-    let start_up = started.elapsed();
-    app.close();
+    let (start_up, resident) = restarted_server(dir.path(), env!("CARGO_BIN_EXE_authzd").as_ref());
+    // Another build on the same directory, for a before and after in one run.
+    let other = std::env::var_os("AUTHZD_BENCH_OTHER_BINARY")
+        .map(|binary| restarted_server(dir.path(), binary.as_ref()));
     let per_fact = |bytes: u64| bytes as f64 / facts as f64;
     println!(
-        "\n## database at scale {scale}: {changes} changes loaded through the writer in {:.0} s, {facts} grants+memberships; a start from it took {:.2} s\n",
+        "\n## database at scale {scale}: {changes} changes loaded through the writer in {:.0} s, {facts} grants+memberships\n",
         loaded.as_secs_f64(),
-        start_up.as_secs_f64()
     );
+    println!(
+        "`authzd serve` started on it served after {:.2} s, resident {} ({:.0} bytes per grant+membership)\n",
+        start_up.as_secs_f64(),
+        mib(usize::try_from(resident).unwrap_or(usize::MAX)),
+        per_fact(resident)
+    );
+    if let Some((start_up, resident)) = other {
+        println!(
+            "`AUTHZD_BENCH_OTHER_BINARY` started on it served after {:.2} s, resident {} ({:.0} bytes per grant+membership)\n",
+            start_up.as_secs_f64(),
+            mib(usize::try_from(resident).unwrap_or(usize::MAX)),
+            per_fact(resident)
+        );
+    }
     println!("| part | entries | bytes | bytes per grant+membership | share of the file |");
     println!("|---|---|---|---|---|");
     let share = |bytes: u64| bytes as f64 * 100.0 / footprint.file.max(1) as f64;
@@ -146,7 +162,9 @@ fn database(scale: u32) {
         mib(usize::try_from(footprint.file).unwrap_or(usize::MAX)),
         per_fact(footprint.file)
     );
-    println!("\n| change kind | records | bytes per record | of which context | share of the log |");
+    println!(
+        "\n| change kind | records | bytes per record | of which context | share of the log |"
+    );
     println!("|---|---|---|---|---|");
     let log: u64 = footprint.changes.values().map(|k| k.bytes).sum();
     let mut kinds: Vec<_> = footprint.changes.iter().collect();
@@ -160,6 +178,43 @@ fn database(scale: u32) {
             k.bytes as f64 * 100.0 / log.max(1) as f64
         );
     }
+}
+
+/// Starts `binary serve` (the release build's, or another) on `data_dir` (its own allocator, as operators run it)
+/// and returns how long it took to listen and its resident size then; stops it.
+fn restarted_server(
+    data_dir: &std::path::Path,
+    binary: &std::path::Path,
+) -> (std::time::Duration, u64) {
+    use std::io::BufRead as _;
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "info"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let listening = lines.any(|line| line.is_ok_and(|l| l.contains("listening on ")));
+    let took = started.elapsed();
+    let resident = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "the server never listened");
+    (took, resident)
 }
 
 /// Submits every change as the API would: the platform's first, then each tenant's in

@@ -9,7 +9,10 @@ use super::{
 use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, Revision, SecurityGroupId, ServiceId, Timestamp},
-    model::{ObjectDetails, ObjectState, ServiceState, Snapshot, TenantService, index_insert, index_remove},
+    model::{
+        ObjectDetails, ObjectState, ServiceState, Snapshot, TenantService, index_insert,
+        index_remove,
+    },
     mutation::{Dependencies, GrantNode, Mutation, ObjectScope, Subject},
 };
 
