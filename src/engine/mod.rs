@@ -67,8 +67,8 @@ pub use permission::{
     PermissionSyntaxError,
 };
 pub use resources::{
-    ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, NotFound, ObjectRecord,
-    SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
+    ADMINISTRATORS_NAME, GrantRecord, GroupRecord, LevelRecord, MembershipRecord, NotFound,
+    ObjectRecord, SecurityGroupRecord, ServiceRecord, TenantRecord, UserRecord,
 };
 pub(crate) use stored::added_in_v5;
 pub use stored::{SnapshotV1, SnapshotV2, before_v4, before_v5};

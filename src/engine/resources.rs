@@ -103,6 +103,18 @@ pub struct GroupRecord {
     pub changed_at: Revision,
 }
 
+/// One subject's membership of a group, with what the answer to a change of it names of
+/// the group: read without copying the members, so that it costs the same for any group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipRecord {
+    /// Whether the subject is a direct member.
+    pub is_member: bool,
+    /// How many direct members the group has.
+    pub members: usize,
+    /// The revision of the group's last change (its etag).
+    pub changed_at: Revision,
+}
+
 /// An object or container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRecord {
@@ -377,6 +389,26 @@ impl Snapshot {
         })
     }
 
+    /// Whether `member` is a direct member of a directory group, and the group's size and
+    /// last change.
+    pub fn group_membership(
+        &self,
+        tenant: &TenantId,
+        group: &GroupId,
+        member: &Subject,
+    ) -> Result<MembershipRecord, NotFound> {
+        let state = self.resource_tenant(tenant)?;
+        let found = state
+            .groups
+            .get(group)
+            .ok_or_else(|| not_found("group", format!("{tenant}/{group}")))?;
+        Ok(MembershipRecord {
+            is_member: found.members.contains(member),
+            members: found.members.len(),
+            changed_at: found.changed_at,
+        })
+    }
+
     /// The directory groups of a tenant, by id.
     pub fn group_records(&self, tenant: &TenantId) -> Result<Vec<GroupRecord>, NotFound> {
         let state = self.resource_tenant(tenant)?;
@@ -430,6 +462,43 @@ impl Snapshot {
             .map(|(id, o)| object_record(id, o))
             .collect();
         Ok(sorted_by_id(records, |r| r.id.as_str()))
+    }
+
+    /// Whether `member` is a direct member of a security group (the built-in
+    /// Administrators group by its reserved id), and the group's size (for the built-in
+    /// group, its members added by hand) and last change.
+    pub fn security_group_membership(
+        &self,
+        tenant: &TenantId,
+        service: &ServiceId,
+        group: &SecurityGroupId,
+        member: &Subject,
+    ) -> Result<MembershipRecord, NotFound> {
+        let objects = self.tenant_service(tenant, service)?;
+        if group.as_str() == super::ADMINISTRATORS_GROUP {
+            // Counted as the group's record lists its members: those added by hand (the
+            // synced ones follow from roles, and counting them would walk every user).
+            let state = self.resource_tenant(tenant)?;
+            let by_hand = objects
+                .administrators
+                .iter()
+                .filter(|subject| !state.is_synced_administrator(service, subject))
+                .count();
+            return Ok(MembershipRecord {
+                is_member: objects.administrators.contains(member),
+                members: by_hand,
+                changed_at: objects.administrators_changed_at,
+            });
+        }
+        let found = objects
+            .security_groups
+            .get(group)
+            .ok_or_else(|| not_found("security group", format!("{tenant}/{service}/{group}")))?;
+        Ok(MembershipRecord {
+            is_member: found.members.contains(member),
+            members: found.members.len(),
+            changed_at: found.changed_at,
+        })
     }
 
     /// A security group, or the built-in Administrators group by its reserved id.

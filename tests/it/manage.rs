@@ -19,6 +19,7 @@ mod bulk;
 mod dependencies;
 mod filters;
 mod group_role;
+mod memberships;
 
 const TOKEN: &str = "platform-token-for-tests";
 const TENANT: &str = "acme";

@@ -88,19 +88,32 @@ impl ManagementApi {
     }
 
     /// Adds (`add`) or removes a member of a security group, the Administrators group
-    /// included.
+    /// included, answering with the membership: the member list is not copied or sent.
     async fn security_group_member(
         &self,
         caller: &Caller,
         actor: &Actor,
         request: &pb::SecurityGroupMemberRequest,
         add: bool,
-    ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
+    ) -> Result<Response<pb::SecurityGroupMembershipResponse>, Status> {
         let change = changes::security_group_member(request, add)?;
         let written = self
             .write(caller, Some(actor), change.mutation, "", None)
             .await?;
-        self.security_group_reply(&change.scope, &change.group, written.revision.get())
+        let (scope, member) = (&change.scope, &change.member);
+        let membership = self.after_write(|s| {
+            s.security_group_membership(&scope.tenant, &scope.service, &change.group, member)
+        })?;
+        reply(pb::SecurityGroupMembershipResponse {
+            tenant: scope.tenant.to_string(),
+            service: scope.service.to_string(),
+            security_group: change.group.to_string(),
+            member: Some(crate::api::convert::subject(member)),
+            is_member: membership.is_member,
+            member_count: u64::try_from(membership.members).unwrap_or(u64::MAX),
+            etag: records::etag(membership.changed_at),
+            revision: written.revision.get(),
+        })
     }
 }
 
@@ -237,7 +250,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
     async fn add_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
-    ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
+    ) -> Result<Response<pb::SecurityGroupMembershipResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
             self.security_group_member(&caller, &actor, &request, true)
                 .await
@@ -248,7 +261,7 @@ impl pb::security_group_service_server::SecurityGroupService for ManagementApi {
     async fn remove_security_group_member(
         &self,
         request: Request<pb::SecurityGroupMemberRequest>,
-    ) -> Result<Response<pb::SecurityGroupResponse>, Status> {
+    ) -> Result<Response<pb::SecurityGroupMembershipResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
             self.security_group_member(&caller, &actor, &request, false)
                 .await

@@ -141,6 +141,33 @@ impl ManagementApi {
         self.group_reply(&change.tenant, &change.group, written.revision.get())
     }
 
+    /// Adds (`add`) or removes a member of a directory group, answering with the
+    /// membership: the group's member list, which may be long, is not copied or sent.
+    async fn group_member(
+        &self,
+        caller: &Caller,
+        actor: &Actor,
+        request: &pb::GroupMemberRequest,
+        add: bool,
+    ) -> Result<Response<pb::GroupMembershipResponse>, Status> {
+        let change = changes::group_member(request, add)?;
+        let written = self
+            .write(caller, Some(actor), change.mutation, "", None)
+            .await?;
+        let member = change.member;
+        let membership =
+            self.after_write(|s| s.group_membership(&change.tenant, &change.group, &member))?;
+        reply(pb::GroupMembershipResponse {
+            tenant: change.tenant.to_string(),
+            group: change.group.to_string(),
+            member: Some(crate::api::convert::subject(&member)),
+            is_member: membership.is_member,
+            member_count: u64::try_from(membership.members).unwrap_or(u64::MAX),
+            etag: records::etag(membership.changed_at),
+            revision: written.revision.get(),
+        })
+    }
+
     fn group_reply(
         &self,
         tenant: &TenantId,
@@ -498,10 +525,9 @@ impl pb::group_service_server::GroupService for ManagementApi {
     async fn add_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
-    ) -> Result<Response<pb::GroupResponse>, Status> {
+    ) -> Result<Response<pb::GroupMembershipResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let change = changes::group_member(&request, true)?;
-            self.change_group(&caller, &actor, change, None).await
+            self.group_member(&caller, &actor, &request, true).await
         })
         .await
     }
@@ -509,10 +535,9 @@ impl pb::group_service_server::GroupService for ManagementApi {
     async fn remove_group_member(
         &self,
         request: Request<pb::GroupMemberRequest>,
-    ) -> Result<Response<pb::GroupResponse>, Status> {
+    ) -> Result<Response<pb::GroupMembershipResponse>, Status> {
         self.serve_acting(request, |caller, actor, request| async move {
-            let change = changes::group_member(&request, false)?;
-            self.change_group(&caller, &actor, change, None).await
+            self.group_member(&caller, &actor, &request, false).await
         })
         .await
     }

@@ -14,7 +14,7 @@ use crate::{
     },
     engine::{
         ADMINISTRATORS_GROUP, LevelRecord, Mutation, ObjectScope, PermissionLevelId, PermissionSet,
-        SecurityGroupId, SecurityGroupRecord,
+        SecurityGroupId, SecurityGroupRecord, Subject,
     },
 };
 
@@ -62,6 +62,15 @@ impl NamedSetUpdate {
 pub(crate) struct SecurityGroupChange {
     pub(crate) scope: Scope,
     pub(crate) group: SecurityGroupId,
+    pub(crate) mutation: Mutation,
+}
+
+/// A member added to or removed from a security group (the Administrators group too).
+#[derive(Debug)]
+pub(crate) struct SecurityMemberChange {
+    pub(crate) scope: Scope,
+    pub(crate) group: SecurityGroupId,
+    pub(crate) member: Subject,
     pub(crate) mutation: Mutation,
 }
 
@@ -189,7 +198,7 @@ pub(crate) fn delete_security_group(
 pub(crate) fn security_group_member(
     request: &pb::SecurityGroupMemberRequest,
     add: bool,
-) -> Result<SecurityGroupChange, Status> {
+) -> Result<SecurityMemberChange, Status> {
     let scope = Scope::parse("", &request.tenant, &request.service)?;
     let group = id(
         "security_group",
@@ -197,34 +206,35 @@ pub(crate) fn security_group_member(
         SecurityGroupId::parse,
     )?;
     let member = records::subject("member", request.member.as_ref())?;
-    let (tenant, service) = (scope.tenant.clone(), scope.service.clone());
+    let (tenant, service, subject) = (scope.tenant.clone(), scope.service.clone(), member.clone());
     let mutation = match (group.as_str() == ADMINISTRATORS_GROUP, add) {
         (true, true) => Mutation::AddAdministrator {
             tenant,
             service,
-            subject: member,
+            subject,
         },
         (true, false) => Mutation::RemoveAdministrator {
             tenant,
             service,
-            subject: member,
+            subject,
         },
         (false, true) => Mutation::AddSecurityGroupMember {
             tenant,
             service,
             group: group.clone(),
-            member,
+            member: subject,
         },
         (false, false) => Mutation::RemoveSecurityGroupMember {
             tenant,
             service,
             group: group.clone(),
-            member,
+            member: subject,
         },
     };
-    Ok(SecurityGroupChange {
+    Ok(SecurityMemberChange {
         scope,
         group,
+        member,
         mutation,
     })
 }

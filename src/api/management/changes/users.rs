@@ -6,7 +6,9 @@ use tonic::Status;
 use super::{IdSource, chosen_id, if_masked, mask_paths};
 use crate::{
     api::{bounds, convert::id, management::records, pb, status::required},
-    engine::{GroupId, Mutation, NewUser, ServiceId, TenantId, UserId, UserRecord, UserStatus},
+    engine::{
+        GroupId, Mutation, NewUser, ServiceId, Subject, TenantId, UserId, UserRecord, UserStatus,
+    },
 };
 
 const USER_MASK: &[&str] = &["email", "display_name"];
@@ -25,6 +27,15 @@ pub(crate) struct UserChange {
 pub(crate) struct GroupChange {
     pub(crate) tenant: TenantId,
     pub(crate) group: GroupId,
+    pub(crate) mutation: Mutation,
+}
+
+/// A member added to or removed from a directory group.
+#[derive(Debug)]
+pub(crate) struct MemberChange {
+    pub(crate) tenant: TenantId,
+    pub(crate) group: GroupId,
+    pub(crate) member: Subject,
     pub(crate) mutation: Mutation,
 }
 
@@ -304,27 +315,28 @@ pub(crate) fn group_role(request: &pb::SetGroupRoleRequest) -> Result<GroupChang
 pub(crate) fn group_member(
     request: &pb::GroupMemberRequest,
     add: bool,
-) -> Result<GroupChange, Status> {
+) -> Result<MemberChange, Status> {
     let tenant = id("tenant", &request.tenant, TenantId::parse)?;
     let group = id("group", &request.group, GroupId::parse)?;
     let member = records::subject("member", request.member.as_ref())?;
-    let (t, g) = (tenant.clone(), group.clone());
+    let (t, g, m) = (tenant.clone(), group.clone(), member.clone());
     let mutation = if add {
         Mutation::AddGroupMember {
             tenant: t,
             group: g,
-            member,
+            member: m,
         }
     } else {
         Mutation::RemoveGroupMember {
             tenant: t,
             group: g,
-            member,
+            member: m,
         }
     };
-    Ok(GroupChange {
+    Ok(MemberChange {
         tenant,
         group,
+        member,
         mutation,
     })
 }
