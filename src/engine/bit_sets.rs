@@ -43,6 +43,24 @@ impl BitSets {
             .unwrap_or_default()
     }
 
+    /// Whether the set named by `id` holds permission `bit` (reads the one word it needs).
+    #[inline]
+    pub(crate) fn holds(&self, id: BitsId, bit: u16) -> bool {
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|index| self.sets.get(index))
+            .is_some_and(|set| set.contains(bit))
+    }
+
+    /// The first 64 bits of the set named by `id` (none for an id this table never gave).
+    #[inline]
+    pub(crate) fn first_word(&self, id: BitsId) -> u64 {
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|index| self.sets.get(index))
+            .map_or(0, PermissionBits::first_word)
+    }
+
     /// The id of `bits`, if it has one.
     pub(crate) fn id_of(&self, bits: &PermissionBits) -> Option<BitsId> {
         self.ids.get(bits).copied()
@@ -202,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_reads_low_permissions_inline_and_the_rest_from_the_table() {
+    fn an_entry_reads_its_permissions_from_the_table() {
         use crate::engine::effective::{AccessEntry, NodeSlot};
         let permissions: Vec<crate::engine::Permission> = (0..100)
             .map(|n| crate::engine::Permission::parse(&format!("f{n:03}.run")).unwrap())
@@ -212,12 +230,7 @@ mod tests {
             .resolve(&PermissionSet::parse(["f003.run", "f080.run"]).unwrap())
             .unwrap();
         let mut table = BitSets::default();
-        let entry = AccessEntry::new(
-            NodeSlot::Service,
-            bits.first_word(),
-            table.intern(bits),
-            None,
-        );
+        let entry = AccessEntry::new(NodeSlot::Service, table.intern(bits), None);
         let bit = |name: &str| {
             catalog
                 .bit(&crate::engine::Permission::parse(name).unwrap())
@@ -232,10 +245,10 @@ mod tests {
 
     /// The record layout is a memory budget: millions of entries (see `effective/`).
     #[test]
-    fn an_access_entry_stays_24_bytes() {
+    fn an_access_entry_stays_16_bytes() {
         assert_eq!(
             std::mem::size_of::<crate::engine::effective::AccessEntry>(),
-            24
+            16
         );
     }
 }

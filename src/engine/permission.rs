@@ -183,6 +183,16 @@ impl PermissionBits {
             .is_some_and(|w| w & (1u64 << (index % 64)) != 0)
     }
 
+    /// The set whose first 64 bits are `word`, and no other.
+    #[cfg(test)]
+    pub(crate) fn from_first_word(word: u64) -> Self {
+        let mut bits = Self::default();
+        if let Some(first) = bits.0.first_mut() {
+            *first = word;
+        }
+        bits
+    }
+
     /// The first 64 bits: the whole set in a catalog of up to 64 permissions.
     pub(crate) fn first_word(&self) -> u64 {
         self.0.first().copied().unwrap_or(0)

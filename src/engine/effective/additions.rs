@@ -152,10 +152,7 @@ impl<'a> Addition<'a> {
             } = objects;
             let gained_entries: Vec<AccessEntry> = merged(gained.entries)
                 .into_iter()
-                .map(|e| {
-                    let id = bit_sets.intern(e.bits);
-                    AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
-                })
+                .map(|e| AccessEntry::new(e.node, bit_sets.intern(e.bits), e.expires_at))
                 .collect();
             for user in &users {
                 let Some(current) = effective.get(user) else {
@@ -170,7 +167,7 @@ impl<'a> Addition<'a> {
                     gate: current.gate,
                     administrator,
                     entries: match entries {
-                        Some(entries) => AccessEntries::from(entries),
+                        Some(entries) => AccessEntries::new(entries, bit_sets),
                         None => current.entries.clone(),
                     },
                 };
@@ -240,12 +237,7 @@ fn merged_kept(
                 return *k;
             }
             grew = true;
-            AccessEntry::new(
-                k.node(),
-                bits.first_word(),
-                bit_sets.intern(bits),
-                k.expires_at(),
-            )
+            AccessEntry::new(k.node(), bit_sets.intern(bits), k.expires_at())
         },
     );
     // Longer: `added` had an entry on a node and expiry `kept` lacked.

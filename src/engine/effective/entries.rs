@@ -3,6 +3,7 @@
 use std::{ops::Deref, sync::Arc};
 
 use super::{AccessEntry, NodeSlot};
+use crate::engine::bit_sets::BitSets;
 
 /// The entries of an access record, with a summary of what they hold where.
 ///
@@ -58,27 +59,18 @@ impl Deref for AccessEntries {
     }
 }
 
-impl FromIterator<AccessEntry> for AccessEntries {
-    fn from_iter<I: IntoIterator<Item = AccessEntry>>(entries: I) -> Self {
-        Self::summarized(entries.into_iter().collect())
-    }
-}
-
-impl From<Vec<AccessEntry>> for AccessEntries {
-    /// Moves the entries over in one copy.
-    fn from(entries: Vec<AccessEntry>) -> Self {
-        Self::summarized(entries.into())
-    }
-}
-
 impl AccessEntries {
-    fn summarized(list: Arc<[AccessEntry]>) -> Self {
+    /// The entries with their summary, their sets read from the service's table `sets`.
+    /// Moves the entries over in one copy.
+    pub(crate) fn new(entries: Vec<AccessEntry>, sets: &BitSets) -> Self {
+        let list: Arc<[AccessEntry]> = entries.into();
         let (mut service_words, mut object_words, mut object_slots) = (0, 0, 0);
         for entry in list.iter() {
+            let first_word = sets.first_word(entry.bits);
             match entry.node() {
-                NodeSlot::Service => service_words |= entry.first_word,
+                NodeSlot::Service => service_words |= first_word,
                 NodeSlot::Object(slot) => {
-                    object_words |= entry.first_word;
+                    object_words |= first_word;
                     object_slots |= slot_bit(slot);
                 }
             }

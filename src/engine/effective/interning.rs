@@ -5,19 +5,17 @@
 use std::sync::Arc;
 
 use super::{AccessEntries, AccessEntry, GroupHoldings, HeldEntry, UserAccess, UserGate};
-use crate::engine::model::TenantService;
+use crate::engine::{bit_sets::BitSets, model::TenantService};
 
-/// Entries whose sets all have their ids, as a record keeps them: mapped one to one, so
-/// that the list is allocated once, at its size. (The fallback id is never taken.)
+/// Entries whose sets all have their ids (in `sets`), as a record keeps them. (The
+/// fallback id is never taken.)
 #[inline]
-pub(super) fn kept_entries(entries: &[HeldEntry]) -> AccessEntries {
-    entries
+pub(super) fn kept_entries(entries: &[HeldEntry], sets: &BitSets) -> AccessEntries {
+    let list = entries
         .iter()
-        .map(|e| {
-            let id = e.id.unwrap_or_default();
-            AccessEntry::new(e.node, e.bits.first_word(), id, e.expires_at)
-        })
-        .collect()
+        .map(|e| AccessEntry::new(e.node, e.id.unwrap_or_default(), e.expires_at))
+        .collect();
+    AccessEntries::new(list, sets)
 }
 
 /// A record as a refresh computes it, its entries still in the refresh's buffer.
@@ -66,7 +64,7 @@ impl TenantService {
         UserAccess {
             gate: computed.gate,
             administrator: computed.administrator,
-            entries: kept_entries(&computed.entries),
+            entries: kept_entries(&computed.entries, &self.bit_sets),
         }
     }
 
@@ -101,7 +99,7 @@ impl TenantService {
         NewRecord::Ready(UserAccess {
             gate,
             administrator,
-            entries: kept_entries(entries),
+            entries: kept_entries(entries, &self.bit_sets),
         })
     }
 

@@ -14,7 +14,7 @@ use crate::engine::{
 
 fn entry(node: NodeSlot, expires_at: Option<Timestamp>) -> AccessEntry {
     let id = BitSets::default().intern(PermissionBits::default());
-    AccessEntry::new(node, 0, id, expires_at)
+    AccessEntry::new(node, id, expires_at)
 }
 
 fn at(millis: i64) -> Timestamp {
@@ -98,17 +98,20 @@ fn a_record_is_64_bytes_its_gate_and_summary_first() {
 /// the service holds the permission and no entry on an object of the ancestry could.
 #[test]
 fn a_records_summary_denies_only_what_its_entries_cannot_give() {
-    let with_word = |node: NodeSlot, first_word: u64| {
-        let id = BitSets::default().intern(PermissionBits::default());
-        AccessEntry::new(node, first_word, id, None)
-    };
+    // Sets 0 and 1: permission 0, and permission 1.
+    let mut sets = BitSets::default();
+    let (first, second) = (
+        sets.intern(PermissionBits::from_first_word(0b01)),
+        sets.intern(PermissionBits::from_first_word(0b10)),
+    );
     // Permission 0 on the service; permission 1 on the object in slot 70 (folded to 6).
-    let entries: AccessEntries = [
-        with_word(NodeSlot::Service, 0b01),
-        with_word(NodeSlot::Object(70), 0b10),
-    ]
-    .into_iter()
-    .collect();
+    let entries = AccessEntries::new(
+        vec![
+            AccessEntry::new(NodeSlot::Service, first, None),
+            AccessEntry::new(NodeSlot::Object(70), second, None),
+        ],
+        &sets,
+    );
     let reaching = slot_bit(70) | slot_bit(3);
     let elsewhere = slot_bit(5);
     assert!(entries.may_give(0, None));

@@ -44,7 +44,7 @@ pub use v2::{SnapshotV1, SnapshotV2};
 
 use super::{
     bit_sets::{BitSets, SetsInUse},
-    effective::{AccessEntry, NodeSlot, UserAccess, UserGate, restore_gates},
+    effective::{AccessEntries, AccessEntry, NodeSlot, UserAccess, UserGate, restore_gates},
     ids::{
         CustomerId, GrantId, GroupId, ObjectId, PermissionLevelId, Revision, SecurityGroupId,
         ServiceId, Timestamp, UserId,
@@ -319,11 +319,11 @@ impl TenantService {
                     }
                     StoredNode::Object(_) => return Err(Inconsistent::EntrySlotPastNext),
                 };
-                let (bits, set) = self
+                let (bits, _) = self
                     .bit_sets
                     .at(entry.set)
                     .ok_or(Inconsistent::SetPastTable)?;
-                let kept = AccessEntry::new(node, set.first_word(), bits, entry.expires_at);
+                let kept = AccessEntry::new(node, bits, entry.expires_at);
                 // INVARIANT: entries are sorted by node and expiry, one per pair (see
                 // `merged`); additions merge into them in that order. Compared as kept,
                 // since an expiry at the last instant is kept as none.
@@ -338,7 +338,7 @@ impl TenantService {
         Ok(UserAccess {
             gate: UserGate::default(),
             administrator: stored.administrator,
-            entries,
+            entries: AccessEntries::new(entries, &self.bit_sets),
         })
     }
 }

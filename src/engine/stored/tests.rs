@@ -71,7 +71,7 @@ fn decoded(snapshot: &Snapshot) -> Snapshot {
 }
 
 /// An entry with its set read from the table: what it means, whatever the set's id.
-type Resolved = (NodeSlot, u64, PermissionBits, Option<Timestamp>);
+type Resolved = (NodeSlot, PermissionBits, Option<Timestamp>);
 
 /// An access record with its entries resolved: its gate, the Administrators flag, entries.
 type ResolvedAccess = (UserGate, bool, Vec<Resolved>);
@@ -87,8 +87,7 @@ fn records(snapshot: &Snapshot) -> BTreeMap<(TenantId, ServiceId, UserId), Resol
                     .iter()
                     .map(|e| {
                         let bits = service.bit_sets.get(e.bits);
-                        assert_eq!(e.first_word, bits.first_word());
-                        (e.node(), e.first_word, bits, e.expires_at())
+                        (e.node(), bits, e.expires_at())
                     })
                     .collect();
                 let key = (tenant.clone(), id.clone(), user.clone());
