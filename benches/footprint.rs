@@ -188,7 +188,14 @@ fn restarted_server(
 ) -> (std::time::Duration, u64) {
     use std::io::BufRead as _;
     let started = Instant::now();
-    let mut child = std::process::Command::new(binary)
+    let mut command = std::process::Command::new(binary);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AUTHZD_") || name == "RUST_LOG" {
+            // The bench's own variables would be read as the server's settings.
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "info"])
         .arg("--data-dir")
         .arg(data_dir)
@@ -198,8 +205,16 @@ fn restarted_server(
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let listening = lines.any(|line| line.is_ok_and(|l| l.contains("listening on ")));
+    let mut log = Vec::new();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        let listening = line.contains("listening on ");
+        log.push(line);
+        if listening {
+            break;
+        }
+    }
+    let listening = log.last().is_some_and(|l| l.contains("listening on "));
     let took = started.elapsed();
     let resident = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .ok()
@@ -213,7 +228,7 @@ fn restarted_server(
         * 1024;
     let _ = child.kill();
     let _ = child.wait();
-    assert!(listening, "the server never listened");
+    assert!(listening, "the server never listened:\n{}", log.join("\n"));
     (took, resident)
 }
 
