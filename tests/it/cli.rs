@@ -163,7 +163,10 @@ fn cli_drives_the_admin_scenario_end_to_end() {
             "user:bob",
         ]),
     );
-    assert_eq!(field(&group, "members"), "user:bob");
+    // The answer names the membership, not the member list.
+    assert_eq!(field(&group, "member"), "user:bob");
+    assert_eq!(field(&group, "is_member"), "true");
+    assert_eq!(field(&group, "member_count"), "1");
     ok(
         &server,
         &with(&[
