@@ -36,8 +36,8 @@ use authzd::{
     dataset::{Dataset, DatasetSpec},
     engine::{
         Access, CheckQuery, GrantId, GrantNode, GroupId, Mutation, NewUser, ObjectId, Permission,
-        PermissionSet, Revision, SecurityGroupId, ServiceId, Snapshot, SnapshotBuilder, Subject,
-        TenantId, Timestamp, UserId, UserKind,
+        PermissionSet, SecurityGroupId, ServiceId, Snapshot, Subject, TenantId, Timestamp, UserId,
+        UserKind,
     },
 };
 
@@ -57,13 +57,7 @@ fn main() {
     let stats = dataset.stats;
 
     let started = Instant::now();
-    let mut builder = SnapshotBuilder::new();
-    for (n, mutation) in dataset.mutations.iter().enumerate() {
-        builder
-            .apply(Revision::new(n as u64 + 1), mutation, NOW)
-            .expect("the dataset applies");
-    }
-    let snapshot = builder.finish();
+    let snapshot = dataset.build(NOW).expect("the dataset applies");
     let build = started.elapsed();
     let rss_after = rss_kib();
     let huge_after = status_kib("/proc/self/smaps_rollup", "AnonHugePages:");

@@ -25,7 +25,7 @@ use std::{sync::Arc, time::Instant};
 use authzd::{
     app::{App, ChangeMeta, StoreOptions, SystemClock},
     dataset::{Dataset, DatasetSpec},
-    engine::{Mutation, Revision, SnapshotBuilder, Timestamp, footprint},
+    engine::{Mutation, Timestamp, footprint},
     store::RedbStore,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
@@ -63,13 +63,7 @@ fn memory(scale: u32) {
     let dataset = Dataset::generate(&DatasetSpec::standard(scale));
     let stats = dataset.stats;
     let facts = stats.grants + stats.memberships;
-    let mut builder = SnapshotBuilder::new();
-    for (n, mutation) in dataset.mutations.iter().enumerate() {
-        builder
-            .apply(Revision::new(n as u64 + 1), mutation, NOW)
-            .expect("the dataset applies");
-    }
-    let snapshot = builder.finish();
+    let snapshot = dataset.build(NOW).expect("the dataset applies");
     drop(dataset);
     let total = live_bytes().saturating_sub(before);
     let resident = rss_kib().saturating_sub(rss_before) * 1024;

@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 
 use crate::engine::{
-    Access, CheckQuery, DemotionPolicy, GrantId, GrantNode, GroupId, Mutation, NewUser, ObjectId,
-    ObjectScope, ObjectType, Permission, PermissionLevelId, PermissionSet, SecurityGroupId,
-    ServiceDefinition, ServiceId, Subject, TenantId, TenantRole, Timestamp, UserId, UserKind,
-    UserStatus,
+    Access, CheckQuery, DemotionPolicy, GrantId, GrantNode, GroupId, Mutation, MutationError,
+    NewUser, ObjectId, ObjectScope, ObjectType, Permission, PermissionLevelId, PermissionSet,
+    Revision, SecurityGroupId, ServiceDefinition, ServiceId, Snapshot, SnapshotBuilder, Subject,
+    TenantId, TenantRole, Timestamp, UserId, UserKind, UserStatus,
 };
 
 /// The shape of a dataset. `scale` multiplies the number of tenants; each tenant keeps the
@@ -138,6 +138,19 @@ fn id<T>(text: &str, parse: fn(&str) -> Result<T, crate::engine::IdError>) -> Op
 }
 
 impl Dataset {
+    /// The state the dataset builds: every mutation applied in order at `now`, the n-th
+    /// (from 0) at revision n + 1. Refused only if the generator is wrong: the mutation's
+    /// index and why.
+    pub fn build(&self, now: Timestamp) -> Result<Snapshot, (usize, MutationError)> {
+        let mut builder = SnapshotBuilder::new();
+        for (n, (mutation, revision)) in self.mutations.iter().zip(1..).enumerate() {
+            builder
+                .apply(Revision::new(revision), mutation, now)
+                .map_err(|err| (n, err))?;
+        }
+        Ok(builder.finish())
+    }
+
     /// Generates the dataset of `spec`.
     pub fn generate(spec: &DatasetSpec) -> Self {
         let mut rng = Rng(spec.seed);

@@ -16,7 +16,7 @@ use std::{
 
 use authzd::{
     dataset::Dataset,
-    engine::{Revision, Snapshot, SnapshotBuilder, Timestamp},
+    engine::{Snapshot, Timestamp},
     store::RedbStore,
 };
 
@@ -42,13 +42,9 @@ pub(crate) fn now() -> Timestamp {
 /// facts through the API would take longer than the whole benchmark.
 pub(crate) fn prepare_data_dir(dataset: &Dataset, data_dir: &Path) -> Snapshot {
     let at = now();
-    let mut builder = SnapshotBuilder::new();
-    for (n, mutation) in dataset.mutations.iter().enumerate() {
-        builder
-            .apply(Revision::new(n as u64 + 1), mutation, at)
-            .unwrap_or_else(|err| panic!("dataset mutation {n} refused: {err}"));
-    }
-    let snapshot = builder.finish();
+    let snapshot = dataset
+        .build(at)
+        .unwrap_or_else(|(n, err)| panic!("dataset mutation {n} refused: {err}"));
     let store = RedbStore::open(data_dir).unwrap();
     store.write_checkpoint(&snapshot).unwrap();
     snapshot

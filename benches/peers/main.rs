@@ -41,7 +41,7 @@ use std::{
 
 use authzd::{
     dataset::{Dataset, DatasetSpec},
-    engine::{Revision, SnapshotBuilder, Timestamp},
+    engine::Timestamp,
 };
 
 // As `authzd serve` runs (and as benches/engine.rs measures): on mimalloc. The peers run
@@ -94,13 +94,7 @@ fn main() {
     let stats = dataset.stats;
 
     let started = Instant::now();
-    let mut builder = SnapshotBuilder::new();
-    for (n, mutation) in dataset.mutations.iter().enumerate() {
-        builder
-            .apply(Revision::new(n as u64 + 1), mutation, NOW)
-            .expect("the dataset applies");
-    }
-    let snapshot = builder.finish();
+    let snapshot = dataset.build(NOW).expect("the dataset applies");
     let engine_build = started.elapsed();
 
     let facts = facts::Facts::from_mutations(&dataset.mutations);
