@@ -2,7 +2,8 @@
 //! by structure, and the database after loading the dataset through the writer.
 //!
 //! `cargo bench --bench footprint`; `AUTHZD_BENCH_SCALE=10` multiplies the default
-//! dataset's tenants; `AUTHZD_BENCH_PARTS=memory` or `database` runs one part.
+//! dataset's tenants; `AUTHZD_BENCH_PARTS=memory` or `database` runs one part;
+//! `AUTHZD_BENCH_SMOKE=1` runs both on two tenants in seconds (CI, which judges no number).
 //!
 //! Memory: bytes are the heap's live bytes as the allocator was asked for them (the system
 //! allocator, counted), so the table adds up to the snapshot; the resident size beside it
@@ -60,7 +61,7 @@ fn main() {
 fn memory(scale: u32) {
     let before = live_bytes();
     let rss_before = rss_kib();
-    let dataset = Dataset::generate(&DatasetSpec::standard(scale));
+    let dataset = Dataset::generate(&spec(scale));
     let stats = dataset.stats;
     let facts = stats.grants + stats.memberships;
     let snapshot = dataset.build(NOW).expect("the dataset applies");
@@ -99,7 +100,7 @@ fn memory(scale: u32) {
 }
 
 fn database(scale: u32) {
-    let dataset = Dataset::generate(&DatasetSpec::standard(scale));
+    let dataset = Dataset::generate(&spec(scale));
     let facts = dataset.stats.grants + dataset.stats.memberships;
     let changes = dataset.mutations.len();
     let dir = tempfile::tempdir().unwrap();
@@ -265,6 +266,18 @@ async fn submit_all(app: &App, chain: usize, mutations: Vec<Mutation>) {
             method: "authz.v1.UserService/InviteUser".into(),
         };
         app.submit(mutation, meta).await.unwrap();
+    }
+}
+
+/// The default dataset at `scale`, or two of its tenants in smoke mode.
+fn spec(scale: u32) -> DatasetSpec {
+    if std::env::var("AUTHZD_BENCH_SMOKE").is_ok_and(|v| v == "1") {
+        DatasetSpec {
+            tenants: 2,
+            ..DatasetSpec::standard(1)
+        }
+    } else {
+        DatasetSpec::standard(scale)
     }
 }
 
