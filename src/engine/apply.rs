@@ -1,14 +1,13 @@
 //! Applying mutations: validate against the invariants, then change only what the
 //! mutation touches (copy-on-write through the `Arc`s of the model).
 
-use crate::engine::sorted_set::SortedSet;
 use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
     effective::Affected,
     error::MutationError,
     ids::{Revision, ServiceId, TenantId, Timestamp},
-    model::{GroupState, ServiceState, Snapshot, TenantService, TenantState, UserState},
+    model::{GroupState, ServiceState, Snapshot, SortedSet, TenantService, TenantState, UserState},
     mutation::{Mutation, NewUser, Subject, TenantRole, UserKind, UserStatus},
     partner::{CustomerState, PartnerState},
     permission::{Catalog, Permission},

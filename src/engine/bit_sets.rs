@@ -34,31 +34,29 @@ impl BitSets {
         self.sets.len()
     }
 
-    /// The set named by `id`; no permission at all for an id this table never gave.
-    pub(crate) fn get(&self, id: BitsId) -> PermissionBits {
+    /// The set named by `id`, if this table gave it.
+    #[inline]
+    fn set(&self, id: BitsId) -> Option<&PermissionBits> {
         usize::try_from(id.0)
             .ok()
             .and_then(|index| self.sets.get(index))
-            .copied()
-            .unwrap_or_default()
+    }
+
+    /// The set named by `id`; no permission at all for an id this table never gave.
+    pub(crate) fn get(&self, id: BitsId) -> PermissionBits {
+        self.set(id).copied().unwrap_or_default()
     }
 
     /// Whether the set named by `id` holds permission `bit` (reads the one word it needs).
     #[inline]
     pub(crate) fn holds(&self, id: BitsId, bit: u16) -> bool {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|index| self.sets.get(index))
-            .is_some_and(|set| set.contains(bit))
+        self.set(id).is_some_and(|set| set.contains(bit))
     }
 
     /// The first 64 bits of the set named by `id` (none for an id this table never gave).
     #[inline]
     pub(crate) fn first_word(&self, id: BitsId) -> u64 {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|index| self.sets.get(index))
-            .map_or(0, PermissionBits::first_word)
+        self.set(id).map_or(0, PermissionBits::first_word)
     }
 
     /// The id of `bits`, if it has one.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{AccessGuard, Key, ReadableTable, ReadableTableMetadata, TableDefinition, Value};
 
 use super::{
     RedbStore, StoreError,
@@ -66,33 +66,29 @@ impl RedbStore {
             })?
             .len();
         let mut changes = BTreeMap::<EventKind, ChangeKindFootprint>::new();
-        let txn = self.begin_read()?;
-        let table = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
-        let mut log = TableFootprint {
-            name: "changes",
-            ..TableFootprint::default()
-        };
-        for entry in table.iter().map_err(|e| self.redb_error(e))? {
-            let (revision, value) = entry.map_err(|e| self.redb_error(e))?;
+        let log = self.table("changes", CHANGES, |revision, value| {
             let bytes = value.value();
-            log.entries += 1;
-            log.payload += 8 + len(bytes);
             let record = decode_change(bytes).map_err(|err| StoreError::Corrupt {
                 path: self.path().to_path_buf(),
                 message: format!("change {}: {err}", revision.value()),
             })?;
-            let context = postcard::to_allocvec(&record.context).map_or(0, |c| len(&c));
             let kind = changes.entry(record.context.kind).or_default();
             kind.records += 1;
             kind.bytes += len(bytes);
-            kind.context += context;
-        }
+            kind.context += postcard::to_allocvec(&record.context).map_or(0, |c| len(&c));
+            Ok(8 + len(bytes))
+        })?;
+        let numbered =
+            |_: AccessGuard<'_, u64>, value: AccessGuard<'_, &[u8]>| Ok(8 + len(value.value()));
+        let texts = |key: AccessGuard<'_, &str>, _: AccessGuard<'_, u64>| {
+            Ok(len(key.value().as_bytes()) + 8)
+        };
         let tables = vec![
             log,
-            self.byte_table("checkpoints", CHECKPOINTS)?,
-            self.byte_table("audit", AUDIT)?,
-            self.text_table("requests", REQUESTS)?,
-            self.text_table("meta", META)?,
+            self.table("checkpoints", CHECKPOINTS, numbered)?,
+            self.table("audit", AUDIT, numbered)?,
+            self.table("requests", REQUESTS, texts)?,
+            self.table("meta", META, texts)?,
         ];
         Ok(StoreFootprint {
             file,
@@ -101,11 +97,12 @@ impl RedbStore {
         })
     }
 
-    /// A table of numbered byte values.
-    fn byte_table(
+    /// Sums `size` (the bytes of one entry's key and value) over a table's entries.
+    fn table<K: Key + 'static, V: Value + 'static>(
         &self,
         name: &'static str,
-        definition: TableDefinition<'_, u64, &[u8]>,
+        definition: TableDefinition<'_, K, V>,
+        mut size: impl FnMut(AccessGuard<'_, K>, AccessGuard<'_, V>) -> Result<u64, StoreError>,
     ) -> Result<TableFootprint, StoreError> {
         let txn = self.begin_read()?;
         let table = txn.open_table(definition).map_err(|e| self.redb_error(e))?;
@@ -115,28 +112,8 @@ impl RedbStore {
             payload: 0,
         };
         for entry in table.iter().map_err(|e| self.redb_error(e))? {
-            let (_, value) = entry.map_err(|e| self.redb_error(e))?;
-            footprint.payload += 8 + len(value.value());
-        }
-        Ok(footprint)
-    }
-
-    /// A table of texts mapped to numbers.
-    fn text_table(
-        &self,
-        name: &'static str,
-        definition: TableDefinition<'_, &str, u64>,
-    ) -> Result<TableFootprint, StoreError> {
-        let txn = self.begin_read()?;
-        let table = txn.open_table(definition).map_err(|e| self.redb_error(e))?;
-        let mut footprint = TableFootprint {
-            name,
-            entries: table.len().map_err(|e| self.redb_error(e))?,
-            payload: 0,
-        };
-        for entry in table.iter().map_err(|e| self.redb_error(e))? {
-            let (key, _) = entry.map_err(|e| self.redb_error(e))?;
-            footprint.payload += len(key.value().as_bytes()) + 8;
+            let (key, value) = entry.map_err(|e| self.redb_error(e))?;
+            footprint.payload += size(key, value)?;
         }
         Ok(footprint)
     }

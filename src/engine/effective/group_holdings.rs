@@ -3,7 +3,6 @@
 //! service between refreshes (`TenantService::group_holdings`), and what each security
 //! group gives, computed once per refresh.
 
-use crate::engine::sorted_set::SortedSet;
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
@@ -15,7 +14,7 @@ use super::{
 };
 use crate::engine::{
     ids::{GrantId, SecurityGroupId},
-    model::{GrantState, SecurityGroupState, TenantService, TenantState},
+    model::{GrantState, SecurityGroupState, SortedSet, TenantService, TenantState},
     mutation::{ObjectScope, Subject},
 };
 

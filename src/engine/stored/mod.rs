@@ -27,7 +27,6 @@
 //! Older checkpoints (versions 1 and 2, which name nodes by id and store no derived state)
 //! decode through `v2.rs`.
 
-use crate::engine::sorted_set::SortedSet;
 mod added_fields;
 mod v2;
 
@@ -51,7 +50,7 @@ use super::{
     },
     model::{
         CowMap, FastMap, GrantState, GroupState, LevelState, ObjectState, SecurityGroupState,
-        TenantService, TenantState, UserState,
+        SortedSet, TenantService, TenantState, UserState,
     },
     mutation::Subject,
     partner::PartnerState,

@@ -6,7 +6,6 @@
 //! again; the tenant then restores the gates from its users. Version 1 differs from 2 only
 //! in having no sign-in failures.
 
-use crate::engine::sorted_set::SortedSet;
 use std::{collections::BTreeMap, sync::Arc};
 
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use crate::engine::{
     },
     model::{
         CowMap, FastMap, GrantState, LevelState, ObjectState, SecurityGroupState, ServiceState,
-        Snapshot, TenantService, TenantState,
+        Snapshot, SortedSet, TenantService, TenantState,
     },
     mutation::Subject,
     partner::{CustomerState, PartnerState},
