@@ -367,6 +367,11 @@ async fn a_database_restart_keeps_checks_answering_refuses_writes_then_recovers(
             .check(owner_check(None))
             .await
     };
+    // A follower that has not yet applied the tenant when the database goes would rightly
+    // answer from an older revision, so every replica first catches up.
+    for channel in &cluster.channels {
+        wait_for_revision(channel, created).await;
+    }
     cluster.pg.stop();
     for channel in &cluster.channels {
         wait_for_health(channel, "authz.v1.UserService", ServingStatus::NotServing).await;
