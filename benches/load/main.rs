@@ -11,7 +11,8 @@
 //!   answer checked against the decision the dataset's state gives.
 //!
 //! `cargo bench --bench load`; `cargo bench --bench load -- replicas` measures the
-//! PostgreSQL store against redb instead (`replicas.rs`). On a machine with two or more cores the servers run pinned
+//! PostgreSQL store against redb instead (`replicas.rs`), `-- writes` durable writes while
+//! checkpoints are written (`writes.rs`). On a machine with two or more cores the servers run pinned
 //! to core 0 and the load (h2load, or this process's client) to core 1 (`taskset`), so
 //! that client and server never take each other's core; `AUTHZD_LOAD_PIN=0` turns that
 //! off. `AUTHZD_LOAD_SCALE` sets the dataset's scale (default 1; 3 holds about a million
@@ -34,6 +35,7 @@ mod client;
 mod h2load;
 mod replicas;
 mod servers;
+mod writes;
 
 use std::{
     collections::HashSet,
@@ -97,8 +99,15 @@ pub(crate) struct Measured {
     pub(crate) p50: u64,
     pub(crate) p99: u64,
     pub(crate) p999: u64,
+    /// The slowest call.
+    pub(crate) max: u64,
+    /// Calls slower than [`SLOW_MICROS`].
+    pub(crate) slow: u64,
     pub(crate) driver: String,
 }
+
+/// A call slower than this counts as slow (issue #23: no write slower than 50 ms).
+pub(crate) const SLOW_MICROS: u64 = 50_000;
 
 impl Measured {
     pub(crate) fn from_micros(
@@ -116,6 +125,8 @@ impl Measured {
             p50: at(0.5),
             p99: at(0.99),
             p999: at(0.999),
+            max: micros.last().copied().unwrap_or_default(),
+            slow: micros.iter().filter(|us| **us > SLOW_MICROS).count() as u64,
             driver,
         }
     }
@@ -212,6 +223,11 @@ fn main() {
     let prepared = started.elapsed();
     if std::env::args().any(|arg| arg == "replicas") {
         replicas::run(&settings, &dataset, &snapshot, &work, &data_dir, dir.path());
+        return;
+    }
+    if std::env::args().any(|arg| arg == "writes") {
+        drop(snapshot);
+        writes::run(&settings, &dataset, &work, &data_dir);
         return;
     }
     drop(snapshot);

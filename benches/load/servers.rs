@@ -163,13 +163,7 @@ impl Child {
 
     /// The server's count of finished calls of `method`, by gRPC code name.
     pub(crate) fn calls(&self, method: &str) -> BTreeMap<String, u64> {
-        let addr = self.metrics.expect("authzd serves metrics");
-        let mut stream = TcpStream::connect(addr).unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
-            .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
+        let text = self.scrape();
         let label = format!("method=\"{method}\"");
         let mut calls = BTreeMap::new();
         for line in text.lines() {
@@ -186,6 +180,28 @@ impl Child {
             }
         }
         calls
+    }
+}
+
+impl Child {
+    /// The server's metrics, as Prometheus text.
+    pub(crate) fn scrape(&self) -> String {
+        let addr = self.metrics.expect("authzd serves metrics");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    }
+
+    /// The value of the unlabelled metric `name` (0 when the server has not recorded it).
+    pub(crate) fn metric(&self, name: &str) -> f64 {
+        self.scrape()
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_default()
     }
 }
 

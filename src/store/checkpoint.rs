@@ -1,36 +1,97 @@
 //! Checkpoints: the whole engine state at one revision, so that start-up reads one value and
 //! replays only the changes after it, and so that the change log can be pruned.
 
-use redb::ReadableTable;
+use std::borrow::Cow;
+
+use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::{
     RedbStore, StoreError,
     changelog::read_changes,
     codec,
-    redb_store::{CHANGES, CHECKPOINTS},
+    redb_store::{CHANGES, CHECKPOINT_PARTS, CHECKPOINTS},
 };
 use crate::engine::{ChangeRecord, Revision, Snapshot, SnapshotBuilder};
 
 /// How many change records are decoded at a time while replaying.
 pub(super) const REPLAY_CHUNK: usize = 10_000;
 
+/// The size of each part of a checkpoint. Each part is its own transaction, so the writer
+/// waits at most for one part between its commits instead of for the whole state.
+const PART_BYTES: usize = 1 << 20;
+
+/// What `checkpoints` holds for a checkpoint stored in parts: this marker, then the number
+/// of parts and the encoding's length (little-endian `u32` and `u64`). An encoded snapshot
+/// starts with its version byte, far below `A`, so the two never look alike.
+const IN_PARTS: &[u8; 8] = b"AZPARTS1";
+
 impl RedbStore {
-    /// Writes `snapshot` as the checkpoint (replacing older ones) in one transaction.
+    /// Writes `snapshot` as the checkpoint, replacing older ones. The encoding is stored a
+    /// part at a time, each part in its own transaction; the last transaction checks that every part is there, names them in `checkpoints` and
+    /// removes the older checkpoints, so a reader sees the old checkpoint or the new one
+    /// whole. A checkpoint of a revision already checkpointed is not written again (a
+    /// revision is one state).
     pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let bytes = codec::encode(snapshot).map_err(|err| StoreError::Storage {
+        self.write_checkpoint_in_parts(snapshot, PART_BYTES)
+    }
+
+    pub(super) fn write_checkpoint_in_parts(
+        &self,
+        snapshot: &Snapshot,
+        part_bytes: usize,
+    ) -> Result<(), StoreError> {
+        let revision = snapshot.revision().get();
+        if self.checkpoint_revision()? == Some(snapshot.revision()) {
+            return Ok(());
+        }
+        let mut parts = PartWriter {
+            store: self,
+            revision,
+            part_bytes,
+            buffer: Vec::with_capacity(part_bytes),
+            parts: 0,
+            length: 0,
+            failure: None,
+        };
+        let encoded = codec::encode_into(snapshot, &mut parts);
+        if let Some(failure) = parts.failure.take() {
+            return Err(failure);
+        }
+        encoded.map_err(|err| StoreError::Storage {
             path: self.path.clone(),
-            message: format!("cannot encode checkpoint {}: {err}", snapshot.revision()),
+            message: format!("cannot encode checkpoint {revision}: {err}"),
         })?;
+        parts.store_part()?;
+        let (count, length) = (parts.parts, parts.length);
+        let mut manifest = IN_PARTS.to_vec();
+        manifest.extend_from_slice(&count.to_le_bytes());
+        manifest.extend_from_slice(&length.to_le_bytes());
         let txn = self.begin_write()?;
         {
+            let mut stored = txn
+                .open_table(CHECKPOINT_PARTS)
+                .map_err(|e| self.redb_error(e))?;
+            // Older checkpoints' parts, and those of one a crash interrupted.
+            stored
+                .retain(|(of, part), _| of == revision && part < count)
+                .map_err(|e| self.redb_error(e))?;
+            let found = stored.len().map_err(|e| self.redb_error(e))?;
+            if found != u64::from(count) {
+                return Err(StoreError::Storage {
+                    path: self.path.clone(),
+                    message: format!(
+                        "checkpoint {revision}: {found} of its {count} parts are stored"
+                    ),
+                });
+            }
             let mut checkpoints = txn
                 .open_table(CHECKPOINTS)
                 .map_err(|e| self.redb_error(e))?;
             checkpoints
-                .retain(|revision, _| revision > snapshot.revision().get())
+                .retain(|of, _| of > revision)
                 .map_err(|e| self.redb_error(e))?;
             checkpoints
-                .insert(snapshot.revision().get(), bytes.as_slice())
+                .insert(revision, manifest.as_slice())
                 .map_err(|e| self.redb_error(e))?;
         }
         txn.commit().map_err(|e| self.redb_error(e))
@@ -53,23 +114,136 @@ impl RedbStore {
         let checkpoints = txn
             .open_table(CHECKPOINTS)
             .map_err(|e| self.redb_error(e))?;
+        let parts = txn
+            .open_table(CHECKPOINT_PARTS)
+            .map_err(|e| self.redb_error(e))?;
         let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
-        load_from(&checkpoints, &changes, &self.path)
+        load_from(&checkpoints, Some(&parts), &changes, &self.path)
     }
 }
 
-/// Rebuilds the state from open checkpoint and change tables.
+/// Stores the encoding written to it a part at a time (see [`RedbStore::write_checkpoint`]).
+struct PartWriter<'a> {
+    store: &'a RedbStore,
+    revision: u64,
+    part_bytes: usize,
+    buffer: Vec<u8>,
+    /// Parts stored so far.
+    parts: u32,
+    /// Bytes stored so far.
+    length: u64,
+    /// Why storing a part failed: the encoder sees only that writing stopped.
+    failure: Option<StoreError>,
+}
+
+impl PartWriter<'_> {
+    /// Stores what is buffered as the next part, in a transaction of its own. (A commit
+    /// that skips the flush would be cheaper, but redb refuses those on a file shared with
+    /// another process, as `authzd export` shares it.)
+    fn store_part(&mut self) -> Result<(), StoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        let txn = store.begin_write()?;
+        {
+            let mut parts = txn
+                .open_table(CHECKPOINT_PARTS)
+                .map_err(|e| store.redb_error(e))?;
+            parts
+                .insert((self.revision, self.parts), self.buffer.as_slice())
+                .map_err(|e| store.redb_error(e))?;
+        }
+        txn.commit().map_err(|e| store.redb_error(e))?;
+        self.parts = self.parts.saturating_add(1);
+        self.length = self
+            .length
+            .saturating_add(u64::try_from(self.buffer.len()).unwrap_or(u64::MAX));
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+impl std::io::Write for PartWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = self.part_bytes.saturating_sub(self.buffer.len());
+        let (taken, _) = bytes.split_at(bytes.len().min(room));
+        self.buffer.extend_from_slice(taken);
+        if self.buffer.len() >= self.part_bytes
+            && let Err(err) = self.store_part()
+        {
+            self.failure = Some(err);
+            return Err(std::io::Error::other(
+                "a checkpoint part could not be stored",
+            ));
+        }
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The encoded snapshot of the checkpoint at `revision` whose `checkpoints` value is
+/// `stored`: that value itself, or its parts put back together.
+fn checkpoint_encoding<'a>(
+    revision: u64,
+    stored: &'a [u8],
+    parts: Option<&impl ReadableTable<(u64, u32), &'static [u8]>>,
+    path: &std::path::Path,
+) -> Result<Cow<'a, [u8]>, StoreError> {
+    let Some(manifest) = stored.strip_prefix(IN_PARTS.as_slice()) else {
+        return Ok(Cow::Borrowed(stored));
+    };
+    let corrupt = |message: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        message: format!("checkpoint {revision}: {message}"),
+    };
+    let (count, length) = manifest
+        .split_first_chunk::<4>()
+        .and_then(|(count, rest)| Some((count, rest.first_chunk::<8>()?)))
+        .map(|(count, length)| (u32::from_le_bytes(*count), u64::from_le_bytes(*length)))
+        .ok_or_else(|| corrupt("its list of parts is cut short".into()))?;
+    let parts = parts.ok_or_else(|| corrupt("its parts' table is missing".into()))?;
+    let mut encoding = Vec::with_capacity(usize::try_from(length).unwrap_or_default());
+    let mut found = 0u32;
+    for part in parts
+        .range((revision, 0)..(revision, count))
+        .map_err(|err| StoreError::from_redb(path.to_path_buf(), err))?
+    {
+        let (key, bytes) = part.map_err(|err| StoreError::from_redb(path.to_path_buf(), err))?;
+        if key.value().1 != found {
+            return Err(corrupt(format!("its part {found} is missing")));
+        }
+        encoding.extend_from_slice(bytes.value());
+        found = found.saturating_add(1);
+    }
+    if found != count || u64::try_from(encoding.len()).ok() != Some(length) {
+        return Err(corrupt(format!(
+            "{found} of its {count} parts hold {} of its {length} bytes",
+            encoding.len()
+        )));
+    }
+    Ok(Cow::Owned(encoding))
+}
+
+/// Rebuilds the state from open checkpoint, checkpoint part and change tables (no parts
+/// table: a file written before checkpoints were stored in parts, opened read-only).
 pub(super) fn load_from(
     checkpoints: &impl ReadableTable<u64, &'static [u8]>,
+    parts: Option<&impl ReadableTable<(u64, u32), &'static [u8]>>,
     changes: &impl ReadableTable<u64, &'static [u8]>,
     path: &std::path::Path,
 ) -> Result<Snapshot, StoreError> {
     let storage = |err: redb::StorageError| StoreError::from_redb(path.to_path_buf(), err);
     let base = match checkpoints.last().map_err(storage)? {
         Some((revision, bytes)) => {
-            codec::decode_snapshot(bytes.value()).map_err(|err| StoreError::Corrupt {
+            let revision = revision.value();
+            let encoding = checkpoint_encoding(revision, bytes.value(), parts, path)?;
+            codec::decode_snapshot(&encoding).map_err(|err| StoreError::Corrupt {
                 path: path.to_path_buf(),
-                message: format!("checkpoint {}: {err}", revision.value()),
+                message: format!("checkpoint {revision}: {err}"),
             })?
         }
         None => Snapshot::empty(),
@@ -138,3 +312,6 @@ impl Replay {
         self.builder.finish()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -60,6 +60,20 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
         .map_err(|err| CodecError::Malformed(err.to_string()))
 }
 
+/// Encodes `value` with the current version byte into `writer`, as [`encode`] would
+/// (the same bytes), without holding them all at once.
+pub(crate) fn encode_into<T: Serialize>(
+    value: &T,
+    mut writer: impl std::io::Write,
+) -> Result<(), CodecError> {
+    writer
+        .write_all(&[CODEC_VERSION])
+        .map_err(|err| CodecError::Malformed(err.to_string()))?;
+    postcard::to_io(value, writer)
+        .map(drop)
+        .map_err(|err| CodecError::Malformed(err.to_string()))
+}
+
 /// Decodes an audit record of any readable version: those before version 5 have no
 /// `actor_partner` (no partner user acted in a tenant then).
 pub(crate) fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, CodecError> {

@@ -19,7 +19,7 @@ use super::{
     checkpoint::load_from,
     codec,
     postgres::{DatabaseError, Role, SharedDatabase},
-    redb_store::{CHANGES, CHECKPOINTS, META, META_REVISION, open_read_only},
+    redb_store::{CHANGES, CHECKPOINT_PARTS, CHECKPOINTS, META, META_REVISION, open_read_only},
 };
 use crate::engine::{Revision, Snapshot};
 
@@ -51,8 +51,14 @@ pub fn export_database(data_dir: &Path, out: &Path) -> Result<ExportSummary, Sto
     let checkpoints = txn
         .open_table(CHECKPOINTS)
         .map_err(|e| redb_error(e.into()))?;
+    // A file no build with checkpoint parts has written to lacks their table.
+    let parts = match txn.open_table(CHECKPOINT_PARTS) {
+        Ok(parts) => Some(parts),
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(err) => return Err(redb_error(err.into())),
+    };
     let changes = txn.open_table(CHANGES).map_err(|e| redb_error(e.into()))?;
-    let snapshot = load_from(&checkpoints, &changes, &path)?;
+    let snapshot = load_from(&checkpoints, parts.as_ref(), &changes, &path)?;
     write_export(&snapshot, out)
 }
 

@@ -8,7 +8,7 @@ use redb::{AccessGuard, Key, ReadableTable, ReadableTableMetadata, TableDefiniti
 use super::{
     RedbStore, StoreError,
     codec::decode_change,
-    redb_store::{AUDIT, CHANGES, CHECKPOINTS, META, REQUESTS},
+    redb_store::{AUDIT, CHANGES, CHECKPOINT_PARTS, CHECKPOINTS, META, REQUESTS},
 };
 use crate::engine::EventKind;
 
@@ -86,6 +86,9 @@ impl RedbStore {
         let tables = vec![
             log,
             self.table("checkpoints", CHECKPOINTS, numbered)?,
+            self.table("checkpoint_parts", CHECKPOINT_PARTS, |_, value| {
+                Ok(12 + len(value.value()))
+            })?,
             self.table("audit", AUDIT, numbered)?,
             self.table("requests", REQUESTS, texts)?,
             self.table("meta", META, texts)?,

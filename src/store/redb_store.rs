@@ -22,8 +22,15 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The change log: revision → encoded [`crate::engine::ChangeRecord`].
 pub(super) const CHANGES: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("changes");
 
-/// The newest checkpoint: revision → the encoded engine snapshot at that revision.
+/// The newest checkpoint: revision → the encoded engine snapshot at that revision, or the
+/// note that it is stored in `checkpoint_parts`.
 pub(super) const CHECKPOINTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("checkpoints");
+
+/// The parts of checkpoints written a part at a time: (revision, part number) → that
+/// slice of the encoded snapshot. `checkpoints` names the revision and the number of parts
+/// once every part is stored (see `checkpoint.rs`).
+pub(super) const CHECKPOINT_PARTS: TableDefinition<'_, (u64, u32), &[u8]> =
+    TableDefinition::new("checkpoint_parts");
 
 /// Request ids of committed changes: request id → the revision of the change its first
 /// use made. Written in the same transaction as the change; pruned with the change log.
@@ -134,6 +141,8 @@ impl RedbStore {
             // before the request-id table existed gains it here.
             txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
             txn.open_table(CHECKPOINTS)
+                .map_err(|e| self.redb_error(e))?;
+            txn.open_table(CHECKPOINT_PARTS)
                 .map_err(|e| self.redb_error(e))?;
             txn.open_table(REQUESTS).map_err(|e| self.redb_error(e))?;
             txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;

@@ -15,8 +15,8 @@ use crate::{
     store::{
         AuditRecord, CODEC_VERSION, FORMAT_VERSION, codec,
         redb_store::{
-            AUDIT as AUDIT_TABLE, CHANGES as CHANGES_TABLE, CHECKPOINTS, META, META_FORMAT_VERSION,
-            META_REVISION, REQUESTS,
+            AUDIT as AUDIT_TABLE, CHANGES as CHANGES_TABLE, CHECKPOINT_PARTS, CHECKPOINTS, META,
+            META_FORMAT_VERSION, META_REVISION, REQUESTS,
         },
     },
 };
@@ -296,19 +296,28 @@ fn the_goldens_hold_every_variant_of_every_stored_enum_at_its_pinned_index() {
 fn the_tables_and_versions_are_pinned() {
     let changes: TableDefinition<'_, u64, &[u8]> = CHANGES_TABLE;
     let checkpoints: TableDefinition<'_, u64, &[u8]> = CHECKPOINTS;
+    let checkpoint_parts: TableDefinition<'_, (u64, u32), &[u8]> = CHECKPOINT_PARTS;
     let requests: TableDefinition<'_, &str, u64> = REQUESTS;
     let audit: TableDefinition<'_, u64, &[u8]> = AUDIT_TABLE;
     let meta: TableDefinition<'_, &str, u64> = META;
     let names = [
         changes.name(),
         checkpoints.name(),
+        checkpoint_parts.name(),
         requests.name(),
         audit.name(),
         meta.name(),
     ];
     assert_eq!(
         names,
-        ["changes", "checkpoints", "requests", "audit", "meta"]
+        [
+            "changes",
+            "checkpoints",
+            "checkpoint_parts",
+            "requests",
+            "audit",
+            "meta"
+        ]
     );
     assert_eq!(
         (META_FORMAT_VERSION, META_REVISION),
