@@ -177,7 +177,7 @@ impl std::io::Write for PartWriter<'_> {
                 "a checkpoint part could not be stored",
             ));
         }
-        Ok(taken)
+        Ok(taken.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
