@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::{RedbStore, StoreError, codec, redb_store::AUDIT};
+use super::{RedbStore, StoreError, changelog::PRUNE_BATCH, codec, redb_store::AUDIT};
 use crate::engine::Timestamp;
 
 /// What became of a call.
@@ -195,14 +195,31 @@ impl RedbStore {
         txn.commit().map_err(|e| self.redb_error(e))
     }
 
-    /// Deletes audit records older than `before`. Returns how many.
+    /// Deletes audit records older than `before`. Returns how many. Deletes at most
+    /// [`PRUNE_BATCH`] records per transaction, as pruning the change log does.
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        loop {
+            let batch = self.prune_audit_batch(before)?;
+            deleted += batch;
+            if batch < PRUNE_BATCH as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Deletes up to [`PRUNE_BATCH`] of the oldest audit records older than `before`.
+    fn prune_audit_batch(&self, before: Timestamp) -> Result<u64, StoreError> {
         let txn = self.begin_write()?;
         let mut deleted = 0;
         {
             let mut table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
             let mut doomed = Vec::new();
-            for entry in table.iter().map_err(|e| self.redb_error(e))? {
+            for entry in table
+                .iter()
+                .map_err(|e| self.redb_error(e))?
+                .take(PRUNE_BATCH)
+            {
                 let (id, bytes) = entry.map_err(|e| self.redb_error(e))?;
                 let record = decode(id.value(), bytes.value(), &self.path)?;
                 // Ids follow time closely enough: stop at the first young record.
@@ -393,5 +410,24 @@ mod tests {
         store.append_audit(&mut [record(4_000, "b")]).unwrap();
         let last = store.audit_records(&AuditQuery::default(), 3, 10).unwrap();
         assert_eq!(last[0].id, 4);
+    }
+
+    #[test]
+    fn pruning_more_records_than_one_batch_takes_every_old_one_and_no_young_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let mut records: Vec<AuditRecord> = (0..2_500)
+            .map(|n| record(1_000 + n, "a"))
+            .collect();
+        store.append_audit(&mut records).unwrap();
+        assert_eq!(
+            store
+                .prune_audit(Timestamp::from_unix_millis(1_000 + 2_345))
+                .unwrap(),
+            2_345
+        );
+        let kept = store.audit_records(&AuditQuery::default(), 0, 1_000).unwrap();
+        assert_eq!(kept.len(), 155);
+        assert_eq!(kept[0].id, 2_346);
     }
 }

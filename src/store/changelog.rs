@@ -131,6 +131,10 @@ pub(super) fn read_changes(
     Ok(out)
 }
 
+/// Records deleted per transaction when pruning the change log or the audit trail: each
+/// batch takes a few milliseconds, and the writer's commits run between batches.
+pub(super) const PRUNE_BATCH: usize = 1_000;
+
 /// How long and how much of the change log and the audit trail to keep (independently).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -146,7 +150,9 @@ impl RedbStore {
     /// Deletes change records that the newest checkpoint already covers and that are both
     /// older than the retention age and outside the newest `min_count`. Returns how many
     /// were deleted. The checkpoint makes them unnecessary for start-up; readers that want
-    /// to resume from before the oldest kept revision get a clear error instead.
+    /// to resume from before the oldest kept revision get a clear error instead. Deletes
+    /// at most [`PRUNE_BATCH`] records per transaction, so that the writer's commits wait
+    /// for one batch at most.
     pub fn prune_changes(
         &self,
         retention: Retention,
@@ -159,12 +165,33 @@ impl RedbStore {
         let by_count = newest.saturating_sub(retention.min_count);
         let limit = checkpoint.get().min(by_count);
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
+        let mut deleted = 0;
+        loop {
+            let batch = self.prune_change_batch(limit, cutoff)?;
+            deleted += batch;
+            if batch < PRUNE_BATCH as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Deletes up to [`PRUNE_BATCH`] of the oldest change records up to revision `limit`
+    /// committed before `cutoff`, with their request ids, in one transaction.
+    fn prune_change_batch(
+        &self,
+        limit: u64,
+        cutoff: crate::engine::Timestamp,
+    ) -> Result<u64, StoreError> {
         let txn = self.begin_write()?;
         let mut deleted = 0;
         {
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
             let mut doomed = Vec::new();
-            for entry in changes.range(..=limit).map_err(|e| self.redb_error(e))? {
+            for entry in changes
+                .range(..=limit)
+                .map_err(|e| self.redb_error(e))?
+                .take(PRUNE_BATCH)
+            {
                 let (revision, bytes) = entry.map_err(|e| self.redb_error(e))?;
                 let record: ChangeRecord =
                     codec::decode_change(bytes.value()).map_err(|err| StoreError::Corrupt {
@@ -189,5 +216,58 @@ impl RedbStore {
         }
         txn.commit().map_err(|e| self.redb_error(e))?;
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::engine::{ChangeContext, GroupId, Mutation, TenantId, Timestamp};
+
+    fn change(revision: u64) -> ChangeRecord {
+        let mutation = Mutation::CreateGroup {
+            tenant: TenantId::parse("t1").unwrap(),
+            group: GroupId::parse(&format!("g{revision}")).unwrap(),
+            name: "Group".into(),
+        };
+        ChangeRecord {
+            revision: Revision::new(revision),
+            committed_at: Timestamp::from_unix_millis(i64::try_from(revision).unwrap()),
+            actor: None,
+            actor_partner: None,
+            caller: "tests".into(),
+            request_id: Some(format!("r{revision}")),
+            context: ChangeContext::from_mutation(&mutation),
+            mutation,
+        }
+    }
+
+    #[test]
+    fn pruning_more_changes_than_one_batch_takes_every_old_one_with_its_request_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let records: Vec<ChangeRecord> = (1..=2_500).map(change).collect();
+        store.append(&records).unwrap();
+        // Pruning reads only the newest checkpoint's revision.
+        let txn = store.begin_write().unwrap();
+        txn.open_table(super::super::redb_store::CHECKPOINTS)
+            .unwrap()
+            .insert(2_500, b"a checkpoint".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        let retention = Retention {
+            max_age_millis: 10_000 - 2_200,
+            min_count: 0,
+            audit_max_age_millis: 0,
+        };
+        let pruned = store
+            .prune_changes(retention, Timestamp::from_unix_millis(10_000))
+            .unwrap();
+        assert_eq!(pruned, 2_199);
+        assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(2_200)));
+        assert!(store.change_for_request("r2199").unwrap().is_none());
+        assert!(store.change_for_request("r2200").unwrap().is_some());
     }
 }
