@@ -130,6 +130,7 @@ impl BoundServer {
                 max_age_millis: i64::try_from(settings.changelog_retention_age.as_millis())
                     .unwrap_or(i64::MAX),
                 min_count: settings.changelog_retention_count,
+                max_count: settings.changelog_retention_max_count,
                 audit_max_age_millis: i64::try_from(settings.audit_retention_age.as_millis())
                     .unwrap_or(i64::MAX),
             },

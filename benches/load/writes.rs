@@ -7,6 +7,8 @@
 //! (each answer checked); every call is timed. The table has the rates, the tail, the
 //! slowest write, the writes slower than 50 ms, and the checkpoints written and their time
 //! (the server's own metrics), with the ratio of 64 writers to one.
+//! `AUTHZD_LOAD_SERVER_ARGS` passes more flags to the server (for example
+//! `--checkpoint-every 10000000`, to see the writes without checkpoints).
 
 use authzd::{dataset::Dataset, metrics::names};
 
@@ -32,7 +34,10 @@ pub(crate) fn run(
     data_dir: &std::path::Path,
 ) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut authzd = Child::authzd(data_dir, settings.server_cpu());
+    let extra: Vec<String> = std::env::var("AUTHZD_LOAD_SERVER_ARGS")
+        .map(|args| args.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut authzd = Child::authzd_with(data_dir, settings.server_cpu(), &extra);
     let facts = dataset.stats.grants + dataset.stats.memberships;
     let count = format!("{}_count", names::CHECKPOINT_DURATION);
     let sum = format!("{}_sum", names::CHECKPOINT_DURATION);
@@ -65,11 +70,16 @@ pub(crate) fn run(
         if settings.smoke { " (smoke)" } else { "" }
     );
     println!(
-        "- dataset: {} tenants, {} grants+memberships, {} objects; default settings (a \
-         checkpoint every 10,000 changes); {:.1} s per cell after {:.1} s of warm-up; {}\n",
+        "- dataset: {} tenants, {} grants+memberships, {} objects; server flags: {}; {:.1} s \
+         per cell after {:.1} s of warm-up; {}\n",
         dataset.stats.tenants,
         thousands(facts as f64),
         thousands(dataset.stats.objects as f64),
+        if extra.is_empty() {
+            "the defaults (a checkpoint every 10,000 changes)".to_owned()
+        } else {
+            extra.join(" ")
+        },
         settings.measure.as_secs_f64(),
         settings.warm_up.as_secs_f64(),
         match settings.pinned {

@@ -35,6 +35,7 @@ impl Default for StoreOptions {
             retention: Retention {
                 max_age_millis: 7 * 24 * 3_600_000,
                 min_count: 100_000,
+                max_count: 1_000_000,
                 audit_max_age_millis: 365 * 24 * 3_600_000,
             },
             follow_interval: std::time::Duration::from_secs(1),

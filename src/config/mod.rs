@@ -173,6 +173,15 @@ pub const SETTINGS: &[SettingSpec] = &[
         help: "always keep at least this many of the newest change-log entries",
     },
     SettingSpec {
+        key: "changelog_retention_max_count",
+        env: "AUTHZD_CHANGELOG_RETENTION_MAX_COUNT",
+        flag: "changelog-retention-max-count",
+        default: "1000000",
+        help: "keep at most this many of the newest change-log entries, however young, once \
+               a checkpoint covers them (at least changelog_retention_count): Watch resumes \
+               from at most this far back, and the log's size stays bounded",
+    },
+    SettingSpec {
         key: "max_batch_items",
         env: "AUTHZD_MAX_BATCH_ITEMS",
         flag: "max-batch-items",
@@ -375,6 +384,8 @@ pub struct Settings {
     pub changelog_retention_age: Duration,
     /// Newest change-log entries that are never pruned.
     pub changelog_retention_count: u64,
+    /// Change-log entries beyond the newest this many are pruned whatever their age.
+    pub changelog_retention_max_count: u64,
     /// Messages buffered per Watch subscriber.
     pub watch_buffer: usize,
     /// How often a Watch stream gets a checkpoint.
@@ -730,6 +741,21 @@ impl Layers {
                 "expected a whole number".into(),
             )
         })?;
+        let max_count = take("changelog_retention_max_count");
+        let max_count_value = max_count
+            .0
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= count_value.max(1))
+            .ok_or_else(|| {
+                invalid(
+                    "changelog_retention_max_count",
+                    max_count.clone(),
+                    format!(
+                        "expected a whole number of at least 1 and at least changelog_retention_count ({count_value})"
+                    ),
+                )
+            })?;
 
         let buffer = take("watch_buffer");
         let watch_buffer = buffer
@@ -852,6 +878,7 @@ impl Layers {
             checkpoint_every: every_value,
             changelog_retention_age: age_value,
             changelog_retention_count: count_value,
+            changelog_retention_max_count: max_count_value,
             sources: chosen.into_iter().map(|(k, (_, s))| (k, s)).collect(),
         })
     }
@@ -1041,7 +1068,7 @@ impl Settings {
                 ),
             },
         };
-        let values: [(&str, String); 32] = [
+        let values: [(&str, String); 33] = [
             ("listen", quote(&self.listen.to_string())),
             (
                 "metrics_listen",
@@ -1080,6 +1107,10 @@ impl Settings {
             (
                 "changelog_retention_count",
                 self.changelog_retention_count.to_string(),
+            ),
+            (
+                "changelog_retention_max_count",
+                self.changelog_retention_max_count.to_string(),
             ),
             ("watch_buffer", self.watch_buffer.to_string()),
             (

@@ -136,6 +136,39 @@ fn bad_durations_name_the_setting_the_rule_and_the_fault() {
 }
 
 #[test]
+fn the_change_logs_ceiling_is_refused_below_its_floor() {
+    let layers = |max: &str| Layers {
+        flags: [
+            ("changelog_retention_count", "500".to_owned()),
+            ("changelog_retention_max_count", max.to_owned()),
+        ]
+        .into_iter()
+        .collect(),
+        ..Layers::default()
+    };
+    for refused in ["499", "0", "many"] {
+        let err = layers(refused).resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("setting `changelog_retention_max_count`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("at least changelog_retention_count (500)"),
+            "{err}"
+        );
+    }
+    let settings = layers("500").resolve().unwrap();
+    assert_eq!(settings.changelog_retention_max_count, 500);
+    assert_eq!(
+        Layers::default()
+            .resolve()
+            .unwrap()
+            .changelog_retention_max_count,
+        1_000_000
+    );
+}
+
+#[test]
 fn durations_read_back_as_they_are_rendered() {
     let layers = Layers {
         flags: [

@@ -416,9 +416,7 @@ mod tests {
     fn pruning_more_records_than_one_batch_takes_every_old_one_and_no_young_one() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let mut records: Vec<AuditRecord> = (0..2_500)
-            .map(|n| record(1_000 + n, "a"))
-            .collect();
+        let mut records: Vec<AuditRecord> = (0..2_500).map(|n| record(1_000 + n, "a")).collect();
         store.append_audit(&mut records).unwrap();
         assert_eq!(
             store
@@ -426,7 +424,9 @@ mod tests {
                 .unwrap(),
             2_345
         );
-        let kept = store.audit_records(&AuditQuery::default(), 0, 1_000).unwrap();
+        let kept = store
+            .audit_records(&AuditQuery::default(), 0, 1_000)
+            .unwrap();
         assert_eq!(kept.len(), 155);
         assert_eq!(kept[0].id, 2_346);
     }

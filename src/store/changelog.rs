@@ -142,13 +142,16 @@ pub struct Retention {
     pub max_age_millis: i64,
     /// Keep at least the newest this many changes.
     pub min_count: u64,
+    /// Keep at most the newest this many changes, however young (at least `min_count`).
+    pub max_count: u64,
     /// Keep audit records younger than this many milliseconds.
     pub audit_max_age_millis: i64,
 }
 
 impl RedbStore {
-    /// Deletes change records that the newest checkpoint already covers and that are both
-    /// older than the retention age and outside the newest `min_count`. Returns how many
+    /// Deletes change records that the newest checkpoint already covers, that are outside
+    /// the newest `min_count`, and that are older than the retention age or outside the
+    /// newest `max_count`. Returns how many
     /// were deleted. The checkpoint makes them unnecessary for start-up; readers that want
     /// to resume from before the oldest kept revision get a clear error instead. Deletes
     /// at most [`PRUNE_BATCH`] records per transaction, so that the writer's commits wait
@@ -164,10 +167,12 @@ impl RedbStore {
         let newest = self.revision()?;
         let by_count = newest.saturating_sub(retention.min_count);
         let limit = checkpoint.get().min(by_count);
+        // Up to here the log goes whatever its age.
+        let beyond_max = newest.saturating_sub(retention.max_count.max(retention.min_count));
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
         let mut deleted = 0;
         loop {
-            let batch = self.prune_change_batch(limit, cutoff)?;
+            let batch = self.prune_change_batch(limit, beyond_max, cutoff)?;
             deleted += batch;
             if batch < PRUNE_BATCH as u64 {
                 return Ok(deleted);
@@ -176,10 +181,12 @@ impl RedbStore {
     }
 
     /// Deletes up to [`PRUNE_BATCH`] of the oldest change records up to revision `limit`
-    /// committed before `cutoff`, with their request ids, in one transaction.
+    /// that were committed before `cutoff` or are at most `beyond_max`, with their request
+    /// ids, in one transaction.
     fn prune_change_batch(
         &self,
         limit: u64,
+        beyond_max: u64,
         cutoff: crate::engine::Timestamp,
     ) -> Result<u64, StoreError> {
         let txn = self.begin_write()?;
@@ -198,7 +205,7 @@ impl RedbStore {
                         path: self.path.clone(),
                         message: format!("change {}: {err}", revision.value()),
                     })?;
-                if record.committed_at >= cutoff {
+                if revision.value() > beyond_max && record.committed_at >= cutoff {
                     break;
                 }
                 doomed.push((revision.value(), record.request_id));
@@ -260,6 +267,7 @@ mod tests {
         let retention = Retention {
             max_age_millis: 10_000 - 2_200,
             min_count: 0,
+            max_count: u64::MAX,
             audit_max_age_millis: 0,
         };
         let pruned = store
@@ -269,5 +277,24 @@ mod tests {
         assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(2_200)));
         assert!(store.change_for_request("r2199").unwrap().is_none());
         assert!(store.change_for_request("r2200").unwrap().is_some());
+
+        // However young they are, changes beyond the newest `max_count` go; never those
+        // within the newest `min_count`.
+        let young = Retention {
+            max_age_millis: 1_000_000,
+            min_count: 100,
+            max_count: 250,
+            audit_max_age_millis: 0,
+        };
+        let now = Timestamp::from_unix_millis(10_000);
+        assert_eq!(store.prune_changes(young, now).unwrap(), 51);
+        assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(2_251)));
+        assert!(store.change_for_request("r2250").unwrap().is_none());
+        let floor = Retention {
+            max_count: 10,
+            ..young
+        };
+        assert_eq!(store.prune_changes(floor, now).unwrap(), 150);
+        assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(2_401)));
     }
 }

@@ -485,6 +485,7 @@ async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_pr
     let retention = authzd::store::Retention {
         max_age_millis: 1_800_000,
         min_count: 5,
+        max_count: u64::MAX,
         audit_max_age_millis: 0,
     };
     let now = old.plus_millis(3_600_000 + 60_000);
@@ -497,6 +498,30 @@ async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_pr
     assert_eq!(
         store.change_for_request("req-25").await.unwrap(),
         Some(records[25].clone())
+    );
+    // However young, changes beyond the newest `max_count` go, up to the checkpoint.
+    let newest = records.last().unwrap().revision.get();
+    let bounded = authzd::store::Retention {
+        max_count: newest - 25,
+        ..retention
+    };
+    assert_eq!(store.prune_changes(bounded, now).await.unwrap(), 5);
+    assert_eq!(
+        store.oldest_change().await.unwrap(),
+        Some(Revision::new(26))
+    );
+    assert_eq!(store.change_for_request("req-24").await.unwrap(), None);
+    let past_the_checkpoint = authzd::store::Retention {
+        max_count: 5,
+        ..retention
+    };
+    assert_eq!(
+        store.prune_changes(past_the_checkpoint, now).await.unwrap(),
+        5
+    );
+    assert_eq!(
+        store.oldest_change().await.unwrap(),
+        Some(Revision::new(31))
     );
     // The state still loads: the checkpoint and the changes after it.
     let loaded = store.load_snapshot().await.unwrap();

@@ -178,6 +178,7 @@ consistency_wait = {{ .Values.config.consistencyWait | quote }}
 checkpoint_every = {{ .Values.config.checkpointEvery | int64 }}
 changelog_retention_age = {{ .Values.config.changelogRetentionAge | quote }}
 changelog_retention_count = {{ .Values.config.changelogRetentionCount | int64 }}
+changelog_retention_max_count = {{ .Values.config.changelogRetentionMaxCount | int64 }}
 watch_buffer = {{ .Values.config.watchBuffer | int64 }}
 watch_checkpoint_interval = {{ .Values.config.watchCheckpointInterval | quote }}
 audit_retention_age = {{ .Values.config.auditRetentionAge | quote }}

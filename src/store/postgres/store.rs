@@ -426,9 +426,10 @@ impl PgStore {
         Ok(revision.map(|revision| Revision::new(to_u64(revision))))
     }
 
-    /// Deletes the changes the newest checkpoint covers that are older than the retention
-    /// age and outside the newest `min_count` (their request ids with them); returns how
-    /// many. The rule is redb's (`changelog.rs`).
+    /// Deletes the changes the newest checkpoint covers that are outside the newest
+    /// `min_count` and older than the retention age or outside the newest `max_count`
+    /// (their request ids with them); returns how many. The rule is redb's
+    /// (`changelog.rs`).
     pub async fn prune_changes(
         &self,
         retention: Retention,
@@ -436,6 +437,8 @@ impl PgStore {
     ) -> Result<u64, DatabaseError> {
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
         let min_count = i64::try_from(retention.min_count).unwrap_or(i64::MAX);
+        let max_count =
+            i64::try_from(retention.max_count.max(retention.min_count)).unwrap_or(i64::MAX);
         self.client
             .execute(
                 // A prefix only, up to the first change young enough to keep: replicas'
@@ -444,9 +447,11 @@ impl PgStore {
                 "DELETE FROM authzd_changes WHERE revision <= LEAST(
                     (SELECT COALESCE(MAX(revision), 0) FROM authzd_checkpoints),
                     (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes) - $1,
-                    (SELECT COALESCE(MIN(revision) - 1, 9223372036854775807)
-                       FROM authzd_changes WHERE committed_at >= $2))",
-                &[&min_count, &cutoff.unix_millis()],
+                    GREATEST(
+                        (SELECT COALESCE(MIN(revision) - 1, 9223372036854775807)
+                           FROM authzd_changes WHERE committed_at >= $2),
+                        (SELECT COALESCE(MAX(revision), 0) FROM authzd_changes) - $3))",
+                &[&min_count, &cutoff.unix_millis(), &max_count],
             )
             .await
             .map_err(failed("prune the change log"))
