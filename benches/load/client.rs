@@ -192,6 +192,34 @@ pub(crate) fn renames(targets: Arc<Vec<(String, String)>>) -> Call {
     })
 }
 
+/// A bulk load: each call invites a new user (`bulk-N`) into the next of `tenants`, with
+/// access to `service`, as the tenant's owner `u0`, with a request id (one change: the
+/// invitation and the access together); the answer must be that user.
+pub(crate) fn invitations(tenants: Arc<Vec<String>>, service: String) -> Call {
+    Arc::new(move |channel, _, n| {
+        let tenant = tenants[n as usize % tenants.len()].clone();
+        let service = service.clone();
+        Box::pin(async move {
+            let id = format!("bulk-{n}");
+            let reply = UserServiceClient::new(channel)
+                .invite_user(pb::InviteUserRequest {
+                    actor: "u0".into(),
+                    tenant,
+                    id: id.clone(),
+                    email: format!("{id}@bulk.example"),
+                    display_name: format!("Bulk {n}"),
+                    request_id: format!("00000000-0000-4000-8000-{n:012}"),
+                    service_access: vec![service],
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|status| panic!("invitation failed: {status}"))
+                .into_inner();
+            assert_eq!(reply.user.map(|user| user.id), Some(id));
+        })
+    })
+}
+
 /// The tenant's owner `u0` renames `user` to `name`.
 pub(crate) fn rename(tenant: String, user: String, name: String) -> pb::UpdateUserRequest {
     pb::UpdateUserRequest {

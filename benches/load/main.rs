@@ -227,7 +227,7 @@ fn main() {
     }
     if std::env::args().any(|arg| arg == "writes") {
         drop(snapshot);
-        writes::run(&settings, &dataset, &work, &data_dir);
+        writes::run(&settings, &spec, &dataset, &work, &data_dir, dir.path());
         return;
     }
     drop(snapshot);

@@ -196,6 +196,27 @@ impl Child {
         text
     }
 
+    /// The server's resident memory now (`VmRSS`), in bytes.
+    pub(crate) fn resident(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.server_pid()))
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0)
+            * 1024
+    }
+
+    /// The pid of `authzd` itself: the child is `timeout`, which runs it (through
+    /// `taskset`, which execs it) as its only child.
+    fn server_pid(&self) -> u32 {
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.process.id()))
+            .ok()
+            .and_then(|children| children.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| self.process.id())
+    }
+
     /// The value of the unlabelled metric `name` (0 when the server has not recorded it).
     pub(crate) fn metric(&self, name: &str) -> f64 {
         self.scrape()
