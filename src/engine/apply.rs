@@ -7,7 +7,10 @@ use super::{
     effective::Affected,
     error::MutationError,
     ids::{Revision, ServiceId, TenantId, Timestamp},
-    model::{GroupState, ServiceState, Snapshot, SortedSet, TenantService, TenantState, UserState},
+    model::{
+        GroupState, ServiceState, Shared, Snapshot, SortedSet, TenantService, TenantState,
+        UserState,
+    },
     mutation::{Mutation, NewUser, Subject, TenantRole, UserKind, UserStatus},
     partner::{CustomerState, PartnerState},
     permission::{Catalog, Permission},
@@ -462,8 +465,8 @@ pub(crate) fn new_user_state(
     status: UserStatus,
     role: TenantRole,
     at: Revision,
-) -> Box<UserState> {
-    Box::new(UserState {
+) -> Shared<UserState> {
+    Shared::new(UserState {
         email: user.email.clone(),
         display_name: user.display_name.clone(),
         kind: user.kind,

@@ -32,6 +32,7 @@ pub mod partner;
 mod permission;
 mod placement;
 mod resources;
+mod shared;
 mod sorted_set;
 mod stored;
 mod synced;

@@ -8,7 +8,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-pub(crate) use super::{cow_map::CowMap, sorted_set::SortedSet};
+pub(crate) use super::{cow_map::CowMap, shared::Shared, sorted_set::SortedSet};
 
 /// The engine's hash map: foldhash (fast on short string keys, seeded per process so keys
 /// chosen by callers cannot force collisions) instead of the default `SipHash`, which
@@ -126,10 +126,10 @@ pub(crate) struct TenantState {
     /// Boxed, as are grants: a map's table keeps up to half its buckets free, and a
     /// check never reads a user or a grant (it reads access records), so a bucket holds the
     /// key and a pointer instead of the whole record (about 100 bytes less per user).
-    pub(crate) users: CowMap<UserId, Box<UserState>>,
+    pub(crate) users: CowMap<UserId, Shared<UserState>>,
     /// Lowercased e-mail → user, for uniqueness.
     pub(crate) emails: CowMap<String, UserId>,
-    pub(crate) groups: CowMap<GroupId, GroupState>,
+    pub(crate) groups: CowMap<GroupId, Shared<GroupState>>,
     /// Subject → the directory groups it is a direct member of (the reverse of members),
     /// each as a `Subject::Group` so that walking up needs no new keys.
     pub(crate) member_of: CowMap<Subject, SortedSet<Subject>>,
@@ -207,12 +207,12 @@ pub(crate) struct TenantService {
     pub(crate) administrators: Arc<SortedSet<Subject>>,
     /// The revision of the last change of `administrators` (0: before codec version 4).
     pub(crate) administrators_changed_at: Revision,
-    pub(crate) security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
+    pub(crate) security_groups: CowMap<SecurityGroupId, Shared<SecurityGroupState>>,
     /// Subject → security groups it is a direct member of.
     pub(crate) sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     pub(crate) levels: CowMap<PermissionLevelId, LevelState>,
     /// Boxed: see `TenantState::users`.
-    pub(crate) grants: CowMap<GrantId, Box<GrantState>>,
+    pub(crate) grants: CowMap<GrantId, Shared<GrantState>>,
     /// Subject → grants naming it.
     pub(crate) grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     /// User → what it holds here, derived from the maps above and kept current by every
@@ -249,7 +249,7 @@ pub(crate) struct ObjectState {
     /// stores the slot beside it and decoding rebuilds the rest from `parent`.
     #[serde(skip)]
     pub(crate) ancestry: super::placement::Ancestry,
-    pub(crate) details: Box<ObjectDetails>,
+    pub(crate) details: Shared<ObjectDetails>,
 }
 
 impl std::ops::Deref for ObjectState {

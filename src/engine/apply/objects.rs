@@ -10,7 +10,7 @@ use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, Revision, SecurityGroupId, ServiceId, Timestamp},
     model::{
-        ObjectDetails, ObjectState, ServiceState, Snapshot, TenantService, index_insert,
+        ObjectDetails, ObjectState, ServiceState, Shared, Snapshot, TenantService, index_insert,
         index_remove,
     },
     mutation::{Dependencies, GrantNode, Mutation, ObjectScope, Subject},
@@ -54,7 +54,7 @@ pub(super) fn apply(
                 object.clone(),
                 ObjectState {
                     ancestry,
-                    details: Box::new(ObjectDetails {
+                    details: Shared::new(ObjectDetails {
                         object_type: object_type.clone(),
                         name: name.clone(),
                         parent: parent.clone(),

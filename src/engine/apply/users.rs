@@ -6,7 +6,7 @@ use super::{check_text, new_group, new_user_state, normalized_email};
 use crate::engine::{
     error::MutationError,
     ids::{Revision, ServiceId, TenantId, UserId},
-    model::{FastMap, ServiceState, Snapshot, TenantState, index_insert, index_remove},
+    model::{FastMap, ServiceState, Shared, Snapshot, TenantState, index_insert, index_remove},
     mutation::{DemotionPolicy, Mutation, Subject, TenantRole, UserKind, UserStatus},
 };
 
@@ -202,7 +202,9 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if state.groups.contains_key(group) {
                 return Err(MutationError::exists("group", group));
             }
-            state.groups.insert(group.clone(), new_group(name, at));
+            state
+                .groups
+                .insert(group.clone(), Shared::new(new_group(name, at)));
             Ok(())
         }
         Mutation::DeleteGroup { tenant, group } => {

@@ -50,7 +50,7 @@ use super::{
     },
     model::{
         CowMap, FastMap, GrantState, GroupState, LevelState, ObjectState, SecurityGroupState,
-        SortedSet, TenantService, TenantState, UserState,
+        Shared, SortedSet, TenantService, TenantState, UserState,
     },
     mutation::Subject,
     partner::PartnerState,
@@ -225,10 +225,10 @@ pub(crate) struct StoredTenantService {
     administrators: Arc<SortedSet<Subject>>,
     #[serde(deserialize_with = "added_in_v4")]
     administrators_changed_at: Revision,
-    security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
+    security_groups: CowMap<SecurityGroupId, Shared<SecurityGroupState>>,
     sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
-    grants: CowMap<GrantId, Box<GrantState>>,
+    grants: CowMap<GrantId, Shared<GrantState>>,
     grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     bit_sets: Vec<PermissionBits>,
     effective: Vec<(UserId, StoredAccess<Vec<StoredEntry>>)>,
@@ -349,9 +349,9 @@ pub(crate) struct StoredTenantState<Service> {
     name: String,
     customer: Option<CustomerId>,
     owner: UserId,
-    users: CowMap<UserId, Box<UserState>>,
+    users: CowMap<UserId, Shared<UserState>>,
     emails: CowMap<String, UserId>,
-    groups: CowMap<GroupId, GroupState>,
+    groups: CowMap<GroupId, Shared<GroupState>>,
     member_of: CowMap<Subject, SortedSet<Subject>>,
     services: FastMap<ServiceId, Service>,
     #[serde(deserialize_with = "added_in_v4")]

@@ -20,7 +20,7 @@ use crate::engine::{
     },
     model::{
         CowMap, FastMap, GrantState, LevelState, ObjectState, SecurityGroupState, ServiceState,
-        Snapshot, SortedSet, TenantService, TenantState,
+        Shared, Snapshot, SortedSet, TenantService, TenantState,
     },
     mutation::Subject,
     partner::{CustomerState, PartnerState},
@@ -138,10 +138,10 @@ struct TenantServiceV2<'a> {
     objects: CowMap<ObjectId, ObjectState>,
     children: CowMap<Option<ObjectId>, SortedSet<ObjectId>>,
     administrators: Arc<SortedSet<Subject>>,
-    security_groups: CowMap<SecurityGroupId, SecurityGroupState>,
+    security_groups: CowMap<SecurityGroupId, Shared<SecurityGroupState>>,
     sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     levels: CowMap<PermissionLevelId, LevelState>,
-    grants: CowMap<GrantId, Box<GrantState>>,
+    grants: CowMap<GrantId, Shared<GrantState>>,
     grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,
     #[serde(borrow)]
     effective: CowMap<UserId, StoredAccess<'a>>,

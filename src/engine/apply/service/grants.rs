@@ -11,7 +11,7 @@ use super::{
 use crate::engine::{
     error::MutationError,
     ids::{GrantId, ObjectId, Timestamp},
-    model::{GrantState, Snapshot, TenantService, index_insert, index_remove},
+    model::{GrantState, Shared, Snapshot, TenantService, index_insert, index_remove},
     mutation::{Access, Dependencies, GrantNode, Mutation, Subject},
     permission::PermissionBits,
     placement::Ancestry,
@@ -72,7 +72,7 @@ pub(super) fn apply(
             for (id, node) in nodes {
                 tenant_service.grants.insert(
                     id.clone(),
-                    Box::new(GrantState {
+                    Shared::new(GrantState {
                         subject: subject.clone(),
                         access: access.clone(),
                         bits,

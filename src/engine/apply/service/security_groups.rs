@@ -8,7 +8,7 @@ use crate::engine::{
     apply::check_text,
     error::MutationError,
     ids::{ObjectId, SecurityGroupId, ServiceId},
-    model::{SecurityGroupState, Snapshot, TenantService, index_insert, index_remove},
+    model::{SecurityGroupState, Shared, Snapshot, TenantService, index_insert, index_remove},
     mutation::{Mutation, ObjectScope},
 };
 
@@ -60,7 +60,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .unwrap_or_default();
             tenant_service.security_groups.insert(
                 group.clone(),
-                SecurityGroupState {
+                Shared::new(SecurityGroupState {
                     name: name.clone(),
                     description: description.clone(),
                     permissions: permissions.clone(),
@@ -68,7 +68,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                     scope: scope.clone(),
                     members,
                     changed_at: at,
-                },
+                }),
             );
             Ok(())
         }
