@@ -198,7 +198,7 @@ impl Snapshot {
                     owner.user.clone(),
                     new_user_state(owner, UserStatus::Active, TenantRole::Owner, self.revision),
                 );
-                state.emails.insert(email, owner.user.clone());
+                state.emails.insert(email.into(), owner.user.clone());
                 Arc::make_mut(&mut self.tenants).insert(tenant.clone(), Arc::new(state));
                 if let Some(customer) = customer.as_ref().and_then(|c| self.customers.get_mut(c)) {
                     customer.tenants.insert(tenant.clone());

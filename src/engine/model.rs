@@ -128,7 +128,8 @@ pub(crate) struct TenantState {
     /// key and a pointer instead of the whole record (about 100 bytes less per user).
     pub(crate) users: CowMap<UserId, Shared<UserState>>,
     /// Lowercased e-mail → user, for uniqueness.
-    pub(crate) emails: CowMap<String, UserId>,
+    /// Arc: copying a shard copies no e-mail text.
+    pub(crate) emails: CowMap<Arc<str>, UserId>,
     pub(crate) groups: CowMap<GroupId, Shared<GroupState>>,
     /// Subject → the directory groups it is a direct member of (the reverse of members),
     /// each as a `Subject::Group` so that walking up needs no new keys.

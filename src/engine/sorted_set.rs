@@ -16,6 +16,7 @@ use std::{
     borrow::Borrow,
     collections::{BTreeSet, btree_set},
     fmt,
+    sync::Arc,
 };
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -28,11 +29,12 @@ const SMALL: usize = 64;
 pub(crate) enum SortedSet<T> {
     /// Sorted, without duplicates, at most [`SMALL`] elements.
     Small(Vec<T>),
-    /// Boxed: the set stays the size of a list (the list's capacity leaves room for the
-    /// variant's tag, a tree's fields would not: 32 bytes instead of 24 for every set),
-    /// and a large set can afford the pointer.
-    #[allow(clippy::box_collection)]
-    Large(Box<BTreeSet<T>>),
+    /// Behind a pointer: the set stays the size of a list (the list's capacity leaves room
+    /// for the variant's tag, a tree's fields would not: 32 bytes instead of 24 for every
+    /// set), and a large set can afford it. Shared: copying a map's shard that holds
+    /// large sets (a container's children, a big group's members) copies none of them;
+    /// the one a change lands in is copied then.
+    Large(Arc<BTreeSet<T>>),
 }
 
 impl<T> Default for SortedSet<T> {
@@ -69,7 +71,7 @@ impl<T> SortedSet<T> {
     }
 }
 
-impl<T: Ord> SortedSet<T> {
+impl<T: Ord + Clone> SortedSet<T> {
     /// Whether `value` is in the set.
     pub(crate) fn contains<Q>(&self, value: &Q) -> bool
     where
@@ -94,11 +96,11 @@ impl<T: Ord> SortedSet<T> {
                 Err(_) => {
                     let mut tree: BTreeSet<T> = std::mem::take(list).into_iter().collect();
                     tree.insert(value);
-                    *self = Self::Large(Box::new(tree));
+                    *self = Self::Large(Arc::new(tree));
                     true
                 }
             },
-            Self::Large(tree) => tree.insert(value),
+            Self::Large(tree) => Arc::make_mut(tree).insert(value),
         }
     }
 
@@ -117,7 +119,7 @@ impl<T: Ord> SortedSet<T> {
                 }
                 Err(_) => false,
             },
-            Self::Large(tree) => tree.remove(value),
+            Self::Large(tree) => Arc::make_mut(tree).remove(value),
         }
     }
 
@@ -126,12 +128,12 @@ impl<T: Ord> SortedSet<T> {
         if sorted.len() <= SMALL {
             Self::Small(sorted)
         } else {
-            Self::Large(Box::new(sorted.into_iter().collect()))
+            Self::Large(Arc::new(sorted.into_iter().collect()))
         }
     }
 }
 
-impl<T: Ord> FromIterator<T> for SortedSet<T> {
+impl<T: Ord + Clone> FromIterator<T> for SortedSet<T> {
     fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
         let mut list: Vec<T> = items.into_iter().collect();
         list.sort_unstable();
@@ -141,7 +143,7 @@ impl<T: Ord> FromIterator<T> for SortedSet<T> {
     }
 }
 
-impl<T: Ord> Extend<T> for SortedSet<T> {
+impl<T: Ord + Clone> Extend<T> for SortedSet<T> {
     fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
         for item in items {
             self.insert(item);
@@ -149,7 +151,7 @@ impl<T: Ord> Extend<T> for SortedSet<T> {
     }
 }
 
-impl<T: Ord> From<BTreeSet<T>> for SortedSet<T> {
+impl<T: Ord + Clone> From<BTreeSet<T>> for SortedSet<T> {
     fn from(set: BTreeSet<T>) -> Self {
         Self::from_sorted(set.into_iter().collect())
     }
@@ -240,14 +242,14 @@ impl<T> Iterator for IntoIter<T> {
     }
 }
 
-impl<T> IntoIterator for SortedSet<T> {
+impl<T: Clone> IntoIterator for SortedSet<T> {
     type Item = T;
     type IntoIter = IntoIter<T>;
 
     fn into_iter(self) -> IntoIter<T> {
         match self {
             Self::Small(list) => IntoIter::Small(list.into_iter()),
-            Self::Large(tree) => IntoIter::Large(tree.into_iter()),
+            Self::Large(tree) => IntoIter::Large(Arc::unwrap_or_clone(tree).into_iter()),
         }
     }
 }
@@ -258,7 +260,7 @@ impl<T: Serialize> Serialize for SortedSet<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de> + Ord> Deserialize<'de> for SortedSet<T> {
+impl<'de, T: Deserialize<'de> + Ord + Clone> Deserialize<'de> for SortedSet<T> {
     /// Reads the sequence a `BTreeSet` writes; one stored out of order (never written so)
     /// is put in order, as a `BTreeSet` would have done.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -21,7 +21,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             if state.users.contains_key(&user.user) {
                 return Err(MutationError::exists("user", &user.user));
             }
-            if let Some(existing) = state.emails.get(&email) {
+            if let Some(existing) = state.emails.get(email.as_str()) {
                 return Err(MutationError::EmailTaken {
                     email: user.email.clone(),
                     user: existing.clone(),
@@ -31,7 +31,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 user.user.clone(),
                 new_user_state(user, UserStatus::Invited, TenantRole::StandardUser, at),
             );
-            state.emails.insert(email, user.user.clone());
+            state.emails.insert(email.into(), user.user.clone());
             Ok(())
         }
         Mutation::SetUserStatus {
@@ -60,7 +60,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .users
                 .remove(user)
                 .ok_or_else(|| MutationError::not_found("user", user))?;
-            state.emails.remove(&removed.email.to_lowercase());
+            state.emails.remove(removed.email.to_lowercase().as_str());
             state.role_changed_administrators(user, (&removed.role, &TenantRole::StandardUser), at);
             forget_subject(state, &Subject::User(user.clone()), at);
             for role in state.roles.values_mut() {
@@ -295,7 +295,7 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
                 .get(user)
                 .map(|u| u.email.to_lowercase())
                 .ok_or_else(|| MutationError::not_found("user", user))?;
-            if let Some(existing) = state.emails.get(&normalized)
+            if let Some(existing) = state.emails.get(normalized.as_str())
                 && existing != user
             {
                 return Err(MutationError::EmailTaken {
@@ -305,8 +305,8 @@ pub(super) fn apply(snapshot: &mut Snapshot, mutation: &Mutation) -> Result<(), 
             }
             if old_email != normalized {
                 let emails = &mut state.emails;
-                emails.remove(&old_email);
-                emails.insert(normalized, user.clone());
+                emails.remove(old_email.as_str());
+                emails.insert(normalized.into(), user.clone());
             }
             if let Some(user_state) = state.users.get_mut(user) {
                 user_state.email.clone_from(email);

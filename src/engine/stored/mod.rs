@@ -350,7 +350,7 @@ pub(crate) struct StoredTenantState<Service> {
     customer: Option<CustomerId>,
     owner: UserId,
     users: CowMap<UserId, Shared<UserState>>,
-    emails: CowMap<String, UserId>,
+    emails: CowMap<Arc<str>, UserId>,
     groups: CowMap<GroupId, Shared<GroupState>>,
     member_of: CowMap<Subject, SortedSet<Subject>>,
     services: FastMap<ServiceId, Service>,
