@@ -39,14 +39,43 @@ pub(crate) fn now() -> Timestamp {
 
 /// Builds the dataset's state in memory and writes it into `data_dir` as the store's
 /// checkpoint, as `authzd serve` would after applying every mutation: loading a million
-/// facts through the API would take longer than the whole benchmark.
+/// facts through the API would take longer than the whole benchmark. With
+/// `AUTHZD_LOAD_BINARY`, that build imports the state instead (from an export of it), so
+/// that the directory is in the format that build writes.
 pub(crate) fn prepare_data_dir(dataset: &Dataset, data_dir: &Path) -> Snapshot {
     let at = now();
     let snapshot = dataset
         .build(at)
         .unwrap_or_else(|(n, err)| panic!("dataset mutation {n} refused: {err}"));
-    let store = RedbStore::open(data_dir).unwrap();
-    store.write_checkpoint(&snapshot).unwrap();
+    let Some(binary) = std::env::var_os("AUTHZD_LOAD_BINARY") else {
+        RedbStore::open(data_dir)
+            .unwrap()
+            .write_checkpoint(&snapshot)
+            .unwrap();
+        return snapshot;
+    };
+    let mut staging = data_dir.as_os_str().to_owned();
+    staging.push(".staging");
+    let staging = std::path::PathBuf::from(staging);
+    RedbStore::open(&staging)
+        .unwrap()
+        .write_checkpoint(&snapshot)
+        .unwrap();
+    let export = staging.join("state.authzd");
+    authzd::store::export_database(&staging, &export).unwrap();
+    let imported = Command::new(binary)
+        .arg("import")
+        .arg(&export)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "the other build's import failed: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    std::fs::remove_dir_all(&staging).unwrap();
     snapshot
 }
 
