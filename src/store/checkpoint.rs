@@ -17,8 +17,10 @@ use crate::engine::{ChangeRecord, Revision, Snapshot, SnapshotBuilder};
 pub(super) const REPLAY_CHUNK: usize = 10_000;
 
 /// The size of each part of a checkpoint. Each part is its own transaction, so the writer
-/// waits at most for one part between its commits instead of for the whole state.
-const PART_BYTES: usize = 1 << 20;
+/// waits at most for one part between its commits instead of for the whole state. redb
+/// gives a value its own run of pages whose size is a power of two; 4 KiB less than 1 MiB
+/// leaves room for the page's header and key, where 1 MiB itself would take 2 MiB.
+const PART_BYTES: usize = (1 << 20) - (4 << 10);
 
 /// What `checkpoints` holds for a checkpoint stored in parts: this marker, then the number
 /// of parts and the encoding's length (little-endian `u32` and `u64`). An encoded snapshot
