@@ -49,7 +49,7 @@ pub(super) const META_REVISION: &str = "revision";
 /// at 350 K grants+memberships. The writer reads few pages (the newest of the change log,
 /// request ids, audit trail), and reads of the log beyond those are rare (a Watch resuming
 /// from long ago), so a small cache costs little.
-const CACHE_BYTES: usize = 32 << 20;
+const CACHE_BYTES: usize = 16 << 20;
 
 /// How processes share the file: this one writes; `authzd export` may read beside it.
 const CONCURRENCY: ConcurrencyMode = ConcurrencyMode::SingleWriter;
