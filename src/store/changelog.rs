@@ -231,24 +231,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::engine::{ChangeContext, GroupId, Mutation, TenantId, Timestamp};
+    use crate::engine::Timestamp;
 
+    /// Change `revision`, with request id `r{revision}`, committed at `revision` ms.
     fn change(revision: u64) -> ChangeRecord {
-        let mutation = Mutation::CreateGroup {
-            tenant: TenantId::parse("t1").unwrap(),
-            group: GroupId::parse(&format!("g{revision}")).unwrap(),
-            name: "Group".into(),
-        };
-        ChangeRecord {
-            revision: Revision::new(revision),
-            committed_at: Timestamp::from_unix_millis(i64::try_from(revision).unwrap()),
-            actor: None,
-            actor_partner: None,
-            caller: "tests".into(),
-            request_id: Some(format!("r{revision}")),
-            context: ChangeContext::from_mutation(&mutation),
-            mutation,
-        }
+        let mut record =
+            super::super::recovery::tests::change(revision, Some(&format!("r{revision}")));
+        record.committed_at = Timestamp::from_unix_millis(i64::try_from(revision).unwrap());
+        record
     }
 
     #[test]

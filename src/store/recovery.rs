@@ -173,4 +173,4 @@ impl RedbStore {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -6,7 +6,8 @@ use crate::{
     store::{AuditOutcome, AuditQuery, AuditRecord, FileLoss},
 };
 
-fn change(revision: u64, request_id: Option<&str>) -> ChangeRecord {
+/// A change creating group `g{revision}` in tenant `t1` (also for the change log's tests).
+pub(in crate::store) fn change(revision: u64, request_id: Option<&str>) -> ChangeRecord {
     let mutation = Mutation::CreateGroup {
         tenant: TenantId::parse("t1").unwrap(),
         group: GroupId::parse(&format!("g{revision}")).unwrap(),
