@@ -18,9 +18,12 @@ pub(super) const REPLAY_CHUNK: usize = 10_000;
 
 /// The size of each part of a checkpoint. Each part is its own transaction, so the writer
 /// waits at most for one part between its commits instead of for the whole state. redb
-/// gives a value its own run of pages whose size is a power of two; 4 KiB less than 1 MiB
-/// leaves room for the page's header and key, where 1 MiB itself would take 2 MiB.
-const PART_BYTES: usize = (1 << 20) - (4 << 10);
+/// gives a value its own run of pages whose size is a power of two; 4 KiB less than 256 KiB
+/// leaves room for the page's header and key, where 256 KiB itself would take 512 KiB.
+/// Small runs are also reused well once freed: after a bulk load at 350 K
+/// grants+memberships (110 checkpoints) the file was 544 MiB with these parts, 813 MiB
+/// with parts of 1 MiB and 918 MiB with 4 MiB.
+const PART_BYTES: usize = (256 << 10) - (4 << 10);
 
 /// What `checkpoints` holds for a checkpoint stored in parts: this marker, then the number
 /// of parts and the encoding's length (little-endian `u32` and `u64`). An encoded snapshot
