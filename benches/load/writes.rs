@@ -69,6 +69,7 @@ pub(crate) fn run(
         &small,
         settings,
         &invitations(&tenth),
+        WRITERS,
         format!(
             "{WRITERS} writers inviting new users, on a tenth of the state ({} grants+memberships)",
             thousands(facts(&tenth) as f64)
@@ -84,11 +85,11 @@ pub(crate) fn run(
     let mut rows = Vec::new();
     runtime.block_on(async {
         for writers in [1, WRITERS] {
-            let mut row = measure_shape(
+            let mut row = measure(
                 &authzd,
                 settings,
                 &work.writes,
-                Shape::new(writers),
+                writers,
                 format!(
                     "{writers} writer{} renaming users",
                     if writers == 1 { "" } else { "s" }
@@ -107,6 +108,7 @@ pub(crate) fn run(
             &authzd,
             settings,
             &invitations(dataset),
+            WRITERS,
             format!(
                 "{WRITERS} writers inviting new users, on the whole state ({} grants+memberships)",
                 thousands(facts(dataset) as f64)
@@ -192,18 +194,15 @@ fn invitations(dataset: &Dataset) -> client::Call {
     client::invitations(Arc::new(tenants), dataset.services[0].to_string())
 }
 
-/// `WRITERS` writers sending `call` to `server`.
-async fn measure(server: &Child, settings: &Settings, call: &client::Call, what: String) -> Row {
-    measure_shape(server, settings, call, Shape::new(WRITERS), what).await
-}
-
-async fn measure_shape(
+/// `writers` writers sending `call` to `server`, with the checkpoints it wrote meanwhile.
+async fn measure(
     server: &Child,
     settings: &Settings,
     call: &client::Call,
-    shape: Shape,
+    writers: usize,
     what: String,
 ) -> Row {
+    let shape = Shape::new(writers);
     let count = format!("{}_count", names::CHECKPOINT_DURATION);
     let sum = format!("{}_sum", names::CHECKPOINT_DURATION);
     let (checkpoints, seconds) = (server.metric(&count), server.metric(&sum));

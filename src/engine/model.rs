@@ -123,9 +123,10 @@ pub(crate) struct TenantState {
     pub(crate) name: String,
     pub(crate) customer: Option<CustomerId>,
     pub(crate) owner: UserId,
-    /// Boxed, as are grants: a map's table keeps up to half its buckets free, and a
-    /// check never reads a user or a grant (it reads access records), so a bucket holds the
-    /// key and a pointer instead of the whole record (about 100 bytes less per user).
+    /// Behind a pointer, as are grants: a map's table keeps up to half its buckets free,
+    /// and a check never reads a user or a grant (it reads access records), so a bucket
+    /// holds the key and a pointer instead of the whole record (about 100 bytes less per
+    /// user). Shared, so that copying a shard copies no user (see `shared.rs`).
     pub(crate) users: CowMap<UserId, Shared<UserState>>,
     /// Lowercased e-mail → user, for uniqueness.
     /// Arc: copying a shard copies no e-mail text.
@@ -212,7 +213,7 @@ pub(crate) struct TenantService {
     /// Subject → security groups it is a direct member of.
     pub(crate) sg_by_member: CowMap<Subject, SortedSet<SecurityGroupId>>,
     pub(crate) levels: CowMap<PermissionLevelId, LevelState>,
-    /// Boxed: see `TenantState::users`.
+    /// Shared: see `TenantState::users`.
     pub(crate) grants: CowMap<GrantId, Shared<GrantState>>,
     /// Subject → grants naming it.
     pub(crate) grants_by_subject: CowMap<Subject, SortedSet<GrantId>>,

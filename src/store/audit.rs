@@ -7,7 +7,12 @@ use std::fmt::Write as _;
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
-use super::{RedbStore, StoreError, changelog::PRUNE_BATCH, codec, redb_store::AUDIT};
+use super::{
+    RedbStore, StoreError,
+    changelog::{PRUNE_BATCH, prune_in_batches},
+    codec,
+    redb_store::AUDIT,
+};
 use crate::engine::Timestamp;
 
 /// What became of a call.
@@ -198,14 +203,7 @@ impl RedbStore {
     /// Deletes audit records older than `before`. Returns how many. Deletes at most
     /// [`PRUNE_BATCH`] records per transaction, as pruning the change log does.
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let mut deleted = 0;
-        loop {
-            let batch = self.prune_audit_batch(before)?;
-            deleted += batch;
-            if batch < PRUNE_BATCH as u64 {
-                return Ok(deleted);
-            }
-        }
+        prune_in_batches(|| self.prune_audit_batch(before))
     }
 
     /// Deletes up to [`PRUNE_BATCH`] of the oldest audit records older than `before`.

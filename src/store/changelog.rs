@@ -135,6 +135,21 @@ pub(super) fn read_changes(
 /// batch takes a few milliseconds, and the writer's commits run between batches.
 pub(super) const PRUNE_BATCH: usize = 1_000;
 
+/// Runs `batch` (one transaction deleting at most [`PRUNE_BATCH`] records, returning how
+/// many) until one deletes fewer; the total deleted.
+pub(super) fn prune_in_batches(
+    mut batch: impl FnMut() -> Result<u64, StoreError>,
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let done = batch()?;
+        deleted += done;
+        if done < PRUNE_BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
+}
+
 /// How long and how much of the change log and the audit trail to keep (independently).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -170,14 +185,7 @@ impl RedbStore {
         // Up to here the log goes whatever its age.
         let beyond_max = newest.saturating_sub(retention.max_count.max(retention.min_count));
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
-        let mut deleted = 0;
-        loop {
-            let batch = self.prune_change_batch(limit, beyond_max, cutoff)?;
-            deleted += batch;
-            if batch < PRUNE_BATCH as u64 {
-                return Ok(deleted);
-            }
-        }
+        prune_in_batches(|| self.prune_change_batch(limit, beyond_max, cutoff))
     }
 
     /// Deletes up to [`PRUNE_BATCH`] of the oldest change records up to revision `limit`

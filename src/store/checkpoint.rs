@@ -32,9 +32,9 @@ const IN_PARTS: &[u8; 8] = b"AZPARTS1";
 
 impl RedbStore {
     /// Writes `snapshot` as the checkpoint, replacing older ones. The encoding is stored a
-    /// part at a time, each part in its own transaction; the last transaction checks that every part is there, names them in `checkpoints` and
-    /// removes the older checkpoints, so a reader sees the old checkpoint or the new one
-    /// whole. A checkpoint of a revision already checkpointed is not written again (a
+    /// part at a time, each part in its own transaction; the last transaction checks that
+    /// every part is there, names them in `checkpoints` and removes the older checkpoints,
+    /// so a reader sees the old checkpoint or the new one whole. A checkpoint of a revision already checkpointed is not written again (a
     /// revision is one state).
     pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         self.write_checkpoint_in_parts(snapshot, PART_BYTES)

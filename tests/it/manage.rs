@@ -42,12 +42,17 @@ struct Admin {
 impl Admin {
     /// The service's built-in Administrators group, read by the owner.
     async fn administrators_group(&mut self) -> pb::SecurityGroup {
+        self.security_group("administrators").await
+    }
+
+    /// A security group of the service, read by the owner.
+    async fn security_group(&mut self, group: &str) -> pb::SecurityGroup {
         self.security
             .get_security_group(pb::SecurityGroupRefRequest {
                 actor: OWNER.into(),
                 tenant: TENANT.into(),
                 service: SERVICE.into(),
-                security_group: "administrators".into(),
+                security_group: group.into(),
                 etag: String::new(),
             })
             .await

@@ -118,7 +118,7 @@ async fn a_security_group_membership_change_answers_with_the_membership() {
             security_group: group.into(),
             member: Some(user_subject("ann")),
         };
-        let before = read_security_group(&mut admin, group).await;
+        let before = admin.security_group(group).await;
         let members_before = u64::try_from(before.members.len()).unwrap();
         let added = admin
             .security
@@ -137,7 +137,7 @@ async fn a_security_group_membership_change_answers_with_the_membership() {
         assert_eq!(added.member, Some(user_subject("ann")));
         assert!(added.is_member, "{group}");
         assert_eq!(added.member_count, members_before + 1, "{group}");
-        let after = read_security_group(&mut admin, group).await;
+        let after = admin.security_group(group).await;
         assert_eq!(added.etag, after.etag, "{group}");
         assert_eq!(
             added.member_count,
@@ -153,21 +153,4 @@ async fn a_security_group_membership_change_answers_with_the_membership() {
         assert_eq!(removed.member_count, members_before, "{group}");
         assert!(removed.revision > added.revision);
     }
-}
-
-async fn read_security_group(admin: &mut Admin, group: &str) -> pb::SecurityGroup {
-    admin
-        .security
-        .get_security_group(pb::SecurityGroupRefRequest {
-            actor: OWNER.into(),
-            tenant: TENANT.into(),
-            service: SERVICE.into(),
-            security_group: group.into(),
-            etag: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .security_group
-        .unwrap()
 }
