@@ -4,7 +4,8 @@
 //! directory), and each target is measured against its baseline in the same run:
 //!
 //! - a new replica serving after start, with the whole dataset in the database (a
-//!   checkpoint, as after an import);
+//!   checkpoint, as after an import): right after the import, and again after the other
+//!   cells (the follower-lag cell's second replica);
 //! - Check (one repeated request, h2load, 64 in flight) of a replica against redb mode;
 //! - durable writes (`UpdateUser`, 1 and 64 writers) on PostgreSQL against redb;
 //! - follower lag: writes paced at 1,000/s through one replica, timed until another
@@ -75,6 +76,15 @@ pub(crate) fn run(
     let replica_dir = scratch.join("replica-a");
     let replica = Child::authzd_with(&replica_dir, settings.server_cpu(), &replica_args(&url));
     let replica_start = started.elapsed();
+    let start_report = |name: &str, child: &Child| {
+        let (user, system) = child.cpu_seconds();
+        println!(
+            "- {name} at serving: {user:.2} s of user and {system:.2} s of system CPU time; its log: {}",
+            child.log_line("state loaded").unwrap_or_default()
+        );
+    };
+    start_report("redb", &redb);
+    start_report("the new replica", &replica);
 
     println!(
         "## PostgreSQL store against redb{}\n",
@@ -163,7 +173,10 @@ pub(crate) fn run(
     drop(redb);
 
     let follower_dir = scratch.join("replica-b");
+    let started = Instant::now();
     let follower = Child::authzd_with(&follower_dir, settings.server_cpu(), &replica_args(&url));
+    let starts = [replica_start, started.elapsed()];
+    start_report("the second new replica", &follower);
     let lags = runtime.block_on(follower_lag(
         replica.addr,
         follower.addr,
@@ -174,7 +187,11 @@ pub(crate) fn run(
             settings.measure
         },
     ));
-    print_table(&rows, &lags, replica_start, facts, settings.smoke);
+    println!(
+        "- a second new replica, started after the cells above: serving after {:.2} s\n",
+        starts[1].as_secs_f64()
+    );
+    print_table(&rows, &lags, starts, facts, settings.smoke);
     drop(follower);
     drop(replica);
     drop(pg);
@@ -300,7 +317,7 @@ async fn follower_lag(
 fn print_table(
     rows: &[(String, Measured, Measured)],
     lags: &Lags,
-    replica_start: Duration,
+    replica_starts: [Duration; 2],
     facts: u64,
     smoke: bool,
 ) {
@@ -357,10 +374,12 @@ fn print_table(
         "| Check throughput of a replica within 5% of redb mode | {check:.2}× | {} |",
         met(check >= 0.95)
     );
+    let slowest_start = replica_starts.iter().max().copied().unwrap_or_default();
     println!(
-        "| a new replica serving within 5 s with {} grants + memberships | {:.2} s | {} |",
+        "| a new replica serving within 5 s with {} grants + memberships | {:.2} s right after the import, {:.2} s later | {} |",
         thousands(facts as f64),
-        replica_start.as_secs_f64(),
-        met(replica_start <= Duration::from_secs(5) && facts >= 1_000_000)
+        replica_starts[0].as_secs_f64(),
+        replica_starts[1].as_secs_f64(),
+        met(slowest_start <= Duration::from_secs(5) && facts >= 1_000_000)
     );
 }

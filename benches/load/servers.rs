@@ -239,6 +239,31 @@ impl Child {
 
     /// The pid of `authzd` itself: the child is `timeout`, which runs it (through
     /// `taskset`, which execs it) as its only child.
+    /// The server's CPU time so far, user and system, in seconds.
+    pub(crate) fn cpu_seconds(&self) -> (f64, f64) {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.server_pid()))
+            .unwrap_or_default();
+        // The fields after the command's closing parenthesis; utime and stime are the
+        // 14th and 15th of the whole line, in clock ticks of 1/100 s.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |n: usize| {
+            fields
+                .get(n)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) / 100.0, ticks(12) / 100.0)
+    }
+
+    /// The server's last log line containing `text`, if it is still among the lines kept.
+    pub(crate) fn log_line(&self, text: &str) -> Option<String> {
+        let tail = self.log_tail.lock().unwrap();
+        tail.iter().rev().find(|line| line.contains(text)).cloned()
+    }
+
     fn server_pid(&self) -> u32 {
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.process.id()))
             .ok()

@@ -9,6 +9,7 @@ mod audit_queue;
 mod checkpointer;
 mod clock;
 mod follower;
+mod huge_pages;
 mod store_monitor;
 mod store_state;
 mod watch;
@@ -104,7 +105,13 @@ impl App {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Self, StoreError> {
-        let snapshot = store.load_snapshot()?;
+        let loading = std::time::Instant::now();
+        let snapshot = huge_pages::on_small_pages(|| store.load_snapshot())?;
+        tracing::info!(
+            revision = %snapshot.revision(),
+            elapsed_ms = loading.elapsed().as_millis(),
+            "state loaded"
+        );
         let last_checkpoint = store.checkpoint_revision()?.unwrap_or_default();
         let revision = snapshot.revision();
         let durable = store.durable(&snapshot)?;

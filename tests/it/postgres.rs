@@ -27,6 +27,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// How PostgreSQL stores the checkpoints' encoded state (`attstorage`: `e` is out of
+/// line without compression).
+async fn checkpoint_storage(url: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT attstorage::text FROM pg_attribute \
+             WHERE attrelid = 'authzd_checkpoints'::regclass AND attname = 'snapshot'",
+            &[],
+        )
+        .await
+        .unwrap();
+    row.get(0)
+}
+
 /// The applied schema versions and the authzd tables, read over a client of our own.
 async fn schema(url: &str) -> (Vec<i32>, Vec<String>) {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -63,7 +81,7 @@ async fn migrate_creates_the_schema_once_and_then_finds_it_up_to_date() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert_eq!(
         text(&first.stdout),
-        "schema migrated to version 1 (applied 1)\n"
+        "schema migrated to version 2 (applied 1, 2)\n"
     );
     // The URL may come from a file, as from a mounted secret.
     let dir = tempfile::tempdir().unwrap();
@@ -71,9 +89,14 @@ async fn migrate_creates_the_schema_once_and_then_finds_it_up_to_date() {
     std::fs::write(&file, format!("{}\n", pg.url())).unwrap();
     let again = migrate(&["--database-url-file", file.to_str().unwrap()]);
     assert!(again.status.success(), "{}", text(&again.stderr));
-    assert_eq!(text(&again.stdout), "schema up to date at version 1\n");
+    assert_eq!(text(&again.stdout), "schema up to date at version 2\n");
     let (versions, tables) = schema(&pg.url()).await;
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
+    assert_eq!(
+        checkpoint_storage(&pg.url()).await,
+        "e",
+        "checkpoints are stored out of line, uncompressed"
+    );
     assert_eq!(
         tables,
         [
@@ -113,7 +136,7 @@ async fn replicas_migrating_at_once_apply_each_migration_exactly_once() {
         .filter(|out| text(&out.stdout).starts_with("schema migrated"))
         .count();
     assert_eq!(migrated, 1, "exactly one migrator applies the schema");
-    assert_eq!(schema(&url).await.0, [1]);
+    assert_eq!(schema(&url).await.0, [1, 2]);
 }
 
 #[tokio::test]
@@ -135,10 +158,10 @@ async fn a_schema_newer_than_this_build_is_refused_untouched() {
     assert_eq!(refused.status.code(), Some(3));
     let stderr = text(&refused.stderr);
     assert!(
-        stderr.contains("schema is version 99") && stderr.contains("up to 1"),
+        stderr.contains("schema is version 99") && stderr.contains("up to 2"),
         "{stderr}"
     );
-    assert_eq!(schema(&pg.url()).await.0, [1, 99]);
+    assert_eq!(schema(&pg.url()).await.0, [1, 2, 99]);
 }
 
 #[test]

@@ -91,9 +91,11 @@ fn a_newer_checkpoint_removes_the_older_and_parts_a_crash_left_behind() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
     let dataset = dataset();
+    // Small parts: more than one removal's worth.
     store
-        .write_checkpoint_in_parts(&at(&dataset, 50), 4_096)
+        .write_checkpoint_in_parts(&at(&dataset, 50), 100)
         .unwrap();
+    assert!(parts_stored(&store).len() > 2 * PARTS_REMOVED_AT_ONCE);
     // Parts of a checkpoint interrupted before its last transaction.
     {
         let txn = store.begin_write().unwrap();

@@ -32,17 +32,24 @@ struct Migration {
 }
 
 /// Every migration this build knows, oldest first; a new one is appended, never edited.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "checkpoints uncompressed",
+        sql: include_str!("migrations/0002_checkpoints_uncompressed.sql"),
+    },
+];
 
 /// The advisory lock key that serialises migrators (`authzd` in ASCII, then 1).
 const MIGRATION_LOCK: i64 = 0x0061_7574_687a_6401;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// What went wrong with the database.
 #[derive(Debug, thiserror::Error)]
