@@ -73,9 +73,7 @@ impl RedbStore {
         parts.store_part()?;
         let (count, length) = (parts.parts, parts.length);
         self.verify_parts(revision, count, length)?;
-        let mut manifest = IN_PARTS.to_vec();
-        manifest.extend_from_slice(&count.to_le_bytes());
-        manifest.extend_from_slice(&length.to_le_bytes());
+        let manifest = parts_manifest(count, length);
         // The transaction that makes it the checkpoint touches small values only: the
         // writer waits for it between two commits.
         let txn = self.begin_write()?;
@@ -250,6 +248,73 @@ impl std::io::Write for PartWriter<'_> {
     }
 }
 
+/// The `checkpoints` value of a checkpoint stored in `count` parts holding `length` bytes
+/// (see [`IN_PARTS`]); both stores write it.
+pub(super) fn parts_manifest(count: u32, length: u64) -> Vec<u8> {
+    let mut manifest = IN_PARTS.to_vec();
+    manifest.extend_from_slice(&count.to_le_bytes());
+    manifest.extend_from_slice(&length.to_le_bytes());
+    manifest
+}
+
+/// The number of parts and the length a `checkpoints` value names, `None` for a
+/// checkpoint stored whole, or why the value is malformed.
+pub(super) fn read_parts_manifest(stored: &[u8]) -> Option<Result<(u32, u64), String>> {
+    let manifest = stored.strip_prefix(IN_PARTS.as_slice())?;
+    Some(
+        manifest
+            .split_first_chunk::<4>()
+            .and_then(|(count, rest)| Some((count, rest.first_chunk::<8>()?)))
+            .map(|(count, length)| (u32::from_le_bytes(*count), u64::from_le_bytes(*length)))
+            .ok_or_else(|| "its list of parts is cut short".to_owned()),
+    )
+}
+
+/// Puts a checkpoint's parts back together, as they are read in order: they must be
+/// parts `0..count` holding `length` bytes.
+pub(super) struct JoinedParts {
+    count: u32,
+    length: u64,
+    found: u32,
+    encoding: Vec<u8>,
+}
+
+impl JoinedParts {
+    pub(super) fn new(count: u32, length: u64) -> Self {
+        Self {
+            count,
+            length,
+            found: 0,
+            encoding: Vec::with_capacity(usize::try_from(length).unwrap_or_default()),
+        }
+    }
+
+    /// Appends part `number`; why not, if it is not the next one.
+    pub(super) fn push(&mut self, number: u32, bytes: &[u8]) -> Result<(), String> {
+        if number != self.found {
+            return Err(format!("its part {} is missing", self.found));
+        }
+        self.encoding.extend_from_slice(bytes);
+        self.found = self.found.saturating_add(1);
+        Ok(())
+    }
+
+    /// The whole encoding; why not, if parts or bytes are missing.
+    pub(super) fn finish(self) -> Result<Vec<u8>, String> {
+        if self.found != self.count || u64::try_from(self.encoding.len()).ok() != Some(self.length)
+        {
+            return Err(format!(
+                "{} of its {} parts hold {} of its {} bytes",
+                self.found,
+                self.count,
+                self.encoding.len(),
+                self.length
+            ));
+        }
+        Ok(self.encoding)
+    }
+}
+
 /// The encoded snapshot of the checkpoint at `revision` whose `checkpoints` value is
 /// `stored`: that value itself, or its parts put back together.
 fn checkpoint_encoding<'a>(
@@ -258,39 +323,25 @@ fn checkpoint_encoding<'a>(
     parts: Option<&impl ReadableTable<(u64, u32), &'static [u8]>>,
     path: &std::path::Path,
 ) -> Result<Cow<'a, [u8]>, StoreError> {
-    let Some(manifest) = stored.strip_prefix(IN_PARTS.as_slice()) else {
-        return Ok(Cow::Borrowed(stored));
-    };
     let corrupt = |message: String| StoreError::Corrupt {
         path: path.to_path_buf(),
         message: format!("checkpoint {revision}: {message}"),
     };
-    let (count, length) = manifest
-        .split_first_chunk::<4>()
-        .and_then(|(count, rest)| Some((count, rest.first_chunk::<8>()?)))
-        .map(|(count, length)| (u32::from_le_bytes(*count), u64::from_le_bytes(*length)))
-        .ok_or_else(|| corrupt("its list of parts is cut short".into()))?;
+    let (count, length) = match read_parts_manifest(stored) {
+        None => return Ok(Cow::Borrowed(stored)),
+        Some(manifest) => manifest.map_err(corrupt)?,
+    };
     let parts = parts.ok_or_else(|| corrupt("its parts' table is missing".into()))?;
-    let mut encoding = Vec::with_capacity(usize::try_from(length).unwrap_or_default());
-    let mut found = 0u32;
+    let storage = |err| StoreError::from_redb(path.to_path_buf(), err);
+    let mut joined = JoinedParts::new(count, length);
     for part in parts
         .range((revision, 0)..(revision, count))
-        .map_err(|err| StoreError::from_redb(path.to_path_buf(), err))?
+        .map_err(storage)?
     {
-        let (key, bytes) = part.map_err(|err| StoreError::from_redb(path.to_path_buf(), err))?;
-        if key.value().1 != found {
-            return Err(corrupt(format!("its part {found} is missing")));
-        }
-        encoding.extend_from_slice(bytes.value());
-        found = found.saturating_add(1);
+        let (key, bytes) = part.map_err(storage)?;
+        joined.push(key.value().1, bytes.value()).map_err(corrupt)?;
     }
-    if found != count || u64::try_from(encoding.len()).ok() != Some(length) {
-        return Err(corrupt(format!(
-            "{found} of its {count} parts hold {} of its {length} bytes",
-            encoding.len()
-        )));
-    }
-    Ok(Cow::Owned(encoding))
+    Ok(Cow::Owned(joined.finish().map_err(corrupt)?))
 }
 
 /// Rebuilds the state from open checkpoint, checkpoint part and change tables (no parts

@@ -27,9 +27,9 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// How PostgreSQL stores the checkpoints' encoded state (`attstorage`: `e` is out of
-/// line without compression).
-async fn checkpoint_storage(url: &str) -> String {
+/// How PostgreSQL stores `table`'s `column` (`attstorage`: `e` is out of line without
+/// compression).
+async fn column_storage(url: &str, table: &str, column: &str) -> String {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -37,8 +37,8 @@ async fn checkpoint_storage(url: &str) -> String {
     let row = client
         .query_one(
             "SELECT attstorage::text FROM pg_attribute \
-             WHERE attrelid = 'authzd_checkpoints'::regclass AND attname = 'snapshot'",
-            &[],
+             WHERE attrelid = $1::text::regclass AND attname = $2",
+            &[&table, &column],
         )
         .await
         .unwrap();
@@ -63,7 +63,8 @@ async fn schema(url: &str) -> (Vec<i32>, Vec<String>) {
         .collect();
     let tables = client
         .query(
-            "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'authzd_%' ORDER BY 1",
+            "SELECT tablename::text FROM pg_tables WHERE tablename LIKE 'authzd_%' \
+             ORDER BY tablename::text COLLATE \"C\"",
             &[],
         )
         .await
@@ -92,16 +93,22 @@ async fn migrate_creates_the_schema_once_and_then_finds_it_up_to_date() {
     assert_eq!(text(&again.stdout), "schema up to date at version 2\n");
     let (versions, tables) = schema(&pg.url()).await;
     assert_eq!(versions, [1, 2]);
-    assert_eq!(
-        checkpoint_storage(&pg.url()).await,
-        "e",
-        "checkpoints are stored out of line, uncompressed"
-    );
+    for (table, column) in [
+        ("authzd_checkpoints", "snapshot"),
+        ("authzd_checkpoint_parts", "bytes"),
+    ] {
+        assert_eq!(
+            column_storage(&pg.url(), table, column).await,
+            "e",
+            "{table}.{column} is stored out of line, uncompressed"
+        );
+    }
     assert_eq!(
         tables,
         [
             "authzd_audit",
             "authzd_changes",
+            "authzd_checkpoint_parts",
             "authzd_checkpoints",
             "authzd_meta",
             "authzd_request_ids",
@@ -451,6 +458,86 @@ async fn tls_to_the_database_verifies_the_server_against_the_given_ca() {
         garbage.to_str().unwrap(),
     ]);
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+}
+
+#[tokio::test]
+async fn a_checkpoint_is_stored_in_parts_of_at_most_4_mib_and_a_newer_one_replaces_them() {
+    let pg = PgServer::start();
+    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
+    // Some 6 MB encoded: more than one part.
+    let dataset = Dataset::generate(&DatasetSpec {
+        tenants: 12,
+        ..DatasetSpec::standard(1)
+    });
+    let now = Timestamp::from_unix_millis(1_900_000_000_000);
+    let (last, all) = dataset.mutations.split_last().unwrap();
+    let mut builder = SnapshotBuilder::new();
+    for (mutation, revision) in all.iter().zip(1..) {
+        builder
+            .apply(Revision::new(revision), mutation, now)
+            .unwrap();
+    }
+    let older = builder.finish();
+    let mut builder = SnapshotBuilder::from_snapshot(older.clone());
+    let newest = Revision::new(older.revision().get() + 1);
+    builder.apply(newest, last, now).unwrap();
+    let newer = builder.finish();
+
+    let (client, connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let parts =
+        || async {
+            client
+            .query(
+                "SELECT revision, part, length(bytes) FROM authzd_checkpoint_parts ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, i32>(1), row.get::<_, i32>(2)))
+            .collect::<Vec<_>>()
+        };
+    assert!(store.write_checkpoint(&older).await.unwrap());
+    let stored = parts().await;
+    let older_revision = i64::try_from(older.revision().get()).unwrap();
+    assert!(stored.len() >= 2, "{stored:?}");
+    assert!(
+        stored
+            .iter()
+            .enumerate()
+            .all(|(n, (revision, part, bytes))| *revision == older_revision
+                && usize::try_from(*part).unwrap() == n
+                && *bytes <= 4 << 20),
+        "{stored:?}"
+    );
+    let loaded = store.load_snapshot().await.unwrap();
+    assert_eq!(loaded.revision(), older.revision());
+    let queries = dataset.queries(500, 7);
+    let decide = |snapshot: &authzd::engine::Snapshot| -> Vec<bool> {
+        queries
+            .iter()
+            .map(|query| snapshot.check(query, now))
+            .collect()
+    };
+    let decisions = decide(&older);
+    assert!(decisions.contains(&true) && decisions.contains(&false));
+    assert_eq!(decide(&loaded), decisions);
+
+    assert!(store.write_checkpoint(&newer).await.unwrap());
+    let stored = parts().await;
+    assert!(!stored.is_empty());
+    assert!(
+        stored
+            .iter()
+            .all(|(revision, _, _)| *revision == older_revision + 1),
+        "the older checkpoint's parts are gone: {stored:?}"
+    );
+    assert_eq!(store.load_snapshot().await.unwrap().revision(), newest);
 }
 
 #[tokio::test]

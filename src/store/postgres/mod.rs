@@ -40,8 +40,8 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 2,
-        name: "checkpoints uncompressed",
-        sql: include_str!("migrations/0002_checkpoints_uncompressed.sql"),
+        name: "checkpoint parts",
+        sql: include_str!("migrations/0002_checkpoint_parts.sql"),
     },
 ];
 

@@ -11,13 +11,14 @@
 //!   from redb; a value that does not decode is `Corrupt`, never skipped.
 
 use tokio_postgres::{Client, types::Type};
+use tokio_stream::StreamExt as _;
 
 use super::{DatabaseError, failed};
 use crate::{
     engine::{ChangeRecord, Revision, Snapshot, Timestamp},
     store::{
         AuditQuery, AuditRecord, Retention,
-        checkpoint::{REPLAY_CHUNK, Replay},
+        checkpoint::{self, REPLAY_CHUNK, Replay},
         codec,
     },
 };
@@ -26,6 +27,10 @@ use crate::{
 /// then 2): held by a replica's writer from catching up to committing its group, and by
 /// every appending transaction.
 const WRITER_LOCK: i64 = 0x0061_7574_687a_6402;
+
+/// The most a checkpoint's part holds: rows of a few MB, far below PostgreSQL's limit of
+/// 1 GB per value, each sent in one statement.
+const PART_BYTES: usize = 4 << 20;
 
 /// The advisory lock key of the checkpointer (`authzd`, then 3): one replica at a time
 /// writes a checkpoint and prunes; the others skip their turn.
@@ -371,14 +376,15 @@ impl PgStore {
         }
         let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
         let revision = revision_key;
-        transaction
-            .execute(
-                "INSERT INTO authzd_checkpoints (revision, snapshot) VALUES ($1, $2)
-                 ON CONFLICT (revision) DO NOTHING",
-                &[&revision, &bytes],
-            )
-            .await
-            .map_err(failed("write a checkpoint"))?;
+        let count = bytes.chunks(PART_BYTES).count();
+        let manifest = checkpoint::parts_manifest(
+            u32::try_from(count).map_err(|_| DatabaseError::Corrupt {
+                message: format!("checkpoint {revision}: {count} parts are too many"),
+            })?,
+            u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+        );
+        // Older checkpoints first (their parts go with them), so that the new one's
+        // parts are the only ones a reader can find.
         transaction
             .execute(
                 "DELETE FROM authzd_checkpoints WHERE revision < $1",
@@ -386,6 +392,26 @@ impl PgStore {
             )
             .await
             .map_err(failed("drop older checkpoints"))?;
+        transaction
+            .execute(
+                "INSERT INTO authzd_checkpoints (revision, snapshot) VALUES ($1, $2)",
+                &[&revision, &manifest],
+            )
+            .await
+            .map_err(failed("write a checkpoint"))?;
+        let insert_part = transaction
+            .prepare_typed(
+                "INSERT INTO authzd_checkpoint_parts (revision, part, bytes) VALUES ($1, $2, $3)",
+                &[Type::INT8, Type::INT4, Type::BYTEA],
+            )
+            .await
+            .map_err(failed("write a checkpoint"))?;
+        for (number, part) in (0i32..).zip(bytes.chunks(PART_BYTES)) {
+            transaction
+                .execute(&insert_part, &[&revision, &number, &part])
+                .await
+                .map_err(failed("write a checkpoint part"))?;
+        }
         transaction
             .commit()
             .await
@@ -478,7 +504,38 @@ impl PgStore {
         let base = match checkpoint {
             Some(row) => {
                 let revision: i64 = row.get(0);
-                codec::decode_snapshot(row.get(1))
+                let stored: &[u8] = row.get(1);
+                let corrupt_checkpoint = |message: String| DatabaseError::Corrupt {
+                    message: format!("checkpoint {revision}: {message}"),
+                };
+                let joined = match checkpoint::read_parts_manifest(stored) {
+                    None => None,
+                    Some(manifest) => {
+                        let (count, length) = manifest.map_err(corrupt_checkpoint)?;
+                        // A row at a time: no more than one part is held besides the
+                        // encoding being put together.
+                        let parts = transaction
+                            .query_raw(
+                                "SELECT part, bytes FROM authzd_checkpoint_parts
+                                 WHERE revision = $1 ORDER BY part",
+                                [&revision],
+                            )
+                            .await
+                            .map_err(failed("read the newest checkpoint's parts"))?;
+                        let mut parts = std::pin::pin!(parts);
+                        let mut joined = checkpoint::JoinedParts::new(count, length);
+                        while let Some(part) = parts.next().await {
+                            let part =
+                                part.map_err(failed("read the newest checkpoint's parts"))?;
+                            let number: i32 = part.get(0);
+                            joined
+                                .push(u32::try_from(number).unwrap_or(u32::MAX), part.get(1))
+                                .map_err(corrupt_checkpoint)?;
+                        }
+                        Some(joined.finish().map_err(corrupt_checkpoint)?)
+                    }
+                };
+                codec::decode_snapshot(joined.as_deref().unwrap_or(stored))
                     .map_err(corrupt(format!("checkpoint {revision}")))?
             }
             None => Snapshot::empty(),
