@@ -27,13 +27,19 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// How PostgreSQL stores `table`'s `column` (`attstorage`: `e` is out of line without
-/// compression).
-async fn column_storage(url: &str, table: &str, column: &str) -> String {
+/// A client of our own, its connection driven in the background.
+async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
+    client
+}
+
+/// How PostgreSQL stores `table`'s `column` (`attstorage`: `e` is out of line without
+/// compression).
+async fn column_storage(url: &str, table: &str, column: &str) -> String {
+    let client = client(url).await;
     let row = client
         .query_one(
             "SELECT attstorage::text FROM pg_attribute \
@@ -47,10 +53,7 @@ async fn column_storage(url: &str, table: &str, column: &str) -> String {
 
 /// The applied schema versions and the authzd tables, read over a client of our own.
 async fn schema(url: &str) -> (Vec<i32>, Vec<String>) {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = client(url).await;
     let versions = client
         .query(
             "SELECT version FROM authzd_schema_migrations ORDER BY version",
@@ -150,10 +153,7 @@ async fn replicas_migrating_at_once_apply_each_migration_exactly_once() {
 async fn a_schema_newer_than_this_build_is_refused_untouched() {
     let pg = PgServer::start();
     assert!(migrate(&["--database-url", &pg.url()]).status.success());
-    let (client, connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = client(&pg.url()).await;
     client
         .execute(
             "INSERT INTO authzd_schema_migrations (version, name) VALUES (99, 'future')",
@@ -485,10 +485,7 @@ async fn a_checkpoint_is_stored_in_parts_of_at_most_4_mib_and_a_newer_one_replac
     builder.apply(newest, last, now).unwrap();
     let newer = builder.finish();
 
-    let (client, connection) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let client = client(&pg.url()).await;
     let parts =
         || async {
             client
