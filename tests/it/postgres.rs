@@ -8,8 +8,8 @@ use authzd::{
     dataset::{Dataset, DatasetSpec},
     engine::{ChangeContext, ChangeRecord, Revision, SnapshotBuilder, Timestamp},
     store::{
-        AuditOutcome, AuditQuery, AuditRecord,
-        postgres::{DatabaseError, DatabaseTls, PgStore},
+        AuditOutcome, AuditQuery, AuditRecord, Store,
+        postgres::{DatabaseError, DatabaseTls, PgStore, SharedDatabase},
     },
 };
 
@@ -18,6 +18,9 @@ use crate::support::{
     postgres::PgServer,
     process::authzd,
 };
+
+/// The checkpointer's advisory lock key (`authzd`, then 3), as the store takes it.
+const CHECKPOINTER_LOCK: i64 = 0x0061_7574_687a_6403;
 
 fn migrate(args: &[&str]) -> Output {
     authzd().arg("migrate").args(args).output().unwrap()
@@ -537,6 +540,71 @@ async fn a_checkpoint_is_stored_in_parts_of_at_most_4_mib_and_a_newer_one_replac
     assert_eq!(store.load_snapshot().await.unwrap().revision(), newest);
 }
 
+/// A replica's connections are driven only while it calls them: a read or a skipped
+/// checkpoint must end its transaction before returning, not leave the connection idle in
+/// it (holding locks and the read's snapshot) until its next call.
+#[test]
+fn reading_the_state_or_skipping_a_checkpoint_leaves_no_transaction_open() {
+    let pg = PgServer::start();
+    let url = pg.url();
+    let store = Store::Postgres(SharedDatabase::open(&url, &DatabaseTls::default()).unwrap());
+    let dataset = Dataset::generate(&DatasetSpec {
+        tenants: 1,
+        users_per_tenant: 20,
+        objects_per_service: 10,
+        grants_per_service: 5,
+        ..DatasetSpec::standard(1)
+    });
+    let snapshot = dataset
+        .build(Timestamp::from_unix_millis(1_900_000_000_000))
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(client(&url));
+    let open_transactions = || {
+        runtime.block_on(async {
+            client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        })
+    };
+    let checkpointer_lock_free = || {
+        runtime.block_on(async {
+            let free: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&CHECKPOINTER_LOCK])
+                .await
+                .unwrap()
+                .get(0);
+            if free {
+                client
+                    .execute("SELECT pg_advisory_unlock($1)", &[&CHECKPOINTER_LOCK])
+                    .await
+                    .unwrap();
+            }
+            free
+        })
+    };
+
+    assert!(store.write_checkpoint(&snapshot).unwrap());
+    assert_eq!(
+        store.load_snapshot().unwrap().revision(),
+        snapshot.revision()
+    );
+    assert_eq!(open_transactions(), 0, "the read of the state ended");
+    // The same revision again: skipped, after taking the checkpointer's lock.
+    assert!(!store.write_checkpoint(&snapshot).unwrap());
+    assert_eq!(open_transactions(), 0, "the skipped checkpoint ended");
+    assert!(
+        checkpointer_lock_free(),
+        "the checkpointer's lock is not held"
+    );
+}
+
 #[tokio::test]
 async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_prefix() {
     let pg = PgServer::start();
@@ -564,10 +632,7 @@ async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_pr
         .unwrap();
     let checkpointing = other.transaction().await.unwrap();
     checkpointing
-        .execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[&0x0061_7574_687a_6403_i64],
-        )
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&CHECKPOINTER_LOCK])
         .await
         .unwrap();
     assert!(!store.write_checkpoint(&at_30).await.unwrap());

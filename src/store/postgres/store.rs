@@ -351,72 +351,21 @@ impl PgStore {
     /// `false` when another replica is writing one (it holds the checkpointer's lock) or
     /// a newer one exists: nothing is written then.
     pub async fn write_checkpoint(&mut self, snapshot: &Snapshot) -> Result<bool, DatabaseError> {
-        let revision = snapshot.revision();
-        let revision_key = to_i64(revision.get())?;
         let transaction = self
             .client
             .transaction()
             .await
             .map_err(failed("begin a transaction"))?;
-        let ours: bool = transaction
-            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK])
-            .await
-            .map_err(failed("take the checkpointer's lock"))?
-            .get(0);
-        let newer: bool = transaction
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM authzd_checkpoints WHERE revision >= $1)",
-                &[&revision_key],
-            )
-            .await
-            .map_err(failed("read the newest checkpoint"))?
-            .get(0);
-        if !ours || newer {
-            return Ok(false);
-        }
-        let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
-        let revision = revision_key;
-        let count = bytes.chunks(PART_BYTES).count();
-        let manifest = checkpoint::parts_manifest(
-            u32::try_from(count).map_err(|_| DatabaseError::Corrupt {
-                message: format!("checkpoint {revision}: {count} parts are too many"),
-            })?,
-            u64::try_from(bytes.len()).unwrap_or(u64::MAX),
-        );
-        // Older checkpoints first (their parts go with them), so that the new one's
-        // parts are the only ones a reader can find.
-        transaction
-            .execute(
-                "DELETE FROM authzd_checkpoints WHERE revision < $1",
-                &[&revision],
-            )
-            .await
-            .map_err(failed("drop older checkpoints"))?;
-        transaction
-            .execute(
-                "INSERT INTO authzd_checkpoints (revision, snapshot) VALUES ($1, $2)",
-                &[&revision, &manifest],
-            )
-            .await
-            .map_err(failed("write a checkpoint"))?;
-        let insert_part = transaction
-            .prepare_typed(
-                "INSERT INTO authzd_checkpoint_parts (revision, part, bytes) VALUES ($1, $2, $3)",
-                &[Type::INT8, Type::INT4, Type::BYTEA],
-            )
-            .await
-            .map_err(failed("write a checkpoint"))?;
-        for (number, part) in (0i32..).zip(bytes.chunks(PART_BYTES)) {
+        let written = checkpoint_in(&transaction, snapshot).await;
+        if matches!(written, Ok(true)) {
             transaction
-                .execute(&insert_part, &[&revision, &number, &part])
+                .commit()
                 .await
-                .map_err(failed("write a checkpoint part"))?;
+                .map_err(failed("commit the checkpoint"))?;
+        } else {
+            end_now(transaction, "end the checkpoint's transaction", &written).await?;
         }
-        transaction
-            .commit()
-            .await
-            .map_err(failed("commit the checkpoint"))?;
-        Ok(true)
+        written
     }
 
     /// The revision of the newest checkpoint, if any.
@@ -494,94 +443,9 @@ impl PgStore {
             .start()
             .await
             .map_err(failed("begin a transaction"))?;
-        let checkpoint = transaction
-            .query_opt(
-                "SELECT revision, snapshot FROM authzd_checkpoints ORDER BY revision DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .map_err(failed("read the newest checkpoint"))?;
-        let base = match checkpoint {
-            Some(row) => {
-                let revision: i64 = row.get(0);
-                let stored: &[u8] = row.get(1);
-                let corrupt_checkpoint = |message: String| DatabaseError::Corrupt {
-                    message: format!("checkpoint {revision}: {message}"),
-                };
-                let joined = match checkpoint::read_parts_manifest(stored) {
-                    None => None,
-                    Some(manifest) => {
-                        let (count, length) = manifest.map_err(corrupt_checkpoint)?;
-                        // A row at a time: no more than one part is held besides the
-                        // encoding being put together.
-                        let parts = transaction
-                            .query_raw(
-                                "SELECT part, bytes FROM authzd_checkpoint_parts
-                                 WHERE revision = $1 ORDER BY part",
-                                [&revision],
-                            )
-                            .await
-                            .map_err(failed("read the newest checkpoint's parts"))?;
-                        let mut parts = std::pin::pin!(parts);
-                        let mut joined = checkpoint::JoinedParts::new(count, length);
-                        while let Some(part) = parts.next().await {
-                            let part =
-                                part.map_err(failed("read the newest checkpoint's parts"))?;
-                            let number: i32 = part.get(0);
-                            joined
-                                .push(u32::try_from(number).unwrap_or(u32::MAX), part.get(1))
-                                .map_err(corrupt_checkpoint)?;
-                        }
-                        Some(joined.finish().map_err(corrupt_checkpoint)?)
-                    }
-                };
-                codec::decode_snapshot(joined.as_deref().unwrap_or(stored))
-                    .map_err(corrupt(format!("checkpoint {revision}")))?
-            }
-            None => Snapshot::empty(),
-        };
-        let first: Option<i64> = transaction
-            .query_one("SELECT MIN(revision) FROM authzd_changes", &[])
-            .await
-            .map_err(failed("read the oldest change"))?
-            .get(0);
-        if let Some(first) = first
-            && to_u64(first) > base.revision().get().saturating_add(1)
-        {
-            return Err(DatabaseError::Corrupt {
-                message: format!(
-                    "the change log starts at revision {first} but the checkpoint is at {}: changes are missing",
-                    base.revision()
-                ),
-            });
-        }
-        let mut replay = Replay::new(base);
-        loop {
-            let rows = transaction
-                .query(
-                    "SELECT revision, record FROM authzd_changes WHERE revision > $1 ORDER BY revision LIMIT $2",
-                    &[
-                        &to_i64(replay.after().get())?,
-                        &i64::try_from(REPLAY_CHUNK).unwrap_or(i64::MAX),
-                    ],
-                )
-                .await
-                .map_err(failed("read changes"))?;
-            let chunk = rows
-                .iter()
-                .map(|row| {
-                    let revision: i64 = row.get(0);
-                    codec::decode_change(row.get(1)).map_err(corrupt(format!("change {revision}")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            if !replay
-                .apply(&chunk)
-                .map_err(|message| DatabaseError::Corrupt { message })?
-            {
-                break;
-            }
-        }
-        Ok(replay.finish())
+        let loaded = load_in(&transaction).await;
+        end_now(transaction, "end the read of the state", &loaded).await?;
+        loaded
     }
 
     /// Up to `limit` audit records matching `query` with ids above `after`, in order.
@@ -684,4 +548,173 @@ impl AuditRows {
             )
             .await
     }
+}
+
+/// Ends `transaction` with a rollback sent now. A dropped transaction's rollback waits
+/// for the connection's next call (nothing drives a connection between calls, see
+/// `shared.rs`), and until then the connection sits in its transaction: holding its
+/// locks (the checkpointer's among them), and holding back `VACUUM` and any migration
+/// that alters a table it read. When `outcome` already failed, that failure is the one
+/// reported.
+async fn end_now<T>(
+    transaction: tokio_postgres::Transaction<'_>,
+    what: &'static str,
+    outcome: &Result<T, DatabaseError>,
+) -> Result<(), DatabaseError> {
+    let ended = transaction.rollback().await.map_err(failed(what));
+    if outcome.is_err() { Ok(()) } else { ended }
+}
+
+/// [`PgStore::write_checkpoint`] inside its transaction: `true` once every statement of
+/// the checkpoint succeeded (to be committed).
+async fn checkpoint_in(
+    transaction: &tokio_postgres::Transaction<'_>,
+    snapshot: &Snapshot,
+) -> Result<bool, DatabaseError> {
+    let revision = to_i64(snapshot.revision().get())?;
+    let ours: bool = transaction
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&CHECKPOINT_LOCK])
+        .await
+        .map_err(failed("take the checkpointer's lock"))?
+        .get(0);
+    let newer: bool = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM authzd_checkpoints WHERE revision >= $1)",
+            &[&revision],
+        )
+        .await
+        .map_err(failed("read the newest checkpoint"))?
+        .get(0);
+    if !ours || newer {
+        return Ok(false);
+    }
+    let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
+    let count = bytes.chunks(PART_BYTES).count();
+    let manifest = checkpoint::parts_manifest(
+        u32::try_from(count).map_err(|_| DatabaseError::Corrupt {
+            message: format!("checkpoint {revision}: {count} parts are too many"),
+        })?,
+        u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+    );
+    // Older checkpoints first (their parts go with them), so that the new one's parts are
+    // the only ones a reader can find.
+    transaction
+        .execute(
+            "DELETE FROM authzd_checkpoints WHERE revision < $1",
+            &[&revision],
+        )
+        .await
+        .map_err(failed("drop older checkpoints"))?;
+    transaction
+        .execute(
+            "INSERT INTO authzd_checkpoints (revision, snapshot) VALUES ($1, $2)",
+            &[&revision, &manifest],
+        )
+        .await
+        .map_err(failed("write a checkpoint"))?;
+    let insert_part = transaction
+        .prepare_typed(
+            "INSERT INTO authzd_checkpoint_parts (revision, part, bytes) VALUES ($1, $2, $3)",
+            &[Type::INT8, Type::INT4, Type::BYTEA],
+        )
+        .await
+        .map_err(failed("write a checkpoint"))?;
+    for (number, part) in (0i32..).zip(bytes.chunks(PART_BYTES)) {
+        transaction
+            .execute(&insert_part, &[&revision, &number, &part])
+            .await
+            .map_err(failed("write a checkpoint part"))?;
+    }
+    Ok(true)
+}
+
+/// [`PgStore::load_snapshot`] inside its read transaction.
+async fn load_in(transaction: &tokio_postgres::Transaction<'_>) -> Result<Snapshot, DatabaseError> {
+    let checkpoint = transaction
+        .query_opt(
+            "SELECT revision, snapshot FROM authzd_checkpoints ORDER BY revision DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(failed("read the newest checkpoint"))?;
+    let base = match checkpoint {
+        Some(row) => {
+            let revision: i64 = row.get(0);
+            let stored: &[u8] = row.get(1);
+            let corrupt_checkpoint = |message: String| DatabaseError::Corrupt {
+                message: format!("checkpoint {revision}: {message}"),
+            };
+            let joined = match checkpoint::read_parts_manifest(stored) {
+                None => None,
+                Some(manifest) => {
+                    let (count, length) = manifest.map_err(corrupt_checkpoint)?;
+                    // A row at a time: no more than one part is held besides the
+                    // encoding being put together.
+                    let parts = transaction
+                        .query_raw(
+                            "SELECT part, bytes FROM authzd_checkpoint_parts
+                             WHERE revision = $1 ORDER BY part",
+                            [&revision],
+                        )
+                        .await
+                        .map_err(failed("read the newest checkpoint's parts"))?;
+                    let mut parts = std::pin::pin!(parts);
+                    let mut joined = checkpoint::JoinedParts::new(count, length);
+                    while let Some(part) = parts.next().await {
+                        let part = part.map_err(failed("read the newest checkpoint's parts"))?;
+                        let number: i32 = part.get(0);
+                        joined
+                            .push(u32::try_from(number).unwrap_or(u32::MAX), part.get(1))
+                            .map_err(corrupt_checkpoint)?;
+                    }
+                    Some(joined.finish().map_err(corrupt_checkpoint)?)
+                }
+            };
+            codec::decode_snapshot(joined.as_deref().unwrap_or(stored))
+                .map_err(corrupt(format!("checkpoint {revision}")))?
+        }
+        None => Snapshot::empty(),
+    };
+    let first: Option<i64> = transaction
+        .query_one("SELECT MIN(revision) FROM authzd_changes", &[])
+        .await
+        .map_err(failed("read the oldest change"))?
+        .get(0);
+    if let Some(first) = first
+        && to_u64(first) > base.revision().get().saturating_add(1)
+    {
+        return Err(DatabaseError::Corrupt {
+            message: format!(
+                "the change log starts at revision {first} but the checkpoint is at {}: changes are missing",
+                base.revision()
+            ),
+        });
+    }
+    let mut replay = Replay::new(base);
+    loop {
+        let rows = transaction
+            .query(
+                "SELECT revision, record FROM authzd_changes WHERE revision > $1 ORDER BY revision LIMIT $2",
+                &[
+                    &to_i64(replay.after().get())?,
+                    &i64::try_from(REPLAY_CHUNK).unwrap_or(i64::MAX),
+                ],
+            )
+            .await
+            .map_err(failed("read changes"))?;
+        let chunk = rows
+            .iter()
+            .map(|row| {
+                let revision: i64 = row.get(0);
+                codec::decode_change(row.get(1)).map_err(corrupt(format!("change {revision}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !replay
+            .apply(&chunk)
+            .map_err(|message| DatabaseError::Corrupt { message })?
+        {
+            break;
+        }
+    }
+    Ok(replay.finish())
 }
