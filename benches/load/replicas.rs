@@ -76,15 +76,16 @@ pub(crate) fn run(
     let replica_dir = scratch.join("replica-a");
     let replica = Child::authzd_with(&replica_dir, settings.server_cpu(), &replica_args(&url));
     let replica_start = started.elapsed();
-    let start_report = |name: &str, child: &Child| {
+    // What each start cost the server, from its own accounting and log.
+    let start_report = |name: &str, child: &Child, serving_after: Duration| {
         let (user, system) = child.cpu_seconds();
         println!(
-            "- {name} at serving: {user:.2} s of user and {system:.2} s of system CPU time; its log: {}",
+            "- {name}: serving after {:.2} s, with {user:.2} s of user and {system:.2} s of \
+             system CPU time; its log: {}",
+            serving_after.as_secs_f64(),
             child.log_line("state loaded").unwrap_or_default()
         );
     };
-    start_report("redb", &redb);
-    start_report("the new replica", &replica);
 
     println!(
         "## PostgreSQL store against redb{}\n",
@@ -95,11 +96,8 @@ pub(crate) fn run(
         thousands(facts as f64),
         imported.as_secs_f64()
     );
-    println!(
-        "- serving after start: redb {:.2} s, a new PostgreSQL replica {:.2} s",
-        redb_start.as_secs_f64(),
-        replica_start.as_secs_f64()
-    );
+    start_report("redb", &redb, redb_start);
+    start_report("a new PostgreSQL replica", &replica, replica_start);
     println!();
 
     let mut rows: Vec<(String, Measured, Measured)> = Vec::new();
@@ -176,7 +174,11 @@ pub(crate) fn run(
     let started = Instant::now();
     let follower = Child::authzd_with(&follower_dir, settings.server_cpu(), &replica_args(&url));
     let starts = [replica_start, started.elapsed()];
-    start_report("the second new replica", &follower);
+    start_report(
+        "a second new replica, started after the cells above",
+        &follower,
+        starts[1],
+    );
     let lags = runtime.block_on(follower_lag(
         replica.addr,
         follower.addr,
@@ -187,10 +189,7 @@ pub(crate) fn run(
             settings.measure
         },
     ));
-    println!(
-        "- a second new replica, started after the cells above: serving after {:.2} s\n",
-        starts[1].as_secs_f64()
-    );
+    println!();
     print_table(&rows, &lags, starts, facts, settings.smoke);
     drop(follower);
     drop(replica);

@@ -237,8 +237,6 @@ impl Child {
             * 1024
     }
 
-    /// The pid of `authzd` itself: the child is `timeout`, which runs it (through
-    /// `taskset`, which execs it) as its only child.
     /// The server's CPU time so far, user and system, in seconds.
     pub(crate) fn cpu_seconds(&self) -> (f64, f64) {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.server_pid()))
@@ -264,6 +262,8 @@ impl Child {
         tail.iter().rev().find(|line| line.contains(text)).cloned()
     }
 
+    /// The pid of `authzd` itself: the child is `timeout`, which runs it (through
+    /// `taskset`, which execs it) as its only child.
     fn server_pid(&self) -> u32 {
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.process.id()))
             .ok()

@@ -100,28 +100,21 @@ impl RedbStore {
         let parts = txn
             .open_table(CHECKPOINT_PARTS)
             .map_err(|e| self.redb_error(e))?;
-        let (mut found, mut bytes) = (0u32, 0u64);
+        let unfinished = |message: String| StoreError::Storage {
+            path: self.path.clone(),
+            message: format!("checkpoint {revision}: {message}"),
+        };
+        let mut counted = PartsCount::new(count, length);
         for part in parts
             .range((revision, 0)..(revision, count))
             .map_err(|e| self.redb_error(e))?
         {
             let (key, value) = part.map_err(|e| self.redb_error(e))?;
-            if key.value().1 != found {
-                break;
-            }
-            found = found.saturating_add(1);
-            bytes = bytes.saturating_add(u64::try_from(value.value().len()).unwrap_or(u64::MAX));
+            counted
+                .push(key.value().1, value.value().len())
+                .map_err(unfinished)?;
         }
-        if found != count || bytes != length {
-            return Err(StoreError::Storage {
-                path: self.path.clone(),
-                message: format!(
-                    "checkpoint {revision}: {found} of its {count} parts are stored, \
-                     holding {bytes} of its {length} bytes"
-                ),
-            });
-        }
-        Ok(())
+        counted.finish().map_err(unfinished)
     }
 
     /// Removes every part but parts `0..count` of `revision`: the previous checkpoint's,
@@ -270,47 +263,74 @@ pub(super) fn read_parts_manifest(stored: &[u8]) -> Option<Result<(u32, u64), St
     )
 }
 
-/// Puts a checkpoint's parts back together, as they are read in order: they must be
-/// parts `0..count` holding `length` bytes.
-pub(super) struct JoinedParts {
+/// What a checkpoint's parts must be, checked as they are read in order: parts
+/// `0..count` holding `length` bytes in all.
+struct PartsCount {
     count: u32,
     length: u64,
     found: u32,
+    bytes: u64,
+}
+
+impl PartsCount {
+    fn new(count: u32, length: u64) -> Self {
+        Self {
+            count,
+            length,
+            found: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Counts part `number` of `len` bytes; why not, if it is not the next one.
+    fn push(&mut self, number: u32, len: usize) -> Result<(), String> {
+        if number != self.found {
+            return Err(format!("its part {} is missing", self.found));
+        }
+        self.found = self.found.saturating_add(1);
+        self.bytes = self
+            .bytes
+            .saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// Why not, if parts or bytes are missing.
+    fn finish(&self) -> Result<(), String> {
+        if self.found != self.count || self.bytes != self.length {
+            return Err(format!(
+                "{} of its {} parts hold {} of its {} bytes",
+                self.found, self.count, self.bytes, self.length
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Puts a checkpoint's parts back together as they are read in order (see
+/// [`PartsCount`]).
+pub(super) struct JoinedParts {
+    counted: PartsCount,
     encoding: Vec<u8>,
 }
 
 impl JoinedParts {
     pub(super) fn new(count: u32, length: u64) -> Self {
         Self {
-            count,
-            length,
-            found: 0,
+            counted: PartsCount::new(count, length),
             encoding: Vec::with_capacity(usize::try_from(length).unwrap_or_default()),
         }
     }
 
     /// Appends part `number`; why not, if it is not the next one.
     pub(super) fn push(&mut self, number: u32, bytes: &[u8]) -> Result<(), String> {
-        if number != self.found {
-            return Err(format!("its part {} is missing", self.found));
-        }
+        self.counted.push(number, bytes.len())?;
         self.encoding.extend_from_slice(bytes);
-        self.found = self.found.saturating_add(1);
         Ok(())
     }
 
     /// The whole encoding; why not, if parts or bytes are missing.
     pub(super) fn finish(self) -> Result<Vec<u8>, String> {
-        if self.found != self.count || u64::try_from(self.encoding.len()).ok() != Some(self.length)
-        {
-            return Err(format!(
-                "{} of its {} parts hold {} of its {} bytes",
-                self.found,
-                self.count,
-                self.encoding.len(),
-                self.length
-            ));
-        }
+        self.counted.finish()?;
         Ok(self.encoding)
     }
 }

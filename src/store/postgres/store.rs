@@ -589,7 +589,7 @@ async fn checkpoint_in(
         return Ok(false);
     }
     let bytes = codec::encode(snapshot).map_err(corrupt(format!("checkpoint {revision}")))?;
-    let count = bytes.chunks(PART_BYTES).count();
+    let count = bytes.len().div_ceil(PART_BYTES);
     let manifest = checkpoint::parts_manifest(
         u32::try_from(count).map_err(|_| DatabaseError::Corrupt {
             message: format!("checkpoint {revision}: {count} parts are too many"),
