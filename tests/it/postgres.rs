@@ -30,6 +30,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A PostgreSQL server of the test's own and the store on it, migrated.
+async fn server_and_store() -> (PgServer, PgStore) {
+    let pg = PgServer::start();
+    let store = PgStore::open(&pg.url(), &DatabaseTls::default())
+        .await
+        .unwrap();
+    (pg, store)
+}
+
 /// A client of our own, its connection driven in the background.
 async fn client(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -232,10 +241,7 @@ fn world_changes() -> (authzd::dataset::Dataset, Vec<ChangeRecord>) {
 
 #[tokio::test]
 async fn the_store_keeps_the_log_checkpoints_and_request_ids_and_rebuilds_the_state() {
-    let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
-        .await
-        .unwrap();
+    let (pg, mut store) = server_and_store().await;
     assert_eq!(store.revision().await.unwrap(), Revision::new(0));
     let (dataset, records) = world_changes();
     let half = records.len() / 2;
@@ -350,10 +356,7 @@ async fn a_replica_behind_the_log_cannot_append_and_leaves_no_trace() {
 
 #[tokio::test]
 async fn audit_records_are_numbered_with_their_changes_read_by_tenant_and_pruned() {
-    let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
-        .await
-        .unwrap();
+    let (_pg, mut store) = server_and_store().await;
     let (_, records) = world_changes();
     let record = |at: i64, tenant: &str| AuditRecord {
         id: 0,
@@ -465,10 +468,7 @@ async fn tls_to_the_database_verifies_the_server_against_the_given_ca() {
 
 #[tokio::test]
 async fn a_checkpoint_is_stored_in_parts_of_at_most_4_mib_and_a_newer_one_replaces_them() {
-    let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
-        .await
-        .unwrap();
+    let (pg, mut store) = server_and_store().await;
     // Some 6 MB encoded: more than one part.
     let dataset = Dataset::generate(&DatasetSpec {
         tenants: 12,
@@ -607,10 +607,7 @@ fn reading_the_state_or_skipping_a_checkpoint_leaves_no_transaction_open() {
 
 #[tokio::test]
 async fn one_replica_at_a_time_checkpoints_and_pruning_removes_only_a_covered_prefix() {
-    let pg = PgServer::start();
-    let mut store = PgStore::open(&pg.url(), &DatabaseTls::default())
-        .await
-        .unwrap();
+    let (pg, mut store) = server_and_store().await;
     let (_, mut records) = world_changes();
     // Older changes first: committed an hour apart from the rest.
     let old = Timestamp::from_unix_millis(1_900_000_000_000);
