@@ -39,7 +39,8 @@ impl RedbStore {
     /// Writes `snapshot` as the checkpoint, replacing older ones. The encoding goes to a
     /// file of its own (see `checkpoint/file.rs`); once it is synced, one small transaction
     /// names it in `checkpoints` in place of the older checkpoints, so a reader sees the
-    /// old checkpoint or the new one whole; then the older files, and the parts of a
+    /// old checkpoint or the new one whole; then the older file is kept as the spare the
+    /// next checkpoint is written over, and the parts of a
     /// checkpoint an older build stored in the database, are removed. A checkpoint of a
     /// revision already checkpointed is not written again (a revision is one state).
     pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -65,7 +66,7 @@ impl RedbStore {
         }
         txn.commit().map_err(|e| self.redb_error(e))?;
         let newest = self.checkpoint_revision()?.map_or(revision, Revision::get);
-        self.remove_checkpoint_files_except(newest)?;
+        self.retire_checkpoint_files_except(newest)?;
         self.remove_stored_parts()
     }
 

@@ -66,7 +66,7 @@ fn checkpoint_files(dir: &std::path::Path) -> (Vec<Revision>, Vec<String>) {
         let path = entry.unwrap().path();
         match file::revision_of_file(&path) {
             Some(revision) => revisions.push(revision),
-            None => others.push(path.display().to_string()),
+            None => others.push(path.file_name().unwrap().to_string_lossy().into_owned()),
         }
     }
     revisions.sort();
@@ -121,7 +121,8 @@ fn a_checkpoint_is_a_file_of_its_encoding_and_loads_back() {
     let encoding = codec::encode(&snapshot).unwrap();
     let stored = std::fs::read(file_path(dir.path(), last)).unwrap();
     assert_eq!(&stored[..8], b"AZCKPT01");
-    assert!(stored[8..] == encoding[..], "the file is not the encoding");
+    assert_eq!(stored[8..16], last.to_le_bytes());
+    assert!(stored[16..] == encoding[..], "the file is not the encoding");
     assert_eq!(
         checkpoint_files(dir.path()),
         (vec![Revision::new(last)], vec![])
@@ -142,7 +143,7 @@ fn a_checkpoint_is_a_file_of_its_encoding_and_loads_back() {
 }
 
 #[test]
-fn a_newer_checkpoint_removes_the_older_file_and_files_a_crash_left_behind() {
+fn a_newer_checkpoint_keeps_the_older_file_as_its_spare_and_removes_what_a_crash_left() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path()).unwrap();
     let dataset = dataset();
@@ -160,12 +161,43 @@ fn a_newer_checkpoint_removes_the_older_file_and_files_a_crash_left_behind() {
     store.write_checkpoint(&at(&dataset, 90)).unwrap();
     assert_eq!(
         checkpoint_files(dir.path()),
-        (vec![Revision::new(90)], vec![])
+        (vec![Revision::new(90)], vec!["spare.partial".to_owned()])
     );
     let txn = store.begin_read().unwrap();
     assert_eq!(txn.open_table(CHECKPOINTS).unwrap().len().unwrap(), 1);
     drop(txn);
     assert_eq!(store.load_snapshot().unwrap().revision(), Revision::new(90));
+}
+
+#[test]
+fn each_checkpoint_is_written_over_the_spare_and_cut_to_its_length() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path()).unwrap();
+    let dataset = dataset();
+    let inode = |revision| {
+        std::fs::metadata(file_path(dir.path(), revision))
+            .unwrap()
+            .ino()
+    };
+    store.write_checkpoint(&at(&dataset, 30)).unwrap();
+    let first = inode(30);
+    store.write_checkpoint(&at(&dataset, 60)).unwrap();
+    assert_ne!(inode(60), first);
+    store.write_checkpoint(&at(&dataset, 90)).unwrap();
+    assert_eq!(inode(90), first);
+
+    // A spare far longer than the next checkpoint: what lies beyond it is cut.
+    let spare = dir.path().join(CHECKPOINT_DIR).join("spare.partial");
+    std::fs::write(&spare, vec![0xff; 1 << 20]).unwrap();
+    let snapshot = at(&dataset, 95);
+    store.write_checkpoint(&snapshot).unwrap();
+    let stored = std::fs::read(file_path(dir.path(), 95)).unwrap();
+    let encoding = codec::encode(&snapshot).unwrap();
+    assert_eq!(stored.len(), 16 + encoding.len());
+    let loaded = store.load_snapshot().unwrap();
+    assert_eq!(loaded.revision(), Revision::new(95));
+    assert_eq!(decisions(&dataset, &loaded), decisions(&dataset, &snapshot));
 }
 
 #[test]
@@ -221,7 +253,7 @@ fn a_missing_or_cut_checkpoint_file_is_refused_as_corrupt_naming_it() {
     txn.commit().unwrap();
     assert_eq!(
         expect_corrupt(&store),
-        "checkpoint 40 holds the state at revision 41"
+        "checkpoint 40: its file holds another revision"
     );
 }
 
