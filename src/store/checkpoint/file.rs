@@ -225,38 +225,35 @@ pub(super) fn read_checkpoint_file(
             }
         }
     })?;
-    let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or_default());
-    file.read_to_end(&mut bytes)
-        .map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    let found = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    let io = |source| StoreError::Io {
+        path: path.clone(),
+        source,
+    };
+    let found = file.metadata().map_err(io)?.len();
     if found != length {
         return Err(corrupt(format!(
             "its file holds {found} bytes, not the {length} written"
         )));
     }
     let expected = header(revision);
-    if !bytes.starts_with(FILE_MAGIC) {
+    let mut first = [0; HEADER];
+    if file.read_exact(&mut first).is_err() || !first.starts_with(FILE_MAGIC) {
         return Err(corrupt(
             "its file does not start as a checkpoint file".into(),
         ));
     }
-    if !bytes.starts_with(&expected) {
+    if first != expected {
         return Err(corrupt("its file holds another revision".into()));
     }
+    // The encoding alone, read into a buffer of its size.
+    let encoding_length = length.saturating_sub(HEADER as u64);
+    let mut bytes = Vec::with_capacity(usize::try_from(encoding_length).unwrap_or_default());
+    file.read_to_end(&mut bytes).map_err(io)?;
     let mut again = [0; HEADER];
-    std::os::unix::fs::FileExt::read_exact_at(&file, &mut again, 0).map_err(|source| {
-        StoreError::Io {
-            path: path.clone(),
-            source,
-        }
-    })?;
-    if again != expected {
+    std::os::unix::fs::FileExt::read_exact_at(&file, &mut again, 0).map_err(io)?;
+    if again != expected || bytes.len() as u64 != encoding_length {
         return Err(corrupt("its file was replaced while it was read".into()));
     }
-    bytes.drain(..HEADER);
     Ok(bytes)
 }
 
