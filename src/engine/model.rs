@@ -269,10 +269,15 @@ impl std::ops::DerefMut for ObjectState {
 }
 
 /// What an object keeps besides its ancestry.
+///
+/// Its texts are boxed `str`s rather than `String`s: they are replaced, never grown, and
+/// without a capacity each is 8 bytes smaller, which brings the details with their
+/// reference counts from 168 bytes (an allocation of 192) to 144 (of 160): 32 bytes per
+/// object, 12 MiB of the default dataset's 400,000. Stored as the same text.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ObjectDetails {
-    pub(crate) object_type: String,
-    pub(crate) name: String,
+    pub(crate) object_type: Box<str>,
+    pub(crate) name: Box<str>,
     pub(crate) parent: Option<ObjectId>,
     pub(crate) related: SortedSet<ObjectId>,
     /// The revision of its last visible change (0: before codec version 4 kept it).
@@ -281,7 +286,7 @@ pub(crate) struct ObjectDetails {
     /// Free text shown and searched with the name (empty: none, also before codec
     /// version 4 kept it).
     #[serde(deserialize_with = "super::stored::added_in_v4")]
-    pub(crate) description: String,
+    pub(crate) description: Box<str>,
     /// The user whose call created it (none: created by the platform, or before codec
     /// version 4 kept it). Never changes.
     #[serde(deserialize_with = "super::stored::added_in_v4")]

@@ -263,6 +263,15 @@ mod tests {
     }
 
     #[test]
+    fn an_objects_details_fit_an_allocation_of_160_bytes_with_their_counts() {
+        // 16 bytes of reference counts before them (see `ObjectDetails`).
+        assert_eq!(
+            std::mem::size_of::<crate::engine::model::ObjectDetails>(),
+            128
+        );
+    }
+
+    #[test]
     fn slots_never_reach_the_service_node() {
         let mut service = TenantService {
             next_slot: SERVICE_NODE - 1,

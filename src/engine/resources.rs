@@ -658,12 +658,12 @@ fn user_record(id: &UserId, user: &super::model::UserState, failed_sign_ins: u32
 fn object_record(id: &ObjectId, object: &super::model::ObjectState) -> ObjectRecord {
     ObjectRecord {
         id: id.clone(),
-        object_type: object.object_type.clone(),
-        name: object.name.clone(),
+        object_type: object.object_type.to_string(),
+        name: object.name.to_string(),
         parent: object.parent.clone(),
         related: sorted(object.related.iter().cloned()),
         changed_at: object.changed_at,
-        description: object.description.clone(),
+        description: object.description.to_string(),
         creator: object.creator.clone(),
     }
 }

@@ -55,12 +55,12 @@ pub(super) fn apply(
                 ObjectState {
                     ancestry,
                     details: Shared::new(ObjectDetails {
-                        object_type: object_type.clone(),
-                        name: name.clone(),
+                        object_type: object_type.as_str().into(),
+                        name: name.as_str().into(),
                         parent: parent.clone(),
                         related: related.iter().cloned().collect(),
                         changed_at: at,
-                        description: description.clone(),
+                        description: description.as_str().into(),
                         creator: creator.clone(),
                     }),
                 },
@@ -183,9 +183,9 @@ pub(super) fn apply(
                 }
             }
             if let Some(updated) = objects.objects.get_mut(object) {
-                updated.name.clone_from(name);
+                updated.name = name.as_str().into();
                 updated.related = related.iter().cloned().collect();
-                updated.description.clone_from(description);
+                updated.description = description.as_str().into();
                 updated.changed_at = at;
             }
             Ok(())
@@ -285,7 +285,7 @@ pub(super) fn check_placement(
                 .ok_or_else(|| MutationError::not_found("container", parent))?;
             let allowed = definition
                 .types
-                .get(&parent_state.object_type)
+                .get(&*parent_state.object_type)
                 .is_some_and(|t| t.may_contain.contains(object_type));
             if allowed {
                 Ok(())

@@ -504,7 +504,7 @@ fn update_object_renames_and_validates_related_objects() {
         .objects
         .get(&obj("plan1"))
         .unwrap();
-    assert_eq!(plan.name, "Plan");
+    assert_eq!(&*plan.name, "Plan");
     assert!(plan.related.iter().eq([obj("site2")].iter()));
     // The revocation rule follows the new dependency: site1 no longer blocks, site2 does.
     world.grant("g-site1", u("alice"), &["backup.run"], on("site1"), None);

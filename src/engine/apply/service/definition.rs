@@ -143,12 +143,12 @@ fn check_object_types(
     let missing = tenant_service
         .objects
         .iter()
-        .filter(|(_, o)| !updated.types.contains_key(&o.object_type))
+        .filter(|(_, o)| !updated.types.contains_key(&*o.object_type))
         .min_by(|a, b| a.0.cmp(b.0));
     match missing {
         Some((object, state)) => Err(MutationError::ObjectTypeInUse {
             service: service.clone(),
-            object_type: state.object_type.clone(),
+            object_type: state.object_type.to_string(),
             object: object.clone(),
         }),
         None => Ok(()),
