@@ -170,13 +170,11 @@ fn timed_open(dir: &std::path::Path) -> (Duration, App) {
 
 /// The database file and the checkpoint files beside it.
 fn file_size(dir: &std::path::Path) -> u64 {
-    let checkpoints = std::fs::read_dir(dir.join(CHECKPOINT_DIR))
-        .map(|entries| {
-            entries
-                .filter_map(|entry| entry.ok()?.metadata().ok())
-                .map(|meta| meta.len())
-                .sum()
-        })
-        .unwrap_or(0);
+    let checkpoints = std::fs::read_dir(dir.join(CHECKPOINT_DIR)).map_or(0, |entries| {
+        entries
+            .filter_map(|entry| entry.ok()?.metadata().ok())
+            .map(|meta| meta.len())
+            .sum()
+    });
     std::fs::metadata(dir.join(DB_FILE_NAME)).map_or(0, |m| m.len()) + checkpoints
 }
