@@ -203,7 +203,17 @@ impl RedbStore {
     /// Deletes audit records older than `before`. Returns how many. Deletes at most
     /// [`PRUNE_BATCH`] records per transaction, as pruning the change log does.
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
-        prune_in_batches(|| self.prune_audit_batch(before))
+        prune_in_batches(
+            || {
+                let txn = self.begin_read()?;
+                let table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
+                let Some((id, bytes)) = table.first().map_err(|e| self.redb_error(e))? else {
+                    return Ok(false);
+                };
+                Ok(decode(id.value(), bytes.value(), &self.path)?.at < before)
+            },
+            || self.prune_audit_batch(before),
+        )
     }
 
     /// Deletes up to [`PRUNE_BATCH`] of the oldest audit records older than `before`.

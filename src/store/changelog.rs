@@ -136,10 +136,17 @@ pub(super) fn read_changes(
 pub(super) const PRUNE_BATCH: usize = 1_000;
 
 /// Runs `batch` (one transaction deleting at most [`PRUNE_BATCH`] records, returning how
-/// many) until one deletes fewer; the total deleted.
+/// many) until one deletes fewer; the total deleted. Runs none unless `prunable` (a read
+/// transaction looking at the oldest record) says the first would delete something: a
+/// write transaction syncs the file even when it changes nothing, and this runs after
+/// every checkpoint, while writers wait for each such transaction.
 pub(super) fn prune_in_batches(
+    prunable: impl FnOnce() -> Result<bool, StoreError>,
     mut batch: impl FnMut() -> Result<u64, StoreError>,
 ) -> Result<u64, StoreError> {
+    if !prunable()? {
+        return Ok(0);
+    }
     let mut deleted = 0;
     loop {
         let done = batch()?;
@@ -185,17 +192,33 @@ impl RedbStore {
         // Up to here the log goes whatever its age.
         let beyond_max = newest.saturating_sub(retention.max_count.max(retention.min_count));
         let cutoff = now.plus_millis(retention.max_age_millis.saturating_neg());
-        prune_in_batches(|| self.prune_change_batch(limit, beyond_max, cutoff))
+        let prunable = |revision: u64, committed_at| {
+            revision <= limit && (revision <= beyond_max || committed_at < cutoff)
+        };
+        prune_in_batches(
+            || {
+                let txn = self.begin_read()?;
+                let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
+                let Some((revision, bytes)) = changes.first().map_err(|e| self.redb_error(e))?
+                else {
+                    return Ok(false);
+                };
+                let record =
+                    codec::decode_change(bytes.value()).map_err(|err| StoreError::Corrupt {
+                        path: self.path.clone(),
+                        message: format!("change {}: {err}", revision.value()),
+                    })?;
+                Ok(prunable(revision.value(), record.committed_at))
+            },
+            || self.prune_change_batch(prunable),
+        )
     }
 
-    /// Deletes up to [`PRUNE_BATCH`] of the oldest change records up to revision `limit`
-    /// that were committed before `cutoff` or are at most `beyond_max`, with their request
-    /// ids, in one transaction.
+    /// Deletes up to [`PRUNE_BATCH`] of the oldest change records while `prunable` (of
+    /// their revision and commit time) holds, with their request ids, in one transaction.
     fn prune_change_batch(
         &self,
-        limit: u64,
-        beyond_max: u64,
-        cutoff: crate::engine::Timestamp,
+        prunable: impl Fn(u64, crate::engine::Timestamp) -> bool,
     ) -> Result<u64, StoreError> {
         let txn = self.begin_write()?;
         let mut deleted = 0;
@@ -203,7 +226,7 @@ impl RedbStore {
             let mut changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
             let mut doomed = Vec::new();
             for entry in changes
-                .range(..=limit)
+                .iter()
                 .map_err(|e| self.redb_error(e))?
                 .take(PRUNE_BATCH)
             {
@@ -213,7 +236,7 @@ impl RedbStore {
                         path: self.path.clone(),
                         message: format!("change {}: {err}", revision.value()),
                     })?;
-                if revision.value() > beyond_max && record.committed_at >= cutoff {
+                if !prunable(revision.value(), record.committed_at) {
                     break;
                 }
                 doomed.push((revision.value(), record.request_id));
@@ -294,5 +317,34 @@ mod tests {
         };
         assert_eq!(store.prune_changes(floor, now).unwrap(), 150);
         assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(2_401)));
+    }
+
+    #[test]
+    fn pruning_with_nothing_to_prune_writes_nothing_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let records: Vec<ChangeRecord> = (1..=20).map(change).collect();
+        store.append(&records).unwrap();
+        let txn = store.begin_write().unwrap();
+        txn.open_table(super::super::redb_store::CHECKPOINTS)
+            .unwrap()
+            .insert(20, b"a checkpoint".as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        let modified = || std::fs::metadata(store.path()).unwrap().modified().unwrap();
+        let before = modified();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Every change is young, and every audit record (none) too.
+        let keep_all = Retention {
+            max_age_millis: 1_000_000,
+            min_count: 0,
+            max_count: u64::MAX,
+            audit_max_age_millis: 0,
+        };
+        let now = Timestamp::from_unix_millis(10_000);
+        assert_eq!(store.prune_changes(keep_all, now).unwrap(), 0);
+        assert_eq!(store.prune_audit(now).unwrap(), 0);
+        assert_eq!(modified(), before, "an empty transaction was committed");
+        assert_eq!(store.oldest_change().unwrap(), Some(Revision::new(1)));
     }
 }
