@@ -153,20 +153,9 @@ fn database(scale: u32) {
         share(overhead)
     );
     println!(
-        "| **database file** | | **{}** | **{:.0}** | |",
+        "| **file** | | **{}** | **{:.0}** | |",
         mib(usize::try_from(footprint.file).unwrap_or(usize::MAX)),
         per_fact(footprint.file)
-    );
-    println!(
-        "| checkpoint file | 1 | {} | {:.0} | |",
-        mib(usize::try_from(footprint.checkpoint_files).unwrap_or(usize::MAX)),
-        per_fact(footprint.checkpoint_files)
-    );
-    let whole = footprint.file + footprint.checkpoint_files;
-    println!(
-        "| **data directory** | | **{}** | **{:.0}** | |",
-        mib(usize::try_from(whole).unwrap_or(usize::MAX)),
-        per_fact(whole)
     );
     println!(
         "\n| change kind | records | bytes per record | of which context | share of the log |"

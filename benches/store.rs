@@ -24,7 +24,7 @@ use authzd::{
         Access, ChangeContext, ChangeRecord, GrantId, GrantNode, Mutation, PermissionSet, Revision,
         Subject, Timestamp,
     },
-    store::{CHECKPOINT_DIR, DB_FILE_NAME, RedbStore},
+    store::{DB_FILE_NAME, RedbStore},
 };
 
 const SEQUENTIAL: usize = 1_000;
@@ -45,7 +45,7 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     println!(
-        "\n| dataset | grants+memberships | change log | start (replay log) | start (checkpoint) | database and checkpoint files | bytes per fact |"
+        "\n| dataset | grants+memberships | change log | start (replay log) | start (checkpoint) | file | bytes per fact |"
     );
     println!("|---|---|---|---|---|---|---|");
     for scale in scales {
@@ -168,13 +168,6 @@ fn timed_open(dir: &std::path::Path) -> (Duration, App) {
     (started.elapsed(), app)
 }
 
-/// The database file and the checkpoint files beside it.
 fn file_size(dir: &std::path::Path) -> u64 {
-    let checkpoints = std::fs::read_dir(dir.join(CHECKPOINT_DIR)).map_or(0, |entries| {
-        entries
-            .filter_map(|entry| entry.ok()?.metadata().ok())
-            .map(|meta| meta.len())
-            .sum()
-    });
-    std::fs::metadata(dir.join(DB_FILE_NAME)).map_or(0, |m| m.len()) + checkpoints
+    std::fs::metadata(dir.join(DB_FILE_NAME)).map_or(0, |m| m.len())
 }

@@ -1,10 +1,5 @@
-//! Checkpoints: the whole engine state at one revision, so that start-up reads it and
+//! Checkpoints: the whole engine state at one revision, so that start-up reads one value and
 //! replays only the changes after it, and so that the change log can be pruned.
-//!
-//! The `checkpoints` table names the newest checkpoint; its encoding is in a file of its
-//! own (`file.rs`). Builds before that stored it in the table itself, whole or in parts in
-//! `checkpoint_parts` (as the PostgreSQL store still does): those still load, and the next
-//! checkpoint removes them.
 
 use std::borrow::Cow;
 
@@ -18,16 +13,19 @@ use super::{
 };
 use crate::engine::{ChangeRecord, Revision, Snapshot, SnapshotBuilder};
 
-mod file;
-
-pub use file::CHECKPOINT_DIR;
-use file::{file_manifest, read_checkpoint_file, read_file_manifest};
-
 /// How many change records are decoded at a time while replaying.
 pub(super) const REPLAY_CHUNK: usize = 10_000;
 
-/// How many parts of checkpoints stored in redb (by builds before checkpoint files) one
-/// transaction removes (2 MB of pages read: removing a part reads its page).
+/// The size of each part of a checkpoint. Each part is its own transaction, so the writer
+/// waits at most for one part between its commits instead of for the whole state. redb
+/// gives a value its own run of pages whose size is a power of two; 4 KiB less than 256 KiB
+/// leaves room for the page's header and key, where 256 KiB itself would take 512 KiB.
+/// Small runs are also reused well once freed: after a bulk load at 350 K
+/// grants+memberships (110 checkpoints) the file was 544 MiB with these parts, 813 MiB
+/// with parts of 1 MiB and 918 MiB with 4 MiB.
+const PART_BYTES: usize = (256 << 10) - (4 << 10);
+
+/// How many parts of older checkpoints one transaction removes (2 MB of pages read).
 const PARTS_REMOVED_AT_ONCE: usize = 8;
 
 /// What `checkpoints` holds for a checkpoint stored in parts: this marker, then the number
@@ -36,22 +34,48 @@ const PARTS_REMOVED_AT_ONCE: usize = 8;
 const IN_PARTS: &[u8; 8] = b"AZPARTS1";
 
 impl RedbStore {
-    /// Writes `snapshot` as the checkpoint, replacing older ones. The encoding goes to a
-    /// file of its own (see `checkpoint/file.rs`); once it is synced, one small transaction
-    /// names it in `checkpoints` in place of the older checkpoints, so a reader sees the
-    /// old checkpoint or the new one whole; then the older file is kept as the spare the
-    /// next checkpoint is written over, and the parts of a
-    /// checkpoint an older build stored in the database, are removed. A checkpoint of a
-    /// revision already checkpointed is not written again (a revision is one state).
+    /// Writes `snapshot` as the checkpoint, replacing older ones. The encoding is stored a
+    /// part at a time, each part in its own transaction; once every part is read back, one
+    /// transaction names them in `checkpoints` in place of the older checkpoints, so a
+    /// reader sees the old checkpoint or the new one whole; then the older parts are
+    /// removed, a few at a time. A checkpoint of a revision already checkpointed is not
+    /// written again (a revision is one state).
     pub fn write_checkpoint(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.write_checkpoint_in_parts(snapshot, PART_BYTES)
+    }
+
+    pub(super) fn write_checkpoint_in_parts(
+        &self,
+        snapshot: &Snapshot,
+        part_bytes: usize,
+    ) -> Result<(), StoreError> {
         let revision = snapshot.revision().get();
         if self.checkpoint_revision()? == Some(snapshot.revision()) {
             return Ok(());
         }
-        let length = self.write_checkpoint_file(snapshot)?;
-        let manifest = file_manifest(length);
-        // The one transaction of a checkpoint touches small values only: the writer waits
-        // for it between two commits.
+        let mut parts = PartWriter {
+            store: self,
+            revision,
+            part_bytes,
+            buffer: Vec::with_capacity(part_bytes),
+            parts: 0,
+            length: 0,
+            failure: None,
+        };
+        let encoded = codec::encode_into(snapshot, &mut parts);
+        if let Some(failure) = parts.failure.take() {
+            return Err(failure);
+        }
+        encoded.map_err(|err| StoreError::Storage {
+            path: self.path.clone(),
+            message: format!("cannot encode checkpoint {revision}: {err}"),
+        })?;
+        parts.store_part()?;
+        let (count, length) = (parts.parts, parts.length);
+        self.verify_parts(revision, count, length)?;
+        let manifest = parts_manifest(count, length);
+        // The transaction that makes it the checkpoint touches small values only: the
+        // writer waits for it between two commits.
         let txn = self.begin_write()?;
         {
             let mut checkpoints = txn
@@ -65,45 +89,67 @@ impl RedbStore {
                 .map_err(|e| self.redb_error(e))?;
         }
         txn.commit().map_err(|e| self.redb_error(e))?;
-        let newest = self.checkpoint_revision()?.map_or(revision, Revision::get);
-        self.retire_checkpoint_files_except(newest)?;
-        self.remove_stored_parts()
+        self.remove_parts_except(revision, count)
     }
 
-    /// Removes the parts of checkpoints an older build stored in the database, a few per
-    /// transaction: removing a part reads its page (a whole part), and removing a whole
-    /// checkpoint's at once held the writer up for some 70-90 ms at 1 M
-    /// grants+memberships. Looked for first in a read transaction, since there are none
-    /// once removed, and a write transaction syncs the file even when it changes nothing.
-    fn remove_stored_parts(&self) -> Result<(), StoreError> {
+    /// Checks, before the parts become the checkpoint, that parts `0..count` of `revision`
+    /// are stored and hold `length` bytes. Read in a read transaction: every part is read
+    /// back, which under the writer's lock would hold up the writes for as long.
+    fn verify_parts(&self, revision: u64, count: u32, length: u64) -> Result<(), StoreError> {
+        let txn = self.begin_read()?;
+        let parts = txn
+            .open_table(CHECKPOINT_PARTS)
+            .map_err(|e| self.redb_error(e))?;
+        let unfinished = |message: String| StoreError::Storage {
+            path: self.path.clone(),
+            message: format!("checkpoint {revision}: {message}"),
+        };
+        let mut counted = PartsCount::new(count, length);
+        for part in parts
+            .range((revision, 0)..(revision, count))
+            .map_err(|e| self.redb_error(e))?
+        {
+            let (key, value) = part.map_err(|e| self.redb_error(e))?;
+            counted
+                .push(key.value().1, value.value().len())
+                .map_err(unfinished)?;
+        }
+        counted.finish().map_err(unfinished)
+    }
+
+    /// Removes every part but parts `0..count` of `revision`: the previous checkpoint's,
+    /// and any a crash left behind. A few parts per transaction: removing a part reads its
+    /// page (a whole part), and removing a whole checkpoint's at once held the writer up
+    /// for some 70-90 ms at 1 M grants+memberships. Parts a failure leaves here are
+    /// removed with the next checkpoint's.
+    fn remove_parts_except(&self, revision: u64, count: u32) -> Result<(), StoreError> {
         loop {
-            let any = {
-                let txn = self.begin_read()?;
-                let parts = txn
-                    .open_table(CHECKPOINT_PARTS)
-                    .map_err(|e| self.redb_error(e))?;
-                parts.first().map_err(|e| self.redb_error(e))?.is_some()
-            };
-            if !any {
-                return Ok(());
-            }
             let txn = self.begin_write()?;
-            {
+            let removed = {
                 let mut parts = txn
                     .open_table(CHECKPOINT_PARTS)
                     .map_err(|e| self.redb_error(e))?;
-                let stale = parts
-                    .iter()
-                    .map_err(|e| self.redb_error(e))?
-                    .take(PARTS_REMOVED_AT_ONCE)
-                    .map(|part| part.map(|(key, _)| key.value()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| self.redb_error(e))?;
+                let mut stale = Vec::with_capacity(PARTS_REMOVED_AT_ONCE);
+                for range in [
+                    parts.range(..(revision, 0)),
+                    parts.range((revision, count)..),
+                ] {
+                    for part in range
+                        .map_err(|e| self.redb_error(e))?
+                        .take(PARTS_REMOVED_AT_ONCE - stale.len())
+                    {
+                        stale.push(part.map_err(|e| self.redb_error(e))?.0.value());
+                    }
+                }
                 for key in &stale {
                     parts.remove(key).map_err(|e| self.redb_error(e))?;
                 }
-            }
+                stale.len()
+            };
             txn.commit().map_err(|e| self.redb_error(e))?;
+            if removed < PARTS_REMOVED_AT_ONCE {
+                return Ok(());
+            }
         }
     }
 
@@ -132,8 +178,71 @@ impl RedbStore {
     }
 }
 
+/// Stores the encoding written to it a part at a time (see [`RedbStore::write_checkpoint`]).
+struct PartWriter<'a> {
+    store: &'a RedbStore,
+    revision: u64,
+    part_bytes: usize,
+    buffer: Vec<u8>,
+    /// Parts stored so far.
+    parts: u32,
+    /// Bytes stored so far.
+    length: u64,
+    /// Why storing a part failed: the encoder sees only that writing stopped.
+    failure: Option<StoreError>,
+}
+
+impl PartWriter<'_> {
+    /// Stores what is buffered as the next part, in a transaction of its own. (A commit
+    /// that skips the flush would be cheaper, but redb refuses those on a file shared with
+    /// another process, as `authzd export` shares it.)
+    fn store_part(&mut self) -> Result<(), StoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        let txn = store.begin_write()?;
+        {
+            let mut parts = txn
+                .open_table(CHECKPOINT_PARTS)
+                .map_err(|e| store.redb_error(e))?;
+            parts
+                .insert((self.revision, self.parts), self.buffer.as_slice())
+                .map_err(|e| store.redb_error(e))?;
+        }
+        txn.commit().map_err(|e| store.redb_error(e))?;
+        self.parts = self.parts.saturating_add(1);
+        self.length = self
+            .length
+            .saturating_add(u64::try_from(self.buffer.len()).unwrap_or(u64::MAX));
+        self.buffer.clear();
+        Ok(())
+    }
+}
+
+impl std::io::Write for PartWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let room = self.part_bytes.saturating_sub(self.buffer.len());
+        let (taken, _) = bytes.split_at(bytes.len().min(room));
+        self.buffer.extend_from_slice(taken);
+        if self.buffer.len() >= self.part_bytes
+            && let Err(err) = self.store_part()
+        {
+            self.failure = Some(err);
+            return Err(std::io::Error::other(
+                "a checkpoint part could not be stored",
+            ));
+        }
+        Ok(taken.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The `checkpoints` value of a checkpoint stored in `count` parts holding `length` bytes
-/// (see [`IN_PARTS`]), as the PostgreSQL store writes it.
+/// (see [`IN_PARTS`]); both stores write it.
 pub(super) fn parts_manifest(count: u32, length: u64) -> Vec<u8> {
     let mut manifest = IN_PARTS.to_vec();
     manifest.extend_from_slice(&count.to_le_bytes());
@@ -227,8 +336,7 @@ impl JoinedParts {
 }
 
 /// The encoded snapshot of the checkpoint at `revision` whose `checkpoints` value is
-/// `stored`: its file beside the database `path`, that value itself, or its parts put
-/// back together.
+/// `stored`: that value itself, or its parts put back together.
 fn checkpoint_encoding<'a>(
     revision: u64,
     stored: &'a [u8],
@@ -239,10 +347,6 @@ fn checkpoint_encoding<'a>(
         path: path.to_path_buf(),
         message: format!("checkpoint {revision}: {message}"),
     };
-    if let Some(manifest) = read_file_manifest(stored) {
-        let length = manifest.map_err(corrupt)?;
-        return Ok(Cow::Owned(read_checkpoint_file(path, revision, length)?));
-    }
     let (count, length) = match read_parts_manifest(stored) {
         None => return Ok(Cow::Borrowed(stored)),
         Some(manifest) => manifest.map_err(corrupt)?,
@@ -273,21 +377,10 @@ pub(super) fn load_from(
         Some((revision, bytes)) => {
             let revision = revision.value();
             let encoding = checkpoint_encoding(revision, bytes.value(), parts, path)?;
-            let snapshot =
-                codec::decode_snapshot(&encoding).map_err(|err| StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    message: format!("checkpoint {revision}: {err}"),
-                })?;
-            if snapshot.revision().get() != revision {
-                return Err(StoreError::Corrupt {
-                    path: path.to_path_buf(),
-                    message: format!(
-                        "checkpoint {revision} holds the state at revision {}",
-                        snapshot.revision()
-                    ),
-                });
-            }
-            snapshot
+            codec::decode_snapshot(&encoding).map_err(|err| StoreError::Corrupt {
+                path: path.to_path_buf(),
+                message: format!("checkpoint {revision}: {err}"),
+            })?
         }
         None => Snapshot::empty(),
     };

@@ -12,7 +12,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use redb::{ReadableDatabase, ReadableTable as _};
+use redb::ReadableDatabase;
 
 use super::{
     DB_FILE_NAME, RedbStore, Store, StoreError,
@@ -46,38 +46,11 @@ pub fn export_database(data_dir: &Path, out: &Path) -> Result<ExportSummary, Sto
         });
     }
     let db = open_read_only(&path)?;
-    let begin = || {
-        db.begin_read()
-            .map_err(|err| StoreError::from_redb(path.clone(), redb::Error::from(err)))
-    };
-    let mut attempts = 0;
-    loop {
-        let (snapshot, checkpoint) = read_state(&begin()?, &path)?;
-        match snapshot {
-            Ok(snapshot) => return write_export(&snapshot, out),
-            // The server replaced the checkpoint this read named and removed its file:
-            // read again, from the newer one.
-            Err(_) if attempts < 3 && read_state(&begin()?, &path)?.1 != checkpoint => {
-                attempts += 1;
-            }
-            Err(err) => return Err(err),
-        }
-    }
-}
-
-/// The state `txn` reads, and the revision of the checkpoint it starts from.
-pub(super) fn read_state(
-    txn: &redb::ReadTransaction,
-    path: &Path,
-) -> Result<(Result<Snapshot, StoreError>, Option<u64>), StoreError> {
-    let redb_error = |err: redb::Error| StoreError::from_redb(path.to_path_buf(), err);
+    let redb_error = |err: redb::Error| StoreError::from_redb(path.clone(), err);
+    let txn = db.begin_read().map_err(|e| redb_error(e.into()))?;
     let checkpoints = txn
         .open_table(CHECKPOINTS)
         .map_err(|e| redb_error(e.into()))?;
-    let checkpoint = checkpoints
-        .last()
-        .map_err(|e| redb_error(e.into()))?
-        .map(|(revision, _)| revision.value());
     // A file no build with checkpoint parts has written to lacks their table.
     let parts = match txn.open_table(CHECKPOINT_PARTS) {
         Ok(parts) => Some(parts),
@@ -85,10 +58,8 @@ pub(super) fn read_state(
         Err(err) => return Err(redb_error(err.into())),
     };
     let changes = txn.open_table(CHANGES).map_err(|e| redb_error(e.into()))?;
-    Ok((
-        load_from(&checkpoints, parts.as_ref(), &changes, path),
-        checkpoint,
-    ))
+    let snapshot = load_from(&checkpoints, parts.as_ref(), &changes, &path)?;
+    write_export(&snapshot, out)
 }
 
 /// Writes `snapshot` to the export file `out`.

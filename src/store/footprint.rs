@@ -38,10 +38,8 @@ pub struct ChangeKindFootprint {
 /// Where a database file's bytes go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreFootprint {
-    /// The database file's size.
+    /// The file's size.
     pub file: u64,
-    /// The checkpoint files' sizes, summed (kept beside the database file).
-    pub checkpoint_files: u64,
     /// Each table.
     pub tables: Vec<TableFootprint>,
     /// The change log by kind of change.
@@ -97,7 +95,6 @@ impl RedbStore {
         ];
         Ok(StoreFootprint {
             file,
-            checkpoint_files: self.checkpoint_files_size()?,
             tables,
             changes,
         })

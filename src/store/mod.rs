@@ -1,8 +1,7 @@
 //! The durable store: the only code that touches redb or PostgreSQL.
 //!
-//! The database lives in one file, [`DB_FILE_NAME`], under the data directory, with the
-//! newest checkpoint's file in [`CHECKPOINT_DIR`] beside it. It records its format version
-//! so a newer or unknown file is refused instead of misread.
+//! The database lives in one file, [`DB_FILE_NAME`], under the data directory. It records
+//! its format version so a newer or unknown file is refused instead of misread.
 
 mod audit;
 mod backend;
@@ -24,7 +23,6 @@ mod redb_store;
 pub use audit::{AuditOutcome, AuditQuery, AuditRecord};
 pub use backend::Store;
 pub use changelog::Retention;
-pub use checkpoint::CHECKPOINT_DIR;
 pub use codec::{CODEC_VERSION, CodecError};
 pub use error::StoreError;
 pub use export::{
