@@ -205,12 +205,8 @@ impl RedbStore {
     pub fn prune_audit(&self, before: Timestamp) -> Result<u64, StoreError> {
         prune_in_batches(
             || {
-                let txn = self.begin_read()?;
-                let table = txn.open_table(AUDIT).map_err(|e| self.redb_error(e))?;
-                let Some((id, bytes)) = table.first().map_err(|e| self.redb_error(e))? else {
-                    return Ok(false);
-                };
-                Ok(decode(id.value(), bytes.value(), &self.path)?.at < before)
+                let oldest = self.audit_records(&AuditQuery::default(), 0, 1)?;
+                Ok(oldest.first().is_some_and(|record| record.at < before))
             },
             || self.prune_audit_batch(before),
         )

@@ -197,18 +197,10 @@ impl RedbStore {
         };
         prune_in_batches(
             || {
-                let txn = self.begin_read()?;
-                let changes = txn.open_table(CHANGES).map_err(|e| self.redb_error(e))?;
-                let Some((revision, bytes)) = changes.first().map_err(|e| self.redb_error(e))?
-                else {
-                    return Ok(false);
-                };
-                let record =
-                    codec::decode_change(bytes.value()).map_err(|err| StoreError::Corrupt {
-                        path: self.path.clone(),
-                        message: format!("change {}: {err}", revision.value()),
-                    })?;
-                Ok(prunable(revision.value(), record.committed_at))
+                let oldest = self.changes_after(Revision::default(), 1)?;
+                Ok(oldest
+                    .first()
+                    .is_some_and(|record| prunable(record.revision.get(), record.committed_at)))
             },
             || self.prune_change_batch(prunable),
         )
