@@ -18,7 +18,7 @@ use authzd::api::pb::{
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-use crate::{Measured, Shape};
+use crate::{Measured, Sample, Shape};
 
 /// One kind of call: what each task sends, and how its answer is checked. It gets the
 /// task's number and the call's sequence number over the whole run.
@@ -50,6 +50,20 @@ pub(crate) async fn drive(
     measure: Duration,
     items_per_call: u64,
 ) -> Measured {
+    drive_sample(channels, shape, call, warm_up, measure)
+        .await
+        .measured(format!("tonic client, {}", shape.describe()))
+        .with_items(items_per_call)
+}
+
+/// As [`drive`], the calls and their latencies as measured, to be merged with other runs'.
+pub(crate) async fn drive_sample(
+    channels: &[Channel],
+    shape: Shape,
+    call: &Call,
+    warm_up: Duration,
+    measure: Duration,
+) -> Sample {
     let sequence = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let measured_from = started + warm_up;
@@ -83,14 +97,11 @@ pub(crate) async fn drive(
         micros.extend(task.await.unwrap());
     }
     // The calls started in the measured window, over the time until the last one ended.
-    let window = measured_from.elapsed();
-    Measured::from_micros(
-        micros.len() as u64,
-        window,
+    Sample {
+        calls: micros.len() as u64,
+        over: measured_from.elapsed(),
         micros,
-        format!("tonic client, {}", shape.describe()),
-    )
-    .with_items(items_per_call)
+    }
 }
 
 /// Health of the whole server (`service: ""`), which must be SERVING.

@@ -5,7 +5,7 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
-use crate::{Measured, Shape};
+use crate::{Measured, Sample, Shape};
 
 /// Whether h2load is on the PATH.
 pub(crate) fn available() -> bool {
@@ -36,6 +36,24 @@ pub(crate) fn run(
     cpu: Option<usize>,
     dir: &Path,
 ) -> Measured {
+    sample(url, body, shape, warm_up, measure, cpu, dir).measured(driver(shape))
+}
+
+/// How h2load rows name their driver.
+pub(crate) fn driver(shape: Shape) -> String {
+    format!("h2load, {}", shape.describe())
+}
+
+/// As [`run`], the calls and their latencies as measured, to be merged with other runs'.
+pub(crate) fn sample(
+    url: &str,
+    body: &[u8],
+    shape: Shape,
+    warm_up: Duration,
+    measure: Duration,
+    cpu: Option<usize>,
+    dir: &Path,
+) -> Sample {
     let body_file = dir.join("h2load-body");
     let log_file = dir.join("h2load-log");
     std::fs::write(&body_file, body).unwrap();
@@ -90,10 +108,9 @@ pub(crate) fn run(
         assert_eq!(status, Some("200"), "an HTTP status other than 200: {line}");
         micros.push(took.unwrap().trim().parse::<u64>().unwrap());
     }
-    Measured::from_micros(
-        succeeded,
-        measure,
+    Sample {
+        calls: succeeded,
+        over: measure,
         micros,
-        format!("h2load, {}", shape.describe()),
-    )
+    }
 }

@@ -12,7 +12,8 @@
 //!
 //! `cargo bench --bench load`; `cargo bench --bench load -- replicas` measures the
 //! PostgreSQL store against redb instead (`replicas.rs`), `-- writes` durable writes while
-//! checkpoints are written (`writes.rs`). On a machine with two or more cores the servers run pinned
+//! checkpoints are written (`writes.rs`), `-- prepare DIR` only writes the dataset's data
+//! directory into `DIR` (to serve and profile by hand). On a machine with two or more cores the servers run pinned
 //! to core 0 and the load (h2load, or this process's client) to core 1 (`taskset`), so
 //! that client and server never take each other's core; `AUTHZD_LOAD_PIN=0` turns that
 //! off. `AUTHZD_LOAD_SCALE` sets the dataset's scale (default 1; 3 holds about a million
@@ -38,7 +39,7 @@ mod servers;
 mod writes;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     fmt::Write as _,
     process::Command,
     sync::Arc,
@@ -55,6 +56,12 @@ use servers::Child;
 
 /// Calls in flight of every workload.
 const IN_FLIGHT: [usize; 3] = [1, 16, 64];
+/// The rows h2load drives, in turns.
+const H2LOAD_ROWS: [Row; 3] = [Row::HealthAuthzd, Row::HealthBare, Row::CheckRepeatedH2load];
+/// Rounds of turns the h2load rows of one in-flight count take, each a share of the cell's
+/// time: a single run of each, one after the other, left a cell's drift larger than the
+/// gaps it measured (docs/benchmarks.md, "Load over gRPC").
+const H2LOAD_ROUNDS: u32 = 5;
 /// Distinct Check requests of the varied workload.
 const VARIED_CHECKS: usize = 100_000;
 /// Distinct requests per `BatchCheck` size.
@@ -104,6 +111,60 @@ pub(crate) struct Measured {
     /// Calls slower than [`SLOW_MICROS`].
     pub(crate) slow: u64,
     pub(crate) driver: String,
+    /// The server's CPU time per call, in µs, where it was measured.
+    pub(crate) server_cpu: Option<f64>,
+}
+
+/// Calls counted and timed over a measured time: one run, or several merged.
+#[derive(Debug, Default)]
+pub(crate) struct Sample {
+    pub(crate) calls: u64,
+    pub(crate) over: Duration,
+    /// Each measured call's latency.
+    pub(crate) micros: Vec<u64>,
+}
+
+impl Sample {
+    pub(crate) fn rate(&self) -> f64 {
+        self.calls as f64 / self.over.as_secs_f64()
+    }
+
+    pub(crate) fn add(&mut self, other: Self) {
+        self.calls += other.calls;
+        self.over += other.over;
+        self.micros.extend(other.micros);
+    }
+
+    pub(crate) fn measured(self, driver: String) -> Measured {
+        Measured::from_micros(self.calls, self.over, self.micros, driver)
+    }
+}
+
+/// The server's CPU time over some calls it answered (from `/proc`, in ticks of 10 ms).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct ServerCpu {
+    seconds: f64,
+    calls: u64,
+}
+
+impl ServerCpu {
+    /// From the server's (user, system) CPU seconds before and after `calls`.
+    pub(crate) fn between(before: (f64, f64), after: (f64, f64), calls: u64) -> Self {
+        Self {
+            seconds: (after.0 + after.1) - (before.0 + before.1),
+            calls,
+        }
+    }
+
+    fn add(&mut self, other: Self) {
+        self.seconds += other.seconds;
+        self.calls += other.calls;
+    }
+
+    /// µs per call, if any call was counted.
+    fn per_call(self) -> Option<f64> {
+        (self.calls > 0).then(|| self.seconds * 1e6 / self.calls as f64)
+    }
 }
 
 /// A call slower than this counts as slow (issue #23: no write slower than 50 ms).
@@ -128,6 +189,7 @@ impl Measured {
             max: micros.last().copied().unwrap_or_default(),
             slow: micros.iter().filter(|us| **us > SLOW_MICROS).count() as u64,
             driver,
+            server_cpu: None,
         }
     }
 
@@ -213,6 +275,12 @@ fn main() {
     } else {
         DatasetSpec::standard(settings.scale)
     };
+    if let Some(target) = std::env::args().skip_while(|arg| arg != "prepare").nth(1) {
+        // Only the data directory, to serve and profile by hand.
+        servers::prepare_data_dir(&Dataset::generate(&spec), std::path::Path::new(&target));
+        println!("prepared {target}");
+        return;
+    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -250,72 +318,70 @@ fn main() {
         let check_body = h2load::grpc_frame(&work.repeated.request);
         for in_flight in IN_FLIGHT {
             let shape = Shape::new(in_flight);
-            // Health on both servers back to back, so that the machine's drift hits both.
-            for (on_authzd, body, row) in [
-                (true, &health_body, Row::HealthAuthzd),
-                (false, &health_body, Row::HealthBare),
-                (true, &check_body, Row::CheckRepeatedH2load),
-            ] {
-                let (addr, channels) = if on_authzd {
-                    (authzd.addr, &authzd_channels)
+            // Health on both servers and the repeated Check over h2load take turns, a
+            // round at a time, so that the machine's drift hits all three alike.
+            let rounds = if settings.smoke || !settings.h2load {
+                1
+            } else {
+                H2LOAD_ROUNDS
+            };
+            let mut samples: HashMap<Row, (Sample, ServerCpu)> = HashMap::new();
+            let mut round_rates: Vec<HashMap<Row, f64>> = Vec::new();
+            for round in 0..rounds {
+                let mut rates = HashMap::new();
+                for turn in 0..H2LOAD_ROWS.len() {
+                    let row = H2LOAD_ROWS[(round as usize + turn) % H2LOAD_ROWS.len()];
+                    let on_authzd = row != Row::HealthBare;
+                    let (addr, channels) = if on_authzd {
+                        (authzd.addr, &authzd_channels)
+                    } else {
+                        (bare.addr, &bare_channels)
+                    };
+                    let (method, body, call) = if row == Row::CheckRepeatedH2load {
+                        ("/authz.v1.CheckService/Check", &check_body, &repeated)
+                    } else {
+                        ("/grpc.health.v1.Health/Check", &health_body, &health)
+                    };
+                    // The same request over tonic first: the body h2load sends is answered
+                    // right.
+                    call(channels[0].clone(), 0, 0).await;
+                    let (warm_up, measure) = (settings.warm_up / rounds, settings.measure / rounds);
+                    let (sample, cpu) = if settings.h2load {
+                        let before =
+                            on_authzd.then(|| (authzd.calls(method), authzd.cpu_seconds()));
+                        let url = format!("http://{addr}{method}");
+                        let dir = dir.path();
+                        let cpu = settings.load_cpu();
+                        let sample = h2load::sample(&url, body, shape, warm_up, measure, cpu, dir);
+                        let server = before.map(|(calls, cpu)| {
+                            let ok = authzd.checked_calls(method, &calls, in_flight, sample.calls);
+                            ServerCpu::between(cpu, authzd.cpu_seconds(), ok)
+                        });
+                        (sample, server.unwrap_or_default())
+                    } else {
+                        let sample =
+                            client::drive_sample(channels, shape, call, warm_up, measure).await;
+                        (sample, ServerCpu::default())
+                    };
+                    rates.insert(row, sample.rate());
+                    let merged = samples.entry(row).or_default();
+                    merged.0.add(sample);
+                    merged.1.add(cpu);
+                }
+                round_rates.push(rates);
+            }
+            for row in H2LOAD_ROWS {
+                let (sample, cpu) = samples.remove(&row).unwrap();
+                let driver = if settings.h2load {
+                    h2load::driver(shape)
                 } else {
-                    (bare.addr, &bare_channels)
+                    format!("tonic client, {}", shape.describe())
                 };
-                let method = if row == Row::CheckRepeatedH2load {
-                    "/authz.v1.CheckService/Check"
-                } else {
-                    "/grpc.health.v1.Health/Check"
-                };
-                let call = if row == Row::CheckRepeatedH2load {
-                    &repeated
-                } else {
-                    &health
-                };
-                // The same request over tonic first: the body h2load sends is answered right.
-                call(channels[0].clone(), 0, 0).await;
-                let measured = if settings.h2load {
-                    let before = on_authzd.then(|| authzd.calls(method));
-                    let measured = h2load::run(
-                        &format!("http://{addr}{method}"),
-                        body,
-                        shape,
-                        settings.warm_up,
-                        settings.measure,
-                        settings.load_cpu(),
-                        dir.path(),
-                    );
-                    if let Some(before) = before {
-                        let mut after = authzd.calls(method);
-                        let ok = after.remove("OK").unwrap_or(0)
-                            - before.get("OK").copied().unwrap_or(0);
-                        after.retain(|code, n| before.get(code) != Some(n));
-                        for (code, n) in &mut after {
-                            *n -= before.get(code).copied().unwrap_or(0);
-                        }
-                        // h2load closes its connections when its time is up, cutting off
-                        // the calls in flight; the server sees their bodies end early.
-                        let cut_off: u64 = after
-                            .iter()
-                            .filter(|(code, _)| *code == "UNKNOWN" || *code == "CANCELLED")
-                            .map(|(_, n)| n)
-                            .sum();
-                        assert!(
-                            cut_off == after.values().sum::<u64>() && cut_off <= in_flight as u64,
-                            "authzd answered {method} with {after:?}"
-                        );
-                        assert!(
-                            ok >= measured.calls,
-                            "authzd counted {ok} OK calls, h2load {}",
-                            measured.calls
-                        );
-                    }
-                    measured
-                } else {
-                    client::drive(channels, shape, call, settings.warm_up, settings.measure, 1)
-                        .await
-                };
+                let mut measured = sample.measured(driver);
+                measured.server_cpu = cpu.per_call();
                 table.add(row, in_flight, measured);
             }
+            table.add_rounds(in_flight, &round_rates);
             for (row, call, items) in [
                 (Row::CheckRepeated, &repeated, 1),
                 (Row::CheckVaried, &varied, 1),
@@ -389,6 +455,11 @@ fn print_header(
         work.allowed_share * 100.0,
         settings.measure.as_secs_f64(),
         settings.warm_up.as_secs_f64()
+    );
+    let repeated = &work.repeated.request;
+    println!(
+        "- the repeated check: tenant `{}`, service `{}`, user `{}`, permission `{}`, object `{}` (allowed)",
+        repeated.tenant, repeated.service, repeated.user, repeated.permission, repeated.object
     );
     if !settings.h2load {
         println!(
@@ -552,11 +623,56 @@ impl Row {
 #[derive(Default)]
 struct Table {
     cells: Vec<(Row, usize, Measured)>,
+    /// Per in-flight count, the rate of each h2load row in each round.
+    rounds: Vec<(usize, Vec<HashMap<Row, f64>>)>,
 }
 
 impl Table {
     fn add(&mut self, row: Row, in_flight: usize, measured: Measured) {
         self.cells.push((row, in_flight, measured));
+    }
+
+    fn add_rounds(&mut self, in_flight: usize, rates: &[HashMap<Row, f64>]) {
+        self.rounds.push((in_flight, rates.to_vec()));
+    }
+
+    /// The lowest and highest of `row`'s rate over `other`'s in the rounds at `in_flight`.
+    fn round_spread(&self, row: Row, other: Row, in_flight: usize) -> (f64, f64) {
+        self.rounds
+            .iter()
+            .filter(|(n, _)| *n == in_flight)
+            .flat_map(|(_, rounds)| rounds)
+            .map(|rates| rates[&row] / rates[&other])
+            .fold((f64::INFINITY, 0.0), |(low, high), ratio| {
+                (low.min(ratio), high.max(ratio))
+            })
+    }
+
+    /// `row`'s rate over `other`'s at `in_flight`, with the spread over the rounds when
+    /// there were several.
+    fn rate_ratio(&self, row: Row, other: Row, in_flight: usize) -> (f64, String) {
+        let ratio = self.get(row, in_flight).rate / self.get(other, in_flight).rate;
+        let (low, high) = self.round_spread(row, other, in_flight);
+        let spread = if low < high {
+            format!(" (rounds {low:.2}–{high:.2}×)")
+        } else {
+            String::new()
+        };
+        (ratio, spread)
+    }
+
+    /// Server CPU per call of `row` and of `other`, as text, when both were measured.
+    fn cpu_ratio(&self, row: Row, other: Row, in_flight: usize) -> String {
+        match (
+            self.get(row, in_flight).server_cpu,
+            self.get(other, in_flight).server_cpu,
+        ) {
+            (Some(this), Some(that)) => format!(
+                "; server CPU per call {this:.1} µs against {that:.1} µs: {:.2}× the rate",
+                that / this
+            ),
+            _ => String::new(),
+        }
     }
 
     fn get(&self, row: Row, in_flight: usize) -> &Measured {
@@ -574,10 +690,18 @@ impl Table {
         let rate_vs = |other: Row, what: &str| {
             format!("{:.2}× {what}", this.rate / self.get(other, in_flight).rate)
         };
+        let rounds_vs = |other: Row, what: &str| {
+            let (ratio, spread) = self.rate_ratio(row, other, in_flight);
+            format!("{ratio:.2}× {what}{spread}")
+        };
         match row {
-            Row::HealthAuthzd => rate_vs(Row::HealthBare, "bare tonic health"),
+            Row::HealthAuthzd => rounds_vs(Row::HealthBare, "bare tonic health"),
             Row::HealthBare => "1 (the transport's ceiling)".to_owned(),
-            Row::CheckRepeatedH2load => rate_vs(Row::HealthAuthzd, "authzd health"),
+            Row::CheckRepeatedH2load => format!(
+                "{}{}",
+                rounds_vs(Row::HealthAuthzd, "authzd health"),
+                self.cpu_ratio(row, Row::HealthAuthzd, in_flight)
+            ),
             Row::CheckRepeated => rate_vs(Row::CheckRepeatedH2load, "the same over h2load"),
             Row::CheckVaried => {
                 let repeated = self.get(Row::CheckRepeated, in_flight);
@@ -635,9 +759,10 @@ impl Table {
             );
             return out;
         }
-        let health = self.get(Row::HealthAuthzd, 64).rate / self.get(Row::HealthBare, 64).rate;
-        let check =
-            self.get(Row::CheckRepeatedH2load, 64).rate / self.get(Row::HealthAuthzd, 64).rate;
+        let (health, health_spread) = self.rate_ratio(Row::HealthAuthzd, Row::HealthBare, 64);
+        let (check, check_spread) =
+            self.rate_ratio(Row::CheckRepeatedH2load, Row::HealthAuthzd, 64);
+        let check_cpu = self.cpu_ratio(Row::CheckRepeatedH2load, Row::HealthAuthzd, 64);
         let tail =
             self.get(Row::CheckVaried, 16).p99 as f64 / self.get(Row::CheckRepeated, 16).p99 as f64;
         let batch = [Row::Batch100, Row::Batch1000]
@@ -650,12 +775,12 @@ impl Table {
         let _ = writeln!(out, "|---|---|---|");
         let _ = writeln!(
             out,
-            "| authzd health ≥ 0.9× bare tonic health (64 in flight) | {health:.2}× | {} |",
+            "| authzd health ≥ 0.9× bare tonic health (64 in flight) | {health:.2}×{health_spread} | {} |",
             met(health >= 0.9)
         );
         let _ = writeln!(
             out,
-            "| Check (repeated) ≥ 0.9× authzd health (64 in flight) | {check:.2}× | {} |",
+            "| Check (repeated) ≥ 0.9× authzd health (64 in flight) | {check:.2}×{check_spread}{check_cpu} | {} |",
             met(check >= 0.9)
         );
         let _ = writeln!(

@@ -213,6 +213,40 @@ impl Child {
 }
 
 impl Child {
+    /// The calls of `method` the server answered OK since it counted `before`, after
+    /// checking that it answered none otherwise, but for the few a load tool cuts off when
+    /// its time is up (at most `in_flight`), and at least the `driven` the tool counted.
+    pub(crate) fn checked_calls(
+        &self,
+        method: &str,
+        before: &BTreeMap<String, u64>,
+        in_flight: usize,
+        driven: u64,
+    ) -> u64 {
+        let mut after = self.calls(method);
+        let ok = after.remove("OK").unwrap_or(0) - before.get("OK").copied().unwrap_or(0);
+        after.retain(|code, n| before.get(code) != Some(n));
+        for (code, n) in &mut after {
+            *n -= before.get(code).copied().unwrap_or(0);
+        }
+        // h2load closes its connections when its time is up, cutting off the calls in
+        // flight; the server sees their bodies end early.
+        let cut_off: u64 = after
+            .iter()
+            .filter(|(code, _)| *code == "UNKNOWN" || *code == "CANCELLED")
+            .map(|(_, n)| n)
+            .sum();
+        assert!(
+            cut_off == after.values().sum::<u64>() && cut_off <= in_flight as u64,
+            "authzd answered {method} with {after:?}"
+        );
+        assert!(
+            ok >= driven,
+            "authzd counted {ok} OK calls, the load tool {driven}"
+        );
+        ok
+    }
+
     /// The server's metrics, as Prometheus text.
     pub(crate) fn scrape(&self) -> String {
         let addr = self.metrics.expect("authzd serves metrics");

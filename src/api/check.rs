@@ -188,6 +188,18 @@ impl CheckApi {
         if current.revision() >= min {
             return Ok(current);
         }
+        // Boxed: waiting is rare, and its state inline made every check's future 1.3 KB,
+        // copied whenever the future is moved (docs/benchmarks.md, "Load over gRPC").
+        Box::pin(self.wait_for_snapshot(min, deadline)).await
+    }
+
+    /// A snapshot at `min` or newer, once the writer has published one, or the status that
+    /// says it did not in time.
+    async fn wait_for_snapshot(
+        &self,
+        min: crate::engine::Revision,
+        deadline: Option<Duration>,
+    ) -> Result<Arc<Snapshot>, Status> {
         // Answer a little before the caller's deadline, so it gets our status (naming the
         // current revision) rather than its own timeout.
         let wait = deadline.map_or(self.consistency_wait, |d| {
@@ -209,44 +221,17 @@ impl pb::check_service_server::CheckService for CheckApi {
         let deadline = convert::deadline(&request);
         let request = request.into_inner();
         if request.service.is_empty() && !request.tenant.is_empty() {
-            return self.check_module(&request, deadline).await;
+            let query = module_query(&request)?;
+            let snapshot = self
+                .snapshot(request.consistency.as_ref(), deadline)
+                .await?;
+            return Ok(self.check_module(&request, &query, &snapshot));
         }
         let query = query(&request)?;
         let snapshot = self
             .snapshot(request.consistency.as_ref(), deadline)
             .await?;
-        let now = self.app.now();
-        if !request.partner_user.is_empty() {
-            // A partner user acting in the tenant: decided through its partner roles.
-            let explanation = snapshot.explain_partner_user(&query, now);
-            record_decision(explanation.is_allowed(), Some(&explanation), || None);
-            return Ok(Response::new(pb::CheckResponse {
-                decision: convert::decision(explanation.is_allowed()),
-                revision: snapshot.revision().get(),
-                explanation: request
-                    .explain
-                    .then(|| convert::explanation(&explanation, &request.service)),
-            }));
-        }
-        let (allowed, explanation) = if request.explain {
-            let explanation = snapshot.explain(&query, now);
-            record_decision(explanation.is_allowed(), Some(&explanation), || None);
-            (
-                explanation.is_allowed(),
-                Some(convert::explanation(&explanation, &request.service)),
-            )
-        } else {
-            let allowed = snapshot.check(&query, now);
-            record_decision(allowed, None, || {
-                snapshot.denial_without_grants(&query, now)
-            });
-            (allowed, None)
-        };
-        Ok(Response::new(pb::CheckResponse {
-            decision: convert::decision(allowed),
-            revision: snapshot.revision().get(),
-            explanation,
-        }))
+        Ok(self.check_service(&request, &query, &snapshot))
     }
 
     async fn batch_check(
@@ -513,15 +498,12 @@ impl CheckApi {
 impl CheckApi {
     /// A check of a tenant-module permission (a `Check` without a service): decided by
     /// the tenant roles of a tenant user, or the partner roles of a partner user.
-    async fn check_module(
+    fn check_module(
         &self,
         request: &pb::CheckRequest,
-        deadline: Option<Duration>,
-    ) -> Result<Response<pb::CheckResponse>, Status> {
-        let query = module_query(request)?;
-        let snapshot = self
-            .snapshot(request.consistency.as_ref(), deadline)
-            .await?;
+        query: &ModuleQuery,
+        snapshot: &Snapshot,
+    ) -> Response<pb::CheckResponse> {
         let now = self.app.now();
         let partner_user = !request.partner_user.is_empty();
         let answer = snapshot.explain_module(
@@ -547,11 +529,50 @@ impl CheckApi {
                 .collect(),
             denial: denial.as_ref().map(|d| convert::denial(d, "")),
         });
-        Ok(Response::new(pb::CheckResponse {
+        Response::new(pb::CheckResponse {
             decision: convert::decision(allowed),
             revision: snapshot.revision().get(),
             explanation,
-        }))
+        })
+    }
+
+    /// A check of a service's permission, decided by `snapshot`.
+    fn check_service(
+        &self,
+        request: &pb::CheckRequest,
+        query: &CheckQuery,
+        snapshot: &Snapshot,
+    ) -> Response<pb::CheckResponse> {
+        let now = self.app.now();
+        if !request.partner_user.is_empty() {
+            // A partner user acting in the tenant: decided through its partner roles.
+            let explanation = snapshot.explain_partner_user(query, now);
+            record_decision(explanation.is_allowed(), Some(&explanation), || None);
+            return Response::new(pb::CheckResponse {
+                decision: convert::decision(explanation.is_allowed()),
+                revision: snapshot.revision().get(),
+                explanation: request
+                    .explain
+                    .then(|| convert::explanation(&explanation, &request.service)),
+            });
+        }
+        let (allowed, explanation) = if request.explain {
+            let explanation = snapshot.explain(query, now);
+            record_decision(explanation.is_allowed(), Some(&explanation), || None);
+            (
+                explanation.is_allowed(),
+                Some(convert::explanation(&explanation, &request.service)),
+            )
+        } else {
+            let allowed = snapshot.check(query, now);
+            record_decision(allowed, None, || snapshot.denial_without_grants(query, now));
+            (allowed, None)
+        };
+        Response::new(pb::CheckResponse {
+            decision: convert::decision(allowed),
+            revision: snapshot.revision().get(),
+            explanation,
+        })
     }
 }
 
