@@ -1,8 +1,6 @@
 //! Checkpoints: the whole engine state at one revision, so that start-up reads one value and
 //! replays only the changes after it, and so that the change log can be pruned.
 
-use std::borrow::Cow;
-
 use redb::ReadableTable;
 
 use super::{
@@ -306,62 +304,170 @@ impl PartsCount {
     }
 }
 
-/// Puts a checkpoint's parts back together as they are read in order (see
-/// [`PartsCount`]).
-pub(super) struct JoinedParts {
+/// A checkpoint's encoding read from its parts as the decoding needs it, one part held at
+/// a time, and checked as they come (see [`PartsCount`]). Putting the parts together first
+/// held the whole encoding (160 MB at a million grants+memberships) beside the state being
+/// rebuilt from it, every page of it touched once more at start.
+pub(super) struct PartsReader<I> {
+    parts: I,
     counted: PartsCount,
-    encoding: Vec<u8>,
+    current: Vec<u8>,
+    /// How much of `current` is read.
+    at: usize,
+    /// A value that spans two or more parts, put together.
+    spanning: Vec<u8>,
+    /// Why the parts could not be read, once they could not.
+    failure: Option<String>,
 }
 
-impl JoinedParts {
-    pub(super) fn new(count: u32, length: u64) -> Self {
+impl<I: Iterator<Item = Result<(u32, Vec<u8>), String>>> PartsReader<I> {
+    /// Reads the parts `parts` yields (number and bytes, in order), which must be parts
+    /// `0..count` holding `length` bytes.
+    pub(super) fn new(count: u32, length: u64, parts: I) -> Self {
         Self {
+            parts,
             counted: PartsCount::new(count, length),
-            encoding: Vec::with_capacity(usize::try_from(length).unwrap_or_default()),
+            current: Vec::new(),
+            at: 0,
+            spanning: Vec::new(),
+            failure: None,
         }
     }
 
-    /// Appends part `number`; why not, if it is not the next one.
-    pub(super) fn push(&mut self, number: u32, bytes: &[u8]) -> Result<(), String> {
-        self.counted.push(number, bytes.len())?;
-        self.encoding.extend_from_slice(bytes);
-        Ok(())
+    /// Makes the next part current; `false` at the end of the parts or once they failed.
+    fn next_part(&mut self) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        let counted = match self.parts.next() {
+            None => return false,
+            Some(Err(why)) => Err(why),
+            Some(Ok((number, bytes))) => self.counted.push(number, bytes.len()).map(|()| bytes),
+        };
+        match counted {
+            Ok(bytes) => {
+                self.current = bytes;
+                self.at = 0;
+                true
+            }
+            Err(why) => {
+                self.failure = Some(why);
+                false
+            }
+        }
     }
 
-    /// The whole encoding; why not, if parts or bytes are missing.
-    pub(super) fn finish(self) -> Result<Vec<u8>, String> {
-        self.counted.finish()?;
-        Ok(self.encoding)
+    /// After decoding: why the parts are not the ones their manifest names (a part
+    /// missing or unreadable, too few bytes or too many), if they are not. Reads the parts
+    /// the decoding left, to count them.
+    pub(super) fn finish(mut self) -> Result<(), String> {
+        while self.next_part() {}
+        match self.failure.take() {
+            Some(why) => Err(why),
+            None => self.counted.finish(),
+        }
     }
 }
 
-/// The encoded snapshot of the checkpoint at `revision` whose `checkpoints` value is
-/// `stored`: that value itself, or its parts put back together.
-fn checkpoint_encoding<'a>(
+/// The bytes ran out (postcard has no error for a source that failed; the reader keeps
+/// why).
+const PARTS_ENDED: postcard::Error = postcard::Error::DeserializeUnexpectedEnd;
+
+impl<'de, I> postcard::de_flavors::Flavor<'de> for &'de mut PartsReader<I>
+where
+    I: Iterator<Item = Result<(u32, Vec<u8>), String>>,
+{
+    type Remainder = ();
+    type Source = ();
+
+    fn pop(&mut self) -> postcard::Result<u8> {
+        loop {
+            if let Some(byte) = self.current.get(self.at) {
+                self.at += 1;
+                return Ok(*byte);
+            }
+            if !self.next_part() {
+                return Err(PARTS_ENDED);
+            }
+        }
+    }
+
+    fn try_take_n(&mut self, _count: usize) -> postcard::Result<&'de [u8]> {
+        // A value borrowed from the encoding would outlive the part it is in. Only the
+        // layouts of versions 1 and 2 borrow, and the codec puts those together first;
+        // the tests decode every stored version through this reader.
+        Err(PARTS_ENDED)
+    }
+
+    fn try_take_n_temp<'a>(&'a mut self, count: usize) -> postcard::Result<&'a [u8]>
+    where
+        'de: 'a,
+    {
+        let end = self.at.saturating_add(count);
+        if end <= self.current.len() {
+            let start = std::mem::replace(&mut self.at, end);
+            return self.current.get(start..end).ok_or(PARTS_ENDED);
+        }
+        // Spans parts. A corrupt length claims at most what the parts hold: they run out.
+        self.spanning.clear();
+        while self.spanning.len() < count {
+            if self.at == self.current.len() && !self.next_part() {
+                return Err(PARTS_ENDED);
+            }
+            let take = (count - self.spanning.len()).min(self.current.len() - self.at);
+            let end = self.at + take;
+            self.spanning
+                .extend_from_slice(self.current.get(self.at..end).ok_or(PARTS_ENDED)?);
+            self.at = end;
+        }
+        Ok(&self.spanning)
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decodes the checkpoint whose parts `parts` yields (see [`PartsReader`]), or says why
+/// it cannot: the parts' fault first, since a decoding that ran out of bytes only repeats
+/// it.
+pub(super) fn decode_parts(
+    count: u32,
+    length: u64,
+    parts: impl Iterator<Item = Result<(u32, Vec<u8>), String>>,
+) -> Result<Snapshot, String> {
+    let mut reader = PartsReader::new(count, length, parts);
+    let decoded = codec::decode_snapshot_from(&mut reader);
+    reader.finish()?;
+    decoded.map_err(|err| err.to_string())
+}
+
+/// Decodes the checkpoint at `revision` whose `checkpoints` value is `stored`: that value
+/// itself, or its parts read one at a time.
+fn decode_checkpoint(
     revision: u64,
-    stored: &'a [u8],
+    stored: &[u8],
     parts: Option<&impl ReadableTable<(u64, u32), &'static [u8]>>,
     path: &std::path::Path,
-) -> Result<Cow<'a, [u8]>, StoreError> {
+) -> Result<Snapshot, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt {
         path: path.to_path_buf(),
         message: format!("checkpoint {revision}: {message}"),
     };
     let (count, length) = match read_parts_manifest(stored) {
-        None => return Ok(Cow::Borrowed(stored)),
+        None => return codec::decode_snapshot(stored).map_err(|err| corrupt(err.to_string())),
         Some(manifest) => manifest.map_err(corrupt)?,
     };
     let parts = parts.ok_or_else(|| corrupt("its parts' table is missing".into()))?;
-    let storage = |err| StoreError::from_redb(path.to_path_buf(), err);
-    let mut joined = JoinedParts::new(count, length);
-    for part in parts
+    let range = parts
         .range((revision, 0)..(revision, count))
-        .map_err(storage)?
-    {
-        let (key, bytes) = part.map_err(storage)?;
-        joined.push(key.value().1, bytes.value()).map_err(corrupt)?;
-    }
-    Ok(Cow::Owned(joined.finish().map_err(corrupt)?))
+        .map_err(|err| StoreError::from_redb(path.to_path_buf(), err))?;
+    // A part that cannot be read makes the checkpoint unreadable, said as such.
+    let read = range.map(|part| {
+        part.map(|(key, bytes)| (key.value().1, bytes.value().to_vec()))
+            .map_err(|err| format!("a part cannot be read: {err}"))
+    });
+    decode_parts(count, length, read).map_err(corrupt)
 }
 
 /// Rebuilds the state from open checkpoint, checkpoint part and change tables (no parts
@@ -374,14 +480,7 @@ pub(super) fn load_from(
 ) -> Result<Snapshot, StoreError> {
     let storage = |err: redb::StorageError| StoreError::from_redb(path.to_path_buf(), err);
     let base = match checkpoints.last().map_err(storage)? {
-        Some((revision, bytes)) => {
-            let revision = revision.value();
-            let encoding = checkpoint_encoding(revision, bytes.value(), parts, path)?;
-            codec::decode_snapshot(&encoding).map_err(|err| StoreError::Corrupt {
-                path: path.to_path_buf(),
-                message: format!("checkpoint {revision}: {err}"),
-            })?
-        }
+        Some((revision, bytes)) => decode_checkpoint(revision.value(), bytes.value(), parts, path)?,
         None => Snapshot::empty(),
     };
     let after = base.revision();

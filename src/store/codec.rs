@@ -135,12 +135,42 @@ pub(crate) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord, CodecError> {
 /// Decodes a snapshot (a checkpoint or an export) of any readable version.
 pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
     let (version, body) = split_version(bytes)?;
+    decode_snapshot_body(version, postcard::de_flavors::Slice::new(body))
+}
+
+/// Decodes a snapshot as [`decode_snapshot`] does, its bytes read from `flavor` as the
+/// decoding needs them (a checkpoint's parts one at a time, say) instead of from one slice
+/// holding them all.
+pub(crate) fn decode_snapshot_from<'de, F: postcard::de_flavors::Flavor<'de>>(
+    mut flavor: F,
+) -> Result<Snapshot, CodecError> {
+    let version = flavor.pop().map_err(|_| CodecError::Empty)?;
+    if !(OLDEST_VERSION..=CODEC_VERSION).contains(&version) {
+        return Err(CodecError::UnknownVersion(version));
+    }
+    if version <= 2 {
+        // These layouts borrow texts from the encoding, which must then be whole (no
+        // build wrote them in parts, so this is never the path of a large state).
+        let mut body = Vec::new();
+        while let Ok(byte) = flavor.pop() {
+            body.push(byte);
+        }
+        return decode_snapshot_body(version, postcard::de_flavors::Slice::new(&body));
+    }
+    decode_snapshot_body(version, flavor)
+}
+
+fn decode_snapshot_body<'de, F: postcard::de_flavors::Flavor<'de>>(
+    version: u8,
+    flavor: F,
+) -> Result<Snapshot, CodecError> {
+    let mut body = postcard::Deserializer::from_flavor(flavor);
     let decoded = match version {
-        1 => before_v4(|| postcard::from_bytes::<SnapshotV1>(body)).map(Snapshot::from),
-        2 => before_v4(|| postcard::from_bytes::<SnapshotV2>(body)).map(Snapshot::from),
-        3 => before_v4(|| postcard::from_bytes(body)),
-        4 => before_v5(|| postcard::from_bytes(body)),
-        _ => postcard::from_bytes(body),
+        1 => before_v4(|| SnapshotV1::deserialize(&mut body)).map(Snapshot::from),
+        2 => before_v4(|| SnapshotV2::deserialize(&mut body)).map(Snapshot::from),
+        3 => before_v4(|| Snapshot::deserialize(&mut body)),
+        4 => before_v5(|| Snapshot::deserialize(&mut body)),
+        _ => Snapshot::deserialize(&mut body),
     };
     let mut snapshot = decoded.map_err(|err| CodecError::Malformed(err.to_string()))?;
     if version < 5 {

@@ -178,3 +178,101 @@ fn a_checkpoint_stored_whole_by_an_older_build_loads_and_is_replaced_by_parts() 
     drop((checkpoints, txn));
     assert_eq!(store.load_snapshot().unwrap().revision(), Revision::new(80));
 }
+
+/// `encoding` cut into parts of `size` bytes, numbered, as a store yields them.
+fn cut(encoding: &[u8], size: usize) -> Vec<Result<(u32, Vec<u8>), String>> {
+    encoding
+        .chunks(size)
+        .enumerate()
+        .map(|(number, bytes)| Ok((u32::try_from(number).unwrap(), bytes.to_vec())))
+        .collect()
+}
+
+fn decode_cut(
+    encoding: &[u8],
+    parts: Vec<Result<(u32, Vec<u8>), String>>,
+) -> Result<Snapshot, String> {
+    let count = u32::try_from(parts.len()).unwrap();
+    decode_parts(count, encoding.len() as u64, parts.into_iter())
+}
+
+#[test]
+fn decoding_parts_as_they_come_gives_what_decoding_them_joined_gives() {
+    // Maps are stored in the order of their random seeds, so two encodings of one state
+    // differ in order: the states are compared by their encodings' lengths, revisions and
+    // decisions.
+    let dataset = dataset();
+    let snapshot = at(&dataset, dataset.mutations.len() as u64);
+    let encoding = codec::encode(&snapshot).unwrap();
+    let allowed = decisions(&dataset, &snapshot);
+    // Every value crosses a boundary at some size: single bytes, texts and lengths cut in
+    // two, parts larger than the encoding.
+    for size in [1, 2, 3, 7, 64, 1_000, encoding.len(), encoding.len() + 1] {
+        let decoded = decode_cut(&encoding, cut(&encoding, size)).unwrap();
+        assert_eq!(decoded.revision(), snapshot.revision(), "parts of {size}");
+        assert_eq!(codec::encode(&decoded).unwrap().len(), encoding.len());
+        assert!(decisions(&dataset, &decoded) == allowed, "parts of {size}");
+    }
+    // Every stored version decodes through the reader as it does whole: nothing in a
+    // snapshot borrows from its encoding.
+    for version in 2..=codec::CODEC_VERSION {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("src/store/testdata/checkpoint-v{version}.bin"));
+        let stored = std::fs::read(&path).unwrap();
+        let whole = codec::decode_snapshot(&stored).unwrap();
+        let parted = decode_cut(&stored, cut(&stored, 5))
+            .unwrap_or_else(|err| panic!("version {version}: {err}"));
+        assert_eq!(parted.revision(), whole.revision(), "version {version}");
+        assert_eq!(
+            codec::encode(&parted).unwrap().len(),
+            codec::encode(&whole).unwrap().len(),
+            "version {version}"
+        );
+    }
+}
+
+#[test]
+fn parts_that_are_not_the_checkpoint_their_manifest_names_are_refused_saying_why() {
+    let encoding = codec::encode(&at(&dataset(), 40)).unwrap();
+    let len = encoding.len() as u64;
+
+    let mut short = cut(&encoding, 100);
+    if let Some(Ok((_, last))) = short.last_mut() {
+        last.pop();
+    }
+    let count = u32::try_from(short.len()).unwrap();
+    assert_eq!(
+        decode_parts(count, len, short.into_iter()).unwrap_err(),
+        format!(
+            "{count} of its {count} parts hold {} of its {len} bytes",
+            len - 1
+        )
+    );
+
+    let mut unordered = cut(&encoding, 100);
+    unordered.swap(1, 2);
+    assert_eq!(
+        decode_cut(&encoding, unordered).unwrap_err(),
+        "its part 1 is missing"
+    );
+
+    let mut unreadable = cut(&encoding, 100);
+    unreadable[3] = Err("a part cannot be read: disk on fire".into());
+    assert_eq!(
+        decode_cut(&encoding, unreadable).unwrap_err(),
+        "a part cannot be read: disk on fire"
+    );
+
+    // Parts beyond the manifest's count are counted too, even after the state decoded.
+    let mut more = cut(&encoding, 100);
+    more.push(Ok((u32::try_from(more.len()).unwrap(), vec![0; 3])));
+    let count = u32::try_from(more.len()).unwrap() - 1;
+    assert_eq!(
+        decode_parts(count, len, more.into_iter()).unwrap_err(),
+        format!(
+            "{} of its {count} parts hold {} of its {len} bytes",
+            count + 1,
+            len + 3
+        )
+    );
+}

@@ -628,6 +628,71 @@ async fn checkpoint_in(
     Ok(true)
 }
 
+/// How many checkpoint parts wait for the decoding at most: the rows are read while the
+/// parts before them are decoded, and no more than these are held besides.
+const PARTS_AHEAD: usize = 2;
+
+/// Decodes the checkpoint at `revision` whose `count` parts hold `length` bytes, each part
+/// decoded on a blocking thread as its row arrives (see `checkpoint::PartsReader`): the
+/// database sends the next rows while the state is rebuilt. `Ok(Err(why))` when the parts
+/// do not decode or are not the ones the manifest names; `Err` when they cannot be read.
+async fn decode_parts_as_read(
+    transaction: &tokio_postgres::Transaction<'_>,
+    revision: i64,
+    count: u32,
+    length: u64,
+) -> Result<Result<Snapshot, String>, DatabaseError> {
+    let rows = transaction
+        .query_raw(
+            "SELECT part, bytes FROM authzd_checkpoint_parts
+             WHERE revision = $1 ORDER BY part",
+            [&revision],
+        )
+        .await
+        .map_err(failed("read the newest checkpoint's parts"))?;
+    let mut rows = std::pin::pin!(rows);
+    let (parts, mut to_decode) = tokio::sync::mpsc::channel(PARTS_AHEAD);
+    let decoding = tokio::task::spawn_blocking(move || {
+        checkpoint::decode_parts(
+            count,
+            length,
+            std::iter::from_fn(|| to_decode.blocking_recv()),
+        )
+    });
+    let mut unread = None;
+    while let Some(row) = rows.next().await {
+        let part = match row {
+            Ok(row) => {
+                let number: i32 = row.get(0);
+                let bytes: &[u8] = row.get(1);
+                (u32::try_from(number).unwrap_or(u32::MAX), bytes.to_vec())
+            }
+            Err(err) => {
+                unread = Some(err);
+                break;
+            }
+        };
+        if parts.send(Ok(part)).await.is_err() {
+            // The decoding has stopped: it failed, and says why.
+            break;
+        }
+    }
+    if unread.is_some() {
+        // The decoding must not take the parts it got for the whole checkpoint.
+        let _ = parts
+            .send(Err("its parts could not all be read".to_owned()))
+            .await;
+    }
+    drop(parts);
+    let decoded = decoding.await.map_err(|err| DatabaseError::Corrupt {
+        message: format!("checkpoint {revision}: its decoding stopped: {err}"),
+    });
+    if let Some(err) = unread {
+        return Err(failed("read the newest checkpoint's parts")(err));
+    }
+    decoded
+}
+
 /// [`PgStore::load_snapshot`] inside its read transaction.
 async fn load_in(transaction: &tokio_postgres::Transaction<'_>) -> Result<Snapshot, DatabaseError> {
     let checkpoint = transaction
@@ -644,34 +709,16 @@ async fn load_in(transaction: &tokio_postgres::Transaction<'_>) -> Result<Snapsh
             let corrupt_checkpoint = |message: String| DatabaseError::Corrupt {
                 message: format!("checkpoint {revision}: {message}"),
             };
-            let joined = match checkpoint::read_parts_manifest(stored) {
-                None => None,
+            match checkpoint::read_parts_manifest(stored) {
+                None => codec::decode_snapshot(stored)
+                    .map_err(corrupt(format!("checkpoint {revision}")))?,
                 Some(manifest) => {
                     let (count, length) = manifest.map_err(corrupt_checkpoint)?;
-                    // A row at a time: no more than one part is held besides the
-                    // encoding being put together.
-                    let parts = transaction
-                        .query_raw(
-                            "SELECT part, bytes FROM authzd_checkpoint_parts
-                             WHERE revision = $1 ORDER BY part",
-                            [&revision],
-                        )
-                        .await
-                        .map_err(failed("read the newest checkpoint's parts"))?;
-                    let mut parts = std::pin::pin!(parts);
-                    let mut joined = checkpoint::JoinedParts::new(count, length);
-                    while let Some(part) = parts.next().await {
-                        let part = part.map_err(failed("read the newest checkpoint's parts"))?;
-                        let number: i32 = part.get(0);
-                        joined
-                            .push(u32::try_from(number).unwrap_or(u32::MAX), part.get(1))
-                            .map_err(corrupt_checkpoint)?;
-                    }
-                    Some(joined.finish().map_err(corrupt_checkpoint)?)
+                    decode_parts_as_read(transaction, revision, count, length)
+                        .await?
+                        .map_err(corrupt_checkpoint)?
                 }
-            };
-            codec::decode_snapshot(joined.as_deref().unwrap_or(stored))
-                .map_err(corrupt(format!("checkpoint {revision}")))?
+            }
         }
         None => Snapshot::empty(),
     };
