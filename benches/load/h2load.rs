@@ -5,7 +5,7 @@
 
 use std::{path::Path, process::Command, time::Duration};
 
-use crate::{Measured, Sample, Shape};
+use crate::{Sample, Shape};
 
 /// Whether h2load is on the PATH.
 pub(crate) fn available() -> bool {
@@ -24,27 +24,14 @@ pub(crate) fn grpc_frame(message: &impl prost::Message) -> Vec<u8> {
     frame
 }
 
-/// Runs h2load against `url` with `body` for `warm_up` then `measure`, pinned to `cpu`, and
-/// returns what it measured: requests per second over the measured time, and latency
-/// percentiles from its per-request log.
-pub(crate) fn run(
-    url: &str,
-    body: &[u8],
-    shape: Shape,
-    warm_up: Duration,
-    measure: Duration,
-    cpu: Option<usize>,
-    dir: &Path,
-) -> Measured {
-    sample(url, body, shape, warm_up, measure, cpu, dir).measured(driver(shape))
-}
-
 /// How h2load rows name their driver.
 pub(crate) fn driver(shape: Shape) -> String {
     format!("h2load, {}", shape.describe())
 }
 
-/// As [`run`], the calls and their latencies as measured, to be merged with other runs'.
+/// Runs h2load against `url` with `body` for `warm_up` then `measure`, pinned to `cpu`, and
+/// returns what it measured over the measured time (its calls, and each one's latency from
+/// its per-request log), to be reported or merged with other runs'.
 pub(crate) fn sample(
     url: &str,
     body: &[u8],

@@ -112,7 +112,7 @@ pub(crate) fn run(
             async move {
                 repeated(channels[0].clone(), 0, 0).await;
                 if settings.h2load {
-                    h2load::run(
+                    h2load::sample(
                         &format!("http://{addr}/authz.v1.CheckService/Check"),
                         body,
                         shape,
@@ -121,6 +121,7 @@ pub(crate) fn run(
                         settings.load_cpu(),
                         scratch,
                     )
+                    .measured(h2load::driver(shape))
                 } else {
                     client::drive(
                         &channels,
