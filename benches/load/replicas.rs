@@ -266,7 +266,10 @@ async fn follower_lag(
             // Staggered, so that the writes spread over each period.
             tokio::time::sleep(period * task as u32 / PACED_WRITERS as u32).await;
             let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // A write slower than the period is made up for at once, so the writers keep
+            // the rate (delaying every later tick instead lost a sixth of it on a busy
+            // machine: 823–838 writes/s).
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut answered = Vec::new();
             let mut n = 0_u64;
             while Instant::now() < until {
