@@ -88,10 +88,16 @@ pub(crate) fn decode_audit(bytes: &[u8]) -> Result<AuditRecord, CodecError> {
 
 fn split_version(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
     let (version, body) = bytes.split_first().ok_or(CodecError::Empty)?;
-    if !(OLDEST_VERSION..=CODEC_VERSION).contains(version) {
-        return Err(CodecError::UnknownVersion(*version));
+    Ok((readable(*version)?, body))
+}
+
+/// `version`, if this build reads it.
+fn readable(version: u8) -> Result<u8, CodecError> {
+    if (OLDEST_VERSION..=CODEC_VERSION).contains(&version) {
+        Ok(version)
+    } else {
+        Err(CodecError::UnknownVersion(version))
     }
-    Ok((*version, body))
 }
 
 /// A change record as version 1 stored it: without its context.
@@ -144,10 +150,7 @@ pub(crate) fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, CodecError> {
 pub(crate) fn decode_snapshot_from<'de, F: postcard::de_flavors::Flavor<'de>>(
     mut flavor: F,
 ) -> Result<Snapshot, CodecError> {
-    let version = flavor.pop().map_err(|_| CodecError::Empty)?;
-    if !(OLDEST_VERSION..=CODEC_VERSION).contains(&version) {
-        return Err(CodecError::UnknownVersion(version));
-    }
+    let version = readable(flavor.pop().map_err(|_| CodecError::Empty)?)?;
     if version <= 2 {
         // These layouts borrow texts from the encoding, which must then be whole (no
         // build wrote them in parts, so this is never the path of a large state).

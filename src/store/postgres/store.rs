@@ -656,33 +656,27 @@ async fn decode_parts_as_read(
         checkpoint::decode_parts(
             count,
             length,
-            std::iter::from_fn(|| to_decode.blocking_recv()),
+            std::iter::from_fn(|| to_decode.blocking_recv().map(Ok)),
         )
     });
     let mut unread = None;
     while let Some(row) = rows.next().await {
-        let part = match row {
-            Ok(row) => {
-                let number: i32 = row.get(0);
-                let bytes: &[u8] = row.get(1);
-                (u32::try_from(number).unwrap_or(u32::MAX), bytes.to_vec())
-            }
+        let row = match row {
+            Ok(row) => row,
             Err(err) => {
                 unread = Some(err);
                 break;
             }
         };
-        if parts.send(Ok(part)).await.is_err() {
+        let number: i32 = row.get(0);
+        let bytes: &[u8] = row.get(1);
+        let part = (u32::try_from(number).unwrap_or(u32::MAX), bytes.to_vec());
+        if parts.send(part).await.is_err() {
             // The decoding has stopped: it failed, and says why.
             break;
         }
     }
-    if unread.is_some() {
-        // The decoding must not take the parts it got for the whole checkpoint.
-        let _ = parts
-            .send(Err("its parts could not all be read".to_owned()))
-            .await;
-    }
+    // Ends the decoding's parts: short of the manifest's, if a row could not be read.
     drop(parts);
     let decoded = decoding.await.map_err(|err| DatabaseError::Corrupt {
         message: format!("checkpoint {revision}: its decoding stopped: {err}"),
